@@ -1,0 +1,208 @@
+"""Working-time calendar (days, hours, holidays, time zone) that business-hour SLAs count in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from holidays import HolidayBase, country_holidays
+
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Weekday names accepted in configuration, indexed like `date.weekday()` (0 = Monday)."""
+
+_ZERO = dt.timedelta(0)
+
+
+def _require_aware(name: str, value: dt.datetime) -> dt.datetime:
+    """Reject naive datetimes: guessing their zone would silently shift every deadline."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got naive {value.isoformat()}")
+    return value.astimezone(dt.UTC)
+
+
+def _parse_clock(name: str, value: str) -> dt.time:
+    """Parse "HH:MM" strictly, so "9am" or "25:00" fail at start-up rather than at a deadline."""
+    try:
+        return dt.datetime.strptime(value, "%H:%M").time()
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a time as HH:MM, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """The hours a team works, in its own time zone.
+
+    Every instant handed in must be timezone-aware and every instant handed out is UTC, so callers
+    can store and compare results directly. Opening hours are local wall-clock times resolved with
+    zoneinfo per date: on a DST-change day a 09:00–17:00 team still opens at 09:00 and closes at
+    17:00 local time. Working time is measured as elapsed time inside the open intervals, which is
+    the nominal length of the day except when a DST change falls inside opening hours.
+    """
+
+    timezone: ZoneInfo
+    days: frozenset[int]
+    start: dt.time
+    end: dt.time
+    holidays: Collection[dt.date] | HolidayBase = frozenset()
+
+    def __post_init__(self) -> None:
+        """Validate here as well as in `build`, so no calendar can exist that would loop forever."""
+        if not isinstance(self.timezone, ZoneInfo):
+            raise ValueError(f"timezone must be a ZoneInfo, got {self.timezone!r}")
+        if not self.days:
+            raise ValueError("days: a calendar needs at least one working day")
+        bad_days = sorted(day for day in self.days if day not in range(7))
+        if bad_days:
+            raise ValueError(f"days: weekday numbers run from 0 (Monday) to 6, got {bad_days}")
+        for name, clock in (("start", self.start), ("end", self.end)):
+            if clock.tzinfo is not None:
+                raise ValueError(f"{name} must be a local time without tzinfo, got {clock}")
+        if self.end <= self.start:
+            raise ValueError(
+                f"end {self.end:%H:%M} must be after start {self.start:%H:%M} (overnight hours "
+                "are not supported)"
+            )
+
+    @classmethod
+    def build(
+        cls,
+        timezone: str,
+        days: Collection[str],
+        start: str,
+        end: str,
+        holiday_country: str | None = None,
+        holiday_subdivision: str | None = None,
+        extra_holidays: Collection[dt.date] = (),
+    ) -> WorkingCalendar:
+        """Build a calendar from the `[hours]` configuration values.
+
+        Country holidays (from the `holidays` package, observed days included) and explicit
+        `extra_holidays` are combined, so a team can close on company days on top of public ones.
+        Raises ValueError naming the offending value, for one clear line at start-up.
+        """
+        try:
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ValueError(f"timezone: unknown time zone {timezone!r}") from None
+
+        weekday_numbers: set[int] = set()
+        for name in days:
+            key = name.strip().lower() if isinstance(name, str) else name
+            if key not in WEEKDAYS:
+                raise ValueError(
+                    f"days: unknown weekday {name!r}; expected one of {', '.join(WEEKDAYS)}"
+                )
+            weekday_numbers.add(WEEKDAYS.index(key))
+
+        extra = frozenset(extra_holidays)
+        closed: Collection[dt.date] | HolidayBase = extra
+        if holiday_country is not None:
+            try:
+                public = country_holidays(holiday_country, subdiv=holiday_subdivision)
+            except NotImplementedError:
+                where = repr(holiday_country)
+                if holiday_subdivision is not None:
+                    where += f" (subdivision {holiday_subdivision!r})"
+                raise ValueError(f"holidays: unknown holiday country {where}") from None
+            public.update(dict.fromkeys(extra, "Extra holiday"))
+            closed = public
+        elif holiday_subdivision is not None:
+            raise ValueError(
+                f"holidays: subdivision {holiday_subdivision!r} given without a holiday country"
+            )
+
+        return cls(
+            timezone=zone,
+            days=frozenset(weekday_numbers),
+            start=_parse_clock("start", start),
+            end=_parse_clock("end", end),
+            holidays=closed,
+        )
+
+    @property
+    def working_day(self) -> dt.timedelta:
+        """Length of one full working day, so a "1d" business-time window means one working day."""
+        return dt.datetime.combine(dt.date.min, self.end) - dt.datetime.combine(
+            dt.date.min, self.start
+        )
+
+    def is_open(self, at: dt.datetime) -> bool:
+        """Whether `at` falls inside opening hours (opening inclusive, closing exclusive)."""
+        instant = _require_aware("at", at)
+        local_date = instant.astimezone(self.timezone).date()
+        if not self._is_working_date(local_date):
+            return False
+        opening, closing = self._interval(local_date)
+        return opening <= instant < closing
+
+    def next_opening(self, at: dt.datetime) -> dt.datetime:
+        """The first open instant at or after `at`: `at` itself (in UTC) when already open."""
+        return self.add_working_time(at, _ZERO)
+
+    def add_working_time(self, start: dt.datetime, duration: dt.timedelta) -> dt.datetime:
+        """The instant at which `duration` of working time has elapsed since `start`.
+
+        Counting begins at `next_opening(start)`, so a zero duration returns the start clamped to
+        the next opening (a lead that arrives at night is due "now" only once the team is in). A
+        deadline that uses up a day exactly lands on that day's closing time, not on the next
+        opening, so "4h from 13:00" is 17:00 the same day. Closed days are skipped a day at a
+        time, which keeps multi-week windows and long holiday runs cheap.
+        """
+        if duration < _ZERO:
+            raise ValueError(f"duration must not be negative, got {duration}")
+        instant = _require_aware("start", start)
+        remaining = duration
+        intervals = self._intervals_from(instant)
+        while True:
+            opening, closing = next(intervals)
+            if closing <= instant:
+                continue
+            counted_from = max(instant, opening)
+            available = closing - counted_from
+            if remaining <= available:
+                return counted_from + remaining
+            remaining -= available
+
+    def working_time_between(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+        """Working time in `[start, end)`: how much of a window is used or left (75 % reminders).
+
+        It inverts `add_working_time`: `working_time_between(s, add_working_time(s, d)) == d`.
+        When `end` is before `start` the result is negative, so an overdue lead reads as a negative
+        time left instead of silently clamping to zero.
+        """
+        first = _require_aware("start", start)
+        last = _require_aware("end", end)
+        if last < first:
+            return -self.working_time_between(last, first)
+        total = _ZERO
+        for opening, closing in self._intervals_from(first):
+            if opening >= last:
+                break
+            overlap = min(closing, last) - max(opening, first)
+            if overlap > _ZERO:
+                total += overlap
+        return total
+
+    def _is_working_date(self, local_date: dt.date) -> bool:
+        return local_date.weekday() in self.days and local_date not in self.holidays
+
+    def _interval(self, local_date: dt.date) -> tuple[dt.datetime, dt.datetime]:
+        """Opening and closing of `local_date` in UTC, resolved per date so DST shifts are right."""
+        opening = dt.datetime.combine(local_date, self.start, tzinfo=self.timezone)
+        closing = dt.datetime.combine(local_date, self.end, tzinfo=self.timezone)
+        return opening.astimezone(dt.UTC), closing.astimezone(dt.UTC)
+
+    def _intervals_from(self, instant: dt.datetime) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+        """Open intervals from the local date of `instant` onwards, in order, without end.
+
+        It terminates for callers because `days` is never empty and a finite set of holidays
+        cannot close every remaining working day.
+        """
+        local_date = instant.astimezone(self.timezone).date()
+        one_day = dt.timedelta(days=1)
+        while True:
+            if self._is_working_date(local_date):
+                yield self._interval(local_date)
+            local_date += one_day

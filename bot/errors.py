@@ -1,0 +1,39 @@
+"""Domain errors: what can go wrong in a handoff, in words a user can be shown."""
+
+from __future__ import annotations
+
+
+class BatonError(Exception):
+    """Base of every error the domain raises on purpose; its message is safe to show a user."""
+
+
+class LeadNotFound(BatonError):
+    def __init__(self, lead_id: int | str) -> None:
+        super().__init__(f"Lead {lead_id} does not exist.")
+        self.lead_id = lead_id
+
+
+class InvalidTransition(BatonError):
+    """The lead is not in a state that allows the action (it moved on, or never could)."""
+
+    def __init__(self, message: str, *, lead_id: int, status: str, owner_id: str | None) -> None:
+        super().__init__(message)
+        self.lead_id = lead_id
+        self.status = status
+        self.owner_id = owner_id
+
+
+class AlreadyClaimed(InvalidTransition):
+    """Someone else decided on the lead first; `owner_id` says who, for "already claimed by @x"."""
+
+
+class NotAllowed(BatonError):
+    """The actor may not do this (not the owner, not a manager)."""
+
+
+class InvalidInput(BatonError):
+    """Input failed validation; `errors` maps each field to what is wrong with it."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {problem}" for field, problem in errors.items()))
+        self.errors = errors

@@ -1,0 +1,157 @@
+"""Lead intake: what a valid lead looks like, and storing it exactly once per external_id."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+from sqlalchemy.orm import Session
+
+from bot import lifecycle
+from bot.errors import InvalidInput
+from storage.models import Lead
+
+MAX_ACTIVITIES = 50
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _clean_text(value: Any) -> Any:
+    """Trim text, and take numbers as text: sources send sizes like 250 as numbers."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip()
+    return value
+
+
+def _check_email(value: str | None) -> str | None:
+    if value is not None and not _EMAIL.match(value):
+        raise ValueError("not a valid email address")
+    return value
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is not None and not _URL.match(value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def _text(max_length: int) -> Any:
+    return Annotated[
+        str,
+        BeforeValidator(_clean_text),
+        StringConstraints(min_length=1, max_length=max_length),
+    ]
+
+
+def _optional_text(max_length: int) -> Any:
+    return Annotated[
+        _text(max_length) | None,
+        BeforeValidator(_blank_to_none),
+    ]
+
+
+class Activity(BaseModel):
+    """Something the lead did that made it an SQL (a demo request, a pricing page visit...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: _text(64)
+    detail: _optional_text(500) = None
+    at: AwareDatetime | None = None
+
+
+class LeadInput(BaseModel):
+    """One lead as marketing sends it; the same fields arrive as JSON or as CSV columns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: _text(255)
+    name: _text(200)
+    email: Annotated[_optional_text(320), AfterValidator(_check_email)] = None
+    phone: _optional_text(64) = None
+    title: _optional_text(200) = None
+    company: _optional_text(200) = None
+    company_size: _optional_text(64) = None
+    industry: _optional_text(120) = None
+    country: _optional_text(120) = None
+    segment: _optional_text(120) = None
+    source: _optional_text(120) = None
+    campaign: _optional_text(200) = None
+    score: Annotated[int | None, BeforeValidator(_blank_to_none), Field(ge=0, le=100)] = None
+    intent: _optional_text(120) = None
+    budget: _optional_text(500) = None
+    authority: _optional_text(500) = None
+    need: _optional_text(500) = None
+    timeline: _optional_text(500) = None
+    activities: list[Activity] = Field(default_factory=list, max_length=MAX_ACTIVITIES)
+    notes: _optional_text(5000) = None
+    crm_url: Annotated[_optional_text(2000), AfterValidator(_check_url)] = None
+
+    def to_fields(self) -> dict[str, Any]:
+        fields = self.model_dump(exclude={"activities"})
+        fields["activities"] = [
+            {
+                "type": activity.type,
+                "detail": activity.detail,
+                "at": activity.at.astimezone(UTC).isoformat() if activity.at else None,
+            }
+            for activity in self.activities
+        ]
+        return fields
+
+
+FIELD_NAMES = tuple(LeadInput.model_fields)
+
+
+def validate_lead(payload: Any) -> LeadInput:
+    """Validate untrusted input, raising InvalidInput that maps each bad field to its problem."""
+    if not isinstance(payload, dict):
+        raise InvalidInput({"body": "must be a JSON object"})
+    try:
+        return LeadInput.model_validate(payload)
+    except ValidationError as error:
+        raise InvalidInput(field_errors(error)) from None
+
+
+def field_errors(error: ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem["loc"]) or "body"
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown field"
+        errors.setdefault(field, message)
+    return errors
+
+
+@dataclass(frozen=True)
+class Received:
+    lead: Lead
+    created: bool
+
+
+def receive(session: Session, *, payload: Any, now: datetime) -> Received:
+    """Validate and store one lead; a repeated external_id returns the stored lead unchanged."""
+    lead_input = validate_lead(payload)
+    lead, created = lifecycle.create(session, fields=lead_input.to_fields(), now=now)
+    return Received(lead, created)

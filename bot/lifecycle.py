@@ -1,0 +1,370 @@
+"""The lead lifecycle: every state change a lead can go through, checked and audited in one place.
+
+Each transition reads the lead, checks the state machine and who is acting, then writes the new
+state with a compare-and-set UPDATE and appends an event row in the same transaction. Functions
+flush but never commit: the caller's unit of work (a request, a job) commits.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
+from storage import leads as lead_store
+from storage.models import Lead, LeadStatus
+
+S = LeadStatus
+# A concurrent writer can move the lead between our read and our write; after this many lost
+# races the caller is told the state it lost to rather than retrying forever.
+MAX_ATTEMPTS = 5
+
+
+class Action(enum.StrEnum):
+    CREATE = "create"
+    POST = "post"
+    ACCEPT = "accept"
+    REJECT = "reject"
+    ESCALATE = "escalate"
+    REOPEN = "reopen"
+    RELEASE = "release"
+    ASSIGN = "assign"
+    MARK_CONTACTED = "mark_contacted"
+    CLOSE = "close"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a Slack user ID (or "baton" for the bot itself) and what they may do."""
+
+    id: str
+    is_manager: bool = False
+
+
+SYSTEM = Actor("baton", is_manager=True)
+
+# Which statuses each action may start from, and the words used when it may not.
+ALLOWED_FROM: dict[Action, frozenset[LeadStatus]] = {
+    Action.POST: frozenset({S.NEW}),
+    Action.ACCEPT: frozenset({S.OPEN, S.ESCALATED}),
+    Action.REJECT: frozenset({S.OPEN, S.ESCALATED}),
+    Action.ESCALATE: frozenset({S.OPEN, S.ACCEPTED}),
+    Action.REOPEN: frozenset({S.ACCEPTED, S.REJECTED, S.ESCALATED}),
+    Action.RELEASE: frozenset({S.ACCEPTED}),
+    Action.ASSIGN: frozenset({S.NEW, S.OPEN, S.ESCALATED, S.ACCEPTED}),
+    Action.MARK_CONTACTED: frozenset({S.ACCEPTED, S.ESCALATED}),
+    Action.CLOSE: frozenset({S.CONTACTED}),
+}
+PAST_TENSE: dict[Action, str] = {
+    Action.POST: "posted",
+    Action.ACCEPT: "accepted",
+    Action.REJECT: "rejected",
+    Action.ESCALATE: "escalated",
+    Action.REOPEN: "reopened",
+    Action.RELEASE: "released",
+    Action.ASSIGN: "assigned",
+    Action.MARK_CONTACTED: "marked contacted",
+    Action.CLOSE: "closed",
+}
+# Once one of these is reached, a late Accept or Reject lost a race rather than made a mistake.
+DECIDED = frozenset({S.ACCEPTED, S.REJECTED, S.CONTACTED, S.WON, S.LOST})
+OUTCOMES = frozenset({S.WON, S.LOST})
+
+Check = Callable[[Lead], None]
+
+
+def create(session: Session, *, fields: dict[str, Any], now: datetime) -> tuple[Lead, bool]:
+    """Store a new lead, or return the one already stored under its external_id.
+
+    Returns (lead, created). A repeated delivery (a webhook retry, a re-imported CSV) changes
+    nothing, so intake is idempotent however often the source sends it.
+    """
+    lead = lead_store.insert_lead(
+        session,
+        {**fields, "status": S.NEW.value, "created_at": now, "updated_at": now},
+    )
+    if lead is None:
+        existing = lead_store.get_lead_by_external_id(session, fields["external_id"])
+        assert existing is not None  # the insert just collided with it
+        return existing, False
+    _record(session, lead, Action.CREATE, None, SYSTEM, now, {"source": lead.source})
+    return lead, True
+
+
+def post(session: Session, *, lead_id: int, channel: str, ts: str, now: datetime) -> Lead:
+    """The card is in Slack: remember where, and start the claim window."""
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action=Action.POST,
+        actor=SYSTEM,
+        now=now,
+        to=S.OPEN,
+        values={"slack_channel": channel, "slack_ts": ts, "posted_at": now},
+        details={"channel": channel, "ts": ts},
+    )
+
+
+def accept(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+    """Claim the lead for `actor`. Exactly one of several racing claims wins.
+
+    A repeated click by the rep who already owns it returns the lead unchanged.
+    """
+    lead = _require(session, lead_id)
+    if lead.status == S.ACCEPTED and lead.owner_id == actor.id:
+        return lead
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action=Action.ACCEPT,
+        actor=actor,
+        now=now,
+        to=S.ACCEPTED,
+        values={"owner_id": actor.id, "accepted_at": now},
+    )
+
+
+def reject(
+    session: Session,
+    *,
+    lead_id: int,
+    actor: Actor,
+    reason: str,
+    note: str | None,
+    reasons: Collection[str],
+    now: datetime,
+) -> Lead:
+    """Send the lead back to marketing with a reason from the taxonomy and a note."""
+    note = (note or "").strip() or None
+    problems: dict[str, str] = {}
+    if reason not in reasons:
+        problems["reason"] = f"must be one of: {', '.join(reasons)}"
+    if reason == "other" and note is None:
+        problems["note"] = "is required when the reason is 'other'"
+    if problems:
+        raise InvalidInput(problems)
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action=Action.REJECT,
+        actor=actor,
+        now=now,
+        to=S.REJECTED,
+        values={
+            "rejected_by": actor.id,
+            "reject_reason": reason,
+            "reject_note": note,
+            "rejected_at": now,
+        },
+        details={"reason": reason, "note": note},
+    )
+
+
+def escalate(session: Session, *, lead_id: int, breach: str, reopen: bool, now: datetime) -> Lead:
+    """An SLA was breached: mark the lead escalated; with `reopen`, anyone may claim it again."""
+    values: dict[str, Any] = {"escalated_at": now}
+    if reopen:
+        values["owner_id"] = None
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action=Action.ESCALATE,
+        actor=SYSTEM,
+        now=now,
+        to=S.ESCALATED,
+        values=values,
+        details={"breach": breach, "reopened": reopen},
+    )
+
+
+def reopen(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+    """A manager puts a lead back in the open queue, whoever had it and whatever was decided."""
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action=Action.REOPEN,
+        actor=actor,
+        now=now,
+        to=S.OPEN,
+        values=_UNCLAIMED,
+        check=_manager_only(actor, "reopen a lead"),
+    )
+
+
+def release(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+    """The owner gives the lead back to the queue (or a manager does it for them)."""
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action=Action.RELEASE,
+        actor=actor,
+        now=now,
+        to=S.OPEN,
+        values=_UNCLAIMED,
+        check=_owner_or_manager(actor, "release"),
+    )
+
+
+def assign(session: Session, *, lead_id: int, actor: Actor, assignee: str, now: datetime) -> Lead:
+    """A manager hands the lead to a rep, claimed on the rep's behalf."""
+    lead = _require(session, lead_id)
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action=Action.ASSIGN,
+        actor=actor,
+        now=now,
+        to=S.ACCEPTED,
+        values={"owner_id": assignee, "accepted_at": now},
+        details={"assignee": assignee, "previous_owner": lead.owner_id},
+        check=_manager_only(actor, "assign leads"),
+    )
+
+
+def mark_contacted(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+    """The owner reached the lead: stop the follow-up clock."""
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action=Action.MARK_CONTACTED,
+        actor=actor,
+        now=now,
+        to=S.CONTACTED,
+        values={"contacted_at": now},
+        check=_owner_or_manager(actor, "mark contacted"),
+    )
+
+
+def close(
+    session: Session, *, lead_id: int, actor: Actor, outcome: LeadStatus, now: datetime
+) -> Lead:
+    """Record the optional final outcome (won or lost) of a contacted lead."""
+    if outcome not in OUTCOMES:
+        raise InvalidInput({"outcome": "must be won or lost"})
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action=Action.CLOSE,
+        actor=actor,
+        now=now,
+        to=outcome,
+        values={"closed_at": now},
+        details={"outcome": outcome.value},
+        check=_owner_or_manager(actor, "close"),
+    )
+
+
+_UNCLAIMED: dict[str, Any] = {
+    "owner_id": None,
+    "accepted_at": None,
+    "rejected_by": None,
+    "reject_reason": None,
+    "reject_note": None,
+    "rejected_at": None,
+}
+
+
+def _transition(
+    session: Session,
+    *,
+    lead_id: int,
+    action: Action,
+    actor: Actor,
+    now: datetime,
+    to: LeadStatus,
+    values: dict[str, Any],
+    details: dict[str, Any] | None = None,
+    check: Check | None = None,
+) -> Lead:
+    """Apply one checked, audited state change; see the module docstring."""
+    for _attempt in range(MAX_ATTEMPTS):
+        lead = _require(session, lead_id)
+        _check_allowed(lead, action)
+        if check is not None:
+            check(lead)
+        seen_status, seen_owner = lead.status, lead.owner_id
+        updated = lead_store.update_lead_if_unchanged(
+            session,
+            lead_id,
+            status=seen_status,
+            owner_id=seen_owner,
+            values={**values, "status": to.value, "updated_at": now},
+        )
+        if updated is not None:
+            _record(session, updated, action, seen_status, actor, now, details or {})
+            return updated
+    lead = _require(session, lead_id)
+    raise _refusal(lead, action)
+
+
+def _require(session: Session, lead_id: int) -> Lead:
+    lead = lead_store.get_lead(session, lead_id)
+    if lead is None:
+        raise LeadNotFound(lead_id)
+    return lead
+
+
+def _check_allowed(lead: Lead, action: Action) -> None:
+    if LeadStatus(lead.status) not in ALLOWED_FROM[action]:
+        raise _refusal(lead, action)
+
+
+def _refusal(lead: Lead, action: Action) -> InvalidTransition:
+    status = LeadStatus(lead.status)
+    if action in (Action.ACCEPT, Action.REJECT) and status in DECIDED:
+        by = lead.rejected_by if status == S.REJECTED else lead.owner_id
+        verb = "rejected" if status == S.REJECTED else "claimed"
+        return AlreadyClaimed(
+            f"This lead was already {verb} by <@{by}>.",
+            lead_id=lead.id,
+            status=status.value,
+            owner_id=by,
+        )
+    return InvalidTransition(
+        f"Lead {lead.id} is {status.value}; it cannot be {PAST_TENSE[action]} now.",
+        lead_id=lead.id,
+        status=status.value,
+        owner_id=lead.owner_id,
+    )
+
+
+def _manager_only(actor: Actor, what: str) -> Check:
+    def check(_lead: Lead) -> None:
+        if not actor.is_manager:
+            raise NotAllowed(f"Only a manager can {what}.")
+
+    return check
+
+
+def _owner_or_manager(actor: Actor, what: str) -> Check:
+    def check(lead: Lead) -> None:
+        if not actor.is_manager and lead.owner_id != actor.id:
+            raise NotAllowed(f"Only the lead's owner or a manager can {what} it.")
+
+    return check
+
+
+def _record(
+    session: Session,
+    lead: Lead,
+    action: Action,
+    from_status: str | None,
+    actor: Actor,
+    now: datetime,
+    details: dict[str, Any],
+) -> None:
+    lead_store.add_event(
+        session,
+        lead_id=lead.id,
+        action=action.value,
+        from_status=from_status,
+        to_status=lead.status,
+        actor=actor.id,
+        at=now,
+        details=details,
+    )

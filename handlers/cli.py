@@ -1,0 +1,115 @@
+"""The `baton` command line (also `python -m bot`): serve, db upgrade, leads import, check."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Config, ConfigError, load_config, load_dotenv_file
+from bot.csv_import import import_csv
+from handlers.serve import serve
+from handlers.slack_check import check_slack
+from storage import migrate
+from storage.db import Database
+
+log = logging.getLogger("baton")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="baton",
+        description="Baton: the marketing-to-sales lead handoff, in Slack.",
+    )
+    parser.add_argument("--env-file", default=".env", help="file of environment settings")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("serve", help="run the bot: HTTP server, Slack listener, scheduler")
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply migrations up to the newest schema")
+    db_commands.add_parser("current", help="print the schema revision in use")
+
+    leads = commands.add_parser("leads", help="lead data")
+    leads_commands = leads.add_subparsers(dest="leads_command", required=True, metavar="ACTION")
+    importer = leads_commands.add_parser("import", help="import leads from a CSV file")
+    importer.add_argument("file", type=Path, help="CSV with a header row of lead field names")
+
+    commands.add_parser("check", help="check the configuration, the database and Slack")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Long-running and schema-changing commands narrate; one-shot commands print only results.
+    verbose = args.command in ("serve", "db")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    load_dotenv_file(args.env_file)
+    try:
+        config = load_config()
+        return _run(args, config)
+    except (ConfigError, migrate.SchemaNotCurrent) as error:
+        print(f"baton: configuration error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    if args.command == "serve":
+        return serve(config)
+    db = Database.from_url(config.settings.database_url)
+    try:
+        if args.command == "db":
+            return _db(args, db)
+        if args.command == "leads":
+            return _import(args.file, db)
+        return _check(config, db)
+    finally:
+        db.dispose()
+
+
+def _db(args: argparse.Namespace, db: Database) -> int:
+    if args.db_command == "upgrade":
+        migrate.upgrade(db.engine)
+    print(f"schema revision: {migrate.current_revision(db.engine) or 'none (empty database)'}")
+    return 0
+
+
+def _import(path: Path, db: Database) -> int:
+    if not path.is_file():
+        print(f"baton: no such file: {path}", file=sys.stderr)
+        return 2
+    migrate.ensure_current(db.engine)
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        report = import_csv(db, stream)
+    for line, problem in report.problems:
+        print(f"{path}:{line}: {problem}", file=sys.stderr)
+    print(
+        f"{report.created} created, {report.duplicates} already present, "
+        f"{len(report.problems)} rejected"
+    )
+    return 1 if report.problems else 0
+
+
+def _check(config: Config, db: Database) -> int:
+    ok = True
+    print(
+        f"configuration: ok ({config.settings.config_path}, {len(config.rules.sla)} SLA policies)"
+    )
+    if db.ping():
+        revision = migrate.current_revision(db.engine)
+        current = revision == migrate.head_revision(db.engine)
+        advice = "" if current else ", needs `baton db upgrade`"
+        print(f"database: ok ({db.dialect}, schema {revision or 'empty'}{advice})")
+        ok &= current
+    else:
+        print("database: unreachable")
+        ok = False
+    slack_ok, slack_message = check_slack(config)
+    print(f"slack: {slack_message}")
+    return 0 if ok and slack_ok else 1

@@ -1,0 +1,34 @@
+"""The one HTTP server: intake API, health, metrics (and, later, Slack's requests)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from handlers import intake_api
+from handlers.services import Services
+
+
+def create_http_app(services: Services) -> FastAPI:
+    app = FastAPI(title="Baton", docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(intake_api.router(services))
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        database_ok = await run_in_threadpool(services.db.ping)
+        scheduler = services.scheduler
+        scheduler_ok = scheduler is not None and scheduler.running
+        body = {
+            "status": "ok" if database_ok and scheduler_ok else "unhealthy",
+            "database": "ok" if database_ok else "unreachable",
+            "scheduler": "running" if scheduler_ok else "stopped",
+        }
+        return JSONResponse(body, status_code=200 if database_ok and scheduler_ok else 503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,85 @@
+"""`baton serve`: build every part from the configuration and run them until stopped."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import uvicorn
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.config import Config
+from handlers.http_app import create_http_app
+from handlers.services import Services, utc_now
+from storage import migrate
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class BatonServer:
+    """The whole bot in one object, so `baton serve` and the end-to-end tests run the same code."""
+
+    def __init__(self, config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
+        db = Database.from_url(config.settings.database_url)
+        migrate.ensure_current(db.engine)
+        scheduler = BackgroundScheduler(timezone=ZoneInfo(config.rules.hours.timezone))
+        self.services = Services(config=config, db=db, clock=clock, scheduler=scheduler)
+        self.app = create_http_app(self.services)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    def _start_background(self) -> None:
+        assert self.services.scheduler is not None
+        self.services.scheduler.start()
+
+    def _stop_background(self) -> None:
+        if self.services.scheduler is not None and self.services.scheduler.running:
+            self.services.scheduler.shutdown(wait=True)
+        self.services.db.dispose()
+
+    def run(self) -> None:
+        """Serve in the foreground until SIGINT/SIGTERM (uvicorn handles the signals)."""
+        settings = self.services.config.settings
+        self._start_background()
+        try:
+            uvicorn.run(self.app, host=settings.host, port=settings.port, log_level="info")
+        finally:
+            self._stop_background()
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve from a background thread (port 0 picks a free port); returns the base URL."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
+        self._start_background()
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the HTTP server failed to start")
+            threading.Event().wait(0.01)
+        self.url = f"http://{host}:{sock.getsockname()[1]}"
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+        self._stop_background()
+
+
+def serve(config: Config) -> int:
+    config.settings.require_serving()
+    server = BatonServer(config)
+    log.info("baton serving on http://%s:%s", config.settings.host, config.settings.port)
+    server.run()
+    return 0

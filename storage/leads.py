@@ -1,0 +1,100 @@
+"""Queries on leads and their events: every SELECT and UPDATE the domain needs, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.models import Lead, LeadEvent
+
+
+def get_lead(session: Session, lead_id: int) -> Lead | None:
+    """The lead as the database has it now, not as this session last saw it."""
+    return session.get(Lead, lead_id, populate_existing=True)
+
+
+def get_lead_by_external_id(session: Session, external_id: str) -> Lead | None:
+    return session.scalars(select(Lead).where(Lead.external_id == external_id)).one_or_none()
+
+
+def insert_lead(session: Session, fields: dict[str, Any]) -> Lead | None:
+    """Insert a lead, or return None when its external_id is already stored.
+
+    The unique constraint decides, inside a savepoint, so two deliveries racing each other
+    cannot both create the lead and the surrounding transaction stays usable.
+    """
+    lead = Lead(**fields)
+    try:
+        with session.begin_nested():
+            session.add(lead)
+            session.flush()
+    except IntegrityError:
+        return None
+    return lead
+
+
+def update_lead_if_unchanged(
+    session: Session,
+    lead_id: int,
+    *,
+    status: str,
+    owner_id: str | None,
+    values: dict[str, Any],
+) -> Lead | None:
+    """Change a lead only if its status and owner are still those the caller saw; else None.
+
+    A compare-and-set inside the UPDATE itself: when two requests race, exactly one row update
+    wins (PostgreSQL re-checks the WHERE after waiting for the other writer; SQLite serialises
+    writers), and the loser changes nothing instead of overwriting the winner.
+    """
+    owner_matches = Lead.owner_id.is_(None) if owner_id is None else Lead.owner_id == owner_id
+    row = session.execute(
+        update(Lead)
+        .where(Lead.id == lead_id, Lead.status == status, owner_matches)
+        .values(**values)
+        .returning(Lead.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if row is None:
+        return None
+    return session.get(Lead, lead_id, populate_existing=True)
+
+
+def add_event(
+    session: Session,
+    *,
+    lead_id: int,
+    action: str,
+    from_status: str | None,
+    to_status: str,
+    actor: str,
+    at: datetime,
+    details: dict[str, Any],
+) -> LeadEvent:
+    event = LeadEvent(
+        lead_id=lead_id,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        at=at,
+        details=details,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def list_events(session: Session, lead_id: int) -> Sequence[LeadEvent]:
+    return session.scalars(
+        select(LeadEvent).where(LeadEvent.lead_id == lead_id).order_by(LeadEvent.id)
+    ).all()
+
+
+def list_leads(session: Session) -> Sequence[Lead]:
+    return session.scalars(select(Lead).order_by(Lead.id)).all()

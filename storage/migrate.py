@@ -1,0 +1,56 @@
+"""Schema migrations: Alembic, configured in code so no alembic.ini has to be found on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision`; safe to run on every start (it does nothing when current)."""
+    command.upgrade(alembic_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    command.downgrade(alembic_config(engine), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision(engine: Engine) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+class SchemaNotCurrent(Exception):
+    """The server database needs `baton db upgrade` before Baton can use it."""
+
+
+def ensure_current(engine: Engine) -> None:
+    """Migrate the embedded SQLite database by itself; a server database must be upgraded on
+    purpose (`baton db upgrade`), so a deploy never changes a shared schema by surprise."""
+    if engine.dialect.name == "sqlite":
+        upgrade(engine)
+        return
+    current, head = current_revision(engine), head_revision(engine)
+    if current != head:
+        raise SchemaNotCurrent(
+            f"DATABASE_URL: schema is at {current or 'nothing'}, expected {head}: "
+            "run `baton db upgrade`"
+        )

@@ -1,0 +1,166 @@
+"""Database schema: leads, their append-only event log, and the naming rules for constraints."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class LeadStatus(enum.StrEnum):
+    """Where a lead is in the handoff; the allowed moves between them live in bot.lifecycle."""
+
+    NEW = "new"  # stored, card not yet in Slack
+    OPEN = "open"  # card posted, claim SLA running
+    ESCALATED = "escalated"  # an SLA was breached; managers were told
+    ACCEPTED = "accepted"  # a rep owns it, follow-up SLA running
+    REJECTED = "rejected"  # sales said why not; feedback for marketing
+    CONTACTED = "contacted"  # first contact made
+    WON = "won"
+    LOST = "lost"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and hands them back aware, on SQLite and PostgreSQL alike.
+
+    SQLite has no time zone type, so without this a round trip would return naive values.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+STATUS_LENGTH = 16
+
+
+class Lead(Base):
+    """One sales qualified lead, as received from marketing, plus its handoff state."""
+
+    __tablename__ = "leads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(STATUS_LENGTH), default=LeadStatus.NEW.value)
+
+    # What marketing knows about the person and the company.
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(200))
+    company_size: Mapped[str | None] = mapped_column(String(64))
+    industry: Mapped[str | None] = mapped_column(String(120))
+    country: Mapped[str | None] = mapped_column(String(120))
+    segment: Mapped[str | None] = mapped_column(String(120))
+    # Why it is an SQL, and where it came from.
+    source: Mapped[str | None] = mapped_column(String(120))
+    campaign: Mapped[str | None] = mapped_column(String(200))
+    score: Mapped[int | None] = mapped_column(Integer)
+    intent: Mapped[str | None] = mapped_column(String(120))
+    budget: Mapped[str | None] = mapped_column(String(500))
+    authority: Mapped[str | None] = mapped_column(String(500))
+    need: Mapped[str | None] = mapped_column(String(500))
+    timeline: Mapped[str | None] = mapped_column(String(500))
+    activities: Mapped[list[Any]] = mapped_column(default=list)
+    notes: Mapped[str | None] = mapped_column(Text)
+    crm_url: Mapped[str | None] = mapped_column(String(2000))
+
+    # Handoff state.
+    owner_id: Mapped[str | None] = mapped_column(String(32))
+    rejected_by: Mapped[str | None] = mapped_column(String(32))
+    reject_reason: Mapped[str | None] = mapped_column(String(64))
+    reject_note: Mapped[str | None] = mapped_column(Text)
+    sla_policy: Mapped[str | None] = mapped_column(String(64))
+    claim_due_at: Mapped[datetime | None]
+    follow_up_due_at: Mapped[datetime | None]
+    slack_channel: Mapped[str | None] = mapped_column(String(32))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    posted_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    rejected_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    contacted_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    events: Mapped[list[LeadEvent]] = relationship(
+        back_populates="lead", order_by="LeadEvent.id", lazy="raise_on_sql"
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s.value}'" for s in LeadStatus) + ")", name="status"
+        ),
+        Index("ix_leads_status_claim_due_at", "status", "claim_due_at"),
+        Index("ix_leads_status_follow_up_due_at", "status", "follow_up_due_at"),
+        Index("ix_leads_owner_id_status", "owner_id", "status"),
+        Index("ix_leads_source_created_at", "source", "created_at"),
+        Index("ix_leads_created_at", "created_at"),
+    )
+
+
+class LeadEvent(Base):
+    """An append-only record of one transition: who moved the lead, when, from where to where."""
+
+    __tablename__ = "lead_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="RESTRICT"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(STATUS_LENGTH))
+    to_status: Mapped[str] = mapped_column(String(STATUS_LENGTH))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    lead: Mapped[Lead] = relationship(back_populates="events")
+
+    __table_args__ = (Index("ix_lead_events_action_at", "action", "at"),)

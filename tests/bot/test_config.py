@@ -1,0 +1,121 @@
+"""Configuration: defaults that work, and one clear line naming any wrong setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Window, load_config, load_settings
+from tests.conftest import EXAMPLE_RULES
+
+
+def test_defaults_work_without_a_rules_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config({})
+    assert config.settings.database_url == "sqlite:///baton.db"
+    assert config.settings.slack_api_url == "https://slack.com/api/"
+    assert (config.settings.host, config.settings.port) == ("127.0.0.1", 3000)
+    assert config.rules.channels.sales == "C0SALES0001"
+    assert [policy.name for policy in config.rules.sla] == ["hot", "standard"]
+    assert "other" in config.rules.reasons
+
+
+def test_the_example_rules_file_is_valid_and_complete() -> None:
+    config = load_config({"BATON_CONFIG": str(EXAMPLE_RULES)})
+    rules = config.rules
+    assert rules.hours.timezone == "America/New_York"
+    assert rules.sla[0].claim == Window(15, "m")
+    assert rules.sla[-1].match is None
+    assert rules.roles.managers
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN"),
+        ({"BATON_PORT": "eighty"}, "BATON_PORT"),
+        ({"BATON_PORT": "70000"}, "BATON_PORT"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL"),
+        ({"BATON_CONFIG": "/nonexistent/baton.toml"}, "BATON_CONFIG"),
+    ],
+)
+def test_wrong_environment_names_the_variable(environ: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(environ)
+    message = str(error.value)
+    assert named in message and "\n" not in message
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    settings = load_settings(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-secret-bot",
+            "SLACK_SIGNING_SECRET": "sign-secret",
+            "BATON_INTAKE_TOKEN": "intake-secret",
+            "DATABASE_URL": "postgresql://baton:dbpass@db/baton",
+        }
+    )
+    text = repr(settings)
+    for secret in ("xoxb-secret-bot", "sign-secret", "intake-secret", "dbpass"):
+        assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [
+        ("SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN"),
+        ("SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET"),
+        ("BATON_INTAKE_TOKEN", "BATON_INTAKE_TOKEN"),
+    ],
+)
+def test_serving_requires_its_secrets(missing: str, named: str) -> None:
+    environ = {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "BATON_INTAKE_TOKEN": "t",
+    }
+    del environ[missing]
+    with pytest.raises(ConfigError, match=named):
+        load_settings(environ).require_serving()
+
+
+def test_socket_mode_needs_no_signing_secret() -> None:
+    load_settings(
+        {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "BATON_INTAKE_TOKEN": "t"}
+    ).require_serving()
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        ('[hours]\ntimezone = "Mars/Olympus"', "hours.timezone"),
+        ('[hours]\ndays = ["mon", "funday"]', "hours.days"),
+        ('[hours]\nstart = "18:00"\nend = "09:00"', "hours"),
+        ('[hours]\nstart = "9am"', "hours.start"),
+        ('[channels]\nsales = "#sales"', "channels.sales"),
+        ('[roles]\nmanagers = ["bob"]', "roles.managers[0]"),
+        ('[[sla]]\nname = "x"\nclaim = "4 hours"\nfollow_up = "1d"', "sla[0].claim"),
+        ('[[sla]]\nname = "x"\nclaim = "4h"\nfollow_up = "1d"\nremind_before = "150%"', "sla[0]"),
+        (
+            '[[sla]]\nname = "x"\nmatch = { intent = ["demo"] }\nclaim = "4h"\nfollow_up = "1d"',
+            "sla",
+        ),
+        ('[[sla]]\nname = "x"\nclaim = "4h"\nfollow_up = "1d"\nmatch = { colour = "red" }', "sla"),
+        ('[reasons]\n"Bad Code" = "x"', "reasons"),
+        ('[digest]\ncron = "every monday"', "digest.cron"),
+        ("[mystery]\nx = 1", "mystery"),
+        ("this is not toml", "not valid TOML"),
+    ],
+)
+def test_wrong_rules_name_the_setting(tmp_path: Path, toml: str, named: str) -> None:
+    path = tmp_path / "baton.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as error:
+        load_config({"BATON_CONFIG": str(path)})
+    message = str(error.value)
+    assert named in message and str(path) in message and "\n" not in message

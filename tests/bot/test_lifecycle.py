@@ -1,0 +1,339 @@
+"""The lead state machine: every allowed and forbidden move, audit rows, permissions, races."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from bot import lifecycle
+from bot.config import DEFAULT_REASONS
+from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
+from bot.lifecycle import Actor
+from storage import leads as lead_store
+from storage.db import Database
+from storage.models import Lead, LeadStatus
+from tests.conftest import NOW
+from tests.factories import create_lead
+
+S = LeadStatus
+OWNER = Actor("U0REP000001")
+OTHER_REP = Actor("U0REP000002")
+MANAGER = Actor("U0MANAGER01", is_manager=True)
+
+# action name -> (call, statuses it may start from, status it ends in). Written out by hand
+# from SPEC.md's lifecycle, not derived from the code under test.
+Call = Callable[[Session, int], Lead]
+MOVES: dict[str, tuple[Call, set[LeadStatus], LeadStatus]] = {
+    "post": (
+        lambda s, i: lifecycle.post(s, lead_id=i, channel="C0SALES0001", ts="1.000100", now=NOW),
+        {S.NEW},
+        S.OPEN,
+    ),
+    "accept": (
+        lambda s, i: lifecycle.accept(s, lead_id=i, actor=OTHER_REP, now=NOW),
+        {S.OPEN, S.ESCALATED},
+        S.ACCEPTED,
+    ),
+    "reject": (
+        lambda s, i: lifecycle.reject(
+            s,
+            lead_id=i,
+            actor=OTHER_REP,
+            reason="not_icp",
+            note="Too small",
+            reasons=DEFAULT_REASONS,
+            now=NOW,
+        ),
+        {S.OPEN, S.ESCALATED},
+        S.REJECTED,
+    ),
+    "escalate": (
+        lambda s, i: lifecycle.escalate(s, lead_id=i, breach="claim", reopen=False, now=NOW),
+        {S.OPEN, S.ACCEPTED},
+        S.ESCALATED,
+    ),
+    "reopen": (
+        lambda s, i: lifecycle.reopen(s, lead_id=i, actor=MANAGER, now=NOW),
+        {S.ACCEPTED, S.REJECTED, S.ESCALATED},
+        S.OPEN,
+    ),
+    "release": (
+        lambda s, i: lifecycle.release(s, lead_id=i, actor=MANAGER, now=NOW),
+        {S.ACCEPTED},
+        S.OPEN,
+    ),
+    "assign": (
+        lambda s, i: lifecycle.assign(s, lead_id=i, actor=MANAGER, assignee="U0REP000003", now=NOW),
+        {S.NEW, S.OPEN, S.ESCALATED, S.ACCEPTED},
+        S.ACCEPTED,
+    ),
+    "mark_contacted": (
+        lambda s, i: lifecycle.mark_contacted(s, lead_id=i, actor=MANAGER, now=NOW),
+        {S.ACCEPTED, S.ESCALATED},
+        S.CONTACTED,
+    ),
+    "close": (
+        lambda s, i: lifecycle.close(s, lead_id=i, actor=MANAGER, outcome=S.WON, now=NOW),
+        {S.CONTACTED},
+        S.WON,
+    ),
+}
+CASES = [(action, status) for action in MOVES for status in LeadStatus]
+
+
+@pytest.mark.parametrize(("action", "status"), CASES, ids=[f"{a}-from-{s}" for a, s in CASES])
+def test_each_move_is_allowed_exactly_from_its_states(
+    db: Database, action: str, status: LeadStatus
+) -> None:
+    call, allowed_from, target = MOVES[action]
+    with db.write() as session:
+        lead_id = create_lead(session, status=status).id
+
+    if status in allowed_from:
+        with db.write() as session:
+            moved = call(session, lead_id)
+        assert moved.status == target
+        with db.read() as session:
+            last = lead_store.list_events(session, lead_id)[-1]
+        assert (last.action, last.from_status, last.to_status) == (action, status, target)
+    else:
+        with pytest.raises(InvalidTransition), db.write() as session:
+            call(session, lead_id)
+        with db.read() as session:
+            assert lead_store.get_lead(session, lead_id).status == status
+            assert [e.action for e in lead_store.list_events(session, lead_id)] == ["create"]
+
+
+def test_accept_records_owner_time_and_audit_row(db: Database) -> None:
+    with db.write() as session:
+        lead_id = create_lead(session, status=S.OPEN).id
+    with db.write() as session:
+        lifecycle.accept(session, lead_id=lead_id, actor=OWNER, now=NOW)
+    with db.read() as session:
+        lead = lead_store.get_lead(session, lead_id)
+        events = lead_store.list_events(session, lead_id)
+    assert (lead.owner_id, lead.accepted_at) == (OWNER.id, NOW)
+    assert (events[-1].actor, events[-1].at) == (OWNER.id, NOW)
+
+
+def test_double_click_by_the_owner_changes_nothing(db: Database) -> None:
+    with db.write() as session:
+        lead_id = create_lead(session, status=S.OPEN).id
+    for _ in range(2):
+        with db.write() as session:
+            lifecycle.accept(session, lead_id=lead_id, actor=OWNER, now=NOW)
+    with db.read() as session:
+        actions = [e.action for e in lead_store.list_events(session, lead_id)]
+    assert actions == ["create", "accept"]
+
+
+def test_second_rep_learns_who_claimed_the_lead(db: Database) -> None:
+    with db.write() as session:
+        lead_id = create_lead(session, status=S.OPEN).id
+    with db.write() as session:
+        lifecycle.accept(session, lead_id=lead_id, actor=OWNER, now=NOW)
+    with pytest.raises(AlreadyClaimed) as refused, db.write() as session:
+        lifecycle.accept(session, lead_id=lead_id, actor=OTHER_REP, now=NOW)
+    assert refused.value.owner_id == OWNER.id
+    assert f"<@{OWNER.id}>" in str(refused.value)
+
+
+def test_reject_after_accept_is_refused_naming_the_owner(db: Database) -> None:
+    with db.write() as session:
+        lead_id = create_lead(session, status=S.ACCEPTED).id
+    refused = pytest.raises(AlreadyClaimed, match="already claimed by <@U0REP000001>")
+    with refused, db.write() as session:
+        lifecycle.reject(
+            session,
+            lead_id=lead_id,
+            actor=OTHER_REP,
+            reason="no_need",
+            note=None,
+            reasons=DEFAULT_REASONS,
+            now=NOW,
+        )
+
+
+@pytest.mark.parametrize(
+    ("reason", "note", "field"),
+    [("not_a_reason", "x", "reason"), ("other", "  ", "note"), ("other", None, "note")],
+)
+def test_reject_needs_a_known_reason_and_a_note_for_other(
+    db: Database, reason: str, note: str | None, field: str
+) -> None:
+    with db.write() as session:
+        lead_id = create_lead(session, status=S.OPEN).id
+    with pytest.raises(InvalidInput) as invalid, db.write() as session:
+        lifecycle.reject(
+            session,
+            lead_id=lead_id,
+            actor=OWNER,
+            reason=reason,
+            note=note,
+            reasons=DEFAULT_REASONS,
+            now=NOW,
+        )
+    assert field in invalid.value.errors
+    with db.read() as session:
+        assert lead_store.get_lead(session, lead_id).status == S.OPEN
+
+
+def test_reject_stores_reason_note_and_who(db: Database) -> None:
+    with db.write() as session:
+        lead_id = create_lead(session, status=S.OPEN).id
+    with db.write() as session:
+        lifecycle.reject(
+            session,
+            lead_id=lead_id,
+            actor=OWNER,
+            reason="other",
+            note=" Student project ",
+            reasons=DEFAULT_REASONS,
+            now=NOW,
+        )
+    with db.read() as session:
+        lead = lead_store.get_lead(session, lead_id)
+        event = lead_store.list_events(session, lead_id)[-1]
+    assert (lead.reject_reason, lead.reject_note, lead.rejected_by) == (
+        "other",
+        "Student project",
+        OWNER.id,
+    )
+    assert event.details == {"reason": "other", "note": "Student project"}
+
+
+@pytest.mark.parametrize(
+    ("status", "call"),
+    [
+        (S.ACCEPTED, lambda s, i: lifecycle.reopen(s, lead_id=i, actor=OWNER, now=NOW)),
+        (
+            S.OPEN,
+            lambda s, i: lifecycle.assign(s, lead_id=i, actor=OWNER, assignee="U1", now=NOW),
+        ),
+        (S.ACCEPTED, lambda s, i: lifecycle.release(s, lead_id=i, actor=OTHER_REP, now=NOW)),
+        (
+            S.ACCEPTED,
+            lambda s, i: lifecycle.mark_contacted(s, lead_id=i, actor=OTHER_REP, now=NOW),
+        ),
+    ],
+    ids=["reopen-by-rep", "assign-by-rep", "release-by-other-rep", "contacted-by-other-rep"],
+)
+def test_reps_cannot_do_what_only_owners_or_managers_may(
+    db: Database, status: LeadStatus, call: Call
+) -> None:
+    with db.write() as session:
+        lead_id = create_lead(session, status=status).id
+    with pytest.raises(NotAllowed), db.write() as session:
+        call(session, lead_id)
+    with db.read() as session:
+        assert lead_store.get_lead(session, lead_id).status == status
+
+
+def test_owner_marks_contacted_and_releases(db: Database) -> None:
+    with db.write() as session:
+        first = create_lead(session, status=S.ACCEPTED, external_id="a").id
+        second = create_lead(session, status=S.ACCEPTED, external_id="b").id
+    with db.write() as session:
+        assert lifecycle.mark_contacted(session, lead_id=first, actor=OWNER, now=NOW).status == (
+            S.CONTACTED
+        )
+        released = lifecycle.release(session, lead_id=second, actor=OWNER, now=NOW)
+    assert (released.status, released.owner_id) == (S.OPEN, None)
+
+
+def test_escalation_can_reopen_the_lead_to_everyone(db: Database) -> None:
+    with db.write() as session:
+        lead_id = create_lead(session, status=S.ACCEPTED).id
+    with db.write() as session:
+        lead = lifecycle.escalate(
+            session, lead_id=lead_id, breach="follow_up", reopen=True, now=NOW
+        )
+    assert (lead.status, lead.owner_id, lead.escalated_at) == (S.ESCALATED, None, NOW)
+    with db.write() as session:
+        assert lifecycle.accept(session, lead_id=lead_id, actor=OTHER_REP, now=NOW).owner_id == (
+            OTHER_REP.id
+        )
+
+
+def test_unknown_lead_is_reported(db: Database) -> None:
+    with pytest.raises(LeadNotFound), db.write() as session:
+        lifecycle.accept(session, lead_id=999, actor=OWNER, now=NOW)
+
+
+def _race(db: Database, lead_id: int, attempts: list[Callable[[Session], Any]]) -> list[Any]:
+    """Run each attempt in its own thread and transaction, all released at the same moment."""
+    barrier = threading.Barrier(len(attempts))
+    results: list[Any] = [None] * len(attempts)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            with db.write() as session:
+                results[index] = attempts[index](session)
+        except Exception as error:
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(attempts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_concurrent_accepts_produce_one_owner_and_one_event(db: Database) -> None:
+    with db.write() as session:
+        lead_id = create_lead(session, status=S.OPEN).id
+    reps = [Actor(f"U0REP{n:06d}") for n in range(12)]
+    results = _race(
+        db,
+        lead_id,
+        [
+            lambda s, rep=rep: lifecycle.accept(s, lead_id=lead_id, actor=rep, now=NOW)
+            for rep in reps
+        ],
+    )
+
+    winners = [r for r in results if isinstance(r, Lead)]
+    losers = [r for r in results if isinstance(r, AlreadyClaimed)]
+    assert len(winners) == 1 and len(losers) == len(reps) - 1
+    winner = winners[0].owner_id
+    assert all(loser.owner_id == winner for loser in losers)
+    with db.read() as session:
+        assert lead_store.get_lead(session, lead_id).owner_id == winner
+        accepts = [e for e in lead_store.list_events(session, lead_id) if e.action == "accept"]
+    assert [e.actor for e in accepts] == [winner]
+
+
+def test_concurrent_accept_and_reject_decide_once(db: Database) -> None:
+    with db.write() as session:
+        lead_id = create_lead(session, status=S.OPEN).id
+    attempts: list[Callable[[Session], Any]] = []
+    for n in range(6):
+        rep = Actor(f"U0REP{n:06d}")
+        attempts.append(lambda s, rep=rep: lifecycle.accept(s, lead_id=lead_id, actor=rep, now=NOW))
+        attempts.append(
+            lambda s, rep=rep: lifecycle.reject(
+                s,
+                lead_id=lead_id,
+                actor=rep,
+                reason="no_need",
+                note=None,
+                reasons=DEFAULT_REASONS,
+                now=NOW,
+            )
+        )
+    results = _race(db, lead_id, attempts)
+    assert sum(isinstance(r, Lead) for r in results) == 1
+    assert sum(isinstance(r, AlreadyClaimed) for r in results) == len(attempts) - 1
+    with db.read() as session:
+        decisions = [
+            e.action
+            for e in lead_store.list_events(session, lead_id)
+            if e.action in ("accept", "reject")
+        ]
+    assert len(decisions) == 1

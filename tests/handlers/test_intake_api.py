@@ -1,0 +1,191 @@
+"""The intake API over real HTTP: what a marketing automation sees when it sends leads."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from handlers.intake_api import MAX_BODY_BYTES
+from handlers.serve import BatonServer
+from storage import leads as lead_store
+from tests.factories import lead_payload
+
+AUTH = {"Authorization": "Bearer test-intake-token"}
+
+
+@pytest.fixture
+def client(server: BatonServer) -> httpx.Client:
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        yield http
+
+
+def lead_count(server: BatonServer) -> int:
+    with server.services.db.read() as session:
+        return len(lead_store.list_leads(session))
+
+
+def test_new_lead_is_created_and_can_be_read_back(client: httpx.Client) -> None:
+    created = client.post("/api/leads", json=lead_payload(), headers=AUTH)
+    assert created.status_code == 201
+    body = created.json()
+    assert body["status"] == "new" and body["external_id"] == "hs-1001"
+    assert body["activities"][0]["at"] == "2026-11-24T14:00:00+00:00"
+    assert created.headers["location"] == f"/api/leads/{body['id']}"
+
+    read = client.get(f"/api/leads/{body['id']}", headers=AUTH)
+    assert read.status_code == 200
+    assert read.json() == body
+
+
+def test_repeated_external_id_returns_the_stored_lead(
+    client: httpx.Client, server: BatonServer
+) -> None:
+    first = client.post("/api/leads", json=lead_payload(), headers=AUTH)
+    again = client.post("/api/leads", json=lead_payload(name="Changed Name"), headers=AUTH)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    assert lead_count(server) == 1
+
+
+def test_concurrent_deliveries_of_one_lead_create_it_once(
+    client: httpx.Client, server: BatonServer
+) -> None:
+    def deliver(_: int) -> int:
+        return client.post("/api/leads", json=lead_payload(), headers=AUTH).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = sorted(pool.map(deliver, range(16)))
+    assert codes == [200] * 15 + [201]
+    assert lead_count(server) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic dGVzdA=="}],
+    ids=["missing", "wrong", "not-bearer"],
+)
+def test_token_is_required(client: httpx.Client, server: BatonServer, headers: dict) -> None:
+    response = client.post("/api/leads", json=lead_payload(), headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert client.get("/api/leads/1", headers=headers).status_code == 401
+    assert lead_count(server) == 0
+
+
+def test_oversized_body_is_refused(client: httpx.Client, server: BatonServer) -> None:
+    payload = lead_payload(notes="x" * (MAX_BODY_BYTES + 1))
+    response = client.post("/api/leads", json=payload, headers=AUTH)
+    assert response.status_code == 413
+    assert lead_count(server) == 0
+
+
+def test_oversized_body_without_content_length_is_refused(
+    client: httpx.Client, server: BatonServer
+) -> None:
+    def chunks():
+        yield b'{"external_id": "x", "name": "y", "notes": "'
+        for _ in range(MAX_BODY_BYTES // 1024 + 1):
+            yield b"z" * 1024
+        yield b'"}'
+
+    response = client.post(
+        "/api/leads",
+        content=chunks(),
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert lead_count(server) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [("external_id=x", "application/x-www-form-urlencoded"), ("{not json", "application/json")],
+    ids=["form", "broken-json"],
+)
+def test_body_that_is_not_json_is_refused(
+    client: httpx.Client, server: BatonServer, content: str, content_type: str
+) -> None:
+    response = client.post(
+        "/api/leads", content=content, headers={**AUTH, "Content-Type": content_type}
+    )
+    assert response.status_code == 415
+    assert lead_count(server) == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "fields"),
+    [
+        ({"name": "No Id"}, {"external_id"}),
+        (lead_payload(external_id="  "), {"external_id"}),
+        (lead_payload(email="not-an-email"), {"email"}),
+        (lead_payload(score=140), {"score"}),
+        (lead_payload(score="high"), {"score"}),
+        (lead_payload(crm_url="javascript:alert(1)"), {"crm_url"}),
+        (lead_payload(activities=[{"detail": "no type"}]), {"activities.0.type"}),
+        (
+            lead_payload(activities=[{"type": "x", "at": "2026-11-24T10:00:00"}]),
+            {"activities.0.at"},
+        ),
+        (lead_payload(extrnal_id="typo"), {"extrnal_id"}),
+        (lead_payload(name="x" * 201, email="@"), {"name", "email"}),
+        ([lead_payload()], {"body"}),
+    ],
+    ids=[
+        "no-external-id",
+        "blank-external-id",
+        "email",
+        "score-range",
+        "score-type",
+        "crm-url",
+        "activity-type",
+        "naive-activity-time",
+        "unknown-field",
+        "two-fields",
+        "not-an-object",
+    ],
+)
+def test_invalid_lead_gets_field_errors_and_stores_nothing(
+    client: httpx.Client, server: BatonServer, payload: object, fields: set[str]
+) -> None:
+    response = client.post(
+        "/api/leads",
+        content=json.dumps(payload),
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert set(response.json()["fields"]) == fields
+    assert lead_count(server) == 0
+
+
+def test_unknown_lead_is_404(client: httpx.Client) -> None:
+    response = client.get("/api/leads/4242", headers=AUTH)
+    assert response.status_code == 404
+    assert "4242" in response.json()["error"]
+
+
+def test_health_reports_database_and_scheduler(client: httpx.Client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "scheduler": "running"}
+
+
+def test_metrics_count_intake_results(client: httpx.Client) -> None:
+    def counted(result: str) -> float:
+        for line in client.get("/metrics").text.splitlines():
+            if line.startswith(f'baton_leads_received_total{{result="{result}"}}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    before = {result: counted(result) for result in ("created", "duplicate", "invalid")}
+    client.post("/api/leads", json=lead_payload(), headers=AUTH)
+    client.post("/api/leads", json=lead_payload(), headers=AUTH)
+    client.post("/api/leads", json={"name": "x"}, headers=AUTH)
+    after = {result: counted(result) for result in before}
+    assert {result: after[result] - before[result] for result in before} == {
+        "created": 1,
+        "duplicate": 1,
+        "invalid": 1,
+    }
