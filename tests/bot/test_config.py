@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
 from bot.config import ConfigError, Window, load_config, load_settings
 from tests.conftest import EXAMPLE_RULES
@@ -119,3 +120,12 @@ def test_wrong_rules_name_the_setting(tmp_path: Path, toml: str, named: str) -> 
         load_config({"BATON_CONFIG": str(path)})
     message = str(error.value)
     assert named in message and str(path) in message and "\n" not in message
+
+
+def test_the_example_env_file_is_valid_as_documented(tmp_path: Path) -> None:
+    """.env.example, filled in as its comments say, loads without error."""
+    values = {k: v or "" for k, v in dotenv_values(EXAMPLE_RULES.parent / ".env.example").items()}
+    values.update(SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s", BATON_INTAKE_TOKEN="t")
+    settings = load_settings(values)
+    settings.require_serving()
+    assert not settings.config_path_explicit
