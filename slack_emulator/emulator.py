@@ -1,0 +1,211 @@
+"""`SlackEmulator`: the server on a background thread, plus what tests read and script."""
+
+import copy
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from slack_emulator import messages, responses, views
+from slack_emulator.clock import Clock
+from slack_emulator.driver import SlackUser
+from slack_emulator.errors import SlackError
+from slack_emulator.faults import Faults
+from slack_emulator.server import build_app
+from slack_emulator.serving import BackgroundServer
+from slack_emulator.store import Call, ResponseUrl, Store
+from slack_emulator.workspace import Workspace
+
+DEFAULT_TOKEN = "xoxb-emulator-token"
+DEFAULT_SIGNING_SECRET = "emulator-signing-secret"
+DEFAULT_VERIFICATION_TOKEN = "emulator-verification-token"
+
+T = TypeVar("T")
+
+
+class SlackEmulator:
+    """A local Slack Web API over real HTTP on 127.0.0.1, with inspectable, scriptable state.
+
+    Accessors return copies, so a test can keep them while the bot goes on calling.
+    """
+
+    def __init__(
+        self,
+        *,
+        workspace: Workspace | None = None,
+        tokens: Sequence[str] = (DEFAULT_TOKEN,),
+        signing_secret: str = DEFAULT_SIGNING_SECRET,
+        verification_token: str = DEFAULT_VERIFICATION_TOKEN,
+        request_url: str | None = None,
+        clock: Clock = time.time,
+        trigger_ttl: float = 3.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.workspace = workspace or Workspace()
+        self.signing_secret = signing_secret
+        self.verification_token = verification_token
+        self.request_url = request_url
+        self.clock = clock
+        self.store = Store(self.workspace, clock, trigger_ttl)
+        self.faults = Faults(clock)
+        self._app = build_app(self.store, self.faults, tokens)
+        self._host = host
+        self._port = port
+        self._server: BackgroundServer | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        self._server = BackgroundServer(self._app, self._host, self._port)
+        self._port = self._server.port
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def api_url(self) -> str:
+        """For `WebClient(base_url=...)` and the bot's `SLACK_API_URL`."""
+        return f"{self.url}/api/"
+
+    # --- reading state ---------------------------------------------------------------------
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """Messages shown in a channel (id, name or user id for a DM), oldest first."""
+        with self.store.lock:
+            return copy.deepcopy(messages.top_level(self.store, self.store.channel(channel).id))
+
+    def message(self, channel: str, ts: str) -> dict[str, Any]:
+        with self.store.lock:
+            return copy.deepcopy(messages.find(self.store, self.store.channel(channel).id, ts))
+
+    def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """The parent message and its replies, oldest first."""
+        with self.store.lock:
+            return copy.deepcopy(messages.thread(self.store, self.store.channel(channel).id, ts))
+
+    def dms(self, user: str) -> list[dict[str, Any]]:
+        """Messages in the bot's DM with `user`, oldest first."""
+        return self.messages(user)
+
+    def ephemerals(self, user: str, channel: str | None = None) -> list[dict[str, Any]]:
+        """Ephemeral messages shown to `user` (the `user` key is the recipient), oldest first."""
+        with self.store.lock:
+            channel_id = self.store.channel(channel).id if channel else None
+            return copy.deepcopy(
+                [
+                    ephemeral
+                    for ephemeral in self.store.ephemerals
+                    if ephemeral["user"] == user and channel_id in (None, ephemeral["channel"])
+                ]
+            )
+
+    def home(self, user: str) -> dict[str, Any] | None:
+        """The App Home view last published for `user`."""
+        with self.store.lock:
+            view_id = self.store.homes.get(user)
+            return copy.deepcopy(self.store.views[view_id]) if view_id else None
+
+    def open_views(self, user: str) -> list[dict[str, Any]]:
+        """The user's modal stack, root first; empty when no modal is open."""
+        with self.store.lock:
+            stack = self.store.modal_stacks.get(user, [])
+            return copy.deepcopy([self.store.views[view_id] for view_id in stack])
+
+    def view(self, view_id: str) -> dict[str, Any]:
+        """A view as last stored, open or not."""
+        with self.store.lock:
+            return copy.deepcopy(self.store.views[view_id])
+
+    def view_errors(self, view_id: str) -> dict[str, str]:
+        """Errors the bot showed in a modal with `response_action: errors`, by block id."""
+        with self.store.lock:
+            return dict(self.store.view_errors.get(view_id, {}))
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        """Requests received (`response_url` for response URLs), in order of arrival."""
+        with self.store.lock:
+            return [call for call in self.store.calls if method in (None, call.method)]
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
+        """Block until `predicate()` is truthy (re-checked after every request), and return it."""
+        deadline = time.monotonic() + timeout
+        with self.store.changed:
+            while not (result := predicate()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"condition not met within {timeout} s")
+                self.store.changed.wait(remaining)
+            return result
+
+    # --- acting as Slack -------------------------------------------------------------------
+
+    def new_trigger(self, user: str) -> str:
+        """A trigger_id as an interaction by `user` would carry, valid for `trigger_ttl`."""
+        with self.store.lock:
+            return self.store.new_trigger(user)
+
+    def new_response_url(
+        self, user: str, channel: str, message_ts: str | None = None, *, is_ephemeral: bool = False
+    ) -> str:
+        """A response_url answering to `user` in `channel`, about the message at `message_ts`."""
+        with self.store.lock:
+            channel_id = self.store.channel(channel).id
+            url_id = self.store.new_response_url(
+                user, channel_id, message_ts, is_ephemeral=is_ephemeral
+            )
+        return f"{self.url}/response_url/{url_id}"
+
+    def show_command_answer(self, user: str, channel: str, answer: Any) -> None:
+        """Show a slash command's immediate HTTP answer as Slack would (ephemeral by default)."""
+        with self.store.changed:
+            target = ResponseUrl(user, self.store.channel(channel).id, None, False, self.clock())
+            responses.respond(self.store, target, answer)
+            self.store.changed.notify_all()
+
+    def answer_submission(self, view_id: str, status: int, answer: Any) -> None:
+        """Apply the bot's answer to a view_submission (`response_action` or closing the view)."""
+        with self.store.changed:
+            views.answer_submission(self.store, view_id, status, answer)
+            self.store.changed.notify_all()
+
+    def close_view(self, view_id: str) -> None:
+        """The user dismissed a modal (and the ones above it)."""
+        with self.store.changed:
+            if view_id not in self.store.views:
+                raise SlackError("not_found")
+            views.close(self.store, view_id)
+            self.store.changed.notify_all()
+
+    def user(
+        self,
+        user_id: str,
+        *,
+        bot_url: str | None = None,
+        signing_secret: str | None = None,
+        timeout: float = 3.0,
+    ) -> SlackUser:
+        """A driver acting as `user_id`, sending to `bot_url` (default: `request_url`)."""
+        url = bot_url or self.request_url
+        if url is None:
+            raise ValueError("give bot_url, or request_url when building the emulator")
+        return SlackUser(self, user_id, url, signing_secret or self.signing_secret, timeout=timeout)

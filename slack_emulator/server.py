@@ -1,0 +1,168 @@
+"""The emulator's HTTP surface: `/api/<method>` and `/response_url/<id>`, with auth and faults."""
+
+import asyncio
+import copy
+import json
+from collections.abc import Callable, Collection
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from slack_emulator import responses
+from slack_emulator.errors import Args, SlackError
+from slack_emulator.faults import Faults
+from slack_emulator.methods import METHODS
+from slack_emulator.store import Call, Store
+
+_DROP = "emulator.drop_connection"
+
+
+def build_app(store: Store, faults: Faults, tokens: Collection[str]) -> ASGIApp:
+    """The ASGI app for uvicorn (h11), wrapped so a fault can drop the TCP connection."""
+    endpoints = _Endpoints(store, faults, frozenset(tokens))
+    app = Starlette(
+        routes=[
+            Route("/api/{method}", endpoints.api, methods=["GET", "POST"]),
+            Route("/response_url/{url_id}", endpoints.response_url, methods=["POST"]),
+        ]
+    )
+    return _ConnectionDropper(app)
+
+
+class _Endpoints:
+    def __init__(self, store: Store, faults: Faults, tokens: frozenset[str]) -> None:
+        self.store = store
+        self.faults = faults
+        self.tokens = tokens
+
+    async def api(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        try:
+            args = await _read_args(request)
+        except SlackError as error:
+            return JSONResponse(error.body())
+        body_token = args.pop("token", None)
+        header = request.headers.get("authorization", "")
+        token = header.removeprefix("Bearer ").strip() or body_token
+        return await self._serve(method, args, lambda: self._call_method(method, args, token))
+
+    async def response_url(self, request: Request) -> Response:
+        url_id = request.path_params["url_id"]
+        body = await request.body()
+        try:
+            answer = json.loads(body) if body else {}
+        except json.JSONDecodeError:
+            answer = body.decode()
+        args = {"url_id": url_id, "body": answer}
+        return await self._serve("response_url", args, lambda: self._respond(url_id, answer))
+
+    async def _serve(
+        self, name: str, args: dict[str, Any], run: Callable[[], tuple[int, dict[str, Any]]]
+    ) -> Response:
+        """Apply the first matching fault around `run`, and log the call."""
+        fault = self.faults.take(name)
+        if fault is not None and fault.delay:
+            await asyncio.sleep(fault.delay)
+        headers: dict[str, str] = {}
+        status, body = 200, {}
+        if fault is None or not fault.blocks_effect:
+            status, body = run()
+        if fault is not None and fault.fails:
+            status, body, headers = fault.answer()
+        dropped = fault is not None and fault.drop
+        with self.store.changed:
+            self.store.calls.append(
+                Call(name, args, None if dropped else status, body, self.store.clock())
+            )
+            self.store.changed.notify_all()
+        if dropped:
+            return _DropResponse()
+        return JSONResponse(body, status, headers)
+
+    def _call_method(
+        self, method: str, values: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        with self.store.changed:
+            try:
+                if not token:
+                    raise SlackError("not_authed")
+                if token not in self.tokens:
+                    raise SlackError("invalid_auth")
+                handler = METHODS.get(method)
+                if handler is None:
+                    raise SlackError("unknown_method")
+                body = copy.deepcopy(handler(self.store, Args(values)))
+            except SlackError as error:
+                body = error.body()
+            self.store.changed.notify_all()
+        return 200, body
+
+    def _respond(self, url_id: str, answer: Any) -> tuple[int, dict[str, Any]]:
+        with self.store.changed:
+            try:
+                target = self.store.use_response_url(url_id)
+                responses.respond(self.store, target, answer)
+            except SlackError as error:
+                status = 404 if error.error.endswith("_url") else 400
+                return status, error.body()
+            finally:
+                self.store.changed.notify_all()
+        return 200, {"ok": True}
+
+
+async def _read_args(request: Request) -> dict[str, Any]:
+    """Query string plus a form or JSON body, as Slack accepts either."""
+    args: dict[str, Any] = dict(request.query_params)
+    body = await request.body()
+    if not body:
+        return args
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            parsed = json.loads(body)
+        except json.JSONDecodeError:
+            raise SlackError("invalid_json") from None
+        if not isinstance(parsed, dict):
+            raise SlackError("json_not_object")
+        args.update(parsed)
+    else:
+        args.update(parse_qsl(body.decode(), keep_blank_values=True))
+    return args
+
+
+class _DropResponse(Response):
+    """Asks the outermost layer to close the connection instead of answering."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": _DROP})
+
+
+class _ConnectionDropper:
+    """Closes the client's TCP connection with no response, so it sees `RemoteDisconnected`.
+
+    ASGI has no message for this, so it reaches the transport through uvicorn's
+    request cycle (the bound `send` it hands to the app).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def guarded_send(message: Message) -> None:
+            if message["type"] != _DROP:
+                await send(message)
+                return
+            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            if transport is None:
+                raise RuntimeError("dropping a connection needs uvicorn's h11 server")
+            transport.close()
+            await asyncio.sleep(0)
+
+        await self.app(scope, receive, guarded_send)
