@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot import outbox
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from storage import leads as lead_store
 from storage.models import Lead, LeadStatus
@@ -93,11 +94,12 @@ def create(session: Session, *, fields: dict[str, Any], now: datetime) -> tuple[
         assert existing is not None  # the insert just collided with it
         return existing, False
     _record(session, lead, Action.CREATE, None, SYSTEM, now, {"source": lead.source})
+    outbox.card_created(session, lead=lead, now=now)
     return lead, True
 
 
 def post(session: Session, *, lead_id: int, channel: str, ts: str, now: datetime) -> Lead:
-    """The card is in Slack: remember where, and start the claim window."""
+    """The card is in Slack: remember where, and open the lead for claiming."""
     return _transition(
         session,
         lead_id=lead_id,
@@ -110,6 +112,23 @@ def post(session: Session, *, lead_id: int, channel: str, ts: str, now: datetime
     )
 
 
+def attach_card(session: Session, *, lead_id: int, channel: str, ts: str, now: datetime) -> Lead:
+    """The card reached Slack after the lead already moved on (a manager assigned it while the
+    post was in flight): keep its status, remember where the card is, and redraw it."""
+    lead = _require(session, lead_id)
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action=Action.POST,
+        actor=SYSTEM,
+        now=now,
+        to=LeadStatus(lead.status),
+        values={"slack_channel": channel, "slack_ts": ts, "posted_at": now},
+        details={"channel": channel, "ts": ts},
+        allowed=frozenset(LeadStatus) - {S.NEW},
+    )
+
+
 def accept(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
     """Claim the lead for `actor`. Exactly one of several racing claims wins.
 
@@ -118,7 +137,7 @@ def accept(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Le
     lead = _require(session, lead_id)
     if lead.status == S.ACCEPTED and lead.owner_id == actor.id:
         return lead
-    return _transition(
+    lead = _transition(
         session,
         lead_id=lead_id,
         action=Action.ACCEPT,
@@ -127,6 +146,8 @@ def accept(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Le
         to=S.ACCEPTED,
         values={"owner_id": actor.id, "accepted_at": now},
     )
+    outbox.direct_message(session, lead=lead, user_id=actor.id, template="owner", now=now)
+    return lead
 
 
 def reject(
@@ -212,8 +233,8 @@ def release(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> L
 
 def assign(session: Session, *, lead_id: int, actor: Actor, assignee: str, now: datetime) -> Lead:
     """A manager hands the lead to a rep, claimed on the rep's behalf."""
-    lead = _require(session, lead_id)
-    return _transition(
+    previous_owner = _require(session, lead_id).owner_id
+    lead = _transition(
         session,
         lead_id=lead_id,
         action=Action.ASSIGN,
@@ -221,9 +242,11 @@ def assign(session: Session, *, lead_id: int, actor: Actor, assignee: str, now: 
         now=now,
         to=S.ACCEPTED,
         values={"owner_id": assignee, "accepted_at": now},
-        details={"assignee": assignee, "previous_owner": lead.owner_id},
+        details={"assignee": assignee, "previous_owner": previous_owner},
         check=_manager_only(actor, "assign leads"),
     )
+    outbox.direct_message(session, lead=lead, user_id=assignee, template="owner", now=now)
+    return lead
 
 
 def mark_contacted(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
@@ -259,6 +282,18 @@ def close(
     )
 
 
+def ensure_possible(session: Session, *, lead_id: int, action: Action) -> Lead:
+    """The lead, if `action` is possible now; raises what the action itself would raise.
+
+    For steps that must ask something first (Reject opens a form): a lead claimed meanwhile is
+    refused before the rep fills in the form, not after.
+    """
+    lead = _require(session, lead_id)
+    if LeadStatus(lead.status) not in ALLOWED_FROM[action]:
+        raise _refusal(lead, action)
+    return lead
+
+
 _UNCLAIMED: dict[str, Any] = {
     "owner_id": None,
     "accepted_at": None,
@@ -280,11 +315,13 @@ def _transition(
     values: dict[str, Any],
     details: dict[str, Any] | None = None,
     check: Check | None = None,
+    allowed: frozenset[LeadStatus] | None = None,
 ) -> Lead:
     """Apply one checked, audited state change; see the module docstring."""
     for _attempt in range(MAX_ATTEMPTS):
         lead = _require(session, lead_id)
-        _check_allowed(lead, action)
+        if LeadStatus(lead.status) not in (allowed or ALLOWED_FROM[action]):
+            raise _refusal(lead, action)
         if check is not None:
             check(lead)
         seen_status, seen_owner = lead.status, lead.owner_id
@@ -297,6 +334,8 @@ def _transition(
         )
         if updated is not None:
             _record(session, updated, action, seen_status, actor, now, details or {})
+            if action != Action.POST or updated.status != S.OPEN:
+                outbox.card_changed(session, lead=updated, now=now)
             return updated
     lead = _require(session, lead_id)
     raise _refusal(lead, action)
@@ -307,11 +346,6 @@ def _require(session: Session, lead_id: int) -> Lead:
     if lead is None:
         raise LeadNotFound(lead_id)
     return lead
-
-
-def _check_allowed(lead: Lead, action: Action) -> None:
-    if LeadStatus(lead.status) not in ALLOWED_FROM[action]:
-        raise _refusal(lead, action)
 
 
 def _refusal(lead: Lead, action: Action) -> InvalidTransition:

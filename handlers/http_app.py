@@ -1,19 +1,23 @@
-"""The one HTTP server: intake API, health, metrics (and, later, Slack's requests)."""
+"""The one HTTP server: Slack's requests, the intake API, health and metrics."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt import App
 from starlette.concurrency import run_in_threadpool
 
-from handlers import intake_api
+from handlers import intake_api, slack_http
 from handlers.services import Services
 
 
-def create_http_app(services: Services) -> FastAPI:
+def create_http_app(services: Services, bolt: App | None) -> FastAPI:
+    """The HTTP server; `bolt` is None in Socket Mode, where Slack's traffic comes by websocket."""
     app = FastAPI(title="Baton", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(intake_api.router(services))
+    if bolt is not None:
+        app.include_router(slack_http.router(bolt))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

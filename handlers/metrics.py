@@ -9,3 +9,14 @@ LEADS_RECEIVED = Counter(
     "Leads offered to the intake API, by result (created, duplicate, invalid).",
     ["result"],
 )
+
+SLACK_DELIVERIES = Counter(
+    "baton_slack_deliveries_total",
+    "Slack side effects delivered from the outbox, by kind.",
+    ["kind"],
+)
+SLACK_DELIVERY_FAILURES = Counter(
+    "baton_slack_delivery_failures_total",
+    "Failed attempts to deliver a Slack side effect (each is retried), by kind.",
+    ["kind"],
+)

@@ -11,25 +11,47 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.config import Config
 from handlers.http_app import create_http_app
 from handlers.services import Services, utc_now
+from handlers.slack_app import create_bolt_app
+from handlers.slack_delivery import DeliveryWorker, SlackClients
 from storage import migrate
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
+# Slack takes about one message per second per channel; posting faster only earns 429s.
+DEFAULT_POST_INTERVAL = 1.0
+
 
 class BatonServer:
     """The whole bot in one object, so `baton serve` and the end-to-end tests run the same code."""
 
-    def __init__(self, config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
-        db = Database.from_url(config.settings.database_url)
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        post_interval: float = DEFAULT_POST_INTERVAL,
+    ) -> None:
+        settings = config.settings
+        settings.require_serving()
+        assert settings.slack_bot_token is not None
+        db = Database.from_url(settings.database_url)
         migrate.ensure_current(db.engine)
         scheduler = BackgroundScheduler(timezone=ZoneInfo(config.rules.hours.timezone))
         self.services = Services(config=config, db=db, clock=clock, scheduler=scheduler)
-        self.app = create_http_app(self.services)
+        self.clients = SlackClients.build(settings.slack_bot_token, settings.slack_api_url)
+        self.delivery = DeliveryWorker(self.services, self.clients, post_interval=post_interval)
+        self.services.wake_delivery = self.delivery.wake
+        self.bolt = create_bolt_app(self.services, self.clients.api)
+        self.socket_mode = (
+            SocketModeHandler(self.bolt, settings.slack_app_token) if settings.socket_mode else None
+        )
+        self.app = create_http_app(self.services, None if self.socket_mode else self.bolt)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -37,8 +59,14 @@ class BatonServer:
     def _start_background(self) -> None:
         assert self.services.scheduler is not None
         self.services.scheduler.start()
+        self.delivery.start()
+        if self.socket_mode is not None:
+            self.socket_mode.connect()
 
     def _stop_background(self) -> None:
+        if self.socket_mode is not None:
+            self.socket_mode.close()
+        self.delivery.stop()
         if self.services.scheduler is not None and self.services.scheduler.running:
             self.services.scheduler.shutdown(wait=True)
         self.services.db.dispose()
@@ -78,7 +106,6 @@ class BatonServer:
 
 
 def serve(config: Config) -> int:
-    config.settings.require_serving()
     server = BatonServer(config)
     log.info("baton serving on http://%s:%s", config.settings.host, config.settings.port)
     server.run()

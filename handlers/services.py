@@ -22,3 +22,5 @@ class Services:
     db: Database
     clock: Callable[[], datetime] = utc_now
     scheduler: BaseScheduler | None = field(default=None)
+    # Called after a transaction queued Slack side effects, to deliver them without waiting.
+    wake_delivery: Callable[[], None] = lambda: None

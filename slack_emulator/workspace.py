@@ -109,7 +109,7 @@ class Usergroup:
     users: tuple[str, ...]
 
 
-def _default_users() -> tuple[User, ...]:
+def default_users() -> tuple[User, ...]:
     return (
         User(REP_1, "alice", "Alice Rep"),
         User(REP_2, "bob", "Bob Rep", tz="America/Chicago"),
@@ -118,11 +118,11 @@ def _default_users() -> tuple[User, ...]:
     )
 
 
-def _default_channels() -> tuple[Channel, ...]:
+def default_channels() -> tuple[Channel, ...]:
     return (Channel(SALES_CHANNEL, "sales"), Channel(MARKETING_CHANNEL, "marketing"))
 
 
-def _default_usergroups() -> tuple[Usergroup, ...]:
+def default_usergroups() -> tuple[Usergroup, ...]:
     return (Usergroup(SALES_REPS_GROUP, "sales-reps", (REP_1, REP_2)),)
 
 
@@ -132,9 +132,9 @@ class Workspace:
 
     team: Team = field(default_factory=Team)
     bot: Bot = field(default_factory=Bot)
-    users: tuple[User, ...] = field(default_factory=_default_users)
-    channels: tuple[Channel, ...] = field(default_factory=_default_channels)
-    usergroups: tuple[Usergroup, ...] = field(default_factory=_default_usergroups)
+    users: tuple[User, ...] = field(default_factory=default_users)
+    channels: tuple[Channel, ...] = field(default_factory=default_channels)
+    usergroups: tuple[Usergroup, ...] = field(default_factory=default_usergroups)
 
     def bot_user(self) -> User:
         return User(self.bot.user_id, self.bot.name, self.bot.name.title(), is_bot=True)

@@ -164,3 +164,41 @@ class LeadEvent(Base):
     lead: Mapped[Lead] = relationship(back_populates="events")
 
     __table_args__ = (Index("ix_lead_events_action_at", "action", "at"),)
+
+
+class OutboxKind(enum.StrEnum):
+    """Slack side effects, each derived from stored state when it is sent."""
+
+    POST_CARD = "post_card"  # the lead's card, into its channel, exactly once
+    UPDATE_CARD = "update_card"  # redraw the card from the lead's current state
+    DM = "dm"  # a direct message to `user_id` about the lead
+    EPHEMERAL = "ephemeral"  # a message only `user_id` sees in `channel`
+    THREAD_REPLY = "thread_reply"  # a reply in the card's thread
+
+
+class SlackOutbox(Base):
+    """One Slack side effect still to deliver (or delivered); retried until Slack takes it.
+
+    Rows are written in the same transaction as the state change they report, so a crash can
+    lose neither; `locked_until` is a lease, so a worker that dies mid-send frees its rows.
+    """
+
+    __tablename__ = "slack_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="RESTRICT"))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_slack_outbox_pending", "done_at", "next_attempt_at"),
+        Index("ix_slack_outbox_lead_id_kind", "lead_id", "kind"),
+    )

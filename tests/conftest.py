@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from bot.config import Config, load_config
 from handlers.serve import BatonServer
+from slack_emulator import (
+    DEFAULT_SIGNING_SECRET,
+    DEFAULT_TOKEN,
+    SlackEmulator,
+    User,
+    Workspace,
+)
+from slack_emulator.workspace import default_users
 from storage import migrate
 from storage.db import Database
 from storage.models import Base
@@ -76,16 +85,27 @@ def db(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+EXTRA_REPS = tuple(User(f"U0REPX{n:05d}", f"rep{n}", f"Rep {n}") for n in range(10))
+
+
 @pytest.fixture
-def config_env(tmp_path: Path, database_url: str) -> dict[str, str]:
-    """Environment for a bot under test: its own database, the example rules."""
+def slack() -> Iterator[SlackEmulator]:
+    """The project's Slack API emulator, with the default users and ten more reps."""
+    workspace = Workspace(users=default_users() + EXTRA_REPS)
+    with SlackEmulator(workspace=workspace) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def config_env(database_url: str, slack: SlackEmulator) -> dict[str, str]:
+    """Environment for a bot under test: its own database, the emulator, the example rules."""
     return {
-        "SLACK_BOT_TOKEN": "xoxb-test-token",
-        "SLACK_SIGNING_SECRET": "test-signing-secret",
+        "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
+        "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
         "BATON_INTAKE_TOKEN": "test-intake-token",
         "DATABASE_URL": database_url,
         "BATON_CONFIG": str(EXAMPLE_RULES),
-        "SLACK_API_URL": "http://127.0.0.1:9/api/",
     }
 
 
@@ -95,9 +115,22 @@ def config(config_env: dict[str, str]) -> Config:
 
 
 @pytest.fixture
-def server(config: Config) -> Iterator[BatonServer]:
-    """The whole bot serving HTTP on a free local port, as `baton serve` runs it."""
-    baton = BatonServer(config)
-    baton.start()
-    yield baton
-    baton.stop()
+def start_bot(config_env: dict[str, str]) -> Iterator[Callable[..., BatonServer]]:
+    """Starts bots serving HTTP on free local ports, as `baton serve` runs (several, or one
+    after another, on one database); all are stopped at the end of the test."""
+    started: list[BatonServer] = []
+
+    def start(**options: Any) -> BatonServer:
+        server = BatonServer(load_config(config_env), post_interval=0.0, **options)
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def bot(start_bot: Callable[..., BatonServer]) -> BatonServer:
+    return start_bot()

@@ -17,13 +17,13 @@ AUTH = {"Authorization": "Bearer test-intake-token"}
 
 
 @pytest.fixture
-def client(server: BatonServer) -> httpx.Client:
-    with httpx.Client(base_url=server.url, timeout=10) as http:
+def client(bot: BatonServer) -> httpx.Client:
+    with httpx.Client(base_url=bot.url, timeout=10) as http:
         yield http
 
 
-def lead_count(server: BatonServer) -> int:
-    with server.services.db.read() as session:
+def lead_count(bot: BatonServer) -> int:
+    with bot.services.db.read() as session:
         return len(lead_store.list_leads(session))
 
 
@@ -41,17 +41,17 @@ def test_new_lead_is_created_and_can_be_read_back(client: httpx.Client) -> None:
 
 
 def test_repeated_external_id_returns_the_stored_lead(
-    client: httpx.Client, server: BatonServer
+    client: httpx.Client, bot: BatonServer
 ) -> None:
     first = client.post("/api/leads", json=lead_payload(), headers=AUTH)
     again = client.post("/api/leads", json=lead_payload(name="Changed Name"), headers=AUTH)
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json() == first.json()
-    assert lead_count(server) == 1
+    assert lead_count(bot) == 1
 
 
 def test_concurrent_deliveries_of_one_lead_create_it_once(
-    client: httpx.Client, server: BatonServer
+    client: httpx.Client, bot: BatonServer
 ) -> None:
     def deliver(_: int) -> int:
         return client.post("/api/leads", json=lead_payload(), headers=AUTH).status_code
@@ -59,7 +59,7 @@ def test_concurrent_deliveries_of_one_lead_create_it_once(
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = sorted(pool.map(deliver, range(16)))
     assert codes == [200] * 15 + [201]
-    assert lead_count(server) == 1
+    assert lead_count(bot) == 1
 
 
 @pytest.mark.parametrize(
@@ -67,23 +67,23 @@ def test_concurrent_deliveries_of_one_lead_create_it_once(
     [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic dGVzdA=="}],
     ids=["missing", "wrong", "not-bearer"],
 )
-def test_token_is_required(client: httpx.Client, server: BatonServer, headers: dict) -> None:
+def test_token_is_required(client: httpx.Client, bot: BatonServer, headers: dict) -> None:
     response = client.post("/api/leads", json=lead_payload(), headers=headers)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     assert client.get("/api/leads/1", headers=headers).status_code == 401
-    assert lead_count(server) == 0
+    assert lead_count(bot) == 0
 
 
-def test_oversized_body_is_refused(client: httpx.Client, server: BatonServer) -> None:
+def test_oversized_body_is_refused(client: httpx.Client, bot: BatonServer) -> None:
     payload = lead_payload(notes="x" * (MAX_BODY_BYTES + 1))
     response = client.post("/api/leads", json=payload, headers=AUTH)
     assert response.status_code == 413
-    assert lead_count(server) == 0
+    assert lead_count(bot) == 0
 
 
 def test_oversized_body_without_content_length_is_refused(
-    client: httpx.Client, server: BatonServer
+    client: httpx.Client, bot: BatonServer
 ) -> None:
     def chunks():
         yield b'{"external_id": "x", "name": "y", "notes": "'
@@ -97,7 +97,7 @@ def test_oversized_body_without_content_length_is_refused(
         headers={**AUTH, "Content-Type": "application/json"},
     )
     assert response.status_code == 413
-    assert lead_count(server) == 0
+    assert lead_count(bot) == 0
 
 
 @pytest.mark.parametrize(
@@ -106,13 +106,13 @@ def test_oversized_body_without_content_length_is_refused(
     ids=["form", "broken-json"],
 )
 def test_body_that_is_not_json_is_refused(
-    client: httpx.Client, server: BatonServer, content: str, content_type: str
+    client: httpx.Client, bot: BatonServer, content: str, content_type: str
 ) -> None:
     response = client.post(
         "/api/leads", content=content, headers={**AUTH, "Content-Type": content_type}
     )
     assert response.status_code == 415
-    assert lead_count(server) == 0
+    assert lead_count(bot) == 0
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,7 @@ def test_body_that_is_not_json_is_refused(
     ],
 )
 def test_invalid_lead_gets_field_errors_and_stores_nothing(
-    client: httpx.Client, server: BatonServer, payload: object, fields: set[str]
+    client: httpx.Client, bot: BatonServer, payload: object, fields: set[str]
 ) -> None:
     response = client.post(
         "/api/leads",
@@ -157,7 +157,7 @@ def test_invalid_lead_gets_field_errors_and_stores_nothing(
     )
     assert response.status_code == 422
     assert set(response.json()["fields"]) == fields
-    assert lead_count(server) == 0
+    assert lead_count(bot) == 0
 
 
 def test_unknown_lead_is_404(client: httpx.Client) -> None:

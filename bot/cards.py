@@ -1,0 +1,356 @@
+"""Block Kit for a lead: the channel card and the owner's DM, drawn whole from the stored row."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.slack_ids import ActionId
+from storage.models import Lead, LeadStatus
+
+S = LeadStatus
+# Slack's limits, in characters. Lead text is cut to them before it is built into blocks, so a
+# huge lead renders (clipped) instead of making slack-sdk raise.
+HEADER_LIMIT = 150
+SECTION_LIMIT = 3000
+FIELD_LIMIT = 2000
+NAME_LIMIT = 300  # of the name in one-line summaries, so the rest of the line survives
+LABEL_LIMIT = 200  # of short values inside a sentence (a reason label, a policy name)
+SIGNALS_SHOWN = 5
+ELLIPSIS = "…"
+
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# Column width of the user id columns; fullmatch, because `$` would let "U1\n" through.
+_USER_ID = re.compile(r"[UW][A-Z0-9]{1,31}")
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Message:
+    """What chat.postMessage and chat.update take; `text` is the plain notification fallback."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Make lead text inert: no mention, link or `<!channel>` can survive.
+
+    Only `&`, `<`, `>` are replaced; Slack decodes exactly these entities and would show any other
+    (such as html.escape's `&#x27;`) literally.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut `text` to at most `limit` characters, marking the cut with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def safe_text(text: str, limit: int) -> str:
+    """Escape `text`, then cut it to `limit` escaped characters without splitting an entity."""
+    escaped = escape_mrkdwn(text)
+    if len(escaped) <= limit:
+        return escaped
+    pieces: list[str] = []
+    used = 0
+    for char in text:
+        piece = _ENTITIES.get(char, char)
+        if used + len(piece) > limit - len(ELLIPSIS):
+            break
+        pieces.append(piece)
+        used += len(piece)
+    return "".join(pieces).rstrip() + ELLIPSIS
+
+
+def mention(user_id: str | None) -> str:
+    """`<@ID>` for something shaped like a Slack user id; anything else is shown as inert text."""
+    if user_id is None:
+        return "someone"
+    if _USER_ID.fullmatch(user_id):
+        return f"<@{user_id}>"
+    return safe_text(user_id, LABEL_LIMIT)
+
+
+def slack_date(when: datetime) -> str:
+    """A moment every reader sees in their own time zone; clients that cannot show it get UTC."""
+    when = _aware(when)
+    fallback = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def lead_card(lead: Lead, *, reasons: Mapping[str, str], now: datetime | None = None) -> Message:
+    """The card for the lead's current state; it replaces the whole previous card on every change.
+
+    `now` marks a deadline that has already passed.
+    """
+    blocks: list[Block] = [
+        HeaderBlock(
+            text=PlainTextObject(text=safe_text(lead.name or "Unnamed lead", HEADER_LIMIT))
+        ),
+        *_detail_blocks(lead),
+        DividerBlock(),
+        SectionBlock(text=MarkdownTextObject(text=_status_text(lead, reasons, now))),
+    ]
+    buttons = _card_buttons(lead)
+    if buttons:
+        blocks.append(ActionsBlock(elements=buttons))
+    # Escaped as well: Slack parses the top-level text, and it is what notifications show.
+    text = f"{_who(lead)}: {safe_text(_summary(lead, reasons), LABEL_LIMIT)}"
+    return Message(text=text, blocks=[block.to_dict() for block in blocks])
+
+
+def owner_dm(lead: Lead, *, reasons: Mapping[str, str]) -> Message:
+    """The DM to the rep who claimed the lead: its details, where it stands, and Mark contacted.
+
+    Redrawn like the card, so after the lead moves on the button goes and the status line says why.
+    """
+    intro = f"You claimed *{_who(lead)}*."
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=intro)),
+        *_detail_blocks(lead),
+        DividerBlock(),
+        SectionBlock(text=MarkdownTextObject(text=_status_text(lead, reasons, None))),
+    ]
+    if lead.status == S.ACCEPTED:
+        blocks.append(
+            ActionsBlock(
+                elements=[_button(lead, "Mark contacted", ActionId.MARK_CONTACTED, "primary")]
+            )
+        )
+    return Message(text=f"You claimed {_who(lead)}", blocks=[block.to_dict() for block in blocks])
+
+
+# --------------------------------------------------------------------------- details
+
+
+def _detail_blocks(lead: Lead) -> list[Block]:
+    """Who the lead is, why it is an SQL, and where to read more; the same in card and DM."""
+    blocks: list[Block] = []
+    who = _fields(
+        ("Title", lead.title),
+        ("Company", lead.company),
+        ("Email", lead.email),
+        ("Phone", lead.phone),
+        ("Company size", lead.company_size),
+        ("Industry", lead.industry),
+        ("Country", lead.country),
+        ("Segment", lead.segment),
+    )
+    why = _fields(
+        ("Source", lead.source),
+        ("Campaign", lead.campaign),
+        ("Score", lead.score),
+        ("Intent", lead.intent),
+    )
+    bant = _fields(
+        ("Budget", lead.budget),
+        ("Authority", lead.authority),
+        ("Need", lead.need),
+        ("Timeline", lead.timeline),
+    )
+    blocks.extend(SectionBlock(fields=fields) for fields in (who, why) if fields)
+    signals = _signals_text(lead.activities or [])
+    if signals:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=signals)))
+    if bant:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="*BANT*"), fields=bant))
+    if lead.notes and lead.notes.strip():
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_labelled("Notes", lead.notes))))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=t) for t in _context(lead)]))
+    return blocks
+
+
+def _labelled(label: str, value: str, limit: int = SECTION_LIMIT) -> str:
+    prefix = f"*{label}*\n"
+    return prefix + safe_text(value, limit - len(prefix))
+
+
+def _fields(*pairs: tuple[str, str | int | None]) -> list[MarkdownTextObject]:
+    """Section fields for the values that are known (at most 8 pairs are passed; Slack takes 10)."""
+    return [
+        MarkdownTextObject(text=_labelled(label, str(value), FIELD_LIMIT))
+        for label, value in pairs
+        if value is not None and str(value).strip()
+    ]
+
+
+def _signals_text(activities: list[Any]) -> str | None:
+    """The first few activities that made the lead an SQL, sharing one section's length."""
+    items = [item for item in activities if isinstance(item, Mapping)]
+    if not items:
+        return None
+    title = "*Signals*"
+    hidden = len(items) - SIGNALS_SHOWN
+    tail = f"\n+{hidden} more" if hidden > 0 else ""
+    shown = items[:SIGNALS_SHOWN]
+    room = (SECTION_LIMIT - len(title) - len(tail)) // len(shown) - 1  # 1 for the newline
+    return title + "".join("\n" + _signal_line(item, room) for item in shown) + tail
+
+
+def _signal_line(activity: Mapping[str, Any], limit: int) -> str:
+    kind = safe_text(str(activity.get("type") or "activity"), LABEL_LIMIT // 2)
+    at = _parse_time(activity.get("at"))
+    when = f" ({slack_date(at)})" if at else ""
+    head = f"• *{kind}*"
+    detail = activity.get("detail")
+    room = limit - len(head) - len(when) - len(": ")
+    if detail and room > len(ELLIPSIS):
+        return f"{head}: {safe_text(str(detail), room)}{when}"
+    return head + when
+
+
+def _context(lead: Lead) -> list[str]:
+    parts = [f"Lead #{lead.id}"]
+    if lead.sla_policy:
+        parts.append(f"SLA policy: {safe_text(lead.sla_policy, LABEL_LIMIT)}")
+    link = _crm_link(lead.crm_url)
+    if link:
+        parts.append(link)
+    return parts
+
+
+def _crm_link(url: str | None) -> str | None:
+    """A mrkdwn link to the CRM record (a link, not a button, so clicking it needs no ack).
+
+    Intake accepts only http(s) URLs; anything else stored is left out rather than linked.
+    """
+    if not url or not _URL.fullmatch(url):
+        return None
+    # `&` is escaped the Slack way; `<`, `>` and `|` would end the link, so they are URL-encoded.
+    target = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+    link = f"<{target}|Open in CRM>"
+    return link if len(link) <= SECTION_LIMIT else None
+
+
+def _who(lead: Lead) -> str:
+    """The lead's name and company on one line, escaped and short enough to lead a sentence."""
+    name = lead.name or "Unnamed lead"
+    text = f"{name} ({lead.company})" if lead.company else name
+    return safe_text(text, NAME_LIMIT)
+
+
+# --------------------------------------------------------------------------- status
+
+
+def _status_text(lead: Lead, reasons: Mapping[str, str], now: datetime | None) -> str:
+    """Who did what and when, then the running deadline, if any."""
+    status = S(lead.status)
+    if status in (S.NEW, S.OPEN):
+        line = "Open: waiting for a rep"
+    elif status == S.ESCALATED:
+        breached = f" at {slack_date(lead.escalated_at)}" if lead.escalated_at else ""
+        line = f"⚠️ SLA breached{breached}, escalated"
+    elif status == S.ACCEPTED:
+        line = f"✅ Claimed by {mention(lead.owner_id)}{_on(lead.accepted_at)}"
+    elif status == S.REJECTED:
+        return _rejected_text(lead, reasons)
+    elif status == S.CONTACTED:
+        line = f"📞 Contacted by {mention(lead.owner_id)}{_on(lead.contacted_at)}"
+    elif status == S.WON:
+        line = f"🏆 Won by {mention(lead.owner_id)}{_on(lead.closed_at)}"
+    else:
+        line = f"🏁 Lost, closed by {mention(lead.owner_id)}{_on(lead.closed_at)}"
+    deadline = _deadline(lead, now)
+    return f"{line}\n{deadline}" if deadline else line
+
+
+def _rejected_text(lead: Lead, reasons: Mapping[str, str]) -> str:
+    code = lead.reject_reason or "unknown"
+    label = safe_text(reasons.get(code, code), LABEL_LIMIT)
+    line = f"❌ Rejected by {mention(lead.rejected_by)}{_on(lead.rejected_at)}: {label}"
+    if not lead.reject_note or not lead.reject_note.strip():
+        return line
+    separator = " — "
+    room = SECTION_LIMIT - len(line) - len(separator)
+    return f"{line}{separator}{safe_text(lead.reject_note.strip(), room)}"
+
+
+def _deadline(lead: Lead, now: datetime | None) -> str | None:
+    """The SLA deadline the current state is racing: the claim window, or the follow-up one."""
+    if lead.status in (S.OPEN, S.ESCALATED) and lead.claim_due_at:
+        label, due = "Claim by", lead.claim_due_at
+    elif lead.status == S.ACCEPTED and lead.follow_up_due_at:
+        label, due = "Follow up by", lead.follow_up_due_at
+    else:
+        return None
+    passed = " (passed)" if now is not None and _aware(due) <= _aware(now) else ""
+    return f"⏰ {label} {slack_date(due)}{passed}"
+
+
+def _summary(lead: Lead, reasons: Mapping[str, str]) -> str:
+    """The state in a few plain words, for the notification text."""
+    status = S(lead.status)
+    if status == S.REJECTED:
+        code = lead.reject_reason or "unknown"
+        return f"rejected ({reasons.get(code, code)})"
+    return {
+        S.NEW: "new SQL, waiting for a rep",
+        S.OPEN: "new SQL, waiting for a rep",
+        S.ESCALATED: "SLA breached, waiting for a rep",
+        S.ACCEPTED: "claimed",
+        S.CONTACTED: "contacted",
+        S.WON: "won",
+        S.LOST: "lost",
+    }[status]
+
+
+def _card_buttons(lead: Lead) -> list[ButtonElement]:
+    status = S(lead.status)
+    if status in (S.NEW, S.OPEN, S.ESCALATED):
+        return [
+            _button(lead, "Accept", ActionId.ACCEPT, "primary"),
+            _button(lead, "Reject", ActionId.REJECT, "danger"),
+        ]
+    if status == S.ACCEPTED:
+        return [
+            _button(lead, "Mark contacted", ActionId.MARK_CONTACTED, "primary"),
+            _button(lead, "Release", ActionId.RELEASE, None),
+        ]
+    return []
+
+
+def _button(lead: Lead, text: str, action: ActionId, style: str | None) -> ButtonElement:
+    """A lead button; its value is the lead id, all a listener needs to find the lead again."""
+    return ButtonElement(
+        text=PlainTextObject(text=text, emoji=True),
+        action_id=action.value,
+        value=str(lead.id),
+        style=style,
+    )
+
+
+def _on(when: datetime | None) -> str:
+    return f" {slack_date(when)}" if when else ""
+
+
+def _aware(when: datetime) -> datetime:
+    """Stored times are UTC; a naive one (an unsaved object in a test or script) is read as UTC."""
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """An activity's `at`, stored as ISO text by intake; anything unreadable is left out."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return _aware(datetime.fromisoformat(value))
+    except ValueError:
+        return None

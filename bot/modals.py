@@ -1,0 +1,112 @@
+"""The reject modal: the view a rep fills in, and reading and answering its submission."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.cards import clip, safe_text
+from bot.slack_ids import NOTE_ACTION, NOTE_BLOCK, REASON_ACTION, REASON_BLOCK, ViewId
+from storage.models import Lead
+
+NOTE_MAX_LENGTH = 2000
+OPTION_LABEL_LIMIT = 75
+MAX_OPTIONS = 100  # a static select takes no more
+LEAD_LINE_LIMIT = 500
+# The reason whose note is required (bot.lifecycle.reject enforces it on submit).
+OTHER = "other"
+# Domain field names (bot.lifecycle.reject's InvalidInput) to the modal blocks that show them.
+_FIELD_BLOCKS = {"reason": REASON_BLOCK, "note": NOTE_BLOCK}
+
+
+def reject_modal(lead: Lead, *, reasons: Mapping[str, str]) -> dict[str, Any]:
+    """The modal Reject opens: a reason from the taxonomy (so feedback can be counted) and a note.
+
+    The lead id travels in `private_metadata`, so the submission names the lead it rejects.
+    """
+    who = lead.name or "Unnamed lead"
+    if lead.company:
+        who = f"{who} ({lead.company})"
+    options = [
+        Option(value=code, text=PlainTextObject(text=clip(label, OPTION_LABEL_LIMIT)))
+        for code, label in list(reasons.items())[:MAX_OPTIONS]
+    ]
+    hint = (
+        f"Required when the reason is “{clip(reasons[OTHER], OPTION_LABEL_LIMIT)}”."
+        if OTHER in reasons
+        else None
+    )
+    view = View(
+        type="modal",
+        callback_id=ViewId.REJECT.value,
+        private_metadata=str(lead.id),
+        title=PlainTextObject(text="Reject lead"),
+        submit=PlainTextObject(text="Reject"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(text=f"Rejecting *{safe_text(who, LEAD_LINE_LIMIT)}*")
+            ),
+            InputBlock(
+                block_id=REASON_BLOCK,
+                label=PlainTextObject(text="Reason"),
+                element=StaticSelectElement(
+                    action_id=REASON_ACTION,
+                    placeholder=PlainTextObject(text="Why is it not a fit?"),
+                    options=options,
+                ),
+            ),
+            InputBlock(
+                block_id=NOTE_BLOCK,
+                label=PlainTextObject(text="Note for marketing"),
+                optional=True,
+                hint=PlainTextObject(text=hint) if hint else None,
+                element=PlainTextInputElement(
+                    action_id=NOTE_ACTION, multiline=True, max_length=NOTE_MAX_LENGTH
+                ),
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+def parse_reject_submission(state_values: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(reason code, note) from a view_submission's `view.state.values`; None where left empty."""
+    reason_state = _action_state(state_values, REASON_BLOCK, REASON_ACTION)
+    selected = reason_state.get("selected_option")
+    reason = selected.get("value") if isinstance(selected, Mapping) else None
+    note = _action_state(state_values, NOTE_BLOCK, NOTE_ACTION).get("value")
+    note = note.strip() if isinstance(note, str) else None
+    return (reason if isinstance(reason, str) and reason else None), (note or None)
+
+
+def reject_errors(errors: Mapping[str, str]) -> dict[str, str]:
+    """Domain field errors as `{block_id: message}`, for `ack(response_action="errors", ...)`.
+
+    A field without a block of its own is shown under the reason, so no complaint is lost.
+    """
+    shown: dict[str, str] = {}
+    for field, problem in errors.items():
+        block = _FIELD_BLOCKS.get(field, REASON_BLOCK)
+        message = f"{field.capitalize()} {problem}"
+        shown[block] = f"{shown[block]}; {message}" if block in shown else message
+    return shown
+
+
+def _action_state(state_values: Mapping[str, Any], block: str, action: str) -> Mapping[str, Any]:
+    block_state = state_values.get(block)
+    if not isinstance(block_state, Mapping):
+        return {}
+    action_state = block_state.get(action)
+    return action_state if isinstance(action_state, Mapping) else {}

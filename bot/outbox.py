@@ -1,0 +1,61 @@
+"""What Slack must be told after a change: the domain records the intent in the same
+transaction as the change; the delivery worker (an adapter) renders and sends it later."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from storage import outbox as outbox_store
+from storage.models import Lead, OutboxKind
+
+
+def card_created(session: Session, *, lead: Lead, now: datetime) -> None:
+    outbox_store.add(session, kind=OutboxKind.POST_CARD, lead_id=lead.id, now=now)
+
+
+def card_changed(session: Session, *, lead: Lead, now: datetime) -> None:
+    """Ask for a redraw; one waiting redraw is enough, since it renders the state at send time."""
+    if not outbox_store.has_pending(session, lead_id=lead.id, kind=OutboxKind.UPDATE_CARD):
+        outbox_store.add(session, kind=OutboxKind.UPDATE_CARD, lead_id=lead.id, now=now)
+
+
+def direct_message(
+    session: Session, *, lead: Lead, user_id: str, template: str, now: datetime
+) -> None:
+    outbox_store.add(
+        session,
+        kind=OutboxKind.DM,
+        lead_id=lead.id,
+        user_id=user_id,
+        payload={"template": template},
+        now=now,
+    )
+
+
+def tell_user(
+    session: Session,
+    *,
+    user_id: str,
+    channel: str,
+    text: str,
+    now: datetime,
+    lead_id: int | None = None,
+) -> None:
+    """A message only `user_id` sees, e.g. "already claimed by @x" after a lost race."""
+    outbox_store.add(
+        session,
+        kind=OutboxKind.EPHEMERAL,
+        lead_id=lead_id,
+        user_id=user_id,
+        channel=channel,
+        payload={"text": text},
+        now=now,
+    )
+
+
+def thread_reply(session: Session, *, lead: Lead, text: str, now: datetime) -> None:
+    outbox_store.add(
+        session, kind=OutboxKind.THREAD_REPLY, lead_id=lead.id, payload={"text": text}, now=now
+    )

@@ -1,0 +1,27 @@
+"""Slack action, view and block ids: declared once, shared by the builders and the listeners."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ActionId(StrEnum):
+    """The `action_id` of each lead button; the button's `value` carries the lead id."""
+
+    ACCEPT = "lead.accept"
+    REJECT = "lead.reject"
+    RELEASE = "lead.release"
+    MARK_CONTACTED = "lead.contacted"
+
+
+class ViewId(StrEnum):
+    """The `callback_id` of each modal; its `private_metadata` carries the lead id."""
+
+    REJECT = "lead.reject.submit"
+
+
+# Block and action ids of the reject modal's inputs, as they come back in `view.state.values`.
+REASON_BLOCK = "reason"
+REASON_ACTION = "reason_select"
+NOTE_BLOCK = "note"
+NOTE_ACTION = "note_input"

@@ -1,0 +1,97 @@
+"""Lead card buttons and the reject modal: parse the payload, call one domain function."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import lifecycle
+from bot.errors import BatonError, InvalidInput, InvalidTransition
+from bot.lifecycle import Action, Actor
+from bot.modals import parse_reject_submission, reject_errors, reject_modal
+from bot.slack_ids import REASON_BLOCK, ActionId, ViewId
+from handlers.services import Services
+
+TRIGGER_EXPIRED = "Slack took too long to open the form. Please click Reject again."
+
+
+class TriggerExpired(BatonError):
+    """The click's trigger_id outlived its 3 seconds before the modal could be opened."""
+
+
+def lead_id_of(value: str | None) -> int:
+    """Button values and private_metadata carry the lead id; anything else is not ours."""
+    if value is None or not value.isdigit():
+        raise InvalidInput({"lead": f"not a lead reference: {value!r}"})
+    return int(value)
+
+
+def register(app: App, services: Services) -> None:
+    rules = services.config.rules
+
+    def actor(user_id: str) -> Actor:
+        return Actor(user_id, is_manager=rules.is_manager(user_id))
+
+    def clicked(body: dict[str, Any]) -> tuple[int, Actor]:
+        return lead_id_of(body["actions"][0].get("value")), actor(body["user"]["id"])
+
+    def transition(move: Any, body: dict[str, Any]) -> None:
+        lead_id, who = clicked(body)
+        with services.db.write() as session:
+            move(session, lead_id=lead_id, actor=who, now=services.clock())
+        services.wake_delivery()
+
+    @app.action(ActionId.ACCEPT)
+    def on_lead_accept(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        transition(lifecycle.accept, body)
+
+    @app.action(ActionId.RELEASE)
+    def on_lead_release(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        transition(lifecycle.release, body)
+
+    @app.action(ActionId.MARK_CONTACTED)
+    def on_lead_contacted(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        transition(lifecycle.mark_contacted, body)
+
+    @app.action(ActionId.REJECT)
+    def on_lead_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        lead_id, _ = clicked(body)
+        with services.db.read() as session:
+            lead = lifecycle.ensure_possible(session, lead_id=lead_id, action=Action.REJECT)
+            view = reject_modal(lead, reasons=rules.reasons)
+        try:
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+        except SlackApiError as error:
+            if error.response.get("error") in ("expired_trigger_id", "invalid_trigger_id"):
+                raise TriggerExpired(TRIGGER_EXPIRED) from error
+            raise
+
+    @app.view(ViewId.REJECT)
+    def on_lead_reject_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        reason, note = parse_reject_submission(view["state"]["values"])
+        try:
+            with services.db.write() as session:
+                lifecycle.reject(
+                    session,
+                    lead_id=lead_id_of(view.get("private_metadata")),
+                    actor=actor(body["user"]["id"]),
+                    reason=reason or "",
+                    note=note,
+                    reasons=rules.reasons,
+                    now=services.clock(),
+                )
+        except InvalidInput as invalid:
+            ack(response_action="errors", errors=reject_errors(invalid.errors))
+            return
+        except InvalidTransition as refused:
+            ack(response_action="errors", errors={REASON_BLOCK: str(refused)})
+            return
+        ack()
+        services.wake_delivery()

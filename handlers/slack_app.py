@@ -1,0 +1,63 @@
+"""The Slack app: Bolt configured for fast, inline acknowledgement, and its one error handler.
+
+Bolt runs with process_before_response=True: a listener acks, runs one short transaction and
+returns, and Bolt answers Slack with that ack; nothing waits on Bolt's ack-polling thread pool.
+Everything slow (posting, updating, DMs) goes through the outbox and the delivery worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+
+from bot import outbox
+from bot.errors import BatonError
+from handlers import slack_actions
+from handlers.services import Services
+
+log = logging.getLogger(__name__)
+
+GENERIC_FAILURE = "Sorry, something went wrong on Baton's side; nothing was changed. Try again?"
+
+
+def create_bolt_app(services: Services, client: WebClient) -> App:
+    settings = services.config.settings
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret,
+        request_verification_enabled=not settings.socket_mode,
+        process_before_response=True,
+        raise_error_for_unhandled_request=False,
+    )
+    slack_actions.register(app, services)
+
+    @app.error
+    def on_listener_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        """Domain errors become a clear message to the user; anything else is logged, and the
+        user hears only that nothing changed. Either way Slack gets a normal acknowledgement."""
+        if isinstance(error, BatonError):
+            text = str(error)
+        else:
+            log.error("unexpected error handling a Slack request", exc_info=error)
+            text = GENERIC_FAILURE
+        _tell(services, body, text)
+        return BoltResponse(status=200, body="")
+
+    return app
+
+
+def _tell(services: Services, body: dict[str, Any], text: str) -> None:
+    user = (body.get("user") or {}).get("id") or body.get("user_id")
+    channel = (
+        (body.get("channel") or {}).get("id")
+        or (body.get("container") or {}).get("channel_id")
+        or body.get("channel_id")
+    )
+    if not user or not channel:
+        return  # nowhere to say it (e.g. a modal): the listener answered in the modal itself
+    with services.db.write() as session:
+        outbox.tell_user(session, user_id=user, channel=channel, text=text, now=services.clock())
+    services.wake_delivery()

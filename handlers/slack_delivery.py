@@ -1,0 +1,327 @@
+"""Delivers the Slack outbox: renders each side effect from stored state and sends it, retrying
+until Slack takes it (429 with Retry-After, 5xx, timeouts, restarts), posting each card once."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot import cards, lifecycle, routing
+from bot.config import Rules
+from handlers import metrics
+from handlers.services import Services
+from storage import leads as lead_store
+from storage import outbox as outbox_store
+from storage.models import Lead, LeadStatus, OutboxKind, SlackOutbox
+
+log = logging.getLogger(__name__)
+
+CARD_EVENT_TYPE = "baton_lead_card"
+LEASE = timedelta(seconds=30)
+BATCH = 10
+IDLE_POLL_SECONDS = 0.25
+MAX_BACKOFF_SECONDS = 300
+EPHEMERAL_ATTEMPTS = 5  # an ephemeral reply is worthless once the moment has passed
+HISTORY_PAGES = 5
+
+
+@dataclass(frozen=True)
+class SlackClients:
+    """Two clients over one token and URL, differing only in what they may retry by themselves.
+
+    `api` retries everything (rate limits, 5xx, connection errors): right for calls that are
+    safe to repeat. `poster` retries only 429s, which Slack did not act on: a 5xx or a dropped
+    connection after chat.postMessage may mean the message was posted, and the outbox decides
+    by looking for it before posting again.
+    """
+
+    api: WebClient
+    poster: WebClient
+
+    @classmethod
+    def build(cls, token: str, base_url: str, *, timeout: int = 10) -> SlackClients:
+        def client(*handlers: Any) -> WebClient:
+            return WebClient(
+                token=token, base_url=base_url, timeout=timeout, retry_handlers=list(handlers)
+            )
+
+        return cls(
+            api=client(
+                RateLimitErrorRetryHandler(max_retry_count=2),
+                ServerErrorRetryHandler(max_retry_count=2),
+                ConnectionErrorRetryHandler(max_retry_count=2),
+            ),
+            poster=client(RateLimitErrorRetryHandler(max_retry_count=2)),
+        )
+
+
+class ChannelPacer:
+    """Spaces posts into one channel (Slack allows about one message per second per channel)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._next: dict[str, float] = {}
+
+    def wait(self, channel: str) -> None:
+        delay = self._next.get(channel, 0.0) - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        self._next[channel] = time.monotonic() + self.interval
+
+    def hold(self, channel: str, seconds: float) -> None:
+        """Slack said Retry-After: nothing more goes to this channel until then."""
+        self._next[channel] = max(self._next.get(channel, 0.0), time.monotonic() + seconds)
+
+
+class RetryLater(Exception):
+    """Not deliverable yet (e.g. a thread reply before its card exists); not an error."""
+
+
+class DeliveryWorker:
+    """Drains the outbox from a background thread; several processes may run one each."""
+
+    def __init__(
+        self, services: Services, clients: SlackClients, *, post_interval: float = 1.0
+    ) -> None:
+        self.services = services
+        self.clients = clients
+        self.pacer = ChannelPacer(post_interval)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._senders: dict[str, Callable[[SlackOutbox], None]] = {
+            OutboxKind.POST_CARD: self._post_card,
+            OutboxKind.UPDATE_CARD: self._update_card,
+            OutboxKind.DM: self._direct_message,
+            OutboxKind.EPHEMERAL: self._ephemeral,
+            OutboxKind.THREAD_REPLY: self._thread_reply,
+        }
+
+    @property
+    def rules(self) -> Rules:
+        return self.services.config.rules
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="slack-delivery", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+
+    def wake(self) -> None:
+        """Something was just queued in this process: deliver it now, not at the next poll."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.deliver_due()
+            except Exception:
+                log.exception("outbox delivery round failed; retrying")
+                worked = 0
+            if not worked:
+                self._wake.wait(IDLE_POLL_SECONDS)
+                self._wake.clear()
+
+    def deliver_due(self) -> int:
+        """Lease due rows and deliver them in order; returns how many were attempted."""
+        with self.services.db.write() as session:
+            rows = outbox_store.lease_due(
+                session, now=self.services.clock(), limit=BATCH, lease=LEASE
+            )
+        for row in rows:
+            if self._stop.is_set():
+                break
+            self._deliver(row)
+        return len(rows)
+
+    def _deliver(self, row: SlackOutbox) -> None:
+        try:
+            self._senders[row.kind](row)
+        except RetryLater as wait:
+            self._settle_failure(row, str(wait), retry_in=2.0, count=False)
+        except SlackApiError as error:
+            response = error.response
+            retry_after = _retry_after(response.headers) if response.status_code == 429 else None
+            if retry_after is not None and row.channel:
+                self.pacer.hold(row.channel, retry_after)
+            message = f"{response.status_code} {response.get('error') or ''}".strip()
+            metrics.SLACK_DELIVERY_FAILURES.labels(kind=row.kind).inc()
+            log.warning(
+                "slack %s for outbox row %s (lead %s): %s", row.kind, row.id, row.lead_id, message
+            )
+            self._settle_failure(row, message, retry_in=retry_after)
+        except Exception as error:  # timeouts, refused connections: Slack may or may not have it
+            metrics.SLACK_DELIVERY_FAILURES.labels(kind=row.kind).inc()
+            log.warning("slack %s for outbox row %s failed: %r", row.kind, row.id, error)
+            self._settle_failure(row, repr(error), retry_in=None)
+        else:
+            metrics.SLACK_DELIVERIES.labels(kind=row.kind).inc()
+
+    def _settle_failure(
+        self, row: SlackOutbox, error: str, *, retry_in: float | None, count: bool = True
+    ) -> None:
+        now = self.services.clock()
+        with self.services.db.write() as session:
+            stored = outbox_store.get(session, row.id)
+            if stored is None or stored.done_at is not None:
+                return
+            if not count:
+                stored.attempts -= 1
+            if row.kind == OutboxKind.EPHEMERAL and stored.attempts >= EPHEMERAL_ATTEMPTS:
+                stored.last_error = f"given up: {error}"[:2000]
+                outbox_store.mark_done(session, stored, now=now)
+                return
+            delay = retry_in if retry_in is not None else _backoff(stored.attempts)
+            outbox_store.mark_failed(
+                session, stored, error=error, retry_at=now + timedelta(seconds=delay)
+            )
+
+    def _finish(self, row: SlackOutbox, after: Callable[[Any], None] | None = None) -> None:
+        with self.services.db.write() as session:
+            stored = outbox_store.get(session, row.id)
+            if stored is None or stored.done_at is not None:
+                return
+            if after is not None:
+                after(session)
+            outbox_store.mark_done(session, stored, now=self.services.clock())
+
+    def _lead(self, lead_id: int | None) -> Lead:
+        with self.services.db.read() as session:
+            lead = lead_store.get_lead(session, lead_id) if lead_id is not None else None
+            if lead is None:
+                raise RetryLater(f"lead {lead_id} not found")
+            return lead
+
+    # ----------------------------------------------------------------------- senders
+
+    def _post_card(self, row: SlackOutbox) -> None:
+        lead = self._lead(row.lead_id)
+        if lead.slack_ts:
+            self._finish(row)
+            return
+        channel = routing.channel_for(lead, self.rules)
+        row.channel = channel
+        # A first try goes straight to posting; after a try whose outcome is unknown, look first.
+        found = None
+        if row.attempts > 1:
+            found = self._find_posted_card(channel, lead.id, since=row.created_at)
+        if found is None:
+            message = cards.lead_card(lead, reasons=self.rules.reasons)
+            self.pacer.wait(channel)
+            response = self.clients.poster.chat_postMessage(
+                channel=channel,
+                text=message.text,
+                blocks=message.blocks,
+                metadata={"event_type": CARD_EVENT_TYPE, "event_payload": {"lead_id": lead.id}},
+                unfurl_links=False,
+            )
+            found = (response["channel"], response["ts"])
+        posted_channel, ts = found
+
+        def record(session: Any) -> None:
+            now = self.services.clock()
+            current = lead_store.get_lead(session, lead.id)
+            if current is not None and current.status == LeadStatus.NEW:
+                lifecycle.post(session, lead_id=lead.id, channel=posted_channel, ts=ts, now=now)
+            else:
+                lifecycle.attach_card(
+                    session, lead_id=lead.id, channel=posted_channel, ts=ts, now=now
+                )
+
+        self._finish(row, record)
+
+    def _find_posted_card(
+        self, channel: str, lead_id: int, *, since: datetime
+    ) -> tuple[str, str] | None:
+        """Look in the channel for a card an earlier, unconfirmed attempt may have posted."""
+        oldest = f"{(since - timedelta(minutes=1)).timestamp():.6f}"
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            page = self.clients.api.conversations_history(
+                channel=channel, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
+            )
+            for message in page.get("messages", []):
+                metadata = message.get("metadata") or {}
+                if (
+                    metadata.get("event_type") == CARD_EVENT_TYPE
+                    and (metadata.get("event_payload") or {}).get("lead_id") == lead_id
+                ):
+                    return channel, message["ts"]
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    def _update_card(self, row: SlackOutbox) -> None:
+        lead = self._lead(row.lead_id)
+        if lead.slack_ts and lead.slack_channel:
+            message = cards.lead_card(lead, reasons=self.rules.reasons)
+            self.clients.api.chat_update(
+                channel=lead.slack_channel,
+                ts=lead.slack_ts,
+                text=message.text,
+                blocks=message.blocks,
+            )
+        self._finish(row)  # without a card yet, the coming post renders the current state
+
+    def _direct_message(self, row: SlackOutbox) -> None:
+        lead = self._lead(row.lead_id)
+        assert row.user_id is not None
+        message = cards.owner_dm(lead, reasons=self.rules.reasons)
+        channel = self.clients.api.conversations_open(users=row.user_id)["channel"]["id"]
+        self.clients.poster.chat_postMessage(
+            channel=channel, text=message.text, blocks=message.blocks, unfurl_links=False
+        )
+        self._finish(row)
+
+    def _ephemeral(self, row: SlackOutbox) -> None:
+        self.clients.api.chat_postEphemeral(
+            channel=row.channel, user=row.user_id, text=row.payload["text"]
+        )
+        self._finish(row)
+
+    def _thread_reply(self, row: SlackOutbox) -> None:
+        lead = self._lead(row.lead_id)
+        if not (lead.slack_ts and lead.slack_channel):
+            raise RetryLater("the card is not posted yet")
+        row.channel = lead.slack_channel
+        self.pacer.wait(lead.slack_channel)
+        self.clients.poster.chat_postMessage(
+            channel=lead.slack_channel, thread_ts=lead.slack_ts, text=row.payload["text"]
+        )
+        self._finish(row)
+
+
+def _retry_after(headers: Any) -> float | None:
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":
+            values = value if isinstance(value, list) else [value]
+            try:
+                return float(values[0])
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _backoff(attempts: int) -> float:
+    """Exponential, capped, with jitter so many rows failing together do not retry together."""
+    base = min(2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+    return base * random.uniform(0.8, 1.2)

@@ -1,0 +1,113 @@
+"""Queries on the Slack outbox: adding side effects, leasing due ones, settling them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from storage.models import SlackOutbox
+
+
+def add(
+    session: Session,
+    *,
+    kind: str,
+    now: datetime,
+    lead_id: int | None = None,
+    channel: str | None = None,
+    user_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> SlackOutbox:
+    row = SlackOutbox(
+        kind=kind,
+        lead_id=lead_id,
+        channel=channel,
+        user_id=user_id,
+        payload=payload or {},
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def has_pending(session: Session, *, lead_id: int, kind: str) -> bool:
+    """True when an undelivered row of `kind` for the lead is waiting and not yet leased."""
+    return (
+        session.scalar(
+            select(SlackOutbox.id)
+            .where(
+                SlackOutbox.lead_id == lead_id,
+                SlackOutbox.kind == kind,
+                SlackOutbox.done_at.is_(None),
+                SlackOutbox.locked_until.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def lease_due(
+    session: Session, *, now: datetime, limit: int, lease: timedelta
+) -> Sequence[SlackOutbox]:
+    """Take up to `limit` due rows, oldest first, for `lease`; other workers skip them meanwhile.
+
+    On PostgreSQL, FOR UPDATE SKIP LOCKED lets several processes lease at once without taking
+    the same rows; SQLite has one writer at a time, which serialises leasing by itself.
+    """
+    rows = session.scalars(
+        select(SlackOutbox)
+        .where(
+            SlackOutbox.done_at.is_(None),
+            SlackOutbox.next_attempt_at <= now,
+            or_(SlackOutbox.locked_until.is_(None), SlackOutbox.locked_until < now),
+        )
+        .order_by(SlackOutbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for row in rows:
+        row.locked_until = now + lease
+        row.attempts += 1  # counts tries started, so a crash mid-send still counts as one
+    session.flush()
+    return rows
+
+
+def get(session: Session, row_id: int) -> SlackOutbox | None:
+    return session.get(SlackOutbox, row_id, populate_existing=True)
+
+
+def mark_done(session: Session, row: SlackOutbox, *, now: datetime) -> None:
+    row.done_at = now
+    row.locked_until = None
+    session.flush()
+
+
+def mark_failed(session: Session, row: SlackOutbox, *, error: str, retry_at: datetime) -> None:
+    row.last_error = error[:2000]
+    row.next_attempt_at = retry_at
+    row.locked_until = None
+    session.flush()
+
+
+def count_pending(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(SlackOutbox).where(SlackOutbox.done_at.is_(None))
+        )
+        or 0
+    )
+
+
+def list_rows(session: Session, *, lead_id: int | None = None) -> Sequence[SlackOutbox]:
+    query = select(SlackOutbox).order_by(SlackOutbox.id)
+    if lead_id is not None:
+        query = query.where(SlackOutbox.lead_id == lead_id)
+    return session.scalars(query).all()

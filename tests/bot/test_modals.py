@@ -1,0 +1,151 @@
+"""The reject modal: it offers the configured reasons; its submission reads back and errs back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+import pytest
+from sqlalchemy.orm import Session
+
+from bot import lifecycle
+from bot.config import DEFAULT_REASONS
+from bot.errors import InvalidInput
+from bot.modals import parse_reject_submission, reject_errors, reject_modal
+from bot.slack_ids import NOTE_ACTION, NOTE_BLOCK, REASON_ACTION, REASON_BLOCK, ViewId
+from tests.bot.test_cards import HOSTILE, LEAD_ID, make_lead
+from tests.conftest import NOW
+
+
+def blocks_by_id(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {block["block_id"]: block for block in view["blocks"] if "block_id" in block}
+
+
+def submitted(reason: str | None, note: str | None) -> dict[str, Any]:
+    """`view.state.values` as Slack sends it in a view_submission."""
+    selected = (
+        None
+        if reason is None
+        else {"text": {"type": "plain_text", "text": DEFAULT_REASONS[reason]}, "value": reason}
+    )
+    return {
+        REASON_BLOCK: {REASON_ACTION: {"type": "static_select", "selected_option": selected}},
+        NOTE_BLOCK: {NOTE_ACTION: {"type": "plain_text_input", "value": note}},
+    }
+
+
+def domain_errors(reason: str, note: str | None) -> dict[str, str]:
+    """What bot.lifecycle.reject says about this input (it checks before touching the database)."""
+    with pytest.raises(InvalidInput) as raised:
+        lifecycle.reject(
+            cast(Session, None),
+            lead_id=LEAD_ID,
+            actor=lifecycle.Actor("U0REP000001"),
+            reason=reason,
+            note=note,
+            reasons=DEFAULT_REASONS,
+            now=NOW,
+        )
+    return raised.value.errors
+
+
+def test_modal_is_a_reject_view_for_this_lead() -> None:
+    view = reject_modal(make_lead(), reasons=DEFAULT_REASONS)
+
+    assert view["type"] == "modal"
+    assert view["callback_id"] == ViewId.REJECT == "lead.reject.submit"
+    assert view["private_metadata"] == str(LEAD_ID)
+    assert view["title"]["text"] == "Reject lead"
+    assert view["submit"]["text"] == "Reject"
+    assert view["close"]["text"] == "Cancel"
+    assert "Dana Whitfield (Northwind Traders)" in view["blocks"][0]["text"]["text"]
+
+
+def test_modal_lists_every_configured_reason_with_its_code_as_value() -> None:
+    reason = blocks_by_id(reject_modal(make_lead(), reasons=DEFAULT_REASONS))[REASON_BLOCK]
+
+    assert reason["type"] == "input"
+    assert "optional" not in reason
+    select = reason["element"]
+    assert select["type"] == "static_select"
+    assert select["action_id"] == REASON_ACTION
+    assert {option["value"]: option["text"]["text"] for option in select["options"]} == (
+        DEFAULT_REASONS
+    )
+
+
+def test_note_is_an_optional_multiline_input_whose_hint_says_when_it_is_required() -> None:
+    note = blocks_by_id(reject_modal(make_lead(), reasons=DEFAULT_REASONS))[NOTE_BLOCK]
+
+    assert note["optional"] is True
+    assert note["element"] == {
+        "type": "plain_text_input",
+        "action_id": NOTE_ACTION,
+        "multiline": True,
+        "max_length": 2000,
+    }
+    assert DEFAULT_REASONS["other"] in note["hint"]["text"]
+
+
+def test_modal_escapes_and_clips_the_lead() -> None:
+    lead = make_lead(name=HOSTILE * 300, company="<@U123>")
+    view = reject_modal(lead, reasons=DEFAULT_REASONS)
+    text = json.dumps(view, ensure_ascii=False)
+
+    assert "<!channel>" not in text and "<@U123>" not in text
+    assert "&lt;!channel&gt;" in text
+    assert len(view["blocks"][0]["text"]["text"]) <= 3000
+
+
+def test_modal_offers_at_most_a_hundred_reasons_with_labels_cut_to_fit() -> None:
+    reasons = {f"reason_{n}": "x" * 80 for n in range(120)}
+    options = blocks_by_id(reject_modal(make_lead(), reasons=reasons))[REASON_BLOCK]["element"][
+        "options"
+    ]
+
+    assert len(options) == 100
+    assert all(len(option["text"]["text"]) <= 75 for option in options)
+
+
+def test_submission_reads_reason_code_and_trimmed_note() -> None:
+    assert parse_reject_submission(submitted("no_budget", "  Too small \n")) == (
+        "no_budget",
+        "Too small",
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        submitted(None, None),
+        submitted(None, "   "),
+        {REASON_BLOCK: {}, NOTE_BLOCK: None},
+        {REASON_BLOCK: {REASON_ACTION: {"selected_option": {}}}},
+    ],
+)
+def test_submission_with_nothing_filled_in_reads_as_none(values: dict[str, Any]) -> None:
+    assert parse_reject_submission(values) == (None, None)
+
+
+def test_other_without_a_note_comes_back_as_an_error_under_the_note() -> None:
+    reason, note = parse_reject_submission(submitted("other", ""))
+    assert (reason, note) == ("other", None)
+
+    errors = reject_errors(domain_errors("other", note))
+
+    assert errors == {NOTE_BLOCK: "Note is required when the reason is 'other'"}
+    assert set(errors) <= set(blocks_by_id(reject_modal(make_lead(), reasons=DEFAULT_REASONS)))
+
+
+def test_unknown_reason_comes_back_as_an_error_under_the_reason() -> None:
+    errors = reject_errors(domain_errors("retired_code", "note"))
+
+    assert list(errors) == [REASON_BLOCK]
+    assert errors[REASON_BLOCK].startswith("Reason must be one of: no_budget")
+
+
+def test_a_field_without_its_own_block_is_shown_under_the_reason() -> None:
+    assert reject_errors({"reason": "is missing", "lead": "is gone"}) == {
+        REASON_BLOCK: "Reason is missing; Lead is gone"
+    }

@@ -1,0 +1,80 @@
+"""End-to-end set-up: the real bot over HTTP, talking to the project's Slack API emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from handlers.serve import BatonServer
+from slack_emulator import DEFAULT_SIGNING_SECRET, SALES_CHANNEL, SlackEmulator, SlackUser
+from tests.factories import lead_payload
+
+INTAKE_AUTH = {"Authorization": "Bearer test-intake-token"}
+
+
+@pytest.fixture
+def user(slack: SlackEmulator, bot: BatonServer) -> Callable[[str], SlackUser]:
+    def as_user(user_id: str) -> SlackUser:
+        return slack.user(
+            user_id, bot_url=f"{bot.url}/slack/events", signing_secret=DEFAULT_SIGNING_SECRET
+        )
+
+    return as_user
+
+
+def send_lead(bot: BatonServer, **overrides: Any) -> dict[str, Any]:
+    response = httpx.post(
+        f"{bot.url}/api/leads", json=lead_payload(**overrides), headers=INTAKE_AUTH, timeout=10
+    )
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def cards(slack: SlackEmulator, channel: str = SALES_CHANNEL) -> dict[int, dict[str, Any]]:
+    """The lead cards in a channel, by lead id (from the metadata Baton tags them with)."""
+    found: dict[int, dict[str, Any]] = {}
+    for message in slack.messages(channel):
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        if "lead_id" in payload:
+            found[payload["lead_id"]] = message
+    return found
+
+
+def wait_for_card(
+    slack: SlackEmulator, lead_id: int, check: Callable[[dict[str, Any]], bool] = lambda _: True
+) -> dict[str, Any]:
+    """The lead's card once it is posted and `check` holds for it."""
+
+    def ready() -> dict[str, Any] | None:
+        card = cards(slack).get(lead_id)
+        return card if card is not None and check(card) else None
+
+    return slack.wait_for(ready, timeout=10)
+
+
+def card_text(card: dict[str, Any]) -> str:
+    """Everything a reader sees on a card, as one string."""
+    return _texts(card.get("blocks", []))
+
+
+def _texts(node: Any) -> str:
+    if isinstance(node, dict):
+        return " ".join(
+            node[key] if key == "text" and isinstance(node[key], str) else _texts(node[key])
+            for key in node
+        )
+    if isinstance(node, list):
+        return " ".join(_texts(item) for item in node)
+    return ""
+
+
+def buttons(card: dict[str, Any]) -> list[str]:
+    return [
+        element["action_id"]
+        for block in card.get("blocks", [])
+        if block.get("type") == "actions"
+        for element in block.get("elements", [])
+    ]
