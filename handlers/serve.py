@@ -36,6 +36,7 @@ class BatonServer:
         *,
         clock: Callable[[], datetime] = utc_now,
         post_interval: float = DEFAULT_POST_INTERVAL,
+        first_retry: float = 1.0,
     ) -> None:
         settings = config.settings
         settings.require_serving()
@@ -45,7 +46,9 @@ class BatonServer:
         scheduler = BackgroundScheduler(timezone=ZoneInfo(config.rules.hours.timezone))
         self.services = Services(config=config, db=db, clock=clock, scheduler=scheduler)
         self.clients = SlackClients.build(settings.slack_bot_token, settings.slack_api_url)
-        self.delivery = DeliveryWorker(self.services, self.clients, post_interval=post_interval)
+        self.delivery = DeliveryWorker(
+            self.services, self.clients, post_interval=post_interval, first_retry=first_retry
+        )
         self.services.wake_delivery = self.delivery.wake
         self.bolt = create_bolt_app(self.services, self.clients.api)
         self.socket_mode = (

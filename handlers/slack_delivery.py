@@ -95,10 +95,16 @@ class DeliveryWorker:
     """Drains the outbox from a background thread; several processes may run one each."""
 
     def __init__(
-        self, services: Services, clients: SlackClients, *, post_interval: float = 1.0
+        self,
+        services: Services,
+        clients: SlackClients,
+        *,
+        post_interval: float = 1.0,
+        first_retry: float = 1.0,
     ) -> None:
         self.services = services
         self.clients = clients
+        self.first_retry = first_retry
         self.pacer = ChannelPacer(post_interval)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -156,7 +162,7 @@ class DeliveryWorker:
         try:
             self._senders[row.kind](row)
         except RetryLater as wait:
-            self._settle_failure(row, str(wait), retry_in=2.0, count=False)
+            self._settle_failure(row, str(wait), retry_in=self.first_retry, count=False)
         except SlackApiError as error:
             response = error.response
             retry_after = _retry_after(response.headers) if response.status_code == 429 else None
@@ -189,7 +195,7 @@ class DeliveryWorker:
                 stored.last_error = f"given up: {error}"[:2000]
                 outbox_store.mark_done(session, stored, now=now)
                 return
-            delay = retry_in if retry_in is not None else _backoff(stored.attempts)
+            delay = retry_in if retry_in is not None else self._backoff(stored.attempts)
             outbox_store.mark_failed(
                 session, stored, error=error, retry_at=now + timedelta(seconds=delay)
             )
@@ -209,6 +215,11 @@ class DeliveryWorker:
             if lead is None:
                 raise RetryLater(f"lead {lead_id} not found")
             return lead
+
+    def _backoff(self, attempts: int) -> float:
+        """Exponential, capped, with jitter so rows failing together do not retry together."""
+        base = min(self.first_retry * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+        return base * random.uniform(0.8, 1.2)
 
     # ----------------------------------------------------------------------- senders
 
@@ -319,9 +330,3 @@ def _retry_after(headers: Any) -> float | None:
             except (TypeError, ValueError):
                 return None
     return None
-
-
-def _backoff(attempts: int) -> float:
-    """Exponential, capped, with jitter so many rows failing together do not retry together."""
-    base = min(2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
-    return base * random.uniform(0.8, 1.2)

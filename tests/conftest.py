@@ -121,7 +121,8 @@ def start_bot(config_env: dict[str, str]) -> Iterator[Callable[..., BatonServer]
     started: list[BatonServer] = []
 
     def start(**options: Any) -> BatonServer:
-        server = BatonServer(load_config(config_env), post_interval=0.0, **options)
+        settings: dict[str, Any] = {"post_interval": 0.0, "first_retry": 0.05, **options}
+        server = BatonServer(load_config(config_env), **settings)
         server.start()
         started.append(server)
         return server

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
 from handlers.serve import BatonServer
 from slack_emulator import DEFAULT_SIGNING_SECRET, SALES_CHANNEL, SlackEmulator, SlackUser
+from storage import outbox as outbox_store
 from tests.factories import lead_payload
 
+T = TypeVar("T")
 INTAKE_AUTH = {"Authorization": "Bearer test-intake-token"}
 
 
@@ -23,6 +26,28 @@ def user(slack: SlackEmulator, bot: BatonServer) -> Callable[[str], SlackUser]:
         )
 
     return as_user
+
+
+def eventually(predicate: Callable[[], T], timeout: float = 10.0) -> T:
+    """Poll until `predicate` is truthy (for state outside the emulator, e.g. the database)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(0.02)
+
+
+def settled(bot: BatonServer) -> None:
+    """Wait until every queued Slack side effect was delivered and recorded."""
+
+    def nothing_pending() -> bool:
+        with bot.services.db.read() as session:
+            return outbox_store.count_pending(session) == 0
+
+    eventually(nothing_pending)
 
 
 def send_lead(bot: BatonServer, **overrides: Any) -> dict[str, Any]:
