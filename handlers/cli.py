@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.config import Config, ConfigError, load_config, load_dotenv_file
 from bot.csv_import import import_csv
+from handlers.demo import run_demo
 from handlers.serve import serve
 from handlers.slack_check import check_slack
 from storage import migrate
@@ -27,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("serve", help="run the bot: HTTP server, Slack listener, scheduler")
+
+    demo = commands.add_parser("demo", help="try Baton locally, with a bundled stand-in for Slack")
+    demo.add_argument("--port", type=int, default=3000, help="port of the bot (default 3000)")
+    demo.add_argument("--leads", type=int, default=12, help="sample leads to send (default 12)")
+    demo.add_argument("--database", type=Path, help="SQLite file to keep (default: temporary)")
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -62,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, config: Config) -> int:
     if args.command == "serve":
         return serve(config)
+    if args.command == "demo":
+        return run_demo(port=args.port, leads=args.leads, database=args.database)
     db = Database.from_url(config.settings.database_url)
     try:
         if args.command == "db":

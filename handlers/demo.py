@@ -1,0 +1,100 @@
+"""`baton demo`: the real bot, on the embedded defaults, against the bundled Slack emulator.
+
+Nothing leaves the machine: the emulator plays Slack, sample leads arrive through the intake
+API like a marketing automation would send them, and what happens in #sales is printed.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from bot.config import Config, Roles, Rules, load_settings
+from bot.sample_leads import sample_leads
+from handlers.serve import BatonServer
+from slack_emulator import (
+    DEFAULT_SIGNING_SECRET,
+    DEFAULT_TOKEN,
+    MANAGER,
+    MARKETER,
+    MARKETING_CHANNEL,
+    SALES_CHANNEL,
+    SlackEmulator,
+)
+
+DEMO_POST_INTERVAL = 0.3
+
+
+def demo_config(*, slack: SlackEmulator, database: Path, port: int) -> Config:
+    settings = load_settings(
+        {
+            "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
+            "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "DATABASE_URL": f"sqlite:///{database}",
+            "BATON_INTAKE_TOKEN": secrets.token_urlsafe(16),
+            "BATON_PORT": str(port),
+        }
+    )
+    rules = Rules(roles=Roles(managers=[MANAGER], marketers=[MARKETER]))
+    rules = rules.model_copy(
+        update={"channels": rules.channels.model_copy(update={"marketing": MARKETING_CHANNEL})}
+    )
+    return Config(replace(settings, config_path=Path("(demo)")), rules)
+
+
+def feed_leads(bot_url: str, token: str, count: int, *, spread_seconds: float) -> None:
+    """Send sample leads through the intake API, a few seconds apart, as an automation would."""
+    leads = sample_leads(count, now=datetime.now(UTC))
+    with httpx.Client(base_url=bot_url, timeout=10) as client:
+        for lead in leads:
+            client.post("/api/leads", json=lead, headers={"Authorization": f"Bearer {token}"})
+            time.sleep(spread_seconds / max(count, 1))
+
+
+def print_channel(slack: SlackEmulator, stop: threading.Event) -> None:
+    """Print each new or edited message in #sales, so the console shows the handoff happen."""
+    seen: dict[str, str] = {}
+    while not stop.wait(0.5):
+        for message in slack.messages(SALES_CHANNEL):
+            text = message.get("text", "")
+            if seen.get(message["ts"]) != text:
+                verb = "edited" if message["ts"] in seen else "posted"
+                print(f"#sales {verb}: {text}", flush=True)
+                seen[message["ts"]] = text
+
+
+def run_demo(*, port: int, leads: int, database: Path | None) -> int:
+    with tempfile.TemporaryDirectory(prefix="baton-demo-") as scratch:
+        db_path = database or Path(scratch) / "baton-demo.db"
+        with SlackEmulator() as slack:
+            config = demo_config(slack=slack, database=db_path, port=port)
+            bot = BatonServer(config, post_interval=DEMO_POST_INTERVAL)
+            stop = threading.Event()
+            try:
+                url = bot.start(port=port)
+                print(f"Baton demo: the bot serves {url} (Slack emulator at {slack.url})")
+                print(f"Database: {db_path}. Press Ctrl-C to stop.", flush=True)
+                assert config.settings.intake_token is not None
+                threading.Thread(
+                    target=feed_leads,
+                    args=(url, config.settings.intake_token, leads),
+                    kwargs={"spread_seconds": 5.0},
+                    daemon=True,
+                ).start()
+                threading.Thread(target=print_channel, args=(slack, stop), daemon=True).start()
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                print("\nStopping the demo.")
+            finally:
+                stop.set()
+                bot.stop()
+    return 0
