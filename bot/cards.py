@@ -1,4 +1,4 @@
-"""Block Kit for a lead: the channel card and the owner's DM, drawn whole from the stored row."""
+"""Block Kit for a lead: the channel card and direct messages, drawn whole from the stored row."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -117,25 +118,40 @@ def lead_card(lead: Lead, *, reasons: Mapping[str, str], now: datetime | None = 
     return Message(text=text, blocks=[block.to_dict() for block in blocks])
 
 
-def owner_dm(lead: Lead, *, reasons: Mapping[str, str]) -> Message:
-    """The DM to the rep who claimed the lead: its details, where it stands, and Mark contacted.
+class DmTemplate(StrEnum):
+    """Why Baton writes to someone directly about a lead."""
 
-    Redrawn like the card, so after the lead moves on the button goes and the status line says why.
+    OWNER = "owner"  # you claimed it (or a manager assigned it to you)
+    FOLLOW_UP_REMINDER = "follow_up_reminder"  # reach it before the follow-up SLA ends
+    ESCALATION = "escalation"  # to a manager: an SLA was breached
+
+
+def lead_dm(lead: Lead, *, template: DmTemplate, reasons: Mapping[str, str]) -> Message:
+    """A DM about one lead: why it is sent, the lead's details, where it stands, what to do.
+
+    Built from the stored lead like the card, so the buttons offered are those still possible.
     """
-    intro = f"You claimed *{_who(lead)}*."
+    who = _who(lead)
+    intro = {
+        DmTemplate.OWNER: f"You claimed *{who}*.",
+        DmTemplate.FOLLOW_UP_REMINDER: (
+            f"⏰ Reminder: reach *{who}* before {_on(lead.follow_up_due_at)}."
+        ),
+        DmTemplate.ESCALATION: f"🚨 *{who}* breached its SLA and needs a manager.",
+    }[template]
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=intro)),
         *_detail_blocks(lead),
         DividerBlock(),
         SectionBlock(text=MarkdownTextObject(text=_status_text(lead, reasons, None))),
     ]
-    if lead.status == S.ACCEPTED:
-        blocks.append(
-            ActionsBlock(
-                elements=[_button(lead, "Mark contacted", ActionId.MARK_CONTACTED, "primary")]
-            )
-        )
-    return Message(text=f"You claimed {_who(lead)}", blocks=[block.to_dict() for block in blocks])
+    buttons = _card_buttons(lead)
+    if template != DmTemplate.ESCALATION:
+        buttons = [b for b in buttons if b.action_id == ActionId.MARK_CONTACTED]
+    if buttons:
+        blocks.append(ActionsBlock(elements=buttons))
+    text = clip(intro.replace("*", ""), SECTION_LIMIT)
+    return Message(text=text, blocks=[block.to_dict() for block in blocks])
 
 
 # --------------------------------------------------------------------------- details

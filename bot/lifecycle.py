@@ -11,14 +11,18 @@ import enum
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from bot import outbox
+from bot.cards import DmTemplate
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from storage import leads as lead_store
 from storage.models import Lead, LeadStatus
+
+if TYPE_CHECKING:
+    from bot.sla import SlaEngine
 
 S = LeadStatus
 # A concurrent writer can move the lead between our read and our write; after this many lost
@@ -98,7 +102,9 @@ def create(session: Session, *, fields: dict[str, Any], now: datetime) -> tuple[
     return lead, True
 
 
-def post(session: Session, *, lead_id: int, channel: str, ts: str, now: datetime) -> Lead:
+def post(
+    session: Session, *, lead_id: int, channel: str, ts: str, sla: SlaEngine, now: datetime
+) -> Lead:
     """The card is in Slack: remember where, and open the lead for claiming."""
     return _transition(
         session,
@@ -109,6 +115,7 @@ def post(session: Session, *, lead_id: int, channel: str, ts: str, now: datetime
         to=S.OPEN,
         values={"slack_channel": channel, "slack_ts": ts, "posted_at": now},
         details={"channel": channel, "ts": ts},
+        sla=sla,
     )
 
 
@@ -129,7 +136,7 @@ def attach_card(session: Session, *, lead_id: int, channel: str, ts: str, now: d
     )
 
 
-def accept(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+def accept(session: Session, *, lead_id: int, actor: Actor, sla: SlaEngine, now: datetime) -> Lead:
     """Claim the lead for `actor`. Exactly one of several racing claims wins.
 
     A repeated click by the rep who already owns it returns the lead unchanged.
@@ -145,8 +152,9 @@ def accept(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Le
         now=now,
         to=S.ACCEPTED,
         values={"owner_id": actor.id, "accepted_at": now},
+        sla=sla,
     )
-    outbox.direct_message(session, lead=lead, user_id=actor.id, template="owner", now=now)
+    outbox.direct_message(session, lead=lead, user_id=actor.id, template=DmTemplate.OWNER, now=now)
     return lead
 
 
@@ -158,17 +166,11 @@ def reject(
     reason: str,
     note: str | None,
     reasons: Collection[str],
+    sla: SlaEngine,
     now: datetime,
 ) -> Lead:
     """Send the lead back to marketing with a reason from the taxonomy and a note."""
-    note = (note or "").strip() or None
-    problems: dict[str, str] = {}
-    if reason not in reasons:
-        problems["reason"] = f"must be one of: {', '.join(reasons)}"
-    if reason == "other" and note is None:
-        problems["note"] = "is required when the reason is 'other'"
-    if problems:
-        raise InvalidInput(problems)
+    reason, note = check_rejection(reason=reason, note=note, reasons=reasons)
     return _transition(
         session,
         lead_id=lead_id,
@@ -183,10 +185,28 @@ def reject(
             "rejected_at": now,
         },
         details={"reason": reason, "note": note},
+        sla=sla,
     )
 
 
-def escalate(session: Session, *, lead_id: int, breach: str, reopen: bool, now: datetime) -> Lead:
+def check_rejection(
+    *, reason: str, note: str | None, reasons: Collection[str]
+) -> tuple[str, str | None]:
+    """A rejection must name a reason from the taxonomy, and explain 'other' in the note."""
+    note = (note or "").strip() or None
+    problems: dict[str, str] = {}
+    if reason not in reasons:
+        problems["reason"] = f"must be one of: {', '.join(reasons)}"
+    if reason == "other" and note is None:
+        problems["note"] = "is required when the reason is 'other'"
+    if problems:
+        raise InvalidInput(problems)
+    return reason, note
+
+
+def escalate(
+    session: Session, *, lead_id: int, breach: str, reopen: bool, sla: SlaEngine, now: datetime
+) -> Lead:
     """An SLA was breached: mark the lead escalated; with `reopen`, anyone may claim it again."""
     values: dict[str, Any] = {"escalated_at": now}
     if reopen:
@@ -200,10 +220,11 @@ def escalate(session: Session, *, lead_id: int, breach: str, reopen: bool, now: 
         to=S.ESCALATED,
         values=values,
         details={"breach": breach, "reopened": reopen},
+        sla=sla,
     )
 
 
-def reopen(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+def reopen(session: Session, *, lead_id: int, actor: Actor, sla: SlaEngine, now: datetime) -> Lead:
     """A manager puts a lead back in the open queue, whoever had it and whatever was decided."""
     return _transition(
         session,
@@ -214,10 +235,11 @@ def reopen(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Le
         to=S.OPEN,
         values=_UNCLAIMED,
         check=_manager_only(actor, "reopen a lead"),
+        sla=sla,
     )
 
 
-def release(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+def release(session: Session, *, lead_id: int, actor: Actor, sla: SlaEngine, now: datetime) -> Lead:
     """The owner gives the lead back to the queue (or a manager does it for them)."""
     return _transition(
         session,
@@ -228,10 +250,19 @@ def release(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> L
         to=S.OPEN,
         values=_UNCLAIMED,
         check=_owner_or_manager(actor, "release"),
+        sla=sla,
     )
 
 
-def assign(session: Session, *, lead_id: int, actor: Actor, assignee: str, now: datetime) -> Lead:
+def assign(
+    session: Session,
+    *,
+    lead_id: int,
+    actor: Actor,
+    assignee: str,
+    sla: SlaEngine,
+    now: datetime,
+) -> Lead:
     """A manager hands the lead to a rep, claimed on the rep's behalf."""
     previous_owner = _require(session, lead_id).owner_id
     lead = _transition(
@@ -244,12 +275,15 @@ def assign(session: Session, *, lead_id: int, actor: Actor, assignee: str, now: 
         values={"owner_id": assignee, "accepted_at": now},
         details={"assignee": assignee, "previous_owner": previous_owner},
         check=_manager_only(actor, "assign leads"),
+        sla=sla,
     )
-    outbox.direct_message(session, lead=lead, user_id=assignee, template="owner", now=now)
+    outbox.direct_message(session, lead=lead, user_id=assignee, template=DmTemplate.OWNER, now=now)
     return lead
 
 
-def mark_contacted(session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+def mark_contacted(
+    session: Session, *, lead_id: int, actor: Actor, sla: SlaEngine, now: datetime
+) -> Lead:
     """The owner reached the lead: stop the follow-up clock."""
     return _transition(
         session,
@@ -260,11 +294,18 @@ def mark_contacted(session: Session, *, lead_id: int, actor: Actor, now: datetim
         to=S.CONTACTED,
         values={"contacted_at": now},
         check=_owner_or_manager(actor, "mark contacted"),
+        sla=sla,
     )
 
 
 def close(
-    session: Session, *, lead_id: int, actor: Actor, outcome: LeadStatus, now: datetime
+    session: Session,
+    *,
+    lead_id: int,
+    actor: Actor,
+    outcome: LeadStatus,
+    sla: SlaEngine,
+    now: datetime,
 ) -> Lead:
     """Record the optional final outcome (won or lost) of a contacted lead."""
     if outcome not in OUTCOMES:
@@ -279,6 +320,7 @@ def close(
         values={"closed_at": now},
         details={"outcome": outcome.value},
         check=_owner_or_manager(actor, "close"),
+        sla=sla,
     )
 
 
@@ -316,8 +358,13 @@ def _transition(
     details: dict[str, Any] | None = None,
     check: Check | None = None,
     allowed: frozenset[LeadStatus] | None = None,
+    sla: SlaEngine | None = None,
 ) -> Lead:
-    """Apply one checked, audited state change; see the module docstring."""
+    """Apply one checked, audited state change; see the module docstring.
+
+    With `sla`, the SLA windows follow the new status (attaching a card changes no status and
+    passes none).
+    """
     for _attempt in range(MAX_ATTEMPTS):
         lead = _require(session, lead_id)
         if LeadStatus(lead.status) not in (allowed or ALLOWED_FROM[action]):
@@ -334,8 +381,9 @@ def _transition(
         )
         if updated is not None:
             _record(session, updated, action, seen_status, actor, now, details or {})
-            if action != Action.POST or updated.status != S.OPEN:
-                outbox.card_changed(session, lead=updated, now=now)
+            if sla is not None:
+                sla.enter(session, updated, now)
+            outbox.card_changed(session, lead=updated, now=now)
             return updated
     lead = _require(session, lead_id)
     raise _refusal(lead, action)

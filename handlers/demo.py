@@ -1,7 +1,8 @@
 """`baton demo`: the real bot, on the embedded defaults, against the bundled Slack emulator.
 
 Nothing leaves the machine: the emulator plays Slack, sample leads arrive through the intake
-API like a marketing automation would send them, and what happens in #sales is printed.
+API like a marketing automation would send them, and a Slack-like web client on localhost shows
+#sales, DMs and App Home to whichever demo user is picked (what happens in #sales is printed too).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import secrets
 import tempfile
 import threading
 import time
+import webbrowser
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +30,7 @@ from slack_emulator import (
     SALES_CHANNEL,
     SlackEmulator,
 )
+from slack_emulator.web import SlackWebClient
 
 DEMO_POST_INTERVAL = 0.3
 
@@ -71,7 +74,9 @@ def print_channel(slack: SlackEmulator, stop: threading.Event) -> None:
                 seen[message["ts"]] = text
 
 
-def run_demo(*, port: int, leads: int, database: Path | None) -> int:
+def run_demo(
+    *, port: int, leads: int, database: Path | None, ui_port: int = 0, open_browser: bool = True
+) -> int:
     with tempfile.TemporaryDirectory(prefix="baton-demo-") as scratch:
         db_path = database or Path(scratch) / "baton-demo.db"
         with SlackEmulator() as slack:
@@ -80,18 +85,22 @@ def run_demo(*, port: int, leads: int, database: Path | None) -> int:
             stop = threading.Event()
             try:
                 url = bot.start(port=port)
-                print(f"Baton demo: the bot serves {url} (Slack emulator at {slack.url})")
-                print(f"Database: {db_path}. Press Ctrl-C to stop.", flush=True)
-                assert config.settings.intake_token is not None
-                threading.Thread(
-                    target=feed_leads,
-                    args=(url, config.settings.intake_token, leads),
-                    kwargs={"spread_seconds": 5.0},
-                    daemon=True,
-                ).start()
-                threading.Thread(target=print_channel, args=(slack, stop), daemon=True).start()
-                while True:
-                    time.sleep(1)
+                with SlackWebClient(slack, f"{url}/slack/events", port=ui_port) as web:
+                    print(f"Baton demo: the bot serves {url} (Slack emulator at {slack.url})")
+                    print(f"Database: {db_path}. Press Ctrl-C to stop.")
+                    print(f"Open the demo workspace: {web.url}", flush=True)
+                    if open_browser:
+                        webbrowser.open(web.url)
+                    assert config.settings.intake_token is not None
+                    threading.Thread(
+                        target=feed_leads,
+                        args=(url, config.settings.intake_token, leads),
+                        kwargs={"spread_seconds": 5.0},
+                        daemon=True,
+                    ).start()
+                    threading.Thread(target=print_channel, args=(slack, stop), daemon=True).start()
+                    while True:
+                        time.sleep(1)
             except KeyboardInterrupt:
                 print("\nStopping the demo.")
             finally:

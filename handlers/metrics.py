@@ -20,3 +20,9 @@ SLACK_DELIVERY_FAILURES = Counter(
     "Failed attempts to deliver a Slack side effect (each is retried), by kind.",
     ["kind"],
 )
+
+SLA_FIRED = Counter(
+    "baton_sla_fired_total",
+    "SLA moments that acted on a lead: claim/follow-up reminders and breaches (escalations).",
+    ["kind"],
+)

@@ -14,8 +14,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.config import Config
+from bot.sla import SlaEngine
 from handlers.http_app import create_http_app
 from handlers.services import Services, utc_now
+from handlers.sla_sweep import schedule_sweep
 from handlers.slack_app import create_bolt_app
 from handlers.slack_delivery import DeliveryWorker, SlackClients
 from storage import migrate
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # Slack takes about one message per second per channel; posting faster only earns 429s.
 DEFAULT_POST_INTERVAL = 1.0
+# Reminders must fire within 30 s of their moment; a sweep finding nothing costs one query.
+DEFAULT_SWEEP_SECONDS = 5.0
 
 
 class BatonServer:
@@ -37,6 +41,7 @@ class BatonServer:
         clock: Callable[[], datetime] = utc_now,
         post_interval: float = DEFAULT_POST_INTERVAL,
         first_retry: float = 1.0,
+        sweep_every: float = DEFAULT_SWEEP_SECONDS,
     ) -> None:
         settings = config.settings
         settings.require_serving()
@@ -44,7 +49,10 @@ class BatonServer:
         db = Database.from_url(settings.database_url)
         migrate.ensure_current(db.engine)
         scheduler = BackgroundScheduler(timezone=ZoneInfo(config.rules.hours.timezone))
-        self.services = Services(config=config, db=db, clock=clock, scheduler=scheduler)
+        self.services = Services(
+            config=config, db=db, sla=SlaEngine(config.rules), clock=clock, scheduler=scheduler
+        )
+        schedule_sweep(scheduler, self.services, every=sweep_every)
         self.clients = SlackClients.build(settings.slack_bot_token, settings.slack_api_url)
         self.delivery = DeliveryWorker(
             self.services, self.clients, post_interval=post_interval, first_retry=first_retry

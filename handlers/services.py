@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.base import BaseScheduler
 
 from bot.config import Config
+from bot.sla import SlaEngine
 from storage.db import Database
 
 
@@ -20,6 +21,7 @@ def utc_now() -> datetime:
 class Services:
     config: Config
     db: Database
+    sla: SlaEngine
     clock: Callable[[], datetime] = utc_now
     scheduler: BaseScheduler | None = field(default=None)
     # Called after a transaction queued Slack side effects, to deliver them without waiting.

@@ -41,7 +41,7 @@ def register(app: App, services: Services) -> None:
     def transition(move: Any, body: dict[str, Any]) -> None:
         lead_id, who = clicked(body)
         with services.db.write() as session:
-            move(session, lead_id=lead_id, actor=who, now=services.clock())
+            move(session, lead_id=lead_id, actor=who, sla=services.sla, now=services.clock())
         services.wake_delivery()
 
     @app.action(ActionId.ACCEPT)
@@ -85,6 +85,7 @@ def register(app: App, services: Services) -> None:
                     reason=reason or "",
                     note=note,
                     reasons=rules.reasons,
+                    sla=services.sla,
                     now=services.clock(),
                 )
         except InvalidInput as invalid:

@@ -251,7 +251,14 @@ class DeliveryWorker:
             now = self.services.clock()
             current = lead_store.get_lead(session, lead.id)
             if current is not None and current.status == LeadStatus.NEW:
-                lifecycle.post(session, lead_id=lead.id, channel=posted_channel, ts=ts, now=now)
+                lifecycle.post(
+                    session,
+                    lead_id=lead.id,
+                    channel=posted_channel,
+                    ts=ts,
+                    sla=self.services.sla,
+                    now=now,
+                )
             else:
                 lifecycle.attach_card(
                     session, lead_id=lead.id, channel=posted_channel, ts=ts, now=now
@@ -296,7 +303,8 @@ class DeliveryWorker:
     def _direct_message(self, row: SlackOutbox) -> None:
         lead = self._lead(row.lead_id)
         assert row.user_id is not None
-        message = cards.owner_dm(lead, reasons=self.rules.reasons)
+        template = cards.DmTemplate(row.payload["template"])
+        message = cards.lead_dm(lead, template=template, reasons=self.rules.reasons)
         channel = self.clients.api.conversations_open(users=row.user_id)["channel"]["id"]
         self.clients.poster.chat_postMessage(
             channel=channel, text=message.text, blocks=message.blocks, unfurl_links=False

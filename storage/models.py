@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -117,6 +118,8 @@ class Lead(Base):
     reject_reason: Mapped[str | None] = mapped_column(String(64))
     reject_note: Mapped[str | None] = mapped_column(Text)
     sla_policy: Mapped[str | None] = mapped_column(String(64))
+    # Bumped each time an SLA window starts; timers are unique per lead, kind and cycle.
+    sla_cycle: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     claim_due_at: Mapped[datetime | None]
     follow_up_due_at: Mapped[datetime | None]
     slack_channel: Mapped[str | None] = mapped_column(String(32))
@@ -201,4 +204,32 @@ class SlackOutbox(Base):
     __table_args__ = (
         Index("ix_slack_outbox_pending", "done_at", "next_attempt_at"),
         Index("ix_slack_outbox_lead_id_kind", "lead_id", "kind"),
+    )
+
+
+class TimerKind(enum.StrEnum):
+    CLAIM_REMINDER = "claim_reminder"
+    CLAIM_BREACH = "claim_breach"
+    FOLLOW_UP_REMINDER = "follow_up_reminder"
+    FOLLOW_UP_BREACH = "follow_up_breach"
+
+
+class SlaTimer(Base):
+    """A moment an SLA window needs attention (a reminder, a breach), kept in the database so
+    restarts lose none; fired once: the unique key holds one per lead, kind and window."""
+
+    __tablename__ = "sla_timers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(24))
+    cycle: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("lead_id", "kind", "cycle"),
+        Index("ix_sla_timers_pending", "fired_at", "cancelled_at", "due_at"),
+        Index("ix_sla_timers_lead_id", "lead_id"),
     )

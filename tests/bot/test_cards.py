@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from bot import intake
-from bot.cards import Message, clip, escape_mrkdwn, lead_card, owner_dm, safe_text
+from bot.cards import (
+    DmTemplate,
+    Message,
+    clip,
+    escape_mrkdwn,
+    lead_card,
+    lead_dm,
+    safe_text,
+)
 from bot.config import DEFAULT_REASONS
 from bot.slack_ids import ActionId
 from storage.models import Lead, LeadStatus
@@ -330,7 +338,7 @@ def test_lead_text_is_escaped_so_it_pings_and_links_nobody() -> None:
         notes="call me <!channel> <https://evil|click> :tada:",
         activities=[{"type": "<!here>", "detail": HOSTILE, "at": None}],
     )
-    for message in (card(lead), owner_dm(lead, reasons=DEFAULT_REASONS)):
+    for message in (card(lead), lead_dm(lead, template=DmTemplate.OWNER, reasons=DEFAULT_REASONS)):
         text = rendered(message) + message.text
         for raw in ("<!channel>", "<!here>", "<@U123>", "<https://evil"):
             assert raw not in text
@@ -398,7 +406,10 @@ def test_ten_thousand_character_fields_are_clipped_within_every_limit() -> None:
     activities = [{"type": huge, "detail": huge, "at": "not a date"}] * 200
     for status in LeadStatus:
         lead = lead_in(status, **overrides, activities=activities, reject_note=huge)
-        for message in (card(lead), owner_dm(lead, reasons=DEFAULT_REASONS)):
+        for message in (
+            card(lead),
+            lead_dm(lead, template=DmTemplate.OWNER, reasons=DEFAULT_REASONS),
+        ):
             assert_within_slack_limits(message)
             assert "<!channel>" not in rendered(message)
         assert card(lead).blocks[0]["text"]["text"].endswith("…")
@@ -409,7 +420,10 @@ def test_the_largest_realistic_lead_fits_every_limit(status: LeadStatus) -> None
     reasons = {**DEFAULT_REASONS, "other": hostile(75)}
     lead = lead_in(status, **largest_realistic_fields(), reject_note=hostile(2000))
 
-    for message in (lead_card(lead, reasons=reasons, now=NOW), owner_dm(lead, reasons=reasons)):
+    for message in (
+        lead_card(lead, reasons=reasons, now=NOW),
+        lead_dm(lead, template=DmTemplate.OWNER, reasons=reasons),
+    ):
         assert_within_slack_limits(message)
         assert "Open in CRM" in rendered(message)
         assert "+45 more" in rendered(message)
@@ -419,9 +433,11 @@ def test_the_largest_realistic_lead_fits_every_limit(status: LeadStatus) -> None
 
 
 def test_owner_dm_names_the_lead_and_offers_only_mark_contacted() -> None:
-    message = owner_dm(lead_in(LeadStatus.ACCEPTED), reasons=DEFAULT_REASONS)
+    message = lead_dm(
+        lead_in(LeadStatus.ACCEPTED), template=DmTemplate.OWNER, reasons=DEFAULT_REASONS
+    )
 
-    assert message.text == "You claimed Dana Whitfield (Northwind Traders)"
+    assert message.text == "You claimed Dana Whitfield (Northwind Traders)."
     assert message.blocks[0]["text"]["text"] == "You claimed *Dana Whitfield (Northwind Traders)*."
     assert list(buttons(message)) == [ActionId.MARK_CONTACTED]
     assert buttons(message)[ActionId.MARK_CONTACTED]["value"] == str(LEAD_ID)
@@ -429,7 +445,9 @@ def test_owner_dm_names_the_lead_and_offers_only_mark_contacted() -> None:
 
 
 def test_owner_dm_loses_its_button_once_the_lead_is_contacted() -> None:
-    message = owner_dm(lead_in(LeadStatus.CONTACTED), reasons=DEFAULT_REASONS)
+    message = lead_dm(
+        lead_in(LeadStatus.CONTACTED), template=DmTemplate.OWNER, reasons=DEFAULT_REASONS
+    )
 
     assert buttons(message) == {}
     assert "📞 Contacted by" in rendered(message)
@@ -457,3 +475,18 @@ def test_safe_text_never_cuts_inside_an_entity() -> None:
         assert _BROKEN_ENTITY.search(clipped) is None
         assert clipped.endswith("…")
     assert safe_text("AT&T", 10) == "AT&amp;T"
+
+
+def test_follow_up_reminder_dm_names_the_deadline_and_offers_mark_contacted() -> None:
+    lead = lead_in(LeadStatus.ACCEPTED, follow_up_due_at=NOW)
+    message = lead_dm(lead, template=DmTemplate.FOLLOW_UP_REMINDER, reasons=DEFAULT_REASONS)
+    assert "Reminder" in message.text and f"<!date^{int(NOW.timestamp())}^" in message.text
+    assert list(buttons(message)) == ["lead.contacted"]
+
+
+def test_escalation_dm_lets_a_manager_act_on_the_lead() -> None:
+    message = lead_dm(
+        lead_in(LeadStatus.ESCALATED), template=DmTemplate.ESCALATION, reasons=DEFAULT_REASONS
+    )
+    assert "breached its SLA" in message.text
+    assert list(buttons(message)) == ["lead.accept", "lead.reject"]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session
 
 from bot import lifecycle
 from bot.config import DEFAULT_REASONS
@@ -14,7 +13,6 @@ from bot.errors import InvalidInput
 from bot.modals import parse_reject_submission, reject_errors, reject_modal
 from bot.slack_ids import NOTE_ACTION, NOTE_BLOCK, REASON_ACTION, REASON_BLOCK, ViewId
 from tests.bot.test_cards import HOSTILE, LEAD_ID, make_lead
-from tests.conftest import NOW
 
 
 def blocks_by_id(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -35,17 +33,9 @@ def submitted(reason: str | None, note: str | None) -> dict[str, Any]:
 
 
 def domain_errors(reason: str, note: str | None) -> dict[str, str]:
-    """What bot.lifecycle.reject says about this input (it checks before touching the database)."""
+    """What the domain says about this input when a rep rejects a lead."""
     with pytest.raises(InvalidInput) as raised:
-        lifecycle.reject(
-            cast(Session, None),
-            lead_id=LEAD_ID,
-            actor=lifecycle.Actor("U0REP000001"),
-            reason=reason,
-            note=note,
-            reasons=DEFAULT_REASONS,
-            now=NOW,
-        )
+        lifecycle.check_rejection(reason=reason, note=note, reasons=DEFAULT_REASONS)
     return raised.value.errors
 
 

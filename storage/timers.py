@@ -1,0 +1,67 @@
+"""Queries on SLA timers: adding them, cancelling a lead's, and leasing the due ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import SlaTimer
+
+
+def add(session: Session, *, lead_id: int, kind: str, cycle: int, due_at: datetime) -> None:
+    session.add(SlaTimer(lead_id=lead_id, kind=kind, cycle=cycle, due_at=due_at))
+    session.flush()
+
+
+def cancel_pending(session: Session, *, lead_id: int, now: datetime) -> None:
+    session.execute(
+        update(SlaTimer)
+        .where(
+            SlaTimer.lead_id == lead_id,
+            SlaTimer.fired_at.is_(None),
+            SlaTimer.cancelled_at.is_(None),
+        )
+        .values(cancelled_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def take_due(session: Session, *, now: datetime, limit: int) -> Sequence[SlaTimer]:
+    """Lock up to `limit` due timers, earliest first, and mark them fired.
+
+    The caller applies their effects in the same transaction, so a timer is fired exactly when
+    its effects commit. FOR UPDATE SKIP LOCKED (PostgreSQL) lets several processes sweep at once
+    without taking the same timer; SQLite's single writer serialises sweeps by itself.
+    """
+    timers = session.scalars(
+        select(SlaTimer)
+        .where(
+            SlaTimer.fired_at.is_(None),
+            SlaTimer.cancelled_at.is_(None),
+            SlaTimer.due_at <= now,
+        )
+        .order_by(SlaTimer.due_at, SlaTimer.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for timer in timers:
+        timer.fired_at = now
+    session.flush()
+    return timers
+
+
+def list_for_lead(session: Session, lead_id: int) -> Sequence[SlaTimer]:
+    return session.scalars(
+        select(SlaTimer).where(SlaTimer.lead_id == lead_id).order_by(SlaTimer.id)
+    ).all()
+
+
+def count_pending(session: Session) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(SlaTimer)
+        .where(SlaTimer.fired_at.is_(None), SlaTimer.cancelled_at.is_(None))
+    ) or 0
