@@ -1,8 +1,7 @@
 """`baton demo`: the real bot, on the embedded defaults, against the bundled Slack emulator.
 
 Nothing leaves the machine: the emulator plays Slack, sample leads arrive through the intake
-API like a marketing automation would send them, and a Slack-like web client on localhost shows
-#sales, DMs and App Home to whichever demo user is picked (what happens in #sales is printed too).
+API like a marketing automation would send them, and what happens in #sales is printed.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import secrets
 import tempfile
 import threading
 import time
-import webbrowser
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +28,6 @@ from slack_emulator import (
     SALES_CHANNEL,
     SlackEmulator,
 )
-from slack_emulator.web import SlackWebClient
 
 DEMO_POST_INTERVAL = 0.3
 
@@ -74,9 +71,7 @@ def print_channel(slack: SlackEmulator, stop: threading.Event) -> None:
                 seen[message["ts"]] = text
 
 
-def run_demo(
-    *, port: int, leads: int, database: Path | None, ui_port: int = 0, open_browser: bool = True
-) -> int:
+def run_demo(*, port: int, leads: int, database: Path | None) -> int:
     with tempfile.TemporaryDirectory(prefix="baton-demo-") as scratch:
         db_path = database or Path(scratch) / "baton-demo.db"
         with SlackEmulator() as slack:
@@ -85,22 +80,18 @@ def run_demo(
             stop = threading.Event()
             try:
                 url = bot.start(port=port)
-                with SlackWebClient(slack, f"{url}/slack/events", port=ui_port) as web:
-                    print(f"Baton demo: the bot serves {url} (Slack emulator at {slack.url})")
-                    print(f"Database: {db_path}. Press Ctrl-C to stop.")
-                    print(f"Open the demo workspace: {web.url}", flush=True)
-                    if open_browser:
-                        webbrowser.open(web.url)
-                    assert config.settings.intake_token is not None
-                    threading.Thread(
-                        target=feed_leads,
-                        args=(url, config.settings.intake_token, leads),
-                        kwargs={"spread_seconds": 5.0},
-                        daemon=True,
-                    ).start()
-                    threading.Thread(target=print_channel, args=(slack, stop), daemon=True).start()
-                    while True:
-                        time.sleep(1)
+                print(f"Baton demo: the bot serves {url} (Slack emulator at {slack.url})")
+                print(f"Database: {db_path}. Press Ctrl-C to stop.", flush=True)
+                assert config.settings.intake_token is not None
+                threading.Thread(
+                    target=feed_leads,
+                    args=(url, config.settings.intake_token, leads),
+                    kwargs={"spread_seconds": 5.0},
+                    daemon=True,
+                ).start()
+                threading.Thread(target=print_channel, args=(slack, stop), daemon=True).start()
+                while True:
+                    time.sleep(1)
             except KeyboardInterrupt:
                 print("\nStopping the demo.")
             finally:
