@@ -1,0 +1,234 @@
+"""SLA rules on fixed instants: policies, windows, reminder moments; the sweep fires once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot import lifecycle
+from bot.config import DEFAULT_REASONS, Rules, parse_rules
+from bot.lifecycle import Actor
+from bot.sla import SlaEngine
+from storage import leads as lead_store
+from storage import outbox as outbox_store
+from storage import timers as timer_store
+from storage.db import Database
+from storage.models import Lead, LeadStatus, OutboxKind, TimerKind
+from tests.factories import create_lead
+
+NY_TUESDAY_10 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 in New York
+NY_FRIDAY_15 = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)  # Friday 15:00 in New York
+SLA = SlaEngine(Rules())
+REP = Actor("U0REP000001")
+
+
+def post(db: Database, *, now: datetime, **fields: object) -> int:
+    with db.write() as session:
+        lead_id = create_lead(session, **fields).id
+        lifecycle.post(session, lead_id=lead_id, channel="C0SALES0001", ts="1.1", sla=SLA, now=now)
+    return lead_id
+
+
+def sweep(db: Database, now: datetime, engine: SlaEngine = SLA) -> list[tuple[TimerKind, bool]]:
+    with db.write() as session:
+        return [(fired.kind, fired.acted) for fired in engine.sweep(session, now=now)]
+
+
+def outbox_kinds(db: Database, lead_id: int) -> list[str]:
+    with db.read() as session:
+        return [
+            row.kind
+            for row in outbox_store.list_rows(session, lead_id=lead_id)
+            if row.kind not in (OutboxKind.POST_CARD, OutboxKind.UPDATE_CARD)
+        ]
+
+
+def test_first_matching_policy_wins_and_the_last_is_the_default(db: Database) -> None:
+    with db.write() as session:
+        hot = create_lead(session, external_id="a", intent="pricing")
+        other = create_lead(session, external_id="b", intent="content")
+        assert SLA.policy_for(hot).name == "hot"
+        assert SLA.policy_for(other).name == "standard"
+
+
+def test_policies_match_on_score_ranges_and_countries() -> None:
+    rules = parse_rules(
+        {
+            "sla": [
+                {"name": "vip", "match": {"score_min": 90}, "claim": "5m", "follow_up": "1h"},
+                {"name": "emea", "match": {"country": "de"}, "claim": "2h", "follow_up": "1d"},
+                {"name": "default", "claim": "4h", "follow_up": "1d"},
+            ]
+        },
+        source="test",
+    )
+    engine = SlaEngine(rules)
+    assert engine.policy_for(Lead(score=95, country="US")).name == "vip"
+    assert engine.policy_for(Lead(score=50, country="DE")).name == "emea"
+    assert engine.policy_for(Lead(score=None, country=None)).name == "default"
+
+
+def test_hot_leads_count_wall_clock_minutes(db: Database) -> None:
+    saturday_night = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+    lead_id = post(db, now=saturday_night, intent="demo_request")
+    with db.read() as session:
+        lead = lead_store.get_lead(session, lead_id)
+        timers = timer_store.list_for_lead(session, lead_id)
+    assert lead.sla_policy == "hot"
+    assert lead.claim_due_at == saturday_night + timedelta(minutes=15)
+    assert [(t.kind, t.due_at) for t in timers] == [
+        (TimerKind.CLAIM_REMINDER, saturday_night + timedelta(minutes=10)),
+        (TimerKind.CLAIM_BREACH, saturday_night + timedelta(minutes=15)),
+    ]
+
+
+def test_standard_leads_count_business_hours_over_the_weekend(db: Database) -> None:
+    lead_id = post(db, now=NY_FRIDAY_15, intent="content")
+    with db.read() as session:
+        lead = lead_store.get_lead(session, lead_id)
+        timers = timer_store.list_for_lead(session, lead_id)
+    monday_11 = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
+    monday_10 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 3 of the 4 working hours used
+    assert lead.claim_due_at == monday_11
+    assert [(t.kind, t.due_at) for t in timers] == [
+        (TimerKind.CLAIM_REMINDER, monday_10),
+        (TimerKind.CLAIM_BREACH, monday_11),
+    ]
+
+
+def test_accepting_starts_the_follow_up_window_in_working_days(db: Database) -> None:
+    lead_id = post(db, now=NY_TUESDAY_10, intent="content")
+    with db.write() as session:
+        lifecycle.accept(session, lead_id=lead_id, actor=REP, sla=SLA, now=NY_TUESDAY_10)
+    with db.read() as session:
+        lead = lead_store.get_lead(session, lead_id)
+        timers = timer_store.list_for_lead(session, lead_id)
+    # "1d" of business time is one working day: Tuesday 10:00 -> Wednesday 10:00.
+    assert lead.follow_up_due_at == NY_TUESDAY_10 + timedelta(days=1)
+    assert lead.claim_due_at is None
+    pending = [t.kind for t in timers if t.fired_at is None and t.cancelled_at is None]
+    assert pending == [TimerKind.FOLLOW_UP_REMINDER, TimerKind.FOLLOW_UP_BREACH]
+
+
+def test_reminder_then_breach_fire_once_each(db: Database) -> None:
+    start = NY_TUESDAY_10
+    lead_id = post(db, now=start, intent="demo_request")
+
+    assert sweep(db, start + timedelta(minutes=9)) == []
+    assert sweep(db, start + timedelta(minutes=10)) == [(TimerKind.CLAIM_REMINDER, True)]
+    assert sweep(db, start + timedelta(minutes=11)) == []
+    assert outbox_kinds(db, lead_id) == [OutboxKind.THREAD_REPLY]
+
+    assert sweep(db, start + timedelta(minutes=15)) == [(TimerKind.CLAIM_BREACH, True)]
+    assert sweep(db, start + timedelta(hours=5)) == []
+    with db.read() as session:
+        lead = lead_store.get_lead(session, lead_id)
+        escalation = [e for e in lead_store.list_events(session, lead_id) if e.action == "escalate"]
+    assert lead.status == LeadStatus.ESCALATED
+    assert len(escalation) == 1 and escalation[0].details["breach"] == "claim"
+    # The thread hears about it; with no managers configured, nobody gets a DM.
+    assert outbox_kinds(db, lead_id) == [OutboxKind.THREAD_REPLY, OutboxKind.THREAD_REPLY]
+
+
+def test_breach_dms_the_managers_and_reopens_by_policy(db: Database) -> None:
+    engine = SlaEngine(Rules.model_validate({"roles": {"managers": ["U0MANAGER01"]}}))
+    with db.write() as session:
+        lead_id = create_lead(session, intent="content").id
+        lifecycle.post(
+            session, lead_id=lead_id, channel="C1", ts="1.1", sla=engine, now=NY_TUESDAY_10
+        )
+        lifecycle.accept(session, lead_id=lead_id, actor=REP, sla=engine, now=NY_TUESDAY_10)
+    fired = sweep(db, NY_TUESDAY_10 + timedelta(days=2), engine)
+    assert fired == [(TimerKind.FOLLOW_UP_REMINDER, True), (TimerKind.FOLLOW_UP_BREACH, True)]
+    with db.read() as session:
+        lead = lead_store.get_lead(session, lead_id)
+        dms = [
+            r.user_id for r in outbox_store.list_rows(session, lead_id=lead_id) if r.kind == "dm"
+        ]
+    assert (lead.status, lead.owner_id) == (LeadStatus.ESCALATED, None)  # standard reopens
+    assert dms == [REP.id, REP.id, "U0MANAGER01"]  # claimed, reminder, escalation
+
+
+def test_nothing_fires_after_the_lead_is_accepted(db: Database) -> None:
+    lead_id = post(db, now=NY_TUESDAY_10, intent="demo_request")
+    with db.write() as session:
+        lifecycle.reject(
+            session,
+            lead_id=lead_id,
+            actor=REP,
+            reason="no_need",
+            note=None,
+            reasons=DEFAULT_REASONS,
+            sla=SLA,
+            now=NY_TUESDAY_10 + timedelta(minutes=1),
+        )
+    assert sweep(db, NY_TUESDAY_10 + timedelta(days=30)) == []
+    assert outbox_kinds(db, lead_id) == []
+
+
+def test_a_released_lead_gets_a_fresh_claim_window(db: Database) -> None:
+    lead_id = post(db, now=NY_TUESDAY_10, intent="demo_request")
+    later = NY_TUESDAY_10 + timedelta(minutes=12)
+    with db.write() as session:
+        lifecycle.accept(session, lead_id=lead_id, actor=REP, sla=SLA, now=later)
+        lifecycle.release(session, lead_id=lead_id, actor=REP, sla=SLA, now=later)
+    assert sweep(db, NY_TUESDAY_10 + timedelta(minutes=15)) == []  # the old window is gone
+    assert sweep(db, later + timedelta(minutes=15)) == [
+        (TimerKind.CLAIM_REMINDER, True),
+        (TimerKind.CLAIM_BREACH, True),
+    ]
+
+
+def test_concurrent_sweeps_fire_each_moment_once(db: Database) -> None:
+    lead_ids = [
+        post(db, now=NY_TUESDAY_10, intent="demo_request", external_id=f"x{n}") for n in range(20)
+    ]
+    at = NY_TUESDAY_10 + timedelta(hours=1)
+    results: list[list[tuple[TimerKind, bool]]] = []
+    barrier = threading.Barrier(4)
+
+    def run() -> None:
+        barrier.wait()
+        results.append(sweep(db, at))
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    fired = [kind for result in results for kind, _ in result]
+    assert len(fired) == 2 * len(lead_ids)
+    assert fired.count(TimerKind.CLAIM_BREACH) == len(lead_ids)
+    with db.read() as session:
+        escalations = sum(
+            1
+            for lead_id in lead_ids
+            for event in lead_store.list_events(session, lead_id)
+            if event.action == "escalate"
+        )
+    assert escalations == len(lead_ids)
+
+
+@pytest.mark.parametrize("remind_before", ["5m", "25%"])
+def test_reminder_never_lands_before_the_window_starts(remind_before: str) -> None:
+    rules = parse_rules(
+        {
+            "sla": [
+                {
+                    "name": "x",
+                    "claim": "2m",
+                    "follow_up": "1h",
+                    "remind_before": remind_before,
+                    "business_hours": False,
+                }
+            ]
+        },
+        source="test",
+    )
+    engine = SlaEngine(rules)
+    due = NY_TUESDAY_10 + timedelta(minutes=2)
+    moment = engine.reminder_moment(NY_TUESDAY_10, due, rules.sla[0])
+    assert NY_TUESDAY_10 <= moment < due
