@@ -18,14 +18,17 @@ T = TypeVar("T")
 INTAKE_AUTH = {"Authorization": "Bearer test-intake-token"}
 
 
+def slack_user(slack: SlackEmulator, bot: BatonServer, user_id: str) -> SlackUser:
+    """A Slack user whose clicks and submissions go to `bot`, signed as Slack signs them."""
+    return slack.user(
+        user_id, bot_url=f"{bot.url}/slack/events", signing_secret=DEFAULT_SIGNING_SECRET
+    )
+
+
 @pytest.fixture
 def user(slack: SlackEmulator, bot: BatonServer) -> Callable[[str], SlackUser]:
-    def as_user(user_id: str) -> SlackUser:
-        return slack.user(
-            user_id, bot_url=f"{bot.url}/slack/events", signing_secret=DEFAULT_SIGNING_SECRET
-        )
-
-    return as_user
+    """Slack users of the default bot."""
+    return lambda user_id: slack_user(slack, bot, user_id)
 
 
 def eventually(predicate: Callable[[], T], timeout: float = 10.0) -> T:
