@@ -33,6 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=3000, help="port of the bot (default 3000)")
     demo.add_argument("--leads", type=int, default=12, help="sample leads to send (default 12)")
     demo.add_argument("--database", type=Path, help="SQLite file to keep (default: temporary)")
+    demo.add_argument(
+        "--ui-port", type=int, default=0, help="port of the web workspace (default: any free one)"
+    )
+    demo.add_argument("--no-browser", action="store_true", help="print the URL, open no browser")
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="run the SLA clock this many times faster, e.g. 60 (default 1: real time)",
+    )
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -69,7 +79,14 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     if args.command == "serve":
         return serve(config)
     if args.command == "demo":
-        return run_demo(port=args.port, leads=args.leads, database=args.database)
+        return run_demo(
+            port=args.port,
+            leads=args.leads,
+            database=args.database,
+            ui_port=args.ui_port,
+            open_browser=not args.no_browser,
+            speed=args.speed,
+        )
     db = Database.from_url(config.settings.database_url)
     try:
         if args.command == "db":

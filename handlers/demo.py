@@ -1,7 +1,8 @@
 """`baton demo`: the real bot, on the embedded defaults, against the bundled Slack emulator.
 
 Nothing leaves the machine: the emulator plays Slack, sample leads arrive through the intake
-API like a marketing automation would send them, and what happens in #sales is printed.
+API like a marketing automation would send them, and a Slack-like web client on localhost shows
+#sales, DMs and App Home to whichever demo user is picked (what happens in #sales is printed too).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import secrets
 import tempfile
 import threading
 import time
+import webbrowser
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -28,8 +31,22 @@ from slack_emulator import (
     SALES_CHANNEL,
     SlackEmulator,
 )
+from slack_emulator.web import SlackWebClient
 
 DEMO_POST_INTERVAL = 0.3
+DEMO_SWEEP_SECONDS = 1.0
+
+
+def accelerated_clock(speed: float) -> Callable[[], datetime]:
+    """A clock that runs `speed` times faster than real time from now on, so SLA reminders
+    and escalations can be watched within minutes (e.g. at 60, a 15-minute window takes 15 s)."""
+    start_real = time.monotonic()
+    start = datetime.now(UTC)
+
+    def now() -> datetime:
+        return start + timedelta(seconds=(time.monotonic() - start_real) * speed)
+
+    return now
 
 
 def demo_config(*, slack: SlackEmulator, database: Path, port: int) -> Config:
@@ -71,27 +88,44 @@ def print_channel(slack: SlackEmulator, stop: threading.Event) -> None:
                 seen[message["ts"]] = text
 
 
-def run_demo(*, port: int, leads: int, database: Path | None) -> int:
+def run_demo(
+    *,
+    port: int,
+    leads: int,
+    database: Path | None,
+    ui_port: int = 0,
+    open_browser: bool = True,
+    speed: float = 1.0,
+) -> int:
     with tempfile.TemporaryDirectory(prefix="baton-demo-") as scratch:
         db_path = database or Path(scratch) / "baton-demo.db"
         with SlackEmulator() as slack:
             config = demo_config(slack=slack, database=db_path, port=port)
-            bot = BatonServer(config, post_interval=DEMO_POST_INTERVAL)
+            bot = BatonServer(
+                config,
+                clock=accelerated_clock(speed),
+                post_interval=DEMO_POST_INTERVAL,
+                sweep_every=DEMO_SWEEP_SECONDS,
+            )
             stop = threading.Event()
             try:
                 url = bot.start(port=port)
-                print(f"Baton demo: the bot serves {url} (Slack emulator at {slack.url})")
-                print(f"Database: {db_path}. Press Ctrl-C to stop.", flush=True)
-                assert config.settings.intake_token is not None
-                threading.Thread(
-                    target=feed_leads,
-                    args=(url, config.settings.intake_token, leads),
-                    kwargs={"spread_seconds": 5.0},
-                    daemon=True,
-                ).start()
-                threading.Thread(target=print_channel, args=(slack, stop), daemon=True).start()
-                while True:
-                    time.sleep(1)
+                with SlackWebClient(slack, f"{url}/slack/events", port=ui_port) as web:
+                    print(f"Baton demo: the bot serves {url} (Slack emulator at {slack.url})")
+                    print(f"Database: {db_path}. Press Ctrl-C to stop.")
+                    print(f"Open the demo workspace: {web.url}", flush=True)
+                    if open_browser:
+                        webbrowser.open(web.url)
+                    assert config.settings.intake_token is not None
+                    threading.Thread(
+                        target=feed_leads,
+                        args=(url, config.settings.intake_token, leads),
+                        kwargs={"spread_seconds": 5.0},
+                        daemon=True,
+                    ).start()
+                    threading.Thread(target=print_channel, args=(slack, stop), daemon=True).start()
+                    while True:
+                        time.sleep(1)
             except KeyboardInterrupt:
                 print("\nStopping the demo.")
             finally:
