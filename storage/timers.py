@@ -60,8 +60,11 @@ def list_for_lead(session: Session, lead_id: int) -> Sequence[SlaTimer]:
 
 
 def count_pending(session: Session) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(SlaTimer)
-        .where(SlaTimer.fired_at.is_(None), SlaTimer.cancelled_at.is_(None))
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(SlaTimer)
+            .where(SlaTimer.fired_at.is_(None), SlaTimer.cancelled_at.is_(None))
+        )
+        or 0
+    )
