@@ -4,6 +4,7 @@ transaction as the change; the delivery worker (an adapter) renders and sends it
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -58,4 +59,23 @@ def tell_user(
 def thread_reply(session: Session, *, lead: Lead, text: str, now: datetime) -> None:
     outbox_store.add(
         session, kind=OutboxKind.THREAD_REPLY, lead_id=lead.id, payload={"text": text}, now=now
+    )
+
+
+def channel_message(
+    session: Session,
+    *,
+    channel: str,
+    text: str,
+    now: datetime,
+    blocks: list[dict[str, Any]] | None = None,
+    lead_id: int | None = None,
+) -> None:
+    outbox_store.add(
+        session,
+        kind=OutboxKind.CHANNEL_MESSAGE,
+        lead_id=lead_id,
+        channel=channel,
+        payload={"text": text, "blocks": blocks},
+        now=now,
     )

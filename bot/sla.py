@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot import lifecycle, outbox
 from bot.business_hours import WorkingCalendar
-from bot.cards import DmTemplate, mention, slack_date
+from bot.cards import DmTemplate, escape_mrkdwn, mention, slack_date
 from bot.config import ReminderPoint, Rules, SlaPolicy, Window
 from bot.routing import lead_facts
 from storage import leads as lead_store
@@ -180,7 +180,8 @@ class SlaEngine:
             now=now,
         )
         managers = policy.escalate_to or self.rules.roles.managers
-        who = " ".join(mention(m) for m in managers) or "Managers"
+        groups = [f"<!subteam^{group}>" for group in self.rules.roles.manager_groups]
+        who = " ".join([*(mention(m) for m in managers), *groups]) or "Managers"
         if breached[1] == "claim":
             what = "nobody claimed it"
         else:
@@ -188,11 +189,23 @@ class SlaEngine:
         reopened = " It is open to every rep again." if policy.reopen_on_breach else ""
         text = f"🚨 SLA breached ({policy.name}): {what} in time. {who}, please step in."
         outbox.thread_reply(session, lead=lead, text=text + reopened, now=now)
+        if policy.escalation_channel:
+            outbox.channel_message(
+                session,
+                channel=policy.escalation_channel,
+                text=f"🚨 SLA breached ({policy.name}) on {_lead_name(lead)}: {what}. {who}",
+                lead_id=lead.id,
+                now=now,
+            )
         for manager in managers:
             outbox.direct_message(
                 session, lead=lead, user_id=manager, template=DmTemplate.ESCALATION, now=now
             )
         return True
+
+
+def _lead_name(lead: Lead) -> str:
+    return escape_mrkdwn(f"{lead.name} ({lead.company})" if lead.company else lead.name)
 
 
 def _when(moment: datetime | None) -> str:

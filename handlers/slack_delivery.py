@@ -7,7 +7,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -70,17 +71,27 @@ class SlackClients:
 
 
 class ChannelPacer:
-    """Spaces posts into one channel (Slack allows about one message per second per channel)."""
+    """Spaces posts into one channel (Slack allows about one message per second per channel).
+
+    The gap counts from when the previous post finished, so however the network delays a
+    request, Slack never sees two posts into one channel closer than the interval.
+    """
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self._next: dict[str, float] = {}
 
-    def wait(self, channel: str) -> None:
+    @contextmanager
+    def slot(self, channel: str) -> Iterator[None]:
         delay = self._next.get(channel, 0.0) - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        self._next[channel] = time.monotonic() + self.interval
+        try:
+            yield
+        finally:
+            self._next[channel] = max(
+                self._next.get(channel, 0.0), time.monotonic() + self.interval
+            )
 
     def hold(self, channel: str, seconds: float) -> None:
         """Slack said Retry-After: nothing more goes to this channel until then."""
@@ -115,6 +126,7 @@ class DeliveryWorker:
             OutboxKind.DM: self._direct_message,
             OutboxKind.EPHEMERAL: self._ephemeral,
             OutboxKind.THREAD_REPLY: self._thread_reply,
+            OutboxKind.CHANNEL_MESSAGE: self._channel_message,
         }
 
     @property
@@ -236,14 +248,14 @@ class DeliveryWorker:
             found = self._find_posted_card(channel, lead.id, since=row.created_at)
         if found is None:
             message = cards.lead_card(lead, reasons=self.rules.reasons)
-            self.pacer.wait(channel)
-            response = self.clients.poster.chat_postMessage(
-                channel=channel,
-                text=message.text,
-                blocks=message.blocks,
-                metadata={"event_type": CARD_EVENT_TYPE, "event_payload": {"lead_id": lead.id}},
-                unfurl_links=False,
-            )
+            with self.pacer.slot(channel):
+                response = self.clients.poster.chat_postMessage(
+                    channel=channel,
+                    text=message.text,
+                    blocks=message.blocks,
+                    metadata={"event_type": CARD_EVENT_TYPE, "event_payload": {"lead_id": lead.id}},
+                    unfurl_links=False,
+                )
             found = (response["channel"], response["ts"])
         posted_channel, ts = found
 
@@ -322,10 +334,21 @@ class DeliveryWorker:
         if not (lead.slack_ts and lead.slack_channel):
             raise RetryLater("the card is not posted yet")
         row.channel = lead.slack_channel
-        self.pacer.wait(lead.slack_channel)
-        self.clients.poster.chat_postMessage(
-            channel=lead.slack_channel, thread_ts=lead.slack_ts, text=row.payload["text"]
-        )
+        with self.pacer.slot(lead.slack_channel):
+            self.clients.poster.chat_postMessage(
+                channel=lead.slack_channel, thread_ts=lead.slack_ts, text=row.payload["text"]
+            )
+        self._finish(row)
+
+    def _channel_message(self, row: SlackOutbox) -> None:
+        assert row.channel is not None
+        with self.pacer.slot(row.channel):
+            self.clients.poster.chat_postMessage(
+                channel=row.channel,
+                text=row.payload["text"],
+                blocks=row.payload.get("blocks"),
+                unfurl_links=False,
+            )
         self._finish(row)
 
 

@@ -177,6 +177,7 @@ class OutboxKind(enum.StrEnum):
     DM = "dm"  # a direct message to `user_id` about the lead
     EPHEMERAL = "ephemeral"  # a message only `user_id` sees in `channel`
     THREAD_REPLY = "thread_reply"  # a reply in the card's thread
+    CHANNEL_MESSAGE = "channel_message"  # a message into `channel` (escalations, the digest)
 
 
 class SlackOutbox(Base):

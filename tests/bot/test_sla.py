@@ -232,3 +232,38 @@ def test_reminder_never_lands_before_the_window_starts(remind_before: str) -> No
     due = NY_TUESDAY_10 + timedelta(minutes=2)
     moment = engine.reminder_moment(NY_TUESDAY_10, due, rules.sla[0])
     assert NY_TUESDAY_10 <= moment < due
+
+
+def test_breach_is_posted_to_the_escalation_channel_and_pings_manager_groups(
+    db: Database,
+) -> None:
+    rules = parse_rules(
+        {
+            "roles": {"managers": ["U0MANAGER01"], "manager_groups": ["S0SALESMGRS"]},
+            "sla": [
+                {
+                    "name": "fast",
+                    "claim": "10m",
+                    "follow_up": "1h",
+                    "business_hours": False,
+                    "escalation_channel": "C0ESCALATE1",
+                }
+            ],
+        },
+        source="test",
+    )
+    engine = SlaEngine(rules)
+    with db.write() as session:
+        lead_id = create_lead(session).id
+        lifecycle.post(
+            session, lead_id=lead_id, channel="C1", ts="1.1", sla=engine, now=NY_TUESDAY_10
+        )
+    sweep(db, NY_TUESDAY_10 + timedelta(minutes=10), engine)
+
+    with db.read() as session:
+        rows = outbox_store.list_rows(session, lead_id=lead_id)
+    thread = [r.payload["text"] for r in rows if r.kind == OutboxKind.THREAD_REPLY]
+    posted = [(r.channel, r.payload["text"]) for r in rows if r.kind == OutboxKind.CHANNEL_MESSAGE]
+    assert "<!subteam^S0SALESMGRS>" in thread[-1] and "<@U0MANAGER01>" in thread[-1]
+    assert len(posted) == 1 and posted[0][0] == "C0ESCALATE1"
+    assert "Dana Whitfield (Northwind Traders)" in posted[0][1]
