@@ -49,6 +49,7 @@ class Actor:
 
     id: str
     is_manager: bool = False
+    is_marketer: bool = False
 
 
 SYSTEM = Actor("baton", is_manager=True)

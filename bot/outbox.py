@@ -79,3 +79,16 @@ def channel_message(
         payload={"text": text, "blocks": blocks},
         now=now,
     )
+
+
+def publish_home(
+    session: Session, *, user_id: str, manager: bool, marketer: bool, now: datetime
+) -> None:
+    """Redraw someone's App Home; the roles travel along, since the view depends on them."""
+    outbox_store.add(
+        session,
+        kind=OutboxKind.PUBLISH_HOME,
+        user_id=user_id,
+        payload={"manager": manager, "marketer": marketer},
+        now=now,
+    )

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.config import Config, ConfigError, load_config, load_dotenv_file
 from bot.csv_import import import_csv
+from bot.errors import InvalidInput
+from bot.periods import parse_period
+from bot.reports import FEEDBACK_COLUMNS, feedback_rows
 from handlers.demo import run_demo
 from handlers.serve import serve
 from handlers.slack_check import check_slack
@@ -55,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("file", type=Path, help="CSV with a header row of lead field names")
 
     commands.add_parser("check", help="check the configuration, the database and Slack")
+
+    report = commands.add_parser("report", help="export report data")
+    report_commands = report.add_subparsers(dest="report_command", required=True, metavar="REPORT")
+    feedback = report_commands.add_parser("feedback", help="one row per rejection, with reasons")
+    feedback.add_argument("--since", default="30d", help="period, e.g. 30d, last-month (30d)")
+    feedback.add_argument("--format", choices=("csv", "json"), default="csv", help="(csv)")
+    feedback.add_argument("--source", help="only leads from this source")
+    feedback.add_argument("--output", type=Path, help="file to write (default: standard output)")
     return parser
 
 
@@ -93,6 +109,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
             return _db(args, db)
         if args.command == "leads":
             return _import(args.file, db)
+        if args.command == "report":
+            return _report_feedback(args, config, db)
         return _check(config, db)
     finally:
         db.dispose()
@@ -119,6 +137,36 @@ def _import(path: Path, db: Database) -> int:
         f"{len(report.problems)} rejected"
     )
     return 1 if report.problems else 0
+
+
+def _report_feedback(args: argparse.Namespace, config: Config, db: Database) -> int:
+    """Rejections for marketing's own tools: CSV with a header row, or a JSON list of objects."""
+    try:
+        period = parse_period(
+            args.since, now=datetime.now(UTC), timezone=ZoneInfo(config.rules.hours.timezone)
+        )
+    except InvalidInput as error:
+        print(f"baton: --since: {error.errors['period']}", file=sys.stderr)
+        return 2
+    migrate.ensure_current(db.engine)
+    with db.read() as session:
+        rows = feedback_rows(
+            session, period=period, reasons=config.rules.reasons, source=args.source
+        )
+    out = io.StringIO(newline="")
+    if args.format == "json":
+        json.dump(rows, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        writer = csv.DictWriter(out, fieldnames=FEEDBACK_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    if args.output is None:
+        sys.stdout.write(out.getvalue())
+    else:
+        args.output.write_text(out.getvalue(), encoding="utf-8", newline="")
+        print(f"{len(rows)} rejections ({period.label}) written to {args.output}")
+    return 0
 
 
 def _check(config: Config, db: Database) -> int:

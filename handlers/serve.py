@@ -15,6 +15,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.config import Config
 from bot.sla import SlaEngine
+from handlers.digest_job import schedule_digest
 from handlers.http_app import create_http_app
 from handlers.services import Services, utc_now
 from handlers.sla_sweep import schedule_sweep
@@ -53,6 +54,7 @@ class BatonServer:
             config=config, db=db, sla=SlaEngine(config.rules), clock=clock, scheduler=scheduler
         )
         schedule_sweep(scheduler, self.services, every=sweep_every)
+        schedule_digest(scheduler, self.services)
         self.clients = SlackClients.build(settings.slack_bot_token, settings.slack_api_url)
         self.delivery = DeliveryWorker(
             self.services, self.clients, post_interval=post_interval, first_retry=first_retry

@@ -10,9 +10,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot import lifecycle
 from bot.errors import BatonError, InvalidInput, InvalidTransition
+from bot.home import request_home
 from bot.lifecycle import Action, Actor
 from bot.modals import parse_reject_submission, reject_errors, reject_modal
 from bot.slack_ids import REASON_BLOCK, ActionId, ViewId
+from handlers.roles import RoleResolver
 from handlers.services import Services
 
 TRIGGER_EXPIRED = "Slack took too long to open the form. Please click Reject again."
@@ -29,11 +31,9 @@ def lead_id_of(value: str | None) -> int:
     return int(value)
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Services, roles: RoleResolver) -> None:
     rules = services.config.rules
-
-    def actor(user_id: str) -> Actor:
-        return Actor(user_id, is_manager=rules.is_manager(user_id))
+    actor = roles.actor
 
     def clicked(body: dict[str, Any]) -> tuple[int, Actor]:
         return lead_id_of(body["actions"][0].get("value")), actor(body["user"]["id"])
@@ -41,7 +41,10 @@ def register(app: App, services: Services) -> None:
     def transition(move: Any, body: dict[str, Any]) -> None:
         lead_id, who = clicked(body)
         with services.db.write() as session:
-            move(session, lead_id=lead_id, actor=who, sla=services.sla, now=services.clock())
+            now = services.clock()
+            move(session, lead_id=lead_id, actor=who, sla=services.sla, now=now)
+            if (body.get("container") or {}).get("type") == "view":
+                request_home(session, actor=who, now=now)  # clicked in App Home: redraw it
         services.wake_delivery()
 
     @app.action(ActionId.ACCEPT)

@@ -15,7 +15,8 @@ from slack_sdk import WebClient
 
 from bot import outbox
 from bot.errors import BatonError
-from handlers import slack_actions
+from handlers import slack_actions, slack_commands, slack_events
+from handlers.roles import RoleResolver
 from handlers.services import Services
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,10 @@ def create_bolt_app(services: Services, client: WebClient) -> App:
         process_before_response=True,
         raise_error_for_unhandled_request=False,
     )
-    slack_actions.register(app, services)
+    roles = RoleResolver(services.config.rules, client)
+    slack_actions.register(app, services, roles)
+    slack_commands.register(app, services, roles)
+    slack_events.register(app, services, roles)
 
     @app.error
     def on_listener_error(error: Exception, body: dict[str, Any]) -> BoltResponse:

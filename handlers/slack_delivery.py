@@ -23,6 +23,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot import cards, lifecycle, routing
 from bot.config import Rules
+from bot.home import home_view
+from bot.lifecycle import Actor
 from handlers import metrics
 from handlers.services import Services
 from storage import leads as lead_store
@@ -127,6 +129,7 @@ class DeliveryWorker:
             OutboxKind.EPHEMERAL: self._ephemeral,
             OutboxKind.THREAD_REPLY: self._thread_reply,
             OutboxKind.CHANNEL_MESSAGE: self._channel_message,
+            OutboxKind.PUBLISH_HOME: self._publish_home,
         }
 
     @property
@@ -349,6 +352,24 @@ class DeliveryWorker:
                 blocks=row.payload.get("blocks"),
                 unfurl_links=False,
             )
+        self._finish(row)
+
+    def _publish_home(self, row: SlackOutbox) -> None:
+        assert row.user_id is not None
+        actor = Actor(
+            row.user_id,
+            is_manager=bool(row.payload.get("manager")),
+            is_marketer=bool(row.payload.get("marketer")),
+        )
+        with self.services.db.read() as session:
+            view = home_view(
+                session,
+                actor=actor,
+                rules=self.rules,
+                sla=self.services.sla,
+                now=self.services.clock(),
+            )
+        self.clients.api.views_publish(user_id=row.user_id, view=view)
         self._finish(row)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -98,3 +99,74 @@ def list_events(session: Session, lead_id: int) -> Sequence[LeadEvent]:
 
 def list_leads(session: Session) -> Sequence[Lead]:
     return session.scalars(select(Lead).order_by(Lead.id)).all()
+
+
+WAITING = ("open", "escalated")
+
+
+def list_waiting(session: Session, *, limit: int) -> tuple[Sequence[Lead], int]:
+    """Leads nobody has claimed, escalated first, then by claim deadline; and how many in all."""
+    condition = Lead.status.in_(WAITING) & Lead.owner_id.is_(None)
+    leads = session.scalars(
+        select(Lead)
+        .where(condition)
+        .order_by(
+            (Lead.status == "escalated").desc(),
+            Lead.claim_due_at.is_(None),
+            Lead.claim_due_at,
+            Lead.id,
+        )
+        .limit(limit)
+    ).all()
+    return leads, _count(session, condition)
+
+
+def list_claimed(
+    session: Session, *, limit: int, owner_id: str | None = None
+) -> tuple[Sequence[Lead], int]:
+    """Claimed leads not yet contacted (one rep's, or everyone's), by follow-up deadline."""
+    condition = Lead.status.in_(("accepted", "escalated")) & Lead.owner_id.is_not(None)
+    if owner_id is not None:
+        condition = condition & (Lead.owner_id == owner_id)
+    leads = session.scalars(
+        select(Lead)
+        .where(condition)
+        .order_by(Lead.follow_up_due_at.is_(None), Lead.follow_up_due_at, Lead.id)
+        .limit(limit)
+    ).all()
+    return leads, _count(session, condition)
+
+
+@dataclass(frozen=True)
+class SlaHealth:
+    """How the open work stands against its deadlines at one moment."""
+
+    waiting: int
+    waiting_overdue: int
+    waiting_due_soon: int
+    escalated: int
+    claimed: int
+    follow_up_overdue: int
+    follow_up_due_soon: int
+
+
+def sla_health(session: Session, *, now: datetime, soon: datetime) -> SlaHealth:
+    waiting = Lead.status.in_(WAITING) & Lead.owner_id.is_(None)
+    claimed = Lead.status.in_(("accepted", "escalated")) & Lead.owner_id.is_not(None)
+    return SlaHealth(
+        waiting=_count(session, waiting),
+        waiting_overdue=_count(session, waiting & (Lead.claim_due_at < now)),
+        waiting_due_soon=_count(
+            session, waiting & (Lead.claim_due_at >= now) & (Lead.claim_due_at < soon)
+        ),
+        escalated=_count(session, Lead.status == "escalated"),
+        claimed=_count(session, claimed),
+        follow_up_overdue=_count(session, claimed & (Lead.follow_up_due_at < now)),
+        follow_up_due_soon=_count(
+            session, claimed & (Lead.follow_up_due_at >= now) & (Lead.follow_up_due_at < soon)
+        ),
+    )
+
+
+def _count(session: Session, condition: Any) -> int:
+    return session.scalar(select(func.count()).select_from(Lead).where(condition)) or 0

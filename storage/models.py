@@ -178,6 +178,7 @@ class OutboxKind(enum.StrEnum):
     EPHEMERAL = "ephemeral"  # a message only `user_id` sees in `channel`
     THREAD_REPLY = "thread_reply"  # a reply in the card's thread
     CHANNEL_MESSAGE = "channel_message"  # a message into `channel` (escalations, the digest)
+    PUBLISH_HOME = "publish_home"  # redraw `user_id`'s App Home tab from current state
 
 
 class SlackOutbox(Base):
@@ -234,3 +235,22 @@ class SlaTimer(Base):
         Index("ix_sla_timers_pending", "fired_at", "cancelled_at", "due_at"),
         Index("ix_sla_timers_lead_id", "lead_id"),
     )
+
+
+class SlackEventSeen(Base):
+    """An Events API delivery already handled: Slack retries events, and a retry may overlap
+    the first attempt, so the event_id is remembered in the database, not in memory."""
+
+    __tablename__ = "slack_events_seen"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime]
+
+
+class DigestSent(Base):
+    """One digest per period key: several processes may run the cron job; one sends."""
+
+    __tablename__ = "digests_sent"
+
+    period_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sent_at: Mapped[datetime]

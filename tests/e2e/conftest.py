@@ -10,7 +10,14 @@ import httpx
 import pytest
 
 from handlers.serve import BatonServer
-from slack_emulator import DEFAULT_SIGNING_SECRET, SALES_CHANNEL, SlackEmulator, SlackUser
+from slack_emulator import (
+    DEFAULT_SIGNING_SECRET,
+    REP_1,
+    REP_2,
+    SALES_CHANNEL,
+    SlackEmulator,
+    SlackUser,
+)
 from storage import outbox as outbox_store
 from tests.factories import lead_payload
 
@@ -106,3 +113,23 @@ def buttons(card: dict[str, Any]) -> list[str]:
         if block.get("type") == "actions"
         for element in block.get("elements", [])
     ]
+
+
+@pytest.fixture
+def seeded(bot: BatonServer, slack: SlackEmulator, user: Callable[[str], SlackUser]) -> list[int]:
+    """Four leads: #1 claimed by alice, #2 rejected by bob (no_budget), #3 and #4 waiting."""
+    ids = []
+    for n, source in enumerate(["webinar", "webinar", "ebook", "ads"], start=1):
+        lead = send_lead(bot, external_id=f"seed-{n}", name=f"Lead {n}", source=source)
+        ids.append(lead["id"])
+        wait_for_card(slack, lead["id"], lambda c: "Claim by" in card_text(c))
+    cards = {lead_id: wait_for_card(slack, lead_id) for lead_id in ids}
+    user(REP_1).click(SALES_CHANNEL, cards[ids[0]]["ts"], "lead.accept")
+    user(REP_2).click(SALES_CHANNEL, cards[ids[1]]["ts"], "lead.reject")
+    (modal,) = slack.open_views(REP_2)
+    user(REP_2).submit_view(
+        modal["id"],
+        {"reason": {"reason_select": "no_budget"}, "note": {"note_input": "Freeze until May"}},
+    )
+    settled(bot)
+    return ids

@@ -1,0 +1,54 @@
+"""The weekly digest for marketing: the period's numbers and top rejection reasons by source."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from bot import outbox, reply_blocks
+from bot.cards import Message
+from bot.config import Rules
+from bot.periods import Period, parse_period
+from bot.reports import handoff_stats, rejection_feedback
+from bot.sla import SlaEngine
+from storage import once
+
+DIGEST_PERIOD = "7d"
+
+
+def digest_message(session: Session, *, period: Period, rules: Rules, sla: SlaEngine) -> Message:
+    stats = handoff_stats(session, period=period, sla=sla)
+    groups = rejection_feedback(session, period=period, reasons=rules.reasons)
+    title = f"Lead handoff digest, {period.label}"
+    blocks = [
+        reply_blocks.header(title),
+        *reply_blocks.stats_blocks(stats, title="Numbers"),
+        {"type": "divider"},
+        *reply_blocks.feedback_blocks(groups, title="Top rejection reasons by source"),
+    ]
+    text = (
+        f"{title}: {stats.handed_off} SQLs handed off, "
+        f"{reply_blocks.percent(stats.acceptance_rate)} accepted, "
+        f"{stats.sla_breaches} SLA breaches."
+    )
+    return reply_blocks.message(text, blocks)
+
+
+def send_digest(session: Session, *, rules: Rules, sla: SlaEngine, now: datetime) -> bool:
+    """Queue the digest to the marketing channel, at most once per local day: several
+    processes run the same cron job, and the first to record the day sends it."""
+    channel = rules.digest_channel
+    if not rules.digest.enabled or channel is None:
+        return False
+    zone = ZoneInfo(rules.hours.timezone)
+    period_key = f"digest:{now.astimezone(zone).date().isoformat()}"
+    if not once.digest_first_sent(session, period_key=period_key, now=now):
+        return False
+    period = parse_period(DIGEST_PERIOD, now=now, timezone=zone)
+    message = digest_message(session, period=period, rules=rules, sla=sla)
+    outbox.channel_message(
+        session, channel=channel, text=message.text, blocks=message.blocks, now=now
+    )
+    return True

@@ -1,0 +1,119 @@
+"""The App Home tab: each role's own view of the handoff, drawn from current state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from bot import outbox, reply_blocks
+from bot.cards import safe_text
+from bot.config import Rules
+from bot.lifecycle import Actor
+from bot.periods import Period, parse_period
+from bot.reports import handoff_stats, rejection_feedback
+from bot.sla import SlaEngine
+from bot.slack_ids import ActionId
+from storage import leads as lead_store
+from storage import once
+from storage.models import Lead
+
+HOME_LIST = 8
+TREND_WEEKS = 4
+
+
+def home_opened(session: Session, *, event_id: str, actor: Actor, now: datetime) -> bool:
+    """Queue a redraw of the actor's home, once per Slack event (Slack retries events)."""
+    if not once.event_first_seen(session, event_id=event_id, now=now):
+        return False
+    request_home(session, actor=actor, now=now)
+    return True
+
+
+def request_home(session: Session, *, actor: Actor, now: datetime) -> None:
+    outbox.publish_home(
+        session,
+        user_id=actor.id,
+        manager=actor.is_manager,
+        marketer=actor.is_marketer,
+        now=now,
+    )
+
+
+def home_view(
+    session: Session, *, actor: Actor, rules: Rules, sla: SlaEngine, now: datetime
+) -> dict[str, Any]:
+    """A rep sees their leads and the queue; a manager adds SLA health and the week's numbers;
+    a marketer sees why sales rejected leads, by source, and the weekly trend."""
+    zone = ZoneInfo(rules.hours.timezone)
+    blocks: list[dict[str, Any]] = [reply_blocks.header("Baton: the lead handoff")]
+    if actor.is_marketer and not actor.is_manager:
+        blocks += _marketer(session, rules=rules, now=now, zone=zone)
+    else:
+        blocks += _rep(session, actor=actor)
+        if actor.is_manager:
+            blocks += _manager(session, sla=sla, now=now, zone=zone)
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+def _rep(session: Session, *, actor: Actor) -> list[dict[str, Any]]:
+    mine, mine_total = lead_store.list_claimed(session, limit=HOME_LIST, owner_id=actor.id)
+    waiting, waiting_total = lead_store.list_waiting(session, limit=HOME_LIST)
+    blocks = [reply_blocks.section(f"*Your open leads* ({mine_total})")]
+    blocks += [_with_button(lead, "Mark contacted", ActionId.MARK_CONTACTED) for lead in mine]
+    if not mine:
+        blocks.append(reply_blocks.context("Nothing waiting on you."))
+    blocks.append({"type": "divider"})
+    blocks.append(reply_blocks.section(f"*Waiting for a rep* ({waiting_total})"))
+    blocks += [_with_button(lead, "Accept", ActionId.ACCEPT) for lead in waiting]
+    if not waiting:
+        blocks.append(reply_blocks.context("Every lead has an owner."))
+    return blocks
+
+
+def _manager(
+    session: Session, *, sla: SlaEngine, now: datetime, zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    health = lead_store.sla_health(session, now=now, soon=now + timedelta(hours=1))
+    stats = handoff_stats(
+        session, period=parse_period("this-week", now=now, timezone=zone), sla=sla
+    )
+    return [
+        {"type": "divider"},
+        reply_blocks.section("*SLA health*"),
+        *reply_blocks.health_blocks(health),
+        {"type": "divider"},
+        *reply_blocks.stats_blocks(stats, title="This week"),
+    ]
+
+
+def _marketer(
+    session: Session, *, rules: Rules, now: datetime, zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    month = parse_period("30d", now=now, timezone=zone)
+    groups = rejection_feedback(session, period=month, reasons=rules.reasons)
+    trend = []
+    for weeks_ago in range(TREND_WEEKS - 1, -1, -1):
+        end = now - timedelta(weeks=weeks_ago)
+        week = Period(start=end - timedelta(weeks=1), end=end, label="")
+        rejected = sum(g.rejected for g in rejection_feedback(session, period=week, reasons={}))
+        trend.append(str(rejected))
+    return [
+        *reply_blocks.feedback_blocks(groups, title="Why sales rejected leads, last 30 days"),
+        reply_blocks.context(
+            f"Rejections per week, last {TREND_WEEKS} weeks (oldest first): {', '.join(trend)}"
+        ),
+    ]
+
+
+def _with_button(lead: Lead, text: str, action: ActionId) -> dict[str, Any]:
+    block = reply_blocks.section(reply_blocks.lead_line(lead, None))
+    block["accessory"] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": safe_text(text, 75)},
+        "action_id": action.value,
+        "value": str(lead.id),
+    }
+    return block

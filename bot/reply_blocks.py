@@ -1,0 +1,169 @@
+"""Block Kit for answers about many leads: lists, SLA health, numbers, feedback (used by /leads,
+App Home and the digest), kept inside Slack's limits however much data there is."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from bot.cards import Message, clip, mention, safe_text, slack_date
+from bot.reports import FeedbackGroup, HandoffStats, ReasonCount
+from storage.leads import SlaHealth
+from storage.models import Lead
+
+SECTION_LIMIT = 3000
+LIST_LIMIT = 15  # leads shown in one list; the rest are counted
+
+
+def header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, 150)}}
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
+
+
+def context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, 3000)}]}
+
+
+def permalink(lead: Lead, team_domain: str | None) -> str | None:
+    """Slack's permalink form; built, not asked for, so a long list costs no API calls."""
+    if not (team_domain and lead.slack_channel and lead.slack_ts):
+        return None
+    return (
+        f"https://{team_domain}.slack.com/archives/{lead.slack_channel}/"
+        f"p{lead.slack_ts.replace('.', '')}"
+    )
+
+
+def lead_line(lead: Lead, team_domain: str | None) -> str:
+    name = safe_text(f"{lead.name} ({lead.company})" if lead.company else lead.name, 200)
+    link = permalink(lead, team_domain)
+    title = f"<{link}|{name}>" if link else name
+    parts = [f"*{title}*", f"#{lead.id}", lead.status]
+    if lead.status in ("open", "escalated") and lead.claim_due_at and not lead.owner_id:
+        parts.append(f"claim by {slack_date(lead.claim_due_at)}")
+    if lead.owner_id:
+        parts.append(mention(lead.owner_id))
+        if lead.follow_up_due_at:
+            parts.append(f"contact by {slack_date(lead.follow_up_due_at)}")
+    return "• " + " · ".join(parts)
+
+
+def lead_list(
+    title: str, leads: Sequence[Lead], total: int, team_domain: str | None, empty: str
+) -> list[dict[str, Any]]:
+    if not leads:
+        return [section(f"*{title}*\n{empty}")]
+    lines = [lead_line(lead, team_domain) for lead in leads[:LIST_LIMIT]]
+    blocks = [section(f"*{title}* ({total})\n" + "\n".join(lines))]
+    if total > len(lines):
+        blocks.append(context(f"…and {total - len(lines)} more."))
+    return blocks
+
+
+def health_blocks(health: SlaHealth) -> list[dict[str, Any]]:
+    return [
+        section(
+            "*Waiting for a rep:* "
+            f"{health.waiting} ({health.waiting_overdue} past the claim deadline, "
+            f"{health.waiting_due_soon} due within the hour)\n"
+            f"*Claimed, not yet contacted:* {health.claimed} "
+            f"({health.follow_up_overdue} overdue, "
+            f"{health.follow_up_due_soon} due within the hour)\n"
+            f"*Escalated now:* {health.escalated}"
+        )
+    ]
+
+
+def duration(value: timedelta | None) -> str:
+    if value is None:
+        return "–"
+    minutes = round(value.total_seconds() / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours < 48 else f"{hours / 24:.1f} days"
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def stats_blocks(stats: HandoffStats, *, title: str) -> list[dict[str, Any]]:
+    blocks = [
+        section(f"*{title}: {stats.period.label}*"),
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*Handed off*\n{stats.handed_off}"},
+                {
+                    "type": "mrkdwn",
+                    "text": f"*Accepted / rejected*\n{stats.accepted} / {stats.rejected}",
+                },
+                {"type": "mrkdwn", "text": f"*Acceptance rate*\n{percent(stats.acceptance_rate)}"},
+                {"type": "mrkdwn", "text": f"*Still open*\n{stats.still_open}"},
+                {
+                    "type": "mrkdwn",
+                    "text": "*Time to claim* (median / p90)\n"
+                    f"{duration(stats.median_time_to_claim)} / "
+                    f"{duration(stats.p90_time_to_claim)}",
+                },
+                {
+                    "type": "mrkdwn",
+                    "text": "*Time to first contact* (median / p90)\n"
+                    f"{duration(stats.median_time_to_contact)} / "
+                    f"{duration(stats.p90_time_to_contact)}",
+                },
+                {
+                    "type": "mrkdwn",
+                    "text": f"*SLA breaches*\n{stats.sla_breaches} "
+                    f"({percent(stats.breach_rate)} of handed off)",
+                },
+            ],
+        },
+    ]
+    if stats.per_rep:
+        lines = [
+            f"• {mention(rep.rep_id)}: {rep.open} open, {rep.accepted} accepted, "
+            f"{rep.contacted} contacted"
+            for rep in stats.per_rep[:LIST_LIMIT]
+        ]
+        blocks.append(section("*Per rep*\n" + "\n".join(lines)))
+    return blocks
+
+
+def reason_lines(reasons: Sequence[ReasonCount], *, notes: bool) -> str:
+    lines = []
+    for reason in reasons:
+        line = f"• {safe_text(reason.label, 80)}: {reason.count} ({percent(reason.share)})"
+        if notes and reason.example_notes:
+            line += " — _" + safe_text(reason.example_notes[0], 150) + "_"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def feedback_blocks(
+    groups: Sequence[FeedbackGroup], *, title: str, notes: bool = True
+) -> list[dict[str, Any]]:
+    if not groups:
+        return [section(f"*{title}*\nNo rejections in this period.")]
+    blocks = [section(f"*{title}*")]
+    for group in groups[:LIST_LIMIT]:
+        where = safe_text(group.source, 100)
+        if group.campaign:
+            where += f" / {safe_text(group.campaign, 100)}"
+        blocks.append(
+            section(
+                f"*{where}*: {group.rejected} rejected\n{reason_lines(group.reasons, notes=notes)}"
+            )
+        )
+    if len(groups) > LIST_LIMIT:
+        blocks.append(context(f"…and {len(groups) - LIST_LIMIT} more sources or campaigns."))
+    return blocks
+
+
+def message(text: str, blocks: list[dict[str, Any]]) -> Message:
+    return Message(text=clip(text, SECTION_LIMIT), blocks=blocks[:50])

@@ -1,0 +1,50 @@
+"""`/leads`: parse the text, answer from the domain, reply in the acknowledgement itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.commands import Subcommand, parse_leads_command
+from bot.errors import BatonError, InvalidInput
+from bot.leads_command import Reply, answer, help_reply
+from handlers.roles import RoleResolver
+from handlers.services import Services
+
+WRITES = (Subcommand.ASSIGN, Subcommand.REOPEN)
+
+
+def register(app: App, services: Services, roles: RoleResolver) -> None:
+    @app.command("/leads")
+    def on_leads_command(ack: Ack, command: dict[str, Any]) -> None:
+        try:
+            parsed = parse_leads_command(command.get("text") or "")
+        except InvalidInput as unclear:
+            _send(ack, help_reply(str(unclear)))
+            return
+        unit = services.db.write if parsed.name in WRITES else services.db.read
+        try:
+            with unit() as session:
+                reply = answer(
+                    session,
+                    parsed,
+                    actor=roles.actor(command["user_id"]),
+                    rules=services.config.rules,
+                    sla=services.sla,
+                    now=services.clock(),
+                    team_domain=command.get("team_domain"),
+                )
+        except BatonError as refused:
+            ack(response_type="ephemeral", text=str(refused))
+            return
+        _send(ack, reply)
+        services.wake_delivery()
+
+
+def _send(ack: Ack, reply: Reply) -> None:
+    ack(
+        response_type="in_channel" if reply.in_channel else "ephemeral",
+        text=reply.message.text,
+        blocks=reply.message.blocks,
+    )

@@ -1,0 +1,98 @@
+"""App Home per role and the weekly digest, through the emulator: right content, sent once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from handlers.digest_job import DIGEST_JOB_ID, send_digest_now
+from handlers.serve import BatonServer
+from slack_emulator import MANAGER, MARKETER, MARKETING_CHANNEL, REP_1, SlackEmulator, SlackUser
+from tests.e2e.conftest import card_text, eventually, send_lead, settled, wait_for_card
+
+As = Callable[[str], SlackUser]
+
+
+def open_home(slack: SlackEmulator, user: As, who: str) -> dict:
+    before = len([c for c in slack.calls("views.publish") if c.args.get("user_id") == who])
+    assert user(who).open_app_home().status_code == 200
+    eventually(
+        lambda: (
+            len([c for c in slack.calls("views.publish") if c.args.get("user_id") == who]) > before
+        )
+    )
+    home = slack.home(who)
+    assert home is not None
+    return home
+
+
+def test_a_rep_sees_their_leads_and_can_claim_from_home(
+    bot: BatonServer, slack: SlackEmulator, user: As
+) -> None:
+    lead = send_lead(bot)
+    wait_for_card(slack, lead["id"], lambda c: "Claim by" in card_text(c))
+
+    home = open_home(slack, user, REP_1)
+    text = card_text(home)
+    assert "Your open leads* (0)" in text and "Waiting for a rep* (1)" in text
+    assert "Dana Whitfield" in text
+
+    user(REP_1).click_in_view(home["id"], "lead.accept", value=str(lead["id"]))
+    eventually(lambda: "Your open leads* (1)" in card_text(slack.home(REP_1)))
+    wait_for_card(slack, lead["id"], lambda c: f"<@{REP_1}>" in card_text(c))
+
+
+def test_a_replayed_home_event_is_handled_once(
+    bot: BatonServer, slack: SlackEmulator, user: As
+) -> None:
+    alice = user(REP_1)
+    alice.open_app_home()
+    alice.replay()
+    settled(bot)
+    assert len(slack.calls("views.publish")) == 1
+
+
+def test_managers_see_sla_health_and_the_weeks_numbers(
+    seeded: list[int],
+    slack: SlackEmulator,
+    user: As,
+) -> None:
+    text = card_text(open_home(slack, user, MANAGER))
+    assert "SLA health" in text and "Waiting for a rep:* 2" in text
+    assert "This week" in text and "Handed off*\n4" in text
+
+
+def test_marketers_see_rejection_reasons_by_source(
+    seeded: list[int],
+    slack: SlackEmulator,
+    user: As,
+) -> None:
+    text = card_text(open_home(slack, user, MARKETER))
+    assert "webinar" in text and "No budget: 1 (100%)" in text
+    assert "Rejections per week" in text and text.rstrip().endswith("1")
+
+
+def test_the_digest_reaches_marketing_once_per_period(
+    seeded: list[int],
+    start_bot: Callable[..., BatonServer],
+    bot: BatonServer,
+    slack: SlackEmulator,
+) -> None:
+    other = start_bot()
+    assert send_digest_now(bot.services) is True
+    assert send_digest_now(other.services) is False  # a second process, same period
+    assert send_digest_now(bot.services) is False
+    settled(bot)
+
+    (digest,) = slack.messages(MARKETING_CHANNEL)
+    text = card_text(digest)
+    assert "Lead handoff digest" in text and "Handed off*\n4" in text
+    assert "Acceptance rate*\n50%" in text
+    assert "No budget: 1 (100%)" in text and "Freeze until May" in text
+
+
+def test_the_digest_runs_on_the_configured_cron(bot: BatonServer) -> None:
+    assert bot.services.scheduler is not None
+    job = bot.services.scheduler.get_job(DIGEST_JOB_ID)
+    trigger = str(job.trigger)
+    assert "day_of_week='mon'" in trigger and "hour='9'" in trigger
+    assert "America/New_York" in str(job.trigger.timezone)
