@@ -1,0 +1,679 @@
+"""Benchmark of Baton's handoff path: Accept-click acknowledgements and lead intake.
+
+For each database (SQLite in a temporary directory, PostgreSQL from BATON_TEST_POSTGRES_URL,
+which is wiped and migrated) it starts the project's Slack emulator and the real Baton server
+(`BatonServer`, with its delivery worker posting to the emulator, `post_interval=0`) and measures:
+
+1. Intake: `--leads` leads POSTed to `/api/leads` by `--concurrency` client threads; leads/s for
+   the HTTP part, and the time until the emulator shows the last card in the sales channel
+   (intake -> outbox -> delivery worker -> chat.postMessage, the whole pipeline).
+2. Accept-click acknowledgement latency: `--clicks` signed `block_actions` clicks on the Accept
+   button of distinct open leads (each a real, successful claim), POSTed to `/slack/events`.
+3. The same click load against a bare slack-bolt app with one no-op `lead.accept` listener that
+   only calls `ack()`, served by Bolt's Starlette adapter on uvicorn, once with Bolt's defaults
+   (process_before_response=False) and once with process_before_response=True: the library's floor.
+
+Click bodies are built by the emulator's `SlackUser` and signed before the clock starts, so signing
+is not measured. The HTTP clients run in a separate process (one keep-alive httpx.Client per
+thread), so they do not compete with the servers for one GIL; the emulator runs in the servers'
+process, as in the end-to-end tests. Everything binds 127.0.0.1.
+
+Run from the repository root:
+
+    .venv/bin/python -m benchmarks.handoff [--databases sqlite,postgresql] [--clicks 1000]
+        [--leads 5000] [--concurrency 8]
+
+Exits 1 if a click or a lead was not answered with success, a claim did not happen, or a card was
+never posted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import os
+import platform
+import queue
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from slack_bolt import Ack, App
+from slack_bolt.adapter.starlette import SlackRequestHandler
+from slack_sdk import WebClient
+from sqlalchemy import func, select, text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bot.config import load_config
+from handlers.serve import BatonServer
+from slack_emulator import (
+    DEFAULT_SIGNING_SECRET,
+    DEFAULT_TOKEN,
+    SALES_CHANNEL,
+    Delivery,
+    SlackEmulator,
+    SlackUser,
+    User,
+    Workspace,
+)
+from slack_emulator.serving import BackgroundServer
+from slack_emulator.signing import sign
+from slack_emulator.workspace import default_users
+from storage import migrate
+from storage.db import Database
+from storage.models import Lead, LeadStatus, SlackOutbox
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_RULES = ROOT / "baton.example.toml"
+POSTGRES_URL_VARIABLE = "BATON_TEST_POSTGRES_URL"
+DATABASE_KINDS = ("sqlite", "postgresql")
+INTAKE_TOKEN = "benchmark-intake-token"
+ACK_BUDGET = 3.0  # Slack shows the user an error when a click is not acknowledged within 3 s
+CLIENT_TIMEOUT = 10.0
+POLL_SECONDS = 0.01
+REPS = tuple(User(f"U0BENCH{n:04d}", f"bench{n}", f"Bench Rep {n}") for n in range(20))
+BASELINE_ACTION = "lead.accept"
+RUNTIME_TARGET = 8 * 60
+
+log = logging.getLogger("benchmarks.handoff")
+
+
+# ------------------------------------------------------------------------------ load generator
+
+
+@dataclass(frozen=True)
+class HttpCall:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class LoadRun:
+    """What one load run saw. `started` is a perf_counter reading in the client process; on
+    Linux and macOS that clock is system-wide, so the server process can compare with it."""
+
+    started: float
+    elapsed: float
+    latencies: list[float]
+    statuses: Counter[int]  # status code -> count; 0 means no HTTP answer at all
+    errors: list[str] = field(default_factory=list)
+
+    def count(self, ok: Callable[[int], bool]) -> int:
+        return sum(n for status, n in self.statuses.items() if ok(status))
+
+
+def post_all(calls: Sequence[HttpCall], concurrency: int) -> LoadRun:
+    """POST every call once from `concurrency` threads, each with its own keep-alive client."""
+    pending: queue.SimpleQueue[HttpCall] = queue.SimpleQueue()
+    for call in calls:
+        pending.put(call)
+    results: list[tuple[float, int]] = []
+    errors: list[str] = []
+    gate = threading.Barrier(concurrency + 1, timeout=60)
+    threads = [
+        threading.Thread(target=_client_loop, args=(pending, gate, results, errors))
+        for _ in range(concurrency)
+    ]
+    for thread in threads:
+        thread.start()
+    gate.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return LoadRun(
+        started=started,
+        elapsed=elapsed,
+        latencies=[latency for latency, _ in results],
+        statuses=Counter(status for _, status in results),
+        errors=errors[:5],
+    )
+
+
+def _client_loop(
+    pending: queue.SimpleQueue[HttpCall],
+    gate: threading.Barrier,
+    results: list[tuple[float, int]],
+    errors: list[str],
+) -> None:
+    with httpx.Client(timeout=CLIENT_TIMEOUT, trust_env=False) as client:
+        gate.wait()
+        while True:
+            try:
+                call = pending.get_nowait()
+            except queue.Empty:
+                return
+            began = time.perf_counter()
+            try:
+                status = client.post(call.url, content=call.body, headers=call.headers).status_code
+            except httpx.HTTPError as error:
+                status = 0
+                errors.append(repr(error))
+            results.append((time.perf_counter() - began, status))
+
+
+# ------------------------------------------------------------------------------ results
+
+
+@dataclass(frozen=True)
+class AckFigures:
+    label: str
+    run: LoadRun
+
+    @property
+    def failures(self) -> int:
+        return self.run.count(lambda status: status != 200)
+
+    @property
+    def late(self) -> int:
+        return sum(1 for latency in self.run.latencies if latency > ACK_BUDGET)
+
+    def row(self) -> str:
+        p50, p99 = percentiles(self.run.latencies)
+        rate = len(self.run.latencies) / self.run.elapsed if self.run.elapsed else 0.0
+        return (
+            f"  {self.label:<44}{p50 * 1000:>9.1f}{p99 * 1000:>9.1f}"
+            f"{max(self.run.latencies, default=0.0) * 1000:>9.1f}{rate:>9.0f}"
+            f"{self.failures:>9}{self.late:>7}"
+        )
+
+
+@dataclass(frozen=True)
+class IntakeFigures:
+    leads: int
+    run: LoadRun
+    pipeline: float | None  # seconds from the first POST to the last card; None: never posted
+
+    @property
+    def failures(self) -> int:
+        return self.run.count(refused_lead)
+
+
+@dataclass
+class DatabaseReport:
+    kind: str
+    version: str
+    intake: IntakeFigures | None = None
+    acks: list[AckFigures] = field(default_factory=list)
+    claimed: int = 0
+    clicks: int = 0
+    side_effects: float | None = None  # seconds from the first click until the outbox was empty
+    problems: list[str] = field(default_factory=list)
+
+
+def refused_lead(status: int) -> bool:
+    """201 creates a lead, 200 returns one already stored; anything else is a refusal."""
+    return status not in (200, 201)
+
+
+def percentiles(values: Sequence[float]) -> tuple[float, float]:
+    """p50 and p99 (inclusive method; a single value is its own percentiles)."""
+    if len(values) < 2:
+        value = values[0] if values else 0.0
+        return value, value
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return cuts[49], cuts[98]
+
+
+# ------------------------------------------------------------------------------ databases
+
+
+@contextmanager
+def empty_database(kind: str) -> Iterator[str]:
+    """The URL of an empty database of this kind, migrated to head; SQLite lives in a temp dir."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="baton-bench-") as directory:
+            url = f"sqlite:///{Path(directory) / 'baton.db'}"
+            _migrate(url)
+            yield url
+        return
+    url = os.environ.get(POSTGRES_URL_VARIABLE, "")
+    if not url.startswith("postgresql"):
+        raise SystemExit(
+            f"{POSTGRES_URL_VARIABLE} must hold a PostgreSQL URL this benchmark may wipe "
+            "(scripts/postgres-up prints one)"
+        )
+    _reset_postgres(url)
+    _migrate(url)
+    yield url
+
+
+def _reset_postgres(url: str) -> None:
+    """Drop everything, as tests/conftest.py does, so migrations start from empty."""
+    db = Database.from_url(url)
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        db.dispose()
+
+
+def _migrate(url: str) -> None:
+    db = Database.from_url(url)
+    try:
+        migrate.upgrade(db.engine)
+    finally:
+        db.dispose()
+
+
+def database_version(url: str) -> str:
+    db = Database.from_url(url)
+    try:
+        with db.engine.connect():
+            info = db.engine.dialect.server_version_info or ()
+        return f"{db.dialect} {'.'.join(str(part) for part in info)}"
+    finally:
+        db.dispose()
+
+
+def count_leads(server: BatonServer, status: LeadStatus) -> int:
+    with server.services.db.read() as session:
+        query = select(func.count()).select_from(Lead).where(Lead.status == status.value)
+        return int(session.scalar(query) or 0)
+
+
+def pending_outbox(server: BatonServer) -> int:
+    with server.services.db.read() as session:
+        query = select(func.count()).select_from(SlackOutbox).where(SlackOutbox.done_at.is_(None))
+        return int(session.scalar(query) or 0)
+
+
+# ------------------------------------------------------------------------------ servers
+
+
+@contextmanager
+def slack_emulator() -> Iterator[SlackEmulator]:
+    with SlackEmulator(workspace=Workspace(users=default_users() + REPS)) as emulator:
+        yield emulator
+
+
+@contextmanager
+def running_baton(url: str, emulator: SlackEmulator) -> Iterator[BatonServer]:
+    environment = {
+        "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
+        "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
+        "SLACK_API_URL": emulator.api_url,
+        "BATON_INTAKE_TOKEN": INTAKE_TOKEN,
+        "DATABASE_URL": url,
+        "BATON_CONFIG": str(EXAMPLE_RULES),
+    }
+    server = BatonServer(load_config(environment), post_interval=0.0)
+    try:
+        server.start(host="127.0.0.1")
+        yield server
+    finally:
+        server.stop()
+
+
+def bare_bolt_app(api_url: str, *, process_before_response: bool) -> Starlette:
+    """One no-op Accept listener on Bolt's Starlette adapter; auth.test is answered by the
+    emulator, requests are verified with the same signing secret as Baton's."""
+    bolt = App(
+        client=WebClient(token=DEFAULT_TOKEN, base_url=api_url),
+        signing_secret=DEFAULT_SIGNING_SECRET,
+        process_before_response=process_before_response,
+    )
+
+    @bolt.action(BASELINE_ACTION)
+    def accept(ack: Ack) -> None:
+        ack()
+
+    handler = SlackRequestHandler(bolt)
+
+    async def events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    return Starlette(routes=[Route("/slack/events", events, methods=["POST"])])
+
+
+@contextmanager
+def running_asgi(app: Starlette) -> Iterator[str]:
+    """Serve on uvicorn (as BatonServer does: h11, no lifespan) on 127.0.0.1; yields the URL."""
+    server = BackgroundServer(app, "127.0.0.1", 0)
+    try:
+        server.start()
+        yield server.url
+    finally:
+        server.stop()
+
+
+# ------------------------------------------------------------------------------ requests
+
+
+def lead_payload(n: int, kind: str) -> dict[str, Any]:
+    """A realistic lead; `external_id` differs for each, so every POST creates one."""
+    return {
+        "external_id": f"bench-{kind}-{n}",
+        "name": f"Lead {n}",
+        "email": f"lead{n}@northwind.example",
+        "phone": "+1 555 0100",
+        "title": "VP Operations",
+        "company": f"Northwind {n}",
+        "company_size": "201-500",
+        "industry": "Logistics",
+        "country": "US",
+        "source": "webinar",
+        "campaign": "Q4 Ops Webinar",
+        "score": 50 + n % 50,
+        "intent": "demo_request",
+        "budget": "Approved for Q1",
+        "authority": "Decision maker",
+        "need": "Route planning",
+        "timeline": "This quarter",
+        "activities": [
+            {"type": "demo_request", "detail": "Asked for a demo", "at": "2026-11-24T14:00:00Z"}
+        ],
+        "notes": "Came from the webinar chat.",
+        "crm_url": f"https://crm.example/leads/{n}",
+    }
+
+
+def intake_calls(base_url: str, kind: str, numbers: range) -> list[HttpCall]:
+    headers = {"Authorization": f"Bearer {INTAKE_TOKEN}", "Content-Type": "application/json"}
+    return [
+        HttpCall(f"{base_url}/api/leads", json.dumps(lead_payload(n, kind)).encode(), headers)
+        for n in numbers
+    ]
+
+
+class _UnsentUser(SlackUser):
+    """A SlackUser whose requests are kept, unsigned, instead of sent: the exact bodies the
+    end-to-end tests send, built ahead of the measurement."""
+
+    def __init__(self, emulator: SlackEmulator, user_id: str) -> None:
+        super().__init__(emulator, user_id, "http://unused", DEFAULT_SIGNING_SECRET)
+        self.kept: list[tuple[str, str]] = []
+
+    def _send(self, body: str, content_type: str, delivery: Delivery | None) -> httpx.Response:
+        self.kept.append((body, content_type))
+        return httpx.Response(200)
+
+
+def accept_click_bodies(emulator: SlackEmulator, cards: dict[int, str]) -> list[tuple[str, str]]:
+    """One Accept click per card (lead id -> ts), by reps in turn; (body, content type) each."""
+    users = [_UnsentUser(emulator, rep.id) for rep in REPS]
+    for index, ts in enumerate(cards.values()):
+        users[index % len(users)].click(SALES_CHANNEL, ts, "lead.accept")
+    return [body for user in users for body in user.kept]
+
+
+def signed(bodies: Sequence[tuple[str, str]], url: str) -> list[HttpCall]:
+    """Sign now (Slack refuses requests older than 5 minutes), just before a measurement."""
+    now = time.time()
+    calls = []
+    for body, content_type in bodies:
+        request = sign(
+            url,
+            body,
+            content_type,
+            signing_secret=DEFAULT_SIGNING_SECRET,
+            now=now,
+            delivery=Delivery(),
+        )
+        calls.append(HttpCall(request.url, request.body, request.headers))
+    return calls
+
+
+def lead_cards(emulator: SlackEmulator) -> dict[int, str]:
+    """Lead id -> ts of every lead card in the sales channel (read under the emulator's lock)."""
+    found: dict[int, str] = {}
+    with emulator.store.lock:
+        for message in emulator.store.messages.get(SALES_CHANNEL, ()):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if "lead_id" in payload and message.get("thread_ts", message["ts"]) == message["ts"]:
+                found[payload["lead_id"]] = message["ts"]
+    return found
+
+
+class CardWatch:
+    """Counts lead cards in the sales channel, scanning only messages added since last time, so
+    polling holds the emulator's lock for microseconds, not for a scan of every card."""
+
+    def __init__(self, emulator: SlackEmulator) -> None:
+        self.emulator = emulator
+        self.scanned = 0
+        self.lead_ids: set[int] = set()
+
+    def count(self) -> int:
+        with self.emulator.store.lock:
+            messages = self.emulator.store.messages.get(SALES_CHANNEL, [])
+            for message in messages[self.scanned :]:
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if "lead_id" in payload:
+                    self.lead_ids.add(payload["lead_id"])
+            self.scanned = len(messages)
+        return len(self.lead_ids)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> float | None:
+    """perf_counter when `condition` first held (polled every 10 ms), or None on timeout."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if condition():
+            return time.perf_counter()
+        time.sleep(POLL_SECONDS)
+    return None
+
+
+# ------------------------------------------------------------------------------ phases
+
+
+def measure_intake(
+    load: ProcessPoolExecutor,
+    server: BatonServer,
+    emulator: SlackEmulator,
+    report: DatabaseReport,
+    options: argparse.Namespace,
+) -> None:
+    calls = intake_calls(server.url, report.kind, range(options.leads))
+    watch = CardWatch(emulator)
+    future: Future[LoadRun] = load.submit(post_all, calls, options.concurrency)
+    posted_at = wait_until(
+        lambda: watch.count() >= options.leads or _refused_some(future),
+        timeout=60 + options.leads / 20,
+    )
+    run = future.result()
+    all_posted = posted_at is not None and watch.count() >= options.leads
+    pipeline = posted_at - run.started if all_posted and posted_at is not None else None
+    report.intake = IntakeFigures(options.leads, run, pipeline)
+    if report.intake.failures:
+        report.problems.append(f"{report.intake.failures} leads refused: {dict(run.statuses)}")
+    if pipeline is None:
+        report.problems.append(f"only {watch.count()} of {options.leads} cards posted")
+
+
+def _refused_some(future: Future[LoadRun]) -> bool:
+    """The intake run is over and some leads were refused: their cards will never come."""
+    if not future.done():
+        return False
+    return future.exception() is not None or future.result().count(refused_lead) > 0
+
+
+def ensure_open_leads(
+    load: ProcessPoolExecutor,
+    server: BatonServer,
+    emulator: SlackEmulator,
+    report: DatabaseReport,
+    options: argparse.Namespace,
+) -> dict[int, str]:
+    """`--clicks` open leads with posted cards (topping up, untimed, if --leads was smaller)."""
+    missing = options.clicks - options.leads
+    if missing > 0:
+        extra = intake_calls(server.url, report.kind, range(options.leads, options.clicks))
+        load.submit(post_all, extra, options.concurrency).result()
+    settled = wait_until(
+        lambda: (
+            count_leads(server, LeadStatus.OPEN) >= options.clicks and pending_outbox(server) == 0
+        ),
+        timeout=60 + options.clicks / 20,
+    )
+    if settled is None:
+        report.problems.append("the leads to click were never all open with their cards posted")
+    cards = lead_cards(emulator)
+    return {lead_id: cards[lead_id] for lead_id in sorted(cards)[: options.clicks]}
+
+
+def measure_baton_clicks(
+    load: ProcessPoolExecutor,
+    server: BatonServer,
+    bodies: Sequence[tuple[str, str]],
+    report: DatabaseReport,
+    options: argparse.Namespace,
+) -> None:
+    before = count_leads(server, LeadStatus.ACCEPTED)
+    calls = signed(bodies, f"{server.url}/slack/events")
+    run = load.submit(post_all, calls, options.concurrency).result()
+    report.acks.append(AckFigures(f"Baton ({report.kind})", run))
+    drained = wait_until(lambda: pending_outbox(server) == 0, timeout=max(120.0, len(bodies) / 5))
+    report.side_effects = None if drained is None else drained - run.started
+    report.clicks = len(bodies)
+    report.claimed = count_leads(server, LeadStatus.ACCEPTED) - before
+    if report.claimed != len(bodies):
+        report.problems.append(f"{report.claimed} of {len(bodies)} clicks claimed their lead")
+    if report.side_effects is None:
+        report.problems.append("card updates and DMs after the claims were not all delivered")
+
+
+def measure_bolt_baselines(
+    load: ProcessPoolExecutor,
+    emulator: SlackEmulator,
+    bodies: Sequence[tuple[str, str]],
+    report: DatabaseReport,
+    options: argparse.Namespace,
+) -> None:
+    for label, inline in (
+        ("bare Bolt, defaults (Starlette adapter)", False),
+        ("bare Bolt, process_before_response=True", True),
+    ):
+        app = bare_bolt_app(emulator.api_url, process_before_response=inline)
+        with running_asgi(app) as url:
+            calls = signed(bodies, f"{url}/slack/events")
+            run = load.submit(post_all, calls, options.concurrency).result()
+        report.acks.append(AckFigures(label, run))
+
+
+def benchmark_database(
+    load: ProcessPoolExecutor, kind: str, options: argparse.Namespace
+) -> DatabaseReport:
+    with empty_database(kind) as url, slack_emulator() as emulator:
+        report = DatabaseReport(kind, database_version(url))
+        print(f"... {report.version}: intake, then clicks, then the Bolt baselines", flush=True)
+        with running_baton(url, emulator) as server:
+            measure_intake(load, server, emulator, report, options)
+            if report.problems:
+                return report  # no cards to click: the intake failure is the finding
+            cards = ensure_open_leads(load, server, emulator, report, options)
+            bodies = accept_click_bodies(emulator, cards)
+            measure_baton_clicks(load, server, bodies, report, options)
+        measure_bolt_baselines(load, emulator, bodies, report, options)
+    for figures in report.acks:
+        if figures.failures:
+            report.problems.append(
+                f"{figures.label}: {figures.failures} clicks not acknowledged with 200 "
+                f"({dict(figures.run.statuses)}; {figures.run.errors[:2]})"
+            )
+    return report
+
+
+# ------------------------------------------------------------------------------ output
+
+
+def machine_header(kinds: Sequence[str], options: argparse.Namespace) -> str:
+    load1, load5, _ = os.getloadavg()
+    return (
+        f"Baton handoff benchmark: {os.cpu_count()} CPUs (load average {load1:.2f}/{load5:.2f}), "
+        f"{platform.python_implementation()} {platform.python_version()} on {platform.system()} "
+        f"{platform.machine()}; databases: {', '.join(kinds)}; "
+        f"{options.clicks} clicks, {options.leads} leads, {options.concurrency} client threads"
+    )
+
+
+def print_report(report: DatabaseReport, options: argparse.Namespace) -> None:
+    print(f"\n== {report.version} ==")
+    intake = report.intake
+    if intake is not None:
+        p50, p99 = percentiles(intake.run.latencies)
+        rate = intake.leads / intake.run.elapsed if intake.run.elapsed else 0.0
+        print(
+            f"  intake  {intake.leads} leads: HTTP {rate:.0f} leads/s "
+            f"({intake.run.elapsed:.2f} s; p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms)"
+        )
+        if intake.pipeline is not None:
+            print(
+                f"          last card in Slack {intake.pipeline:.2f} s after the first POST "
+                f"({intake.leads / intake.pipeline:.0f} cards/s end to end)"
+            )
+    header = f"  {'accept clicks (' + str(report.clicks) + ')':<44}"
+    print(f"{header}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'acks/s':>9}{'non-200':>9}{'>3 s':>7}")
+    for figures in report.acks:
+        print(figures.row())
+    if report.side_effects is not None:
+        print(
+            f"  claims: {report.claimed}/{report.clicks}; card updates and DMs all delivered "
+            f"{report.side_effects:.2f} s after the first click"
+        )
+    for problem in report.problems:
+        print(f"  PROBLEM: {problem}")
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.handoff", description=__doc__)
+    parser.add_argument("--databases", default=",".join(DATABASE_KINDS))
+    parser.add_argument("--clicks", type=int, default=1000)
+    parser.add_argument("--leads", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    options = parser.parse_args(argv)
+    options.kinds = [kind.strip() for kind in options.databases.split(",") if kind.strip()]
+    unknown = set(options.kinds) - set(DATABASE_KINDS)
+    if unknown or not options.kinds:
+        parser.error(f"--databases takes a list of {', '.join(DATABASE_KINDS)}")
+    if min(options.clicks, options.leads, options.concurrency) < 1:
+        parser.error("--clicks, --leads and --concurrency must be at least 1")
+    return options
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    print(machine_header(options.kinds, options), flush=True)
+    began = time.perf_counter()
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as load:
+        load.submit(post_all, [], 1).result()  # start the client process before measuring
+        reports = []
+        for kind in options.kinds:
+            report = benchmark_database(load, kind, options)
+            print_report(report, options)
+            reports.append(report)
+    total = time.perf_counter() - began
+    print(f"\ntotal run time {total:.0f} s")
+    if total > RUNTIME_TARGET:
+        print(f"NOTE: longer than the {RUNTIME_TARGET // 60}-minute target; lower the defaults")
+    failed = any(report.problems for report in reports)
+    if failed:
+        print("FAILED: see the PROBLEM lines above")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
