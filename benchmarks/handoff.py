@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.config import load_config
+from bot.sample_leads import sample_leads
 from handlers.serve import BatonServer
 from slack_emulator import (
     DEFAULT_SIGNING_SECRET,
@@ -357,39 +359,20 @@ def running_asgi(app: Starlette) -> Iterator[str]:
 # ------------------------------------------------------------------------------ requests
 
 
-def lead_payload(n: int, kind: str) -> dict[str, Any]:
-    """A realistic lead; `external_id` differs for each, so every POST creates one."""
-    return {
-        "external_id": f"bench-{kind}-{n}",
-        "name": f"Lead {n}",
-        "email": f"lead{n}@northwind.example",
-        "phone": "+1 555 0100",
-        "title": "VP Operations",
-        "company": f"Northwind {n}",
-        "company_size": "201-500",
-        "industry": "Logistics",
-        "country": "US",
-        "source": "webinar",
-        "campaign": "Q4 Ops Webinar",
-        "score": 50 + n % 50,
-        "intent": "demo_request",
-        "budget": "Approved for Q1",
-        "authority": "Decision maker",
-        "need": "Route planning",
-        "timeline": "This quarter",
-        "activities": [
-            {"type": "demo_request", "detail": "Asked for a demo", "at": "2026-11-24T14:00:00Z"}
-        ],
-        "notes": "Came from the webinar chat.",
-        "crm_url": f"https://crm.example/leads/{n}",
-    }
+def lead_payloads(kind: str, numbers: range) -> list[dict[str, Any]]:
+    """Realistic leads (the demo's sample set); `external_id` differs for each, so every POST
+    creates one."""
+    leads = sample_leads(len(numbers), now=datetime.now(UTC))
+    for n, lead in zip(numbers, leads, strict=True):
+        lead["external_id"] = f"bench-{kind}-{n}"
+    return leads
 
 
 def intake_calls(base_url: str, kind: str, numbers: range) -> list[HttpCall]:
     headers = {"Authorization": f"Bearer {INTAKE_TOKEN}", "Content-Type": "application/json"}
     return [
-        HttpCall(f"{base_url}/api/leads", json.dumps(lead_payload(n, kind)).encode(), headers)
-        for n in numbers
+        HttpCall(f"{base_url}/api/leads", json.dumps(lead).encode(), headers)
+        for lead in lead_payloads(kind, numbers)
     ]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -94,3 +95,18 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def add_unless_duplicate(session: Session, row: object) -> bool:
+    """Insert `row`; False when a unique key says it is already there.
+
+    The database decides, so two racing inserts cannot both succeed; the savepoint keeps the
+    caller's transaction usable either way.
+    """
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.db import add_unless_duplicate
 from storage.models import Lead, LeadEvent
 
 
@@ -24,19 +24,10 @@ def get_lead_by_external_id(session: Session, external_id: str) -> Lead | None:
 
 
 def insert_lead(session: Session, fields: dict[str, Any]) -> Lead | None:
-    """Insert a lead, or return None when its external_id is already stored.
-
-    The unique constraint decides, inside a savepoint, so two deliveries racing each other
-    cannot both create the lead and the surrounding transaction stays usable.
-    """
+    """Insert a lead, or return None when its external_id is already stored (the unique key
+    decides, so two deliveries racing each other cannot both create it)."""
     lead = Lead(**fields)
-    try:
-        with session.begin_nested():
-            session.add(lead)
-            session.flush()
-    except IntegrityError:
-        return None
-    return lead
+    return lead if add_unless_duplicate(session, lead) else None
 
 
 def update_lead_if_unchanged(
