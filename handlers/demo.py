@@ -7,7 +7,9 @@ API like a marketing automation would send them, and a Slack-like web client on 
 
 from __future__ import annotations
 
+import os
 import secrets
+import sys
 import tempfile
 import threading
 import time
@@ -88,6 +90,14 @@ def print_channel(slack: SlackEmulator, stop: threading.Event) -> None:
                 seen[message["ts"]] = text
 
 
+def has_display() -> bool:
+    """A graphical browser can open here; on a headless Linux box `webbrowser` would start a
+    text browser in this terminal instead."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run_demo(
     *,
     port: int,
@@ -114,7 +124,7 @@ def run_demo(
                     print(f"Baton demo: the bot serves {url} (Slack emulator at {slack.url})")
                     print(f"Database: {db_path}. Press Ctrl-C to stop.")
                     print(f"Open the demo workspace: {web.url}", flush=True)
-                    if open_browser:
+                    if open_browser and has_display():
                         webbrowser.open(web.url)
                     assert config.settings.intake_token is not None
                     threading.Thread(
