@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from handlers.digest_job import DIGEST_JOB_ID, send_digest_now
 from handlers.serve import BatonServer
@@ -96,3 +101,32 @@ def test_the_digest_runs_on_the_configured_cron(bot: BatonServer) -> None:
     trigger = str(job.trigger)
     assert "day_of_week='mon'" in trigger and "hour='9'" in trigger
     assert "America/New_York" in str(job.trigger.timezone)
+
+
+def test_stats_home_digest_and_export_agree(
+    seeded: list[int], bot: BatonServer, slack: SlackEmulator, user: As, tmp_path: Path
+) -> None:
+    """The same seeded week, read four ways, gives the same numbers."""
+    user(MANAGER).slash_command("/leads", "stats 7d")
+    stats = card_text(slack.ephemerals(MANAGER)[-1])
+    home = card_text(open_home(slack, user, MANAGER))
+    send_digest_now(bot.services)
+    settled(bot)
+    digest = card_text(slack.messages(MARKETING_CHANNEL)[-1])
+    for view in (stats, home, digest):
+        assert "Handed off*\n4" in view and "Accepted / rejected*\n1 / 1" in view
+        assert "Acceptance rate*\n50%" in view
+
+    exported = subprocess.run(
+        [sys.executable, "-m", "bot", "report", "feedback", "--since", "7d", "--format", "json"],
+        env={"PATH": os.environ["PATH"], "DATABASE_URL": bot.services.config.settings.database_url},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = json.loads(exported.stdout)
+    assert [(row["source"], row["reason"], row["note"]) for row in rows] == [
+        ("webinar", "no_budget", "Freeze until May")
+    ]
+    assert "No budget: 1 (100%)" in digest

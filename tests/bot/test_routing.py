@@ -1,0 +1,28 @@
+"""Routing: the first matching route picks the channel; everything else goes to sales."""
+
+from __future__ import annotations
+
+from bot.config import parse_rules
+from bot.routing import channel_for
+from storage.models import Lead
+
+RULES = parse_rules(
+    {
+        "channels": {"sales": "C0SALES0001"},
+        "routes": [
+            {"match": {"country": ["DE", "FR"]}, "channel": "C0SALESEU01"},
+            {"match": {"segment": "enterprise", "score_min": 80}, "channel": "C0ENTERPRS1"},
+        ],
+    },
+    source="test",
+)
+
+
+def test_first_matching_route_wins() -> None:
+    assert channel_for(Lead(country="de", segment="enterprise", score=95), RULES) == "C0SALESEU01"
+    assert channel_for(Lead(country="US", segment="Enterprise", score=95), RULES) == "C0ENTERPRS1"
+
+
+def test_leads_matching_no_route_go_to_the_sales_channel() -> None:
+    assert channel_for(Lead(country="US", segment="enterprise", score=60), RULES) == "C0SALES0001"
+    assert channel_for(Lead(), RULES) == "C0SALES0001"
