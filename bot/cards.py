@@ -330,6 +330,8 @@ def _summary(lead: Lead, reasons: Mapping[str, str]) -> str:
 
 def _card_buttons(lead: Lead) -> list[ButtonElement]:
     status = S(lead.status)
+    if status == S.ESCALATED and lead.owner_id:  # breached follow-up, not reopened: still theirs
+        status = S.ACCEPTED
     if status in (S.NEW, S.OPEN, S.ESCALATED):
         return [
             _button(lead, "Accept", ActionId.ACCEPT, "primary"),

@@ -311,6 +311,9 @@ class SlaPolicy(_Strict):
     )
     business_hours: bool = True
     reopen_on_breach: bool = False
+    remind_in_channel: bool = (
+        False  # the claim reminder also shows in the channel, not only the thread
+    )
     escalate_to: list[UserId] | None = None  # defaults to roles.managers
     escalation_channel: ChannelId | None = None
 

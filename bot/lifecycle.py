@@ -153,6 +153,7 @@ def accept(session: Session, *, lead_id: int, actor: Actor, sla: SlaEngine, now:
         now=now,
         to=S.ACCEPTED,
         values={"owner_id": actor.id, "accepted_at": now},
+        check=_unclaimed,
         sla=sla,
     )
     outbox.direct_message(session, lead=lead, user_id=actor.id, template=DmTemplate.OWNER, now=now)
@@ -186,6 +187,7 @@ def reject(
             "rejected_at": now,
         },
         details={"reason": reason, "note": note},
+        check=_unclaimed_or_owned_by(actor),
         sla=sla,
     )
 
@@ -412,6 +414,29 @@ def _refusal(lead: Lead, action: Action) -> InvalidTransition:
         f"Lead {lead.id} is {status.value}; it cannot be {PAST_TENSE[action]} now.",
         lead_id=lead.id,
         status=status.value,
+        owner_id=lead.owner_id,
+    )
+
+
+def _unclaimed(lead: Lead) -> None:
+    """An escalated lead whose policy did not reopen it still belongs to its owner."""
+    if lead.owner_id is not None:
+        raise _claimed_by(lead)
+
+
+def _unclaimed_or_owned_by(actor: Actor) -> Check:
+    def check(lead: Lead) -> None:
+        if lead.owner_id is not None and lead.owner_id != actor.id and not actor.is_manager:
+            raise _claimed_by(lead)
+
+    return check
+
+
+def _claimed_by(lead: Lead) -> AlreadyClaimed:
+    return AlreadyClaimed(
+        f"This lead was already claimed by <@{lead.owner_id}>.",
+        lead_id=lead.id,
+        status=lead.status,
         owner_id=lead.owner_id,
     )
 

@@ -56,9 +56,16 @@ def tell_user(
     )
 
 
-def thread_reply(session: Session, *, lead: Lead, text: str, now: datetime) -> None:
+def thread_reply(
+    session: Session, *, lead: Lead, text: str, now: datetime, broadcast: bool = False
+) -> None:
+    """A reply in the card's thread; with `broadcast`, Slack shows it in the channel too."""
     outbox_store.add(
-        session, kind=OutboxKind.THREAD_REPLY, lead_id=lead.id, payload={"text": text}, now=now
+        session,
+        kind=OutboxKind.THREAD_REPLY,
+        lead_id=lead.id,
+        payload={"text": text, "broadcast": broadcast},
+        now=now,
     )
 
 

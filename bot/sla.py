@@ -152,6 +152,7 @@ class SlaEngine:
                 lead=lead,
                 text=f"⏰ Still unclaimed: the claim SLA ends {_when(lead.claim_due_at)}.",
                 now=now,
+                broadcast=policy.remind_in_channel,
             )
             return True
         if kind == TimerKind.FOLLOW_UP_REMINDER and status == LeadStatus.ACCEPTED:

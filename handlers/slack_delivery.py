@@ -339,7 +339,10 @@ class DeliveryWorker:
         row.channel = lead.slack_channel
         with self.pacer.slot(lead.slack_channel):
             self.clients.poster.chat_postMessage(
-                channel=lead.slack_channel, thread_ts=lead.slack_ts, text=row.payload["text"]
+                channel=lead.slack_channel,
+                thread_ts=lead.slack_ts,
+                text=row.payload["text"],
+                reply_broadcast=bool(row.payload.get("broadcast")),
             )
         self._finish(row)
 

@@ -490,3 +490,8 @@ def test_escalation_dm_lets_a_manager_act_on_the_lead() -> None:
     )
     assert "breached its SLA" in message.text
     assert list(buttons(message)) == ["lead.accept", "lead.reject"]
+
+
+def test_an_escalated_lead_still_owned_offers_its_owner_buttons() -> None:
+    lead = lead_in(LeadStatus.ESCALATED, owner_id="U0REP000001")
+    assert list(buttons(card(lead))) == ["lead.contacted", "lead.release"]

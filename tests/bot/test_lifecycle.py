@@ -357,3 +357,18 @@ def test_concurrent_accept_and_reject_decide_once(db: Database) -> None:
             if e.action in ("accept", "reject")
         ]
     assert len(decisions) == 1
+
+
+def test_an_escalated_lead_that_was_not_reopened_stays_with_its_owner(db: Database) -> None:
+    with db.write() as session:
+        lead_id = create_lead(session, status=S.ACCEPTED).id
+        lifecycle.escalate(
+            session, lead_id=lead_id, breach="follow_up", reopen=False, sla=SLA, now=NOW
+        )
+    with pytest.raises(AlreadyClaimed, match="<@U0REP000001>"), db.write() as session:
+        lifecycle.accept(session, lead_id=lead_id, actor=OTHER_REP, sla=SLA, now=NOW)
+    with db.write() as session:
+        contacted = lifecycle.mark_contacted(
+            session, lead_id=lead_id, actor=OWNER, sla=SLA, now=NOW
+        )
+    assert (contacted.status, contacted.owner_id) == (S.CONTACTED, OWNER.id)

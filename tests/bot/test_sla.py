@@ -267,3 +267,38 @@ def test_breach_is_posted_to_the_escalation_channel_and_pings_manager_groups(
     assert "<!subteam^S0SALESMGRS>" in thread[-1] and "<@U0MANAGER01>" in thread[-1]
     assert len(posted) == 1 and posted[0][0] == "C0ESCALATE1"
     assert "Dana Whitfield (Northwind Traders)" in posted[0][1]
+
+
+def test_claim_reminder_can_show_in_the_channel_too(db: Database) -> None:
+    engine = SlaEngine(parse_rules({}, source="test"))  # the default hot policy: thread only
+    loud = SlaEngine(
+        parse_rules(
+            {
+                "sla": [
+                    {
+                        "name": "loud",
+                        "claim": "10m",
+                        "follow_up": "1h",
+                        "remind_before": "5m",
+                        "business_hours": False,
+                        "remind_in_channel": True,
+                    }
+                ]
+            },
+            source="test",
+        )
+    )
+    for name, sla_engine in (("quiet", engine), ("loud", loud)):
+        with db.write() as session:
+            lead_id = create_lead(session, external_id=name, intent="demo_request").id
+            lifecycle.post(
+                session, lead_id=lead_id, channel="C1", ts="1.1", sla=sla_engine, now=NY_TUESDAY_10
+            )
+        sweep(db, NY_TUESDAY_10 + timedelta(minutes=10), sla_engine)
+        with db.read() as session:
+            (reminder,) = [
+                r
+                for r in outbox_store.list_rows(session, lead_id=lead_id)
+                if r.kind == OutboxKind.THREAD_REPLY
+            ]
+        assert reminder.payload["broadcast"] is (name == "loud")
