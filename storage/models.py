@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -232,7 +233,15 @@ class SlaTimer(Base):
 
     __table_args__ = (
         UniqueConstraint("lead_id", "kind", "cycle"),
-        Index("ix_sla_timers_pending", "fired_at", "cancelled_at", "due_at"),
+        # Only pending timers, in the order the sweep takes them: PostgreSQL can then read the
+        # index in order and stop at the batch size, even with a large backlog due at once.
+        Index(
+            "ix_sla_timers_due",
+            "due_at",
+            "id",
+            postgresql_where=text("fired_at IS NULL AND cancelled_at IS NULL"),
+            sqlite_where=text("fired_at IS NULL AND cancelled_at IS NULL"),
+        ),
         Index("ix_sla_timers_lead_id", "lead_id"),
     )
 

@@ -299,6 +299,6 @@ def test_claim_reminder_can_show_in_the_channel_too(db: Database) -> None:
             (reminder,) = [
                 r
                 for r in outbox_store.list_rows(session, lead_id=lead_id)
-                if r.kind == OutboxKind.THREAD_REPLY
+                if r.kind == OutboxKind.THREAD_REPLY and "Still unclaimed" in r.payload["text"]
             ]
         assert reminder.payload["broadcast"] is (name == "loud")
