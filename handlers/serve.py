@@ -60,7 +60,7 @@ class BatonServer:
             self.services, self.clients, post_interval=post_interval, first_retry=first_retry
         )
         self.services.wake_delivery = self.delivery.wake
-        self.bolt = create_bolt_app(self.services, self.clients.api)
+        self.bolt = create_bolt_app(self.services, self.clients)
         self.socket_mode = (
             SocketModeHandler(self.bolt, settings.slack_app_token) if settings.socket_mode else None
         )

@@ -75,6 +75,8 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
             if error.response.get("error") in ("expired_trigger_id", "invalid_trigger_id"):
                 raise TriggerExpired(TRIGGER_EXPIRED) from error
             raise
+        except OSError as error:  # Slack did not answer in time: the trigger is gone by now
+            raise TriggerExpired(TRIGGER_EXPIRED) from error
 
     @app.view(ViewId.REJECT)
     def on_lead_reject_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -11,29 +11,30 @@ import logging
 from typing import Any
 
 from slack_bolt import App, BoltResponse
-from slack_sdk import WebClient
 
 from bot import outbox
 from bot.errors import BatonError
 from handlers import slack_actions, slack_commands, slack_events
 from handlers.roles import RoleResolver
 from handlers.services import Services
+from handlers.slack_delivery import SlackClients
 
 log = logging.getLogger(__name__)
 
 GENERIC_FAILURE = "Sorry, something went wrong on Baton's side; nothing was changed. Try again?"
 
 
-def create_bolt_app(services: Services, client: WebClient) -> App:
+def create_bolt_app(services: Services, clients: SlackClients) -> App:
+    """Listeners get the fast-failing interactive client; role look-ups the retrying one."""
     settings = services.config.settings
     app = App(
-        client=client,
+        client=clients.interactive,
         signing_secret=settings.slack_signing_secret,
         request_verification_enabled=not settings.socket_mode,
         process_before_response=True,
         raise_error_for_unhandled_request=False,
     )
-    roles = RoleResolver(services.config.rules, client)
+    roles = RoleResolver(services.config.rules, clients.api)
     slack_actions.register(app, services, roles)
     slack_commands.register(app, services, roles)
     slack_events.register(app, services, roles)

@@ -40,6 +40,7 @@ IDLE_POLL_SECONDS = 0.25
 MAX_BACKOFF_SECONDS = 300
 EPHEMERAL_ATTEMPTS = 5  # an ephemeral reply is worthless once the moment has passed
 HISTORY_PAGES = 5
+INTERACTIVE_TIMEOUT_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -49,17 +50,20 @@ class SlackClients:
     `api` retries everything (rate limits, 5xx, connection errors): right for calls that are
     safe to repeat. `poster` retries only 429s, which Slack did not act on: a 5xx or a dropped
     connection after chat.postMessage may mean the message was posted, and the outbox decides
-    by looking for it before posting again.
+    by looking for it before posting again. `interactive` serves listeners while Slack waits
+    for the acknowledgement (views.open with a 3-second trigger_id): it never retries and
+    gives up quickly, so a slow Slack costs a clear message, not a missed acknowledgement.
     """
 
     api: WebClient
     poster: WebClient
+    interactive: WebClient
 
     @classmethod
     def build(cls, token: str, base_url: str, *, timeout: int = 10) -> SlackClients:
-        def client(*handlers: Any) -> WebClient:
+        def client(*handlers: Any, seconds: int = timeout) -> WebClient:
             return WebClient(
-                token=token, base_url=base_url, timeout=timeout, retry_handlers=list(handlers)
+                token=token, base_url=base_url, timeout=seconds, retry_handlers=list(handlers)
             )
 
         return cls(
@@ -69,6 +73,7 @@ class SlackClients:
                 ConnectionErrorRetryHandler(max_retry_count=2),
             ),
             poster=client(RateLimitErrorRetryHandler(max_retry_count=2)),
+            interactive=client(seconds=INTERACTIVE_TIMEOUT_SECONDS),
         )
 
 

@@ -193,3 +193,31 @@ def test_a_manager_may_release_someone_elses_lead(
     user(MANAGER).click(SALES_CHANNEL, card["ts"], "lead.release")
     reopened = wait_for_card(slack, lead["id"], lambda c: "lead.accept" in buttons(c))
     assert f"<@{REP_1}>" not in card_text(reopened)
+
+
+def test_an_expired_trigger_tells_the_rep_to_click_again(
+    bot: BatonServer, slack: SlackEmulator, user: As
+) -> None:
+    lead = send_lead(bot)
+    card = wait_for_card(slack, lead["id"])
+    slack.faults.add("views.open", error="expired_trigger_id")
+
+    assert user(REP_2).click(SALES_CHANNEL, card["ts"], "lead.reject").status_code == 200
+    (message,) = slack.wait_for(lambda: slack.ephemerals(REP_2))
+    assert "click Reject again" in message["text"]
+    assert slack.open_views(REP_2) == []
+    assert events_of(bot, lead["id"]).count("reject") == 0
+
+
+def test_a_slow_slack_never_delays_the_acknowledgement_past_three_seconds(
+    bot: BatonServer, slack: SlackEmulator, user: As
+) -> None:
+    lead = send_lead(bot)
+    card = wait_for_card(slack, lead["id"])
+    slack.faults.add("views.open", delay=5.0)
+
+    response = user(REP_2).click(SALES_CHANNEL, card["ts"], "lead.reject")
+    assert response.status_code == 200
+    assert response.elapsed.total_seconds() < 3
+    (message,) = slack.wait_for(lambda: slack.ephemerals(REP_2))
+    assert "click Reject again" in message["text"]
