@@ -57,8 +57,10 @@ SYSTEM = Actor("baton", is_manager=True)
 # Which statuses each action may start from, and the words used when it may not.
 ALLOWED_FROM: dict[Action, frozenset[LeadStatus]] = {
     Action.POST: frozenset({S.NEW}),
-    Action.ACCEPT: frozenset({S.OPEN, S.ESCALATED}),
-    Action.REJECT: frozenset({S.OPEN, S.ESCALATED}),
+    # NEW too: a card is visible in Slack a moment before its post is recorded, and a rep
+    # quick enough to click in that moment must not be refused.
+    Action.ACCEPT: frozenset({S.NEW, S.OPEN, S.ESCALATED}),
+    Action.REJECT: frozenset({S.NEW, S.OPEN, S.ESCALATED}),
     Action.ESCALATE: frozenset({S.OPEN, S.ACCEPTED}),
     Action.REOPEN: frozenset({S.ACCEPTED, S.REJECTED, S.ESCALATED}),
     Action.RELEASE: frozenset({S.ACCEPTED}),

@@ -39,7 +39,7 @@ MOVES: dict[str, tuple[Call, set[LeadStatus], LeadStatus]] = {
     ),
     "accept": (
         lambda s, i: lifecycle.accept(s, lead_id=i, actor=OTHER_REP, sla=SLA, now=NOW),
-        {S.OPEN, S.ESCALATED},
+        {S.NEW, S.OPEN, S.ESCALATED},
         S.ACCEPTED,
     ),
     "reject": (
@@ -53,7 +53,7 @@ MOVES: dict[str, tuple[Call, set[LeadStatus], LeadStatus]] = {
             sla=SLA,
             now=NOW,
         ),
-        {S.OPEN, S.ESCALATED},
+        {S.NEW, S.OPEN, S.ESCALATED},
         S.REJECTED,
     ),
     "escalate": (

@@ -123,3 +123,21 @@ def test_card_updates_survive_slack_errors(
     updated = wait_for_card(slack, lead_id, lambda c: "Claimed by" in card_text(c))
     assert failing.hits == 4
     assert updated["ts"] == card["ts"]
+
+
+def test_a_card_claimed_before_its_post_was_recorded_keeps_its_owner(
+    bot: BatonServer, slack: SlackEmulator, user: Callable[[str], SlackUser]
+) -> None:
+    """The rep who clicks the instant the card appears wins it; recording the post afterwards
+    leaves the claim alone and redraws the card."""
+    slow = slack.faults.add("chat.postMessage", delay=0.5, apply=True)
+    (lead_id,) = send_leads(bot, 1)
+    card = slack.wait_for(lambda: cards(slack).get(lead_id))  # stored, response still on its way
+    assert user(REP_1).click(SALES_CHANNEL, card["ts"], "lead.accept").status_code == 200
+
+    claimed = wait_for_card(slack, lead_id, lambda c: f"<@{REP_1}>" in card_text(c))
+    settled(bot)
+    assert slow.hits == 1
+    with bot.services.db.read() as session:
+        lead = lead_store.get_lead(session, lead_id)
+    assert (lead.status, lead.owner_id, lead.slack_ts) == ("accepted", REP_1, claimed["ts"])
