@@ -21,6 +21,7 @@ from handlers.services import Services, utc_now
 from handlers.sla_sweep import schedule_sweep
 from handlers.slack_app import create_bolt_app
 from handlers.slack_delivery import DeliveryWorker, SlackClients
+from handlers.socket_watchdog import schedule_watchdog
 from storage import migrate
 from storage.db import Database
 
@@ -61,20 +62,21 @@ class BatonServer:
         )
         self.services.wake_delivery = self.delivery.wake
         self.bolt = create_bolt_app(self.services, self.clients)
-        self.socket_mode = (
-            SocketModeHandler(self.bolt, settings.slack_app_token) if settings.socket_mode else None
-        )
-        self.app = create_http_app(self.services, None if self.socket_mode else self.bolt)
+        self.socket_mode: SocketModeHandler | None = None  # built at start: it starts threads
+        self.app = create_http_app(self.services, None if settings.socket_mode else self.bolt)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
 
     def _start_background(self) -> None:
         assert self.services.scheduler is not None
+        app_token = self.services.config.settings.slack_app_token
+        if app_token is not None:
+            self.socket_mode = SocketModeHandler(self.bolt, app_token)
+            self.socket_mode.connect()
+            schedule_watchdog(self.services.scheduler, self.socket_mode)
         self.services.scheduler.start()
         self.delivery.start()
-        if self.socket_mode is not None:
-            self.socket_mode.connect()
 
     def _stop_background(self) -> None:
         if self.socket_mode is not None:

@@ -3,6 +3,7 @@
 from slack_emulator.clock import ManualClock
 from slack_emulator.driver import SlackUser
 from slack_emulator.emulator import (
+    DEFAULT_APP_TOKEN,
     DEFAULT_SIGNING_SECRET,
     DEFAULT_TOKEN,
     DEFAULT_VERIFICATION_TOKEN,
@@ -29,6 +30,7 @@ from slack_emulator.workspace import (
 )
 
 __all__ = [
+    "DEFAULT_APP_TOKEN",
     "DEFAULT_SIGNING_SECRET",
     "DEFAULT_TOKEN",
     "DEFAULT_VERIFICATION_TOKEN",

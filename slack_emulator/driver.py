@@ -1,12 +1,13 @@
-"""`SlackUser`: plays a person in Slack, sending the bot signed requests built from its state."""
+"""`SlackUser`: plays a person in Slack, sending the bot requests built from its state."""
 
 import copy
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from slack_emulator import messages, payloads, signing, views
+from slack_emulator import messages, payloads, signing, sockets, views
 from slack_emulator.clock import Clock
 from slack_emulator.errors import SlackError
 from slack_emulator.signing import Delivery, SignedRequest
@@ -15,12 +16,21 @@ from slack_emulator.workspace import SALES_CHANNEL
 if TYPE_CHECKING:
     from slack_emulator.emulator import SlackEmulator
 
+# How each kind of request is encoded over HTTP; Socket Mode sends the payload itself.
+_HTTP_BODIES: dict[str, Callable[[Any], tuple[str, str]]] = {
+    "interactive": signing.payload_body,
+    "slash_commands": signing.form_body,
+    "events_api": signing.json_body,
+}
+
 
 class SlackUser:
     """Clicks, submits, types commands and opens App Home as `user_id`, like Slack's client.
 
     Requests are signed with `signing_secret` at `signing_clock` time (wall clock by default,
-    since the bot checks freshness against its own clock). `timeout` is how long Slack waits
+    since the bot checks freshness against its own clock) and POSTed to `bot_url`; with no
+    `bot_url` they go as Socket Mode envelopes, and the ack comes back as a 200 response whose
+    JSON is the ack's `payload`, so callers read both alike. `timeout` is how long Slack waits
     for an acknowledgement. Every method takes a `delivery` to tamper with the request.
     """
 
@@ -28,7 +38,7 @@ class SlackUser:
         self,
         emulator: "SlackEmulator",
         user_id: str,
-        bot_url: str,
+        bot_url: str | None,
         signing_secret: str,
         *,
         timeout: float = 3.0,
@@ -41,6 +51,7 @@ class SlackUser:
         self.timeout = timeout
         self.signing_clock = signing_clock
         self.last_request: SignedRequest | None = None
+        self.last_envelope: dict[str, Any] | None = None
 
     def click(
         self,
@@ -86,7 +97,7 @@ class SlackUser:
                 action=payloads.button_action(block_id, button, store.next_ts()),
                 extra=extra,
             )
-        return self._send(*signing.payload_body(payload), delivery)
+        return self._send("interactive", payload, delivery)
 
     def click_in_view(
         self,
@@ -111,7 +122,7 @@ class SlackUser:
                 action=payloads.button_action(block_id, button, store.next_ts()),
                 extra={"view": copy.deepcopy(view)},
             )
-        return self._send(*signing.payload_body(payload), delivery)
+        return self._send("interactive", payload, delivery)
 
     def submit_view(
         self,
@@ -139,7 +150,7 @@ class SlackUser:
                 verification_token=self.emulator.verification_token,
                 trigger_id=store.new_trigger(user.id),
             )
-        response = self._send(*signing.payload_body(payload), delivery)
+        response = self._send("interactive", payload, delivery)
         self.emulator.answer_submission(view_id, response.status_code, _answer(response))
         return response
 
@@ -157,7 +168,7 @@ class SlackUser:
         payload = payloads.view_closed(
             store.workspace, user, view, verification_token=self.emulator.verification_token
         )
-        return self._send(*signing.payload_body(payload), delivery)
+        return self._send("interactive", payload, delivery)
 
     def slash_command(
         self,
@@ -183,7 +194,7 @@ class SlackUser:
                 trigger_id=store.new_trigger(user.id),
                 response_url=f"{self.emulator.url}/response_url/{url_id}",
             )
-        response = self._send(*signing.form_body(fields), delivery)
+        response = self._send("slash_commands", fields, delivery)
         answer = _answer(response)
         if response.status_code == 200 and answer:
             self.emulator.show_command_answer(user.id, chan.id, answer)
@@ -218,10 +229,15 @@ class SlackUser:
                 event_time=int(store.clock()),
                 verification_token=self.emulator.verification_token,
             )
-        return self._send(*signing.json_body(payload), delivery)
+        return self._send("events_api", payload, delivery)
 
     def replay(self) -> httpx.Response:
-        """Send the previous request again, byte for byte (same timestamp and signature)."""
+        """Send the previous request again, byte for byte (same timestamp and signature).
+
+        In Socket Mode, the same envelope again, envelope_id included.
+        """
+        if self.bot_url is None and self.last_envelope is not None:
+            return self._relay(self.last_envelope)
         if self.last_request is None:
             raise LookupError("nothing sent yet")
         return self._post(self.last_request)
@@ -247,22 +263,48 @@ class SlackUser:
             raise LookupError(f"view {view_id} belongs to {store.view_users[view_id]}")
         return view
 
-    def _send(self, body: str, content_type: str, delivery: Delivery | None) -> httpx.Response:
+    def _send(self, kind: str, payload: Any, delivery: Delivery | None) -> httpx.Response:
+        """Deliver a request of `kind` (a Socket Mode envelope type) over HTTP or the socket."""
+        delivery = delivery or Delivery()
+        if self.bot_url is None:
+            return self._relay(_envelope(kind, payload, delivery))
         request = signing.sign(
             self.bot_url,
-            body,
-            content_type,
+            *_HTTP_BODIES[kind](payload),
             signing_secret=self.signing_secret,
             now=self.signing_clock(),
-            delivery=delivery or Delivery(),
+            delivery=delivery,
         )
         self.last_request = request
         return self._post(request)
+
+    def _relay(self, envelope: dict[str, Any]) -> httpx.Response:
+        """Send an envelope to the app and wait for its ack, as Slack waits for an HTTP answer."""
+        self.last_envelope = envelope
+        connection, answer = self.emulator.sockets.deliver(envelope, self.timeout)
+        request = httpx.Request("POST", connection.url)
+        if answer is None:
+            return httpx.Response(200, request=request)
+        return httpx.Response(200, json=answer, request=request)
 
     def _post(self, request: SignedRequest) -> httpx.Response:
         return httpx.post(
             request.url, content=request.body, headers=request.headers, timeout=self.timeout
         )
+
+
+def _envelope(kind: str, payload: Any, delivery: Delivery) -> dict[str, Any]:
+    """Wrap a payload as Slack does in Socket Mode, where nothing is signed."""
+    if delivery.bad_signature or delivery.age:
+        raise ValueError("Socket Mode envelopes are not signed: no bad_signature or age")
+    return sockets.envelope(
+        kind,
+        payload,
+        accepts_response_payload=kind == "slash_commands"
+        or payload.get("type") == "view_submission",
+        retry_attempt=delivery.retry_num or 0,
+        retry_reason=delivery.retry_reason if delivery.retry_num else "",
+    )
 
 
 def _answer(response: httpx.Response) -> Any:

@@ -13,10 +13,12 @@ from slack_emulator.errors import SlackError
 from slack_emulator.faults import Faults
 from slack_emulator.server import build_app
 from slack_emulator.serving import BackgroundServer
+from slack_emulator.sockets import SocketHub
 from slack_emulator.store import Call, ResponseUrl, Store
 from slack_emulator.workspace import Workspace
 
 DEFAULT_TOKEN = "xoxb-emulator-token"
+DEFAULT_APP_TOKEN = "xapp-emulator-token"
 DEFAULT_SIGNING_SECRET = "emulator-signing-secret"
 DEFAULT_VERIFICATION_TOKEN = "emulator-verification-token"
 
@@ -34,6 +36,7 @@ class SlackEmulator:
         *,
         workspace: Workspace | None = None,
         tokens: Sequence[str] = (DEFAULT_TOKEN,),
+        app_tokens: Sequence[str] = (DEFAULT_APP_TOKEN,),
         signing_secret: str = DEFAULT_SIGNING_SECRET,
         verification_token: str = DEFAULT_VERIFICATION_TOKEN,
         request_url: str | None = None,
@@ -49,7 +52,8 @@ class SlackEmulator:
         self.clock = clock
         self.store = Store(self.workspace, clock, trigger_ttl)
         self.faults = Faults(clock)
-        self._app = build_app(self.store, self.faults, tokens)
+        self.sockets = SocketHub(self.workspace.bot.app_id, self.store.changed)
+        self._app = build_app(self.store, self.faults, tokens, app_tokens, self.sockets)
         self._host = host
         self._port = port
         self._server: BackgroundServer | None = None
@@ -196,16 +200,29 @@ class SlackEmulator:
             views.close(self.store, view_id)
             self.store.changed.notify_all()
 
+    def socket_connections(self) -> int:
+        """How many Socket Mode websockets are open (each envelope goes to one of them)."""
+        return self.sockets.count()
+
     def user(
         self,
         user_id: str,
         *,
         bot_url: str | None = None,
+        socket_mode: bool = False,
         signing_secret: str | None = None,
         timeout: float = 3.0,
     ) -> SlackUser:
-        """A driver acting as `user_id`, sending to `bot_url` (default: `request_url`)."""
-        url = bot_url or self.request_url
-        if url is None:
-            raise ValueError("give bot_url, or request_url when building the emulator")
+        """A driver acting as `user_id`, sending to `bot_url` (default: `request_url`).
+
+        With `socket_mode`, requests go as envelopes over the app's Socket Mode connection.
+        """
+        if socket_mode:
+            if bot_url is not None:
+                raise ValueError("a user sends either to bot_url or over Socket Mode, not both")
+            url = None
+        else:
+            url = bot_url or self.request_url
+            if url is None:
+                raise ValueError("give bot_url, or request_url when building the emulator")
         return SlackUser(self, user_id, url, signing_secret or self.signing_secret, timeout=timeout)

@@ -1,4 +1,4 @@
-"""The emulator's HTTP surface: `/api/<method>` and `/response_url/<id>`, with auth and faults."""
+"""The emulator's surface: `/api/<method>`, `/response_url/<id>` and `/socket/<ticket>`."""
 
 import asyncio
 import copy
@@ -10,35 +10,54 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from slack_emulator import responses
 from slack_emulator.errors import Args, SlackError
 from slack_emulator.faults import Faults
 from slack_emulator.methods import METHODS
+from slack_emulator.sockets import SocketHub
 from slack_emulator.store import Call, Store
 
 _DROP = "emulator.drop_connection"
+# The one method taking an app-level token (xapp-) instead of a bot token.
+_CONNECTIONS_OPEN = "apps.connections.open"
 
 
-def build_app(store: Store, faults: Faults, tokens: Collection[str]) -> ASGIApp:
+def build_app(
+    store: Store,
+    faults: Faults,
+    tokens: Collection[str],
+    app_tokens: Collection[str],
+    sockets: SocketHub,
+) -> ASGIApp:
     """The ASGI app for uvicorn (h11), wrapped so a fault can drop the TCP connection."""
-    endpoints = _Endpoints(store, faults, frozenset(tokens))
+    endpoints = _Endpoints(store, faults, frozenset(tokens), frozenset(app_tokens), sockets)
     app = Starlette(
         routes=[
             Route("/api/{method}", endpoints.api, methods=["GET", "POST"]),
             Route("/response_url/{url_id}", endpoints.response_url, methods=["POST"]),
+            WebSocketRoute("/socket/{ticket}", sockets.serve),
         ]
     )
     return _ConnectionDropper(app)
 
 
 class _Endpoints:
-    def __init__(self, store: Store, faults: Faults, tokens: frozenset[str]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        faults: Faults,
+        tokens: frozenset[str],
+        app_tokens: frozenset[str],
+        sockets: SocketHub,
+    ) -> None:
         self.store = store
         self.faults = faults
         self.tokens = tokens
+        self.app_tokens = app_tokens
+        self.sockets = sockets
 
     async def api(self, request: Request) -> Response:
         method = request.path_params["method"]
@@ -49,7 +68,11 @@ class _Endpoints:
         body_token = args.pop("token", None)
         header = request.headers.get("authorization", "")
         token = header.removeprefix("Bearer ").strip() or body_token
-        return await self._serve(method, args, lambda: self._call_method(method, args, token))
+        host, port = request.scope["server"]
+        socket_base = f"ws://{host}:{port}"
+        return await self._serve(
+            method, args, lambda: self._call_method(method, args, token, socket_base)
+        )
 
     async def response_url(self, request: Request) -> Response:
         url_id = request.path_params["url_id"]
@@ -85,22 +108,34 @@ class _Endpoints:
         return JSONResponse(body, status, headers)
 
     def _call_method(
-        self, method: str, values: dict[str, Any], token: str | None
+        self, method: str, values: dict[str, Any], token: str | None, socket_base: str
     ) -> tuple[int, dict[str, Any]]:
         with self.store.changed:
             try:
-                if not token:
-                    raise SlackError("not_authed")
-                if token not in self.tokens:
-                    raise SlackError("invalid_auth")
-                handler = METHODS.get(method)
-                if handler is None:
-                    raise SlackError("unknown_method")
-                body = copy.deepcopy(handler(self.store, Args(values)))
+                self._check_token(method, token)
+                if method == _CONNECTIONS_OPEN:
+                    body = {"ok": True, "url": self.sockets.issue_url(socket_base)}
+                else:
+                    handler = METHODS.get(method)
+                    if handler is None:
+                        raise SlackError("unknown_method")
+                    body = copy.deepcopy(handler(self.store, Args(values)))
             except SlackError as error:
                 body = error.body()
             self.store.changed.notify_all()
         return 200, body
+
+    def _check_token(self, method: str, token: str | None) -> None:
+        """Bot tokens for the Web API, app tokens for Socket Mode; the other kind is refused."""
+        if not token:
+            raise SlackError("not_authed")
+        wanted, other = self.tokens, self.app_tokens
+        if method == _CONNECTIONS_OPEN:
+            wanted, other = other, wanted
+        if token in other:
+            raise SlackError("not_allowed_token_type")
+        if token not in wanted:
+            raise SlackError("invalid_auth")
 
     def _respond(self, url_id: str, answer: Any) -> tuple[int, dict[str, Any]]:
         with self.store.changed:
