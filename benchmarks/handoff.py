@@ -74,7 +74,7 @@ from slack_emulator import (
     Workspace,
 )
 from slack_emulator.serving import BackgroundServer
-from slack_emulator.signing import sign
+from slack_emulator.signing import SignedRequest, sign
 from slack_emulator.workspace import default_users
 from storage import migrate
 from storage.db import Database
@@ -384,8 +384,9 @@ class _UnsentUser(SlackUser):
         super().__init__(emulator, user_id, "http://unused", DEFAULT_SIGNING_SECRET)
         self.kept: list[tuple[str, str]] = []
 
-    def _send(self, body: str, content_type: str, delivery: Delivery | None) -> httpx.Response:
-        self.kept.append((body, content_type))
+    def _post(self, request: SignedRequest) -> httpx.Response:
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body
+        self.kept.append((body, request.headers["Content-Type"]))
         return httpx.Response(200)
 
 
