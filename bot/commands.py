@@ -27,7 +27,8 @@ HELP_TEXT = "\n".join(
         "• `/leads mine`: your open leads and their deadlines",
         "• `/leads queue`: leads waiting for a rep, most urgent first",
         "• `/leads sla`: SLA health: overdue and soon-due leads, breaches",
-        "• `/leads feedback [period] [source]`: why sales rejected leads (managers, marketers)",
+        "• `/leads feedback [period] [source] [csv]`: why sales rejected leads (managers, "
+        "marketers); `csv` sends the rows to your DMs as a file",
         "• `/leads stats [period]`: handoff numbers (yours; everyone's for managers, marketers)",
         "• `/leads assign <lead> @rep`: hand a lead to a rep (managers)",
         "• `/leads reopen <lead>`: put a lead back in the queue (managers)",
@@ -49,6 +50,7 @@ class LeadsCommand:
     lead_id: int | None = None
     assignee: str | None = None
     share: bool = False
+    as_csv: bool = False
 
 
 def parse_leads_command(text: str) -> LeadsCommand:
@@ -71,12 +73,14 @@ def parse_leads_command(text: str) -> LeadsCommand:
         _no_more(name, rest[1:])
         return LeadsCommand(name, period=_period(rest[0]) if rest else None, share=share)
     if name == Subcommand.FEEDBACK:
+        as_csv = bool(rest) and rest[-1].lower() == "csv"
+        if as_csv:
+            rest = rest[:-1]
         period = _period(rest[0]) if rest and _PERIOD.match(rest[0].lower()) else None
         sources = rest[1:] if period else rest
         _no_more(name, sources[1:])
-        return LeadsCommand(
-            name, period=period, source=sources[0] if sources else None, share=share
-        )
+        source = sources[0] if sources else None
+        return LeadsCommand(name, period=period, source=source, share=share, as_csv=as_csv)
     if not rest:
         raise InvalidInput({"lead": f"`/leads {name}` needs a lead number, e.g. `{name} 42`"})
     lead_id = _lead(rest[0])

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot import lifecycle, reply_blocks
+from bot import lifecycle, outbox, reply_blocks
 from bot.cards import Message, mention
 from bot.commands import HELP_TEXT, LeadsCommand, Subcommand
 from bot.config import Rules
@@ -74,6 +74,18 @@ def answer(
             return _reply(command, f"{title}: {period.label}", blocks)
         if not (actor.is_manager or actor.is_marketer):
             raise NotAllowed("Rejection feedback is for managers and marketers.")
+        if command.as_csv:
+            outbox.feedback_file(
+                session,
+                user_id=actor.id,
+                start=period.start,
+                end=period.end,
+                label=period.label,
+                source=command.source,
+                now=now,
+            )
+            text = f"The rejection feedback for {period.label} is on its way to your DMs as a CSV."
+            return _reply(command, text, [reply_blocks.section(text)])
         groups = rejection_feedback(
             session, period=period, reasons=rules.reasons, source=command.source
         )

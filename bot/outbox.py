@@ -99,3 +99,29 @@ def publish_home(
         payload={"manager": manager, "marketer": marketer},
         now=now,
     )
+
+
+def feedback_file(
+    session: Session,
+    *,
+    user_id: str,
+    start: datetime,
+    end: datetime,
+    label: str,
+    source: str | None,
+    now: datetime,
+) -> None:
+    """Send someone the feedback export as a file; the period is fixed now, the rows are read
+    when it is sent."""
+    outbox_store.add(
+        session,
+        kind=OutboxKind.FEEDBACK_FILE,
+        user_id=user_id,
+        payload={
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "label": label,
+            "source": source,
+        },
+        now=now,
+    )

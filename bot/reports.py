@@ -40,6 +40,9 @@ Definitions (docs/metrics.md says the same for readers of the README):
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -327,3 +330,16 @@ def _count_reasons(rows: Sequence[Row[Any]], reasons: Mapping[str, str]) -> list
         )
         for code, count in ranked
     ]
+
+
+def feedback_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The export as CSV: a header row (also when there are no rows), one line per rejection."""
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=FEEDBACK_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def feedback_json(rows: Sequence[Mapping[str, Any]]) -> str:
+    return json.dumps(list(rows), ensure_ascii=False, indent=2) + "\n"

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -17,7 +14,7 @@ from bot.config import Config, ConfigError, load_config, load_dotenv_file
 from bot.csv_import import import_csv
 from bot.errors import InvalidInput
 from bot.periods import parse_period
-from bot.reports import FEEDBACK_COLUMNS, feedback_rows
+from bot.reports import feedback_csv, feedback_json, feedback_rows
 from handlers.demo import run_demo
 from handlers.serve import serve
 from handlers.slack_check import check_slack
@@ -153,18 +150,11 @@ def _report_feedback(args: argparse.Namespace, config: Config, db: Database) -> 
         rows = feedback_rows(
             session, period=period, reasons=config.rules.reasons, source=args.source
         )
-    out = io.StringIO(newline="")
-    if args.format == "json":
-        json.dump(rows, out, ensure_ascii=False, indent=2)
-        out.write("\n")
-    else:
-        writer = csv.DictWriter(out, fieldnames=FEEDBACK_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    text = feedback_json(rows) if args.format == "json" else feedback_csv(rows)
     if args.output is None:
-        sys.stdout.write(out.getvalue())
+        sys.stdout.write(text)
     else:
-        args.output.write_text(out.getvalue(), encoding="utf-8", newline="")
+        args.output.write_text(text, encoding="utf-8", newline="")
         print(f"{len(rows)} rejections ({period.label}) written to {args.output}")
     return 0
 

@@ -23,7 +23,8 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
         except InvalidInput as unclear:
             _send(ack, help_reply(str(unclear)))
             return
-        unit = services.db.write if parsed.name in WRITES else services.db.read
+        writes = parsed.name in WRITES or parsed.as_csv  # the export is queued in the outbox
+        unit = services.db.write if writes else services.db.read
         try:
             with unit() as session:
                 reply = answer(

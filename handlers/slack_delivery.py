@@ -25,6 +25,8 @@ from bot import cards, lifecycle, routing
 from bot.config import Rules
 from bot.home import home_view
 from bot.lifecycle import Actor
+from bot.periods import Period
+from bot.reports import feedback_csv, feedback_rows
 from handlers import metrics
 from handlers.services import Services
 from storage import leads as lead_store
@@ -135,6 +137,7 @@ class DeliveryWorker:
             OutboxKind.THREAD_REPLY: self._thread_reply,
             OutboxKind.CHANNEL_MESSAGE: self._channel_message,
             OutboxKind.PUBLISH_HOME: self._publish_home,
+            OutboxKind.FEEDBACK_FILE: self._feedback_file,
         }
 
     @property
@@ -378,6 +381,29 @@ class DeliveryWorker:
                 now=self.services.clock(),
             )
         self.clients.api.views_publish(user_id=row.user_id, view=view)
+        self._finish(row)
+
+    def _feedback_file(self, row: SlackOutbox) -> None:
+        assert row.user_id is not None
+        payload = row.payload
+        period = Period(
+            start=datetime.fromisoformat(payload["start"]),
+            end=datetime.fromisoformat(payload["end"]),
+            label=payload["label"],
+        )
+        with self.services.db.read() as session:
+            rows = feedback_rows(
+                session, period=period, reasons=self.rules.reasons, source=payload["source"]
+            )
+        channel = self.clients.api.conversations_open(users=row.user_id)["channel"]["id"]
+        days = f"{period.start.date().isoformat()}_{period.end.date().isoformat()}"
+        self.clients.poster.files_upload_v2(
+            channel=channel,
+            content=feedback_csv(rows),
+            filename=f"baton-feedback-{days}.csv",
+            title=f"Rejection feedback, {period.label}",
+            initial_comment=f"Rejection feedback, {period.label}: {len(rows)} rejections.",
+        )
         self._finish(row)
 
 

@@ -63,6 +63,7 @@ class SlackEmulator:
     def start(self) -> Self:
         self._server = BackgroundServer(self._app, self._host, self._port)
         self._port = self._server.port
+        self.store.base_url = self.url
         self._server.start()
         return self
 
@@ -199,6 +200,12 @@ class SlackEmulator:
                 raise SlackError("not_found")
             views.close(self.store, view_id)
             self.store.changed.notify_all()
+
+    def file_content(self, file_id: str) -> bytes | None:
+        """What was uploaded as `file_id` (None until its bytes arrived)."""
+        with self.store.lock:
+            file = self.store.files.get(file_id)
+            return None if file is None else file["content"]
 
     def socket_connections(self) -> int:
         """How many Socket Mode websockets are open (each envelope goes to one of them)."""

@@ -1,4 +1,4 @@
-"""The emulator's surface: `/api/<method>`, `/response_url/<id>` and `/socket/<ticket>`."""
+"""The emulator's surface: `/api/<method>`, `/response_url/<id>`, `/upload/<id>`, `/socket/<id>`."""
 
 import asyncio
 import copy
@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,6 +38,7 @@ def build_app(
         routes=[
             Route("/api/{method}", endpoints.api, methods=["GET", "POST"]),
             Route("/response_url/{url_id}", endpoints.response_url, methods=["POST"]),
+            Route("/upload/{file_id}", endpoints.upload, methods=["POST"]),
             WebSocketRoute("/socket/{ticket}", sockets.serve),
         ]
     )
@@ -73,6 +74,17 @@ class _Endpoints:
         return await self._serve(
             method, args, lambda: self._call_method(method, args, token, socket_base)
         )
+
+    async def upload(self, request: Request) -> Response:
+        """Step two of a file upload: the bytes, POSTed to the URL step one handed out."""
+        file_id = request.path_params["file_id"]
+        content = await request.body()
+        with self.store.changed:
+            stored = self.store.upload(file_id, content)
+            self.store.changed.notify_all()
+        if not stored:
+            return PlainTextResponse("unknown file or wrong length", status_code=400)
+        return PlainTextResponse(f"OK - {len(content)}")
 
     async def response_url(self, request: Request) -> Response:
         url_id = request.path_params["url_id"]

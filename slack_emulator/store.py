@@ -70,6 +70,8 @@ class Store:
         self.view_errors: dict[str, dict[str, str]] = {}
         self.triggers: dict[str, Trigger] = {}
         self.response_urls: dict[str, ResponseUrl] = {}
+        self.files: dict[str, dict[str, Any]] = {}
+        self.base_url = ""  # the server's address, known once it listens (for upload URLs)
         self.calls: list[Call] = []
         self._last_micros = 0
         self._serial = itertools.count(1)
@@ -130,6 +132,37 @@ class Store:
             raise SlackError("exchanged_trigger_id")
         trigger.used = True
         return trigger.user_id
+
+    def new_file(self, name: str, length: int) -> str:
+        file_id = f"F{next(self._serial):09d}"
+        self.files[file_id] = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "length": length,
+            "content": None,
+            "channels": [],
+        }
+        return file_id
+
+    def upload(self, file_id: str, content: bytes) -> bool:
+        """Take an upload's bytes; False for an unknown file or a size other than announced."""
+        file = self.files.get(file_id)
+        if file is None or len(content) != file["length"]:
+            return False
+        file["content"] = content
+        return True
+
+    def file_info(self, file_id: str) -> dict[str, Any]:
+        file = self.files[file_id]
+        return {
+            "id": file_id,
+            "name": file["name"],
+            "title": file["title"],
+            "size": file["length"],
+            "channels": list(file["channels"]),
+            "url_private": f"{self.base_url}/files/{file_id}/{file['name']}",
+        }
 
     def new_response_url(
         self, user_id: str, channel_id: str, message_ts: str | None, *, is_ephemeral: bool

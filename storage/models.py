@@ -180,6 +180,7 @@ class OutboxKind(enum.StrEnum):
     THREAD_REPLY = "thread_reply"  # a reply in the card's thread
     CHANNEL_MESSAGE = "channel_message"  # a message into `channel` (escalations, the digest)
     PUBLISH_HOME = "publish_home"  # redraw `user_id`'s App Home tab from current state
+    FEEDBACK_FILE = "feedback_file"  # the rejection feedback export, as a CSV in `user_id`'s DM
 
 
 class SlackOutbox(Base):

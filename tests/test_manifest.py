@@ -16,6 +16,7 @@ SCOPE_OF = {
     "conversations_open": "im:write",
     "conversations_history": "channels:history",
     "usergroups_users_list": "usergroups:read",
+    "files_upload_v2": "files:write",
 }
 
 
@@ -23,7 +24,7 @@ def called_methods() -> set[str]:
     methods: set[str] = set()
     for path in (ROOT / "handlers").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Attribute) and re.match(r"^[a-z]+_[a-zA-Z_]+$", node.attr):
+            if isinstance(node, ast.Attribute) and re.match(r"^[a-z]+_[a-zA-Z0-9_]+$", node.attr):
                 methods.add(node.attr)
     return methods
 

@@ -113,3 +113,19 @@ def test_share_posts_the_reply_to_the_channel(
     user(MANAGER).slash_command("/leads", "queue share")
     shared = slack.messages(SALES_CHANNEL)[before:]
     assert len(shared) == 1 and "Waiting for a rep" in card_text(shared[0])
+
+
+def test_feedback_as_csv_arrives_in_the_askers_dms(
+    bot: BatonServer, seeded: list[int], slack: SlackEmulator, user: As
+) -> None:
+    reply = ask(user, slack, MARKETER, "feedback 7d csv")
+    assert "on its way to your DMs as a CSV" in reply
+
+    (message,) = slack.wait_for(lambda: [m for m in slack.dms(MARKETER) if m.get("files")])
+    (file,) = message["files"]
+    assert file["name"].startswith("baton-feedback-") and file["name"].endswith(".csv")
+    lines = slack.file_content(file["id"]).decode().splitlines()
+    assert lines[0].startswith("lead_id,external_id,")
+    assert len(lines) == 2 and "no_budget" in lines[1] and "Freeze until May" in lines[1]
+
+    assert "managers and marketers" in ask(user, slack, REP_1, "feedback csv")
