@@ -11,7 +11,7 @@ import logging
 
 from apscheduler.schedulers.base import BaseScheduler
 
-from handlers import metrics
+from handlers import jobs, metrics
 from handlers.services import Services
 
 log = logging.getLogger(__name__)
@@ -37,16 +37,4 @@ def sweep_once(services: Services) -> int:
 
 
 def schedule_sweep(scheduler: BaseScheduler, services: Services, *, every: float) -> None:
-    scheduler.add_job(
-        sweep_once,
-        "interval",
-        seconds=every,
-        args=[services],
-        id=SWEEP_JOB_ID,
-        replace_existing=True,
-        # A sweep that starts late must still run (APScheduler's default grace of 1 s would
-        # skip it with only a warning); piled-up runs collapse into one.
-        misfire_grace_time=None,
-        coalesce=True,
-        max_instances=1,
-    )
+    jobs.every(scheduler, sweep_once, seconds=every, job_id=SWEEP_JOB_ID, args=[services])

@@ -9,6 +9,8 @@ import time
 from apscheduler.schedulers.base import BaseScheduler
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+from handlers import jobs
+
 log = logging.getLogger(__name__)
 
 WATCHDOG_JOB_ID = "socket-mode-watchdog"
@@ -42,14 +44,6 @@ def check_connection(handler: SocketModeHandler) -> bool:
 
 
 def schedule_watchdog(scheduler: BaseScheduler, handler: SocketModeHandler) -> None:
-    scheduler.add_job(
-        check_connection,
-        "interval",
-        seconds=WATCH_SECONDS,
-        args=[handler],
-        id=WATCHDOG_JOB_ID,
-        replace_existing=True,
-        misfire_grace_time=None,
-        coalesce=True,
-        max_instances=1,
+    jobs.every(
+        scheduler, check_connection, seconds=WATCH_SECONDS, job_id=WATCHDOG_JOB_ID, args=[handler]
     )
