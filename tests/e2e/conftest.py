@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import httpx
@@ -36,6 +37,17 @@ def slack_user(slack: SlackEmulator, bot: BatonServer, user_id: str) -> SlackUse
 def user(slack: SlackEmulator, bot: BatonServer) -> Callable[[str], SlackUser]:
     """Slack users of the default bot."""
     return lambda user_id: slack_user(slack, bot, user_id)
+
+
+@contextmanager
+def card_redraws_held(slack: SlackEmulator) -> Iterator[None]:
+    """Keep Slack slow to redraw cards for a moment, so several clicks are made on the card as
+    it was first seen (as when two people, or one double click, hit it in the same second)."""
+    slow = slack.faults.add("chat.update", delay=1.0, times=None)
+    try:
+        yield
+    finally:
+        slack.faults.remove(slow)
 
 
 def eventually(predicate: Callable[[], T], timeout: float = 10.0) -> T:

@@ -11,6 +11,7 @@ from storage import leads as lead_store
 from tests.conftest import EXTRA_REPS
 from tests.e2e.conftest import (
     buttons,
+    card_redraws_held,
     card_text,
     send_lead,
     wait_for_card,
@@ -61,10 +62,11 @@ def test_accept_updates_the_card_and_sends_the_rep_the_lead(
 
 def test_a_double_click_claims_once(bot: BatonServer, slack: SlackEmulator, user: As) -> None:
     lead = send_lead(bot)
-    card = wait_for_card(slack, lead["id"])
+    card = wait_for_card(slack, lead["id"], lambda c: "Claim by" in card_text(c))
     alice = user(REP_1)
-    alice.click(SALES_CHANNEL, card["ts"], "lead.accept")
-    alice.click(SALES_CHANNEL, card["ts"], "lead.accept")
+    with card_redraws_held(slack):
+        alice.click(SALES_CHANNEL, card["ts"], "lead.accept")
+        alice.click(SALES_CHANNEL, card["ts"], "lead.accept")
 
     slack.wait_for(lambda: slack.dms(REP_1))
     assert events_of(bot, lead["id"]).count("accept") == 1
@@ -75,7 +77,7 @@ def test_many_reps_accepting_at_once_leave_one_owner(
     bot: BatonServer, slack: SlackEmulator, user: As
 ) -> None:
     lead = send_lead(bot)
-    card = wait_for_card(slack, lead["id"])
+    card = wait_for_card(slack, lead["id"], lambda c: "Claim by" in card_text(c))
     reps = [rep.id for rep in EXTRA_REPS]
     barrier = threading.Barrier(len(reps))
     codes: list[int] = []
@@ -86,10 +88,11 @@ def test_many_reps_accepting_at_once_leave_one_owner(
         codes.append(driver.click(SALES_CHANNEL, card["ts"], "lead.accept").status_code)
 
     threads = [threading.Thread(target=click, args=(rep,)) for rep in reps]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    with card_redraws_held(slack):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
 
     assert codes == [200] * len(reps)
     with bot.services.db.read() as session:
@@ -140,10 +143,10 @@ def test_reject_after_someone_accepted_is_refused_clearly(
     bot: BatonServer, slack: SlackEmulator, user: As
 ) -> None:
     lead = send_lead(bot)
-    card = wait_for_card(slack, lead["id"])
-    user(REP_1).click(SALES_CHANNEL, card["ts"], "lead.accept")
-
-    user(REP_2).click(SALES_CHANNEL, card["ts"], "lead.reject")
+    card = wait_for_card(slack, lead["id"], lambda c: "Claim by" in card_text(c))
+    with card_redraws_held(slack):  # bob clicks the card as he saw it, before it is redrawn
+        user(REP_1).click(SALES_CHANNEL, card["ts"], "lead.accept")
+        user(REP_2).click(SALES_CHANNEL, card["ts"], "lead.reject")
     assert slack.open_views(REP_2) == []
     (refusal,) = slack.wait_for(lambda: slack.ephemerals(REP_2))
     assert f"already claimed by <@{REP_1}>" in refusal["text"]

@@ -11,7 +11,13 @@ import pytest
 from handlers.serve import BatonServer
 from slack_emulator import REP_1, REP_2, SALES_CHANNEL, Delivery, SlackEmulator, SlackUser
 from storage import leads as lead_store
-from tests.e2e.conftest import card_text, send_lead, settled, wait_for_card
+from tests.e2e.conftest import (
+    card_redraws_held,
+    card_text,
+    send_lead,
+    settled,
+    wait_for_card,
+)
 
 As = Callable[[str], SlackUser]
 
@@ -65,10 +71,13 @@ def test_slack_retrying_a_click_changes_nothing_twice(
     bot: BatonServer, slack: SlackEmulator, user: As
 ) -> None:
     lead = send_lead(bot)
-    card = wait_for_card(slack, lead["id"])
+    card = wait_for_card(slack, lead["id"], lambda c: "Claim by" in card_text(c))
     alice = user(REP_1)
-    alice.click(SALES_CHANNEL, card["ts"], "lead.accept")
-    retry = alice.click(SALES_CHANNEL, card["ts"], "lead.accept", delivery=Delivery(retry_num=1))
+    with card_redraws_held(slack):
+        alice.click(SALES_CHANNEL, card["ts"], "lead.accept")
+        retry = alice.click(
+            SALES_CHANNEL, card["ts"], "lead.accept", delivery=Delivery(retry_num=1)
+        )
     assert retry.status_code == 200
 
     settled(bot)
@@ -80,7 +89,7 @@ def test_a_click_with_a_tampered_lead_reference_changes_nothing(
     bot: BatonServer, slack: SlackEmulator, user: As
 ) -> None:
     lead = send_lead(bot)
-    card = wait_for_card(slack, lead["id"])
+    card = wait_for_card(slack, lead["id"], lambda c: "Claim by" in card_text(c))  # settled
     bob = user(REP_2)
     for block in card["blocks"]:
         for element in block.get("elements", []):

@@ -12,11 +12,12 @@ from bot.config import load_config
 from handlers.serve import BatonServer
 from slack_emulator import DEFAULT_APP_TOKEN, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
 from storage import leads as lead_store
-from tests.e2e.conftest import buttons, card_text, send_lead, wait_for_card
+from tests.e2e.conftest import buttons, card_redraws_held, card_text, send_lead, wait_for_card
 
 
 def open_card(slack: SlackEmulator, lead_id: int) -> dict[str, Any]:
-    """The card once the lead is open: until its post is recorded, clicks are refused."""
+    """The card once its post is recorded and redrawn with its deadline: settled, so the next
+    redraw is a click's."""
     return wait_for_card(slack, lead_id, lambda card: "Claim by" in card_text(card))
 
 
@@ -122,12 +123,13 @@ def test_two_bots_share_the_work_each_request_reaching_one_of_them(
     leads = [send_lead(first, external_id=f"pair-{n}", name=f"Lead {n}") for n in (1, 2)]
     cards = [open_card(slack, lead["id"]) for lead in leads]
 
-    accepted = slack.user(REP_1, socket_mode=True).click(
-        SALES_CHANNEL, cards[0]["ts"], "lead.accept"
-    )
-    accepted_again = slack.user(REP_2, socket_mode=True).click(
-        SALES_CHANNEL, cards[0]["ts"], "lead.accept"
-    )
+    with card_redraws_held(slack):  # REP_2 clicks the card as REP_1 saw it
+        accepted = slack.user(REP_1, socket_mode=True).click(
+            SALES_CHANNEL, cards[0]["ts"], "lead.accept"
+        )
+        accepted_again = slack.user(REP_2, socket_mode=True).click(
+            SALES_CHANNEL, cards[0]["ts"], "lead.accept"
+        )
     rejected = slack.user(REP_2, socket_mode=True).click(
         SALES_CHANNEL, cards[1]["ts"], "lead.reject"
     )
