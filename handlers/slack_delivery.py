@@ -7,6 +7,7 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -125,6 +126,7 @@ class DeliveryWorker:
         self.services = services
         self.clients = clients
         self.first_retry = first_retry
+        self.worker_id = uuid.uuid4().hex  # names this worker's leases
         self.pacer = ChannelPacer(post_interval)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -173,13 +175,26 @@ class DeliveryWorker:
         """Lease due rows and deliver them in order; returns how many were attempted."""
         with self.services.db.write() as session:
             rows = outbox_store.lease_due(
-                session, now=self.services.clock(), limit=BATCH, lease=LEASE
+                session, now=self.services.clock(), limit=BATCH, lease=LEASE, owner=self.worker_id
             )
         for row in rows:
             if self._stop.is_set():
                 break
-            self._deliver(row)
+            if self._still_mine(row):
+                self._deliver(row)
         return len(rows)
+
+    def _still_mine(self, row: SlackOutbox) -> bool:
+        """Renew the row's lease before sending it: a batch paced behind a slow Slack can
+        outlast the lease it started with, and a row another worker took over is theirs."""
+        with self.services.db.write() as session:
+            return outbox_store.renew_lease(
+                session,
+                row_id=row.id,
+                owner=self.worker_id,
+                now=self.services.clock(),
+                lease=LEASE,
+            )
 
     def _deliver(self, row: SlackOutbox) -> None:
         try:

@@ -201,6 +201,7 @@ class SlackOutbox(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     locked_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(40))  # the worker holding the lease
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]

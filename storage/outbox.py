@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import SlackOutbox
@@ -55,7 +55,7 @@ def has_pending(session: Session, *, lead_id: int, kind: str) -> bool:
 
 
 def lease_due(
-    session: Session, *, now: datetime, limit: int, lease: timedelta
+    session: Session, *, now: datetime, limit: int, lease: timedelta, owner: str
 ) -> Sequence[SlackOutbox]:
     """Take up to `limit` due rows, oldest first, for `lease`; other workers skip them meanwhile.
 
@@ -75,9 +75,29 @@ def lease_due(
     ).all()
     for row in rows:
         row.locked_until = now + lease
+        row.lease_owner = owner
         row.attempts += 1  # counts tries started, so a crash mid-send still counts as one
     session.flush()
     return rows
+
+
+def renew_lease(
+    session: Session, *, row_id: int, owner: str, now: datetime, lease: timedelta
+) -> bool:
+    """Extend `owner`'s lease on an undelivered row, just before sending it; False when another
+    worker took it over meanwhile (the lease ran out), so only one of them sends."""
+    renewed = session.execute(
+        update(SlackOutbox)
+        .where(
+            SlackOutbox.id == row_id,
+            SlackOutbox.lease_owner == owner,
+            SlackOutbox.done_at.is_(None),
+        )
+        .values(locked_until=now + lease)
+        .returning(SlackOutbox.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return renewed is not None
 
 
 def get(session: Session, row_id: int) -> SlackOutbox | None:
@@ -87,6 +107,7 @@ def get(session: Session, row_id: int) -> SlackOutbox | None:
 def mark_done(session: Session, row: SlackOutbox, *, now: datetime) -> None:
     row.done_at = now
     row.locked_until = None
+    row.lease_owner = None
     session.flush()
 
 
@@ -94,6 +115,7 @@ def mark_failed(session: Session, row: SlackOutbox, *, error: str, retry_at: dat
     row.last_error = error[:2000]
     row.next_attempt_at = retry_at
     row.locked_until = None
+    row.lease_owner = None
     session.flush()
 
 
