@@ -411,9 +411,6 @@ class Rules(_Strict):
     def digest_channel(self) -> str | None:
         return self.digest.channel or self.channels.marketing
 
-    def is_manager(self, user_id: str) -> bool:
-        return user_id in self.roles.managers
-
 
 def load_rules(path: Path, *, explicit: bool) -> Rules:
     """Read the TOML rules; a missing file is fine only when nobody named it (defaults apply)."""

@@ -32,7 +32,7 @@ Definitions (docs/metrics.md says the same for readers of the README):
 - **Rejection feedback** counts reject events whose time is in the period, whatever the lead's
   posting time, read from the event log so a later reopen does not erase the feedback. Grouped by
   the lead's source (no source: "(none)") and campaign; a reason's *share* is its count over the
-  group's rejections (over all rejections for `top_reasons`); labels come from the taxonomy, and a
+  group's rejections; labels come from the taxonomy, and a
   code no longer in it keeps the code as its label. Example notes are the three most recent
   non-empty ones.
 - A `source` filter matches the lead's source ignoring case, as SLA and routing rules do.
@@ -222,18 +222,6 @@ def rejection_feedback(
     # Ties by name, with "no campaign" after the named ones, so the order never shuffles.
     result.sort(key=lambda g: (-g.rejected, g.source, g.campaign is None, g.campaign or ""))
     return result
-
-
-def top_reasons(
-    session: Session,
-    *,
-    period: Period,
-    reasons: Mapping[str, str],
-    source: str | None = None,
-    limit: int = 5,
-) -> list[ReasonCount]:
-    """The most frequent rejection reasons in `period` over all sources (or just `source`)."""
-    return _count_reasons(_rejections(session, period, source), reasons)[:limit]
 
 
 def feedback_rows(

@@ -46,7 +46,6 @@ from bot.reports import (
     handoff_stats,
     nearest_rank,
     rejection_feedback,
-    top_reasons,
 )
 from bot.sla import SlaEngine
 from storage.db import Database
@@ -321,26 +320,14 @@ def test_feedback_for_one_source(db: Database, week: Seeder) -> None:
     assert webinar == []
 
 
-def test_top_reasons_over_all_sources(db: Database, week: Seeder) -> None:
-    with db.read() as session:
-        top = top_reasons(session, period=LAST_WEEK, reasons=DEFAULT_REASONS)
-        first = top_reasons(session, period=LAST_WEEK, reasons=DEFAULT_REASONS, limit=1)
-    # Ties in count are ordered by code.
-    assert [(r.code, r.count, r.share) for r in top] == [
-        ("no_budget", 2, 0.5),
-        ("bad_timing", 1, 0.25),
-        ("wrong_region", 1, 0.25),
-    ]
-    assert first == top[:1]
-
-
 def test_example_notes_are_the_three_newest_non_empty_ones(db: Database) -> None:
     s = Seeder(db)
     for n, note in enumerate(["first", "second", None, "third", "fourth"]):
         s.handoff(f"N{n}", ny(17, 10 + n), **WEBINAR, **STANDARD)
         s.reject(f"N{n}", A, ny(17, 10 + n, 30), "no_need", note)
     with db.read() as session:
-        (reason,) = top_reasons(session, period=LAST_WEEK, reasons=DEFAULT_REASONS)
+        (group,) = rejection_feedback(session, period=LAST_WEEK, reasons=DEFAULT_REASONS)
+    (reason,) = group.reasons
     assert (reason.count, reason.example_notes) == (5, ["fourth", "third", "second"])
 
 
@@ -374,9 +361,9 @@ def test_feedback_rows_for_export(db: Database, week: Seeder) -> None:
 def test_numbers_agree_between_feedback_views(db: Database, week: Seeder) -> None:
     with db.read() as session:
         groups = rejection_feedback(session, period=LAST_WEEK, reasons=DEFAULT_REASONS)
-        top = top_reasons(session, period=LAST_WEEK, reasons=DEFAULT_REASONS, limit=100)
         rows = feedback_rows(session, period=LAST_WEEK, reasons=DEFAULT_REASONS)
-    assert sum(g.rejected for g in groups) == sum(r.count for r in top) == len(rows)
+    reason_counts = sum(reason.count for group in groups for reason in group.reasons)
+    assert sum(g.rejected for g in groups) == reason_counts == len(rows)
 
 
 @pytest.mark.parametrize(
