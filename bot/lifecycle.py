@@ -150,6 +150,7 @@ def accept(session: Session, *, lead_id: int, actor: Actor, sla: SlaEngine, now:
     lead = _transition(
         session,
         lead_id=lead_id,
+        seen=lead,
         action=Action.ACCEPT,
         actor=actor,
         now=now,
@@ -269,7 +270,6 @@ def assign(
     now: datetime,
 ) -> Lead:
     """A manager hands the lead to a rep, claimed on the rep's behalf."""
-    previous_owner = _require(session, lead_id).owner_id
     lead = _transition(
         session,
         lead_id=lead_id,
@@ -278,7 +278,7 @@ def assign(
         now=now,
         to=S.ACCEPTED,
         values={"owner_id": assignee, "accepted_at": now},
-        details={"assignee": assignee, "previous_owner": previous_owner},
+        details={"assignee": assignee},
         check=_manager_only(actor, "assign leads"),
         sla=sla,
     )
@@ -364,14 +364,17 @@ def _transition(
     check: Check | None = None,
     allowed: frozenset[LeadStatus] | None = None,
     sla: SlaEngine | None = None,
+    seen: Lead | None = None,
 ) -> Lead:
     """Apply one checked, audited state change; see the module docstring.
 
-    With `sla`, the SLA windows follow the new status (attaching a card changes no status and
-    passes none).
+    `seen` is the lead as the caller just read it, saving a read; after a lost race the lead is
+    read again. A move that changes the owner records who had it before. With `sla`, the SLA
+    windows follow the new status (attaching a card changes no status and passes none).
     """
     for _attempt in range(MAX_ATTEMPTS):
-        lead = _require(session, lead_id)
+        lead = seen if seen is not None else _require(session, lead_id)
+        seen = None
         if LeadStatus(lead.status) not in (allowed or ALLOWED_FROM[action]):
             raise _refusal(lead, action)
         if check is not None:
@@ -385,7 +388,10 @@ def _transition(
             values={**values, "status": to.value, "updated_at": now},
         )
         if updated is not None:
-            _record(session, updated, action, seen_status, actor, now, details or {})
+            audit = dict(details or {})
+            if updated.owner_id != seen_owner:
+                audit["previous_owner"] = seen_owner
+            _record(session, updated, action, seen_status, actor, now, audit)
             if sla is not None:
                 sla.enter(session, updated, now)
             outbox.card_changed(session, lead=updated, now=now)

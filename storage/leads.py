@@ -45,16 +45,13 @@ def update_lead_if_unchanged(
     writers), and the loser changes nothing instead of overwriting the winner.
     """
     owner_matches = Lead.owner_id.is_(None) if owner_id is None else Lead.owner_id == owner_id
-    row = session.execute(
+    return session.scalars(
         update(Lead)
         .where(Lead.id == lead_id, Lead.status == status, owner_matches)
         .values(**values)
-        .returning(Lead.id)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if row is None:
-        return None
-    return session.get(Lead, lead_id, populate_existing=True)
+        .returning(Lead),  # the whole row, refreshed in the session: no second SELECT
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    ).one_or_none()
 
 
 def add_event(

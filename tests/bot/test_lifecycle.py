@@ -372,3 +372,17 @@ def test_an_escalated_lead_that_was_not_reopened_stays_with_its_owner(db: Databa
             session, lead_id=lead_id, actor=OWNER, sla=SLA, now=NOW
         )
     assert (contacted.status, contacted.owner_id) == (S.CONTACTED, OWNER.id)
+
+
+def test_moves_that_change_the_owner_record_who_had_it(db: Database) -> None:
+    with db.write() as session:
+        lead_id = create_lead(session, status=S.ACCEPTED).id
+        lifecycle.assign(
+            session, lead_id=lead_id, actor=MANAGER, assignee=OTHER_REP.id, sla=SLA, now=NOW
+        )
+        lifecycle.release(session, lead_id=lead_id, actor=OTHER_REP, sla=SLA, now=NOW)
+        events = lead_store.list_events(session, lead_id)
+    assert [(e.action, e.details) for e in events[-2:]] == [
+        ("assign", {"assignee": OTHER_REP.id, "previous_owner": OWNER.id}),
+        ("release", {"previous_owner": OTHER_REP.id}),
+    ]
