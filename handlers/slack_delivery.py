@@ -200,7 +200,7 @@ class DeliveryWorker:
         try:
             self._senders[row.kind](row)
         except RetryLater as wait:
-            self._settle_failure(row, str(wait), retry_in=self.first_retry, count=False)
+            self._settle_failure(row, str(wait), retry_in=self.first_retry)
         except SlackApiError as error:
             response = error.response
             retry_after = _retry_after(response.headers) if response.status_code == 429 else None
@@ -219,16 +219,12 @@ class DeliveryWorker:
         else:
             metrics.SLACK_DELIVERIES.labels(kind=row.kind).inc()
 
-    def _settle_failure(
-        self, row: SlackOutbox, error: str, *, retry_in: float | None, count: bool = True
-    ) -> None:
+    def _settle_failure(self, row: SlackOutbox, error: str, *, retry_in: float | None) -> None:
         now = self.services.clock()
         with self.services.db.write() as session:
             stored = outbox_store.get(session, row.id)
             if stored is None or stored.done_at is not None:
                 return
-            if not count:
-                stored.attempts -= 1
             if row.kind == OutboxKind.EPHEMERAL and stored.attempts >= EPHEMERAL_ATTEMPTS:
                 stored.last_error = f"given up: {error}"[:2000]
                 outbox_store.mark_done(session, stored, now=now)
