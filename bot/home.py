@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot import outbox, reply_blocks
-from bot.cards import safe_text
 from bot.config import Rules
 from bot.lifecycle import Actor
 from bot.periods import Period, parse_period
@@ -109,11 +108,5 @@ def _marketer(
 
 
 def _with_button(lead: Lead, text: str, action: ActionId) -> dict[str, Any]:
-    block = reply_blocks.section(reply_blocks.lead_line(lead, None))
-    block["accessory"] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": safe_text(text, 75)},
-        "action_id": action.value,
-        "value": str(lead.id),
-    }
-    return block
+    line = reply_blocks.lead_line(lead, None)
+    return reply_blocks.section(line, accessory=reply_blocks.button(text, action, str(lead.id)))

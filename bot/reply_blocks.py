@@ -7,8 +7,18 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from slack_sdk.models.blocks import (
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
 from bot.cards import Message, clip, mention, safe_text, slack_date
 from bot.reports import FeedbackGroup, HandoffStats, ReasonCount
+from bot.slack_ids import ActionId
 from storage.leads import SlaHealth
 from storage.models import Lead
 
@@ -17,15 +27,27 @@ LIST_LIMIT = 15  # leads shown in one list; the rest are counted
 
 
 def header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, 150)}}
+    return HeaderBlock(text=PlainTextObject(text=clip(text, 150))).to_dict()
 
 
-def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
+def section(text: str, *, accessory: ButtonElement | None = None) -> dict[str, Any]:
+    text_object = MarkdownTextObject(text=clip(text, SECTION_LIMIT))
+    return SectionBlock(text=text_object, accessory=accessory).to_dict()
+
+
+def fields(*texts: str) -> dict[str, Any]:
+    """Up to ten short label/value cells, two to a row."""
+    return SectionBlock(fields=[MarkdownTextObject(text=clip(t, 2000)) for t in texts]).to_dict()
 
 
 def context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, 3000)}]}
+    return ContextBlock(elements=[MarkdownTextObject(text=clip(text, 3000))]).to_dict()
+
+
+def button(text: str, action: ActionId, value: str) -> ButtonElement:
+    return ButtonElement(
+        text=PlainTextObject(text=clip(text, 75)), action_id=action.value, value=value
+    )
 
 
 def permalink(lead: Lead, team_domain: str | None) -> str | None:
@@ -95,35 +117,17 @@ def percent(value: float | None) -> str:
 def stats_blocks(stats: HandoffStats, *, title: str) -> list[dict[str, Any]]:
     blocks = [
         section(f"*{title}: {stats.period.label}*"),
-        {
-            "type": "section",
-            "fields": [
-                {"type": "mrkdwn", "text": f"*Handed off*\n{stats.handed_off}"},
-                {
-                    "type": "mrkdwn",
-                    "text": f"*Accepted / rejected*\n{stats.accepted} / {stats.rejected}",
-                },
-                {"type": "mrkdwn", "text": f"*Acceptance rate*\n{percent(stats.acceptance_rate)}"},
-                {"type": "mrkdwn", "text": f"*Still open*\n{stats.still_open}"},
-                {
-                    "type": "mrkdwn",
-                    "text": "*Time to claim* (median / p90)\n"
-                    f"{duration(stats.median_time_to_claim)} / "
-                    f"{duration(stats.p90_time_to_claim)}",
-                },
-                {
-                    "type": "mrkdwn",
-                    "text": "*Time to first contact* (median / p90)\n"
-                    f"{duration(stats.median_time_to_contact)} / "
-                    f"{duration(stats.p90_time_to_contact)}",
-                },
-                {
-                    "type": "mrkdwn",
-                    "text": f"*SLA breaches*\n{stats.sla_breaches} "
-                    f"({percent(stats.breach_rate)} of handed off)",
-                },
-            ],
-        },
+        fields(
+            f"*Handed off*\n{stats.handed_off}",
+            f"*Accepted / rejected*\n{stats.accepted} / {stats.rejected}",
+            f"*Acceptance rate*\n{percent(stats.acceptance_rate)}",
+            f"*Still open*\n{stats.still_open}",
+            "*Time to claim* (median / p90)\n"
+            f"{duration(stats.median_time_to_claim)} / {duration(stats.p90_time_to_claim)}",
+            "*Time to first contact* (median / p90)\n"
+            f"{duration(stats.median_time_to_contact)} / {duration(stats.p90_time_to_contact)}",
+            f"*SLA breaches*\n{stats.sla_breaches} ({percent(stats.breach_rate)} of handed off)",
+        ),
     ]
     if stats.per_rep:
         lines = [
