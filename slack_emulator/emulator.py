@@ -3,7 +3,6 @@
 import copy
 import time
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from slack_emulator import messages, responses, views
@@ -12,7 +11,7 @@ from slack_emulator.driver import SlackUser
 from slack_emulator.errors import SlackError
 from slack_emulator.faults import Faults
 from slack_emulator.server import build_app
-from slack_emulator.serving import BackgroundServer
+from slack_emulator.serving import BackgroundServer, Service
 from slack_emulator.sockets import SocketHub
 from slack_emulator.store import Call, ResponseUrl, Store
 from slack_emulator.workspace import Workspace
@@ -25,7 +24,7 @@ DEFAULT_VERIFICATION_TOKEN = "emulator-verification-token"
 T = TypeVar("T")
 
 
-class SlackEmulator:
+class SlackEmulator(Service):
     """A local Slack Web API over real HTTP on 127.0.0.1, with inspectable, scriptable state.
 
     Accessors return copies, so a test can keep them while the bot goes on calling.
@@ -71,17 +70,6 @@ class SlackEmulator:
         if self._server is not None:
             self._server.stop()
             self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:

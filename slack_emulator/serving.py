@@ -3,6 +3,8 @@
 import socket
 import threading
 import time
+from types import TracebackType
+from typing import Self
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -41,3 +43,24 @@ class BackgroundServer:
         self._server.should_exit = True
         self._thread.join(timeout=5)
         self._socket.close()
+
+
+class Service:
+    """Something started and stopped around a `with` block; subclasses define start and stop."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import httpx
@@ -24,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from slack_emulator.driver import SlackUser
 from slack_emulator.emulator import SlackEmulator
 from slack_emulator.errors import SlackError
-from slack_emulator.serving import BackgroundServer
+from slack_emulator.serving import BackgroundServer, Service
 
 STATIC = Path(__file__).parent / "static"
 # What Slack's client calls itself when it reports a failed command.
@@ -262,7 +261,7 @@ def build_web_app(emulator: SlackEmulator, bot_url: str) -> Starlette:
     )
 
 
-class SlackWebClient:
+class SlackWebClient(Service):
     """The web client on its own port (127.0.0.1, any free one by default), on a thread."""
 
     def __init__(
@@ -280,14 +279,3 @@ class SlackWebClient:
 
     def stop(self) -> None:
         self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
