@@ -114,7 +114,7 @@ def lead_card(lead: Lead, *, reasons: Mapping[str, str], now: datetime | None = 
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
     # Escaped as well: Slack parses the top-level text, and it is what notifications show.
-    text = f"{_who(lead)}: {safe_text(_summary(lead, reasons), LABEL_LIMIT)}"
+    text = f"{lead_title(lead)}: {safe_text(_summary(lead, reasons), LABEL_LIMIT)}"
     return Message(text=text, blocks=[block.to_dict() for block in blocks])
 
 
@@ -131,7 +131,7 @@ def lead_dm(lead: Lead, *, template: DmTemplate, reasons: Mapping[str, str]) -> 
 
     Built from the stored lead like the card, so the buttons offered are those still possible.
     """
-    who = _who(lead)
+    who = lead_title(lead)
     intro = {
         DmTemplate.OWNER: f"You claimed *{who}*.",
         DmTemplate.FOLLOW_UP_REMINDER: (
@@ -256,7 +256,7 @@ def _crm_link(url: str | None) -> str | None:
     return link if len(link) <= SECTION_LIMIT else None
 
 
-def _who(lead: Lead) -> str:
+def lead_title(lead: Lead) -> str:
     """The lead's name and company on one line, escaped and short enough to lead a sentence."""
     name = lead.name or "Unnamed lead"
     text = f"{name} ({lead.company})" if lead.company else name

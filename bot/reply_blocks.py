@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.cards import Message, clip, mention, safe_text, slack_date
+from bot.cards import Message, clip, lead_title, mention, safe_text, slack_date
 from bot.reports import FeedbackGroup, HandoffStats, ReasonCount
 from bot.slack_ids import ActionId
 from storage.leads import SlaHealth
@@ -61,7 +61,7 @@ def permalink(lead: Lead, team_domain: str | None) -> str | None:
 
 
 def lead_line(lead: Lead, team_domain: str | None) -> str:
-    name = safe_text(f"{lead.name} ({lead.company})" if lead.company else lead.name, 200)
+    name = lead_title(lead)
     link = permalink(lead, team_domain)
     title = f"<{link}|{name}>" if link else name
     parts = [f"*{title}*", f"#{lead.id}", lead.status]

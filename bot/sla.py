@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot import lifecycle, outbox
 from bot.business_hours import WorkingCalendar
-from bot.cards import DmTemplate, escape_mrkdwn, mention, slack_date
+from bot.cards import DmTemplate, lead_title, mention, slack_date
 from bot.config import ReminderPoint, Rules, SlaPolicy, Window
 from bot.routing import lead_facts
 from storage import leads as lead_store
@@ -194,7 +194,7 @@ class SlaEngine:
             outbox.channel_message(
                 session,
                 channel=policy.escalation_channel,
-                text=f"🚨 SLA breached ({policy.name}) on {_lead_name(lead)}: {what}. {who}",
+                text=f"🚨 SLA breached ({policy.name}) on {lead_title(lead)}: {what}. {who}",
                 lead_id=lead.id,
                 now=now,
             )
@@ -203,10 +203,6 @@ class SlaEngine:
                 session, lead=lead, user_id=manager, template=DmTemplate.ESCALATION, now=now
             )
         return True
-
-
-def _lead_name(lead: Lead) -> str:
-    return escape_mrkdwn(f"{lead.name} ({lead.company})" if lead.company else lead.name)
 
 
 def _when(moment: datetime | None) -> str:

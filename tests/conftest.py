@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,13 @@ from storage.models import Base
 POSTGRES_URL_VARIABLE = "BATON_TEST_POSTGRES_URL"
 EXAMPLE_RULES = Path(__file__).parents[1] / "baton.example.toml"
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a server a test starts as a subprocess."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def postgres_url() -> str:

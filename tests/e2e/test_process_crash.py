@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,16 +15,11 @@ import httpx
 import pytest
 
 from slack_emulator import SlackEmulator
+from tests.conftest import free_port
 from tests.e2e.conftest import INTAKE_AUTH, cards, eventually
 from tests.factories import lead_payload
 
 LEADS = 5
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 Serve = Callable[[], tuple[subprocess.Popen[bytes], str]]
