@@ -87,9 +87,10 @@ def parse_leads_command(text: str) -> LeadsCommand:
     if name == Subcommand.REOPEN:
         _no_more(name, rest[1:])
         return LeadsCommand(name, lead_id=lead_id, share=share)
-    if len(rest) != 2 or not _USER.match(rest[1]):
+    assignee = _USER.match(rest[1]) if len(rest) == 2 else None
+    if assignee is None:
         raise InvalidInput({"rep": "`/leads assign` needs a lead and a @mention, e.g. `42 @dana`"})
-    return LeadsCommand(name, lead_id=lead_id, assignee=_USER.match(rest[1]).group(1), share=share)
+    return LeadsCommand(name, lead_id=lead_id, assignee=assignee.group(1), share=share)
 
 
 def _period(word: str) -> str:

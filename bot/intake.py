@@ -14,9 +14,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     StringConstraints,
     ValidationError,
 )
+from pydantic_core import core_schema
 from sqlalchemy.orm import Session
 
 from bot import lifecycle
@@ -55,19 +57,34 @@ def _check_url(value: str | None) -> str | None:
     return value
 
 
-def _text(max_length: int) -> Any:
-    return Annotated[
-        str,
-        BeforeValidator(_clean_text),
-        StringConstraints(min_length=1, max_length=max_length),
-    ]
+@dataclass(frozen=True)
+class _Text:
+    """Field metadata: trimmed, non-empty text of at most `max_length` characters.
+
+    A class rather than a type built by a function, so the field's static type stays `str`.
+    """
+
+    max_length: int
+
+    def annotation(self) -> Any:
+        return Annotated[
+            str,
+            BeforeValidator(_clean_text),
+            StringConstraints(min_length=1, max_length=self.max_length),
+        ]
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return handler.generate_schema(self.annotation())
 
 
-def _optional_text(max_length: int) -> Any:
-    return Annotated[
-        _text(max_length) | None,
-        BeforeValidator(_blank_to_none),
-    ]
+@dataclass(frozen=True)
+class _OptionalText(_Text):
+    """Field metadata: like _Text, with blank text taken as absent (None)."""
+
+    def annotation(self) -> Any:
+        return Annotated[super().annotation() | None, BeforeValidator(_blank_to_none)]
 
 
 class Activity(BaseModel):
@@ -75,8 +92,8 @@ class Activity(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: _text(64)
-    detail: _optional_text(500) = None
+    type: Annotated[str, _Text(64)]
+    detail: Annotated[str | None, _OptionalText(500)] = None
     at: AwareDatetime | None = None
 
 
@@ -85,27 +102,27 @@ class LeadInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    external_id: _text(255)
-    name: _text(200)
-    email: Annotated[_optional_text(320), AfterValidator(_check_email)] = None
-    phone: _optional_text(64) = None
-    title: _optional_text(200) = None
-    company: _optional_text(200) = None
-    company_size: _optional_text(64) = None
-    industry: _optional_text(120) = None
-    country: _optional_text(120) = None
-    segment: _optional_text(120) = None
-    source: _optional_text(120) = None
-    campaign: _optional_text(200) = None
+    external_id: Annotated[str, _Text(255)]
+    name: Annotated[str, _Text(200)]
+    email: Annotated[str | None, _OptionalText(320), AfterValidator(_check_email)] = None
+    phone: Annotated[str | None, _OptionalText(64)] = None
+    title: Annotated[str | None, _OptionalText(200)] = None
+    company: Annotated[str | None, _OptionalText(200)] = None
+    company_size: Annotated[str | None, _OptionalText(64)] = None
+    industry: Annotated[str | None, _OptionalText(120)] = None
+    country: Annotated[str | None, _OptionalText(120)] = None
+    segment: Annotated[str | None, _OptionalText(120)] = None
+    source: Annotated[str | None, _OptionalText(120)] = None
+    campaign: Annotated[str | None, _OptionalText(200)] = None
     score: Annotated[int | None, BeforeValidator(_blank_to_none), Field(ge=0, le=100)] = None
-    intent: _optional_text(120) = None
-    budget: _optional_text(500) = None
-    authority: _optional_text(500) = None
-    need: _optional_text(500) = None
-    timeline: _optional_text(500) = None
+    intent: Annotated[str | None, _OptionalText(120)] = None
+    budget: Annotated[str | None, _OptionalText(500)] = None
+    authority: Annotated[str | None, _OptionalText(500)] = None
+    need: Annotated[str | None, _OptionalText(500)] = None
+    timeline: Annotated[str | None, _OptionalText(500)] = None
     activities: list[Activity] = Field(default_factory=list, max_length=MAX_ACTIVITIES)
-    notes: _optional_text(5000) = None
-    crm_url: Annotated[_optional_text(2000), AfterValidator(_check_url)] = None
+    notes: Annotated[str | None, _OptionalText(5000)] = None
+    crm_url: Annotated[str | None, _OptionalText(2000), AfterValidator(_check_url)] = None
 
     def to_fields(self) -> dict[str, Any]:
         fields = self.model_dump(exclude={"activities"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -152,5 +153,5 @@ def _sla(
     return _reply(command, "SLA health", blocks)
 
 
-def _reply(command: LeadsCommand, text: str, blocks: list[dict]) -> Reply:
+def _reply(command: LeadsCommand, text: str, blocks: list[dict[str, Any]]) -> Reply:
     return Reply(reply_blocks.message(text, blocks), in_channel=command.share)

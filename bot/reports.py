@@ -144,10 +144,11 @@ def handoff_stats(
     Two queries (the leads, then all their decisive events) and the rest in Python, so the cost
     grows with the number of leads, never with round trips.
     """
-    window = {"start": period.start, "end": period.end, "source": source}
-    leads = report_store.list_handed_off(session, **window)
+    leads = report_store.list_handed_off(session, start=period.start, end=period.end, source=source)
     events: dict[int, list[Row[Any]]] = defaultdict(list)
-    for event in report_store.list_reported_events(session, **window):
+    for event in report_store.list_reported_events(
+        session, start=period.start, end=period.end, source=source
+    ):
         events[event.lead_id].append(event)
 
     outcomes: Counter[str] = Counter()

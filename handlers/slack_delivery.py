@@ -252,7 +252,7 @@ class DeliveryWorker:
 
     def _backoff(self, attempts: int) -> float:
         """Exponential, capped, with jitter so rows failing together do not retry together."""
-        base = min(self.first_retry * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+        base: float = min(self.first_retry * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
         return base * random.uniform(0.8, 1.2)
 
     # ----------------------------------------------------------------------- senders
@@ -305,12 +305,13 @@ class DeliveryWorker:
     ) -> tuple[str, str] | None:
         """Look in the channel for a card an earlier, unconfirmed attempt may have posted."""
         oldest = f"{(since - timedelta(minutes=1)).timestamp():.6f}"
-        cursor = None
+        cursor: str | None = None
         for _ in range(HISTORY_PAGES):
             page = self.clients.api.conversations_history(
                 channel=channel, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
             )
-            for message in page.get("messages", []):
+            messages: list[dict[str, Any]] = page.get("messages", [])
+            for message in messages:
                 metadata = message.get("metadata") or {}
                 if (
                     metadata.get("event_type") == CARD_EVENT_TYPE
@@ -346,6 +347,7 @@ class DeliveryWorker:
         self._finish(row)
 
     def _ephemeral(self, row: SlackOutbox) -> None:
+        assert row.channel is not None and row.user_id is not None
         self.clients.api.chat_postEphemeral(
             channel=row.channel, user=row.user_id, text=row.payload["text"]
         )

@@ -113,7 +113,7 @@ class _Validator:
         if not isinstance(elements, list) or not 1 <= len(elements) <= limit:
             self.fail(pointer, f"must be an array of 1 to {limit} items")
             return
-        action_ids: set[str] = set()
+        action_ids: set[str | None] = set()
         for index, element in enumerate(elements):
             self.element(element, f"{pointer}/{index}")
             action_id = element.get("action_id") if isinstance(element, dict) else None

@@ -132,7 +132,7 @@ def _element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
 
 
 def _option(element: dict[str, Any], value: str) -> dict[str, Any]:
-    options = list(element.get("options", []))
+    options: list[dict[str, Any]] = list(element.get("options", []))
     for group in element.get("option_groups", []):
         options += group.get("options", [])
     for option in options:

@@ -104,7 +104,8 @@ class _Endpoints:
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
         headers: dict[str, str] = {}
-        status, body = 200, {}
+        body: dict[str, Any] = {}
+        status = 200
         if fault is None or not fault.blocks_effect:
             status, body = run()
         if fault is not None and fault.fails:

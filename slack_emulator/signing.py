@@ -56,6 +56,7 @@ def sign(
     timestamp = str(int(now - delivery.age))
     secret = f"{signing_secret}-not" if delivery.bad_signature else signing_secret
     signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    assert signature is not None  # None only without a timestamp
     headers = {
         "Content-Type": content_type,
         "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",

@@ -28,7 +28,7 @@ def _source_is(source: str | None) -> ColumnElement[bool]:
 
 def list_handed_off(
     session: Session, *, start: datetime, end: datetime, source: str | None = None
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[*tuple[Any, ...]]]:
     """The leads whose card was posted in [start, end): only the columns reports use, because a
     quarter can hold a hundred thousand leads and full ORM objects would dominate the cost."""
     return session.execute(
@@ -40,7 +40,7 @@ def list_handed_off(
 
 def list_reported_events(
     session: Session, *, start: datetime, end: datetime, source: str | None = None
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[*tuple[Any, ...]]]:
     """Every decisive event of the leads `list_handed_off` returns, in one query (joined, not an
     IN list, which would hit the drivers' parameter limits), ordered per lead as they happened."""
     return session.execute(
@@ -55,7 +55,7 @@ def list_reported_events(
 
 def list_rejections(
     session: Session, *, start: datetime, end: datetime, source: str | None = None
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[*tuple[Any, ...]]]:
     """Reject events in [start, end) with the lead they rejected, oldest first.
 
     Read from the event log rather than the lead's columns: a reopen clears those, but the

@@ -17,7 +17,7 @@ def _content(args: Args) -> tuple[str | None, list[Any] | None, list[Any] | None
 
 
 def _metadata(args: Args) -> dict[str, Any] | None:
-    metadata = args.parsed("metadata", "invalid_metadata_format")
+    metadata: dict[str, Any] | None = args.parsed("metadata", "invalid_metadata_format")
     messages.check_metadata(metadata)
     return metadata
 
