@@ -268,7 +268,7 @@ def lead_title(lead: Lead) -> str:
 
 def _status_text(lead: Lead, reasons: Mapping[str, str], now: datetime | None) -> str:
     """Who did what and when, then the running deadline, if any."""
-    status = S(lead.status)
+    status = lead.status
     if status in (S.NEW, S.OPEN):
         line = "Open: waiting for a rep"
     elif status == S.ESCALATED:
@@ -313,7 +313,7 @@ def _deadline(lead: Lead, now: datetime | None) -> str | None:
 
 def _summary(lead: Lead, reasons: Mapping[str, str]) -> str:
     """The state in a few plain words, for the notification text."""
-    status = S(lead.status)
+    status = lead.status
     if status == S.REJECTED:
         code = lead.reject_reason or "unknown"
         return f"rejected ({reasons.get(code, code)})"
@@ -329,7 +329,7 @@ def _summary(lead: Lead, reasons: Mapping[str, str]) -> str:
 
 
 def _card_buttons(lead: Lead) -> list[ButtonElement]:
-    status = S(lead.status)
+    status = lead.status
     if status == S.ESCALATED and lead.owner_id:  # breached follow-up, not reopened: still theirs
         status = S.ACCEPTED
     if status in (S.NEW, S.OPEN, S.ESCALATED):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from storage.models import LeadStatus
+
 
 class BatonError(Exception):
     """Base of every error the domain raises on purpose; its message is safe to show a user."""
@@ -16,7 +18,9 @@ class LeadNotFound(BatonError):
 class InvalidTransition(BatonError):
     """The lead is not in a state that allows the action (it moved on, or never could)."""
 
-    def __init__(self, message: str, *, lead_id: int, status: str, owner_id: str | None) -> None:
+    def __init__(
+        self, message: str, *, lead_id: int, status: LeadStatus, owner_id: str | None
+    ) -> None:
         super().__init__(message)
         self.lead_id = lead_id
         self.status = status

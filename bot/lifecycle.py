@@ -94,7 +94,7 @@ def create(session: Session, *, fields: dict[str, Any], now: datetime) -> tuple[
     """
     lead = lead_store.insert_lead(
         session,
-        {**fields, "status": S.NEW.value, "created_at": now, "updated_at": now},
+        {**fields, "status": S.NEW, "created_at": now, "updated_at": now},
     )
     if lead is None:
         existing = lead_store.get_lead_by_external_id(session, fields["external_id"])
@@ -132,7 +132,7 @@ def attach_card(session: Session, *, lead_id: int, channel: str, ts: str, now: d
         action=Action.POST,
         actor=SYSTEM,
         now=now,
-        to=LeadStatus(lead.status),
+        to=lead.status,
         values={"slack_channel": channel, "slack_ts": ts, "posted_at": now},
         details={"channel": channel, "ts": ts},
         allowed=frozenset(LeadStatus) - {S.NEW},
@@ -336,7 +336,7 @@ def ensure_possible(session: Session, *, lead_id: int, action: Action) -> Lead:
     refused before the rep fills in the form, not after.
     """
     lead = _require(session, lead_id)
-    if LeadStatus(lead.status) not in ALLOWED_FROM[action]:
+    if lead.status not in ALLOWED_FROM[action]:
         raise _refusal(lead, action)
     return lead
 
@@ -375,7 +375,7 @@ def _transition(
     for _attempt in range(MAX_ATTEMPTS):
         lead = seen if seen is not None else _require(session, lead_id)
         seen = None
-        if LeadStatus(lead.status) not in (allowed or ALLOWED_FROM[action]):
+        if lead.status not in (allowed or ALLOWED_FROM[action]):
             raise _refusal(lead, action)
         if check is not None:
             check(lead)
@@ -385,7 +385,7 @@ def _transition(
             lead_id,
             status=seen_status,
             owner_id=seen_owner,
-            values={**values, "status": to.value, "updated_at": now},
+            values={**values, "status": to, "updated_at": now},
         )
         if updated is not None:
             audit = dict(details or {})
@@ -408,20 +408,20 @@ def _require(session: Session, lead_id: int) -> Lead:
 
 
 def _refusal(lead: Lead, action: Action) -> InvalidTransition:
-    status = LeadStatus(lead.status)
+    status = lead.status
     if action in (Action.ACCEPT, Action.REJECT) and status in DECIDED:
         by = lead.rejected_by if status == S.REJECTED else lead.owner_id
         verb = "rejected" if status == S.REJECTED else "claimed"
         return AlreadyClaimed(
             f"This lead was already {verb} by <@{by}>.",
             lead_id=lead.id,
-            status=status.value,
+            status=status,
             owner_id=by,
         )
     return InvalidTransition(
         f"Lead {lead.id} is {status.value}; it cannot be {PAST_TENSE[action]} now.",
         lead_id=lead.id,
-        status=status.value,
+        status=status,
         owner_id=lead.owner_id,
     )
 
@@ -469,7 +469,7 @@ def _record(
     session: Session,
     lead: Lead,
     action: Action,
-    from_status: str | None,
+    from_status: LeadStatus | None,
     actor: Actor,
     now: datetime,
     details: dict[str, Any],

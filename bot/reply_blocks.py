@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 from bot.cards import Message, clip, lead_title, mention, safe_text, slack_date
 from bot.reports import FeedbackGroup, HandoffStats, ReasonCount
 from bot.slack_ids import ActionId
-from storage.leads import SlaHealth
+from storage.leads import WAITING, SlaHealth
 from storage.models import Lead
 
 SECTION_LIMIT = 3000
@@ -65,7 +65,7 @@ def lead_line(lead: Lead, team_domain: str | None) -> str:
     link = permalink(lead, team_domain)
     title = f"<{link}|{name}>" if link else name
     parts = [f"*{title}*", f"#{lead.id}", lead.status]
-    if lead.status in ("open", "escalated") and lead.claim_due_at and not lead.owner_id:
+    if lead.status in WAITING and lead.claim_due_at and not lead.owner_id:
         parts.append(f"claim by {slack_date(lead.claim_due_at)}")
     if lead.owner_id:
         parts.append(mention(lead.owner_id))

@@ -78,7 +78,7 @@ EXAMPLE_NOTES = 3
 CLAIMS = frozenset({Action.ACCEPT.value, Action.ASSIGN.value})
 DECISIONS = CLAIMS | {Action.REJECT.value}
 # Owned, claimed and not yet contacted: a follow-up breach escalates without taking the lead away.
-HELD = frozenset({LeadStatus.ACCEPTED.value, LeadStatus.ESCALATED.value})
+HELD = frozenset({LeadStatus.ACCEPTED, LeadStatus.ESCALATED})
 _ZERO = timedelta(0)
 
 

@@ -92,7 +92,7 @@ class SlaEngine:
         Open runs the claim window, accepted the follow-up window; every other status stops
         what was pending, so a lead accepted or rejected in time is never reminded.
         """
-        status = LeadStatus(lead.status)
+        status = lead.status
         if status == LeadStatus.OPEN:
             self._start(session, lead, now, TimerKind.CLAIM_REMINDER, TimerKind.CLAIM_BREACH)
         elif status == LeadStatus.ACCEPTED:
@@ -144,7 +144,7 @@ class SlaEngine:
         return fired
 
     def _fire(self, session: Session, lead: Lead, kind: TimerKind, now: datetime) -> bool:
-        status = LeadStatus(lead.status)
+        status = lead.status
         policy = self.policy_named(lead.sla_policy)
         if kind == TimerKind.CLAIM_REMINDER and status == LeadStatus.OPEN:
             outbox.thread_reply(

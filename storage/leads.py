@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import add_unless_duplicate
-from storage.models import Lead, LeadEvent
+from storage.models import Lead, LeadEvent, LeadStatus
 
 
 def get_lead(session: Session, lead_id: int) -> Lead | None:
@@ -34,7 +34,7 @@ def update_lead_if_unchanged(
     session: Session,
     lead_id: int,
     *,
-    status: str,
+    status: LeadStatus,
     owner_id: str | None,
     values: dict[str, Any],
 ) -> Lead | None:
@@ -59,8 +59,8 @@ def add_event(
     *,
     lead_id: int,
     action: str,
-    from_status: str | None,
-    to_status: str,
+    from_status: LeadStatus | None,
+    to_status: LeadStatus,
     actor: str,
     at: datetime,
     details: dict[str, Any],
@@ -89,7 +89,8 @@ def list_leads(session: Session) -> Sequence[Lead]:
     return session.scalars(select(Lead).order_by(Lead.id)).all()
 
 
-WAITING = ("open", "escalated")
+WAITING = (LeadStatus.OPEN, LeadStatus.ESCALATED)  # unclaimed, when no owner
+HELD = (LeadStatus.ACCEPTED, LeadStatus.ESCALATED)  # claimed, when an owner
 
 
 def list_waiting(session: Session, *, limit: int) -> tuple[Sequence[Lead], int]:
@@ -99,7 +100,7 @@ def list_waiting(session: Session, *, limit: int) -> tuple[Sequence[Lead], int]:
         select(Lead)
         .where(condition)
         .order_by(
-            (Lead.status == "escalated").desc(),
+            (Lead.status == LeadStatus.ESCALATED).desc(),
             Lead.claim_due_at.is_(None),
             Lead.claim_due_at,
             Lead.id,
@@ -113,7 +114,7 @@ def list_claimed(
     session: Session, *, limit: int, owner_id: str | None = None
 ) -> tuple[Sequence[Lead], int]:
     """Claimed leads not yet contacted (one rep's, or everyone's), by follow-up deadline."""
-    condition = Lead.status.in_(("accepted", "escalated")) & Lead.owner_id.is_not(None)
+    condition = Lead.status.in_(HELD) & Lead.owner_id.is_not(None)
     if owner_id is not None:
         condition = condition & (Lead.owner_id == owner_id)
     leads = session.scalars(
@@ -140,14 +141,14 @@ class SlaHealth:
 
 def sla_health(session: Session, *, now: datetime, soon: datetime) -> SlaHealth:
     waiting = Lead.status.in_(WAITING) & Lead.owner_id.is_(None)
-    claimed = Lead.status.in_(("accepted", "escalated")) & Lead.owner_id.is_not(None)
+    claimed = Lead.status.in_(HELD) & Lead.owner_id.is_not(None)
     return SlaHealth(
         waiting=_count(session, waiting),
         waiting_overdue=_count(session, waiting & (Lead.claim_due_at < now)),
         waiting_due_soon=_count(
             session, waiting & (Lead.claim_due_at >= now) & (Lead.claim_due_at < soon)
         ),
-        escalated=_count(session, Lead.status == "escalated"),
+        escalated=_count(session, Lead.status == LeadStatus.ESCALATED),
         claimed=_count(session, claimed),
         follow_up_overdue=_count(session, claimed & (Lead.follow_up_due_at < now)),
         follow_up_due_soon=_count(

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     DateTime,
+    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -60,6 +61,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+STATUS_LENGTH = 16
+
+# Statuses are stored as their values ('open'...) in a VARCHAR, as they were before the column was
+# typed; the leads table's CHECK constraint lists them, so no second constraint is made here.
+STATUS_TYPE = Enum(
+    LeadStatus,
+    native_enum=False,
+    create_constraint=False,
+    length=STATUS_LENGTH,
+    values_callable=lambda kind: [member.value for member in kind],
+)
+
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -75,10 +89,8 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime(),
         dict[str, Any]: JSON,
         list[Any]: JSON,
+        LeadStatus: STATUS_TYPE,
     }
-
-
-STATUS_LENGTH = 16
 
 
 class Lead(Base):
@@ -88,7 +100,7 @@ class Lead(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str] = mapped_column(String(255), unique=True)
-    status: Mapped[str] = mapped_column(String(STATUS_LENGTH), default=LeadStatus.NEW.value)
+    status: Mapped[LeadStatus] = mapped_column(default=LeadStatus.NEW)
 
     # What marketing knows about the person and the company.
     name: Mapped[str] = mapped_column(String(200))
@@ -159,8 +171,8 @@ class LeadEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="RESTRICT"), index=True)
     action: Mapped[str] = mapped_column(String(32))
-    from_status: Mapped[str | None] = mapped_column(String(STATUS_LENGTH))
-    to_status: Mapped[str] = mapped_column(String(STATUS_LENGTH))
+    from_status: Mapped[LeadStatus | None]
+    to_status: Mapped[LeadStatus]
     actor: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
