@@ -1,0 +1,54 @@
+"""The reference in docs/ names every setting, id, state and kind the code defines, so a new one
+cannot ship undocumented."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from bot.config import Rules
+from bot.lifecycle import Action
+from bot.slack_ids import ActionId, ViewId
+from storage.models import LeadStatus, OutboxKind, TimerKind
+
+DOCS = Path(__file__).parents[1] / "docs"
+
+
+def quoted(page: str) -> set[str]:
+    """Every `code span` on a docs page, and TOML table names without their brackets."""
+    spans = re.findall(r"`([^`\n]+)`", (DOCS / page).read_text(encoding="utf-8"))
+    return {span.strip("[]") for span in spans} | set(spans)
+
+
+def setting_keys(model: type[BaseModel]) -> Iterator[str]:
+    """Every key of the rules file, nested tables included."""
+    for name, field in model.model_fields.items():
+        yield name
+        for kind in (field.annotation, *getattr(field.annotation, "__args__", ())):
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                yield from setting_keys(kind)
+
+
+@pytest.mark.parametrize(
+    ("page", "names"),
+    [
+        ("configuration.md", sorted(set(setting_keys(Rules)))),
+        ("slack.md", [*ActionId, *ViewId]),
+        ("events.md", [*LeadStatus, *Action, *OutboxKind, *TimerKind]),
+    ],
+    ids=["rules keys", "slack ids", "lifecycle"],
+)
+def test_docs_page_names_everything_the_code_defines(page: str, names: list[str]) -> None:
+    documented = quoted(page)
+    missing = [str(name) for name in names if str(name) not in documented]
+    assert missing == [], f"docs/{page} does not mention {missing}"
+
+
+def test_every_docs_page_is_in_the_index() -> None:
+    index = (DOCS / "README.md").read_text(encoding="utf-8")
+    pages = sorted(path.name for path in DOCS.glob("*.md") if path.name != "README.md")
+    assert [page for page in pages if f"({page})" not in index] == []
