@@ -1,4 +1,4 @@
-"""HTTP intake: `POST /api/leads` and `GET /api/leads/{id}`, as SPEC.md defines them."""
+"""HTTP intake: `POST /api/leads` and `GET /api/leads/{id}`, as docs/http-api.md documents them."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ MANAGER = Actor("U0MANAGER01", is_manager=True)
 SLA = SlaEngine(Rules())
 
 # action name -> (call, statuses it may start from, status it ends in). Written out by hand
-# from SPEC.md's lifecycle, not derived from the code under test.
+# from the lifecycle in docs/events.md, not derived from the code under test.
 Call = Callable[[Session, int], Lead]
 MOVES: dict[str, tuple[Call, set[LeadStatus], LeadStatus]] = {
     "post": (

@@ -122,7 +122,8 @@ def test_accepted_then_dropped_post_is_stored_once_without_retries(
 
 
 def test_default_connection_retry_turns_a_drop_into_a_duplicate(emulator: SlackEmulator) -> None:
-    """PITFALLS #6: what the bot must guard against with metadata and stored ts."""
+    """A connection dropped after Slack took a post, retried blindly, posts twice: what the
+    bot guards against by finding its card by metadata before posting again."""
     emulator.faults.add("chat.postMessage", apply=True, drop=True)
     retry = ConnectionErrorRetryHandler(interval_calculator=NO_WAIT)
     client = WebClient(base_url=emulator.api_url, token=DEFAULT_TOKEN, retry_handlers=[retry])
