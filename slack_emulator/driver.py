@@ -1,20 +1,60 @@
-"""`SlackUser`: plays a person in Slack, sending the bot requests built from its state."""
+"""`SlackUser`: plays a person in Slack, sending the bot requests built from Slack's state."""
 
-import copy
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 
-from slack_emulator import messages, payloads, signing, sockets, views
-from slack_emulator.clock import Clock
-from slack_emulator.errors import SlackError
+from slack_emulator import payloads, signing
+from slack_emulator.payloads import Named, WorkspaceInfo
 from slack_emulator.signing import Delivery, SignedRequest
-from slack_emulator.workspace import SALES_CHANNEL
 
-if TYPE_CHECKING:
-    from slack_emulator.emulator import SlackEmulator
+
+class Slack(Protocol):
+    """The Slack a user plays in (`SlackEmulator` is one): what it shows the user, the ids it
+    mints for each request, and how it takes the app's answers. Lookups return copies and
+    raise LookupError for what the user cannot see."""
+
+    @property
+    def workspace(self) -> WorkspaceInfo: ...
+
+    @property
+    def verification_token(self) -> str: ...
+
+    @property
+    def clock(self) -> Callable[[], float]: ...
+
+    def member(self, user: str) -> Named: ...
+
+    def conversation(self, channel: str) -> Named: ...
+
+    def shown_message(self, user: str, channel: str, ts: str) -> tuple[dict[str, Any], bool]: ...
+
+    def shown_view(self, user: str, view_id: str) -> dict[str, Any]: ...
+
+    def home(self, user: str) -> dict[str, Any] | None: ...
+
+    def new_trigger(self, user: str) -> str: ...
+
+    def new_response_url(
+        self, user: str, channel: str, message_ts: str | None = None, *, is_ephemeral: bool = False
+    ) -> str: ...
+
+    def new_ts(self) -> str: ...
+
+    def new_event_id(self) -> str: ...
+
+    def keep_state(self, view_id: str, state: dict[str, Any]) -> None: ...
+
+    def answer_submission(self, view_id: str, status: int, answer: Any) -> None: ...
+
+    def close_view(self, view_id: str) -> None: ...
+
+    def show_command_answer(self, user: str, channel: str, answer: Any) -> None: ...
+
+    def relay(self, envelope: dict[str, Any], timeout: float) -> tuple[str, Any]: ...
+
 
 # How each kind of request is encoded over HTTP; Socket Mode sends the payload itself.
 _HTTP_BODIES: dict[str, Callable[[Any], tuple[str, str]]] = {
@@ -30,24 +70,27 @@ class SlackUser:
     Requests are signed with `signing_secret` at `signing_clock` time (wall clock by default,
     since the bot checks freshness against its own clock) and POSTed to `bot_url`; with no
     `bot_url` they go as Socket Mode envelopes, and the ack comes back as a 200 response whose
-    JSON is the ack's `payload`, so callers read both alike. `timeout` is how long Slack waits
-    for an acknowledgement. Every method takes a `delivery` to tamper with the request.
+    JSON is the ack's `payload`, so callers read both alike. `channel` is where slash commands
+    are typed unless one is named. `timeout` is how long Slack waits for an acknowledgement.
+    Every method takes a `delivery` to tamper with the request.
     """
 
     def __init__(
         self,
-        emulator: "SlackEmulator",
+        slack: Slack,
         user_id: str,
         bot_url: str | None,
         signing_secret: str,
         *,
+        channel: str | None = None,
         timeout: float = 3.0,
-        signing_clock: Clock = time.time,
+        signing_clock: Callable[[], float] = time.time,
     ) -> None:
-        self.emulator = emulator
+        self.slack = slack
         self.user_id = user_id
         self.bot_url = bot_url
         self.signing_secret = signing_secret
+        self.channel = channel
         self.timeout = timeout
         self.signing_clock = signing_clock
         self.last_request: SignedRequest | None = None
@@ -67,36 +110,34 @@ class SlackUser:
         `value` picks among buttons sharing an `action_id`. Raises LookupError when there is no
         such message or button.
         """
-        store = self.emulator.store
-        with store.lock:
-            user = store.user(self.user_id)
-            chan = store.channel(channel)
-            message, is_ephemeral = self._find_message(chan.id, ts)
-            block_id, button = payloads.find_button(message.get("blocks", []), action_id, value)
-            container: dict[str, Any] = {
-                "type": "message",
-                "message_ts": ts,
-                "channel_id": chan.id,
-                "is_ephemeral": is_ephemeral,
-            }
-            if message.get("thread_ts", ts) != ts:
-                container["thread_ts"] = message["thread_ts"]
-            url_id = store.new_response_url(user.id, chan.id, ts, is_ephemeral=is_ephemeral)
-            extra: dict[str, Any] = {
-                "channel": payloads.channel_ref(chan),
-                "response_url": f"{self.emulator.url}/response_url/{url_id}",
-            }
-            if not is_ephemeral:
-                extra["message"] = copy.deepcopy(message)
-            payload = payloads.block_actions(
-                store.workspace,
-                user,
-                verification_token=self.emulator.verification_token,
-                trigger_id=store.new_trigger(user.id),
-                container=container,
-                action=payloads.button_action(block_id, button, store.next_ts()),
-                extra=extra,
-            )
+        slack = self.slack
+        user = slack.member(self.user_id)
+        chan = slack.conversation(channel)
+        message, is_ephemeral = slack.shown_message(user.id, chan.id, ts)
+        block_id, button = payloads.find_button(message.get("blocks", []), action_id, value)
+        container: dict[str, Any] = {
+            "type": "message",
+            "message_ts": ts,
+            "channel_id": chan.id,
+            "is_ephemeral": is_ephemeral,
+        }
+        if message.get("thread_ts", ts) != ts:
+            container["thread_ts"] = message["thread_ts"]
+        extra: dict[str, Any] = {
+            "channel": payloads.channel_ref(chan),
+            "response_url": slack.new_response_url(user.id, chan.id, ts, is_ephemeral=is_ephemeral),
+        }
+        if not is_ephemeral:
+            extra["message"] = message
+        payload = payloads.block_actions(
+            slack.workspace,
+            user,
+            verification_token=slack.verification_token,
+            trigger_id=slack.new_trigger(user.id),
+            container=container,
+            action=payloads.button_action(block_id, button, slack.new_ts()),
+            extra=extra,
+        )
         return self._send("interactive", payload, delivery)
 
     def click_in_view(
@@ -108,20 +149,19 @@ class SlackUser:
         delivery: Delivery | None = None,
     ) -> httpx.Response:
         """Click a button in an open modal or in this user's App Home."""
-        store = self.emulator.store
-        with store.lock:
-            user = store.user(self.user_id)
-            view = self._own_view(view_id)
-            block_id, button = payloads.find_button(view["blocks"], action_id, value)
-            payload = payloads.block_actions(
-                store.workspace,
-                user,
-                verification_token=self.emulator.verification_token,
-                trigger_id=store.new_trigger(user.id),
-                container={"type": "view", "view_id": view_id},
-                action=payloads.button_action(block_id, button, store.next_ts()),
-                extra={"view": copy.deepcopy(view)},
-            )
+        slack = self.slack
+        user = slack.member(self.user_id)
+        view = slack.shown_view(user.id, view_id)
+        block_id, button = payloads.find_button(view["blocks"], action_id, value)
+        payload = payloads.block_actions(
+            slack.workspace,
+            user,
+            verification_token=slack.verification_token,
+            trigger_id=slack.new_trigger(user.id),
+            container={"type": "view", "view_id": view_id},
+            action=payloads.button_action(block_id, button, slack.new_ts()),
+            extra={"view": view},
+        )
         return self._send("interactive", payload, delivery)
 
     def submit_view(
@@ -136,37 +176,36 @@ class SlackUser:
         The bot's answer is applied to the modal stack as Slack would: `errors` keep the modal
         open (see `emulator.view_errors`), `update`/`push`/`clear`, and an empty 200 closes it.
         """
-        store = self.emulator.store
-        with store.lock:
-            user = store.user(self.user_id)
-            view = self._own_view(view_id)
-            if view["type"] != "modal":
-                raise LookupError(f"{view_id} is not a modal")
-            view["state"] = {"values": payloads.state_values(view, values or {})}
-            payload = payloads.view_submission(
-                store.workspace,
-                user,
-                copy.deepcopy(view),
-                verification_token=self.emulator.verification_token,
-                trigger_id=store.new_trigger(user.id),
-            )
+        slack = self.slack
+        user = slack.member(self.user_id)
+        view = slack.shown_view(user.id, view_id)
+        if view["type"] != "modal":
+            raise LookupError(f"{view_id} is not a modal")
+        view["state"] = {"values": payloads.state_values(view, values or {})}
+        slack.keep_state(view_id, view["state"])
+        payload = payloads.view_submission(
+            slack.workspace,
+            user,
+            view,
+            verification_token=slack.verification_token,
+            trigger_id=slack.new_trigger(user.id),
+        )
         response = self._send("interactive", payload, delivery)
-        self.emulator.answer_submission(view_id, response.status_code, _answer(response))
+        slack.answer_submission(view_id, response.status_code, _answer(response))
         return response
 
     def close_view(
         self, view_id: str, *, delivery: Delivery | None = None
     ) -> httpx.Response | None:
         """Dismiss a modal; the bot hears of it (view_closed) only if it asked `notify_on_close`."""
-        store = self.emulator.store
-        with store.lock:
-            user = store.user(self.user_id)
-            view = copy.deepcopy(self._own_view(view_id))
-        self.emulator.close_view(view_id)
+        slack = self.slack
+        user = slack.member(self.user_id)
+        view = slack.shown_view(user.id, view_id)
+        slack.close_view(view_id)
         if not view["notify_on_close"]:
             return None
         payload = payloads.view_closed(
-            store.workspace, user, view, verification_token=self.emulator.verification_token
+            slack.workspace, user, view, verification_token=slack.verification_token
         )
         return self._send("interactive", payload, delivery)
 
@@ -175,60 +214,60 @@ class SlackUser:
         command: str,
         text: str = "",
         *,
-        channel: str = SALES_CHANNEL,
+        channel: str | None = None,
         delivery: Delivery | None = None,
     ) -> httpx.Response:
-        """Type `command text` in `channel`; a non-empty 200 answer is shown as Slack would."""
-        store = self.emulator.store
-        with store.lock:
-            user = store.user(self.user_id)
-            chan = store.channel(channel)
-            url_id = store.new_response_url(user.id, chan.id, None, is_ephemeral=False)
-            fields = payloads.slash_command(
-                store.workspace,
-                user,
-                chan,
-                command=command,
-                text=text,
-                verification_token=self.emulator.verification_token,
-                trigger_id=store.new_trigger(user.id),
-                response_url=f"{self.emulator.url}/response_url/{url_id}",
-            )
+        """Type `command text` in `channel` (default: the user's own `channel`); a non-empty 200
+        answer is shown as Slack would."""
+        where = channel or self.channel
+        if where is None:
+            raise ValueError("name the channel the command is typed in")
+        slack = self.slack
+        user = slack.member(self.user_id)
+        chan = slack.conversation(where)
+        fields = payloads.slash_command(
+            slack.workspace,
+            user,
+            chan,
+            command=command,
+            text=text,
+            verification_token=slack.verification_token,
+            trigger_id=slack.new_trigger(user.id),
+            response_url=slack.new_response_url(user.id, chan.id),
+        )
         response = self._send("slash_commands", fields, delivery)
         answer = _answer(response)
         if response.status_code == 200 and answer:
-            self.emulator.show_command_answer(user.id, chan.id, answer)
+            slack.show_command_answer(user.id, chan.id, answer)
         return response
 
     def open_app_home(self, *, delivery: Delivery | None = None) -> httpx.Response:
         """Open the app's Home tab: an `app_home_opened` event with the current home view."""
-        store = self.emulator.store
-        with store.lock:
-            event: dict[str, Any] = {
-                "type": "app_home_opened",
-                "user": self.user_id,
-                "channel": store.dm(self.user_id).id,
-                "tab": "home",
-                "event_ts": store.next_ts(),
-            }
-            home_id = store.homes.get(self.user_id)
-            if home_id:
-                event["view"] = copy.deepcopy(store.views[home_id])
+        slack = self.slack
+        event: dict[str, Any] = {
+            "type": "app_home_opened",
+            "user": self.user_id,
+            "channel": slack.conversation(self.user_id).id,
+            "tab": "home",
+            "event_ts": slack.new_ts(),
+        }
+        home = slack.home(self.user_id)
+        if home is not None:
+            event["view"] = home
         return self.send_event(event, delivery=delivery)
 
     def send_event(
         self, event: dict[str, Any], *, delivery: Delivery | None = None
     ) -> httpx.Response:
         """Deliver any Events API event, with a fresh `event_id`."""
-        store = self.emulator.store
-        with store.lock:
-            payload = payloads.event_callback(
-                store.workspace,
-                event,
-                event_id=store.new_id("Ev"),
-                event_time=int(store.clock()),
-                verification_token=self.emulator.verification_token,
-            )
+        slack = self.slack
+        payload = payloads.event_callback(
+            slack.workspace,
+            event,
+            event_id=slack.new_event_id(),
+            event_time=int(slack.clock()),
+            verification_token=slack.verification_token,
+        )
         return self._send("events_api", payload, delivery)
 
     def replay(self) -> httpx.Response:
@@ -241,27 +280,6 @@ class SlackUser:
         if self.last_request is None:
             raise LookupError("nothing sent yet")
         return self._post(self.last_request)
-
-    def _find_message(self, channel_id: str, ts: str) -> tuple[dict[str, Any], bool]:
-        store = self.emulator.store
-        try:
-            return messages.find(store, channel_id, ts), False
-        except SlackError:
-            pass
-        try:
-            return messages.find_ephemeral(store, channel_id, self.user_id, ts), True
-        except SlackError:
-            raise LookupError(f"no message {ts} in {channel_id} for {self.user_id}") from None
-
-    def _own_view(self, view_id: str) -> dict[str, Any]:
-        store = self.emulator.store
-        try:
-            view = views.find(store, view_id)
-        except SlackError:
-            raise LookupError(f"view {view_id} is not open") from None
-        if store.view_users[view_id] != self.user_id:
-            raise LookupError(f"view {view_id} belongs to {store.view_users[view_id]}")
-        return view
 
     def _send(self, kind: str, payload: Any, delivery: Delivery | None) -> httpx.Response:
         """Deliver a request of `kind` (a Socket Mode envelope type) over HTTP or the socket."""
@@ -281,8 +299,8 @@ class SlackUser:
     def _relay(self, envelope: dict[str, Any]) -> httpx.Response:
         """Send an envelope to the app and wait for its ack, as Slack waits for an HTTP answer."""
         self.last_envelope = envelope
-        connection, answer = self.emulator.sockets.deliver(envelope, self.timeout)
-        request = httpx.Request("POST", connection.url)
+        url, answer = self.slack.relay(envelope, self.timeout)
+        request = httpx.Request("POST", url)
         if answer is None:
             return httpx.Response(200, request=request)
         return httpx.Response(200, json=answer, request=request)
@@ -297,7 +315,7 @@ def _envelope(kind: str, payload: Any, delivery: Delivery) -> dict[str, Any]:
     """Wrap a payload as Slack does in Socket Mode, where nothing is signed."""
     if delivery.bad_signature or delivery.age:
         raise ValueError("Socket Mode envelopes are not signed: no bad_signature or age")
-    return sockets.envelope(
+    return payloads.envelope(
         kind,
         payload,
         accepts_response_payload=kind == "slash_commands"

@@ -14,7 +14,7 @@ from slack_emulator.server import build_app
 from slack_emulator.serving import BackgroundServer, Service
 from slack_emulator.sockets import SocketHub
 from slack_emulator.store import Call, ResponseUrl, Store
-from slack_emulator.workspace import Workspace
+from slack_emulator.workspace import SALES_CHANNEL, Channel, User, Workspace
 
 DEFAULT_TOKEN = "xoxb-emulator-token"
 DEFAULT_APP_TOKEN = "xapp-emulator-token"
@@ -189,6 +189,65 @@ class SlackEmulator(Service):
             views.close(self.store, view_id)
             self.store.changed.notify_all()
 
+    # --- what Slack's client does for a user (the side a SlackUser plays against) --------
+
+    def member(self, user: str) -> User:
+        with self.store.lock:
+            return self.store.user(user)
+
+    def conversation(self, channel: str) -> Channel:
+        """A channel by id or name, or a user id meaning the bot's DM with that user."""
+        with self.store.lock:
+            return self.store.channel(channel)
+
+    def shown_message(self, user: str, channel: str, ts: str) -> tuple[dict[str, Any], bool]:
+        """The message at `ts` in `channel` as `user` sees it, and whether it is an ephemeral
+        shown to them alone; LookupError when they see none."""
+        with self.store.lock:
+            channel_id = self.store.channel(channel).id
+            try:
+                return copy.deepcopy(messages.find(self.store, channel_id, ts)), False
+            except SlackError:
+                pass
+            try:
+                found = messages.find_ephemeral(self.store, channel_id, user, ts)
+            except SlackError:
+                raise LookupError(f"no message {ts} in {channel_id} for {user}") from None
+            return copy.deepcopy(found), True
+
+    def shown_view(self, user: str, view_id: str) -> dict[str, Any]:
+        """`user`'s open modal or App Home; LookupError when it is closed or someone else's."""
+        with self.store.lock:
+            try:
+                view = views.find(self.store, view_id)
+            except SlackError:
+                raise LookupError(f"view {view_id} is not open") from None
+            owner = self.store.view_users[view_id]
+            if owner != user:
+                raise LookupError(f"view {view_id} belongs to {owner}")
+            return copy.deepcopy(view)
+
+    def keep_state(self, view_id: str, state: dict[str, Any]) -> None:
+        """Keep what a user entered in a modal as its `state`, as Slack does on submission."""
+        with self.store.lock:
+            self.store.views[view_id]["state"] = copy.deepcopy(state)
+
+    def new_ts(self) -> str:
+        """A fresh ts, as an action or an event carries."""
+        with self.store.lock:
+            return self.store.next_ts()
+
+    def new_event_id(self) -> str:
+        with self.store.lock:
+            return self.store.new_id("Ev")
+
+    def relay(self, envelope: dict[str, Any], timeout: float) -> tuple[str, Any]:
+        """Send a Socket Mode envelope to the app; the connection's URL and the ack's payload."""
+        connection, answer = self.sockets.deliver(envelope, timeout)
+        return connection.url, answer
+
+    # --- files and sockets -------------------------------------------------------------------
+
     def file_content(self, file_id: str) -> bytes | None:
         """What was uploaded as `file_id` (None until its bytes arrived)."""
         with self.store.lock:
@@ -211,6 +270,7 @@ class SlackEmulator(Service):
         """A driver acting as `user_id`, sending to `bot_url` (default: `request_url`).
 
         With `socket_mode`, requests go as envelopes over the app's Socket Mode connection.
+        The user types slash commands in #sales unless a command names another channel.
         """
         if socket_mode:
             if bot_url is not None:
@@ -220,4 +280,11 @@ class SlackEmulator(Service):
             url = bot_url or self.request_url
             if url is None:
                 raise ValueError("give bot_url, or request_url when building the emulator")
-        return SlackUser(self, user_id, url, signing_secret or self.signing_secret, timeout=timeout)
+        return SlackUser(
+            self,
+            user_id,
+            url,
+            signing_secret or self.signing_secret,
+            channel=SALES_CHANNEL,
+            timeout=timeout,
+        )

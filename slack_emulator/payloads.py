@@ -1,8 +1,47 @@
-"""The JSON Slack sends to an app: block_actions, view_submission, view_closed, commands, events."""
+"""The JSON Slack sends to an app: block_actions, view_submission, view_closed, commands, events,
+and the envelopes that carry them over Socket Mode."""
 
-from typing import Any
+import secrets
+from typing import Any, Protocol
 
-from slack_emulator.workspace import Channel, User, Workspace
+
+class Named(Protocol):
+    """A user or a channel, as payloads name it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+class TeamInfo(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def domain(self) -> str: ...
+
+
+class AppInfo(Protocol):
+    """The app a request is for, and its bot user."""
+
+    @property
+    def app_id(self) -> str: ...
+
+    @property
+    def user_id(self) -> str: ...
+
+
+class WorkspaceInfo(Protocol):
+    """The workspace a request comes from, and the app installed in it."""
+
+    @property
+    def team(self) -> TeamInfo: ...
+
+    @property
+    def bot(self) -> AppInfo: ...
+
 
 _VALUE_KEYS = {
     "static_select": "selected_option",
@@ -22,15 +61,15 @@ _VALUE_KEYS = {
 }
 
 
-def user_ref(user: User, workspace: Workspace) -> dict[str, Any]:
+def user_ref(user: Named, workspace: WorkspaceInfo) -> dict[str, Any]:
     return {"id": user.id, "username": user.name, "name": user.name, "team_id": workspace.team.id}
 
 
-def team_ref(workspace: Workspace) -> dict[str, str]:
+def team_ref(workspace: WorkspaceInfo) -> dict[str, str]:
     return {"id": workspace.team.id, "domain": workspace.team.domain}
 
 
-def channel_ref(channel: Channel) -> dict[str, str]:
+def channel_ref(channel: Named) -> dict[str, str]:
     return {"id": channel.id, "name": channel.name}
 
 
@@ -69,8 +108,8 @@ def button_action(block_id: str, button: dict[str, Any], action_ts: str) -> dict
 
 
 def block_actions(
-    workspace: Workspace,
-    user: User,
+    workspace: WorkspaceInfo,
+    user: Named,
     *,
     verification_token: str,
     trigger_id: str,
@@ -142,8 +181,8 @@ def _option(element: dict[str, Any], value: str) -> dict[str, Any]:
 
 
 def view_submission(
-    workspace: Workspace,
-    user: User,
+    workspace: WorkspaceInfo,
+    user: Named,
     view: dict[str, Any],
     *,
     verification_token: str,
@@ -164,7 +203,7 @@ def view_submission(
 
 
 def view_closed(
-    workspace: Workspace, user: User, view: dict[str, Any], *, verification_token: str
+    workspace: WorkspaceInfo, user: Named, view: dict[str, Any], *, verification_token: str
 ) -> dict[str, Any]:
     return {
         "type": "view_closed",
@@ -180,9 +219,9 @@ def view_closed(
 
 
 def slash_command(
-    workspace: Workspace,
-    user: User,
-    channel: Channel,
+    workspace: WorkspaceInfo,
+    user: Named,
+    channel: Named,
     *,
     command: str,
     text: str,
@@ -209,7 +248,7 @@ def slash_command(
 
 
 def event_callback(
-    workspace: Workspace,
+    workspace: WorkspaceInfo,
     event: dict[str, Any],
     *,
     event_id: str,
@@ -237,3 +276,24 @@ def event_callback(
         "is_ext_shared_channel": False,
         "event_context": f"4-{event_id}",
     }
+
+
+def envelope(
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    accepts_response_payload: bool,
+    retry_attempt: int = 0,
+    retry_reason: str = "",
+) -> dict[str, Any]:
+    """An envelope as Slack wraps a request; only events carry the retry fields."""
+    wrapped: dict[str, Any] = {
+        "envelope_id": secrets.token_hex(16),
+        "type": kind,
+        "payload": payload,
+        "accepts_response_payload": accepts_response_payload,
+    }
+    if kind == "events_api":
+        wrapped["retry_attempt"] = retry_attempt
+        wrapped["retry_reason"] = retry_reason
+    return wrapped

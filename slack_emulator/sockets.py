@@ -14,27 +14,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 _DEBUG_INFO = {"host": "slack-emulator", "build_number": 1, "approximate_connection_time": 18060}
 
 
-def envelope(
-    kind: str,
-    payload: dict[str, Any],
-    *,
-    accepts_response_payload: bool,
-    retry_attempt: int = 0,
-    retry_reason: str = "",
-) -> dict[str, Any]:
-    """An envelope as Slack wraps a request; only events carry the retry fields."""
-    wrapped: dict[str, Any] = {
-        "envelope_id": secrets.token_hex(16),
-        "type": kind,
-        "payload": payload,
-        "accepts_response_payload": accepts_response_payload,
-    }
-    if kind == "events_api":
-        wrapped["retry_attempt"] = retry_attempt
-        wrapped["retry_reason"] = retry_reason
-    return wrapped
-
-
 @dataclass(eq=False)
 class Connection:
     """One app websocket, and the event loop its sends must run on."""
