@@ -63,18 +63,17 @@ from starlette.routing import Route
 from bot.config import load_config
 from bot.sample_leads import sample_leads
 from handlers.serve import BatonServer
+from slack_driver import Delivery, SlackUser
+from slack_driver.signing import SignedRequest, sign
 from slack_emulator import (
     DEFAULT_SIGNING_SECRET,
     DEFAULT_TOKEN,
     SALES_CHANNEL,
-    Delivery,
     SlackEmulator,
-    SlackUser,
     User,
     Workspace,
 )
 from slack_emulator.serving import BackgroundServer
-from slack_emulator.signing import SignedRequest, sign
 from slack_emulator.workspace import default_users
 from storage import migrate
 from storage.db import Database

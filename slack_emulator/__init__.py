@@ -1,7 +1,6 @@
-"""A local Slack Web API emulator over real HTTP, and a driver that plays Slack users."""
+"""A local Slack Web API emulator over real HTTP (its users are played by `slack_driver`)."""
 
 from slack_emulator.clock import ManualClock
-from slack_emulator.driver import SlackUser
 from slack_emulator.emulator import (
     DEFAULT_APP_TOKEN,
     DEFAULT_SIGNING_SECRET,
@@ -11,7 +10,6 @@ from slack_emulator.emulator import (
 )
 from slack_emulator.errors import SlackError
 from slack_emulator.faults import Fault
-from slack_emulator.signing import Delivery
 from slack_emulator.store import Call
 from slack_emulator.workspace import (
     MANAGER,
@@ -44,12 +42,10 @@ __all__ = [
     "Bot",
     "Call",
     "Channel",
-    "Delivery",
     "Fault",
     "ManualClock",
     "SlackEmulator",
     "SlackError",
-    "SlackUser",
     "Team",
     "User",
     "Usergroup",

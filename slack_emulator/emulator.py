@@ -5,9 +5,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Self, TypeVar
 
+from slack_driver import SlackUser
 from slack_emulator import messages, responses, views
 from slack_emulator.clock import Clock
-from slack_emulator.driver import SlackUser
 from slack_emulator.errors import SlackError
 from slack_emulator.faults import Faults
 from slack_emulator.server import build_app

@@ -20,7 +20,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from slack_emulator.driver import SlackUser
+from slack_driver import SlackUser
 from slack_emulator.emulator import SlackEmulator
 from slack_emulator.errors import SlackError
 from slack_emulator.serving import BackgroundServer, Service

@@ -11,14 +11,8 @@ import httpx
 import pytest
 
 from handlers.serve import BatonServer
-from slack_emulator import (
-    DEFAULT_SIGNING_SECRET,
-    REP_1,
-    REP_2,
-    SALES_CHANNEL,
-    SlackEmulator,
-    SlackUser,
-)
+from slack_driver import SlackUser
+from slack_emulator import DEFAULT_SIGNING_SECRET, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
 from storage import outbox as outbox_store
 from tests.factories import lead_payload
 

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from itertools import pairwise
 
 from handlers.serve import BatonServer
-from slack_emulator import REP_1, SALES_CHANNEL, SlackEmulator, SlackUser
+from slack_driver import SlackUser
+from slack_emulator import REP_1, SALES_CHANNEL, SlackEmulator
 from storage import leads as lead_store
 from tests.e2e.conftest import card_text, cards, send_lead, settled, wait_for_card
 

@@ -6,7 +6,8 @@ import threading
 from collections.abc import Callable
 
 from handlers.serve import BatonServer
-from slack_emulator import MANAGER, REP_1, REP_2, SALES_CHANNEL, SlackEmulator, SlackUser
+from slack_driver import SlackUser
+from slack_emulator import MANAGER, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
 from storage import leads as lead_store
 from tests.conftest import EXTRA_REPS
 from tests.e2e.conftest import (

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from handlers.digest_job import DIGEST_JOB_ID, send_digest_now
 from handlers.serve import BatonServer
-from slack_emulator import MANAGER, MARKETER, MARKETING_CHANNEL, REP_1, SlackEmulator, SlackUser
+from slack_driver import SlackUser
+from slack_emulator import MANAGER, MARKETER, MARKETING_CHANNEL, REP_1, SlackEmulator
 from tests.e2e.conftest import card_text, eventually, send_lead, settled, wait_for_card
 
 As = Callable[[str], SlackUser]

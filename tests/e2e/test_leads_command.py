@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from handlers.serve import BatonServer
-from slack_emulator import MANAGER, MARKETER, REP_1, REP_2, SALES_CHANNEL, SlackEmulator, SlackUser
+from slack_driver import SlackUser
+from slack_emulator import MANAGER, MARKETER, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
 from storage import leads as lead_store
 from tests.e2e.conftest import card_text, settled, wait_for_card
 

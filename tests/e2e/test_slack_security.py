@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from handlers.serve import BatonServer
-from slack_emulator import REP_1, REP_2, SALES_CHANNEL, Delivery, SlackEmulator, SlackUser
+from slack_driver import Delivery, SlackUser
+from slack_emulator import REP_1, REP_2, SALES_CHANNEL, SlackEmulator
 from storage import leads as lead_store
 from tests.e2e.conftest import (
     card_redraws_held,

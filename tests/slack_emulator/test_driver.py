@@ -5,7 +5,8 @@ import pytest
 from slack_sdk import WebClient
 from starlette.responses import Response
 
-from slack_emulator import MANAGER, REP_1, REP_2, SALES_CHANNEL, Delivery, SlackEmulator
+from slack_driver import Delivery
+from slack_emulator import MANAGER, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
 from tests.slack_emulator.conftest import Receiver
 
 BUTTONS = [

@@ -12,14 +12,8 @@ from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from slack_emulator import (
-    DEFAULT_APP_TOKEN,
-    DEFAULT_TOKEN,
-    REP_1,
-    SALES_CHANNEL,
-    Delivery,
-    SlackEmulator,
-)
+from slack_driver import Delivery
+from slack_emulator import DEFAULT_APP_TOKEN, DEFAULT_TOKEN, REP_1, SALES_CHANNEL, SlackEmulator
 from tests.slack_emulator.test_driver import BUTTONS, open_modal, post_card
 
 Answer = Callable[[SocketModeRequest], dict[str, Any] | None]

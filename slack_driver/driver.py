@@ -6,9 +6,9 @@ from typing import Any, Protocol
 
 import httpx
 
-from slack_emulator import payloads, signing
-from slack_emulator.payloads import Named, WorkspaceInfo
-from slack_emulator.signing import Delivery, SignedRequest
+from slack_driver import payloads, signing
+from slack_driver.payloads import Named, WorkspaceInfo
+from slack_driver.signing import Delivery, SignedRequest
 
 
 class Slack(Protocol):
