@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -21,23 +20,26 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot import notices
+from bot.outbox import DmKind
 from bot.slack_ids import ActionId
+from bot.slack_text import (
+    ELLIPSIS,
+    FIELD_LIMIT,
+    HEADER_LIMIT,
+    LABEL_LIMIT,
+    SECTION_LIMIT,
+    as_utc,
+    clip,
+    lead_title,
+    mention,
+    safe_text,
+    slack_date,
+)
 from storage.models import Lead, LeadStatus
 
 S = LeadStatus
-# Slack's limits, in characters. Lead text is cut to them before it is built into blocks, so a
-# huge lead renders (clipped) instead of making slack-sdk raise.
-HEADER_LIMIT = 150
-SECTION_LIMIT = 3000
-FIELD_LIMIT = 2000
-NAME_LIMIT = 300  # of the name in one-line summaries, so the rest of the line survives
-LABEL_LIMIT = 200  # of short values inside a sentence (a reason label, a policy name)
 SIGNALS_SHOWN = 5
-ELLIPSIS = "…"
-
-_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-# Column width of the user id columns; fullmatch, because `$` would let "U1\n" through.
-_USER_ID = re.compile(r"[UW][A-Z0-9]{1,31}")
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 
 
@@ -47,54 +49,6 @@ class Message:
 
     text: str
     blocks: list[dict[str, Any]]
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Make lead text inert: no mention, link or `<!channel>` can survive.
-
-    Only `&`, `<`, `>` are replaced; Slack decodes exactly these entities and would show any other
-    (such as html.escape's `&#x27;`) literally.
-    """
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def clip(text: str, limit: int) -> str:
-    """Cut `text` to at most `limit` characters, marking the cut with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1].rstrip() + ELLIPSIS
-
-
-def safe_text(text: str, limit: int) -> str:
-    """Escape `text`, then cut it to `limit` escaped characters without splitting an entity."""
-    escaped = escape_mrkdwn(text)
-    if len(escaped) <= limit:
-        return escaped
-    pieces: list[str] = []
-    used = 0
-    for char in text:
-        piece = _ENTITIES.get(char, char)
-        if used + len(piece) > limit - len(ELLIPSIS):
-            break
-        pieces.append(piece)
-        used += len(piece)
-    return "".join(pieces).rstrip() + ELLIPSIS
-
-
-def mention(user_id: str | None) -> str:
-    """`<@ID>` for something shaped like a Slack user id; anything else is shown as inert text."""
-    if user_id is None:
-        return "someone"
-    if _USER_ID.fullmatch(user_id):
-        return f"<@{user_id}>"
-    return safe_text(user_id, LABEL_LIMIT)
-
-
-def slack_date(when: datetime) -> str:
-    """A moment every reader sees in their own time zone; clients that cannot show it get UTC."""
-    when = _aware(when)
-    fallback = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
 def lead_card(lead: Lead, *, reasons: Mapping[str, str], now: datetime | None = None) -> Message:
@@ -118,27 +72,12 @@ def lead_card(lead: Lead, *, reasons: Mapping[str, str], now: datetime | None = 
     return Message(text=text, blocks=[block.to_dict() for block in blocks])
 
 
-class DmTemplate(StrEnum):
-    """Why Baton writes to someone directly about a lead."""
-
-    OWNER = "owner"  # you claimed it (or a manager assigned it to you)
-    FOLLOW_UP_REMINDER = "follow_up_reminder"  # reach it before the follow-up SLA ends
-    ESCALATION = "escalation"  # to a manager: an SLA was breached
-
-
-def lead_dm(lead: Lead, *, template: DmTemplate, reasons: Mapping[str, str]) -> Message:
+def lead_dm(lead: Lead, *, kind: DmKind, reasons: Mapping[str, str]) -> Message:
     """A DM about one lead: why it is sent, the lead's details, where it stands, what to do.
 
     Built from the stored lead like the card, so the buttons offered are those still possible.
     """
-    who = lead_title(lead)
-    intro = {
-        DmTemplate.OWNER: f"You claimed *{who}*.",
-        DmTemplate.FOLLOW_UP_REMINDER: (
-            f"⏰ Reminder: reach *{who}* before {_on(lead.follow_up_due_at)}."
-        ),
-        DmTemplate.ESCALATION: f"🚨 *{who}* breached its SLA and needs a manager.",
-    }[template]
+    intro = notices.dm_intro(lead, kind)
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=intro)),
         *_detail_blocks(lead),
@@ -146,7 +85,7 @@ def lead_dm(lead: Lead, *, template: DmTemplate, reasons: Mapping[str, str]) -> 
         SectionBlock(text=MarkdownTextObject(text=_status_text(lead, reasons, None))),
     ]
     buttons = _card_buttons(lead)
-    if template != DmTemplate.ESCALATION:
+    if kind != DmKind.ESCALATION:
         buttons = [b for b in buttons if b.action_id == ActionId.MARK_CONTACTED]
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
@@ -256,13 +195,6 @@ def _crm_link(url: str | None) -> str | None:
     return link if len(link) <= SECTION_LIMIT else None
 
 
-def lead_title(lead: Lead) -> str:
-    """The lead's name and company on one line, escaped and short enough to lead a sentence."""
-    name = lead.name or "Unnamed lead"
-    text = f"{name} ({lead.company})" if lead.company else name
-    return safe_text(text, NAME_LIMIT)
-
-
 # --------------------------------------------------------------------------- status
 
 
@@ -307,7 +239,7 @@ def _deadline(lead: Lead, now: datetime | None) -> str | None:
         label, due = "Follow up by", lead.follow_up_due_at
     else:
         return None
-    passed = " (passed)" if now is not None and _aware(due) <= _aware(now) else ""
+    passed = " (passed)" if now is not None and as_utc(due) <= as_utc(now) else ""
     return f"⏰ {label} {slack_date(due)}{passed}"
 
 
@@ -359,16 +291,11 @@ def _on(when: datetime | None) -> str:
     return f" {slack_date(when)}" if when else ""
 
 
-def _aware(when: datetime) -> datetime:
-    """Stored times are UTC; a naive one (an unsaved object in a test or script) is read as UTC."""
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 def _parse_time(value: Any) -> datetime | None:
     """An activity's `at`, stored as ISO text by intake; anything unreadable is left out."""
     if not isinstance(value, str):
         return None
     try:
-        return _aware(datetime.fromisoformat(value))
+        return as_utc(datetime.fromisoformat(value))
     except ValueError:
         return None

@@ -28,7 +28,19 @@ class InvalidTransition(BatonError):
 
 
 class AlreadyClaimed(InvalidTransition):
-    """Someone else decided on the lead first; `owner_id` says who, for "already claimed by @x"."""
+    """Someone else decided on the lead first; `owner_id` says who (the rep who claimed it, or who
+    rejected it). The message names nobody: how to name them depends on where it is shown
+    (bot.notices.refusal), so the adapter words it with `describe`."""
+
+    def __init__(self, *, lead_id: int, status: LeadStatus, owner_id: str | None) -> None:
+        self.decision = "rejected" if status == LeadStatus.REJECTED else "claimed"
+        super().__init__(
+            self.describe("another rep"), lead_id=lead_id, status=status, owner_id=owner_id
+        )
+
+    def describe(self, who: str) -> str:
+        """The refusal, naming whoever decided as `who` (a mention, "you", "another rep")."""
+        return f"This lead was already {self.decision} by {who}."
 
 
 class NotAllowed(BatonError):

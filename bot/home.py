@@ -15,6 +15,7 @@ from bot.periods import Period, parse_period
 from bot.reports import handoff_stats, rejection_feedback
 from bot.sla import SlaEngine
 from bot.slack_ids import ActionId
+from bot.slack_text import VIEW_BLOCKS_LIMIT
 from storage import leads as lead_store
 from storage import once
 from storage.models import Lead
@@ -54,7 +55,7 @@ def home_view(
         blocks += _rep(session, actor=actor)
         if actor.is_manager:
             blocks += _manager(session, sla=sla, now=now, zone=zone)
-    return {"type": "home", "blocks": blocks[:100]}
+    return {"type": "home", "blocks": blocks[:VIEW_BLOCKS_LIMIT]}
 
 
 def _rep(session: Session, *, actor: Actor) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot import lifecycle, outbox, reply_blocks
-from bot.cards import Message, mention
+from bot.cards import Message
 from bot.commands import HELP_TEXT, LeadsCommand, Subcommand
 from bot.config import Rules
 from bot.errors import NotAllowed
@@ -18,6 +18,7 @@ from bot.lifecycle import Actor
 from bot.periods import DEFAULT_PERIOD, parse_period
 from bot.reports import handoff_stats, rejection_feedback
 from bot.sla import SlaEngine
+from bot.slack_text import mention
 from storage import leads as lead_store
 
 SOON = timedelta(hours=1)

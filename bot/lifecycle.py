@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from bot import outbox
-from bot.cards import DmTemplate
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
+from bot.outbox import DmKind
 from storage import leads as lead_store
 from storage.models import Lead, LeadStatus
 
@@ -159,7 +159,7 @@ def accept(session: Session, *, lead_id: int, actor: Actor, sla: SlaEngine, now:
         check=_unclaimed,
         sla=sla,
     )
-    outbox.direct_message(session, lead=lead, user_id=actor.id, template=DmTemplate.OWNER, now=now)
+    outbox.direct_message(session, lead=lead, user_id=actor.id, kind=DmKind.OWNER, now=now)
     return lead
 
 
@@ -282,7 +282,7 @@ def assign(
         check=_manager_only(actor, "assign leads"),
         sla=sla,
     )
-    outbox.direct_message(session, lead=lead, user_id=assignee, template=DmTemplate.OWNER, now=now)
+    outbox.direct_message(session, lead=lead, user_id=assignee, kind=DmKind.OWNER, now=now)
     return lead
 
 
@@ -411,13 +411,7 @@ def _refusal(lead: Lead, action: Action) -> InvalidTransition:
     status = lead.status
     if action in (Action.ACCEPT, Action.REJECT) and status in DECIDED:
         by = lead.rejected_by if status == S.REJECTED else lead.owner_id
-        verb = "rejected" if status == S.REJECTED else "claimed"
-        return AlreadyClaimed(
-            f"This lead was already {verb} by <@{by}>.",
-            lead_id=lead.id,
-            status=status,
-            owner_id=by,
-        )
+        return AlreadyClaimed(lead_id=lead.id, status=status, owner_id=by)
     return InvalidTransition(
         f"Lead {lead.id} is {status.value}; it cannot be {PAST_TENSE[action]} now.",
         lead_id=lead.id,
@@ -441,12 +435,7 @@ def _unclaimed_or_owned_by(actor: Actor) -> Check:
 
 
 def _claimed_by(lead: Lead) -> AlreadyClaimed:
-    return AlreadyClaimed(
-        f"This lead was already claimed by <@{lead.owner_id}>.",
-        lead_id=lead.id,
-        status=lead.status,
-        owner_id=lead.owner_id,
-    )
+    return AlreadyClaimed(lead_id=lead.id, status=lead.status, owner_id=lead.owner_id)
 
 
 def _manager_only(actor: Actor, what: str) -> Check:

@@ -16,14 +16,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.cards import clip, safe_text
 from bot.slack_ids import NOTE_ACTION, NOTE_BLOCK, REASON_ACTION, REASON_BLOCK, ViewId
+from bot.slack_text import OPTION_TEXT_LIMIT, OPTIONS_LIMIT, clip, lead_title
 from storage.models import Lead
 
 NOTE_MAX_LENGTH = 2000
-OPTION_LABEL_LIMIT = 75
-MAX_OPTIONS = 100  # a static select takes no more
-LEAD_LINE_LIMIT = 500
 # The reason whose note is required (bot.lifecycle.reject enforces it on submit).
 OTHER = "other"
 # Domain field names (bot.lifecycle.reject's InvalidInput) to the modal blocks that show them.
@@ -35,15 +32,12 @@ def reject_modal(lead: Lead, *, reasons: Mapping[str, str]) -> dict[str, Any]:
 
     The lead id travels in `private_metadata`, so the submission names the lead it rejects.
     """
-    who = lead.name or "Unnamed lead"
-    if lead.company:
-        who = f"{who} ({lead.company})"
     options = [
-        Option(value=code, text=PlainTextObject(text=clip(label, OPTION_LABEL_LIMIT)))
-        for code, label in list(reasons.items())[:MAX_OPTIONS]
+        Option(value=code, text=PlainTextObject(text=clip(label, OPTION_TEXT_LIMIT)))
+        for code, label in list(reasons.items())[:OPTIONS_LIMIT]
     ]
     hint = (
-        f"Required when the reason is “{clip(reasons[OTHER], OPTION_LABEL_LIMIT)}”."
+        f"Required when the reason is “{clip(reasons[OTHER], OPTION_TEXT_LIMIT)}”."
         if OTHER in reasons
         else None
     )
@@ -55,9 +49,7 @@ def reject_modal(lead: Lead, *, reasons: Mapping[str, str]) -> dict[str, Any]:
         submit=PlainTextObject(text="Reject"),
         close=PlainTextObject(text="Cancel"),
         blocks=[
-            SectionBlock(
-                text=MarkdownTextObject(text=f"Rejecting *{safe_text(who, LEAD_LINE_LIMIT)}*")
-            ),
+            SectionBlock(text=MarkdownTextObject(text=f"Rejecting *{lead_title(lead)}*")),
             InputBlock(
                 block_id=REASON_BLOCK,
                 label=PlainTextObject(text="Reason"),

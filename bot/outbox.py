@@ -4,12 +4,21 @@ transaction as the change; the delivery worker (an adapter) renders and sends it
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from storage import outbox as outbox_store
 from storage.models import Lead, OutboxKind
+
+
+class DmKind(StrEnum):
+    """Why Baton writes to someone directly about a lead; the DM's words come from bot.notices."""
+
+    OWNER = "owner"  # you claimed it (or a manager assigned it to you)
+    FOLLOW_UP_REMINDER = "follow_up_reminder"  # reach it before the follow-up SLA ends
+    ESCALATION = "escalation"  # to a manager: an SLA was breached
 
 
 def card_created(session: Session, *, lead: Lead, now: datetime) -> None:
@@ -23,16 +32,23 @@ def card_changed(session: Session, *, lead: Lead, now: datetime) -> None:
 
 
 def direct_message(
-    session: Session, *, lead: Lead, user_id: str, template: str, now: datetime
+    session: Session, *, lead: Lead, user_id: str, kind: DmKind, now: datetime
 ) -> None:
+    """A DM about the lead, drawn from its state when sent. The payload key stays "template",
+    its name when rows queued by earlier versions were written."""
     outbox_store.add(
         session,
         kind=OutboxKind.DM,
         lead_id=lead.id,
         user_id=user_id,
-        payload={"template": template},
+        payload={"template": kind.value},
         now=now,
     )
+
+
+def dm_kind(payload: dict[str, Any]) -> DmKind:
+    """The kind of DM a queued row asks for (see `direct_message`)."""
+    return DmKind(payload["template"])
 
 
 def tell_user(

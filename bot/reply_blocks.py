@@ -16,18 +16,29 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.cards import Message, clip, lead_title, mention, safe_text, slack_date
+from bot.cards import Message
 from bot.reports import FeedbackGroup, HandoffStats, ReasonCount
 from bot.slack_ids import ActionId
+from bot.slack_text import (
+    BUTTON_TEXT_LIMIT,
+    FIELD_LIMIT,
+    HEADER_LIMIT,
+    MESSAGE_BLOCKS_LIMIT,
+    SECTION_LIMIT,
+    clip,
+    lead_title,
+    mention,
+    safe_text,
+    slack_date,
+)
 from storage.leads import WAITING, SlaHealth
 from storage.models import Lead
 
-SECTION_LIMIT = 3000
 LIST_LIMIT = 15  # leads shown in one list; the rest are counted
 
 
 def header(text: str) -> dict[str, Any]:
-    return HeaderBlock(text=PlainTextObject(text=clip(text, 150))).to_dict()
+    return HeaderBlock(text=PlainTextObject(text=clip(text, HEADER_LIMIT))).to_dict()
 
 
 def section(text: str, *, accessory: ButtonElement | None = None) -> dict[str, Any]:
@@ -37,16 +48,20 @@ def section(text: str, *, accessory: ButtonElement | None = None) -> dict[str, A
 
 def fields(*texts: str) -> dict[str, Any]:
     """Up to ten short label/value cells, two to a row."""
-    return SectionBlock(fields=[MarkdownTextObject(text=clip(t, 2000)) for t in texts]).to_dict()
+    return SectionBlock(
+        fields=[MarkdownTextObject(text=clip(t, FIELD_LIMIT)) for t in texts]
+    ).to_dict()
 
 
 def context(text: str) -> dict[str, Any]:
-    return ContextBlock(elements=[MarkdownTextObject(text=clip(text, 3000))]).to_dict()
+    return ContextBlock(elements=[MarkdownTextObject(text=clip(text, SECTION_LIMIT))]).to_dict()
 
 
 def button(text: str, action: ActionId, value: str) -> ButtonElement:
     return ButtonElement(
-        text=PlainTextObject(text=clip(text, 75)), action_id=action.value, value=value
+        text=PlainTextObject(text=clip(text, BUTTON_TEXT_LIMIT)),
+        action_id=action.value,
+        value=value,
     )
 
 
@@ -170,4 +185,4 @@ def feedback_blocks(
 
 
 def message(text: str, blocks: list[dict[str, Any]]) -> Message:
-    return Message(text=clip(text, SECTION_LIMIT), blocks=blocks[:50])
+    return Message(text=clip(text, SECTION_LIMIT), blocks=blocks[:MESSAGE_BLOCKS_LIMIT])

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bot import lifecycle, outbox
+from bot import lifecycle, notices, outbox
 from bot.business_hours import WorkingCalendar
-from bot.cards import DmTemplate, lead_title, mention, slack_date
 from bot.config import ReminderPoint, Rules, SlaPolicy, Window
+from bot.outbox import DmKind
 from bot.routing import lead_facts
 from storage import leads as lead_store
 from storage import timers as timer_store
@@ -150,7 +150,7 @@ class SlaEngine:
             outbox.thread_reply(
                 session,
                 lead=lead,
-                text=f"⏰ Still unclaimed: the claim SLA ends {_when(lead.claim_due_at)}.",
+                text=notices.claim_reminder(lead),
                 now=now,
                 broadcast=policy.remind_in_channel,
             )
@@ -161,7 +161,7 @@ class SlaEngine:
                 session,
                 lead=lead,
                 user_id=lead.owner_id,
-                template=DmTemplate.FOLLOW_UP_REMINDER,
+                kind=DmKind.FOLLOW_UP_REMINDER,
                 now=now,
             )
             return True
@@ -181,29 +181,26 @@ class SlaEngine:
             now=now,
         )
         managers = policy.escalate_to or self.rules.roles.managers
-        groups = [f"<!subteam^{group}>" for group in self.rules.roles.manager_groups]
-        who = " ".join([*(mention(m) for m in managers), *groups]) or "Managers"
-        if breached[1] == "claim":
-            what = "nobody claimed it"
-        else:
-            what = f"{mention(owner)} has not reached it"
-        reopened = " It is open to every rep again." if policy.reopen_on_breach else ""
-        text = f"🚨 SLA breached ({policy.name}): {what} in time. {who}, please step in."
-        outbox.thread_reply(session, lead=lead, text=text + reopened, now=now)
+        breach = notices.Breach(
+            lead=lead,
+            policy=policy.name,
+            window=breached[1],
+            owner_id=owner,
+            managers=managers,
+            manager_groups=self.rules.roles.manager_groups,
+            reopened=policy.reopen_on_breach,
+        )
+        outbox.thread_reply(session, lead=lead, text=breach.in_thread(), now=now)
         if policy.escalation_channel:
             outbox.channel_message(
                 session,
                 channel=policy.escalation_channel,
-                text=f"🚨 SLA breached ({policy.name}) on {lead_title(lead)}: {what}. {who}",
+                text=breach.in_channel(),
                 lead_id=lead.id,
                 now=now,
             )
         for manager in managers:
             outbox.direct_message(
-                session, lead=lead, user_id=manager, template=DmTemplate.ESCALATION, now=now
+                session, lead=lead, user_id=manager, kind=DmKind.ESCALATION, now=now
             )
         return True
-
-
-def _when(moment: datetime | None) -> str:
-    return slack_date(moment) if moment is not None else "soon"

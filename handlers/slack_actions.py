@@ -8,7 +8,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import lifecycle
+from bot import lifecycle, notices
 from bot.errors import BatonError, InvalidInput, InvalidTransition
 from bot.home import request_home
 from bot.lifecycle import Action, Actor
@@ -81,12 +81,13 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
     @app.view(ViewId.REJECT)
     def on_lead_reject_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         reason, note = parse_reject_submission(view["state"]["values"])
+        who = actor(body["user"]["id"])
         try:
             with services.db.write() as session:
                 lifecycle.reject(
                     session,
                     lead_id=lead_id_of(view.get("private_metadata")),
-                    actor=actor(body["user"]["id"]),
+                    actor=who,
                     reason=reason or "",
                     note=note,
                     reasons=rules.reasons,
@@ -97,7 +98,9 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
             ack(response_action="errors", errors=reject_errors(invalid.errors))
             return
         except InvalidTransition as refused:
-            ack(response_action="errors", errors={REASON_BLOCK: str(refused)})
+            # A modal shows mention syntax raw: the refusal names people in plain words.
+            text = notices.refusal(refused, viewer=who.id, in_modal=True)
+            ack(response_action="errors", errors={REASON_BLOCK: text})
             return
         ack()
         services.wake_delivery()

@@ -12,7 +12,7 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 
-from bot import outbox
+from bot import notices, outbox
 from bot.errors import BatonError
 from handlers import slack_actions, slack_commands, slack_events
 from handlers.roles import RoleResolver
@@ -44,7 +44,7 @@ def create_bolt_app(services: Services, clients: SlackClients) -> App:
         """Domain errors become a clear message to the user; anything else is logged, and the
         user hears only that nothing changed. Either way Slack gets a normal acknowledgement."""
         if isinstance(error, BatonError):
-            text = str(error)
+            text = notices.refusal(error, viewer=_user_of(body))
         else:
             log.error("unexpected error handling a Slack request", exc_info=error)
             text = GENERIC_FAILURE
@@ -54,8 +54,12 @@ def create_bolt_app(services: Services, clients: SlackClients) -> App:
     return app
 
 
+def _user_of(body: dict[str, Any]) -> str | None:
+    return (body.get("user") or {}).get("id") or body.get("user_id")
+
+
 def _tell(services: Services, body: dict[str, Any], text: str) -> None:
-    user = (body.get("user") or {}).get("id") or body.get("user_id")
+    user = _user_of(body)
     channel = (
         (body.get("channel") or {}).get("id")
         or (body.get("container") or {}).get("channel_id")

@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import notices
 from bot.commands import Subcommand, parse_leads_command
 from bot.errors import BatonError, InvalidInput
 from bot.leads_command import Reply, answer, help_reply
@@ -37,7 +38,7 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
                     team_domain=command.get("team_domain"),
                 )
         except BatonError as refused:
-            ack(response_type="ephemeral", text=str(refused))
+            ack(response_type="ephemeral", text=notices.refusal(refused, viewer=command["user_id"]))
             return
         _send(ack, reply)
         services.wake_delivery()

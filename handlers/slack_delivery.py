@@ -22,7 +22,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot import cards, lifecycle, routing
+from bot import cards, lifecycle, outbox, routing
 from bot.config import Rules
 from bot.home import home_view
 from bot.lifecycle import Actor
@@ -338,8 +338,8 @@ class DeliveryWorker:
     def _direct_message(self, row: SlackOutbox) -> None:
         lead = self._lead(row.lead_id)
         assert row.user_id is not None
-        template = cards.DmTemplate(row.payload["template"])
-        message = cards.lead_dm(lead, template=template, reasons=self.rules.reasons)
+        kind = outbox.dm_kind(row.payload)
+        message = cards.lead_dm(lead, kind=kind, reasons=self.rules.reasons)
         channel = self.clients.api.conversations_open(users=row.user_id)["channel"]["id"]
         self.clients.poster.chat_postMessage(
             channel=channel, text=message.text, blocks=message.blocks, unfurl_links=False

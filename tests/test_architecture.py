@@ -1,4 +1,5 @@
-"""Imports go one way, handlers -> bot -> storage, so the domain stays free of Slack and HTTP."""
+"""Imports go one way, handlers -> bot -> storage, so the domain stays free of Slack and HTTP;
+the state machine at its heart does not even load a Slack library."""
 
 from __future__ import annotations
 
@@ -24,18 +25,46 @@ FORBIDDEN = {
     "slack_emulator": BATON,
     "slack_driver": (*BATON, "slack_emulator"),
 }
+SLACK_LIBRARIES = ("slack_sdk", "slack_bolt", "slack")
+STATE_MACHINE = "bot.lifecycle"
 # `python -m bot` must start the CLI, which is an adapter; this one file is the entry point.
 ENTRY_POINTS = {ROOT / "bot" / "__main__.py"}
 
 
+def module_path(module: str) -> Path | None:
+    """The file of one of this repository's modules, or None for a library's."""
+    base = ROOT.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
 def imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports, wherever the import stands (TYPE_CHECKING blocks and
+    function bodies included); `from bot import x` counts as importing `bot.x`."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                if module_path(submodule) is not None:
+                    names.add(submodule)
     return names
+
+
+def bot_imports(module: str) -> set[str]:
+    """The modules of bot/ that `module` imports directly."""
+    path = module_path(module)
+    assert path is not None, module
+    return {
+        name
+        for name in imported_modules(path)
+        if name.startswith("bot.") and module_path(name) is not None
+    }
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
@@ -47,4 +76,23 @@ def test_layer_does_not_import_outer_layers(package: str) -> None:
         for module in imported_modules(path):
             if module.split(".")[0] in FORBIDDEN[package]:
                 offences.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert offences == []
+
+
+def test_the_state_machine_loads_no_slack_library() -> None:
+    """The lifecycle names what happened; the words and blocks for Slack are built elsewhere."""
+    reached, waiting = set(), [STATE_MACHINE]
+    offences = []
+    while waiting:
+        module = waiting.pop()
+        if module in reached:
+            continue
+        reached.add(module)
+        path = module_path(module)
+        assert path is not None
+        for name in imported_modules(path):
+            if name.split(".")[0] in SLACK_LIBRARIES:
+                offences.append(f"{module} imports {name}")
+        waiting.extend(bot_imports(module))
+    assert "bot.outbox" in reached  # the walk follows `from bot import x`
     assert offences == []

@@ -10,17 +10,11 @@ from typing import Any
 import pytest
 
 from bot import intake
-from bot.cards import (
-    DmTemplate,
-    Message,
-    clip,
-    escape_mrkdwn,
-    lead_card,
-    lead_dm,
-    safe_text,
-)
+from bot.cards import Message, lead_card, lead_dm
 from bot.config import DEFAULT_REASONS
+from bot.outbox import DmKind
 from bot.slack_ids import ActionId
+from bot.slack_text import clip, escape_mrkdwn, safe_text
 from storage.models import Lead, LeadStatus
 from tests.conftest import NOW
 from tests.factories import lead_payload
@@ -338,7 +332,7 @@ def test_lead_text_is_escaped_so_it_pings_and_links_nobody() -> None:
         notes="call me <!channel> <https://evil|click> :tada:",
         activities=[{"type": "<!here>", "detail": HOSTILE, "at": None}],
     )
-    for message in (card(lead), lead_dm(lead, template=DmTemplate.OWNER, reasons=DEFAULT_REASONS)):
+    for message in (card(lead), lead_dm(lead, kind=DmKind.OWNER, reasons=DEFAULT_REASONS)):
         text = rendered(message) + message.text
         for raw in ("<!channel>", "<!here>", "<@U123>", "<https://evil"):
             assert raw not in text
@@ -408,7 +402,7 @@ def test_ten_thousand_character_fields_are_clipped_within_every_limit() -> None:
         lead = lead_in(status, **overrides, activities=activities, reject_note=huge)
         for message in (
             card(lead),
-            lead_dm(lead, template=DmTemplate.OWNER, reasons=DEFAULT_REASONS),
+            lead_dm(lead, kind=DmKind.OWNER, reasons=DEFAULT_REASONS),
         ):
             assert_within_slack_limits(message)
             assert "<!channel>" not in rendered(message)
@@ -422,7 +416,7 @@ def test_the_largest_realistic_lead_fits_every_limit(status: LeadStatus) -> None
 
     for message in (
         lead_card(lead, reasons=reasons, now=NOW),
-        lead_dm(lead, template=DmTemplate.OWNER, reasons=reasons),
+        lead_dm(lead, kind=DmKind.OWNER, reasons=reasons),
     ):
         assert_within_slack_limits(message)
         assert "Open in CRM" in rendered(message)
@@ -433,9 +427,7 @@ def test_the_largest_realistic_lead_fits_every_limit(status: LeadStatus) -> None
 
 
 def test_owner_dm_names_the_lead_and_offers_only_mark_contacted() -> None:
-    message = lead_dm(
-        lead_in(LeadStatus.ACCEPTED), template=DmTemplate.OWNER, reasons=DEFAULT_REASONS
-    )
+    message = lead_dm(lead_in(LeadStatus.ACCEPTED), kind=DmKind.OWNER, reasons=DEFAULT_REASONS)
 
     assert message.text == "You claimed Dana Whitfield (Northwind Traders)."
     assert message.blocks[0]["text"]["text"] == "You claimed *Dana Whitfield (Northwind Traders)*."
@@ -445,9 +437,7 @@ def test_owner_dm_names_the_lead_and_offers_only_mark_contacted() -> None:
 
 
 def test_owner_dm_loses_its_button_once_the_lead_is_contacted() -> None:
-    message = lead_dm(
-        lead_in(LeadStatus.CONTACTED), template=DmTemplate.OWNER, reasons=DEFAULT_REASONS
-    )
+    message = lead_dm(lead_in(LeadStatus.CONTACTED), kind=DmKind.OWNER, reasons=DEFAULT_REASONS)
 
     assert buttons(message) == {}
     assert "📞 Contacted by" in rendered(message)
@@ -479,14 +469,14 @@ def test_safe_text_never_cuts_inside_an_entity() -> None:
 
 def test_follow_up_reminder_dm_names_the_deadline_and_offers_mark_contacted() -> None:
     lead = lead_in(LeadStatus.ACCEPTED, follow_up_due_at=NOW)
-    message = lead_dm(lead, template=DmTemplate.FOLLOW_UP_REMINDER, reasons=DEFAULT_REASONS)
+    message = lead_dm(lead, kind=DmKind.FOLLOW_UP_REMINDER, reasons=DEFAULT_REASONS)
     assert "Reminder" in message.text and f"<!date^{int(NOW.timestamp())}^" in message.text
     assert list(buttons(message)) == ["lead.contacted"]
 
 
 def test_escalation_dm_lets_a_manager_act_on_the_lead() -> None:
     message = lead_dm(
-        lead_in(LeadStatus.ESCALATED), template=DmTemplate.ESCALATION, reasons=DEFAULT_REASONS
+        lead_in(LeadStatus.ESCALATED), kind=DmKind.ESCALATION, reasons=DEFAULT_REASONS
     )
     assert "breached its SLA" in message.text
     assert list(buttons(message)) == ["lead.accept", "lead.reject"]

@@ -1,0 +1,81 @@
+"""What Baton says in words, built from what the domain recorded: why a DM is sent, SLA reminders
+and escalations, and a refusal in the form its surface can show (messages render mentions;
+modals show them raw)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.errors import AlreadyClaimed, BatonError
+from bot.outbox import DmKind
+from bot.slack_text import lead_title, mention, mention_group, slack_date
+from storage.models import Lead
+
+BREACHED_WINDOWS = {"claim": "nobody claimed it", "follow_up": "has not reached it"}
+
+
+def dm_intro(lead: Lead, kind: DmKind) -> str:
+    """The DM's first line: why Baton writes about this lead."""
+    who = lead_title(lead)
+    if kind == DmKind.OWNER:
+        return f"You claimed *{who}*."
+    if kind == DmKind.FOLLOW_UP_REMINDER:
+        return f"⏰ Reminder: reach *{who}* before {_when(lead.follow_up_due_at)}."
+    return f"🚨 *{who}* breached its SLA and needs a manager."
+
+
+def claim_reminder(lead: Lead) -> str:
+    """The reply in the card's thread when a lead's claim window is nearly used up."""
+    return f"⏰ Still unclaimed: the claim SLA ends {_when(lead.claim_due_at)}."
+
+
+@dataclass(frozen=True)
+class Breach:
+    """An SLA breach as the sweep saw it: the lead, which window (claim or follow_up), who
+    owned the lead when it was breached, and who is called to step in."""
+
+    lead: Lead
+    policy: str
+    window: str
+    owner_id: str | None
+    managers: Sequence[str]
+    manager_groups: Sequence[str]
+    reopened: bool
+
+    def in_thread(self) -> str:
+        """The reply in the card's thread, calling the managers in."""
+        text = f"🚨 SLA breached ({self.policy}): {self._what()} in time."
+        text += f" {self._who()}, please step in."
+        return text + (" It is open to every rep again." if self.reopened else "")
+
+    def in_channel(self) -> str:
+        """The line in the policy's escalation channel."""
+        return (
+            f"🚨 SLA breached ({self.policy}) on {lead_title(self.lead)}: {self._what()}. "
+            f"{self._who()}"
+        )
+
+    def _what(self) -> str:
+        if self.window == "claim":
+            return BREACHED_WINDOWS["claim"]
+        return f"{mention(self.owner_id)} {BREACHED_WINDOWS['follow_up']}"
+
+    def _who(self) -> str:
+        called = [*map(mention, self.managers), *map(mention_group, self.manager_groups)]
+        return " ".join(called) or "Managers"
+
+
+def refusal(error: BatonError, *, viewer: str | None = None, in_modal: bool = False) -> str:
+    """A domain error in words for `viewer`. Whoever decided on the lead first is mentioned in a
+    message; a modal would show the mention raw, so there they are "you" or "another rep"."""
+    if isinstance(error, AlreadyClaimed):
+        if not in_modal:
+            return error.describe(mention(error.owner_id))
+        return error.describe("you" if error.owner_id == viewer else "another rep")
+    return str(error)
+
+
+def _when(moment: datetime | None) -> str:
+    return slack_date(moment) if moment is not None else "soon"
