@@ -11,7 +11,7 @@ whose `public` schema is dropped, recreated and migrated) and each size N it:
    share (0.5) models catching up after an outage. On PostgreSQL the tables
    are then ANALYZEd, as autovacuum would do after such a load;
 2. times the idle sweep, the common case: the real `handlers.sla_sweep.sweep_once` (one
-   `Database.write()` transaction, `SlaEngine.sweep`, `take_due`) when nothing is due, i.e.
+   `Database.write()` transaction, `SlaSweep.sweep`, `take_due`) when nothing is due, i.e.
    the cost of the due-timers query on a big table. Median of `IDLE_REPEATS` runs after
    `IDLE_WARMUPS` untimed ones;
 3. times one firing sweep: `sweep_once` at the sweep moment, which fires the due timers batch
@@ -51,7 +51,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event, func, insert, select, text
 
 from bot.config import Config, Rules, load_settings
-from bot.sla import SWEEP_BATCH, SlaEngine
+from bot.sla_sweep import SWEEP_BATCH
 from handlers.services import Services
 from handlers.sla_sweep import sweep_once
 from storage import migrate
@@ -223,10 +223,10 @@ def count_due(db: Database, moment: datetime) -> int:
 # ------------------------------------------------------------------------------ the sweeps
 
 
-def services_for(db: Database, engine: SlaEngine) -> Services:
-    """What `sweep_once` needs: the database, the engine, a clock (set per measurement)."""
+def services_for(db: Database) -> Services:
+    """What `sweep_once` needs: the database, the default rules, a clock (set per measurement)."""
     config = Config(load_settings({"DATABASE_URL": db.engine.url.render_as_string()}), Rules())
-    return Services(config=config, db=db, sla=engine, clock=lambda: IDLE_AT)
+    return Services(config=config, db=db, clock=lambda: IDLE_AT)
 
 
 def time_idle_sweeps(services: Services) -> list[float]:
@@ -324,13 +324,11 @@ def count_escalated(db: Database) -> int:
         )
 
 
-def run_size(
-    kind: str, size: int, engine: SlaEngine, *, moment: datetime, show_plan: bool
-) -> SizeResult:
+def run_size(kind: str, size: int, *, moment: datetime, show_plan: bool) -> SizeResult:
     with empty_database(kind) as db:
         progress(f"{kind}: loading {size:,} leads and {2 * size:,} timers")
         load_seconds = fill(db, size)
-        services = services_for(db, engine)
+        services = services_for(db)
         with captured_timer_query(db.engine) as seen:
             idle = time_idle_sweeps(services)
         due = count_due(db, moment)
@@ -426,7 +424,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    engine = SlaEngine(Rules())
     moment = sweep_moment(args.due_share)
     started = time.perf_counter()
     print(machine_facts(args.databases))
@@ -437,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for kind in args.databases:
         results = [
-            run_size(kind, size, engine, moment=moment, show_plan=size == args.sizes[-1])
+            run_size(kind, size, moment=moment, show_plan=size == args.sizes[-1])
             for size in args.sizes
         ]
         print_table(kind, results)

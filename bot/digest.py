@@ -12,14 +12,16 @@ from bot.cards import Message
 from bot.config import Rules
 from bot.periods import Period, parse_period
 from bot.reports import handoff_stats, rejection_feedback
-from bot.sla import SlaEngine
+from bot.sla_policy import SlaPolicies
 from storage import once
 
 DIGEST_PERIOD = "7d"
 
 
-def digest_message(session: Session, *, period: Period, rules: Rules, sla: SlaEngine) -> Message:
-    stats = handoff_stats(session, period=period, sla=sla)
+def digest_message(
+    session: Session, *, period: Period, rules: Rules, policies: SlaPolicies
+) -> Message:
+    stats = handoff_stats(session, period=period, policies=policies)
     groups = rejection_feedback(session, period=period, reasons=rules.reasons)
     title = f"Lead handoff digest, {period.label}"
     blocks = [
@@ -36,7 +38,7 @@ def digest_message(session: Session, *, period: Period, rules: Rules, sla: SlaEn
     return reply_blocks.message(text, blocks)
 
 
-def send_digest(session: Session, *, rules: Rules, sla: SlaEngine, now: datetime) -> bool:
+def send_digest(session: Session, *, rules: Rules, policies: SlaPolicies, now: datetime) -> bool:
     """Queue the digest to the marketing channel, at most once per local day: several
     processes run the same cron job, and the first to record the day sends it."""
     channel = rules.digest_channel
@@ -47,7 +49,7 @@ def send_digest(session: Session, *, rules: Rules, sla: SlaEngine, now: datetime
     if not once.digest_first_sent(session, period_key=period_key, now=now):
         return False
     period = parse_period(DIGEST_PERIOD, now=now, timezone=zone)
-    message = digest_message(session, period=period, rules=rules, sla=sla)
+    message = digest_message(session, period=period, rules=rules, policies=policies)
     outbox.channel_message(
         session, channel=channel, text=message.text, blocks=message.blocks, now=now
     )

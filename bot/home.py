@@ -13,7 +13,7 @@ from bot.config import Rules
 from bot.lifecycle import Actor
 from bot.periods import Period, parse_period
 from bot.reports import handoff_stats, rejection_feedback
-from bot.sla import SlaEngine
+from bot.sla_policy import SlaPolicies
 from bot.slack_ids import ActionId
 from bot.slack_text import VIEW_BLOCKS_LIMIT
 from storage import leads as lead_store
@@ -43,7 +43,7 @@ def request_home(session: Session, *, actor: Actor, now: datetime) -> None:
 
 
 def home_view(
-    session: Session, *, actor: Actor, rules: Rules, sla: SlaEngine, now: datetime
+    session: Session, *, actor: Actor, rules: Rules, policies: SlaPolicies, now: datetime
 ) -> dict[str, Any]:
     """A rep sees their leads and the queue; a manager adds SLA health and the week's numbers;
     a marketer sees why sales rejected leads, by source, and the weekly trend."""
@@ -54,7 +54,7 @@ def home_view(
     else:
         blocks += _rep(session, actor=actor)
         if actor.is_manager:
-            blocks += _manager(session, sla=sla, now=now, zone=zone)
+            blocks += _manager(session, policies=policies, now=now, zone=zone)
     return {"type": "home", "blocks": blocks[:VIEW_BLOCKS_LIMIT]}
 
 
@@ -74,11 +74,11 @@ def _rep(session: Session, *, actor: Actor) -> list[dict[str, Any]]:
 
 
 def _manager(
-    session: Session, *, sla: SlaEngine, now: datetime, zone: ZoneInfo
+    session: Session, *, policies: SlaPolicies, now: datetime, zone: ZoneInfo
 ) -> list[dict[str, Any]]:
     health = lead_store.sla_health(session, now=now, soon=now + timedelta(hours=1))
     stats = handoff_stats(
-        session, period=parse_period("this-week", now=now, timezone=zone), sla=sla
+        session, period=parse_period("this-week", now=now, timezone=zone), policies=policies
     )
     return [
         {"type": "divider"},

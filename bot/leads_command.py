@@ -9,15 +9,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot import lifecycle, outbox, reply_blocks
+from bot import outbox, reply_blocks
 from bot.cards import Message
 from bot.commands import HELP_TEXT, LeadsCommand, Subcommand
 from bot.config import Rules
 from bot.errors import NotAllowed
-from bot.lifecycle import Actor
+from bot.lifecycle import Actor, Lifecycle
 from bot.periods import DEFAULT_PERIOD, parse_period
 from bot.reports import handoff_stats, rejection_feedback
-from bot.sla import SlaEngine
 from bot.slack_text import mention
 from storage import leads as lead_store
 
@@ -42,7 +41,7 @@ def answer(
     *,
     actor: Actor,
     rules: Rules,
-    sla: SlaEngine,
+    lifecycle: Lifecycle,
     now: datetime,
     team_domain: str | None,
 ) -> Reply:
@@ -69,7 +68,10 @@ def answer(
         if name == Subcommand.STATS:
             everyone = actor.is_manager or actor.is_marketer
             stats = handoff_stats(
-                session, period=period, sla=sla, rep=None if everyone else actor.id
+                session,
+                period=period,
+                policies=lifecycle.policies,
+                rep=None if everyone else actor.id,
             )
             title = "Handoff numbers" if everyone else f"Your numbers, {mention(actor.id)}"
             blocks = reply_blocks.stats_blocks(stats, title=title)
@@ -97,7 +99,7 @@ def answer(
         return _reply(command, title, reply_blocks.feedback_blocks(groups, title=title))
     assert command.lead_id is not None
     if name == Subcommand.REOPEN:
-        lead = lifecycle.reopen(session, lead_id=command.lead_id, actor=actor, sla=sla, now=now)
+        lead = lifecycle.reopen(session, lead_id=command.lead_id, actor=actor, now=now)
         text = f"Lead #{lead.id} is open again for every rep."
     else:
         assert command.assignee is not None
@@ -106,7 +108,6 @@ def answer(
             lead_id=command.lead_id,
             actor=actor,
             assignee=command.assignee,
-            sla=sla,
             now=now,
         )
         text = f"Lead #{lead.id} is now {mention(command.assignee)}'s."

@@ -1,8 +1,10 @@
 """The lead lifecycle: every state change a lead can go through, checked and audited in one place.
 
 Each transition reads the lead, checks the state machine and who is acting, then writes the new
-state with a compare-and-set UPDATE and appends an event row in the same transaction. Functions
-flush but never commit: the caller's unit of work (a request, a job) commits.
+state with a compare-and-set UPDATE and appends an event row in the same transaction; the SLA
+windows of the new status start in that transaction too (bot.sla_timers). The moves are methods
+of `Lifecycle`, bound once to the team's SLA policies. Nothing here commits: the caller's unit
+of work (a request, a job) does.
 """
 
 from __future__ import annotations
@@ -11,18 +13,16 @@ import enum
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import outbox
+from bot import outbox, sla_timers
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.outbox import DmKind
+from bot.sla_policy import SlaPolicies
 from storage import leads as lead_store
 from storage.models import Lead, LeadStatus
-
-if TYPE_CHECKING:
-    from bot.sla import SlaEngine
 
 S = LeadStatus
 # A concurrent writer can move the lead between our read and our write; after this many lost
@@ -105,94 +105,252 @@ def create(session: Session, *, fields: dict[str, Any], now: datetime) -> tuple[
     return lead, True
 
 
-def post(
-    session: Session, *, lead_id: int, channel: str, ts: str, sla: SlaEngine, now: datetime
-) -> Lead:
-    """The card is in Slack: remember where, and open the lead for claiming."""
-    return _transition(
-        session,
-        lead_id=lead_id,
-        action=Action.POST,
-        actor=SYSTEM,
-        now=now,
-        to=S.OPEN,
-        values={"slack_channel": channel, "slack_ts": ts, "posted_at": now},
-        details={"channel": channel, "ts": ts},
-        sla=sla,
-    )
+class Lifecycle:
+    """The moves of a lead after it is stored, bound once to the team's SLA policies, so every
+    move starts or stops the SLA windows of the status it reaches and no caller passes them on."""
 
+    def __init__(self, policies: SlaPolicies) -> None:
+        self.policies = policies
 
-def attach_card(session: Session, *, lead_id: int, channel: str, ts: str, now: datetime) -> Lead:
-    """The card reached Slack after the lead already moved on (a manager assigned it while the
-    post was in flight): keep its status, remember where the card is, and redraw it."""
-    lead = _require(session, lead_id)
-    return _transition(
-        session,
-        lead_id=lead_id,
-        action=Action.POST,
-        actor=SYSTEM,
-        now=now,
-        to=lead.status,
-        values={"slack_channel": channel, "slack_ts": ts, "posted_at": now},
-        details={"channel": channel, "ts": ts},
-        allowed=frozenset(LeadStatus) - {S.NEW},
-    )
+    def post(self, session: Session, *, lead_id: int, channel: str, ts: str, now: datetime) -> Lead:
+        """The card is in Slack: remember where, and open the lead for claiming."""
+        return self._transition(
+            session,
+            lead_id=lead_id,
+            action=Action.POST,
+            actor=SYSTEM,
+            now=now,
+            to=S.OPEN,
+            values={"slack_channel": channel, "slack_ts": ts, "posted_at": now},
+            details={"channel": channel, "ts": ts},
+        )
 
+    def attach_card(
+        self, session: Session, *, lead_id: int, channel: str, ts: str, now: datetime
+    ) -> Lead:
+        """The card reached Slack after the lead already moved on (a manager assigned it while the
+        post was in flight): keep its status, remember where the card is, and redraw it."""
+        lead = _require(session, lead_id)
+        return self._transition(
+            session,
+            lead_id=lead_id,
+            action=Action.POST,
+            actor=SYSTEM,
+            now=now,
+            to=lead.status,
+            values={"slack_channel": channel, "slack_ts": ts, "posted_at": now},
+            details={"channel": channel, "ts": ts},
+            allowed=frozenset(LeadStatus) - {S.NEW},
+            windows=False,
+        )
 
-def accept(session: Session, *, lead_id: int, actor: Actor, sla: SlaEngine, now: datetime) -> Lead:
-    """Claim the lead for `actor`. Exactly one of several racing claims wins.
+    def accept(self, session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+        """Claim the lead for `actor`. Exactly one of several racing claims wins.
 
-    A repeated click by the rep who already owns it returns the lead unchanged.
-    """
-    lead = _require(session, lead_id)
-    if lead.status == S.ACCEPTED and lead.owner_id == actor.id:
+        A repeated click by the rep who already owns it returns the lead unchanged.
+        """
+        lead = _require(session, lead_id)
+        if lead.status == S.ACCEPTED and lead.owner_id == actor.id:
+            return lead
+        lead = self._transition(
+            session,
+            lead_id=lead_id,
+            seen=lead,
+            action=Action.ACCEPT,
+            actor=actor,
+            now=now,
+            to=S.ACCEPTED,
+            values={"owner_id": actor.id, "accepted_at": now},
+            check=_unclaimed,
+        )
+        outbox.direct_message(session, lead=lead, user_id=actor.id, kind=DmKind.OWNER, now=now)
         return lead
-    lead = _transition(
-        session,
-        lead_id=lead_id,
-        seen=lead,
-        action=Action.ACCEPT,
-        actor=actor,
-        now=now,
-        to=S.ACCEPTED,
-        values={"owner_id": actor.id, "accepted_at": now},
-        check=_unclaimed,
-        sla=sla,
-    )
-    outbox.direct_message(session, lead=lead, user_id=actor.id, kind=DmKind.OWNER, now=now)
-    return lead
 
+    def reject(
+        self,
+        session: Session,
+        *,
+        lead_id: int,
+        actor: Actor,
+        reason: str,
+        note: str | None,
+        reasons: Collection[str],
+        now: datetime,
+    ) -> Lead:
+        """Send the lead back to marketing with a reason from the taxonomy and a note."""
+        reason, note = check_rejection(reason=reason, note=note, reasons=reasons)
+        return self._transition(
+            session,
+            lead_id=lead_id,
+            action=Action.REJECT,
+            actor=actor,
+            now=now,
+            to=S.REJECTED,
+            values={
+                "rejected_by": actor.id,
+                "reject_reason": reason,
+                "reject_note": note,
+                "rejected_at": now,
+            },
+            details={"reason": reason, "note": note},
+            check=_unclaimed_or_owned_by(actor),
+        )
 
-def reject(
-    session: Session,
-    *,
-    lead_id: int,
-    actor: Actor,
-    reason: str,
-    note: str | None,
-    reasons: Collection[str],
-    sla: SlaEngine,
-    now: datetime,
-) -> Lead:
-    """Send the lead back to marketing with a reason from the taxonomy and a note."""
-    reason, note = check_rejection(reason=reason, note=note, reasons=reasons)
-    return _transition(
-        session,
-        lead_id=lead_id,
-        action=Action.REJECT,
-        actor=actor,
-        now=now,
-        to=S.REJECTED,
-        values={
-            "rejected_by": actor.id,
-            "reject_reason": reason,
-            "reject_note": note,
-            "rejected_at": now,
-        },
-        details={"reason": reason, "note": note},
-        check=_unclaimed_or_owned_by(actor),
-        sla=sla,
-    )
+    def escalate(
+        self, session: Session, *, lead_id: int, breach: str, reopen: bool, now: datetime
+    ) -> Lead:
+        """An SLA was breached: mark the lead escalated; with `reopen`, anyone may claim it."""
+        values: dict[str, Any] = {"escalated_at": now}
+        if reopen:
+            values["owner_id"] = None
+        return self._transition(
+            session,
+            lead_id=lead_id,
+            action=Action.ESCALATE,
+            actor=SYSTEM,
+            now=now,
+            to=S.ESCALATED,
+            values=values,
+            details={"breach": breach, "reopened": reopen},
+        )
+
+    def reopen(self, session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+        """A manager puts a lead back in the open queue, whoever had it and whatever was decided."""
+        return self._transition(
+            session,
+            lead_id=lead_id,
+            action=Action.REOPEN,
+            actor=actor,
+            now=now,
+            to=S.OPEN,
+            values=_UNCLAIMED,
+            check=_manager_only(actor, "reopen a lead"),
+        )
+
+    def release(self, session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+        """The owner gives the lead back to the queue (or a manager does it for them)."""
+        return self._transition(
+            session,
+            lead_id=lead_id,
+            action=Action.RELEASE,
+            actor=actor,
+            now=now,
+            to=S.OPEN,
+            values=_UNCLAIMED,
+            check=_owner_or_manager(actor, "release"),
+        )
+
+    def assign(
+        self,
+        session: Session,
+        *,
+        lead_id: int,
+        actor: Actor,
+        assignee: str,
+        now: datetime,
+    ) -> Lead:
+        """A manager hands the lead to a rep, claimed on the rep's behalf."""
+        lead = self._transition(
+            session,
+            lead_id=lead_id,
+            action=Action.ASSIGN,
+            actor=actor,
+            now=now,
+            to=S.ACCEPTED,
+            values={"owner_id": assignee, "accepted_at": now},
+            details={"assignee": assignee},
+            check=_manager_only(actor, "assign leads"),
+        )
+        outbox.direct_message(session, lead=lead, user_id=assignee, kind=DmKind.OWNER, now=now)
+        return lead
+
+    def mark_contacted(
+        self, session: Session, *, lead_id: int, actor: Actor, now: datetime
+    ) -> Lead:
+        """The owner reached the lead: stop the follow-up clock."""
+        return self._transition(
+            session,
+            lead_id=lead_id,
+            action=Action.MARK_CONTACTED,
+            actor=actor,
+            now=now,
+            to=S.CONTACTED,
+            values={"contacted_at": now},
+            check=_owner_or_manager(actor, "mark contacted"),
+        )
+
+    def close(
+        self,
+        session: Session,
+        *,
+        lead_id: int,
+        actor: Actor,
+        outcome: LeadStatus,
+        now: datetime,
+    ) -> Lead:
+        """Record the optional final outcome (won or lost) of a contacted lead."""
+        if outcome not in OUTCOMES:
+            raise InvalidInput({"outcome": "must be won or lost"})
+        return self._transition(
+            session,
+            lead_id=lead_id,
+            action=Action.CLOSE,
+            actor=actor,
+            now=now,
+            to=outcome,
+            values={"closed_at": now},
+            details={"outcome": outcome.value},
+            check=_owner_or_manager(actor, "close"),
+        )
+
+    def _transition(
+        self,
+        session: Session,
+        *,
+        lead_id: int,
+        action: Action,
+        actor: Actor,
+        now: datetime,
+        to: LeadStatus,
+        values: dict[str, Any],
+        details: dict[str, Any] | None = None,
+        check: Check | None = None,
+        allowed: frozenset[LeadStatus] | None = None,
+        windows: bool = True,
+        seen: Lead | None = None,
+    ) -> Lead:
+        """Apply one checked, audited state change; see the module docstring.
+
+        `seen` is the lead as the caller just read it, saving a read; after a lost race the lead is
+        read again. A move that changes the owner records who had it before. The SLA windows follow
+        the new status unless `windows` is False (attaching a card changes no status).
+        """
+        for _attempt in range(MAX_ATTEMPTS):
+            lead = seen if seen is not None else _require(session, lead_id)
+            seen = None
+            if lead.status not in (allowed or ALLOWED_FROM[action]):
+                raise _refusal(lead, action)
+            if check is not None:
+                check(lead)
+            seen_status, seen_owner = lead.status, lead.owner_id
+            updated = lead_store.update_lead_if_unchanged(
+                session,
+                lead_id,
+                status=seen_status,
+                owner_id=seen_owner,
+                values={**values, "status": to, "updated_at": now},
+            )
+            if updated is not None:
+                audit = dict(details or {})
+                if updated.owner_id != seen_owner:
+                    audit["previous_owner"] = seen_owner
+                _record(session, updated, action, seen_status, actor, now, audit)
+                if windows:
+                    sla_timers.enter_status(session, lead=updated, policies=self.policies, now=now)
+                outbox.card_changed(session, lead=updated, now=now)
+                return updated
+        lead = _require(session, lead_id)
+        raise _refusal(lead, action)
 
 
 def check_rejection(
@@ -208,125 +366,6 @@ def check_rejection(
     if problems:
         raise InvalidInput(problems)
     return reason, note
-
-
-def escalate(
-    session: Session, *, lead_id: int, breach: str, reopen: bool, sla: SlaEngine, now: datetime
-) -> Lead:
-    """An SLA was breached: mark the lead escalated; with `reopen`, anyone may claim it again."""
-    values: dict[str, Any] = {"escalated_at": now}
-    if reopen:
-        values["owner_id"] = None
-    return _transition(
-        session,
-        lead_id=lead_id,
-        action=Action.ESCALATE,
-        actor=SYSTEM,
-        now=now,
-        to=S.ESCALATED,
-        values=values,
-        details={"breach": breach, "reopened": reopen},
-        sla=sla,
-    )
-
-
-def reopen(session: Session, *, lead_id: int, actor: Actor, sla: SlaEngine, now: datetime) -> Lead:
-    """A manager puts a lead back in the open queue, whoever had it and whatever was decided."""
-    return _transition(
-        session,
-        lead_id=lead_id,
-        action=Action.REOPEN,
-        actor=actor,
-        now=now,
-        to=S.OPEN,
-        values=_UNCLAIMED,
-        check=_manager_only(actor, "reopen a lead"),
-        sla=sla,
-    )
-
-
-def release(session: Session, *, lead_id: int, actor: Actor, sla: SlaEngine, now: datetime) -> Lead:
-    """The owner gives the lead back to the queue (or a manager does it for them)."""
-    return _transition(
-        session,
-        lead_id=lead_id,
-        action=Action.RELEASE,
-        actor=actor,
-        now=now,
-        to=S.OPEN,
-        values=_UNCLAIMED,
-        check=_owner_or_manager(actor, "release"),
-        sla=sla,
-    )
-
-
-def assign(
-    session: Session,
-    *,
-    lead_id: int,
-    actor: Actor,
-    assignee: str,
-    sla: SlaEngine,
-    now: datetime,
-) -> Lead:
-    """A manager hands the lead to a rep, claimed on the rep's behalf."""
-    lead = _transition(
-        session,
-        lead_id=lead_id,
-        action=Action.ASSIGN,
-        actor=actor,
-        now=now,
-        to=S.ACCEPTED,
-        values={"owner_id": assignee, "accepted_at": now},
-        details={"assignee": assignee},
-        check=_manager_only(actor, "assign leads"),
-        sla=sla,
-    )
-    outbox.direct_message(session, lead=lead, user_id=assignee, kind=DmKind.OWNER, now=now)
-    return lead
-
-
-def mark_contacted(
-    session: Session, *, lead_id: int, actor: Actor, sla: SlaEngine, now: datetime
-) -> Lead:
-    """The owner reached the lead: stop the follow-up clock."""
-    return _transition(
-        session,
-        lead_id=lead_id,
-        action=Action.MARK_CONTACTED,
-        actor=actor,
-        now=now,
-        to=S.CONTACTED,
-        values={"contacted_at": now},
-        check=_owner_or_manager(actor, "mark contacted"),
-        sla=sla,
-    )
-
-
-def close(
-    session: Session,
-    *,
-    lead_id: int,
-    actor: Actor,
-    outcome: LeadStatus,
-    sla: SlaEngine,
-    now: datetime,
-) -> Lead:
-    """Record the optional final outcome (won or lost) of a contacted lead."""
-    if outcome not in OUTCOMES:
-        raise InvalidInput({"outcome": "must be won or lost"})
-    return _transition(
-        session,
-        lead_id=lead_id,
-        action=Action.CLOSE,
-        actor=actor,
-        now=now,
-        to=outcome,
-        values={"closed_at": now},
-        details={"outcome": outcome.value},
-        check=_owner_or_manager(actor, "close"),
-        sla=sla,
-    )
 
 
 def ensure_possible(session: Session, *, lead_id: int, action: Action) -> Lead:
@@ -349,55 +388,6 @@ _UNCLAIMED: dict[str, Any] = {
     "reject_note": None,
     "rejected_at": None,
 }
-
-
-def _transition(
-    session: Session,
-    *,
-    lead_id: int,
-    action: Action,
-    actor: Actor,
-    now: datetime,
-    to: LeadStatus,
-    values: dict[str, Any],
-    details: dict[str, Any] | None = None,
-    check: Check | None = None,
-    allowed: frozenset[LeadStatus] | None = None,
-    sla: SlaEngine | None = None,
-    seen: Lead | None = None,
-) -> Lead:
-    """Apply one checked, audited state change; see the module docstring.
-
-    `seen` is the lead as the caller just read it, saving a read; after a lost race the lead is
-    read again. A move that changes the owner records who had it before. With `sla`, the SLA
-    windows follow the new status (attaching a card changes no status and passes none).
-    """
-    for _attempt in range(MAX_ATTEMPTS):
-        lead = seen if seen is not None else _require(session, lead_id)
-        seen = None
-        if lead.status not in (allowed or ALLOWED_FROM[action]):
-            raise _refusal(lead, action)
-        if check is not None:
-            check(lead)
-        seen_status, seen_owner = lead.status, lead.owner_id
-        updated = lead_store.update_lead_if_unchanged(
-            session,
-            lead_id,
-            status=seen_status,
-            owner_id=seen_owner,
-            values={**values, "status": to, "updated_at": now},
-        )
-        if updated is not None:
-            audit = dict(details or {})
-            if updated.owner_id != seen_owner:
-                audit["previous_owner"] = seen_owner
-            _record(session, updated, action, seen_status, actor, now, audit)
-            if sla is not None:
-                sla.enter(session, updated, now)
-            outbox.card_changed(session, lead=updated, now=now)
-            return updated
-    lead = _require(session, lead_id)
-    raise _refusal(lead, action)
 
 
 def _require(session: Session, lead_id: int) -> Lead:

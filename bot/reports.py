@@ -54,7 +54,7 @@ from sqlalchemy.orm import Session
 
 from bot.lifecycle import Action
 from bot.periods import Period
-from bot.sla import SlaEngine
+from bot.sla_policy import SlaPolicies
 from storage import reports as report_store
 from storage.models import LeadStatus
 
@@ -135,7 +135,7 @@ def handoff_stats(
     session: Session,
     *,
     period: Period,
-    sla: SlaEngine,
+    policies: SlaPolicies,
     source: str | None = None,
     rep: str | None = None,
 ) -> HandoffStats:
@@ -161,13 +161,13 @@ def handoff_stats(
         first = next((e for e in history if e.action in DECISIONS), None)
         if rep is not None and (first is None or _decider(first) != rep):
             continue
-        business_hours = sla.policy_named(lead.sla_policy).business_hours
+        business_hours = policies.policy_named(lead.sla_policy).business_hours
         if first is None:
             outcomes["open"] += 1
         else:
             claimed = first.action in CLAIMS
             outcomes["accepted" if claimed else "rejected"] += 1
-            claim_times.append(_elapsed(sla, lead.posted_at, first.at, business_hours))
+            claim_times.append(_elapsed(policies, lead.posted_at, first.at, business_hours))
             if claimed:
                 reps[_decider(first)].accepted += 1
         if lead.status in HELD and lead.owner_id is not None:
@@ -175,7 +175,7 @@ def handoff_stats(
         first_claim = next((e for e in history if e.action in CLAIMS), None)
         contact = next((e for e in history if e.action == Action.MARK_CONTACTED), None)
         if contact is not None and first_claim is not None:
-            contact_times.append(_elapsed(sla, first_claim.at, contact.at, business_hours))
+            contact_times.append(_elapsed(policies, first_claim.at, contact.at, business_hours))
             reps[lead.owner_id or contact.actor].contacted += 1
         breaches += any(e.action == Action.ESCALATE for e in history)
 
@@ -272,9 +272,11 @@ def iso_utc(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _elapsed(sla: SlaEngine, start: datetime, end: datetime, business_hours: bool) -> timedelta:
+def _elapsed(
+    policies: SlaPolicies, start: datetime, end: datetime, business_hours: bool
+) -> timedelta:
     """Time between two moments as the lead's SLA counts it, never negative."""
-    elapsed = sla.calendar.working_time_between(start, end) if business_hours else end - start
+    elapsed = policies.calendar.working_time_between(start, end) if business_hours else end - start
     return max(elapsed, _ZERO)
 
 

@@ -20,7 +20,7 @@ DIGEST_JOB_ID = "weekly-digest"
 def send_digest_now(services: Services) -> bool:
     with services.db.write() as session:
         sent = send_digest(
-            session, rules=services.config.rules, sla=services.sla, now=services.clock()
+            session, rules=services.config.rules, policies=services.policies, now=services.clock()
         )
     if sent:
         log.info("digest queued for %s", services.config.rules.digest_channel)

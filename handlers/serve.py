@@ -14,7 +14,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.config import Config
-from bot.sla import SlaEngine
 from handlers.digest_job import schedule_digest
 from handlers.http_app import create_http_app
 from handlers.services import Services, utc_now
@@ -51,9 +50,7 @@ class BatonServer:
         db = Database.from_url(settings.database_url)
         migrate.ensure_current(db.engine)
         scheduler = BackgroundScheduler(timezone=ZoneInfo(config.rules.hours.timezone))
-        self.services = Services(
-            config=config, db=db, sla=SlaEngine(config.rules), clock=clock, scheduler=scheduler
-        )
+        self.services = Services(config=config, db=db, clock=clock, scheduler=scheduler)
         schedule_sweep(scheduler, self.services, every=sweep_every)
         schedule_digest(scheduler, self.services)
         self.clients = SlackClients.build(settings.slack_bot_token, settings.slack_api_url)

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.base import BaseScheduler
 
 from bot.config import Config
-from bot.sla import SlaEngine
+from bot.lifecycle import Lifecycle
+from bot.sla_policy import SlaPolicies
+from bot.sla_sweep import SlaSweep
 from storage.db import Database
 
 
@@ -21,8 +23,16 @@ def utc_now() -> datetime:
 class Services:
     config: Config
     db: Database
-    sla: SlaEngine
     clock: Callable[[], datetime] = utc_now
     scheduler: BaseScheduler | None = field(default=None)
     # Called after a transaction queued Slack side effects, to deliver them without waiting.
     wake_delivery: Callable[[], None] = lambda: None
+    # The domain bound to the rules once: adapters call these, and never pass the rules on.
+    policies: SlaPolicies = field(init=False)
+    lifecycle: Lifecycle = field(init=False)
+    sla_sweep: SlaSweep = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.policies = SlaPolicies(self.config.rules)
+        self.lifecycle = Lifecycle(self.policies)
+        self.sla_sweep = SlaSweep(self.lifecycle)

@@ -24,7 +24,7 @@ def sweep_once(services: Services) -> int:
     total = 0
     while True:
         with services.db.write() as session:
-            fired = services.sla.sweep(session, now=services.clock())
+            fired = services.sla_sweep.sweep(session, now=services.clock())
         for moment in fired:
             if moment.acted:
                 log.info("SLA %s fired for lead %s", moment.kind.value, moment.lead_id)

@@ -42,7 +42,7 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
         lead_id, who = clicked(body)
         with services.db.write() as session:
             now = services.clock()
-            move(session, lead_id=lead_id, actor=who, sla=services.sla, now=now)
+            move(session, lead_id=lead_id, actor=who, now=now)
             if (body.get("container") or {}).get("type") == "view":
                 request_home(session, actor=who, now=now)  # clicked in App Home: redraw it
         services.wake_delivery()
@@ -50,17 +50,17 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
     @app.action(ActionId.ACCEPT)
     def on_lead_accept(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        transition(lifecycle.accept, body)
+        transition(services.lifecycle.accept, body)
 
     @app.action(ActionId.RELEASE)
     def on_lead_release(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        transition(lifecycle.release, body)
+        transition(services.lifecycle.release, body)
 
     @app.action(ActionId.MARK_CONTACTED)
     def on_lead_contacted(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        transition(lifecycle.mark_contacted, body)
+        transition(services.lifecycle.mark_contacted, body)
 
     @app.action(ActionId.REJECT)
     def on_lead_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -84,14 +84,13 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
         who = actor(body["user"]["id"])
         try:
             with services.db.write() as session:
-                lifecycle.reject(
+                services.lifecycle.reject(
                     session,
                     lead_id=lead_id_of(view.get("private_metadata")),
                     actor=who,
                     reason=reason or "",
                     note=note,
                     reasons=rules.reasons,
-                    sla=services.sla,
                     now=services.clock(),
                 )
         except InvalidInput as invalid:

@@ -33,7 +33,7 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
                     parsed,
                     actor=roles.actor(command["user_id"]),
                     rules=services.config.rules,
-                    sla=services.sla,
+                    lifecycle=services.lifecycle,
                     now=services.clock(),
                     team_domain=command.get("team_domain"),
                 )

@@ -22,7 +22,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot import cards, lifecycle, outbox, routing
+from bot import cards, outbox, routing
 from bot.config import Rules
 from bot.home import home_view
 from bot.lifecycle import Actor
@@ -285,16 +285,11 @@ class DeliveryWorker:
             now = self.services.clock()
             current = lead_store.get_lead(session, lead.id)
             if current is not None and current.status == LeadStatus.NEW:
-                lifecycle.post(
-                    session,
-                    lead_id=lead.id,
-                    channel=posted_channel,
-                    ts=ts,
-                    sla=self.services.sla,
-                    now=now,
+                self.services.lifecycle.post(
+                    session, lead_id=lead.id, channel=posted_channel, ts=ts, now=now
                 )
             else:
-                lifecycle.attach_card(
+                self.services.lifecycle.attach_card(
                     session, lead_id=lead.id, channel=posted_channel, ts=ts, now=now
                 )
 
@@ -390,7 +385,7 @@ class DeliveryWorker:
                 session,
                 actor=actor,
                 rules=self.rules,
-                sla=self.services.sla,
+                policies=self.services.policies,
                 now=self.services.clock(),
             )
         self.clients.api.views_publish(user_id=row.user_id, view=view)

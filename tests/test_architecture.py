@@ -67,6 +67,12 @@ def bot_imports(module: str) -> set[str]:
     }
 
 
+def bot_modules() -> list[str]:
+    return sorted(
+        f"bot.{path.stem}" for path in (ROOT / "bot").glob("*.py") if path not in ENTRY_POINTS
+    )
+
+
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_layer_does_not_import_outer_layers(package: str) -> None:
     offences = []
@@ -96,3 +102,26 @@ def test_the_state_machine_loads_no_slack_library() -> None:
         waiting.extend(bot_imports(module))
     assert "bot.outbox" in reached  # the walk follows `from bot import x`
     assert offences == []
+
+
+def test_no_import_cycles_inside_bot() -> None:
+    """The data path runs one way (handlers -> lifecycle -> timers; sweep -> lifecycle), with no
+    cycle hidden behind TYPE_CHECKING or inside a function either."""
+    graph = {module: bot_imports(module) for module in bot_modules()}
+    cycles = []
+    state: dict[str, str] = {}  # "open" while on the current path, "done" once explored
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for imported in sorted(graph[module]):
+            if state.get(imported) == "open":
+                cycles.append(" -> ".join([*path[path.index(imported) :], imported]))
+            elif imported not in state:
+                visit(imported, [*path, imported])
+        state[module] = "done"
+
+    for module in graph:
+        if module not in state:
+            visit(module, [module])
+    assert "bot.lifecycle" in graph["bot.sla_sweep"]  # the walk sees the sweep's import
+    assert cycles == []

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from bot import lifecycle, notices
+from bot import notices
 from bot.config import DEFAULT_REASONS, Rules
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
-from bot.lifecycle import Actor
-from bot.sla import SlaEngine
+from bot.lifecycle import Actor, Lifecycle
+from bot.sla_policy import SlaPolicies
 from storage import leads as lead_store
 from storage.db import Database
 from storage.models import Lead, LeadStatus
@@ -24,69 +24,63 @@ S = LeadStatus
 OWNER = Actor("U0REP000001")
 OTHER_REP = Actor("U0REP000002")
 MANAGER = Actor("U0MANAGER01", is_manager=True)
-SLA = SlaEngine(Rules())
+POLICIES = SlaPolicies(Rules())
+LIFECYCLE = Lifecycle(POLICIES)
 
 # action name -> (call, statuses it may start from, status it ends in). Written out by hand
 # from the lifecycle in docs/events.md, not derived from the code under test.
 Call = Callable[[Session, int], Lead]
 MOVES: dict[str, tuple[Call, set[LeadStatus], LeadStatus]] = {
     "post": (
-        lambda s, i: lifecycle.post(
-            s, lead_id=i, channel="C0SALES0001", ts="1.000100", sla=SLA, now=NOW
-        ),
+        lambda s, i: LIFECYCLE.post(s, lead_id=i, channel="C0SALES0001", ts="1.000100", now=NOW),
         {S.NEW},
         S.OPEN,
     ),
     "accept": (
-        lambda s, i: lifecycle.accept(s, lead_id=i, actor=OTHER_REP, sla=SLA, now=NOW),
+        lambda s, i: LIFECYCLE.accept(s, lead_id=i, actor=OTHER_REP, now=NOW),
         {S.NEW, S.OPEN, S.ESCALATED},
         S.ACCEPTED,
     ),
     "reject": (
-        lambda s, i: lifecycle.reject(
+        lambda s, i: LIFECYCLE.reject(
             s,
             lead_id=i,
             actor=OTHER_REP,
             reason="not_icp",
             note="Too small",
             reasons=DEFAULT_REASONS,
-            sla=SLA,
             now=NOW,
         ),
         {S.NEW, S.OPEN, S.ESCALATED},
         S.REJECTED,
     ),
     "escalate": (
-        lambda s, i: lifecycle.escalate(
-            s, lead_id=i, breach="claim", reopen=False, sla=SLA, now=NOW
-        ),
+        lambda s, i: LIFECYCLE.escalate(s, lead_id=i, breach="claim", reopen=False, now=NOW),
         {S.OPEN, S.ACCEPTED},
         S.ESCALATED,
     ),
     "reopen": (
-        lambda s, i: lifecycle.reopen(s, lead_id=i, actor=MANAGER, sla=SLA, now=NOW),
+        lambda s, i: LIFECYCLE.reopen(s, lead_id=i, actor=MANAGER, now=NOW),
         {S.ACCEPTED, S.REJECTED, S.ESCALATED},
         S.OPEN,
     ),
     "release": (
-        lambda s, i: lifecycle.release(s, lead_id=i, actor=MANAGER, sla=SLA, now=NOW),
+        lambda s, i: LIFECYCLE.release(s, lead_id=i, actor=MANAGER, now=NOW),
         {S.ACCEPTED},
         S.OPEN,
     ),
     "assign": (
-        lambda s, i: lifecycle.assign(
-            s, lead_id=i, actor=MANAGER, assignee="U0REP000003", sla=SLA, now=NOW
-        ),
+        lambda s, i: LIFECYCLE.assign(s, lead_id=i, actor=MANAGER, assignee="U0REP000003", now=NOW),
         {S.NEW, S.OPEN, S.ESCALATED, S.ACCEPTED},
         S.ACCEPTED,
     ),
     "mark_contacted": (
-        lambda s, i: lifecycle.mark_contacted(s, lead_id=i, actor=MANAGER, sla=SLA, now=NOW),
+        lambda s, i: LIFECYCLE.mark_contacted(s, lead_id=i, actor=MANAGER, now=NOW),
         {S.ACCEPTED, S.ESCALATED},
         S.CONTACTED,
     ),
     "close": (
-        lambda s, i: lifecycle.close(s, lead_id=i, actor=MANAGER, outcome=S.WON, sla=SLA, now=NOW),
+        lambda s, i: LIFECYCLE.close(s, lead_id=i, actor=MANAGER, outcome=S.WON, now=NOW),
         {S.CONTACTED},
         S.WON,
     ),
@@ -121,7 +115,7 @@ def test_accept_records_owner_time_and_audit_row(db: Database) -> None:
     with db.write() as session:
         lead_id = create_lead(session, status=S.OPEN).id
     with db.write() as session:
-        lifecycle.accept(session, lead_id=lead_id, actor=OWNER, sla=SLA, now=NOW)
+        LIFECYCLE.accept(session, lead_id=lead_id, actor=OWNER, now=NOW)
     with db.read() as session:
         lead = lead_store.get_lead(session, lead_id)
         events = lead_store.list_events(session, lead_id)
@@ -134,7 +128,7 @@ def test_double_click_by_the_owner_changes_nothing(db: Database) -> None:
         lead_id = create_lead(session, status=S.OPEN).id
     for _ in range(2):
         with db.write() as session:
-            lifecycle.accept(session, lead_id=lead_id, actor=OWNER, sla=SLA, now=NOW)
+            LIFECYCLE.accept(session, lead_id=lead_id, actor=OWNER, now=NOW)
     with db.read() as session:
         actions = [e.action for e in lead_store.list_events(session, lead_id)]
     assert actions == ["create", "accept"]
@@ -144,9 +138,9 @@ def test_second_rep_learns_who_claimed_the_lead(db: Database) -> None:
     with db.write() as session:
         lead_id = create_lead(session, status=S.OPEN).id
     with db.write() as session:
-        lifecycle.accept(session, lead_id=lead_id, actor=OWNER, sla=SLA, now=NOW)
+        LIFECYCLE.accept(session, lead_id=lead_id, actor=OWNER, now=NOW)
     with pytest.raises(AlreadyClaimed) as refused, db.write() as session:
-        lifecycle.accept(session, lead_id=lead_id, actor=OTHER_REP, sla=SLA, now=NOW)
+        LIFECYCLE.accept(session, lead_id=lead_id, actor=OTHER_REP, now=NOW)
     assert refused.value.owner_id == OWNER.id
     assert notices.refusal(refused.value) == f"This lead was already claimed by <@{OWNER.id}>."
 
@@ -155,14 +149,13 @@ def test_reject_after_accept_is_refused_naming_the_owner(db: Database) -> None:
     with db.write() as session:
         lead_id = create_lead(session, status=S.ACCEPTED).id
     with pytest.raises(AlreadyClaimed) as refused, db.write() as session:
-        lifecycle.reject(
+        LIFECYCLE.reject(
             session,
             lead_id=lead_id,
             actor=OTHER_REP,
             reason="no_need",
             note=None,
             reasons=DEFAULT_REASONS,
-            sla=SLA,
             now=NOW,
         )
     assert (refused.value.owner_id, refused.value.status) == (OWNER.id, S.ACCEPTED)
@@ -179,14 +172,13 @@ def test_reject_needs_a_known_reason_and_a_note_for_other(
     with db.write() as session:
         lead_id = create_lead(session, status=S.OPEN).id
     with pytest.raises(InvalidInput) as invalid, db.write() as session:
-        lifecycle.reject(
+        LIFECYCLE.reject(
             session,
             lead_id=lead_id,
             actor=OWNER,
             reason=reason,
             note=note,
             reasons=DEFAULT_REASONS,
-            sla=SLA,
             now=NOW,
         )
     assert field in invalid.value.errors
@@ -198,14 +190,13 @@ def test_reject_stores_reason_note_and_who(db: Database) -> None:
     with db.write() as session:
         lead_id = create_lead(session, status=S.OPEN).id
     with db.write() as session:
-        lifecycle.reject(
+        LIFECYCLE.reject(
             session,
             lead_id=lead_id,
             actor=OWNER,
             reason="other",
             note=" Student project ",
             reasons=DEFAULT_REASONS,
-            sla=SLA,
             now=NOW,
         )
     with db.read() as session:
@@ -222,20 +213,18 @@ def test_reject_stores_reason_note_and_who(db: Database) -> None:
 @pytest.mark.parametrize(
     ("status", "call"),
     [
-        (S.ACCEPTED, lambda s, i: lifecycle.reopen(s, lead_id=i, actor=OWNER, sla=SLA, now=NOW)),
+        (S.ACCEPTED, lambda s, i: LIFECYCLE.reopen(s, lead_id=i, actor=OWNER, now=NOW)),
         (
             S.OPEN,
-            lambda s, i: lifecycle.assign(
-                s, lead_id=i, actor=OWNER, assignee="U1", sla=SLA, now=NOW
-            ),
+            lambda s, i: LIFECYCLE.assign(s, lead_id=i, actor=OWNER, assignee="U1", now=NOW),
         ),
         (
             S.ACCEPTED,
-            lambda s, i: lifecycle.release(s, lead_id=i, actor=OTHER_REP, sla=SLA, now=NOW),
+            lambda s, i: LIFECYCLE.release(s, lead_id=i, actor=OTHER_REP, now=NOW),
         ),
         (
             S.ACCEPTED,
-            lambda s, i: lifecycle.mark_contacted(s, lead_id=i, actor=OTHER_REP, sla=SLA, now=NOW),
+            lambda s, i: LIFECYCLE.mark_contacted(s, lead_id=i, actor=OTHER_REP, now=NOW),
         ),
     ],
     ids=["reopen-by-rep", "assign-by-rep", "release-by-other-rep", "contacted-by-other-rep"],
@@ -256,10 +245,10 @@ def test_owner_marks_contacted_and_releases(db: Database) -> None:
         first = create_lead(session, status=S.ACCEPTED, external_id="a").id
         second = create_lead(session, status=S.ACCEPTED, external_id="b").id
     with db.write() as session:
-        assert lifecycle.mark_contacted(
-            session, lead_id=first, actor=OWNER, sla=SLA, now=NOW
-        ).status == (S.CONTACTED)
-        released = lifecycle.release(session, lead_id=second, actor=OWNER, sla=SLA, now=NOW)
+        assert LIFECYCLE.mark_contacted(session, lead_id=first, actor=OWNER, now=NOW).status == (
+            S.CONTACTED
+        )
+        released = LIFECYCLE.release(session, lead_id=second, actor=OWNER, now=NOW)
     assert (released.status, released.owner_id) == (S.OPEN, None)
 
 
@@ -267,19 +256,19 @@ def test_escalation_can_reopen_the_lead_to_everyone(db: Database) -> None:
     with db.write() as session:
         lead_id = create_lead(session, status=S.ACCEPTED).id
     with db.write() as session:
-        lead = lifecycle.escalate(
-            session, lead_id=lead_id, breach="follow_up", reopen=True, sla=SLA, now=NOW
+        lead = LIFECYCLE.escalate(
+            session, lead_id=lead_id, breach="follow_up", reopen=True, now=NOW
         )
     assert (lead.status, lead.owner_id, lead.escalated_at) == (S.ESCALATED, None, NOW)
     with db.write() as session:
-        assert lifecycle.accept(
-            session, lead_id=lead_id, actor=OTHER_REP, sla=SLA, now=NOW
-        ).owner_id == (OTHER_REP.id)
+        assert LIFECYCLE.accept(session, lead_id=lead_id, actor=OTHER_REP, now=NOW).owner_id == (
+            OTHER_REP.id
+        )
 
 
 def test_unknown_lead_is_reported(db: Database) -> None:
     with pytest.raises(LeadNotFound), db.write() as session:
-        lifecycle.accept(session, lead_id=999, actor=OWNER, sla=SLA, now=NOW)
+        LIFECYCLE.accept(session, lead_id=999, actor=OWNER, now=NOW)
 
 
 def _race(db: Database, lead_id: int, attempts: list[Callable[[Session], Any]]) -> list[Any]:
@@ -311,7 +300,7 @@ def test_concurrent_accepts_produce_one_owner_and_one_event(db: Database) -> Non
         db,
         lead_id,
         [
-            lambda s, rep=rep: lifecycle.accept(s, lead_id=lead_id, actor=rep, sla=SLA, now=NOW)
+            lambda s, rep=rep: LIFECYCLE.accept(s, lead_id=lead_id, actor=rep, now=NOW)
             for rep in reps
         ],
     )
@@ -333,18 +322,15 @@ def test_concurrent_accept_and_reject_decide_once(db: Database) -> None:
     attempts: list[Callable[[Session], Any]] = []
     for n in range(6):
         rep = Actor(f"U0REP{n:06d}")
+        attempts.append(lambda s, rep=rep: LIFECYCLE.accept(s, lead_id=lead_id, actor=rep, now=NOW))
         attempts.append(
-            lambda s, rep=rep: lifecycle.accept(s, lead_id=lead_id, actor=rep, sla=SLA, now=NOW)
-        )
-        attempts.append(
-            lambda s, rep=rep: lifecycle.reject(
+            lambda s, rep=rep: LIFECYCLE.reject(
                 s,
                 lead_id=lead_id,
                 actor=rep,
                 reason="no_need",
                 note=None,
                 reasons=DEFAULT_REASONS,
-                sla=SLA,
                 now=NOW,
             )
         )
@@ -363,26 +349,20 @@ def test_concurrent_accept_and_reject_decide_once(db: Database) -> None:
 def test_an_escalated_lead_that_was_not_reopened_stays_with_its_owner(db: Database) -> None:
     with db.write() as session:
         lead_id = create_lead(session, status=S.ACCEPTED).id
-        lifecycle.escalate(
-            session, lead_id=lead_id, breach="follow_up", reopen=False, sla=SLA, now=NOW
-        )
+        LIFECYCLE.escalate(session, lead_id=lead_id, breach="follow_up", reopen=False, now=NOW)
     with pytest.raises(AlreadyClaimed) as refused, db.write() as session:
-        lifecycle.accept(session, lead_id=lead_id, actor=OTHER_REP, sla=SLA, now=NOW)
+        LIFECYCLE.accept(session, lead_id=lead_id, actor=OTHER_REP, now=NOW)
     assert refused.value.owner_id == OWNER.id
     with db.write() as session:
-        contacted = lifecycle.mark_contacted(
-            session, lead_id=lead_id, actor=OWNER, sla=SLA, now=NOW
-        )
+        contacted = LIFECYCLE.mark_contacted(session, lead_id=lead_id, actor=OWNER, now=NOW)
     assert (contacted.status, contacted.owner_id) == (S.CONTACTED, OWNER.id)
 
 
 def test_moves_that_change_the_owner_record_who_had_it(db: Database) -> None:
     with db.write() as session:
         lead_id = create_lead(session, status=S.ACCEPTED).id
-        lifecycle.assign(
-            session, lead_id=lead_id, actor=MANAGER, assignee=OTHER_REP.id, sla=SLA, now=NOW
-        )
-        lifecycle.release(session, lead_id=lead_id, actor=OTHER_REP, sla=SLA, now=NOW)
+        LIFECYCLE.assign(session, lead_id=lead_id, actor=MANAGER, assignee=OTHER_REP.id, now=NOW)
+        LIFECYCLE.release(session, lead_id=lead_id, actor=OTHER_REP, now=NOW)
         events = lead_store.list_events(session, lead_id)
     assert [(e.action, e.details) for e in events[-2:]] == [
         ("assign", {"assignee": OTHER_REP.id, "previous_owner": OWNER.id}),

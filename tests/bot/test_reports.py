@@ -32,9 +32,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import lifecycle
 from bot.config import DEFAULT_REASONS, Rules
-from bot.lifecycle import Actor
+from bot.lifecycle import Actor, Lifecycle
 from bot.periods import Period, parse_period
 from bot.reports import (
     FEEDBACK_COLUMNS,
@@ -47,13 +46,14 @@ from bot.reports import (
     nearest_rank,
     rejection_feedback,
 )
-from bot.sla import SlaEngine
+from bot.sla_policy import SlaPolicies
 from storage.db import Database
 from tests.conftest import NOW
 from tests.factories import create_lead
 
 NY = ZoneInfo("America/New_York")
-SLA = SlaEngine(Rules())
+POLICIES = SlaPolicies(Rules())
+LIFECYCLE = Lifecycle(POLICIES)
 A, B, C = Actor("U0REPA00001"), Actor("U0REPB00001"), Actor("U0REPC00001")
 MANAGER = Actor("U0MANAGER01", is_manager=True)
 # The taxonomy at the time of the rejections; "wrong_region" was retired from it since.
@@ -80,49 +80,46 @@ class Seeder:
     def handoff(self, name: str, at: datetime, **fields: object) -> None:
         with self.db.write() as session:
             lead = create_lead(session, external_id=name, name=f"Lead {name}", now=at, **fields)
-            lifecycle.post(
-                session, lead_id=lead.id, channel="C0SALES0001", ts=f"{lead.id}.0", sla=SLA, now=at
+            LIFECYCLE.post(
+                session, lead_id=lead.id, channel="C0SALES0001", ts=f"{lead.id}.0", now=at
             )
             self.ids[name] = lead.id
 
     def accept(self, name: str, rep: Actor, at: datetime) -> None:
         with self.db.write() as session:
-            lifecycle.accept(session, lead_id=self.ids[name], actor=rep, sla=SLA, now=at)
+            LIFECYCLE.accept(session, lead_id=self.ids[name], actor=rep, now=at)
 
     def reject(
         self, name: str, rep: Actor, at: datetime, reason: str, note: str | None = None
     ) -> None:
         with self.db.write() as session:
-            lifecycle.reject(
+            LIFECYCLE.reject(
                 session,
                 lead_id=self.ids[name],
                 actor=rep,
                 reason=reason,
                 note=note,
                 reasons=REASONS_THEN,
-                sla=SLA,
                 now=at,
             )
 
     def contacted(self, name: str, rep: Actor, at: datetime) -> None:
         with self.db.write() as session:
-            lifecycle.mark_contacted(session, lead_id=self.ids[name], actor=rep, sla=SLA, now=at)
+            LIFECYCLE.mark_contacted(session, lead_id=self.ids[name], actor=rep, now=at)
 
     def breach(self, name: str, at: datetime) -> None:
         with self.db.write() as session:
-            lifecycle.escalate(
-                session, lead_id=self.ids[name], breach="claim", reopen=True, sla=SLA, now=at
-            )
+            LIFECYCLE.escalate(session, lead_id=self.ids[name], breach="claim", reopen=True, now=at)
 
     def assign(self, name: str, rep: Actor, at: datetime) -> None:
         with self.db.write() as session:
-            lifecycle.assign(
-                session, lead_id=self.ids[name], actor=MANAGER, assignee=rep.id, sla=SLA, now=at
+            LIFECYCLE.assign(
+                session, lead_id=self.ids[name], actor=MANAGER, assignee=rep.id, now=at
             )
 
     def reopen(self, name: str, at: datetime) -> None:
         with self.db.write() as session:
-            lifecycle.reopen(session, lead_id=self.ids[name], actor=MANAGER, sla=SLA, now=at)
+            LIFECYCLE.reopen(session, lead_id=self.ids[name], actor=MANAGER, now=at)
 
 
 @pytest.fixture
@@ -164,7 +161,7 @@ def week(db: Database) -> Seeder:
 
 def test_the_weeks_handoff_numbers(db: Database, week: Seeder) -> None:
     with db.read() as session:
-        stats = handoff_stats(session, period=LAST_WEEK, sla=SLA)
+        stats = handoff_stats(session, period=LAST_WEEK, policies=POLICIES)
     assert stats == HandoffStats(
         period=LAST_WEEK,
         handed_off=10,
@@ -198,8 +195,8 @@ def test_business_hours_skip_the_weekend_but_hot_leads_count_the_night(
     # L1 alone: posted at midnight, claimed ten minutes later, long before opening time.
     monday = Period(start=ny(16, 0), end=ny(16, 0, 0, 1), label="L1")
     with db.read() as session:
-        l2 = handoff_stats(session, period=friday, sla=SLA)
-        l1 = handoff_stats(session, period=monday, sla=SLA)
+        l2 = handoff_stats(session, period=friday, policies=POLICIES)
+        l1 = handoff_stats(session, period=monday, policies=POLICIES)
     assert (l2.handed_off, l2.median_time_to_claim) == (1, timedelta(hours=3))
     assert (l1.handed_off, l1.median_time_to_claim) == (1, timedelta(minutes=10))
     assert l1.median_time_to_contact == timedelta(minutes=30)
@@ -207,7 +204,7 @@ def test_business_hours_skip_the_weekend_but_hot_leads_count_the_night(
 
 def test_a_reps_own_numbers_cover_the_leads_they_decided(db: Database, week: Seeder) -> None:
     with db.read() as session:
-        stats = handoff_stats(session, period=LAST_WEEK, sla=SLA, rep=C.id)
+        stats = handoff_stats(session, period=LAST_WEEK, policies=POLICIES, rep=C.id)
     # L5 and L6 (claimed by and for C) and L9 (rejected by C); L8 was B's decision.
     assert (stats.handed_off, stats.accepted, stats.rejected, stats.still_open) == (3, 2, 1, 0)
     assert stats.acceptance_rate == 2 / 3
@@ -222,7 +219,7 @@ def test_a_reps_own_numbers_cover_the_leads_they_decided(db: Database, week: See
 
 def test_a_source_filter_ignores_case(db: Database, week: Seeder) -> None:
     with db.read() as session:
-        stats = handoff_stats(session, period=LAST_WEEK, sla=SLA, source=" ADS ")
+        stats = handoff_stats(session, period=LAST_WEEK, policies=POLICIES, source=" ADS ")
     assert (stats.handed_off, stats.accepted, stats.rejected, stats.still_open) == (3, 3, 0, 0)
     assert stats.acceptance_rate == 1.0
     # 5m, 30m, 5h: the middle one, and the last.
@@ -238,7 +235,7 @@ def test_handoffs_count_from_the_first_instant_and_stop_before_the_end(
 ) -> None:
     this_week = parse_period("this-week", now=NOW, timezone=NY)
     with db.read() as session:
-        stats = handoff_stats(session, period=this_week, sla=SLA)
+        stats = handoff_stats(session, period=this_week, policies=POLICIES)
     # Only B1, posted at Monday 00:00 and rejected on the spot.
     assert (stats.handed_off, stats.rejected, stats.median_time_to_claim) == (1, 1, timedelta(0))
     assert stats.acceptance_rate == 0.0
@@ -247,7 +244,7 @@ def test_handoffs_count_from_the_first_instant_and_stop_before_the_end(
 def test_a_period_without_handoffs_has_no_rates(db: Database, week: Seeder) -> None:
     empty = Period(start=ny(10, 0), end=ny(12, 0), label="nothing")
     with db.read() as session:
-        stats = handoff_stats(session, period=empty, sla=SLA)
+        stats = handoff_stats(session, period=empty, policies=POLICIES)
     assert stats == HandoffStats(
         period=empty,
         handed_off=0,

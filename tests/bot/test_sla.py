@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import lifecycle
 from bot.config import DEFAULT_REASONS, Rules, parse_rules
-from bot.lifecycle import Actor
-from bot.sla import SlaEngine
+from bot.lifecycle import Actor, Lifecycle
+from bot.sla_policy import SlaPolicies
+from bot.sla_sweep import SlaSweep
 from storage import leads as lead_store
 from storage import outbox as outbox_store
 from storage import timers as timer_store
@@ -20,20 +20,27 @@ from tests.factories import create_lead
 
 NY_TUESDAY_10 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 in New York
 NY_FRIDAY_15 = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)  # Friday 15:00 in New York
-SLA = SlaEngine(Rules())
+POLICIES = SlaPolicies(Rules())
+LIFECYCLE = Lifecycle(POLICIES)
+SWEEP = SlaSweep(LIFECYCLE)
 REP = Actor("U0REP000001")
 
 
 def post(db: Database, *, now: datetime, **fields: object) -> int:
     with db.write() as session:
         lead_id = create_lead(session, **fields).id
-        lifecycle.post(session, lead_id=lead_id, channel="C0SALES0001", ts="1.1", sla=SLA, now=now)
+        LIFECYCLE.post(session, lead_id=lead_id, channel="C0SALES0001", ts="1.1", now=now)
     return lead_id
 
 
-def sweep(db: Database, now: datetime, engine: SlaEngine = SLA) -> list[tuple[TimerKind, bool]]:
+def sweep(db: Database, now: datetime, sla: SlaSweep = SWEEP) -> list[tuple[TimerKind, bool]]:
     with db.write() as session:
-        return [(fired.kind, fired.acted) for fired in engine.sweep(session, now=now)]
+        return [(fired.kind, fired.acted) for fired in sla.sweep(session, now=now)]
+
+
+def sweep_for(rules: Rules) -> SlaSweep:
+    """The sweep, and through it the lifecycle, bound to `rules`."""
+    return SlaSweep(Lifecycle(SlaPolicies(rules)))
 
 
 def outbox_kinds(db: Database, lead_id: int) -> list[str]:
@@ -49,8 +56,8 @@ def test_first_matching_policy_wins_and_the_last_is_the_default(db: Database) ->
     with db.write() as session:
         hot = create_lead(session, external_id="a", intent="pricing")
         other = create_lead(session, external_id="b", intent="content")
-        assert SLA.policy_for(hot).name == "hot"
-        assert SLA.policy_for(other).name == "standard"
+        assert POLICIES.policy_for(hot).name == "hot"
+        assert POLICIES.policy_for(other).name == "standard"
 
 
 def test_policies_match_on_score_ranges_and_countries() -> None:
@@ -64,10 +71,10 @@ def test_policies_match_on_score_ranges_and_countries() -> None:
         },
         source="test",
     )
-    engine = SlaEngine(rules)
-    assert engine.policy_for(Lead(score=95, country="US")).name == "vip"
-    assert engine.policy_for(Lead(score=50, country="DE")).name == "emea"
-    assert engine.policy_for(Lead(score=None, country=None)).name == "default"
+    policies = SlaPolicies(rules)
+    assert policies.policy_for(Lead(score=95, country="US")).name == "vip"
+    assert policies.policy_for(Lead(score=50, country="DE")).name == "emea"
+    assert policies.policy_for(Lead(score=None, country=None)).name == "default"
 
 
 def test_hot_leads_count_wall_clock_minutes(db: Database) -> None:
@@ -101,7 +108,7 @@ def test_standard_leads_count_business_hours_over_the_weekend(db: Database) -> N
 def test_accepting_starts_the_follow_up_window_in_working_days(db: Database) -> None:
     lead_id = post(db, now=NY_TUESDAY_10, intent="content")
     with db.write() as session:
-        lifecycle.accept(session, lead_id=lead_id, actor=REP, sla=SLA, now=NY_TUESDAY_10)
+        LIFECYCLE.accept(session, lead_id=lead_id, actor=REP, now=NY_TUESDAY_10)
     with db.read() as session:
         lead = lead_store.get_lead(session, lead_id)
         timers = timer_store.list_for_lead(session, lead_id)
@@ -133,14 +140,12 @@ def test_reminder_then_breach_fire_once_each(db: Database) -> None:
 
 
 def test_breach_dms_the_managers_and_reopens_by_policy(db: Database) -> None:
-    engine = SlaEngine(Rules.model_validate({"roles": {"managers": ["U0MANAGER01"]}}))
+    sla = sweep_for(Rules.model_validate({"roles": {"managers": ["U0MANAGER01"]}}))
     with db.write() as session:
         lead_id = create_lead(session, intent="content").id
-        lifecycle.post(
-            session, lead_id=lead_id, channel="C1", ts="1.1", sla=engine, now=NY_TUESDAY_10
-        )
-        lifecycle.accept(session, lead_id=lead_id, actor=REP, sla=engine, now=NY_TUESDAY_10)
-    fired = sweep(db, NY_TUESDAY_10 + timedelta(days=2), engine)
+        sla.lifecycle.post(session, lead_id=lead_id, channel="C1", ts="1.1", now=NY_TUESDAY_10)
+        sla.lifecycle.accept(session, lead_id=lead_id, actor=REP, now=NY_TUESDAY_10)
+    fired = sweep(db, NY_TUESDAY_10 + timedelta(days=2), sla)
     assert fired == [(TimerKind.FOLLOW_UP_REMINDER, True), (TimerKind.FOLLOW_UP_BREACH, True)]
     with db.read() as session:
         lead = lead_store.get_lead(session, lead_id)
@@ -154,14 +159,13 @@ def test_breach_dms_the_managers_and_reopens_by_policy(db: Database) -> None:
 def test_nothing_fires_after_the_lead_is_accepted(db: Database) -> None:
     lead_id = post(db, now=NY_TUESDAY_10, intent="demo_request")
     with db.write() as session:
-        lifecycle.reject(
+        LIFECYCLE.reject(
             session,
             lead_id=lead_id,
             actor=REP,
             reason="no_need",
             note=None,
             reasons=DEFAULT_REASONS,
-            sla=SLA,
             now=NY_TUESDAY_10 + timedelta(minutes=1),
         )
     assert sweep(db, NY_TUESDAY_10 + timedelta(days=30)) == []
@@ -172,8 +176,8 @@ def test_a_released_lead_gets_a_fresh_claim_window(db: Database) -> None:
     lead_id = post(db, now=NY_TUESDAY_10, intent="demo_request")
     later = NY_TUESDAY_10 + timedelta(minutes=12)
     with db.write() as session:
-        lifecycle.accept(session, lead_id=lead_id, actor=REP, sla=SLA, now=later)
-        lifecycle.release(session, lead_id=lead_id, actor=REP, sla=SLA, now=later)
+        LIFECYCLE.accept(session, lead_id=lead_id, actor=REP, now=later)
+        LIFECYCLE.release(session, lead_id=lead_id, actor=REP, now=later)
     assert sweep(db, NY_TUESDAY_10 + timedelta(minutes=15)) == []  # the old window is gone
     assert sweep(db, later + timedelta(minutes=15)) == [
         (TimerKind.CLAIM_REMINDER, True),
@@ -228,9 +232,8 @@ def test_reminder_never_lands_before_the_window_starts(remind_before: str) -> No
         },
         source="test",
     )
-    engine = SlaEngine(rules)
     due = NY_TUESDAY_10 + timedelta(minutes=2)
-    moment = engine.reminder_moment(NY_TUESDAY_10, due, rules.sla[0])
+    moment = SlaPolicies(rules).reminder_moment(NY_TUESDAY_10, due, rules.sla[0])
     assert NY_TUESDAY_10 <= moment < due
 
 
@@ -252,13 +255,11 @@ def test_breach_is_posted_to_the_escalation_channel_and_pings_manager_groups(
         },
         source="test",
     )
-    engine = SlaEngine(rules)
+    sla = sweep_for(rules)
     with db.write() as session:
         lead_id = create_lead(session).id
-        lifecycle.post(
-            session, lead_id=lead_id, channel="C1", ts="1.1", sla=engine, now=NY_TUESDAY_10
-        )
-    sweep(db, NY_TUESDAY_10 + timedelta(minutes=10), engine)
+        sla.lifecycle.post(session, lead_id=lead_id, channel="C1", ts="1.1", now=NY_TUESDAY_10)
+    sweep(db, NY_TUESDAY_10 + timedelta(minutes=10), sla)
 
     with db.read() as session:
         rows = outbox_store.list_rows(session, lead_id=lead_id)
@@ -270,8 +271,8 @@ def test_breach_is_posted_to_the_escalation_channel_and_pings_manager_groups(
 
 
 def test_claim_reminder_can_show_in_the_channel_too(db: Database) -> None:
-    engine = SlaEngine(parse_rules({}, source="test"))  # the default hot policy: thread only
-    loud = SlaEngine(
+    quiet = sweep_for(parse_rules({}, source="test"))  # the default hot policy: thread only
+    loud = sweep_for(
         parse_rules(
             {
                 "sla": [
@@ -288,13 +289,11 @@ def test_claim_reminder_can_show_in_the_channel_too(db: Database) -> None:
             source="test",
         )
     )
-    for name, sla_engine in (("quiet", engine), ("loud", loud)):
+    for name, sla in (("quiet", quiet), ("loud", loud)):
         with db.write() as session:
             lead_id = create_lead(session, external_id=name, intent="demo_request").id
-            lifecycle.post(
-                session, lead_id=lead_id, channel="C1", ts="1.1", sla=sla_engine, now=NY_TUESDAY_10
-            )
-        sweep(db, NY_TUESDAY_10 + timedelta(minutes=10), sla_engine)
+            sla.lifecycle.post(session, lead_id=lead_id, channel="C1", ts="1.1", now=NY_TUESDAY_10)
+        sweep(db, NY_TUESDAY_10 + timedelta(minutes=10), sla)
         with db.read() as session:
             (reminder,) = [
                 r

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from bot import lifecycle
 from bot.config import Rules
-from bot.lifecycle import Actor
+from bot.lifecycle import Actor, Lifecycle
 from bot.reports import FEEDBACK_COLUMNS
-from bot.sla import SlaEngine
+from bot.sla_policy import SlaPolicies
 from storage.db import Database
 from tests.factories import create_lead
 from tests.handlers.test_cli import baton
 
-SLA = SlaEngine(Rules())
+POLICIES = SlaPolicies(Rules())
+LIFECYCLE = Lifecycle(POLICIES)
 REP = Actor("U0REPA00001")
 # The command reads the real clock, so the data is placed relative to it.
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -29,22 +29,21 @@ TRICKY_NOTE = 'Asked for "pricing", then left\nno reply since'
 def handoff(db: Database, external_id: str, *, posted: datetime, **fields: object) -> int:
     with db.write() as session:
         lead = create_lead(session, external_id=external_id, now=posted, **fields)
-        lifecycle.post(
-            session, lead_id=lead.id, channel="C0SALES0001", ts=f"{lead.id}.0", sla=SLA, now=posted
+        LIFECYCLE.post(
+            session, lead_id=lead.id, channel="C0SALES0001", ts=f"{lead.id}.0", now=posted
         )
     return lead.id
 
 
 def reject(db: Database, lead_id: int, *, at: datetime, reason: str, note: str | None) -> None:
     with db.write() as session:
-        lifecycle.reject(
+        LIFECYCLE.reject(
             session,
             lead_id=lead_id,
             actor=REP,
             reason=reason,
             note=note,
             reasons=Rules().reasons,
-            sla=SLA,
             now=at,
         )
 
@@ -83,7 +82,7 @@ def seeded(database_url: str) -> dict[str, int]:
     reject(db, ids["ads"], at=NOW - timedelta(days=1), reason="competitor", note=None)
     reject(db, ids["old"], at=NOW - timedelta(days=40), reason="no_need", note="Too old")
     with db.write() as session:
-        lifecycle.accept(session, lead_id=ids["kept"], actor=REP, sla=SLA, now=NOW)
+        LIFECYCLE.accept(session, lead_id=ids["kept"], actor=REP, now=NOW)
     db.dispose()
     return ids
 
