@@ -79,6 +79,8 @@ PAST_TENSE: dict[Action, str] = {
     Action.MARK_CONTACTED: "marked contacted",
     Action.CLOSE: "closed",
 }
+# A card posted after its lead moved on attaches to the lead in whatever status it reached.
+POSTED = frozenset(LeadStatus) - {S.NEW}
 # Once one of these is reached, a late Accept or Reject lost a race rather than made a mistake.
 DECIDED = frozenset({S.ACCEPTED, S.REJECTED, S.CONTACTED, S.WON, S.LOST})
 OUTCOMES = frozenset({S.WON, S.LOST})
@@ -112,36 +114,25 @@ class Lifecycle:
     def __init__(self, policies: SlaPolicies) -> None:
         self.policies = policies
 
-    def post(self, session: Session, *, lead_id: int, channel: str, ts: str, now: datetime) -> Lead:
-        """The card is in Slack: remember where, and open the lead for claiming."""
-        return self._transition(
-            session,
-            lead_id=lead_id,
-            action=Action.POST,
-            actor=SYSTEM,
-            now=now,
-            to=S.OPEN,
-            values={"slack_channel": channel, "slack_ts": ts, "posted_at": now},
-            details={"channel": channel, "ts": ts},
-        )
-
-    def attach_card(
+    def card_posted(
         self, session: Session, *, lead_id: int, channel: str, ts: str, now: datetime
     ) -> Lead:
-        """The card reached Slack after the lead already moved on (a manager assigned it while the
-        post was in flight): keep its status, remember where the card is, and redraw it."""
+        """The card is in Slack: remember where. A new lead opens for claiming (its claim window
+        starts); a lead that moved on while the post was in flight (a manager assigned it, a rep
+        clicked the card the moment it appeared) keeps its status and windows, and is redrawn."""
         lead = _require(session, lead_id)
+        opens = lead.status == S.NEW
         return self._transition(
             session,
             lead_id=lead_id,
+            seen=lead,
             action=Action.POST,
             actor=SYSTEM,
             now=now,
-            to=lead.status,
+            to=S.OPEN if opens else None,
             values={"slack_channel": channel, "slack_ts": ts, "posted_at": now},
             details={"channel": channel, "ts": ts},
-            allowed=frozenset(LeadStatus) - {S.NEW},
-            windows=False,
+            allowed=ALLOWED_FROM[Action.POST] if opens else POSTED,
         )
 
     def accept(self, session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
@@ -311,19 +302,18 @@ class Lifecycle:
         action: Action,
         actor: Actor,
         now: datetime,
-        to: LeadStatus,
+        to: LeadStatus | None,
         values: dict[str, Any],
         details: dict[str, Any] | None = None,
         check: Check | None = None,
         allowed: frozenset[LeadStatus] | None = None,
-        windows: bool = True,
         seen: Lead | None = None,
     ) -> Lead:
         """Apply one checked, audited state change; see the module docstring.
 
         `seen` is the lead as the caller just read it, saving a read; after a lost race the lead is
-        read again. A move that changes the owner records who had it before. The SLA windows follow
-        the new status unless `windows` is False (attaching a card changes no status).
+        read again. A move that changes the owner records who had it before. `to` None keeps the
+        status the lead has when written, and its SLA windows; otherwise the windows follow `to`.
         """
         for _attempt in range(MAX_ATTEMPTS):
             lead = seen if seen is not None else _require(session, lead_id)
@@ -338,14 +328,18 @@ class Lifecycle:
                 lead_id,
                 status=seen_status,
                 owner_id=seen_owner,
-                values={**values, "status": to, "updated_at": now},
+                values={
+                    **values,
+                    "status": seen_status if to is None else to,
+                    "updated_at": now,
+                },
             )
             if updated is not None:
                 audit = dict(details or {})
                 if updated.owner_id != seen_owner:
                     audit["previous_owner"] = seen_owner
                 _record(session, updated, action, seen_status, actor, now, audit)
-                if windows:
+                if to is not None:
                     sla_timers.enter_status(session, lead=updated, policies=self.policies, now=now)
                 outbox.card_changed(session, lead=updated, now=now)
                 return updated

@@ -32,7 +32,7 @@ from handlers import metrics
 from handlers.services import Services
 from storage import leads as lead_store
 from storage import outbox as outbox_store
-from storage.models import Lead, LeadStatus, OutboxKind, SlackOutbox
+from storage.models import Lead, OutboxKind, SlackOutbox
 
 log = logging.getLogger(__name__)
 
@@ -282,16 +282,9 @@ class DeliveryWorker:
         posted_channel, ts = found
 
         def record(session: Any) -> None:
-            now = self.services.clock()
-            current = lead_store.get_lead(session, lead.id)
-            if current is not None and current.status == LeadStatus.NEW:
-                self.services.lifecycle.post(
-                    session, lead_id=lead.id, channel=posted_channel, ts=ts, now=now
-                )
-            else:
-                self.services.lifecycle.attach_card(
-                    session, lead_id=lead.id, channel=posted_channel, ts=ts, now=now
-                )
+            self.services.lifecycle.card_posted(
+                session, lead_id=lead.id, channel=posted_channel, ts=ts, now=self.services.clock()
+            )
 
         self._finish(row, record)
 

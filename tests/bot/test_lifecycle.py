@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,8 +16,9 @@ from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotF
 from bot.lifecycle import Actor, Lifecycle
 from bot.sla_policy import SlaPolicies
 from storage import leads as lead_store
+from storage import timers as timer_store
 from storage.db import Database
-from storage.models import Lead, LeadStatus
+from storage.models import Lead, LeadStatus, TimerKind
 from tests.conftest import NOW
 from tests.factories import create_lead
 
@@ -31,11 +33,6 @@ LIFECYCLE = Lifecycle(POLICIES)
 # from the lifecycle in docs/events.md, not derived from the code under test.
 Call = Callable[[Session, int], Lead]
 MOVES: dict[str, tuple[Call, set[LeadStatus], LeadStatus]] = {
-    "post": (
-        lambda s, i: LIFECYCLE.post(s, lead_id=i, channel="C0SALES0001", ts="1.000100", now=NOW),
-        {S.NEW},
-        S.OPEN,
-    ),
     "accept": (
         lambda s, i: LIFECYCLE.accept(s, lead_id=i, actor=OTHER_REP, now=NOW),
         {S.NEW, S.OPEN, S.ESCALATED},
@@ -109,6 +106,58 @@ def test_each_move_is_allowed_exactly_from_its_states(
         with db.read() as session:
             assert lead_store.get_lead(session, lead_id).status == status
             assert [e.action for e in lead_store.list_events(session, lead_id)] == ["create"]
+
+
+@pytest.mark.parametrize("status", list(LeadStatus))
+def test_a_posted_card_opens_a_new_lead_or_attaches_to_one_that_moved_on(
+    db: Database, status: LeadStatus
+) -> None:
+    """The post may land after a manager assigned the lead, or a rep clicked the card the moment
+    it appeared: the lead keeps what happened meanwhile, and only a new lead opens."""
+    with db.write() as session:
+        lead_id = create_lead(session, status=status).id
+    with db.write() as session:
+        posted = LIFECYCLE.card_posted(
+            session, lead_id=lead_id, channel="C0SALES0001", ts="1.000100", now=NOW
+        )
+    expected = S.OPEN if status == S.NEW else status
+    assert (posted.status, posted.slack_channel, posted.slack_ts) == (
+        expected,
+        "C0SALES0001",
+        "1.000100",
+    )
+    with db.read() as session:
+        last = lead_store.list_events(session, lead_id)[-1]
+    assert (last.action, last.from_status, last.to_status) == ("post", status, expected)
+
+
+def test_a_card_posted_after_an_assignment_keeps_the_follow_up_window(db: Database) -> None:
+    with db.write() as session:
+        lead_id = create_lead(session).id
+        LIFECYCLE.assign(session, lead_id=lead_id, actor=MANAGER, assignee=OWNER.id, now=NOW)
+    with db.read() as session:
+        before = [
+            (t.kind, t.due_at, t.cancelled_at) for t in timer_store.list_for_lead(session, lead_id)
+        ]
+    with db.write() as session:
+        LIFECYCLE.card_posted(
+            session,
+            lead_id=lead_id,
+            channel="C0SALES0001",
+            ts="1.000100",
+            now=NOW + timedelta(minutes=5),
+        )
+    with db.read() as session:
+        lead = lead_store.get_lead(session, lead_id)
+        after = [
+            (t.kind, t.due_at, t.cancelled_at) for t in timer_store.list_for_lead(session, lead_id)
+        ]
+    assert (lead.status, lead.owner_id, lead.slack_ts) == (S.ACCEPTED, OWNER.id, "1.000100")
+    assert after == before
+    assert [kind for kind, _, cancelled in after if cancelled is None] == [
+        TimerKind.FOLLOW_UP_REMINDER,
+        TimerKind.FOLLOW_UP_BREACH,
+    ]
 
 
 def test_accept_records_owner_time_and_audit_row(db: Database) -> None:

@@ -80,7 +80,7 @@ class Seeder:
     def handoff(self, name: str, at: datetime, **fields: object) -> None:
         with self.db.write() as session:
             lead = create_lead(session, external_id=name, name=f"Lead {name}", now=at, **fields)
-            LIFECYCLE.post(
+            LIFECYCLE.card_posted(
                 session, lead_id=lead.id, channel="C0SALES0001", ts=f"{lead.id}.0", now=at
             )
             self.ids[name] = lead.id

@@ -29,7 +29,7 @@ REP = Actor("U0REP000001")
 def post(db: Database, *, now: datetime, **fields: object) -> int:
     with db.write() as session:
         lead_id = create_lead(session, **fields).id
-        LIFECYCLE.post(session, lead_id=lead_id, channel="C0SALES0001", ts="1.1", now=now)
+        LIFECYCLE.card_posted(session, lead_id=lead_id, channel="C0SALES0001", ts="1.1", now=now)
     return lead_id
 
 
@@ -143,7 +143,9 @@ def test_breach_dms_the_managers_and_reopens_by_policy(db: Database) -> None:
     sla = sweep_for(Rules.model_validate({"roles": {"managers": ["U0MANAGER01"]}}))
     with db.write() as session:
         lead_id = create_lead(session, intent="content").id
-        sla.lifecycle.post(session, lead_id=lead_id, channel="C1", ts="1.1", now=NY_TUESDAY_10)
+        sla.lifecycle.card_posted(
+            session, lead_id=lead_id, channel="C1", ts="1.1", now=NY_TUESDAY_10
+        )
         sla.lifecycle.accept(session, lead_id=lead_id, actor=REP, now=NY_TUESDAY_10)
     fired = sweep(db, NY_TUESDAY_10 + timedelta(days=2), sla)
     assert fired == [(TimerKind.FOLLOW_UP_REMINDER, True), (TimerKind.FOLLOW_UP_BREACH, True)]
@@ -258,7 +260,9 @@ def test_breach_is_posted_to_the_escalation_channel_and_pings_manager_groups(
     sla = sweep_for(rules)
     with db.write() as session:
         lead_id = create_lead(session).id
-        sla.lifecycle.post(session, lead_id=lead_id, channel="C1", ts="1.1", now=NY_TUESDAY_10)
+        sla.lifecycle.card_posted(
+            session, lead_id=lead_id, channel="C1", ts="1.1", now=NY_TUESDAY_10
+        )
     sweep(db, NY_TUESDAY_10 + timedelta(minutes=10), sla)
 
     with db.read() as session:
@@ -292,7 +296,9 @@ def test_claim_reminder_can_show_in_the_channel_too(db: Database) -> None:
     for name, sla in (("quiet", quiet), ("loud", loud)):
         with db.write() as session:
             lead_id = create_lead(session, external_id=name, intent="demo_request").id
-            sla.lifecycle.post(session, lead_id=lead_id, channel="C1", ts="1.1", now=NY_TUESDAY_10)
+            sla.lifecycle.card_posted(
+                session, lead_id=lead_id, channel="C1", ts="1.1", now=NY_TUESDAY_10
+            )
         sweep(db, NY_TUESDAY_10 + timedelta(minutes=10), sla)
         with db.read() as session:
             (reminder,) = [

@@ -29,7 +29,7 @@ TRICKY_NOTE = 'Asked for "pricing", then left\nno reply since'
 def handoff(db: Database, external_id: str, *, posted: datetime, **fields: object) -> int:
     with db.write() as session:
         lead = create_lead(session, external_id=external_id, now=posted, **fields)
-        LIFECYCLE.post(
+        LIFECYCLE.card_posted(
             session, lead_id=lead.id, channel="C0SALES0001", ts=f"{lead.id}.0", now=posted
         )
     return lead.id
