@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from bot import intake
 from bot.errors import InvalidInput
-from storage.db import Database
 
 
 @dataclass
@@ -22,12 +24,13 @@ class ImportReport:
 
 
 def import_csv(
-    db: Database,
+    unit_of_work: Callable[[], AbstractContextManager[Session]],
     lines: Iterable[str],
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ImportReport:
-    """Store every valid row, each in its own transaction, so a bad row never stops good ones.
+    """Store every valid row, each in its own `unit_of_work` (the caller's write transaction),
+    so a bad row never stops good ones.
 
     Rows whose external_id is already stored count as duplicates: importing a file twice is safe.
     """
@@ -46,7 +49,7 @@ def import_csv(
         line = reader.line_num
         try:
             payload = _row_payload(row)
-            with db.write() as session:
+            with unit_of_work() as session:
                 received = intake.receive(session, payload=payload, now=clock())
         except InvalidInput as invalid:
             report.problems.append((line, str(invalid)))

@@ -17,6 +17,7 @@ from bot.periods import parse_period
 from bot.reports import feedback_csv, feedback_json, feedback_rows
 from handlers.demo import run_demo
 from handlers.serve import serve
+from handlers.services import Services
 from handlers.slack_check import check_slack
 from storage import migrate
 from storage.db import Database
@@ -105,7 +106,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         if args.command == "db":
             return _db(args, db)
         if args.command == "leads":
-            return _import(args.file, db)
+            return _import(args.file, Services(config=config, db=db))
         if args.command == "report":
             return _report_feedback(args, config, db)
         return _check(config, db)
@@ -120,13 +121,15 @@ def _db(args: argparse.Namespace, db: Database) -> int:
     return 0
 
 
-def _import(path: Path, db: Database) -> int:
+def _import(path: Path, services: Services) -> int:
+    """Rows are written as the server writes them; with no delivery worker in this process, a
+    running server's worker posts the cards at its next poll."""
     if not path.is_file():
         print(f"baton: no such file: {path}", file=sys.stderr)
         return 2
-    migrate.ensure_current(db.engine)
+    migrate.ensure_current(services.db.engine)
     with path.open(encoding="utf-8-sig", newline="") as stream:
-        report = import_csv(db, stream)
+        report = import_csv(services.unit_of_work, stream)
     for line, problem in report.problems:
         print(f"{path}:{line}: {problem}", file=sys.stderr)
     print(

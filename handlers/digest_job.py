@@ -18,13 +18,12 @@ DIGEST_JOB_ID = "weekly-digest"
 
 
 def send_digest_now(services: Services) -> bool:
-    with services.db.write() as session:
+    with services.unit_of_work() as session:
         sent = send_digest(
             session, rules=services.config.rules, policies=services.policies, now=services.clock()
         )
     if sent:
         log.info("digest queued for %s", services.config.rules.digest_channel)
-        services.wake_delivery()
     return sent
 
 

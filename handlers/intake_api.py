@@ -120,7 +120,7 @@ def router(services: Services) -> APIRouter:
 
 
 def _store(services: Services, payload: Any) -> tuple[bool, dict[str, Any]]:
-    with services.db.write() as session:
+    with services.unit_of_work() as session:
         received = intake.receive(session, payload=payload, now=services.clock())
         return received.created, lead_json(received.lead)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy.orm import Session
 
 from bot.config import Config
 from bot.lifecycle import Lifecycle
@@ -25,7 +27,7 @@ class Services:
     db: Database
     clock: Callable[[], datetime] = utc_now
     scheduler: BaseScheduler | None = field(default=None)
-    # Called after a transaction queued Slack side effects, to deliver them without waiting.
+    # Wakes the delivery worker; `unit_of_work` calls it after every commit.
     wake_delivery: Callable[[], None] = lambda: None
     # The domain bound to the rules once: adapters call these, and never pass the rules on.
     policies: SlaPolicies = field(init=False)
@@ -36,3 +38,12 @@ class Services:
         self.policies = SlaPolicies(self.config.rules)
         self.lifecycle = Lifecycle(self.policies)
         self.sla_sweep = SlaSweep(self.lifecycle)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One write transaction, as every change is made: committed on success, then the
+        delivery worker is woken to send what it queued now rather than at its next poll.
+        After a rollback nothing was queued, and nobody is woken."""
+        with self.db.write() as session:
+            yield session
+        self.wake_delivery()

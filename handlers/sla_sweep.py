@@ -23,16 +23,14 @@ def sweep_once(services: Services) -> int:
     """Fire everything due now, batch after batch; returns how many moments fired."""
     total = 0
     while True:
-        with services.db.write() as session:
+        with services.unit_of_work() as session:
             fired = services.sla_sweep.sweep(session, now=services.clock())
         for moment in fired:
             if moment.acted:
                 log.info("SLA %s fired for lead %s", moment.kind.value, moment.lead_id)
                 metrics.SLA_FIRED.labels(kind=moment.kind.value).inc()
         total += len(fired)
-        if fired:
-            services.wake_delivery()
-        else:
+        if not fired:
             return total
 
 

@@ -40,12 +40,11 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
 
     def transition(move: Any, body: dict[str, Any]) -> None:
         lead_id, who = clicked(body)
-        with services.db.write() as session:
+        with services.unit_of_work() as session:
             now = services.clock()
             move(session, lead_id=lead_id, actor=who, now=now)
             if (body.get("container") or {}).get("type") == "view":
                 request_home(session, actor=who, now=now)  # clicked in App Home: redraw it
-        services.wake_delivery()
 
     @app.action(ActionId.ACCEPT)
     def on_lead_accept(ack: Ack, body: dict[str, Any]) -> None:
@@ -83,7 +82,7 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
         reason, note = parse_reject_submission(view["state"]["values"])
         who = actor(body["user"]["id"])
         try:
-            with services.db.write() as session:
+            with services.unit_of_work() as session:
                 services.lifecycle.reject(
                     session,
                     lead_id=lead_id_of(view.get("private_metadata")),
@@ -102,4 +101,3 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
             ack(response_action="errors", errors={REASON_BLOCK: text})
             return
         ack()
-        services.wake_delivery()

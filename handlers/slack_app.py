@@ -67,6 +67,5 @@ def _tell(services: Services, body: dict[str, Any], text: str) -> None:
     )
     if not user or not channel:
         return  # nowhere to say it (e.g. a modal): the listener answered in the modal itself
-    with services.db.write() as session:
+    with services.unit_of_work() as session:
         outbox.tell_user(session, user_id=user, channel=channel, text=text, now=services.clock())
-    services.wake_delivery()

@@ -25,7 +25,7 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
             _send(ack, help_reply(str(unclear)))
             return
         writes = parsed.name in WRITES or parsed.as_csv  # the export is queued in the outbox
-        unit = services.db.write if writes else services.db.read
+        unit = services.unit_of_work if writes else services.db.read
         try:
             with unit() as session:
                 reply = answer(
@@ -41,7 +41,6 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
             ack(response_type="ephemeral", text=notices.refusal(refused, viewer=command["user_id"]))
             return
         _send(ack, reply)
-        services.wake_delivery()
 
 
 def _send(ack: Ack, reply: Reply) -> None:

@@ -16,11 +16,10 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
     def on_app_home_opened(body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home":
             return
-        with services.db.write() as session:
+        with services.unit_of_work() as session:
             home_opened(
                 session,
                 event_id=body["event_id"],
                 actor=roles.actor(event["user"]),
                 now=services.clock(),
             )
-        services.wake_delivery()

@@ -1,5 +1,6 @@
-"""Imports go one way, handlers -> bot -> storage, so the domain stays free of Slack and HTTP;
-the state machine at its heart does not even load a Slack library."""
+"""Imports go one way, handlers -> bot -> storage, so the domain stays free of Slack and HTTP:
+the state machine at its heart loads no Slack library, bot/ has no import cycle, and the
+adapters in handlers/ hold no SQL."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ FORBIDDEN = {
 }
 SLACK_LIBRARIES = ("slack_sdk", "slack_bolt", "slack")
 STATE_MACHINE = "bot.lifecycle"
+# What handlers may take from SQLAlchemy, and the session calls that run SQL.
+HANDLER_SQLALCHEMY_NAMES = {("sqlalchemy.orm", "Session")}
+SQL_CALLS = {"execute", "scalar", "scalars", "exec_driver_sql"}
 # `python -m bot` must start the CLI, which is an adapter; this one file is the entry point.
 ENTRY_POINTS = {ROOT / "bot" / "__main__.py"}
 
@@ -125,3 +129,31 @@ def test_no_import_cycles_inside_bot() -> None:
             visit(module, [module])
     assert "bot.lifecycle" in graph["bot.sla_sweep"]  # the walk sees the sweep's import
     assert cycles == []
+
+
+def test_handlers_hold_no_sql() -> None:
+    """Adapters call the domain; every query lives in storage/. A handler may name a Session
+    (to hand one on) but builds no statement and executes none."""
+    offences = []
+    for path in sorted((ROOT / "handlers").rglob("*.py")):
+        where = path.relative_to(ROOT)
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                offences += [
+                    f"{where} imports {alias.name}"
+                    for alias in node.names
+                    if alias.name.split(".")[0] == "sqlalchemy"
+                ]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+                offences += [
+                    f"{where} imports {node.module}.{alias.name}"
+                    for alias in node.names
+                    if (node.module, alias.name) not in HANDLER_SQLALCHEMY_NAMES
+                ]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in SQL_CALLS
+            ):
+                offences.append(f"{where}:{node.lineno} calls .{node.func.attr}()")
+    assert offences == []

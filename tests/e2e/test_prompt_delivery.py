@@ -1,0 +1,34 @@
+"""What a change queues for Slack goes out at once: every write wakes the delivery worker after
+it commits, so nothing waits for the worker's idle poll (here made an hour long to prove it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from handlers import slack_delivery
+from handlers.serve import BatonServer
+from slack_emulator import REP_1, SALES_CHANNEL, SlackEmulator
+from tests.e2e.conftest import card_text, send_lead, slack_user, wait_for_card
+
+
+@pytest.fixture
+def sleepy_bot(
+    monkeypatch: pytest.MonkeyPatch, start_bot: Callable[..., BatonServer]
+) -> BatonServer:
+    """A bot whose delivery worker, once idle, would not look at the outbox for an hour (and
+    whose SLA sweep, which wakes it too, waits as long)."""
+    monkeypatch.setattr(slack_delivery, "IDLE_POLL_SECONDS", 3600)
+    return start_bot(sweep_every=3600)
+
+
+def test_a_lead_from_the_intake_api_and_a_click_on_its_card_reach_slack_at_once(
+    sleepy_bot: BatonServer, slack: SlackEmulator
+) -> None:
+    lead = send_lead(sleepy_bot)
+    card = wait_for_card(slack, lead["id"])
+
+    slack_user(slack, sleepy_bot, REP_1).click(SALES_CHANNEL, card["ts"], "lead.accept")
+    wait_for_card(slack, lead["id"], lambda c: f"<@{REP_1}>" in card_text(c))
+    slack.wait_for(lambda: [dm for dm in slack.dms(REP_1) if "You claimed" in dm["text"]])
