@@ -5,6 +5,13 @@ from collections.abc import Iterator
 
 import pytest
 from hubspot import HubSpot
+from hubspot.crm import AssociationType
+from hubspot.crm.objects.notes import (
+    AssociationSpec,
+    PublicAssociationsForObject,
+    PublicObjectId,
+    SimplePublicObjectInputForCreate,
+)
 from urllib3.util.retry import Retry
 
 from hubspot_emulator import Contact, HubSpotEmulator, Owner
@@ -25,6 +32,23 @@ NO_RETRIES = Retry(0)
 
 def official_client(hubspot: HubSpotEmulator, retry: Retry = NO_RETRIES) -> HubSpot:
     return HubSpot(access_token=hubspot.token, host=hubspot.url, retry=retry)
+
+
+def note_input(
+    contact_id: str,
+    body: str,
+    timestamp: str = "1700000000000",
+    type_id: int = AssociationType.NOTE_TO_CONTACT,
+) -> SimplePublicObjectInputForCreate:
+    """A note on one contact, associated as the client types it."""
+    association = PublicAssociationsForObject(
+        to=PublicObjectId(id=contact_id),
+        types=[
+            AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=type_id)
+        ],
+    )
+    properties = {"hs_note_body": body, "hs_timestamp": timestamp}
+    return SimplePublicObjectInputForCreate(properties=properties, associations=[association])
 
 
 @pytest.fixture

@@ -5,26 +5,10 @@ import json
 import pytest
 from hubspot import HubSpot
 from hubspot.crm import AssociationType
-from hubspot.crm.objects.notes import (
-    ApiException,
-    AssociationSpec,
-    PublicAssociationsForObject,
-    PublicObjectId,
-    SimplePublicObjectInputForCreate,
-)
+from hubspot.crm.objects.notes import ApiException, SimplePublicObjectInputForCreate
 
 from hubspot_emulator import HubSpotEmulator
-
-
-def note_input(contact_id: str, body: str, timestamp: str = "1700000000000", type_id: int = 202):
-    association = PublicAssociationsForObject(
-        to=PublicObjectId(id=contact_id),
-        types=[
-            AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=type_id)
-        ],
-    )
-    properties = {"hs_note_body": body, "hs_timestamp": timestamp}
-    return SimplePublicObjectInputForCreate(properties=properties, associations=[association])
+from tests.hubspot_emulator.conftest import note_input
 
 
 def test_note_is_created_on_the_contact(client: HubSpot, hubspot: HubSpotEmulator) -> None:
@@ -56,10 +40,6 @@ def test_the_contact_lists_its_notes_as_associations(client: HubSpot) -> None:
     assert client.crm.objects.notes.basic_api.get_by_id(created.id).properties["hs_note_body"] == (
         "Rejected"
     )
-
-
-def test_association_type_is_the_clients_note_to_contact() -> None:
-    assert AssociationType.NOTE_TO_CONTACT == 202
 
 
 def test_an_iso_timestamp_is_taken_too(client: HubSpot, hubspot: HubSpotEmulator) -> None:
