@@ -30,15 +30,16 @@ them, checked against its source):
   `X-HubSpot-RateLimit-Max`, `-Remaining`, `-Interval-Milliseconds`, `-Daily` and
   `-Daily-Remaining`; past one, 429 with `{"errorType": "RATE_LIMIT", "policyName":
   "TEN_SECONDLY_ROLLING" | "DAILY"}`. Search answers carry no rate-limit headers and have
-  their own per-second limit (policy SECONDLY).
+  their own per-second limit (5).
 
 Simplified or invented:
 - `Retry-After` (whole seconds until the window frees) is on every 429; HubSpot documents it
   for some endpoints only. A refused request does not count against the limits, and the day
   turns at midnight UTC, not in the account's time zone.
 - The 401 message is the same for a missing and a wrong token; HubSpot words an expired one
-  differently. Error codes for rarer problems (READ_ONLY_VALUE, REQUIRED_PROPERTY,
-  INVALID_DATETIME, a note associated with a missing contact) are the fake's own.
+  differently. INVALID_OWNER_ID is from memory, not a published sample; the codes for rarer
+  problems (READ_ONLY_VALUE, REQUIRED_PROPERTY, INVALID_DATETIME, a note associated with a
+  missing contact) and the search limit's 429 body (policy SECONDLY) are the fake's own.
 - A PATCH answers the written properties (plus createdate, hs_object_id, lastmodifieddate),
   not every property. Search is consistent at once, where HubSpot's index lags seconds behind
   a write. Only the properties in `schema.py` (plus `contact_properties`) exist; lifecycle
