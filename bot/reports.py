@@ -40,8 +40,6 @@ Definitions (docs/metrics.md says the same for readers of the README):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -52,6 +50,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
+from bot.csv_export import write_csv
 from bot.lifecycle import Action
 from bot.periods import Period
 from bot.sla_policy import SlaPolicies
@@ -324,12 +323,8 @@ def _count_reasons(rows: Sequence[Row[Any]], reasons: Mapping[str, str]) -> list
 
 
 def feedback_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The export as CSV: a header row (also when there are no rows), one line per rejection."""
-    out = io.StringIO(newline="")
-    writer = csv.DictWriter(out, fieldnames=FEEDBACK_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
+    """The export as CSV, one line per rejection, safe to open in a spreadsheet."""
+    return write_csv(FEEDBACK_COLUMNS, rows)
 
 
 def feedback_json(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -189,9 +189,10 @@ def test_a_wider_period_reaches_older_rejections(
 
 
 def test_an_empty_export_still_has_its_header(tmp_path: Path) -> None:
-    result = baton("report", "feedback", cwd=tmp_path, env={})
+    result = baton("report", "feedback", "--output", "empty.csv", cwd=tmp_path, env={})
     assert result.returncode == 0, result.stderr
-    assert result.stdout == ",".join(FEEDBACK_COLUMNS) + "\n"
+    # Byte for byte: rows end in CRLF, as RFC 4180 has it.
+    assert (tmp_path / "empty.csv").read_bytes() == (",".join(FEEDBACK_COLUMNS) + "\r\n").encode()
 
 
 @pytest.mark.parametrize("since", ["fortnight", "0d"])

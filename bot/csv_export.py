@@ -1,0 +1,36 @@
+"""CSV files Baton writes: safe to open in a spreadsheet, whoever typed the cells.
+
+A cell that starts with `=`, `+`, `-` or `@` (or a tab or carriage return, which some
+spreadsheets skip before reading one of those) is a formula to Excel, LibreOffice and Google
+Sheets: `=HYPERLINK(...)` in a reject note would run in marketing's sheet. Following OWASP's
+advice on CSV injection, such a cell is written with a leading single quote, which spreadsheets
+take as "this is text" and hide, so the text itself is kept whole.
+
+Rows end in CRLF, as RFC 4180 has it; the csv module then also quotes a cell holding a lone
+carriage return, which readers would otherwise take for the end of the row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_MARK = "'"
+
+
+def spreadsheet_safe(value: Any) -> str:
+    """The cell's text, marked as text when a spreadsheet would otherwise evaluate it."""
+    text = "" if value is None else str(value)
+    return TEXT_MARK + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def write_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """A header row (also when there are no rows), then one line per row, every cell made safe."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([spreadsheet_safe(column) for column in columns])
+    writer.writerows([spreadsheet_safe(row[column]) for column in columns] for row in rows)
+    return out.getvalue()
