@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.slack_text import OPTIONS_LIMIT
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///baton.db"
 DEFAULT_CONFIG_PATH = "baton.toml"
@@ -390,6 +392,8 @@ class Rules(_Strict):
     def _valid_reasons(cls, reasons: dict[str, str]) -> dict[str, str]:
         if not reasons:
             raise ValueError("needs at least one reason")
+        if len(reasons) > OPTIONS_LIMIT:  # the reject form offers them in one Slack menu
+            raise ValueError(f"at most {OPTIONS_LIMIT} reasons (the reject form lists no more)")
         for code, label in reasons.items():
             if not re.match(r"^[a-z][a-z0-9_]{0,63}$", code):
                 raise ValueError(f"reason code {code!r} must be lower_snake_case")

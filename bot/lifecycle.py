@@ -28,6 +28,7 @@ S = LeadStatus
 # A concurrent writer can move the lead between our read and our write; after this many lost
 # races the caller is told the state it lost to rather than retrying forever.
 MAX_ATTEMPTS = 5
+NOTE_MAX_LENGTH = 2000  # the reject form's limit, kept here so a forged submission meets it too
 
 
 class Action(enum.StrEnum):
@@ -350,13 +351,16 @@ class Lifecycle:
 def check_rejection(
     *, reason: str, note: str | None, reasons: Collection[str]
 ) -> tuple[str, str | None]:
-    """A rejection must name a reason from the taxonomy, and explain 'other' in the note."""
+    """A rejection must name a reason from the taxonomy, explain 'other' in the note, and keep
+    the note within the form's limit."""
     note = (note or "").strip() or None
     problems: dict[str, str] = {}
     if reason not in reasons:
         problems["reason"] = f"must be one of: {', '.join(reasons)}"
     if reason == "other" and note is None:
         problems["note"] = "is required when the reason is 'other'"
+    if note is not None and len(note) > NOTE_MAX_LENGTH:
+        problems["note"] = f"must be at most {NOTE_MAX_LENGTH:,} characters, not {len(note):,}"
     if problems:
         raise InvalidInput(problems)
     return reason, note

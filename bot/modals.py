@@ -16,11 +16,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.lifecycle import NOTE_MAX_LENGTH
 from bot.slack_ids import NOTE_ACTION, NOTE_BLOCK, REASON_ACTION, REASON_BLOCK, ViewId
 from bot.slack_text import OPTION_TEXT_LIMIT, OPTIONS_LIMIT, clip, lead_title
 from storage.models import Lead
 
-NOTE_MAX_LENGTH = 2000
 # The reason whose note is required (bot.lifecycle.reject enforces it on submit).
 OTHER = "other"
 # Domain field names (bot.lifecycle.reject's InvalidInput) to the modal blocks that show them.

@@ -108,6 +108,7 @@ def test_socket_mode_needs_no_signing_secret() -> None:
         ),
         ('[[sla]]\nname = "x"\nclaim = "4h"\nfollow_up = "1d"\nmatch = { colour = "red" }', "sla"),
         ('[reasons]\n"Bad Code" = "x"', "reasons"),
+        ("[reasons]\n" + "".join(f'r{n} = "R{n}"\n' for n in range(101)), "at most 100 reasons"),
         ('[digest]\ncron = "every monday"', "digest.cron"),
         ("[mystery]\nx = 1", "mystery"),
         ("this is not toml", "not valid TOML"),

@@ -128,6 +128,15 @@ def test_other_without_a_note_comes_back_as_an_error_under_the_note() -> None:
     assert set(errors) <= set(blocks_by_id(reject_modal(make_lead(), reasons=DEFAULT_REASONS)))
 
 
+def test_a_note_longer_than_the_form_allows_comes_back_under_the_note() -> None:
+    assert reject_errors(domain_errors("no_need", "x" * 2001)) == {
+        NOTE_BLOCK: "Note must be at most 2,000 characters, not 2,001"
+    }
+    assert lifecycle.check_rejection(
+        reason="no_need", note=" " + "x" * 2000 + "\n", reasons=DEFAULT_REASONS
+    ) == ("no_need", "x" * 2000)
+
+
 def test_unknown_reason_comes_back_as_an_error_under_the_reason() -> None:
     errors = reject_errors(domain_errors("retired_code", "note"))
 
