@@ -5,6 +5,7 @@ Anything wrong stops start-up with a ConfigError whose message is one line namin
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tomllib
@@ -27,8 +28,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy.engine import make_url
 
 from bot.slack_text import OPTIONS_LIMIT
+from bot.text_files import UnreadableFile, decode_utf8
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///baton.db"
@@ -80,7 +83,7 @@ class Settings:
 
     def __repr__(self) -> str:  # secrets never reach a log line through repr()
         return (
-            f"Settings(database_url={_redact_url(self.database_url)!r}, "
+            f"Settings(database_url={redact_url(self.database_url)!r}, "
             f"slack_api_url={self.slack_api_url!r}, config_path={str(self.config_path)!r}, "
             f"socket_mode={self.socket_mode}, host={self.host!r}, port={self.port})"
         )
@@ -109,11 +112,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ConfigError(f"BATON_PORT must be a port number 1-65535, got {port_text!r}")
     database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    if not re.match(r"^(sqlite|postgres(ql)?)(\+\w+)?://", database_url):
-        raise ConfigError(
-            "DATABASE_URL must be a sqlite:/// or postgresql:// URL, "
-            f"got {_redact_url(database_url)!r}"
-        )
+    _check_database_url(database_url)
     config_path = get("BATON_CONFIG")
     return Settings(
         slack_bot_token=bot_token,
@@ -129,7 +128,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-def _redact_url(url: str) -> str:
+def _check_database_url(url: str) -> None:
+    """Refuse, before any connection is tried, a URL no installed driver can use."""
+    problem = None
+    if not re.match(r"^(sqlite(\+pysqlite)?|postgres(ql)?(\+psycopg)?)://", url):
+        problem = "must be a sqlite:/// or postgresql:// URL"
+    else:
+        try:
+            make_url(url)
+        except ValueError:  # a port that is not a number, an unclosed [IPv6] host
+            problem = "is not a valid URL (check its host and port)"
+    if problem is not None:
+        raise ConfigError(f"DATABASE_URL {problem}, got {redact_url(url)!r}")
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password masked, fit for a log line or an error message."""
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
@@ -423,9 +437,11 @@ def load_rules(path: Path, *, explicit: bool) -> Rules:
             raise ConfigError(f"BATON_CONFIG: file {str(path)!r} does not exist")
         return Rules()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(decode_utf8(path.read_bytes()))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except UnreadableFile as error:
+        raise ConfigError(f"{path}:{error.line}: {error.problem}") from None
     except OSError as error:
         raise ConfigError(f"BATON_CONFIG: cannot read {str(path)!r}: {error.strerror}") from None
     return parse_rules(data, source=str(path))
@@ -466,5 +482,14 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
 
 
 def load_dotenv_file(path: str = ".env") -> None:
-    """Load `.env` into the environment without overriding what is already set."""
-    load_dotenv(path, override=False)
+    """Load `.env` into the environment without overriding what is already set; no file, no
+    settings."""
+    try:
+        text = decode_utf8(Path(path).read_bytes())
+    except FileNotFoundError:
+        return
+    except UnreadableFile as error:
+        raise ConfigError(f"{path}:{error.line}: {error.problem}") from None
+    except OSError as error:
+        raise ConfigError(f"--env-file: cannot read {path!r}: {error.strerror}") from None
+    load_dotenv(stream=io.StringIO(text), override=False)

@@ -1,10 +1,17 @@
-"""CSV import of leads: the intake API's rules, row by row, reporting bad rows by line number."""
+"""CSV import of leads: the intake API's rules, row by row, reporting bad rows by line number.
+
+The whole file is read before the first row is stored: a file that is not UTF-8, not CSV or
+has a wrong header raises UnreadableFile and stores nothing. In a readable file, each row is
+stored or reported on its own.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +21,9 @@ from sqlalchemy.orm import Session
 
 from bot import intake
 from bot.errors import InvalidInput
+from bot.text_files import UnreadableFile, decode_utf8, printable
+
+Row = tuple[int, dict[str | None, Any]]  # (line number the row ends on, cells by column)
 
 
 @dataclass
@@ -25,7 +35,7 @@ class ImportReport:
 
 def import_csv(
     unit_of_work: Callable[[], AbstractContextManager[Session]],
-    lines: Iterable[str],
+    data: bytes,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ImportReport:
@@ -35,24 +45,13 @@ def import_csv(
     Rows whose external_id is already stored count as duplicates: importing a file twice is safe.
     """
     report = ImportReport()
-    reader = csv.DictReader(lines)
-    header = [name.strip() for name in reader.fieldnames or []]
-    unknown = [name for name in header if name not in intake.FIELD_NAMES]
-    if not header or unknown:
-        problem = f"unknown column(s): {', '.join(unknown)}" if unknown else "no header row"
-        report.problems.append(
-            (1, f"{problem}; expected columns among {', '.join(intake.FIELD_NAMES)}")
-        )
-        return report
-    reader.fieldnames = header
-    for row in reader:
-        line = reader.line_num
+    for line, row in read_rows(data):
         try:
             payload = _row_payload(row)
             with unit_of_work() as session:
                 received = intake.receive(session, payload=payload, now=clock())
         except InvalidInput as invalid:
-            report.problems.append((line, str(invalid)))
+            report.problems.append((line, printable(str(invalid))))
             continue
         if received.created:
             report.created += 1
@@ -61,15 +60,39 @@ def import_csv(
     return report
 
 
-def _row_payload(row: dict[str, Any]) -> dict[str, Any]:
+def read_rows(data: bytes) -> list[Row]:
+    """Every data row of the file, or UnreadableFile naming the line that stops it."""
+    reader = csv.DictReader(io.StringIO(decode_utf8(data), newline=""))
+    try:
+        header = [name.strip() for name in reader.fieldnames or []]
+        _check_header(header, line=max(reader.line_num, 1))
+        reader.fieldnames = header
+        return [(reader.line_num, row) for row in reader]
+    except csv.Error as error:  # DictReader's own line_num lags when its reader raises
+        raise UnreadableFile(max(reader.reader.line_num, 1), f"not CSV: {error}") from None
+
+
+def _check_header(header: list[str], *, line: int) -> None:
+    expected = f"expected columns among {', '.join(intake.FIELD_NAMES)}"
+    unknown = [printable(name) or "(blank)" for name in header if name not in intake.FIELD_NAMES]
+    repeated = [name for name, count in Counter(header).items() if count > 1]
+    if not header:
+        raise UnreadableFile(line, f"no header row; {expected}")
+    if unknown:
+        raise UnreadableFile(line, f"unknown column(s): {', '.join(unknown)}; {expected}")
+    if repeated:
+        raise UnreadableFile(line, f"column(s) named twice: {', '.join(repeated)}")
+
+
+def _row_payload(row: dict[str | None, Any]) -> dict[str, Any]:
     if None in row:  # csv puts surplus cells of a too-long row under the key None
         raise InvalidInput({"row": "has more cells than the header"})
-    payload = {name: value for name, value in row.items() if value not in (None, "")}
+    payload = {str(name): value for name, value in row.items() if value not in (None, "")}
     activities = payload.get("activities")
     if activities is not None:
         try:
             payload["activities"] = json.loads(activities)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, a number past int's limit, too deep
             raise InvalidInput(
                 {"activities": "must be a JSON list of {type, detail, at}"}
             ) from None

@@ -1,4 +1,8 @@
-"""The `baton` command line (also `python -m bot`): serve, db upgrade, leads import, check."""
+"""The `baton` command line (also `python -m bot`): serve, db upgrade, leads import, check.
+
+Bad settings, files and databases end a command with one line on stderr and exit status 2,
+never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.config import Config, ConfigError, load_config, load_dotenv_file
+from bot.config import Config, ConfigError, load_config, load_dotenv_file, redact_url
 from bot.csv_import import import_csv
 from bot.errors import InvalidInput
 from bot.periods import parse_period
 from bot.reports import feedback_csv, feedback_json, feedback_rows
+from bot.text_files import UnreadableFile
 from handlers.demo import run_demo
 from handlers.serve import serve
 from handlers.services import Services
 from handlers.slack_check import check_slack
 from storage import migrate
 from storage.db import Database
+from storage.errors import DatabaseError, describe_database_error
 
 log = logging.getLogger("baton")
 
@@ -73,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; anything that stops it before it could start is one line on stderr."""
     args = build_parser().parse_args(argv)
     # Long-running and schema-changing commands narrate; one-shot commands print only results.
     verbose = args.command in ("serve", "db")
@@ -80,13 +87,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    load_dotenv_file(args.env_file)
     try:
+        load_dotenv_file(args.env_file)
         config = load_config()
+    except ConfigError as error:
+        return _stopped(f"configuration error: {error}")
+    try:
         return _run(args, config)
     except (ConfigError, migrate.SchemaNotCurrent) as error:
-        print(f"baton: configuration error: {error}", file=sys.stderr)
-        return 2
+        return _stopped(f"configuration error: {error}")
+    except DatabaseError as error:
+        url = redact_url(config.settings.database_url)
+        return _stopped(f"database error: {url}: {describe_database_error(error)}")
+
+
+def _stopped(message: str) -> int:
+    print(f"baton: {message}", file=sys.stderr)
+    return 2
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
@@ -122,14 +139,22 @@ def _db(args: argparse.Namespace, db: Database) -> int:
 
 
 def _import(path: Path, services: Services) -> int:
-    """Rows are written as the server writes them; with no delivery worker in this process, a
+    """Import a CSV file: its good rows are stored, its bad ones listed; an unreadable file
+    (not UTF-8, not CSV, a wrong header) is one line and imports nothing.
+
+    Rows are written as the server writes them; with no delivery worker in this process, a
     running server's worker posts the cards at its next poll."""
     if not path.is_file():
-        print(f"baton: no such file: {path}", file=sys.stderr)
-        return 2
+        return _stopped(f"no such file: {path}")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return _stopped(f"cannot read {path}: {error.strerror}")
     migrate.ensure_current(services.db.engine)
-    with path.open(encoding="utf-8-sig", newline="") as stream:
-        report = import_csv(services.unit_of_work, stream)
+    try:
+        report = import_csv(services.unit_of_work, data)
+    except UnreadableFile as error:
+        return _stopped(f"{path}:{error.line}: {error.problem}; nothing imported")
     for line, problem in report.problems:
         print(f"{path}:{line}: {problem}", file=sys.stderr)
     print(
@@ -157,25 +182,27 @@ def _report_feedback(args: argparse.Namespace, config: Config, db: Database) -> 
     if args.output is None:
         sys.stdout.write(text)
     else:
-        args.output.write_text(text, encoding="utf-8", newline="")
+        try:
+            args.output.write_text(text, encoding="utf-8", newline="")
+        except OSError as error:
+            return _stopped(f"cannot write {args.output}: {error.strerror}")
         print(f"{len(rows)} rejections ({period.label}) written to {args.output}")
     return 0
 
 
 def _check(config: Config, db: Database) -> int:
-    ok = True
     print(
         f"configuration: ok ({config.settings.config_path}, {len(config.rules.sla)} SLA policies)"
     )
-    if db.ping():
+    try:
         revision = migrate.current_revision(db.engine)
-        current = revision == migrate.head_revision(db.engine)
-        advice = "" if current else ", needs `baton db upgrade`"
-        print(f"database: ok ({db.dialect}, schema {revision or 'empty'}{advice})")
-        ok &= current
-    else:
-        print("database: unreachable")
+    except DatabaseError as error:
+        print(f"database: unreachable ({describe_database_error(error)})")
         ok = False
+    else:
+        ok = revision == migrate.head_revision(db.engine)
+        advice = "" if ok else ", needs `baton db upgrade`"
+        print(f"database: ok ({db.dialect}, schema {revision or 'empty'}{advice})")
     slack_ok, slack_message = check_slack(config)
     print(f"slack: {slack_message}")
     return 0 if ok and slack_ok else 1

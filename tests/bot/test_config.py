@@ -112,11 +112,12 @@ def test_socket_mode_needs_no_signing_secret() -> None:
         ('[digest]\ncron = "every monday"', "digest.cron"),
         ("[mystery]\nx = 1", "mystery"),
         ("this is not toml", "not valid TOML"),
+        ('[hours]\ntimezone = "UTC"\n# caf\udce9', ":3: byte 0xE9 is not UTF-8"),
     ],
 )
 def test_wrong_rules_name_the_setting(tmp_path: Path, toml: str, named: str) -> None:
     path = tmp_path / "baton.toml"
-    path.write_text(toml)
+    path.write_bytes(toml.encode(errors="surrogateescape"))  # \udce9: the lone byte 0xE9
     with pytest.raises(ConfigError) as error:
         load_config({"BATON_CONFIG": str(path)})
     message = str(error.value)
