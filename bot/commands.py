@@ -6,7 +6,9 @@ import enum
 import re
 from dataclasses import dataclass
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, LeadNotFound
+from bot.periods import check_period, is_period
+from bot.slack_text import is_user_id, safe_text
 
 
 class Subcommand(enum.StrEnum):
@@ -20,6 +22,7 @@ class Subcommand(enum.StrEnum):
     HELP = "help"
 
 
+# mrkdwn: `<` and `>` are written as entities, or Slack would read `<lead>` as a link.
 HELP_TEXT = "\n".join(
     [
         "*/leads* shows and moves leads. Replies are only visible to you; add `share` to post "
@@ -30,16 +33,19 @@ HELP_TEXT = "\n".join(
         "• `/leads feedback [period] [source] [csv]`: why sales rejected leads (managers, "
         "marketers); `csv` sends the rows to your DMs as a file",
         "• `/leads stats [period]`: handoff numbers (yours; everyone's for managers, marketers)",
-        "• `/leads assign <lead> @rep`: hand a lead to a rep (managers)",
-        "• `/leads reopen <lead>`: put a lead back in the queue (managers)",
+        "• `/leads assign &lt;lead&gt; @rep`: hand a lead to a rep (managers)",
+        "• `/leads reopen &lt;lead&gt;`: put a lead back in the queue (managers)",
         "Periods: `7d`, `30d`, `2w`, `today`, `this-week`, `last-week`, `this-month`, "
         "`last-month`. A lead is its number, e.g. `42` or `#42`.",
     ]
 )
 
-_LEAD = re.compile(r"^#?(\d{1,12})$")
-_USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
-_PERIOD = re.compile(r"^(\d+[dw]|today|this-week|last-week|this-month|last-month)$")
+ECHO_LIMIT = 40  # characters of a refused word quoted back in a reply
+# leads.id is a 32-bit INTEGER: a larger number names no lead (and PostgreSQL refuses to look).
+MAX_LEAD_ID = 2**31 - 1
+
+_LEAD = re.compile(r"#?([0-9]{1,12})")
+_MENTION = re.compile(r"<@([^|>]*)(?:\|[^>]*)?>")
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,24 @@ class LeadsCommand:
     assignee: str | None = None
     share: bool = False
     as_csv: bool = False
+
+
+def echo(text: str) -> str:
+    """A word someone typed, quoted back inert and short: escaped like lead data, so a reply
+    (which `share` posts to the channel) never pings `<!channel>` or shows a disguised link."""
+    return f"`{safe_text(text, ECHO_LIMIT)}`"
+
+
+def lead_number(word: str) -> int:
+    """A lead as people write it (`42` or `#42`, ASCII digits); InvalidInput naming `lead`
+    for anything else, LeadNotFound for a number past any lead's."""
+    match = _LEAD.fullmatch(word)
+    if not match:
+        raise InvalidInput({"lead": f"{echo(word)} is not a lead number"})
+    number = int(match.group(1))
+    if number > MAX_LEAD_ID:
+        raise LeadNotFound(number)
+    return number
 
 
 def parse_leads_command(text: str) -> LeadsCommand:
@@ -65,7 +89,7 @@ def parse_leads_command(text: str) -> LeadsCommand:
     try:
         name = Subcommand(head)
     except ValueError:
-        raise InvalidInput({"command": f"`{head}` is not a /leads command"}) from None
+        raise InvalidInput({"command": f"{echo(head)} is not a /leads command"}) from None
     if name in (Subcommand.MINE, Subcommand.QUEUE, Subcommand.SLA, Subcommand.HELP):
         _no_more(name, rest)
         return LeadsCommand(name, share=share)
@@ -76,36 +100,30 @@ def parse_leads_command(text: str) -> LeadsCommand:
         as_csv = bool(rest) and rest[-1].lower() == "csv"
         if as_csv:
             rest = rest[:-1]
-        period = _period(rest[0]) if rest and _PERIOD.match(rest[0].lower()) else None
+        period = _period(rest[0]) if rest and is_period(rest[0]) else None
         sources = rest[1:] if period else rest
         _no_more(name, sources[1:])
         source = sources[0] if sources else None
         return LeadsCommand(name, period=period, source=source, share=share, as_csv=as_csv)
     if not rest:
         raise InvalidInput({"lead": f"`/leads {name}` needs a lead number, e.g. `{name} 42`"})
-    lead_id = _lead(rest[0])
+    lead_id = lead_number(rest[0])
     if name == Subcommand.REOPEN:
         _no_more(name, rest[1:])
         return LeadsCommand(name, lead_id=lead_id, share=share)
-    assignee = _USER.match(rest[1]) if len(rest) == 2 else None
-    if assignee is None:
+    mentioned = _MENTION.fullmatch(rest[1]) if len(rest) == 2 else None
+    if mentioned is None or not is_user_id(mentioned.group(1)):
         raise InvalidInput({"rep": "`/leads assign` needs a lead and a @mention, e.g. `42 @dana`"})
-    return LeadsCommand(name, lead_id=lead_id, assignee=assignee.group(1), share=share)
+    return LeadsCommand(name, lead_id=lead_id, assignee=mentioned.group(1), share=share)
 
 
 def _period(word: str) -> str:
-    if not _PERIOD.match(word.lower()):
-        raise InvalidInput({"period": f"`{word}` is not a period (try 7d, 30d or this-week)"})
+    if not is_period(word):
+        raise InvalidInput({"period": f"{echo(word)} is not a period (try 7d, 30d or this-week)"})
+    check_period(word)  # quotes the word back only when shaped like a period: digits and d/w
     return word.lower()
-
-
-def _lead(word: str) -> int:
-    match = _LEAD.match(word)
-    if not match:
-        raise InvalidInput({"lead": f"`{word}` is not a lead number"})
-    return int(match.group(1))
 
 
 def _no_more(name: Subcommand, extra: list[str]) -> None:
     if extra:
-        raise InvalidInput({"command": f"`/leads {name}` takes no `{' '.join(extra)}`"})
+        raise InvalidInput({"command": f"`/leads {name}` takes no {echo(' '.join(extra))}"})

@@ -17,11 +17,12 @@ from bot.errors import NotAllowed
 from bot.lifecycle import Actor, Lifecycle
 from bot.periods import DEFAULT_PERIOD, parse_period
 from bot.reports import handoff_stats, rejection_feedback
-from bot.slack_text import mention
+from bot.slack_text import mention, safe_text
 from storage import leads as lead_store
 
 SOON = timedelta(hours=1)
 LIMIT = reply_blocks.LIST_LIMIT
+SOURCE_SHOWN = 100  # characters of a typed source in a reply's title
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def answer(
         )
         title = f"Why sales rejected leads, {period.label}"
         if command.source:
-            title += f", source {command.source}"
+            title += f", source {safe_text(command.source, SOURCE_SHOWN)}"
         return _reply(command, title, reply_blocks.feedback_blocks(groups, title=title))
     assert command.lead_id is not None
     if name == Subcommand.REOPEN:

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.errors import InvalidInput
+from bot.slack_text import clip
 
 DEFAULT_PERIOD = "7d"
 # Far enough back for any report, near enough that `now - N` never leaves datetime's range.
@@ -15,7 +16,9 @@ MAX_DAYS = 3660
 MAX_WEEKS = MAX_DAYS // 7
 USAGE = "use e.g. 7d, 30d, 4w, today, this-week, last-week, this-month or last-month"
 
-_ROLLING = re.compile(r"^(\d+)([dw])$")
+_ROLLING = re.compile(r"([0-9]+)([dw])")
+_CALENDAR = ("today", "this-week", "last-week", "this-month", "last-month")
+_SHOWN = 20  # characters of a refused period quoted back: enough to recognise, never a wall
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,31 @@ class Period:
     label: str  # e.g. "last 7 days", "this week", "last month"
 
 
+def is_period(text: str) -> bool:
+    """Shaped like a period (`7d`, `this-week`…), whether or not its count is in range: lets a
+    command tell a period from another word before checking it."""
+    key = _key(text)
+    return key in _CALENDAR or _ROLLING.fullmatch(key) is not None
+
+
+def check_period(text: str) -> None:
+    """Raise InvalidInput naming `period` unless `text` is a period `parse_period` accepts."""
+    key = _key(text)
+    if key in _CALENDAR:
+        return
+    rolling = _ROLLING.fullmatch(key)
+    if rolling is None:
+        raise InvalidInput({"period": f"unknown period {_shown(text)}: {USAGE}"})
+    digits, unit = rolling.groups()
+    limit = MAX_DAYS if unit == "d" else MAX_WEEKS
+    # Compare the length first: int() of thousands of digits is slow, then refused outright.
+    if len(digits.lstrip("0")) > len(str(limit)) or not 1 <= int(digits) <= limit:
+        word = "days" if unit == "d" else "weeks"
+        raise InvalidInput(
+            {"period": f"{_shown(text)}: the number of {word} must be between 1 and {limit}"}
+        )
+
+
 def parse_period(text: str, *, now: datetime, timezone: ZoneInfo) -> Period:
     """Read a period as people type it in Slack or on the command line.
 
@@ -35,11 +63,12 @@ def parse_period(text: str, *, now: datetime, timezone: ZoneInfo) -> Period:
     "this week" and "last week" are the same weeks a manager's calendar shows, DST included.
     Raises InvalidInput naming `period` for anything else, so callers can show the message as is.
     """
-    key = re.sub(r"[\s_]+", "-", text.strip().lower())
+    check_period(text)
+    key = _key(text)
     now = now.astimezone(UTC)
-    rolling = _ROLLING.match(key)
+    rolling = _ROLLING.fullmatch(key)
     if rolling:
-        return _rolling(int(rolling.group(1)), rolling.group(2), now=now, text=text)
+        return _rolling(int(rolling.group(1)), rolling.group(2), now=now)
     today = now.astimezone(timezone).date()
     if key == "today":
         return _calendar(today, today + timedelta(days=1), "today", timezone)
@@ -51,19 +80,20 @@ def parse_period(text: str, *, now: datetime, timezone: ZoneInfo) -> Period:
     first = today.replace(day=1)
     if key == "this-month":
         return _calendar(first, _next_month(first), "this month", timezone)
-    if key == "last-month":
-        previous = (first - timedelta(days=1)).replace(day=1)
-        return _calendar(previous, first, "last month", timezone)
-    raise InvalidInput({"period": f"unknown period {text.strip()!r}: {USAGE}"})
+    previous = (first - timedelta(days=1)).replace(day=1)
+    return _calendar(previous, first, "last month", timezone)
 
 
-def _rolling(amount: int, unit: str, *, now: datetime, text: str) -> Period:
-    limit = MAX_DAYS if unit == "d" else MAX_WEEKS
-    if not 1 <= amount <= limit:
-        word = "days" if unit == "d" else "weeks"
-        raise InvalidInput(
-            {"period": f"{text.strip()!r}: the number of {word} must be between 1 and {limit}"}
-        )
+def _key(text: str) -> str:
+    return re.sub(r"[\s_]+", "-", text.strip().lower())
+
+
+def _shown(text: str) -> str:
+    """The refused text quoted back, cut short (a period can be thousands of digits long)."""
+    return repr(clip(text.strip(), _SHOWN))
+
+
+def _rolling(amount: int, unit: str, *, now: datetime) -> Period:
     days = amount if unit == "d" else amount * 7
     if days == 1:
         label = "last 24 hours"

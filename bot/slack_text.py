@@ -62,6 +62,11 @@ def safe_text(text: str, limit: int) -> str:
     return "".join(pieces).rstrip() + ELLIPSIS
 
 
+def is_user_id(text: str) -> bool:
+    """Shaped like a Slack member id (`U…`, or `W…` on Enterprise Grid)."""
+    return _USER_ID.fullmatch(text) is not None
+
+
 def mention(user_id: str | None) -> str:
     """`<@ID>` for something shaped like a Slack user id; anything else is shown as inert text.
 
@@ -69,7 +74,7 @@ def mention(user_id: str | None) -> str:
     """
     if user_id is None:
         return "someone"
-    if _USER_ID.fullmatch(user_id):
+    if is_user_id(user_id):
         return f"<@{user_id}>"
     return safe_text(user_id, LABEL_LIMIT)
 
