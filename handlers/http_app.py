@@ -16,8 +16,9 @@ def create_http_app(services: Services, bolt: App | None) -> FastAPI:
     """The HTTP server; `bolt` is None in Socket Mode, where Slack's traffic comes by websocket."""
     app = FastAPI(title="Baton", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(intake_api.router(services))
-    if bolt is not None:
-        app.include_router(slack_http.router(bolt))
+    secret = services.config.settings.slack_signing_secret
+    if bolt is not None and secret is not None:  # HTTP mode always has one (require_serving)
+        app.include_router(slack_http.router(bolt, secret))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

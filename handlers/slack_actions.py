@@ -9,6 +9,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import lifecycle, notices
+from bot.commands import lead_number
 from bot.errors import BatonError, InvalidInput, InvalidTransition
 from bot.home import request_home
 from bot.lifecycle import Action, Actor
@@ -26,9 +27,9 @@ class TriggerExpired(BatonError):
 
 def lead_id_of(value: str | None) -> int:
     """Button values and private_metadata carry the lead id; anything else is not ours."""
-    if value is None or not value.isdigit():
-        raise InvalidInput({"lead": f"not a lead reference: {value!r}"})
-    return int(value)
+    if not value:
+        raise InvalidInput({"lead": "this button or form names no lead"})
+    return lead_number(value)
 
 
 def register(app: App, services: Services, roles: RoleResolver) -> None:

@@ -1,38 +1,81 @@
-"""The Slack app: Bolt configured for fast, inline acknowledgement, and its one error handler.
+"""The Slack app: Bolt configured for fast, inline acknowledgement, the gate every request passes
+before Bolt reads it, and the one error handler.
 
 Bolt runs with process_before_response=True: a listener acks, runs one short transaction and
 returns, and Bolt answers Slack with that ack; nothing waits on Bolt's ack-polling thread pool.
 Everything slow (posting, updating, DMs) goes through the outbox and the delivery worker.
+
+Requests reach Bolt already verified: over HTTP, `slack_http` checks the signature on the raw
+bytes (Bolt's own check is off: it logs the bodies it refuses); Socket Mode traffic comes over the
+app's authenticated websocket.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.middleware import Middleware
 
-from bot import notices, outbox
+from bot import notices
 from bot.errors import BatonError
-from handlers import slack_actions, slack_commands, slack_events
+from handlers import slack_actions, slack_commands, slack_events, slack_payloads
 from handlers.roles import RoleResolver
 from handlers.services import Services
 from handlers.slack_delivery import SlackClients
+from handlers.slack_replies import tell
+from handlers.slack_workspace import ServedWorkspace
 
 log = logging.getLogger(__name__)
 
 GENERIC_FAILURE = "Sorry, something went wrong on Baton's side; nothing was changed. Try again?"
+# What a person hears when Slack sends something Baton has no listener for (e.g. a button of a
+# card drawn by another version of Baton), by the kind of request.
+UNKNOWN = {
+    "block_actions": "Baton does not know this button; nothing was changed.",
+    "view_submission": "Baton does not know this form; nothing was changed.",
+    "command": "Baton does not know this command; nothing was changed.",
+}
+
+
+class Gate(Middleware):
+    """Runs before authorization, and before Bolt prepares any listener's arguments (which
+    crashes on a click without actions, a view without a type…): refuses requests for another
+    workspace, acknowledges kinds Baton does not handle, and answers unreadable payloads."""
+
+    def __init__(self, services: Services, workspace: ServedWorkspace) -> None:
+        self.services = services
+        self.workspace = workspace
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        body = req.body
+        refusal = self.workspace.refusal(body)
+        if refusal is not None:
+            log.warning("refused a Slack request: it %s", refusal)
+            return BoltResponse(status=403, body="")
+        kind = slack_payloads.kind(body)
+        if kind not in slack_payloads.HANDLED and body.get("type") != "url_verification":
+            log.info("ignored a Slack request of kind %.40r", kind)
+            return BoltResponse(status=200, body="")
+        unreadable = slack_payloads.unreadable(body)
+        if unreadable is not None:
+            return tell(self.services, body, str(unreadable))
+        return next()
 
 
 def create_bolt_app(services: Services, clients: SlackClients) -> App:
     """Listeners get the fast-failing interactive client; role look-ups the retrying one."""
-    settings = services.config.settings
     app = App(
         client=clients.interactive,
-        signing_secret=settings.slack_signing_secret,
-        request_verification_enabled=not settings.socket_mode,
+        request_verification_enabled=False,
+        before_authorize=Gate(services, ServedWorkspace.of_token(clients.api)),
         process_before_response=True,
-        raise_error_for_unhandled_request=False,
+        raise_error_for_unhandled_request=True,  # answered by on_error, without Bolt's warning
     )
     roles = RoleResolver(services.config.rules, clients.api)
     slack_actions.register(app, services, roles)
@@ -40,32 +83,25 @@ def create_bolt_app(services: Services, clients: SlackClients) -> App:
     slack_events.register(app, services, roles)
 
     @app.error
-    def on_listener_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
-        """Domain errors become a clear message to the user; anything else is logged, and the
-        user hears only that nothing changed. Either way Slack gets a normal acknowledgement."""
-        if isinstance(error, BatonError):
-            text = notices.refusal(error, viewer=_user_of(body))
+    def on_error(error: Exception, body: dict[str, Any], context: BoltContext) -> BoltResponse:
+        """Domain errors become a clear message to the person; anything else is logged, and they
+        hear only that nothing changed. A request Bolt never authorized is answered to no one."""
+        if context.authorize_result is None:
+            log.warning("refused a Slack request before authorization: %s", type(error).__name__)
+            return BoltResponse(status=400, body="")
+        kind = slack_payloads.kind(body)
+        if isinstance(error, BoltUnhandledRequestError):
+            log.info("no listener for a Slack request of kind %.40r", kind)
+            if kind not in UNKNOWN:  # an event: nobody is waiting for an answer
+                return BoltResponse(status=200, body="")
+            text = UNKNOWN[kind]
+        elif isinstance(error, BatonError):
+            # A form shows mention syntax raw: there the refusal names people in plain words.
+            viewer = slack_payloads.user_of(body)
+            text = notices.refusal(error, viewer=viewer, in_modal=kind == "view_submission")
         else:
             log.error("unexpected error handling a Slack request", exc_info=error)
             text = GENERIC_FAILURE
-        _tell(services, body, text)
-        return BoltResponse(status=200, body="")
+        return tell(services, body, text)
 
     return app
-
-
-def _user_of(body: dict[str, Any]) -> str | None:
-    return (body.get("user") or {}).get("id") or body.get("user_id")
-
-
-def _tell(services: Services, body: dict[str, Any], text: str) -> None:
-    user = _user_of(body)
-    channel = (
-        (body.get("channel") or {}).get("id")
-        or (body.get("container") or {}).get("channel_id")
-        or body.get("channel_id")
-    )
-    if not user or not channel:
-        return  # nowhere to say it (e.g. a modal): the listener answered in the modal itself
-    with services.unit_of_work() as session:
-        outbox.tell_user(session, user_id=user, channel=channel, text=text, now=services.clock())

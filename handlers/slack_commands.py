@@ -6,9 +6,8 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import notices
 from bot.commands import Subcommand, parse_leads_command
-from bot.errors import BatonError, InvalidInput
+from bot.errors import InvalidInput
 from bot.leads_command import Reply, answer, help_reply
 from handlers.roles import RoleResolver
 from handlers.services import Services
@@ -26,20 +25,16 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
             return
         writes = parsed.name in WRITES or parsed.as_csv  # the export is queued in the outbox
         unit = services.unit_of_work if writes else services.db.read
-        try:
-            with unit() as session:
-                reply = answer(
-                    session,
-                    parsed,
-                    actor=roles.actor(command["user_id"]),
-                    rules=services.config.rules,
-                    lifecycle=services.lifecycle,
-                    now=services.clock(),
-                    team_domain=command.get("team_domain"),
-                )
-        except BatonError as refused:
-            ack(response_type="ephemeral", text=notices.refusal(refused, viewer=command["user_id"]))
-            return
+        with unit() as session:  # a refusal (BatonError) is answered by the app's error handler
+            reply = answer(
+                session,
+                parsed,
+                actor=roles.actor(command["user_id"]),
+                rules=services.config.rules,
+                lifecycle=services.lifecycle,
+                now=services.clock(),
+                team_domain=command.get("team_domain"),
+            )
         _send(ack, reply)
 
 

@@ -100,7 +100,7 @@ def test_a_click_with_a_tampered_lead_reference_changes_nothing(
 
     assert bob.click(SALES_CHANNEL, card["ts"], "lead.accept").status_code == 200
     (message,) = slack.wait_for(lambda: slack.ephemerals(REP_2))
-    assert "not a lead reference" in message["text"] and "Traceback" not in message["text"]
+    assert "is not a lead number" in message["text"] and "Traceback" not in message["text"]
     assert accepts(bot, lead["id"]) == 0
 
 

@@ -1,0 +1,125 @@
+"""Whether a request to `/slack/events` is one Slack sent, judged on its raw bytes before anything
+parses them; then its body as the JSON object Bolt is allowed to see.
+
+The signature is checked here rather than by Bolt or slack_sdk's SignatureVerifier: both raise on
+a non-numeric timestamp, a body that is not UTF-8 or a non-ASCII signature (an exception that then
+reached the error handler, which answered whoever the unsigned body named), and Bolt logs the body
+of a request that fails. Every way a request can fail here is a `Refusal` with a short, fixed
+reason that never quotes the request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+# Slack's biggest payloads (a view submission echoing a 100-block modal, a click on a long
+# message) stay far below this; anything larger is refused while it is still being read.
+MAX_BODY_BYTES = 256 * 1024
+# Slack's own rule: a request signed more than five minutes ago (or ahead) may be a replay.
+MAX_AGE_SECONDS = 5 * 60
+# Slack's payloads nest about ten levels deep (rich text in a clicked message); far deeper
+# nesting is an attack on whatever walks the structure later.
+MAX_DEPTH = 64
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Refusal(Exception):
+    """The request is not processed: answered with `status`, logged with `reason` only."""
+
+    status: int
+    reason: str
+
+
+def fresh_signature(timestamp: str | None, signature: str | None, *, now: float) -> tuple[str, str]:
+    """The request's timestamp and signature headers, refused before the body is read when they
+    cannot be Slack's: missing, malformed, or a timestamp outside the five-minute window."""
+    if not timestamp or not signature:
+        raise Refusal(401, "unsigned")
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise Refusal(401, "malformed timestamp")
+    if abs(now - int(timestamp)) > MAX_AGE_SECONDS:
+        raise Refusal(401, "stale timestamp")
+    if not _SIGNATURE.fullmatch(signature):
+        raise Refusal(401, "malformed signature")
+    return timestamp, signature
+
+
+def check_signature(body: bytes, timestamp: str, signature: str, *, secret: str) -> None:
+    """Slack's v0 signature: HMAC-SHA256 of `v0:{timestamp}:{body}`, compared in constant time.
+
+    `timestamp` and `signature` come from `fresh_signature`, which guarantees they are ASCII.
+    """
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
+        raise Refusal(401, "bad signature")
+
+
+def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
+    """The JSON object a verified body carries: an Events API body, an interaction's `payload`
+    field, or a slash command's form. Anything else is a 400 (415 for another media type)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refusal(400, "body is not UTF-8") from None
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type == JSON:
+        parsed = _json(text)
+    elif media_type == FORM:
+        parsed = _form(text)
+    else:
+        raise Refusal(415, "unsupported content type")
+    if not isinstance(parsed, dict):
+        raise Refusal(400, "payload is not a JSON object")
+    _check_values(parsed)
+    return parsed
+
+
+def _form(text: str) -> Any:
+    try:
+        fields = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        raise Refusal(400, "malformed form") from None
+    form = dict(fields)
+    if len(form) != len(fields):
+        raise Refusal(400, "repeated form field")
+    if "payload" in form:
+        return _json(form["payload"])
+    return form
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):  # also numbers past Python's 4,300-digit limit
+        raise Refusal(400, "malformed JSON") from None
+
+
+def _check_values(payload: dict[str, Any]) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and lone surrogates (valid JSON, but not text that
+    can be stored or sent on), walking the structure without recursion."""
+    pending: list[tuple[Any, int]] = [(payload, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise Refusal(400, "payload nested too deeply")
+        if isinstance(value, dict):
+            pending.extend((key, depth) for key in value)
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            raise Refusal(400, "payload holds a lone surrogate")
