@@ -6,13 +6,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import URL, Engine, create_engine, event, text
+from sqlalchemy import exc as sql_errors
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# How long a transaction waits for a lock another connection holds (SQLite's write lock, a
+# PostgreSQL row or table lock), for a new connection, or for a free one in the pool, before
+# it fails. Someone is waiting on the other end (a webhook sender, a rep's click), and they are
+# better served by "busy, retry" in seconds than by an answer after half a minute; background
+# jobs simply try again on their next round.
+LOCK_WAIT_SECONDS = 5
 WRITE_OPTION = "baton_write"
+
+# What a transaction raises when the database cannot serve it now (down, restarting, locked
+# past LOCK_WAIT_SECONDS, no connection free): unlike a constraint or a bug, a retry can succeed.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    sql_errors.OperationalError,
+    sql_errors.InterfaceError,
+    sql_errors.TimeoutError,
+)
 
 
 def _prepare_sqlite(engine: Engine) -> None:
@@ -27,7 +41,7 @@ def _prepare_sqlite(engine: Engine) -> None:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # the driver must not issue BEGIN itself
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {LOCK_WAIT_SECONDS * 1000}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
@@ -45,10 +59,34 @@ def create_db_engine(url: str) -> Engine:
     if parsed.drivername == "postgresql" or parsed.drivername == "postgres":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+        in_memory = parsed.database in (None, "", ":memory:")  # one connection, no pool to wait on
+        engine = create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": LOCK_WAIT_SECONDS},
+            **({} if in_memory else {"pool_timeout": LOCK_WAIT_SECONDS}),
+        )
         _prepare_sqlite(engine)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        parsed,
+        connect_args=_postgres_waits(parsed),
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        pool_timeout=LOCK_WAIT_SECONDS,
+    )
+
+
+def _postgres_waits(url: URL) -> dict[str, Any]:
+    """libpq settings bounding the waits for a connection and for locks; what DATABASE_URL
+    sets itself is kept (its `options` come first, ours are added)."""
+    lock_timeout = f"-c lock_timeout={LOCK_WAIT_SECONDS * 1000}"
+    given = url.query.get("options")
+    given_options = given if isinstance(given, str) else " ".join(given or ())
+    return {
+        "connect_timeout": url.query.get("connect_timeout", LOCK_WAIT_SECONDS),
+        "options": f"{given_options} {lock_timeout}".strip(),
+    }
 
 
 class Database:
