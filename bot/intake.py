@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -15,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
+    StrictStr,
     StringConstraints,
     ValidationError,
 )
@@ -23,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from bot import lifecycle
 from bot.errors import InvalidInput
+from bot.json_input import field_name
 from storage.models import Lead
 
 MAX_ACTIVITIES = 50
@@ -37,11 +41,35 @@ def _blank_to_none(value: Any) -> Any:
 
 
 def _clean_text(value: Any) -> Any:
-    """Trim text, and take numbers as text: sources send sizes like 250 as numbers."""
+    """Trim text, and take numbers as text: sources send sizes like 250 as numbers.
+
+    Booleans are left to fail as "not a string" (True is no company size), and NaN or Infinity
+    is refused rather than stored as "nan" or "inf".
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be text or a finite number")
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, str):
         return value.strip()
+    return value
+
+
+def _check_storable(value: str) -> str:
+    """Refuse what JSON can carry but no database or Slack can take back (PITFALLS.md, 25)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("is not valid text (it holds a lone surrogate)") from None
+    if "\x00" in value:
+        raise ValueError("is not valid text (it holds a NUL character)")
+    return value
+
+
+def _refuse_boolean(value: Any) -> Any:
+    """Python counts True as 1; a score of `true` is a mistake to report, not a 1 to store."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
     return value
 
 
@@ -52,9 +80,26 @@ def _check_email(value: str | None) -> str | None:
 
 
 def _check_url(value: str | None) -> str | None:
-    if value is not None and not _URL.match(value):
+    """An http(s) URL whose host is what a reader sees: `http://crm.example@evil.example/`
+    reads as the CRM but opens evil.example, so user info is refused."""
+    if value is None:
+        return None
+    if not _URL.match(value):
         raise ValueError("must be an http:// or https:// URL")
+    parts = urlsplit(value)
+    if "@" in parts.netloc:
+        raise ValueError("must not hold user info (user@host)")
+    if not parts.hostname:
+        raise ValueError("must name a host")
     return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    """The moment in UTC, as stored; year 9999 at -14:00 is past the last UTC year Python has."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
 
 
 @dataclass(frozen=True)
@@ -68,9 +113,10 @@ class _Text:
 
     def annotation(self) -> Any:
         return Annotated[
-            str,
+            StrictStr,
             BeforeValidator(_clean_text),
             StringConstraints(min_length=1, max_length=self.max_length),
+            AfterValidator(_check_storable),
         ]
 
     def __get_pydantic_core_schema__(
@@ -94,7 +140,7 @@ class Activity(BaseModel):
 
     type: Annotated[str, _Text(64)]
     detail: Annotated[str | None, _OptionalText(500)] = None
-    at: AwareDatetime | None = None
+    at: Annotated[AwareDatetime, AfterValidator(_in_utc)] | None = None
 
 
 class LeadInput(BaseModel):
@@ -114,7 +160,12 @@ class LeadInput(BaseModel):
     segment: Annotated[str | None, _OptionalText(120)] = None
     source: Annotated[str | None, _OptionalText(120)] = None
     campaign: Annotated[str | None, _OptionalText(200)] = None
-    score: Annotated[int | None, BeforeValidator(_blank_to_none), Field(ge=0, le=100)] = None
+    score: Annotated[
+        int | None,
+        BeforeValidator(_blank_to_none),
+        BeforeValidator(_refuse_boolean),
+        Field(ge=0, le=100),
+    ] = None
     intent: Annotated[str | None, _OptionalText(120)] = None
     budget: Annotated[str | None, _OptionalText(500)] = None
     authority: Annotated[str | None, _OptionalText(500)] = None
@@ -130,7 +181,7 @@ class LeadInput(BaseModel):
             {
                 "type": activity.type,
                 "detail": activity.detail,
-                "at": activity.at.astimezone(UTC).isoformat() if activity.at else None,
+                "at": activity.at.isoformat() if activity.at else None,
             }
             for activity in self.activities
         ]
@@ -153,10 +204,12 @@ def validate_lead(payload: Any) -> LeadInput:
 def field_errors(error: ValidationError) -> dict[str, str]:
     errors: dict[str, str] = {}
     for problem in error.errors():
-        field = ".".join(str(part) for part in problem["loc"]) or "body"
+        field = field_name(list(problem["loc"]))
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown field"
+        elif problem["type"] == "string_unicode":  # a field name holding a lone surrogate
+            message = "holds a field name that is not valid text"
         errors.setdefault(field, message)
     return errors
 

@@ -6,7 +6,7 @@ from prometheus_client import Counter
 
 LEADS_RECEIVED = Counter(
     "baton_leads_received_total",
-    "Leads offered to the intake API, by result (created, duplicate, invalid).",
+    "Leads offered to the intake API, by result (created, duplicate, invalid, unavailable).",
     ["result"],
 )
 

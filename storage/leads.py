@@ -13,9 +13,15 @@ from sqlalchemy.orm import Session
 from storage.db import add_unless_duplicate
 from storage.models import Lead, LeadEvent, LeadStatus
 
+# leads.id is a 32-bit INTEGER on PostgreSQL: a number past it names no lead (and would make
+# the driver raise instead of finding nothing).
+MAX_LEAD_ID = 2**31 - 1
+
 
 def get_lead(session: Session, lead_id: int) -> Lead | None:
     """The lead as the database has it now, not as this session last saw it."""
+    if not 0 < lead_id <= MAX_LEAD_ID:
+        return None
     return session.get(Lead, lead_id, populate_existing=True)
 
 

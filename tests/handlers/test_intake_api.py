@@ -100,18 +100,26 @@ def test_oversized_body_without_content_length_is_refused(
     assert lead_count(bot) == 0
 
 
-@pytest.mark.parametrize(
-    ("content", "content_type"),
-    [("external_id=x", "application/x-www-form-urlencoded"), ("{not json", "application/json")],
-    ids=["form", "broken-json"],
-)
-def test_body_that_is_not_json_is_refused(
-    client: httpx.Client, bot: BatonServer, content: str, content_type: str
-) -> None:
+def test_body_not_declared_as_json_is_refused(client: httpx.Client, bot: BatonServer) -> None:
     response = client.post(
-        "/api/leads", content=content, headers={**AUTH, "Content-Type": content_type}
+        "/api/leads",
+        content="external_id=x&name=y",
+        headers={**AUTH, "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 415
+    assert lead_count(bot) == 0
+
+
+def test_broken_json_is_a_bad_request_that_says_where(
+    client: httpx.Client, bot: BatonServer
+) -> None:
+    response = client.post(
+        "/api/leads",
+        content='{"external_id": "x",\n "name": }',
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "line 2" in response.json()["error"]
     assert lead_count(bot) == 0
 
 
@@ -124,6 +132,7 @@ def test_body_that_is_not_json_is_refused(
         (lead_payload(score=140), {"score"}),
         (lead_payload(score="high"), {"score"}),
         (lead_payload(crm_url="javascript:alert(1)"), {"crm_url"}),
+        (lead_payload(crm_url="http://evil.example@crm.example/"), {"crm_url"}),
         (lead_payload(activities=[{"detail": "no type"}]), {"activities.0.type"}),
         (
             lead_payload(activities=[{"type": "x", "at": "2026-11-24T10:00:00"}]),
@@ -140,6 +149,7 @@ def test_body_that_is_not_json_is_refused(
         "score-range",
         "score-type",
         "crm-url",
+        "crm-url-user-info",
         "activity-type",
         "naive-activity-time",
         "unknown-field",
@@ -164,6 +174,35 @@ def test_unknown_lead_is_404(client: httpx.Client) -> None:
     response = client.get("/api/leads/4242", headers=AUTH)
     assert response.status_code == 404
     assert "4242" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "lead_id",
+    ["2147483648", "9223372036854775808", "9" * 5000, "-1", "0", "1.0", "abc", "%F0%9F%99%82"],
+)
+def test_an_id_no_lead_can_have_is_404(client: httpx.Client, lead_id: str) -> None:
+    client.post("/api/leads", json=lead_payload(), headers=AUTH)  # lead 1 exists
+
+    response = client.get(f"/api/leads/{lead_id}", headers=AUTH)
+
+    assert response.status_code == 404
+    assert "error" in response.json()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["token=test-intake-token", "access_token=anything", "api_key=x", "t=test-intake-token"],
+)
+def test_a_token_in_the_url_is_refused_even_beside_a_good_header(
+    client: httpx.Client, bot: BatonServer, query: str
+) -> None:
+    posted = client.post(f"/api/leads?{query}", json=lead_payload(), headers=AUTH)
+    read = client.get(f"/api/leads/1?{query}", headers=AUTH)
+
+    for response in (posted, read):
+        assert response.status_code == 401
+        assert "Authorization header" in response.json()["error"]
+    assert lead_count(bot) == 0
 
 
 def test_health_reports_database_and_scheduler(client: httpx.Client) -> None:
