@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -183,15 +184,24 @@ def _context(lead: Lead) -> list[str]:
 
 
 def _crm_link(url: str | None) -> str | None:
-    """A mrkdwn link to the CRM record (a link, not a button, so clicking it needs no ack).
+    """A mrkdwn link to the CRM record (a link, not a button, so clicking it needs no ack),
+    naming the host it opens, so a reader sees where it leads before clicking.
 
-    Intake accepts only http(s) URLs; anything else stored is left out rather than linked.
+    Intake accepts only http(s) URLs without user info (`https://crm.example@evil.example/`
+    opens evil.example); anything else stored is left out rather than linked.
     """
     if not url or not _URL.fullmatch(url):
         return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket
+        return None
+    if "@" in parts.netloc or not parts.hostname:
+        return None
     # `&` is escaped the Slack way; `<`, `>` and `|` would end the link, so they are URL-encoded.
     target = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
-    link = f"<{target}|Open in CRM>"
+    host = safe_text(parts.hostname, LABEL_LIMIT).replace("|", "%7C")
+    link = f"<{target}|Open in CRM ({host})>"
     return link if len(link) <= SECTION_LIMIT else None
 
 

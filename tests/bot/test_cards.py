@@ -28,7 +28,7 @@ CRM_BASE = "https://crm.example/record?"
 
 # Slack markup the card itself may emit; after removing it, no `<` or `>` may remain.
 _OWN_MARKUP = re.compile(
-    r"<@[UW][A-Z0-9]+>|<!date\^\d+\^[^|<>]*\|[^<>]*>|<https?://[^|<>\s]+\|Open in CRM>"
+    r"<@[UW][A-Z0-9]+>|<!date\^\d+\^[^|<>]*\|[^<>]*>|<https?://[^|<>\s]+\|Open in CRM \([^|<>]+\)>"
 )
 _BROKEN_ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
 
@@ -275,7 +275,7 @@ def test_card_shows_who_why_signals_bant_notes_and_the_crm_link() -> None:
         "*Budget*\\nApproved for Q1",
         "*Need*\\nRoute planning",
         "*Notes*\\nCame from the webinar chat.",
-        "<https://crm.example/leads/1001|Open in CRM>",
+        "<https://crm.example/leads/1001|Open in CRM (crm.example)>",
     ):
         assert expected in text
     assert "Timeline" not in text
@@ -357,6 +357,8 @@ def test_only_slack_user_ids_become_mentions(user_id: str) -> None:
         "https://crm.example/a b",
         None,
         CRM_BASE + "&" * 1900,  # valid, but escaped it is longer than a link may be
+        "https://crm.example@evil.example/leads/1",  # reads as the CRM, opens evil.example
+        "https://[crm.example/leads/1",
     ],
 )
 def test_crm_link_is_left_out_unless_it_is_a_plain_http_url_that_fits(url: str | None) -> None:
@@ -369,7 +371,7 @@ def test_crm_link_is_left_out_unless_it_is_a_plain_http_url_that_fits(url: str |
 def test_crm_link_cannot_be_broken_out_of() -> None:
     text = rendered(card(make_lead(crm_url="https://crm.example/?a=1&b=<x>|y")))
 
-    assert "<https://crm.example/?a=1&amp;b=%3Cx%3E%7Cy|Open in CRM>" in text
+    assert "<https://crm.example/?a=1&amp;b=%3Cx%3E%7Cy|Open in CRM (crm.example)>" in text
 
 
 def test_ten_thousand_character_fields_are_clipped_within_every_limit() -> None:
