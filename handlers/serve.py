@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import uvicorn
+import uvicorn.config
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -30,6 +33,27 @@ log = logging.getLogger(__name__)
 DEFAULT_POST_INTERVAL = 1.0
 # Reminders must fire within 30 s of their moment; a sweep finding nothing costs one query.
 DEFAULT_SWEEP_SECONDS = 5.0
+
+
+class PathOnlyAccessLog(logging.Filter):
+    """Cuts the query string from uvicorn's access log lines: a query can carry a token (a
+    sender that put the intake token in its URL) or a person's data, and logs are kept and
+    shared. Every argument is cut at `?`: none but the request's target holds one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.partition("?")[0] if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's own logging set-up, with the access log reduced to method, path and status."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["filters"] = {"path_only": {"()": PathOnlyAccessLog}}
+    config["loggers"]["uvicorn.access"]["filters"] = ["path_only"]
+    return config
 
 
 class BatonServer:
@@ -88,7 +112,13 @@ class BatonServer:
         settings = self.services.config.settings
         self._start_background()
         try:
-            uvicorn.run(self.app, host=settings.host, port=settings.port, log_level="info")
+            uvicorn.run(
+                self.app,
+                host=settings.host,
+                port=settings.port,
+                log_level="info",
+                log_config=uvicorn_log_config(),
+            )
         finally:
             self._stop_background()
 
@@ -97,7 +127,11 @@ class BatonServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app, log_level="warning", log_config=uvicorn_log_config(), lifespan="off"
+            )
+        )
         self._start_background()
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, daemon=True

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, NamedTuple, TypeVar
 
 import httpx
 import pytest
@@ -14,6 +18,7 @@ from handlers.serve import BatonServer
 from slack_driver import SlackUser
 from slack_emulator import DEFAULT_SIGNING_SECRET, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
 from storage import outbox as outbox_store
+from tests.conftest import free_port
 from tests.factories import lead_payload
 
 T = TypeVar("T")
@@ -139,3 +144,51 @@ def seeded(bot: BatonServer, slack: SlackEmulator, user: Callable[[str], SlackUs
     )
     settled(bot)
     return ids
+
+
+class Served(NamedTuple):
+    """A `python -m bot serve` process, its base URL, and the file its output goes to."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+
+Serve = Callable[[], Served]
+
+
+@pytest.fixture
+def serve(config_env: dict[str, str], tmp_path: Path) -> Iterator[Serve]:
+    """Starts `python -m bot serve` processes, each logging to its own file."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start() -> Served:
+        port = free_port()
+        env = {"PATH": os.environ["PATH"], **config_env, "BATON_PORT": str(port)}
+        log = tmp_path / f"serve-{len(processes)}.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve"],
+                env=env,
+                cwd=tmp_path,
+                stdout=output,
+                stderr=output,
+            )
+        processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        eventually(lambda: _healthy(url, process), timeout=30)
+        return Served(process, url, log)
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _healthy(url: str, process: subprocess.Popen[bytes]) -> bool:
+    assert process.poll() is None, "baton serve exited"
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
