@@ -161,10 +161,9 @@ class LeadInput(BaseModel):
     source: Annotated[str | None, _OptionalText(120)] = None
     campaign: Annotated[str | None, _OptionalText(200)] = None
     score: Annotated[
-        int | None,
+        Annotated[int, Field(ge=0, le=100)] | None,  # the range on the number: null is no score
         BeforeValidator(_blank_to_none),
         BeforeValidator(_refuse_boolean),
-        Field(ge=0, le=100),
     ] = None
     intent: Annotated[str | None, _OptionalText(120)] = None
     budget: Annotated[str | None, _OptionalText(500)] = None

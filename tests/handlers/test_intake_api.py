@@ -40,6 +40,16 @@ def test_new_lead_is_created_and_can_be_read_back(client: httpx.Client) -> None:
     assert read.json() == body
 
 
+@pytest.mark.parametrize("score", [None, "", 0, 100, "82", 82.0])
+def test_score_may_be_absent_or_any_whole_number_to_100(
+    client: httpx.Client, score: object
+) -> None:
+    created = client.post("/api/leads", json=lead_payload(score=score), headers=AUTH)
+
+    assert created.status_code == 201, created.text
+    assert created.json()["score"] == (int(score) if score not in (None, "") else None)
+
+
 def test_repeated_external_id_returns_the_stored_lead(
     client: httpx.Client, bot: BatonServer
 ) -> None:
