@@ -157,36 +157,43 @@ def test_hostile_delivery_is_refused_and_leaves_no_trace(
 
 
 @contextmanager
-def write_lock_held(database_url: str) -> Iterator[None]:
-    """Another connection holds what intake must write, as another process would: SQLite's one
-    write lock; on PostgreSQL the outbox table, written last, so the lead and its event are
-    inserted before intake waits, and must be rolled back."""
-    other = Database.from_url(database_url)
+def write_lock_held(holder: Database) -> Iterator[None]:
+    """`holder` holds what intake must write: SQLite's one write lock; on PostgreSQL the outbox
+    table, written last, so the lead and its event are inserted before intake waits, and must
+    be rolled back."""
+    with holder.write() as session:
+        if holder.dialect == "postgresql":
+            session.execute(text("LOCK TABLE slack_outbox IN SHARE MODE"))
+        else:
+            session.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is taken
+        yield
+
+
+@contextmanager
+def other_connection(bot: BatonServer, holder: str) -> Iterator[Database]:
+    """Another process's connection, or one more of the server's own (its other writers)."""
+    if holder == "this process":
+        yield bot.services.db
+        return
+    other = Database.from_url(bot.services.config.settings.database_url)
     try:
-        with other.write() as session:
-            if other.dialect == "postgresql":
-                session.execute(text("LOCK TABLE slack_outbox IN SHARE MODE"))
-            else:
-                session.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is ours
-            yield
+        yield other
     finally:
         other.dispose()
 
 
+@pytest.mark.parametrize("holder", ["another process", "this process"])
 def test_locked_database_answers_503_with_retry_after_and_keeps_nothing(
-    bot: BatonServer,
-    slack: SlackEmulator,
-    server_log: pytest.LogCaptureFixture,
-    database_url: str,
+    bot: BatonServer, slack: SlackEmulator, server_log: pytest.LogCaptureFixture, holder: str
 ) -> None:
     url = f"{bot.url}/api/leads"
-    with write_lock_held(database_url):
+    with other_connection(bot, holder) as connection, write_lock_held(connection):
         refused = httpx.post(url, content=lead_body(), headers=JSON_HEADERS, timeout=60)
 
         assert refused.status_code == 503
         assert int(refused.headers["retry-after"]) > 0
         assert "retry" in refused.json()["error"]
-        assert stored(bot) == NOTHING
+    assert stored(bot) == NOTHING
 
     retried = httpx.post(url, content=lead_body(), headers=JSON_HEADERS, timeout=60)
     assert retried.status_code == 201
