@@ -17,7 +17,7 @@ from bot.errors import InvalidInput
 from handlers import metrics
 from handlers.services import Services
 from storage import leads as lead_store
-from storage.db import UNAVAILABLE_ERRORS
+from storage.errors import UNAVAILABLE_ERRORS
 from storage.models import Lead
 
 log = logging.getLogger(__name__)

@@ -8,10 +8,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event, text
-from sqlalchemy import exc as sql_errors
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+
+from storage.errors import DatabaseBusy
 
 # How long a transaction waits for a lock another connection holds (SQLite's write lock, a
 # PostgreSQL row or table lock), for a new connection, or for a free one in the pool, before
@@ -20,20 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 # jobs simply try again on their next round.
 LOCK_WAIT_SECONDS = 5
 WRITE_OPTION = "baton_write"
-
-
-class DatabaseBusy(Exception):
-    """This process's other writers kept SQLite's write lock busy past LOCK_WAIT_SECONDS."""
-
-
-# What a transaction raises when the database cannot serve it now (down, restarting, locked
-# past LOCK_WAIT_SECONDS, no connection free): unlike a constraint or a bug, a retry can succeed.
-UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
-    DatabaseBusy,
-    sql_errors.OperationalError,
-    sql_errors.InterfaceError,
-    sql_errors.TimeoutError,
-)
 
 
 def _prepare_sqlite(engine: Engine) -> None:
