@@ -177,12 +177,17 @@ class DeliveryWorker:
             rows = outbox_store.lease_due(
                 session, now=self.services.clock(), limit=BATCH, lease=LEASE, owner=self.worker_id
             )
-        for row in rows:
+        for index, row in enumerate(rows):
             if self._stop.is_set():
+                self._release([later.id for later in rows[index:]])
                 break
             if self._still_mine(row):
                 self._deliver(row)
         return len(rows)
+
+    def _release(self, row_ids: list[int]) -> None:
+        with self.services.db.write() as session:
+            outbox_store.release(session, row_ids=row_ids, owner=self.worker_id)
 
     def _still_mine(self, row: SlackOutbox) -> bool:
         """Renew the row's lease before sending it: a batch paced behind a slow Slack can

@@ -100,6 +100,23 @@ def renew_lease(
     return renewed is not None
 
 
+def release(session: Session, *, row_ids: Sequence[int], owner: str) -> None:
+    """Hand back leased rows `owner` never started sending (it is stopping), so another worker
+    takes them at once instead of after the lease runs out; the try is not counted."""
+    if not row_ids:
+        return
+    session.execute(
+        update(SlackOutbox)
+        .where(
+            SlackOutbox.id.in_(row_ids),
+            SlackOutbox.lease_owner == owner,
+            SlackOutbox.done_at.is_(None),
+        )
+        .values(locked_until=None, lease_owner=None, attempts=SlackOutbox.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def get(session: Session, row_id: int) -> SlackOutbox | None:
     return session.get(SlackOutbox, row_id, populate_existing=True)
 
