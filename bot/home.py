@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot import outbox, reply_blocks
+from bot import delivery_failures, outbox, reply_blocks
 from bot.config import Rules
 from bot.lifecycle import Actor
 from bot.periods import Period, parse_period
@@ -84,6 +84,7 @@ def _manager(
         {"type": "divider"},
         reply_blocks.section("*SLA health*"),
         *reply_blocks.health_blocks(health),
+        *delivery_failures.recent_blocks(session, now=now),
         {"type": "divider"},
         *reply_blocks.stats_blocks(stats, title="This week"),
     ]

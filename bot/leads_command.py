@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot import outbox, reply_blocks
+from bot import delivery_failures, outbox, reply_blocks
 from bot.cards import Message
 from bot.commands import HELP_TEXT, LeadsCommand, Subcommand
 from bot.config import Rules
@@ -151,6 +151,7 @@ def _sla(
     blocks = [
         reply_blocks.section("*SLA health*"),
         *reply_blocks.health_blocks(health),
+        *delivery_failures.recent_blocks(session, now=now),
         *reply_blocks.lead_list("Most urgent", waiting, total, team_domain, "Nothing waiting."),
     ]
     return _reply(command, "SLA health", blocks)

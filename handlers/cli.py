@@ -23,7 +23,7 @@ from bot.text_files import UnreadableFile
 from handlers.demo import run_demo
 from handlers.serve import serve
 from handlers.services import Services
-from handlers.slack_check import check_slack
+from handlers.slack_check import check_slack, failed_deliveries
 from storage import migrate
 from storage.db import Database
 from storage.errors import DatabaseError, describe_database_error
@@ -203,6 +203,8 @@ def _check(config: Config, db: Database) -> int:
         ok = revision == migrate.head_revision(db.engine)
         advice = "" if ok else ", needs `baton db upgrade`"
         print(f"database: ok ({db.dialect}, schema {revision or 'empty'}{advice})")
+        if ok:
+            print("\n".join(failed_deliveries(db)))
     slack_ok, slack_message = check_slack(config)
     print(f"slack: {slack_message}")
     return 0 if ok and slack_ok else 1

@@ -17,8 +17,14 @@ SLACK_DELIVERIES = Counter(
 )
 SLACK_DELIVERY_FAILURES = Counter(
     "baton_slack_delivery_failures_total",
-    "Failed attempts to deliver a Slack side effect (each is retried), by kind.",
+    "Failed attempts to deliver a Slack side effect, retried or not, by kind.",
     ["kind"],
+)
+SLACK_DELIVERIES_GIVEN_UP = Counter(
+    "baton_slack_deliveries_given_up_total",
+    "Slack side effects recorded as failed and never retried, by kind and reason (Slack's "
+    "permanent error code, or retries_exhausted for a reply whose moment passed).",
+    ["kind", "reason"],
 )
 
 SLA_FIRED = Counter(

@@ -1,5 +1,6 @@
 """Delivers the Slack outbox: renders each side effect from stored state and sends it, retrying
-until Slack takes it (429 with Retry-After, 5xx, timeouts, restarts), posting each card once."""
+until Slack takes it (429 with Retry-After, 5xx, timeouts, restarts), posting each card once,
+and recording as failed what Slack refuses for good."""
 
 from __future__ import annotations
 
@@ -42,8 +43,59 @@ BATCH = 10
 IDLE_POLL_SECONDS = 0.25
 MAX_BACKOFF_SECONDS = 300
 EPHEMERAL_ATTEMPTS = 5  # an ephemeral reply is worthless once the moment has passed
+EPHEMERAL_EXPIRED = "retries_exhausted"
 HISTORY_PAGES = 5
 INTERACTIVE_TIMEOUT_SECONDS = 2
+
+# Slack's answers that no retry can cure: the message, or where it is going, is wrong
+# (someone deleted, deactivated, a channel archived or left, blocks Slack refuses). Such a row
+# is recorded as failed with the code, counted and shown, and never tried again.
+PERMANENT_ERRORS = frozenset(
+    {
+        "user_not_found",
+        "user_disabled",
+        "cannot_dm_bot",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_attachments",
+        "msg_too_long",
+        "no_text",
+        "too_many_attachments",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "restricted_action_non_threadable_channel",
+        "ekm_access_denied",
+        "invalid_arguments",
+        "invalid_arg_name",
+        "invalid_array_arg",
+        "invalid_charset",
+        "invalid_form_data",
+    }
+)
+# The token itself is refused: every delivery fails alike, and fixing the token (or the app's
+# scopes) delivers them all, so these are retried (with backoff) and logged as errors.
+TOKEN_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "missing_scope",
+        "not_allowed_token_type",
+        "team_access_not_granted",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -208,13 +260,22 @@ class DeliveryWorker:
             self._settle_failure(row, str(wait), retry_in=self.first_retry)
         except SlackApiError as error:
             response = error.response
+            code = str(response.get("error") or "")
+            metrics.SLACK_DELIVERY_FAILURES.labels(kind=row.kind).inc()
+            if code in PERMANENT_ERRORS:
+                self._give_up(row, code)
+                return
             retry_after = _retry_after(response.headers) if response.status_code == 429 else None
             if retry_after is not None and row.channel:
                 self.pacer.hold(row.channel, retry_after)
-            message = f"{response.status_code} {response.get('error') or ''}".strip()
-            metrics.SLACK_DELIVERY_FAILURES.labels(kind=row.kind).inc()
-            log.warning(
-                "slack %s for outbox row %s (lead %s): %s", row.kind, row.id, row.lead_id, message
+            message = f"{response.status_code} {code}".strip()
+            log.log(
+                logging.ERROR if code in TOKEN_ERRORS else logging.WARNING,
+                "slack %s for outbox row %s (lead %s): %s",
+                row.kind,
+                row.id,
+                row.lead_id,
+                message,
             )
             self._settle_failure(row, message, retry_in=retry_after)
         except Exception as error:  # timeouts, refused connections: Slack may or may not have it
@@ -231,13 +292,22 @@ class DeliveryWorker:
             if stored is None or stored.done_at is not None:
                 return
             if row.kind == OutboxKind.EPHEMERAL and stored.attempts >= EPHEMERAL_ATTEMPTS:
-                stored.last_error = f"given up: {error}"[:2000]
-                outbox_store.mark_done(session, stored, now=now)
+                outbox_store.mark_given_up(session, stored, reason=f"given up: {error}", now=now)
+                _count_given_up(row, EPHEMERAL_EXPIRED)
                 return
             delay = retry_in if retry_in is not None else self._backoff(stored.attempts)
             outbox_store.mark_failed(
                 session, stored, error=error, retry_at=now + timedelta(seconds=delay)
             )
+
+    def _give_up(self, row: SlackOutbox, code: str) -> None:
+        """Slack refused it for good: record it as failed with Slack's reason, retry no more."""
+        with self.services.db.write() as session:
+            stored = outbox_store.get(session, row.id)
+            if stored is None or stored.done_at is not None:
+                return
+            outbox_store.mark_given_up(session, stored, reason=code, now=self.services.clock())
+        _count_given_up(row, code)
 
     def _finish(self, row: SlackOutbox, after: Callable[[Any], None] | None = None) -> None:
         with self.services.db.write() as session:
@@ -411,6 +481,18 @@ class DeliveryWorker:
             initial_comment=f"Rejection feedback, {period.label}: {len(rows)} rejections.",
         )
         self._finish(row)
+
+
+def _count_given_up(row: SlackOutbox, reason: str) -> None:
+    metrics.SLACK_DELIVERIES_GIVEN_UP.labels(kind=row.kind, reason=reason).inc()
+    log.error(
+        "slack %s for lead %s failed for good (%s): recorded as failed, not retried "
+        "(outbox row %s)",
+        row.kind,
+        row.lead_id,
+        reason,
+        row.id,
+    )
 
 
 def _retry_after(headers: Any) -> float | None:

@@ -196,7 +196,8 @@ class OutboxKind(enum.StrEnum):
 
 
 class SlackOutbox(Base):
-    """One Slack side effect still to deliver (or delivered); retried until Slack takes it.
+    """One Slack side effect still to deliver (or delivered); retried until Slack takes it or
+    refuses it for good (then it is settled as failed, with the reason).
 
     Rows are written in the same transaction as the state change they report, so a crash can
     lose neither; `locked_until` is a lease, so a worker that dies mid-send frees its rows.
@@ -217,10 +218,13 @@ class SlackOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
+    # Set with done_at when Baton gave up on it (a permanent Slack error); last_error says why.
+    failed_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_slack_outbox_pending", "done_at", "next_attempt_at"),
         Index("ix_slack_outbox_lead_id_kind", "lead_id", "kind"),
+        Index("ix_slack_outbox_failed_at", "failed_at"),
     )
 
 

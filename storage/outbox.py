@@ -1,4 +1,5 @@
-"""Queries on the Slack outbox: adding side effects, leasing due ones, settling them."""
+"""Queries on the Slack outbox: adding side effects, leasing due ones, settling them, and the
+ones given up on."""
 
 from __future__ import annotations
 
@@ -134,6 +135,31 @@ def mark_failed(session: Session, row: SlackOutbox, *, error: str, retry_at: dat
     row.locked_until = None
     row.lease_owner = None
     session.flush()
+
+
+def mark_given_up(session: Session, row: SlackOutbox, *, reason: str, now: datetime) -> None:
+    """Settle a row Slack will never take: done, so it is not tried again, and failed, with
+    the reason, so it can be counted and shown."""
+    row.last_error = reason[:2000]
+    row.failed_at = now
+    mark_done(session, row, now=now)
+
+
+def count_failed(session: Session, *, since: datetime | None = None) -> int:
+    query = select(func.count()).select_from(SlackOutbox).where(SlackOutbox.failed_at.is_not(None))
+    if since is not None:
+        query = query.where(SlackOutbox.failed_at >= since)
+    return session.scalar(query) or 0
+
+
+def list_failed(session: Session, *, limit: int) -> Sequence[SlackOutbox]:
+    """The rows given up on, latest first."""
+    return session.scalars(
+        select(SlackOutbox)
+        .where(SlackOutbox.failed_at.is_not(None))
+        .order_by(SlackOutbox.failed_at.desc(), SlackOutbox.id.desc())
+        .limit(limit)
+    ).all()
 
 
 def count_pending(session: Session) -> int:
