@@ -1,20 +1,27 @@
-"""Who someone is in Baton's eyes: manager, marketer or rep, from the rules and Slack groups."""
+"""Who someone is in Baton's eyes: manager, marketer or rep, from the rules and Slack groups;
+and whether someone may be handed a lead."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Rules
 from bot.lifecycle import Actor
+from bot.slack_text import mention
 
 log = logging.getLogger(__name__)
 
 GROUP_CACHE_SECONDS = 300
+USER_CACHE_SECONDS = 300
+USER_CACHE_SIZE = 1000
+SLACKBOT = "USLACKBOT"
 
 
 class RoleResolver:
@@ -47,3 +54,67 @@ class RoleResolver:
         with self._lock:
             self._groups[group] = (time.monotonic() + GROUP_CACHE_SECONDS, members)
         return members
+
+
+class AssigneeCheck:
+    """Says why a user cannot be handed a lead: unknown to the workspace, deactivated, a bot,
+    or a marketer. Asked while the manager waits for /leads to answer, so it uses a client
+    that gives up within Slack's deadline and remembers Slack's answers a while."""
+
+    def __init__(
+        self,
+        roles: RoleResolver,
+        client: WebClient,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.roles = roles
+        self.client = client
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._users: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def refusal(self, user_id: str, *, asked_by: str) -> str | None:
+        """Why `user_id` may not be assigned a lead, in a line for the manager; None if they may.
+
+        Only a manager's request is checked: anyone else is refused by the domain anyway, and
+        costs no look-up.
+        """
+        if not self.roles.actor(asked_by).is_manager:
+            return None
+        who = mention(user_id)
+        actor = self.roles.actor(user_id)
+        if actor.is_marketer and not actor.is_manager:
+            return f"{who} is a marketer; leads go to reps. Nothing was assigned."
+        try:
+            user = self._user(user_id)
+        except SlackApiError as error:
+            if error.response.get("error") == "user_not_found":
+                return f"`{user_id}` is not a member of this workspace. Nothing was assigned."
+            return self._unconfirmed(user_id, error.response.get("error"))
+        except OSError as error:  # Slack did not answer within the client's timeout
+            return self._unconfirmed(user_id, type(error).__name__)
+        if user.get("deleted"):
+            return f"{who} is deactivated in Slack. Nothing was assigned."
+        if user.get("is_bot") or user.get("is_app_user") or user_id == SLACKBOT:
+            return f"{who} is a bot; leads go to reps. Nothing was assigned."
+        return None
+
+    def _unconfirmed(self, user_id: str, reason: object) -> str:
+        log.warning("cannot look up Slack user %s for an assignment: %s", user_id, reason)
+        return f"Slack did not confirm {mention(user_id)} in time. Nothing was assigned; try again."
+
+    def _user(self, user_id: str) -> dict[str, Any]:
+        now = self.clock()
+        with self._lock:
+            cached = self._users.get(user_id)
+            if cached is not None and cached[0] > now:
+                return cached[1]
+        user = dict(self.client.users_info(user=user_id)["user"])
+        with self._lock:
+            if len(self._users) >= USER_CACHE_SIZE:
+                self._users = {k: v for k, v in self._users.items() if v[0] > now}
+            if len(self._users) >= USER_CACHE_SIZE:
+                self._users.pop(next(iter(self._users)))
+            self._users[user_id] = (now + USER_CACHE_SECONDS, user)
+        return user

@@ -9,13 +9,15 @@ from slack_bolt import Ack, App
 from bot.commands import Subcommand, parse_leads_command
 from bot.errors import InvalidInput
 from bot.leads_command import Reply, answer, help_reply
-from handlers.roles import RoleResolver
+from handlers.roles import AssigneeCheck, RoleResolver
 from handlers.services import Services
 
 WRITES = (Subcommand.ASSIGN, Subcommand.REOPEN)
 
 
 def register(app: App, services: Services, roles: RoleResolver) -> None:
+    assignees = AssigneeCheck(roles, app.client)  # the fast-failing interactive client
+
     @app.command("/leads")
     def on_leads_command(ack: Ack, command: dict[str, Any]) -> None:
         try:
@@ -23,6 +25,11 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
         except InvalidInput as unclear:
             _send(ack, help_reply(str(unclear)))
             return
+        if parsed.name == Subcommand.ASSIGN and parsed.assignee is not None:
+            refusal = assignees.refusal(parsed.assignee, asked_by=command["user_id"])
+            if refusal is not None:
+                ack(response_type="ephemeral", text=refusal)
+                return
         writes = parsed.name in WRITES or parsed.as_csv  # the export is queued in the outbox
         unit = services.unit_of_work if writes else services.db.read
         with unit() as session:  # a refusal (BatonError) is answered by the app's error handler

@@ -38,6 +38,7 @@ class User:
     real_name: str
     tz: str = "America/New_York"
     is_bot: bool = False
+    deleted: bool = False  # deactivated: still known to users.info, no DMs
 
     def to_api(self, team_id: str, now: float) -> dict[str, Any]:
         """The user object as users.info and users.list return it."""
@@ -47,7 +48,7 @@ class User:
             "id": self.id,
             "team_id": team_id,
             "name": self.name,
-            "deleted": False,
+            "deleted": self.deleted,
             "real_name": self.real_name,
             "tz": self.tz,
             "tz_label": datetime.fromtimestamp(now, zone).tzname(),

@@ -20,6 +20,10 @@ def open_dm(store: Store, args: Args) -> dict[str, Any]:
         if len(user_ids) != 1:
             raise SlackError("not_supported_by_emulator", "[ERROR] only one-user DMs are emulated")
         user = store.user(user_ids[0])
+        if user.deleted:
+            raise SlackError("user_disabled")
+        if user.is_bot:
+            raise SlackError("cannot_dm_bot")
         already_open = f"D{user.id[1:]}" in store.channels
         channel = store.dm(user.id)
     else:

@@ -4,7 +4,18 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from slack_emulator import MANAGER, REP_1, REP_2, SALES_CHANNEL, SALES_REPS_GROUP, SlackEmulator
+from slack_emulator import (
+    DEFAULT_TOKEN,
+    MANAGER,
+    REP_1,
+    REP_2,
+    SALES_CHANNEL,
+    SALES_REPS_GROUP,
+    SlackEmulator,
+    User,
+    Workspace,
+)
+from slack_emulator.workspace import default_users
 
 METADATA = {"event_type": "lead_posted", "event_payload": {"lead_id": 1}}
 
@@ -88,3 +99,15 @@ def test_users_info_list_and_groups(client: WebClient) -> None:
         client.users_info(user="U0NOBODY000")
     with pytest.raises(SlackApiError, match="no_such_subteam"):
         client.usergroups_users_list(usergroup="S0NOPE")
+
+
+def test_a_deactivated_user_is_known_but_gets_no_dm() -> None:
+    gone = User("U0GONE00001", "gone", "Gone Rep", deleted=True)
+    with SlackEmulator(workspace=Workspace(users=(*default_users(), gone))) as emulator:
+        client = WebClient(base_url=emulator.api_url, token=DEFAULT_TOKEN, retry_handlers=[])
+        assert client.users_info(user=gone.id)["user"]["deleted"] is True
+        assert client.users_info(user=REP_1)["user"]["deleted"] is False
+        with pytest.raises(SlackApiError, match="user_disabled"):
+            client.conversations_open(users=gone.id)
+        with pytest.raises(SlackApiError, match="cannot_dm_bot"):
+            client.conversations_open(users=emulator.workspace.bot.user_id)
