@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
+
+from storage.errors import UNAVAILABLE_ERRORS
+
+log = logging.getLogger(__name__)
 
 
 def every(
@@ -23,7 +29,7 @@ def every(
     runs collapse into one, and never two at once.
     """
     scheduler.add_job(
-        job,
+        _waiting_out_outages(job, job_id),
         "interval",
         seconds=seconds,
         args=args,
@@ -33,3 +39,28 @@ def every(
         coalesce=True,
         max_instances=1,
     )
+
+
+def _waiting_out_outages(job: Callable[..., Any], job_id: str) -> Callable[..., Any]:
+    """While the database is unavailable a run fails, and the next one tries again: say so once
+    when it goes and once when it is back, rather than a traceback every run."""
+    database_down = False
+
+    @functools.wraps(job)
+    def run(*args: Any) -> Any:
+        nonlocal database_down
+        try:
+            result = job(*args)
+        except UNAVAILABLE_ERRORS as error:
+            if not database_down:
+                log.warning(
+                    "database unavailable (%s): job %s waits for it", type(error).__name__, job_id
+                )
+                database_down = True
+            return None
+        if database_down:
+            log.info("database answers again: job %s runs again", job_id)
+            database_down = False
+        return result
+
+    return run

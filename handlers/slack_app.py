@@ -26,8 +26,10 @@ from handlers import slack_actions, slack_commands, slack_events, slack_payloads
 from handlers.roles import RoleResolver
 from handlers.services import Services
 from handlers.slack_delivery import SlackClients
+from handlers.slack_outage import answer_without_database
 from handlers.slack_replies import tell
 from handlers.slack_workspace import ServedWorkspace
+from storage.errors import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,8 @@ def create_bolt_app(services: Services, clients: SlackClients) -> App:
         if context.authorize_result is None:
             log.warning("refused a Slack request before authorization: %s", type(error).__name__)
             return BoltResponse(status=400, body="")
+        if isinstance(error, UNAVAILABLE_ERRORS):
+            return answer_without_database(body, clients.interactive)
         kind = slack_payloads.kind(body)
         if isinstance(error, BoltUnhandledRequestError):
             log.info("no listener for a Slack request of kind %.40r", kind)

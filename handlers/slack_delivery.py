@@ -33,6 +33,7 @@ from handlers import metrics
 from handlers.services import Services
 from storage import leads as lead_store
 from storage import outbox as outbox_store
+from storage.errors import UNAVAILABLE_ERRORS
 from storage.models import Lead, OutboxKind, SlackOutbox
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ CARD_EVENT_TYPE = "baton_lead_card"
 LEASE = timedelta(seconds=30)
 BATCH = 10
 IDLE_POLL_SECONDS = 0.25
+DATABASE_RETRY_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 300
 EPHEMERAL_ATTEMPTS = 5  # an ephemeral reply is worthless once the moment has passed
 EPHEMERAL_EXPIRED = "retries_exhausted"
@@ -213,12 +215,25 @@ class DeliveryWorker:
         self._wake.set()
 
     def _run(self) -> None:
+        database_down = False
         while not self._stop.is_set():
             try:
                 worked = self.deliver_due()
+            except UNAVAILABLE_ERRORS as error:
+                if not database_down:
+                    log.warning(
+                        "database unavailable (%s): Slack delivery paused until it answers",
+                        type(error).__name__,
+                    )
+                    database_down = True
+                self._stop.wait(DATABASE_RETRY_SECONDS)
+                continue
             except Exception:
                 log.exception("outbox delivery round failed; retrying")
                 worked = 0
+            if database_down:
+                log.info("database answers again: Slack delivery resumed")
+                database_down = False
             if not worked:
                 self._wake.wait(IDLE_POLL_SECONDS)
                 self._wake.clear()
@@ -278,6 +293,8 @@ class DeliveryWorker:
                 message,
             )
             self._settle_failure(row, message, retry_in=retry_after)
+        except UNAVAILABLE_ERRORS:
+            raise  # the database, not Slack: the row stays leased and is retried after the outage
         except Exception as error:  # timeouts, refused connections: Slack may or may not have it
             metrics.SLACK_DELIVERY_FAILURES.labels(kind=row.kind).inc()
             log.warning("slack %s for outbox row %s failed: %r", row.kind, row.id, error)

@@ -16,10 +16,9 @@ from handlers.slack_payloads import channel_of, kind, user_of
 
 def tell(services: Services, body: dict[str, Any], text: str) -> BoltResponse:
     """The acknowledgement that says `text` to whoever made the request `body`."""
-    if kind(body) == "command":
-        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
-    if kind(body) == "view_submission":
-        return BoltResponse(status=200, body=_form_answer(body.get("view"), text))
+    answer = answer_in_acknowledgement(body, text)
+    if answer is not None:
+        return answer
     user, channel = user_of(body), channel_of(body)
     if user and channel:
         with services.unit_of_work() as session:
@@ -27,6 +26,16 @@ def tell(services: Services, body: dict[str, Any], text: str) -> BoltResponse:
             outbox.tell_user(session, user_id=user, channel=channel, text=text, now=now)
     # Nowhere to say it (an event, a click in App Home): Slack still gets an acknowledgement.
     return BoltResponse(status=200, body="")
+
+
+def answer_in_acknowledgement(body: dict[str, Any], text: str) -> BoltResponse | None:
+    """A command's reply or a form's answer saying `text`; None for a request whose
+    acknowledgement shows nothing (a click), which needs a message of its own."""
+    if kind(body) == "command":
+        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
+    if kind(body) == "view_submission":
+        return BoltResponse(status=200, body=_form_answer(body.get("view"), text))
+    return None
 
 
 def _form_answer(view: Any, text: str) -> dict[str, Any]:
