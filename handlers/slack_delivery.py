@@ -31,6 +31,7 @@ from bot.periods import Period
 from bot.reports import feedback_csv, feedback_rows
 from handlers import metrics
 from handlers.services import Services
+from handlers.slack_errors import PERMANENT_ERRORS, TOKEN_ERRORS
 from storage import leads as lead_store
 from storage import outbox as outbox_store
 from storage.errors import UNAVAILABLE_ERRORS
@@ -48,56 +49,6 @@ EPHEMERAL_ATTEMPTS = 5  # an ephemeral reply is worthless once the moment has pa
 EPHEMERAL_EXPIRED = "retries_exhausted"
 HISTORY_PAGES = 5
 INTERACTIVE_TIMEOUT_SECONDS = 2
-
-# Slack's answers that no retry can cure: the message, or where it is going, is wrong
-# (someone deleted, deactivated, a channel archived or left, blocks Slack refuses). Such a row
-# is recorded as failed with the code, counted and shown, and never tried again.
-PERMANENT_ERRORS = frozenset(
-    {
-        "user_not_found",
-        "user_disabled",
-        "cannot_dm_bot",
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "invalid_attachments",
-        "msg_too_long",
-        "no_text",
-        "too_many_attachments",
-        "invalid_metadata_format",
-        "invalid_metadata_schema",
-        "metadata_too_large",
-        "message_not_found",
-        "cant_update_message",
-        "edit_window_closed",
-        "restricted_action",
-        "restricted_action_read_only_channel",
-        "restricted_action_thread_only_channel",
-        "restricted_action_non_threadable_channel",
-        "ekm_access_denied",
-        "invalid_arguments",
-        "invalid_arg_name",
-        "invalid_array_arg",
-        "invalid_charset",
-        "invalid_form_data",
-    }
-)
-# The token itself is refused: every delivery fails alike, and fixing the token (or the app's
-# scopes) delivers them all, so these are retried (with backoff) and logged as errors.
-TOKEN_ERRORS = frozenset(
-    {
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
-        "missing_scope",
-        "not_allowed_token_type",
-        "team_access_not_granted",
-    }
-)
 
 
 @dataclass(frozen=True)
