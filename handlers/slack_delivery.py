@@ -259,14 +259,16 @@ class DeliveryWorker:
             stored = outbox_store.get(session, row.id)
             if stored is None or stored.done_at is not None:
                 return
-            if row.kind == OutboxKind.EPHEMERAL and stored.attempts >= EPHEMERAL_ATTEMPTS:
+            expired = row.kind == OutboxKind.EPHEMERAL and stored.attempts >= EPHEMERAL_ATTEMPTS
+            if expired:
                 outbox_store.mark_given_up(session, stored, reason=f"given up: {error}", now=now)
-                _count_given_up(row, EPHEMERAL_EXPIRED)
-                return
-            delay = retry_in if retry_in is not None else self._backoff(stored.attempts)
-            outbox_store.mark_failed(
-                session, stored, error=error, retry_at=now + timedelta(seconds=delay)
-            )
+            else:
+                delay = retry_in if retry_in is not None else self._backoff(stored.attempts)
+                outbox_store.mark_failed(
+                    session, stored, error=error, retry_at=now + timedelta(seconds=delay)
+                )
+        if expired:
+            _count_given_up(row, EPHEMERAL_EXPIRED)
 
     def _give_up(self, row: SlackOutbox, code: str) -> None:
         """Slack refused it for good: record it as failed with Slack's reason, retry no more."""
