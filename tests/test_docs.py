@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import Counter
 from pydantic import BaseModel
 
 from bot.config import Rules
 from bot.lifecycle import Action
 from bot.slack_ids import ActionId, ViewId
+from handlers import metrics
 from storage.models import LeadStatus, OutboxKind, TimerKind
 
 DOCS = Path(__file__).parents[1] / "docs"
@@ -52,3 +54,11 @@ def test_every_docs_page_is_in_the_index() -> None:
     index = (DOCS / "README.md").read_text(encoding="utf-8")
     pages = sorted(path.name for path in DOCS.glob("*.md") if path.name != "README.md")
     assert [page for page in pages if f"({page})" not in index] == []
+
+
+def test_every_metric_is_in_the_http_reference() -> None:
+    counters = [value for value in vars(metrics).values() if isinstance(value, Counter)]
+    names = [f"{counter.describe()[0].name}_total" for counter in counters]
+    documented = quoted("http-api.md")
+    assert len(names) >= 5
+    assert [name for name in names if name not in documented] == []
