@@ -1,8 +1,9 @@
 """The database really goes away under a running bot, and comes back.
 
 A click, a form or a command during the outage is acknowledged (HTTP 200, so Slack shows no
-bare failure) and the person is told, without the database, that it did not take; nothing is
-stored or half-stored; once the database is back the same click works.
+bare failure) and the person is told, without the database, that it did not take; intake
+answers 503 with Retry-After; nothing is stored or half-stored; once the database is back the
+same click works and the lead the sender retried is posted once.
 """
 
 from __future__ import annotations
@@ -30,9 +31,18 @@ from storage import migrate
 from storage import outbox as outbox_store
 from storage.db import Database
 from tests.conftest import EXAMPLE_RULES
-from tests.e2e.conftest import card_text, eventually, send_lead, settled, slack_user, wait_for_card
+from tests.e2e.conftest import (
+    INTAKE_AUTH,
+    card_text,
+    eventually,
+    send_lead,
+    settled,
+    slack_user,
+    wait_for_card,
+)
 from tests.e2e.log_checks import assert_log_clean
 from tests.e2e.throwaway_postgres import ThrowawayPostgres
+from tests.factories import lead_payload
 
 REJECT_FORM = {"reason": {"reason_select": "no_budget"}, "note": {"note_input": "Freeze until May"}}
 
@@ -120,28 +130,42 @@ def test_a_click_during_a_database_outage_is_acknowledged_and_the_rep_told_to_re
     assert maria.slash_command("/leads", "queue").status_code == 200
     assert [e["text"] for e in slack.ephemerals(MANAGER)] == [TRY_AGAIN]
 
+    late = lead_payload(external_id="outage-3", name="Late Lead")
+    refused = httpx.post(f"{bot.url}/api/leads", json=late, headers=INTAKE_AUTH, timeout=10)
+    assert refused.status_code == 503 and int(refused.headers["Retry-After"]) > 0
+
     postgres.start()
     eventually(lambda: health(bot) == 200)
     assert story(bot, accepted) == ("open", None, ["create", "post"])
     assert story(bot, rejected) == ("open", None, ["create", "post"])
     with bot.services.db.read() as session:
         assert len(outbox_store.list_rows(session)) == outbox_before
+        assert lead_store.get_lead_by_external_id(session, "outage-3") is None
+
+    retried = httpx.post(f"{bot.url}/api/leads", json=late, headers=INTAKE_AUTH, timeout=10)
+    assert retried.status_code == 201  # the sender's retry, after Retry-After
+    assert send_lead(bot, **late)["id"] == retried.json()["id"]  # and once more: a repeat
 
     assert alice.click(SALES_CHANNEL, card["ts"], "lead.accept").status_code == 200
     assert bob.submit_view(form["id"], REJECT_FORM).status_code == 200
     assert slack.open_views(REP_2) == []
     wait_for_card(slack, accepted, lambda c: f"<@{REP_1}>" in card_text(c))
     wait_for_card(slack, rejected, lambda c: "No budget" in card_text(c))
+    wait_for_card(slack, retried.json()["id"])
     settled(bot)
+    posted = [
+        card["metadata"]["event_payload"]["lead_id"] for card in slack.messages(SALES_CHANNEL)
+    ]
+    assert sorted(posted) == sorted([accepted, rejected, retried.json()["id"]])  # each once
     assert story(bot, accepted) == ("accepted", REP_1, ["create", "post", "accept"])
     assert story(bot, rejected)[::2] == ("rejected", ["create", "post", "reject"])
     assert len(slack.ephemerals(REP_1)) == 1  # nothing more was said about the lost click
     assert any("You claimed" in dm["text"] for dm in slack.dms(REP_1))
-    assert_log_clean(caplog, "Freeze until May", postgres.url)
+    assert_log_clean(caplog, "Freeze until May", "Late Lead", postgres.url)
     said = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
     told = [line for line in said if "told the sender of a Slack" in line]
     background = [line for line in said if line not in told]
-    assert len(told) == 5  # one line per request answered during the outage
+    assert len(told) == 5  # one line per Slack request answered during the outage
     assert "could not answer through response_url: TimeoutError" in background
     assert len(background) == len(set(background))  # workers say it once, not once per try
     assert not any(record.exc_info for record in caplog.records)  # no tracebacks
