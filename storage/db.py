@@ -48,7 +48,10 @@ def _prepare_sqlite(engine: Engine) -> None:
 
 
 def create_db_engine(url: str) -> Engine:
-    """Build an engine for DATABASE_URL, with the per-dialect settings Baton relies on."""
+    """Build an engine for DATABASE_URL, with the per-dialect settings Baton relies on.
+
+    `hide_parameters`: a database error's message never carries the statement's parameters
+    (lead data, notes people typed) into a log line."""
     parsed = make_url(url)
     if parsed.drivername == "postgresql" or parsed.drivername == "postgres":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -57,6 +60,7 @@ def create_db_engine(url: str) -> Engine:
         engine = create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": LOCK_WAIT_SECONDS},
+            hide_parameters=True,
             **({} if in_memory else {"pool_timeout": LOCK_WAIT_SECONDS}),
         )
         _prepare_sqlite(engine)
@@ -68,6 +72,7 @@ def create_db_engine(url: str) -> Engine:
         pool_size=10,
         max_overflow=20,
         pool_timeout=LOCK_WAIT_SECONDS,
+        hide_parameters=True,
     )
 
 
