@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -30,6 +31,8 @@ from bot.json_input import field_name
 from storage.models import Lead
 
 MAX_ACTIVITIES = 50
+# Leads per batch request: a thousand is one transaction of well under a second.
+MAX_BATCH = 1000
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
@@ -221,6 +224,50 @@ class Received:
 
 def receive(session: Session, *, payload: Any, now: datetime) -> Received:
     """Validate and store one lead; a repeated external_id returns the stored lead unchanged."""
-    lead_input = validate_lead(payload)
-    lead, created = lifecycle.create(session, fields=lead_input.to_fields(), now=now)
-    return Received(lead, created)
+    return store(session, [validate_lead(payload)], now=now)[0]
+
+
+def store(session: Session, leads: Sequence[LeadInput], *, now: datetime) -> list[Received]:
+    """Store valid leads in the caller's transaction, each external_id once; one result each."""
+    pairs = lifecycle.create_many(session, leads=[lead.to_fields() for lead in leads], now=now)
+    return [Received(lead, created) for lead, created in pairs]
+
+
+def check_batch(payload: Any) -> list[LeadInput | InvalidInput]:
+    """The leads of a batch (`{"leads": [...]}`), each validated as the single endpoint does;
+    InvalidInput for a batch of the wrong shape or of more than MAX_BATCH leads.
+
+    Done before the transaction, so validating a thousand leads holds no lock.
+    """
+    if not isinstance(payload, dict):
+        raise InvalidInput({"body": "must be a JSON object"})
+    errors = {field_name([name]): "unknown field" for name in payload if name != "leads"}
+    leads = payload.get("leads")
+    if "leads" not in payload:
+        errors["leads"] = "Field required"
+    elif not isinstance(leads, list):
+        errors["leads"] = "must be a list of leads"
+    elif len(leads) > MAX_BATCH:
+        errors["leads"] = f"holds {len(leads)} leads; at most {MAX_BATCH} are taken at once"
+    if errors:
+        raise InvalidInput(errors)
+    assert isinstance(leads, list)
+    return [_checked(lead) for lead in leads]
+
+
+def _checked(payload: Any) -> LeadInput | InvalidInput:
+    try:
+        return validate_lead(payload)
+    except InvalidInput as invalid:
+        return invalid
+
+
+def receive_checked(
+    session: Session, checked: Sequence[LeadInput | InvalidInput], *, now: datetime
+) -> list[Received | InvalidInput]:
+    """Store the valid leads of a checked batch in one go; the invalid ones stay as they are,
+    so the results line up with the batch."""
+    received = iter(
+        store(session, [lead for lead in checked if isinstance(lead, LeadInput)], now=now)
+    )
+    return [item if isinstance(item, InvalidInput) else next(received) for item in checked]

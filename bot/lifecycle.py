@@ -10,7 +10,7 @@ of work (a request, a job) does.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -95,17 +95,49 @@ def create(session: Session, *, fields: dict[str, Any], now: datetime) -> tuple[
     Returns (lead, created). A repeated delivery (a webhook retry, a re-imported CSV) changes
     nothing, so intake is idempotent however often the source sends it.
     """
-    lead = lead_store.insert_lead(
+    return create_many(session, leads=[fields], now=now)[0]
+
+
+def create_many(
+    session: Session, *, leads: Sequence[dict[str, Any]], now: datetime
+) -> list[tuple[Lead, bool]]:
+    """`create` for many leads in a few statements: (lead, created) for each, in order.
+
+    An external_id already stored, or repeated within `leads`, is stored once: its first
+    occurrence here creates it (unless it was stored before), the others return that lead.
+    Each created lead gets its event and its card queued in the caller's transaction.
+    """
+    firsts: dict[str, dict[str, Any]] = {}
+    for fields in leads:
+        firsts.setdefault(fields["external_id"], fields)
+    inserted = lead_store.insert_new_leads(
         session,
-        {**fields, "status": S.NEW, "created_at": now, "updated_at": now},
+        [
+            {**fields, "status": S.NEW, "created_at": now, "updated_at": now}
+            for fields in firsts.values()
+        ],
     )
-    if lead is None:
-        existing = lead_store.get_lead_by_external_id(session, fields["external_id"])
-        assert existing is not None  # the insert just collided with it
-        return existing, False
-    _record(session, lead, Action.CREATE, None, SYSTEM, now, {"source": lead.source})
-    outbox.card_created(session, lead=lead, now=now)
-    return lead, True
+    stored = lead_store.get_leads_by_external_ids(
+        session, [external_id for external_id in firsts if external_id not in inserted]
+    )
+    created = [inserted[external_id] for external_id in firsts if external_id in inserted]
+    lead_store.add_events(
+        session,
+        [
+            _event(lead, Action.CREATE, None, SYSTEM, now, {"source": lead.source})
+            for lead in created
+        ],
+    )
+    outbox.cards_created(session, leads=created, now=now)
+    not_yet_returned = set(inserted)
+    results = []
+    for fields in leads:
+        external_id = fields["external_id"]
+        results.append(
+            (inserted.get(external_id) or stored[external_id], external_id in not_yet_returned)
+        )
+        not_yet_returned.discard(external_id)
+    return results
 
 
 class Lifecycle:
@@ -451,13 +483,23 @@ def _record(
     now: datetime,
     details: dict[str, Any],
 ) -> None:
-    lead_store.add_event(
-        session,
-        lead_id=lead.id,
-        action=action.value,
-        from_status=from_status,
-        to_status=lead.status,
-        actor=actor.id,
-        at=now,
-        details=details,
-    )
+    lead_store.add_events(session, [_event(lead, action, from_status, actor, now, details)])
+
+
+def _event(
+    lead: Lead,
+    action: Action,
+    from_status: LeadStatus | None,
+    actor: Actor,
+    now: datetime,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "lead_id": lead.id,
+        "action": action.value,
+        "from_status": from_status,
+        "to_status": lead.status,
+        "actor": actor.id,
+        "at": now,
+        "details": details,
+    }

@@ -3,6 +3,7 @@ transaction as the change; the delivery worker (an adapter) renders and sends it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -21,8 +22,11 @@ class DmKind(StrEnum):
     ESCALATION = "escalation"  # to a manager: an SLA was breached
 
 
-def card_created(session: Session, *, lead: Lead, now: datetime) -> None:
-    outbox_store.add(session, kind=OutboxKind.POST_CARD, lead_id=lead.id, now=now)
+def cards_created(session: Session, *, leads: Sequence[Lead], now: datetime) -> None:
+    """Queue each new lead's card; the outbox keeps their order, so cards post as sent."""
+    outbox_store.add_for_leads(
+        session, kind=OutboxKind.POST_CARD, lead_ids=[lead.id for lead in leads], now=now
+    )
 
 
 def card_changed(session: Session, *, lead: Lead, now: datetime) -> None:

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.db import add_unless_duplicate
 from storage.models import Lead, LeadEvent, LeadStatus
 
 # leads.id is a 32-bit INTEGER on PostgreSQL: a number past it names no lead (and would make
@@ -25,15 +25,31 @@ def get_lead(session: Session, lead_id: int) -> Lead | None:
     return session.get(Lead, lead_id, populate_existing=True)
 
 
-def get_lead_by_external_id(session: Session, external_id: str) -> Lead | None:
-    return session.scalars(select(Lead).where(Lead.external_id == external_id)).one_or_none()
+def get_leads_by_external_ids(session: Session, external_ids: Sequence[str]) -> dict[str, Lead]:
+    """The stored leads among these external_ids, by external_id."""
+    if not external_ids:
+        return {}
+    leads = session.scalars(select(Lead).where(Lead.external_id.in_(external_ids)))
+    return {lead.external_id: lead for lead in leads}
 
 
-def insert_lead(session: Session, fields: dict[str, Any]) -> Lead | None:
-    """Insert a lead, or return None when its external_id is already stored (the unique key
-    decides, so two deliveries racing each other cannot both create it)."""
-    lead = Lead(**fields)
-    return lead if add_unless_duplicate(session, lead) else None
+def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, Lead]:
+    """Insert the leads whose external_id is not stored yet, in one statement per page of
+    rows (INSERT ... ON CONFLICT DO NOTHING RETURNING); returns those inserted, by external_id.
+
+    The unique key decides, so two deliveries racing each other cannot both create a lead, and
+    a collision costs neither a savepoint nor the rest of the batch.
+    """
+    if not rows:
+        return {}
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(Lead)
+        .on_conflict_do_nothing(index_elements=[Lead.external_id])
+        .returning(Lead)
+    )
+    inserted = session.scalars(statement, list(rows))
+    return {lead.external_id: lead for lead in inserted}
 
 
 def update_lead_if_unchanged(
@@ -60,29 +76,11 @@ def update_lead_if_unchanged(
     ).one_or_none()
 
 
-def add_event(
-    session: Session,
-    *,
-    lead_id: int,
-    action: str,
-    from_status: LeadStatus | None,
-    to_status: LeadStatus,
-    actor: str,
-    at: datetime,
-    details: dict[str, Any],
-) -> LeadEvent:
-    event = LeadEvent(
-        lead_id=lead_id,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        actor=actor,
-        at=at,
-        details=details,
-    )
-    session.add(event)
+def add_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
+    """Append events (lead_id, action, from_status, to_status, actor, at, details); many are
+    sent as one multi-row INSERT."""
+    session.add_all(LeadEvent(**event) for event in events)
     session.flush()
-    return event
 
 
 def list_events(session: Session, lead_id: int) -> Sequence[LeadEvent]:

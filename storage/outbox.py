@@ -23,7 +23,28 @@ def add(
     user_id: str | None = None,
     payload: dict[str, Any] | None = None,
 ) -> SlackOutbox:
-    row = SlackOutbox(
+    row = _new_row(kind, now, lead_id=lead_id, channel=channel, user_id=user_id, payload=payload)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def add_for_leads(session: Session, *, kind: str, lead_ids: Sequence[int], now: datetime) -> None:
+    """One row of `kind` per lead, in this order, sent as one multi-row INSERT."""
+    session.add_all(_new_row(kind, now, lead_id=lead_id) for lead_id in lead_ids)
+    session.flush()
+
+
+def _new_row(
+    kind: str,
+    now: datetime,
+    *,
+    lead_id: int | None = None,
+    channel: str | None = None,
+    user_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> SlackOutbox:
+    return SlackOutbox(
         kind=kind,
         lead_id=lead_id,
         channel=channel,
@@ -33,9 +54,6 @@ def add(
         next_attempt_at=now,
         created_at=now,
     )
-    session.add(row)
-    session.flush()
-    return row
 
 
 def has_pending(session: Session, *, lead_id: int, kind: str) -> bool:
