@@ -9,7 +9,10 @@ which is wiped and migrated) it starts the project's Slack emulator and the real
    (intake -> outbox -> delivery worker -> chat.postMessage, the whole pipeline).
 2. Accept-click acknowledgement latency: `--clicks` signed `block_actions` clicks on the Accept
    button of distinct open leads (each a real, successful claim), POSTed to `/slack/events`.
-3. The same click load against a bare slack-bolt app with one no-op `lead.accept` listener that
+3. Batch intake: `--batch-leads` leads POSTed to `/api/leads/batch` in batches of 1,000 by the
+   same client threads, after the clicks' side effects are delivered; leads/s for the HTTP part
+   (every lead of every batch must come back created). Its cards are posted afterwards, unmeasured.
+4. The same click load against a bare slack-bolt app with one no-op `lead.accept` listener that
    only calls `ack()`, served by Bolt's Starlette adapter on uvicorn, once with Bolt's defaults
    (process_before_response=False) and once with process_before_response=True: the library's floor.
 
@@ -21,7 +24,9 @@ process, as in the end-to-end tests. Everything binds 127.0.0.1.
 Run from the repository root:
 
     .venv/bin/python -m benchmarks.handoff [--databases sqlite,postgresql] [--clicks 1000]
-        [--leads 5000] [--concurrency 8]
+        [--leads 5000] [--batch-leads 20000] [--concurrency 8]
+
+`--clicks 0` skips the clicks and the Bolt baselines (intake figures only).
 
 Exits 1 if a click or a lead was not answered with success, a claim did not happen, or a card was
 never posted.
@@ -61,6 +66,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.config import load_config
+from bot.intake import MAX_BATCH
 from bot.sample_leads import sample_leads
 from handlers.serve import BatonServer
 from slack_driver import Delivery, SlackUser
@@ -206,11 +212,19 @@ class IntakeFigures:
         return self.run.count(refused_lead)
 
 
+@dataclass(frozen=True)
+class BatchFigures:
+    leads: int
+    created: int  # leads stored by the run, counted in the database
+    run: LoadRun
+
+
 @dataclass
 class DatabaseReport:
     kind: str
     version: str
     intake: IntakeFigures | None = None
+    batch: BatchFigures | None = None
     acks: list[AckFigures] = field(default_factory=list)
     claimed: int = 0
     clicks: int = 0
@@ -367,11 +381,27 @@ def lead_payloads(kind: str, numbers: range) -> list[dict[str, Any]]:
     return leads
 
 
+INTAKE_HEADERS = {"Authorization": f"Bearer {INTAKE_TOKEN}", "Content-Type": "application/json"}
+BATCH_NUMBERS_FROM = 10_000_000  # batch leads' external_ids never meet the single endpoint's
+
+
 def intake_calls(base_url: str, kind: str, numbers: range) -> list[HttpCall]:
-    headers = {"Authorization": f"Bearer {INTAKE_TOKEN}", "Content-Type": "application/json"}
     return [
-        HttpCall(f"{base_url}/api/leads", json.dumps(lead).encode(), headers)
+        HttpCall(f"{base_url}/api/leads", json.dumps(lead).encode(), INTAKE_HEADERS)
         for lead in lead_payloads(kind, numbers)
+    ]
+
+
+def batch_calls(base_url: str, kind: str, count: int) -> list[HttpCall]:
+    """`count` new leads in batches of MAX_BATCH, one call each."""
+    leads = lead_payloads(kind, range(BATCH_NUMBERS_FROM, BATCH_NUMBERS_FROM + count))
+    return [
+        HttpCall(
+            f"{base_url}/api/leads/batch",
+            json.dumps({"leads": leads[start : start + MAX_BATCH]}).encode(),
+            INTAKE_HEADERS,
+        )
+        for start in range(0, count, MAX_BATCH)
     ]
 
 
@@ -482,6 +512,23 @@ def measure_intake(
         report.problems.append(f"only {watch.count()} of {options.leads} cards posted")
 
 
+def measure_batch_intake(
+    load: ProcessPoolExecutor,
+    server: BatonServer,
+    report: DatabaseReport,
+    options: argparse.Namespace,
+) -> None:
+    calls = batch_calls(server.url, report.kind, options.batch_leads)
+    before = count_leads(server, LeadStatus.NEW) + count_leads(server, LeadStatus.OPEN)
+    run = load.submit(post_all, calls, options.concurrency).result()
+    created = count_leads(server, LeadStatus.NEW) + count_leads(server, LeadStatus.OPEN) - before
+    report.batch = BatchFigures(options.batch_leads, created, run)
+    if run.count(lambda status: status != 200) or created != options.batch_leads:
+        report.problems.append(
+            f"batch intake stored {created} of {options.batch_leads} leads: {dict(run.statuses)}"
+        )
+
+
 def _refused_some(future: Future[LoadRun]) -> bool:
     """The intake run is over and some leads were refused: their cards will never come."""
     if not future.done():
@@ -562,10 +609,14 @@ def benchmark_database(
             measure_intake(load, server, emulator, report, options)
             if report.problems:
                 return report  # no cards to click: the intake failure is the finding
-            cards = ensure_open_leads(load, server, emulator, report, options)
-            bodies = accept_click_bodies(emulator, cards)
-            measure_baton_clicks(load, server, bodies, report, options)
-        measure_bolt_baselines(load, emulator, bodies, report, options)
+            if options.clicks:
+                cards = ensure_open_leads(load, server, emulator, report, options)
+                bodies = accept_click_bodies(emulator, cards)
+                measure_baton_clicks(load, server, bodies, report, options)
+            if options.batch_leads:
+                measure_batch_intake(load, server, report, options)
+        if options.clicks:
+            measure_bolt_baselines(load, emulator, bodies, report, options)
     for figures in report.acks:
         if figures.failures:
             report.problems.append(
@@ -584,7 +635,8 @@ def machine_header(kinds: Sequence[str], options: argparse.Namespace) -> str:
         f"Baton handoff benchmark: {os.cpu_count()} CPUs (load average {load1:.2f}/{load5:.2f}), "
         f"{platform.python_implementation()} {platform.python_version()} on {platform.system()} "
         f"{platform.machine()}; databases: {', '.join(kinds)}; "
-        f"{options.clicks} clicks, {options.leads} leads, {options.concurrency} client threads"
+        f"{options.clicks} clicks, {options.leads} leads, {options.batch_leads} leads in batches "
+        f"of {MAX_BATCH}, {options.concurrency} client threads"
     )
 
 
@@ -603,6 +655,17 @@ def print_report(report: DatabaseReport, options: argparse.Namespace) -> None:
                 f"          last card in Slack {intake.pipeline:.2f} s after the first POST "
                 f"({intake.leads / intake.pipeline:.0f} cards/s end to end)"
             )
+    batch = report.batch
+    if batch is not None:
+        p50, p99 = percentiles(batch.run.latencies)
+        rate = batch.created / batch.run.elapsed if batch.run.elapsed else 0.0
+        print(
+            f"  batch intake  {batch.created} leads in {len(batch.run.latencies)} requests: "
+            f"HTTP {rate:.0f} leads/s ({batch.run.elapsed:.2f} s; a request p50 "
+            f"{p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms)"
+        )
+    if not report.acks:
+        return _print_problems(report)
     header = f"  {'accept clicks (' + str(report.clicks) + ')':<44}"
     print(f"{header}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'acks/s':>9}{'non-200':>9}{'>3 s':>7}")
     for figures in report.acks:
@@ -612,6 +675,10 @@ def print_report(report: DatabaseReport, options: argparse.Namespace) -> None:
             f"  claims: {report.claimed}/{report.clicks}; card updates and DMs all delivered "
             f"{report.side_effects:.2f} s after the first click"
         )
+    _print_problems(report)
+
+
+def _print_problems(report: DatabaseReport) -> None:
     for problem in report.problems:
         print(f"  PROBLEM: {problem}")
 
@@ -624,14 +691,15 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--databases", default=",".join(DATABASE_KINDS))
     parser.add_argument("--clicks", type=int, default=1000)
     parser.add_argument("--leads", type=int, default=5000)
+    parser.add_argument("--batch-leads", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=8)
     options = parser.parse_args(argv)
     options.kinds = [kind.strip() for kind in options.databases.split(",") if kind.strip()]
     unknown = set(options.kinds) - set(DATABASE_KINDS)
     if unknown or not options.kinds:
         parser.error(f"--databases takes a list of {', '.join(DATABASE_KINDS)}")
-    if min(options.clicks, options.leads, options.concurrency) < 1:
-        parser.error("--clicks, --leads and --concurrency must be at least 1")
+    if min(options.leads, options.concurrency) < 1 or min(options.clicks, options.batch_leads) < 0:
+        parser.error("--leads and --concurrency must be at least 1, --clicks and --batch-leads 0")
     return options
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,22 +34,27 @@ def get_leads_by_external_ids(session: Session, external_ids: Sequence[str]) -> 
 
 
 def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, Lead]:
-    """Insert the leads whose external_id is not stored yet, in one statement per page of
-    rows (INSERT ... ON CONFLICT DO NOTHING RETURNING); returns those inserted, by external_id.
+    """Insert the leads whose external_id is not stored yet; returns those inserted, by
+    external_id. Rows must all name the same columns.
 
-    The unique key decides, so two deliveries racing each other cannot both create a lead, and
-    a collision costs neither a savepoint nor the rest of the batch.
+    INSERT ... ON CONFLICT DO NOTHING RETURNING, sent as few multi-row statements (SQLAlchemy's
+    "insertmanyvalues"): the unique key decides, so two deliveries racing each other cannot
+    both create a lead, and a collision costs neither a savepoint nor the rest of the batch.
     """
     if not rows:
         return {}
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(Lead)
+        dialect.insert(Lead.__table__)  # Core, so rows are not grouped by which fields are null
         .on_conflict_do_nothing(index_elements=[Lead.external_id])
-        .returning(Lead)
+        .returning(Lead.id)
     )
-    inserted = session.scalars(statement, list(rows))
-    return {lead.external_id: lead for lead in inserted}
+    ids = list(session.connection().execute(statement, list(rows)).scalars())
+    if not ids:
+        return {}
+    return {
+        lead.external_id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(ids)))
+    }
 
 
 def update_lead_if_unchanged(
@@ -77,10 +82,10 @@ def update_lead_if_unchanged(
 
 
 def add_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
-    """Append events (lead_id, action, from_status, to_status, actor, at, details); many are
-    sent as one multi-row INSERT."""
-    session.add_all(LeadEvent(**event) for event in events)
-    session.flush()
+    """Append events (lead_id, action, from_status, to_status, actor, at, details) in one
+    executemany; nobody reads their ids back, so no RETURNING has to match rows to them."""
+    if events:
+        session.execute(insert(LeadEvent), list(events))
 
 
 def list_events(session: Session, lead_id: int) -> Sequence[LeadEvent]:

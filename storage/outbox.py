@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import SlackOutbox
@@ -23,19 +23,21 @@ def add(
     user_id: str | None = None,
     payload: dict[str, Any] | None = None,
 ) -> SlackOutbox:
-    row = _new_row(kind, now, lead_id=lead_id, channel=channel, user_id=user_id, payload=payload)
+    row = SlackOutbox(
+        **_values(kind, now, lead_id=lead_id, channel=channel, user_id=user_id, payload=payload)
+    )
     session.add(row)
     session.flush()
     return row
 
 
 def add_for_leads(session: Session, *, kind: str, lead_ids: Sequence[int], now: datetime) -> None:
-    """One row of `kind` per lead, in this order, sent as one multi-row INSERT."""
-    session.add_all(_new_row(kind, now, lead_id=lead_id) for lead_id in lead_ids)
-    session.flush()
+    """One row of `kind` per lead, in this order, in one executemany."""
+    if lead_ids:
+        session.execute(insert(SlackOutbox), [_values(kind, now, lead_id=id_) for id_ in lead_ids])
 
 
-def _new_row(
+def _values(
     kind: str,
     now: datetime,
     *,
@@ -43,17 +45,17 @@ def _new_row(
     channel: str | None = None,
     user_id: str | None = None,
     payload: dict[str, Any] | None = None,
-) -> SlackOutbox:
-    return SlackOutbox(
-        kind=kind,
-        lead_id=lead_id,
-        channel=channel,
-        user_id=user_id,
-        payload=payload or {},
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "lead_id": lead_id,
+        "channel": channel,
+        "user_id": user_id,
+        "payload": payload or {},
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def has_pending(session: Session, *, lead_id: int, kind: str) -> bool:
