@@ -50,8 +50,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event, func, insert, select, text
 
-from bot.config import Config, Rules, load_settings
+from bot.rules import Rules
 from bot.sla_sweep import SWEEP_BATCH
+from handlers.config import Config, load_settings
 from handlers.services import Services
 from handlers.sla_sweep import sweep_once
 from storage import migrate

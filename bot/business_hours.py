@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from holidays import HolidayBase, country_holidays
 
@@ -22,12 +23,40 @@ def _require_aware(name: str, value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-def _parse_clock(name: str, value: str) -> dt.time:
-    """Parse "HH:MM" strictly, so "9am" or "25:00" fail at start-up rather than at a deadline."""
+def parse_clock(value: object) -> dt.time:
+    """Read "HH:MM" (24-hour, two-digit hour) strictly, so "9am" or "25:00" fail at start-up
+    rather than at a deadline."""
+    match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", str(value))
+    if not match:
+        raise ValueError(f"invalid time {value!r} (use HH:MM, 24-hour)")
+    return dt.time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_weekday(value: str) -> str:
+    """A weekday as `WEEKDAYS` names it, whatever its case or length ("Monday", " MON ")."""
+    short = value.strip().lower()[:3]
+    if short not in WEEKDAYS:
+        raise ValueError(f"unknown day {value!r} (use mon, tue, ... sun)")
+    return short
+
+
+def closed_days(
+    country: str | None, subdivision: str | None, extra: Collection[dt.date] = ()
+) -> Collection[dt.date] | HolidayBase:
+    """A country's public holidays (from the `holidays` package, observed days included) and the
+    company's own closed days: a team can close on company days on top of public ones."""
+    own = frozenset(extra)
+    if country is None:
+        if subdivision is not None:
+            raise ValueError(f"holiday subdivision {subdivision!r} given without a country")
+        return own
     try:
-        return dt.datetime.strptime(value, "%H:%M").time()
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a time as HH:MM, got {value!r}") from None
+        public = country_holidays(country, subdiv=subdivision)
+    except NotImplementedError:
+        where = repr(country) + (f" (subdivision {subdivision!r})" if subdivision else "")
+        raise ValueError(f"unknown holiday country {where}") from None
+    public.update(dict.fromkeys(own, "Extra holiday"))
+    return public
 
 
 @dataclass(frozen=True)
@@ -48,14 +77,14 @@ class WorkingCalendar:
     holidays: Collection[dt.date] | HolidayBase = frozenset()
 
     def __post_init__(self) -> None:
-        """Validate here as well as in `build`, so no calendar can exist that would loop forever."""
+        """No calendar can exist that would loop forever looking for an opening."""
         if not isinstance(self.timezone, ZoneInfo):
             raise ValueError(f"timezone must be a ZoneInfo, got {self.timezone!r}")
         if not self.days:
-            raise ValueError("days: a calendar needs at least one working day")
+            raise ValueError("a working calendar needs at least one working day")
         bad_days = sorted(day for day in self.days if day not in range(7))
         if bad_days:
-            raise ValueError(f"days: weekday numbers run from 0 (Monday) to 6, got {bad_days}")
+            raise ValueError(f"weekday numbers run from 0 (Monday) to 6, got {bad_days}")
         for name, clock in (("start", self.start), ("end", self.end)):
             if clock.tzinfo is not None:
                 raise ValueError(f"{name} must be a local time without tzinfo, got {clock}")
@@ -64,62 +93,6 @@ class WorkingCalendar:
                 f"end {self.end:%H:%M} must be after start {self.start:%H:%M} (overnight hours "
                 "are not supported)"
             )
-
-    @classmethod
-    def build(
-        cls,
-        timezone: str,
-        days: Collection[str],
-        start: str,
-        end: str,
-        holiday_country: str | None = None,
-        holiday_subdivision: str | None = None,
-        extra_holidays: Collection[dt.date] = (),
-    ) -> WorkingCalendar:
-        """Build a calendar from the `[hours]` configuration values.
-
-        Country holidays (from the `holidays` package, observed days included) and explicit
-        `extra_holidays` are combined, so a team can close on company days on top of public ones.
-        Raises ValueError naming the offending value, for one clear line at start-up.
-        """
-        try:
-            zone = ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise ValueError(f"timezone: unknown time zone {timezone!r}") from None
-
-        weekday_numbers: set[int] = set()
-        for name in days:
-            key = name.strip().lower() if isinstance(name, str) else name
-            if key not in WEEKDAYS:
-                raise ValueError(
-                    f"days: unknown weekday {name!r}; expected one of {', '.join(WEEKDAYS)}"
-                )
-            weekday_numbers.add(WEEKDAYS.index(key))
-
-        extra = frozenset(extra_holidays)
-        closed: Collection[dt.date] | HolidayBase = extra
-        if holiday_country is not None:
-            try:
-                public = country_holidays(holiday_country, subdiv=holiday_subdivision)
-            except NotImplementedError:
-                where = repr(holiday_country)
-                if holiday_subdivision is not None:
-                    where += f" (subdivision {holiday_subdivision!r})"
-                raise ValueError(f"holidays: unknown holiday country {where}") from None
-            public.update(dict.fromkeys(extra, "Extra holiday"))
-            closed = public
-        elif holiday_subdivision is not None:
-            raise ValueError(
-                f"holidays: subdivision {holiday_subdivision!r} given without a holiday country"
-            )
-
-        return cls(
-            timezone=zone,
-            days=frozenset(weekday_numbers),
-            start=_parse_clock("start", start),
-            end=_parse_clock("end", end),
-            holidays=closed,
-        )
 
     @property
     def working_day(self) -> dt.timedelta:

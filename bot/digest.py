@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from bot import outbox, reply_blocks
 from bot.cards import Message
-from bot.config import Rules
 from bot.periods import Period, parse_period
 from bot.reports import handoff_stats, rejection_feedback
+from bot.rules import Rules
 from bot.sla_policy import SlaPolicies
 from storage import once
 

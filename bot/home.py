@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot import delivery_failures, outbox, reply_blocks
-from bot.config import Rules
 from bot.lifecycle import Actor
 from bot.periods import Period, parse_period
 from bot.reports import handoff_stats, rejection_feedback
+from bot.rules import Rules
 from bot.sla_policy import SlaPolicies
 from bot.slack_ids import ActionId
 from bot.slack_text import VIEW_BLOCKS_LIMIT

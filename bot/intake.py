@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from bot import lifecycle
 from bot.errors import InvalidInput
 from bot.json_input import field_name
+from bot.validation import problems
 from storage.models import Lead
 
 MAX_ACTIVITIES = 50
@@ -203,16 +204,17 @@ def validate_lead(payload: Any) -> LeadInput:
         raise InvalidInput(field_errors(error)) from None
 
 
+# How the API words what pydantic finds, by pydantic's error type.
+_WORDING = {
+    "extra_forbidden": "unknown field",
+    "string_unicode": "holds a field name that is not valid text",  # a lone surrogate
+}
+
+
 def field_errors(error: ValidationError) -> dict[str, str]:
     errors: dict[str, str] = {}
-    for problem in error.errors():
-        field = field_name(list(problem["loc"]))
-        message = problem["msg"].removeprefix("Value error, ")
-        if problem["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif problem["type"] == "string_unicode":  # a field name holding a lone surrogate
-            message = "holds a field name that is not valid text"
-        errors.setdefault(field, message)
+    for problem in problems(error, wording=_WORDING):
+        errors.setdefault(field_name(list(problem.location)), problem.message)
     return errors
 
 

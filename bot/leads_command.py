@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from bot import delivery_failures, outbox, reply_blocks
 from bot.cards import Message
 from bot.commands import HELP_TEXT, LeadsCommand, Subcommand
-from bot.config import Rules
 from bot.errors import NotAllowed
 from bot.lifecycle import Actor, Lifecycle
 from bot.periods import DEFAULT_PERIOD, parse_period
 from bot.reports import handoff_stats, rejection_feedback
+from bot.rules import Rules
 from bot.slack_text import mention, safe_text
 from storage import leads as lead_store
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.config import Rules
+from bot.rules import Rules
 from storage.models import Lead
 
 MATCHED_FIELDS = (

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.business_hours import WorkingCalendar
-from bot.config import ReminderPoint, Rules, SlaPolicy, Window
 from bot.routing import lead_facts
+from bot.rules import ReminderPoint, Rules, SlaPolicy, Window
 from storage.models import Lead
 
 
@@ -18,17 +17,8 @@ class SlaPolicies:
     """The team's SLA policies and working calendar, built once from the rules."""
 
     def __init__(self, rules: Rules) -> None:
-        hours = rules.hours
         self.rules = rules
-        self.calendar = WorkingCalendar.build(
-            timezone=hours.timezone,
-            days=hours.days,
-            start=hours.start.strftime("%H:%M"),
-            end=hours.end.strftime("%H:%M"),
-            holiday_country=hours.holidays,
-            holiday_subdivision=hours.holiday_subdivision,
-            extra_holidays=hours.extra_holidays,
-        )
+        self.calendar = rules.hours.calendar()
 
     def policy_for(self, lead: Lead) -> SlaPolicy:
         """The first policy whose `match` fits the lead; the last one is the default."""

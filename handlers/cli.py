@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.config import Config, ConfigError, load_config, load_dotenv_file, redact_url
 from bot.csv_import import import_csv
 from bot.errors import InvalidInput
 from bot.periods import parse_period
 from bot.reports import feedback_csv, feedback_json, feedback_rows
+from bot.rules import ConfigError
 from bot.text_files import UnreadableFile
+from handlers.config import Config, load_config, redact_url
 from handlers.demo import run_demo
 from handlers.serve import serve
 from handlers.services import Services
@@ -88,8 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     try:
-        load_dotenv_file(args.env_file)
-        config = load_config()
+        config = load_config(env_file=Path(args.env_file))
     except ConfigError as error:
         return _stopped(f"configuration error: {error}")
     try:

@@ -15,14 +15,14 @@ import threading
 import time
 import webbrowser
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
-from bot.config import Config, Roles, Rules, load_settings
+from bot.rules import Roles, Rules
 from bot.sample_leads import sample_leads
+from handlers.config import Config, load_settings
 from handlers.serve import BatonServer
 from slack_emulator import (
     DEFAULT_SIGNING_SECRET,
@@ -66,7 +66,7 @@ def demo_config(*, slack: SlackEmulator, database: Path, port: int) -> Config:
     rules = rules.model_copy(
         update={"channels": rules.channels.model_copy(update={"marketing": MARKETING_CHANNEL})}
     )
-    return Config(replace(settings, config_path=Path("(demo)")), rules)
+    return Config(settings.model_copy(update={"config_file": Path("(demo)")}), rules)
 
 
 def feed_leads(bot_url: str, token: str, count: int, *, spread_seconds: float) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.config import Rules
 from bot.lifecycle import Actor
+from bot.rules import Rules
 from bot.slack_text import mention
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import uvicorn.config
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from bot.config import Config
+from handlers.config import Config
 from handlers.digest_job import schedule_digest
 from handlers.http_app import create_http_app
 from handlers.services import Services, utc_now

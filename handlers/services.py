@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy.orm import Session
 
-from bot.config import Config
 from bot.lifecycle import Lifecycle
 from bot.sla_policy import SlaPolicies
 from bot.sla_sweep import SlaSweep
+from handlers.config import Config
 from storage.db import Database
 
 

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import delivery_failures
-from bot.config import Config
+from handlers.config import Config
 from storage import outbox as outbox_store
 from storage.db import Database
 

@@ -24,11 +24,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot import cards, outbox, routing
-from bot.config import Rules
 from bot.home import home_view
 from bot.lifecycle import Actor
 from bot.periods import Period
 from bot.reports import feedback_csv, feedback_rows
+from bot.rules import Rules
 from handlers import metrics
 from handlers.services import Services
 from handlers.slack_errors import PERMANENT_ERRORS, TOKEN_ERRORS

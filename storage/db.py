@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +46,18 @@ def _prepare_sqlite(engine: Engine) -> None:
     def on_begin(connection: Any) -> None:
         immediate = connection.get_execution_options().get(WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with DATABASE_URL, found before any connection is tried (None: nothing):
+    a URL no installed driver can use, or one that does not parse."""
+    if not re.match(r"^(sqlite(\+pysqlite)?|postgres(ql)?(\+psycopg)?)://", url):
+        return "must be a sqlite:/// or postgresql:// URL"
+    try:
+        make_url(url)
+    except ValueError:  # a port that is not a number, an unclosed [IPv6] host
+        return "is not a valid URL (check its host and port)"
+    return None
 
 
 def create_db_engine(url: str) -> Engine:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from bot.config import Config, load_config
+from handlers.config import Config, load_config
 from handlers.serve import BatonServer
 from slack_emulator import (
     DEFAULT_SIGNING_SECRET,

@@ -11,8 +11,11 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 BATON = ("bot", "handlers", "storage")
+# Settings from the environment belong to the adapters: the domain reads no environment.
+ENVIRONMENT_LIBRARIES = ("dotenv", "pydantic_settings")
 FORBIDDEN = {
     "bot": (
+        *ENVIRONMENT_LIBRARIES,
         "handlers",
         "slack_bolt",
         "fastapi",
@@ -21,7 +24,15 @@ FORBIDDEN = {
         "slack_emulator",
         "slack_driver",
     ),
-    "storage": ("bot", "handlers", "slack_bolt", "slack_sdk", "fastapi", "starlette"),
+    "storage": (
+        *ENVIRONMENT_LIBRARIES,
+        "bot",
+        "handlers",
+        "slack_bolt",
+        "slack_sdk",
+        "fastapi",
+        "starlette",
+    ),
     # The stand-ins for Slack know nothing of Baton; the driver nothing of the emulator.
     "slack_emulator": BATON,
     "slack_driver": (*BATON, "slack_emulator"),
@@ -86,6 +97,19 @@ def test_layer_does_not_import_outer_layers(package: str) -> None:
         for module in imported_modules(path):
             if module.split(".")[0] in FORBIDDEN[package]:
                 offences.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert offences == []
+
+
+@pytest.mark.parametrize("package", ["bot", "storage"])
+def test_the_inner_layers_read_no_environment(package: str) -> None:
+    """Settings are read once, by handlers.config, and handed in: no `os.environ` or `getenv`
+    below the adapters."""
+    offences = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
+            if name in ("environ", "getenv", "environb", "putenv"):
+                offences.append(f"{path.relative_to(ROOT)}:{node.lineno} uses {name}")
     assert offences == []
 
 

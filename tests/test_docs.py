@@ -11,10 +11,11 @@ import pytest
 from prometheus_client import Counter
 from pydantic import BaseModel
 
-from bot.config import Rules
 from bot.lifecycle import Action
+from bot.rules import Rules
 from bot.slack_ids import ActionId, ViewId
 from handlers import metrics
+from handlers.config import Settings
 from storage.models import LeadStatus, OutboxKind, TimerKind
 
 DOCS = Path(__file__).parents[1] / "docs"
@@ -39,10 +40,11 @@ def setting_keys(model: type[BaseModel]) -> Iterator[str]:
     ("page", "names"),
     [
         ("configuration.md", sorted(set(setting_keys(Rules)))),
+        ("configuration.md", [field.alias for field in Settings.model_fields.values()]),
         ("slack.md", [*ActionId, *ViewId]),
         ("events.md", [*LeadStatus, *Action, *OutboxKind, *TimerKind]),
     ],
-    ids=["rules keys", "slack ids", "lifecycle"],
+    ids=["rules keys", "environment variables", "slack ids", "lifecycle"],
 )
 def test_docs_page_names_everything_the_code_defines(page: str, names: list[str]) -> None:
     documented = quoted(page)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.business_hours import WEEKDAYS, WorkingCalendar
+from bot.rules import Hours
 
 NEW_YORK = ZoneInfo("America/New_York")
 WEEKDAYS_MON_FRI = ["mon", "tue", "wed", "thu", "fri"]
@@ -17,14 +18,19 @@ HOUR = dt.timedelta(hours=1)
 
 def us_calendar(extra_holidays: list[dt.date] | None = None) -> WorkingCalendar:
     """The default team: New York, 09:00–17:00 Monday to Friday, US public holidays."""
-    return WorkingCalendar.build(
-        timezone="America/New_York",
-        days=WEEKDAYS_MON_FRI,
-        start="09:00",
-        end="17:00",
-        holiday_country="US",
-        extra_holidays=extra_holidays or [],
-    )
+    return calendar(holidays="US", extra_holidays=extra_holidays or [])
+
+
+def calendar(**hours: Any) -> WorkingCalendar:
+    """A calendar from `[hours]` as the rules file gives them (New York, Monday to Friday,
+    09:00–17:00 and no holidays unless told)."""
+    settings: dict[str, Any] = {
+        "timezone": "America/New_York",
+        "days": WEEKDAYS_MON_FRI,
+        "start": "09:00",
+        "end": "17:00",
+    }
+    return Hours.model_validate({**settings, **hours}).calendar()
 
 
 def ny(*args: int) -> dt.datetime:
@@ -137,9 +143,7 @@ def test_extra_holidays_combine_with_country_holidays() -> None:
 
 
 def test_extra_holidays_without_a_country() -> None:
-    cal = WorkingCalendar.build(
-        "America/New_York", WEEKDAYS_MON_FRI, "09:00", "17:00", None, None, [dt.date(2026, 6, 12)]
-    )
+    cal = calendar(extra_holidays=[dt.date(2026, 6, 12)])
     assert not cal.is_open(ny(2026, 6, 12, 12))
     assert cal.is_open(ny(2026, 11, 26, 12))  # no country calendar, so Thanksgiving is open
     assert cal.add_working_time(ny(2026, 6, 11, 15), 4 * HOUR) == ny(2026, 6, 15, 11)
@@ -184,7 +188,7 @@ def test_window_spanning_fall_back(cal: WorkingCalendar) -> None:
 def test_dst_day_keeps_local_opening_hours(
     day: dt.date, opening_utc: dt.datetime, closing_utc: dt.datetime
 ) -> None:
-    cal = WorkingCalendar.build("America/New_York", list(WEEKDAYS), "09:00", "17:00", None)
+    cal = calendar(days=list(WEEKDAYS))
     midnight = dt.datetime.combine(day, dt.time(0), tzinfo=NEW_YORK)
     assert cal.next_opening(midnight) == opening_utc
     assert cal.add_working_time(midnight, cal.working_day) == closing_utc
@@ -195,7 +199,7 @@ def test_dst_day_keeps_local_opening_hours(
 
 def test_dst_change_inside_opening_hours_counts_elapsed_time() -> None:
     # A 00:00–06:00 shift on the fall-back night lasts seven real hours; SLA time is real time.
-    cal = WorkingCalendar.build("America/New_York", list(WEEKDAYS), "00:00", "06:00", None)
+    cal = calendar(days=list(WEEKDAYS), start="00:00", end="06:00")
     assert cal.working_time_between(utc(2026, 11, 1, 0), utc(2026, 11, 1, 12)) == 7 * HOUR
     assert cal.working_time_between(utc(2026, 3, 8, 0), utc(2026, 3, 8, 12)) == 5 * HOUR
 
@@ -204,8 +208,11 @@ def test_dst_change_inside_opening_hours_counts_elapsed_time() -> None:
 
 
 def test_berlin_calendar_with_regional_holidays() -> None:
-    cal = WorkingCalendar.build(
-        "Europe/Berlin", WEEKDAYS_MON_FRI, "09:00", "17:00", "DE", "BY", [dt.date(2026, 12, 24)]
+    cal = calendar(
+        timezone="Europe/Berlin",
+        holidays="DE",
+        holiday_subdivision="BY",
+        extra_holidays=[dt.date(2026, 12, 24)],
     )
     berlin = ZoneInfo("Europe/Berlin")
     # Thursday 2 April 16:00 CEST + 2 h: Good Friday and Easter Monday are closed.
@@ -219,7 +226,7 @@ def test_berlin_calendar_with_regional_holidays() -> None:
 
 
 def test_kolkata_half_hour_offset_accepts_instants_in_any_zone() -> None:
-    cal = WorkingCalendar.build("Asia/Kolkata", WEEKDAYS_MON_FRI, "10:00", "18:00", None)
+    cal = calendar(timezone="Asia/Kolkata", start="10:00", end="18:00")
     # Monday 1 June 17:00 IST is 11:30 UTC and 07:30 in New York.
     start = ny(2026, 6, 1, 7, 30)
     assert cal.is_open(start)
@@ -228,8 +235,8 @@ def test_kolkata_half_hour_offset_accepts_instants_in_any_zone() -> None:
 
 
 def test_sunday_to_thursday_week() -> None:
-    cal = WorkingCalendar.build(
-        "Asia/Dubai", ["sun", "mon", "tue", "wed", "thu"], "08:00", "16:30", None
+    cal = calendar(
+        timezone="Asia/Dubai", days=["sun", "mon", "tue", "wed", "thu"], start="08:00", end="16:30"
     )
     dubai = ZoneInfo("Asia/Dubai")
     assert cal.working_day == dt.timedelta(hours=8, minutes=30)
@@ -263,7 +270,7 @@ def test_working_time_between_is_negative_when_reversed(cal: WorkingCalendar) ->
 
 
 def test_working_day_is_end_minus_start() -> None:
-    cal = WorkingCalendar.build("America/New_York", WEEKDAYS_MON_FRI, "09:30", "17:00", None)
+    cal = calendar(start="09:30")
     assert cal.working_day == dt.timedelta(hours=7, minutes=30)
 
 
@@ -337,27 +344,20 @@ def test_working_time_between_inverts_add_working_time(
         ({"end": "25:00"}, "'25:00'"),
         ({"timezone": "Mars/Olympus_Mons"}, "'Mars/Olympus_Mons'"),
         ({"timezone": ""}, "unknown time zone ''"),
-        ({"holiday_country": "XX"}, "'XX'"),
+        ({"holidays": "XX"}, "'XX'"),
         ({"holiday_subdivision": "ZZ"}, "'ZZ'"),
-        ({"holiday_country": None, "holiday_subdivision": "NY"}, "'NY'"),
+        ({"holidays": None, "holiday_subdivision": "NY"}, "'NY'"),
     ],
 )
-def test_invalid_config_names_the_bad_value(overrides: dict[str, Any], message: str) -> None:
-    config: dict[str, Any] = {
-        "timezone": "America/New_York",
-        "days": WEEKDAYS_MON_FRI,
-        "start": "09:00",
-        "end": "17:00",
-        "holiday_country": "US",
-    }
-    config.update(overrides)
+def test_invalid_hours_name_the_bad_value(overrides: dict[str, Any], message: str) -> None:
+    """Hours are checked whole as the rules are read, so no calendar is built from bad ones."""
     with pytest.raises(ValueError, match=message):
-        WorkingCalendar.build(**config)
+        calendar(**{"holidays": "US", **overrides})
 
 
 def test_weekday_names_are_case_insensitive() -> None:
-    cal = WorkingCalendar.build("UTC", ["Mon", " TUE "], "09:00", "17:00", None)
-    assert cal.days == frozenset({0, 1})
+    cal = calendar(timezone="UTC", days=["Mon", " TUE ", "Wednesday"])
+    assert cal.days == frozenset({0, 1, 2})
 
 
 @pytest.mark.parametrize(

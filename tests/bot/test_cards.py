@@ -11,8 +11,8 @@ import pytest
 
 from bot import intake
 from bot.cards import Message, lead_card, lead_dm
-from bot.config import DEFAULT_REASONS
 from bot.outbox import DmKind
+from bot.rules import DEFAULT_REASONS
 from bot.slack_ids import ActionId
 from bot.slack_text import clip, escape_mrkdwn, safe_text
 from storage.models import Lead, LeadStatus

@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.commands import LeadsCommand, parse_leads_command
-from bot.config import Rules
 from bot.errors import BatonError, InvalidInput
 from bot.leads_command import Reply, answer, help_reply
 from bot.lifecycle import Actor, Lifecycle
 from bot.periods import parse_period
+from bot.rules import Rules
 from bot.sla_policy import SlaPolicies
 from storage.db import Database
 from tests.conftest import NOW

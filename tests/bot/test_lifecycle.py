@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bot import notices
-from bot.config import DEFAULT_REASONS, Rules
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.lifecycle import Actor, Lifecycle
+from bot.rules import DEFAULT_REASONS, Rules
 from bot.sla_policy import SlaPolicies
 from storage import leads as lead_store
 from storage import timers as timer_store

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from bot import lifecycle
-from bot.config import DEFAULT_REASONS
 from bot.errors import InvalidInput
 from bot.modals import parse_reject_submission, reject_errors, reject_modal
+from bot.rules import DEFAULT_REASONS
 from bot.slack_ids import NOTE_ACTION, NOTE_BLOCK, REASON_ACTION, REASON_BLOCK, ViewId
 from tests.bot.test_cards import HOSTILE, LEAD_ID, make_lead
 

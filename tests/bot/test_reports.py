@@ -32,7 +32,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import DEFAULT_REASONS, Rules
 from bot.lifecycle import Actor, Lifecycle
 from bot.periods import Period, parse_period
 from bot.reports import (
@@ -46,6 +45,7 @@ from bot.reports import (
     nearest_rank,
     rejection_feedback,
 )
+from bot.rules import DEFAULT_REASONS, Rules
 from bot.sla_policy import SlaPolicies
 from storage.db import Database
 from tests.conftest import NOW

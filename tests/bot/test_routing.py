@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.config import parse_rules
 from bot.routing import channel_for
+from bot.rules import parse_rules
 from storage.models import Lead
 
 RULES = parse_rules(

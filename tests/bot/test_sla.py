@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.config import DEFAULT_REASONS, Rules, parse_rules
 from bot.lifecycle import Actor, Lifecycle
+from bot.rules import DEFAULT_REASONS, Rules, parse_rules
 from bot.sla_policy import SlaPolicies
 from bot.sla_sweep import SlaSweep
 from storage import leads as lead_store

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from bot.config import load_config
+from handlers.config import load_config
 from handlers.serve import BatonServer
 from handlers.slack_outage import TRY_AGAIN
 from slack_emulator import (

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.config import load_config
+from handlers.config import load_config
 from handlers.serve import BatonServer
 from slack_emulator import DEFAULT_APP_TOKEN, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
 from storage import leads as lead_store

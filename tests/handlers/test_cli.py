@@ -167,12 +167,12 @@ START_UP_PROBLEMS = {
     "a DATABASE_URL port that is not a number": (
         {},
         {"DATABASE_URL": "postgresql://baton:hunter2@db:five/baton"},
-        "configuration error: DATABASE_URL is not a valid URL",
+        "configuration error: DATABASE_URL: is not a valid URL",
     ),
     "a DATABASE_URL driver Baton does not ship": (
         {},
         {"DATABASE_URL": "postgresql+asyncpg://db/baton"},
-        "configuration error: DATABASE_URL must be a sqlite:/// or postgresql:// URL",
+        "configuration error: DATABASE_URL: must be a sqlite:/// or postgresql:// URL",
     ),
     "an SQLite folder that does not exist": (
         {},

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Rules
 from bot.lifecycle import Actor, Lifecycle
 from bot.reports import FEEDBACK_COLUMNS
+from bot.rules import Rules
 from bot.sla_policy import SlaPolicies
 from storage.db import Database
 from tests.factories import create_lead

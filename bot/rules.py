@@ -1,23 +1,21 @@
-"""Configuration: settings from the environment (and .env), business rules from one TOML file.
+"""The team's rules (channels, roles, business hours, SLA policies, routes, reasons, the digest),
+as one TOML file states them, checked whole before Baton starts.
 
-Anything wrong stops start-up with a ConfigError whose message is one line naming the setting.
+Anything wrong raises a ConfigError whose message is one line naming the key. Reading the file
+is the adapters' part (handlers.config): this module takes its text.
 """
 
 from __future__ import annotations
 
-import io
-import os
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time, timedelta
-from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
-from dotenv import load_dotenv
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -28,126 +26,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy.engine import make_url
 
+from bot.business_hours import WEEKDAYS, WorkingCalendar, closed_days, parse_clock, parse_weekday
 from bot.slack_text import OPTIONS_LIMIT
-from bot.text_files import UnreadableFile, decode_utf8
-
-DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-DEFAULT_DATABASE_URL = "sqlite:///baton.db"
-DEFAULT_CONFIG_PATH = "baton.toml"
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 3000
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from bot.validation import one_line
 
 
 class ConfigError(Exception):
     """A setting is missing or wrong; the message names it and says what is expected."""
-
-
-# --------------------------------------------------------------------------- environment
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Deployment settings: secrets and addresses, from environment variables."""
-
-    slack_bot_token: str | None
-    slack_signing_secret: str | None
-    slack_app_token: str | None
-    slack_api_url: str
-    database_url: str
-    config_path: Path
-    config_path_explicit: bool
-    intake_token: str | None
-    host: str
-    port: int
-
-    @property
-    def socket_mode(self) -> bool:
-        return self.slack_app_token is not None
-
-    def require_serving(self) -> None:
-        """Check what `baton serve` cannot run without."""
-        if not self.slack_bot_token:
-            raise ConfigError("SLACK_BOT_TOKEN is required to serve (the bot token, xoxb-...)")
-        if not self.socket_mode and not self.slack_signing_secret:
-            raise ConfigError(
-                "SLACK_SIGNING_SECRET is required in HTTP mode (Basic Information page of the "
-                "Slack app); or set SLACK_APP_TOKEN for Socket Mode"
-            )
-        if not self.intake_token:
-            raise ConfigError(
-                "BATON_INTAKE_TOKEN is required to serve (the bearer token of POST /api/leads)"
-            )
-
-    def __repr__(self) -> str:  # secrets never reach a log line through repr()
-        return (
-            f"Settings(database_url={redact_url(self.database_url)!r}, "
-            f"slack_api_url={self.slack_api_url!r}, config_path={str(self.config_path)!r}, "
-            f"socket_mode={self.socket_mode}, host={self.host!r}, port={self.port})"
-        )
-
-
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the environment (after python-dotenv has loaded .env, see `load_dotenv_file`)."""
-    env = os.environ if environ is None else environ
-
-    def get(name: str) -> str | None:
-        value = env.get(name, "").strip()
-        return value or None
-
-    bot_token = get("SLACK_BOT_TOKEN")
-    if bot_token is not None and not bot_token.startswith("xoxb-"):
-        raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
-    app_token = get("SLACK_APP_TOKEN")
-    if app_token is not None and not app_token.startswith("xapp-"):
-        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
-    api_url = get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
-    if not re.match(r"^https?://[^/\s]+", api_url):
-        raise ConfigError(f"SLACK_API_URL must be an http(s) URL, got {api_url!r}")
-    if not api_url.endswith("/"):
-        api_url += "/"
-    port_text = get("BATON_PORT") or str(DEFAULT_PORT)
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigError(f"BATON_PORT must be a port number 1-65535, got {port_text!r}")
-    database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    _check_database_url(database_url)
-    config_path = get("BATON_CONFIG")
-    return Settings(
-        slack_bot_token=bot_token,
-        slack_signing_secret=get("SLACK_SIGNING_SECRET"),
-        slack_app_token=app_token,
-        slack_api_url=api_url,
-        database_url=database_url,
-        config_path=Path(config_path or DEFAULT_CONFIG_PATH),
-        config_path_explicit=config_path is not None,
-        intake_token=get("BATON_INTAKE_TOKEN"),
-        host=get("BATON_HOST") or DEFAULT_HOST,
-        port=int(port_text),
-    )
-
-
-def _check_database_url(url: str) -> None:
-    """Refuse, before any connection is tried, a URL no installed driver can use."""
-    problem = None
-    if not re.match(r"^(sqlite(\+pysqlite)?|postgres(ql)?(\+psycopg)?)://", url):
-        problem = "must be a sqlite:/// or postgresql:// URL"
-    else:
-        try:
-            make_url(url)
-        except ValueError:  # a port that is not a number, an unclosed [IPv6] host
-            problem = "is not a valid URL (check its host and port)"
-    if problem is not None:
-        raise ConfigError(f"DATABASE_URL {problem}, got {redact_url(url)!r}")
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password masked, fit for a log line or an error message."""
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
-
-
-# --------------------------------------------------------------------------- TOML rules
 
 
 @dataclass(frozen=True)
@@ -204,19 +90,12 @@ def _parse_reminder(value: Any) -> ReminderPoint:
         raise ValueError(f"invalid reminder {value!r} (use e.g. 25% or 5m)") from None
 
 
-def _parse_clock(value: Any) -> time:
-    match = re.match(r"^([01]\d|2[0-3]):([0-5]\d)$", str(value))
-    if not match:
-        raise ValueError(f"invalid time {value!r} (use HH:MM, 24-hour)")
-    return time(int(match.group(1)), int(match.group(2)))
-
-
 def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
 WindowField = Annotated[Window, BeforeValidator(_parse_window)]
-ClockField = Annotated[time, BeforeValidator(_parse_clock)]
+ClockField = Annotated[time, BeforeValidator(parse_clock)]
 Names = Annotated[list[str], BeforeValidator(_as_list)]
 
 
@@ -272,19 +151,22 @@ class Hours(_Strict):
     @field_validator("days")
     @classmethod
     def _known_days(cls, value: list[str]) -> list[str]:
-        days = [day.strip().lower()[:3] for day in value]
-        unknown = [day for day, short in zip(value, days, strict=True) if short not in WEEKDAYS]
-        if unknown:
-            raise ValueError(f"unknown day {unknown[0]!r} (use mon, tue, ... sun)")
-        if not days:
-            raise ValueError("needs at least one working day")
-        return days
+        return [parse_weekday(day) for day in value]
 
     @model_validator(mode="after")
-    def _end_after_start(self) -> Hours:
-        if self.end <= self.start:
-            raise ValueError("end must be later than start")
+    def _a_working_calendar(self) -> Hours:
+        self.calendar()  # its own checks: a working day, end after start, a known holiday country
         return self
+
+    def calendar(self) -> WorkingCalendar:
+        """The team's working calendar, from these already checked hours."""
+        return WorkingCalendar(
+            timezone=ZoneInfo(self.timezone),
+            days=frozenset(WEEKDAYS.index(day) for day in self.days),
+            start=self.start,
+            end=self.end,
+            holidays=closed_days(self.holidays, self.holiday_subdivision, self.extra_holidays),
+        )
 
 
 class LeadMatch(_Strict):
@@ -430,66 +312,17 @@ class Rules(_Strict):
         return self.digest.channel or self.channels.marketing
 
 
-def load_rules(path: Path, *, explicit: bool) -> Rules:
-    """Read the TOML rules; a missing file is fine only when nobody named it (defaults apply)."""
-    if not path.exists():
-        if explicit:
-            raise ConfigError(f"BATON_CONFIG: file {str(path)!r} does not exist")
-        return Rules()
+def rules_from_toml(text: str, *, source: str) -> Rules:
+    """The rules a TOML text states; `source` (the file's name) leads any error."""
     try:
-        data = tomllib.loads(decode_utf8(path.read_bytes()))
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    except UnreadableFile as error:
-        raise ConfigError(f"{path}:{error.line}: {error.problem}") from None
-    except OSError as error:
-        raise ConfigError(f"BATON_CONFIG: cannot read {str(path)!r}: {error.strerror}") from None
-    return parse_rules(data, source=str(path))
+        raise ConfigError(f"{source}: not valid TOML: {error}") from None
+    return parse_rules(data, source=source)
 
 
 def parse_rules(data: dict[str, Any], *, source: str) -> Rules:
     try:
         return Rules.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(f"{source}: {describe_validation_error(error)}") from None
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """All of pydantic's complaints on one line, each led by the dotted path of the setting."""
-    parts = []
-    for problem in error.errors():
-        path = "".join(
-            f"[{part}]" if isinstance(part, int) else f".{part}" for part in problem["loc"]
-        ).lstrip(".")
-        message = problem["msg"].removeprefix("Value error, ")
-        if problem["type"] == "extra_forbidden":
-            message = "unknown setting"
-        parts.append(f"{path}: {message}" if path else message)
-    return "; ".join(parts)
-
-
-@dataclass(frozen=True)
-class Config:
-    settings: Settings
-    rules: Rules
-
-
-def load_config(environ: Mapping[str, str] | None = None) -> Config:
-    settings = load_settings(environ)
-    return Config(
-        settings, load_rules(settings.config_path, explicit=settings.config_path_explicit)
-    )
-
-
-def load_dotenv_file(path: str = ".env") -> None:
-    """Load `.env` into the environment without overriding what is already set; no file, no
-    settings."""
-    try:
-        text = decode_utf8(Path(path).read_bytes())
-    except FileNotFoundError:
-        return
-    except UnreadableFile as error:
-        raise ConfigError(f"{path}:{error.line}: {error.problem}") from None
-    except OSError as error:
-        raise ConfigError(f"--env-file: cannot read {path!r}: {error.strerror}") from None
-    load_dotenv(stream=io.StringIO(text), override=False)
+        raise ConfigError(f"{source}: {one_line(error)}") from None

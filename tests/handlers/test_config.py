@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from bot.config import ConfigError, Window, load_config, load_settings
+from bot.rules import ConfigError, Window
+from handlers.config import load_config, load_settings
 from tests.conftest import EXAMPLE_RULES
 
 
@@ -61,9 +62,10 @@ def test_secrets_stay_out_of_repr() -> None:
             "DATABASE_URL": "postgresql://baton:dbpass@db/baton",
         }
     )
-    text = repr(settings)
-    for secret in ("xoxb-secret-bot", "sign-secret", "intake-secret", "dbpass"):
-        assert secret not in text
+    for text in (repr(settings), str(settings)):
+        assert "db/baton" in text
+        for secret in ("xoxb-secret-bot", "sign-secret", "intake-secret", "dbpass"):
+            assert secret not in text
 
 
 @pytest.mark.parametrize(
@@ -110,6 +112,8 @@ def test_socket_mode_needs_no_signing_secret() -> None:
         ('[reasons]\n"Bad Code" = "x"', "reasons"),
         ("[reasons]\n" + "".join(f'r{n} = "R{n}"\n' for n in range(101)), "at most 100 reasons"),
         ('[digest]\ncron = "every monday"', "digest.cron"),
+        ('[hours]\nholidays = "XX"', "hours: unknown holiday country 'XX'"),
+        ('[hours]\nholiday_subdivision = "NY"', "'NY' given without a country"),
         ("[mystery]\nx = 1", "mystery"),
         ("this is not toml", "not valid TOML"),
         ('[hours]\ntimezone = "UTC"\n# caf\udce9', ":3: byte 0xE9 is not UTF-8"),
@@ -131,3 +135,34 @@ def test_the_example_env_file_is_valid_as_documented(tmp_path: Path) -> None:
     settings = load_settings(values)
     settings.require_serving()
     assert not settings.config_path_explicit
+
+
+def test_the_environment_wins_over_the_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("BATON_HOST=0.0.0.0\nBATON_PORT=8080\nSLACK_BOT_TOKEN=\nUNRELATED=x\n")
+    monkeypatch.setenv("BATON_PORT", "9090")
+    monkeypatch.delenv("BATON_HOST", raising=False)
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    settings = load_settings(env_file=env_file)
+    assert (settings.host, settings.port) == ("0.0.0.0", 9090)
+    assert settings.slack_bot_token is None  # blank counts as unset
+
+
+def test_blank_values_count_as_unset() -> None:
+    settings = load_settings({"SLACK_API_URL": "  ", "BATON_PORT": "", "BATON_HOST": " ::1 "})
+    assert (settings.slack_api_url, settings.port, settings.host) == (
+        "https://slack.com/api/",
+        3000,
+        "::1",
+    )
+
+
+def test_every_wrong_variable_is_named_on_one_line() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings({"BATON_PORT": "0", "DATABASE_URL": "mysql://baton:dbpass@db/x"})
+    message = str(error.value)
+    assert message.startswith("DATABASE_URL: must be a sqlite:/// or postgresql:// URL")
+    assert "; BATON_PORT: must be a port number 1-65535, got '0'" in message
+    assert "dbpass" not in message and "\n" not in message

@@ -1,0 +1,190 @@
+"""Configuration as Baton starts: deployment settings (tokens, addresses, the database) from the
+environment and `.env`, and the rules from the TOML file they name.
+
+Anything wrong stops start-up with a ConfigError whose message is one line naming the variable,
+the file or the key. The rules themselves (what the TOML may say) are the domain's: bot.rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.rules import ConfigError, Rules, rules_from_toml
+from bot.text_files import UnreadableFile, decode_utf8
+from bot.validation import one_line
+from storage.db import url_problem
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DATABASE_URL = "sqlite:///baton.db"
+DEFAULT_CONFIG_PATH = Path("baton.toml")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3000
+
+
+class Settings(BaseSettings):
+    """Deployment settings: secrets and addresses, each from the environment variable its alias
+    names (a real environment variable wins over `.env`; a blank value counts as unset)."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
+
+    # Secrets are left out of repr() and str(), so they never reach a log line.
+
+    slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN", repr=False)
+    slack_signing_secret: str | None = Field(None, alias="SLACK_SIGNING_SECRET", repr=False)
+    slack_app_token: str | None = Field(None, alias="SLACK_APP_TOKEN", repr=False)
+    slack_api_url: str = Field(DEFAULT_SLACK_API_URL, alias="SLACK_API_URL")
+    database_url: str = Field(DEFAULT_DATABASE_URL, alias="DATABASE_URL")
+    config_file: Path | None = Field(None, alias="BATON_CONFIG")
+    intake_token: str | None = Field(None, alias="BATON_INTAKE_TOKEN", repr=False)
+    host: str = Field(DEFAULT_HOST, alias="BATON_HOST")
+    port: int = Field(DEFAULT_PORT, alias="BATON_PORT")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, values: Any) -> Any:
+        """A template's `SLACK_BOT_TOKEN=` line sets nothing; values are taken trimmed."""
+        if not isinstance(values, Mapping):
+            return values
+        return {
+            name: value.strip() if isinstance(value, str) else value
+            for name, value in values.items()
+            if not isinstance(value, str) or value.strip()
+        }
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        problem = url_problem(value)
+        if problem is not None:
+            raise ValueError(f"{problem}, got {redact_url(value)!r}")
+        return value
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _port(cls, value: Any) -> int:
+        text = str(value)
+        if not text.isdigit() or not 0 < int(text) < 65536:
+            raise ValueError(f"must be a port number 1-65535, got {text!r}")
+        return int(text)
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def config_path(self) -> Path:
+        return self.config_file or DEFAULT_CONFIG_PATH
+
+    @property
+    def config_path_explicit(self) -> bool:
+        """BATON_CONFIG was set: then its file must exist (unset, a missing baton.toml means
+        the built-in defaults)."""
+        return self.config_file is not None
+
+    def require_serving(self) -> None:
+        """Check what `baton serve` cannot run without."""
+        if not self.slack_bot_token:
+            raise ConfigError("SLACK_BOT_TOKEN is required to serve (the bot token, xoxb-...)")
+        if not self.socket_mode and not self.slack_signing_secret:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is required in HTTP mode (Basic Information page of the "
+                "Slack app); or set SLACK_APP_TOKEN for Socket Mode"
+            )
+        if not self.intake_token:
+            raise ConfigError(
+                "BATON_INTAKE_TOKEN is required to serve (the bearer token of POST /api/leads)"
+            )
+
+    def __repr_args__(self) -> Any:
+        """The printed form masks the database password too."""
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "database_url" else value
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, env_file: Path | None = None
+) -> Settings:
+    """The settings `environ` gives (tests, the demo), or else the process environment's over
+    `env_file`'s. A file that is missing sets nothing; one that cannot be read stops start-up."""
+    try:
+        if environ is not None:
+            return Settings.model_validate(environ)  # validation alone: no other source
+        readable = env_file if env_file is not None and _check_env_file(env_file) else None
+        return Settings(_env_file=readable, _env_file_encoding="utf-8-sig")
+    except ValidationError as error:
+        raise ConfigError(one_line(error)) from None
+
+
+def _check_env_file(path: Path) -> bool:
+    """Whether `path` exists; ConfigError naming its line when it is not UTF-8 text."""
+    try:
+        decode_utf8(path.read_bytes())
+    except FileNotFoundError:
+        return False
+    except UnreadableFile as error:
+        raise ConfigError(f"{path}:{error.line}: {error.problem}") from None
+    except OSError as error:
+        raise ConfigError(f"--env-file: cannot read {str(path)!r}: {error.strerror}") from None
+    return True
+
+
+def read_rules(path: Path, *, explicit: bool) -> Rules:
+    """Read the TOML rules; a missing file is fine only when nobody named it (defaults apply)."""
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"BATON_CONFIG: file {str(path)!r} does not exist")
+        return Rules()
+    try:
+        text = decode_utf8(path.read_bytes())
+    except UnreadableFile as error:
+        raise ConfigError(f"{path}:{error.line}: {error.problem}") from None
+    except OSError as error:
+        raise ConfigError(f"BATON_CONFIG: cannot read {str(path)!r}: {error.strerror}") from None
+    return rules_from_toml(text, source=str(path))
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password masked, fit for a log line or an error message."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+@dataclass(frozen=True)
+class Config:
+    settings: Settings
+    rules: Rules
+
+
+def load_config(
+    environ: Mapping[str, str] | None = None, *, env_file: Path | None = None
+) -> Config:
+    settings = load_settings(environ, env_file=env_file)
+    rules = read_rules(settings.config_path, explicit=settings.config_path_explicit)
+    return Config(settings, rules)
