@@ -1,4 +1,5 @@
-"""`/leads` as typed in Slack: the subcommands, their arguments, and the help text."""
+"""`/leads` as typed in Slack: the subcommands and their arguments (bot.leads_command holds what
+each one does, who may run it, and the help)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from bot.errors import InvalidInput, LeadNotFound
 from bot.periods import check_period, is_period
 from bot.slack_text import is_user_id, safe_text
+from storage.leads import MAX_LEAD_ID
 
 
 class Subcommand(enum.StrEnum):
@@ -22,27 +24,7 @@ class Subcommand(enum.StrEnum):
     HELP = "help"
 
 
-# mrkdwn: `<` and `>` are written as entities, or Slack would read `<lead>` as a link.
-HELP_TEXT = "\n".join(
-    [
-        "*/leads* shows and moves leads. Replies are only visible to you; add `share` to post "
-        "one to the channel.",
-        "• `/leads mine`: your open leads and their deadlines",
-        "• `/leads queue`: leads waiting for a rep, most urgent first",
-        "• `/leads sla`: SLA health: overdue and soon-due leads, breaches",
-        "• `/leads feedback [period] [source] [csv]`: why sales rejected leads (managers, "
-        "marketers); `csv` sends the rows to your DMs as a file",
-        "• `/leads stats [period]`: handoff numbers (yours; everyone's for managers, marketers)",
-        "• `/leads assign &lt;lead&gt; @rep`: hand a lead to a rep (managers)",
-        "• `/leads reopen &lt;lead&gt;`: put a lead back in the queue (managers)",
-        "Periods: `7d`, `30d`, `2w`, `today`, `this-week`, `last-week`, `this-month`, "
-        "`last-month`. A lead is its number, e.g. `42` or `#42`.",
-    ]
-)
-
 ECHO_LIMIT = 40  # characters of a refused word quoted back in a reply
-# leads.id is a 32-bit INTEGER: a larger number names no lead (and PostgreSQL refuses to look).
-MAX_LEAD_ID = 2**31 - 1
 
 _LEAD = re.compile(r"#?([0-9]{1,12})")
 _MENTION = re.compile(r"<@([^|>]*)(?:\|[^>]*)?>")

@@ -1,7 +1,10 @@
-"""Answering `/leads`: who may ask what, and the reply, computed from stored state."""
+"""Answering `/leads`: one table says, per subcommand, how it is typed, who may run it, what
+answers it and whether it writes; dispatch, the help and the permission check all read it."""
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from bot import delivery_failures, outbox, reply_blocks
 from bot.cards import Message
-from bot.commands import HELP_TEXT, LeadsCommand, Subcommand
+from bot.commands import LeadsCommand, Subcommand
 from bot.errors import NotAllowed
 from bot.lifecycle import Actor, Lifecycle
-from bot.periods import DEFAULT_PERIOD, parse_period
+from bot.periods import DEFAULT_PERIOD, PERIODS_SHOWN, Period, parse_period
 from bot.reports import handoff_stats, rejection_feedback
 from bot.rules import Rules
-from bot.slack_text import mention, safe_text
+from bot.slack_text import escape_mrkdwn, mention, safe_text
 from storage import leads as lead_store
 
 SOON = timedelta(hours=1)
@@ -31,9 +34,55 @@ class Reply:
     in_channel: bool = False
 
 
-def help_reply(problem: str | None = None) -> Reply:
-    text = f"{problem}\n\n{HELP_TEXT}" if problem else HELP_TEXT
-    return Reply(reply_blocks.message(text, [reply_blocks.section(text)]))
+class Audience(enum.Enum):
+    """Who may run a subcommand: checked before it runs, and shown in the help."""
+
+    EVERYONE = ""
+    MANAGERS = "managers"
+    MANAGERS_AND_MARKETERS = "managers, marketers"
+
+    def admits(self, actor: Actor) -> bool:
+        if self is Audience.MANAGERS:
+            return actor.is_manager
+        if self is Audience.MANAGERS_AND_MARKETERS:
+            return actor.is_manager or actor.is_marketer
+        return True
+
+    def check(self, actor: Actor, name: Subcommand) -> None:
+        if not self.admits(actor):
+            who = self.value.replace(", ", " and ")
+            raise NotAllowed(f"`/leads {name}` is only for {who}.")
+
+
+@dataclass(frozen=True)
+class Asking:
+    """Who asks, and what an answer reads beside the database."""
+
+    actor: Actor
+    rules: Rules
+    lifecycle: Lifecycle
+    now: datetime
+    team_domain: str | None
+
+
+Answer = Callable[[Session, LeadsCommand, Asking], Reply]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One subcommand: how it is typed and what it does (the help), who may run it, what
+    answers it, and whether it writes (the adapter opens a write transaction for it)."""
+
+    typed: str  # after `/leads`, e.g. "reopen <lead>"
+    does: str
+    answer: Answer
+    audience: Audience = Audience.EVERYONE
+    writes: bool = False
+    more: str = ""  # said in the help after the audience
+
+    def help_line(self) -> str:
+        audience = f" ({self.audience.value})" if self.audience.value else ""
+        return f"• `/leads {escape_mrkdwn(self.typed)}`: {self.does}{audience}{self.more}"
 
 
 def answer(
@@ -46,78 +95,107 @@ def answer(
     now: datetime,
     team_domain: str | None,
 ) -> Reply:
-    """The reply to one /leads command; assign and reopen also move the lead."""
-    name = command.name
-    if name == Subcommand.HELP:
-        return help_reply()
-    if name == Subcommand.MINE:
-        leads, total = lead_store.list_claimed(
-            session, limit=reply_blocks.LIST_LIMIT, owner_id=actor.id
-        )
-        blocks = reply_blocks.lead_list(
-            "Your open leads", leads, total, team_domain, "Nothing waiting on you."
-        )
-        return _reply(command, f"Your open leads: {total}", blocks)
-    if name == Subcommand.QUEUE:
-        return _queue(session, command, actor=actor, team_domain=team_domain)
-    if name == Subcommand.SLA:
-        return _sla(session, command, actor=actor, now=now, team_domain=team_domain)
-    if name in (Subcommand.STATS, Subcommand.FEEDBACK):
-        period = parse_period(
-            command.period or DEFAULT_PERIOD, now=now, timezone=ZoneInfo(rules.hours.timezone)
-        )
-        if name == Subcommand.STATS:
-            everyone = actor.is_manager or actor.is_marketer
-            stats = handoff_stats(
-                session,
-                period=period,
-                policies=lifecycle.policies,
-                rep=None if everyone else actor.id,
-            )
-            title = "Handoff numbers" if everyone else f"Your numbers, {mention(actor.id)}"
-            blocks = reply_blocks.stats_blocks(stats, title=title)
-            return _reply(command, f"{title}: {period.label}", blocks)
-        if not (actor.is_manager or actor.is_marketer):
-            raise NotAllowed("Rejection feedback is for managers and marketers.")
-        if command.as_csv:
-            outbox.feedback_file(
-                session,
-                user_id=actor.id,
-                start=period.start,
-                end=period.end,
-                label=period.label,
-                source=command.source,
-                now=now,
-            )
-            text = f"The rejection feedback for {period.label} is on its way to your DMs as a CSV."
-            return _reply(command, text, [reply_blocks.section(text)])
-        groups = rejection_feedback(
-            session, period=period, reasons=rules.reasons, source=command.source
-        )
-        title = f"Why sales rejected leads, {period.label}"
-        if command.source:
-            title += f", source {safe_text(command.source, SOURCE_SHOWN)}"
-        return _reply(command, title, reply_blocks.feedback_blocks(groups, title=title))
-    assert command.lead_id is not None
-    if name == Subcommand.REOPEN:
-        lead = lifecycle.reopen(session, lead_id=command.lead_id, actor=actor, now=now)
-        text = f"Lead #{lead.id} is open again for every rep."
-    else:
-        assert command.assignee is not None
-        lead = lifecycle.assign(
+    """The reply to one /leads command, once its audience admits `actor`; assign and reopen
+    also move the lead."""
+    usage = COMMANDS[command.name]
+    usage.audience.check(actor, command.name)
+    return usage.answer(session, command, Asking(actor, rules, lifecycle, now, team_domain))
+
+
+def writes(command: LeadsCommand) -> bool:
+    """Whether answering `command` changes anything: a move, or a CSV export queued in the
+    outbox."""
+    return COMMANDS[command.name].writes or command.as_csv
+
+
+def help_reply(problem: str | None = None) -> Reply:
+    text = f"{problem}\n\n{HELP_TEXT}" if problem else HELP_TEXT
+    return Reply(reply_blocks.message(text, [reply_blocks.section(text)]))
+
+
+def _help(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    return help_reply()
+
+
+def _mine(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    leads, total = lead_store.list_claimed(session, limit=LIMIT, owner_id=asking.actor.id)
+    blocks = reply_blocks.lead_list(
+        "Your open leads", leads, total, asking.team_domain, "Nothing waiting on you."
+    )
+    return _reply(command, f"Your open leads: {total}", blocks)
+
+
+def _period(command: LeadsCommand, asking: Asking) -> Period:
+    return parse_period(
+        command.period or DEFAULT_PERIOD,
+        now=asking.now,
+        timezone=ZoneInfo(asking.rules.hours.timezone),
+    )
+
+
+def _stats(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    """Everyone's numbers for managers and marketers, a rep's own for a rep."""
+    actor, period = asking.actor, _period(command, asking)
+    everyone = actor.is_manager or actor.is_marketer
+    stats = handoff_stats(
+        session,
+        period=period,
+        policies=asking.lifecycle.policies,
+        rep=None if everyone else actor.id,
+    )
+    title = "Handoff numbers" if everyone else f"Your numbers, {mention(actor.id)}"
+    blocks = reply_blocks.stats_blocks(stats, title=title)
+    return _reply(command, f"{title}: {period.label}", blocks)
+
+
+def _feedback(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    period = _period(command, asking)
+    if command.as_csv:
+        outbox.feedback_file(
             session,
-            lead_id=command.lead_id,
-            actor=actor,
-            assignee=command.assignee,
-            now=now,
+            user_id=asking.actor.id,
+            start=period.start,
+            end=period.end,
+            label=period.label,
+            source=command.source,
+            now=asking.now,
         )
-        text = f"Lead #{lead.id} is now {mention(command.assignee)}'s."
+        text = f"The rejection feedback for {period.label} is on its way to your DMs as a CSV."
+        return _reply(command, text, [reply_blocks.section(text)])
+    groups = rejection_feedback(
+        session, period=period, reasons=asking.rules.reasons, source=command.source
+    )
+    title = f"Why sales rejected leads, {period.label}"
+    if command.source:
+        title += f", source {safe_text(command.source, SOURCE_SHOWN)}"
+    return _reply(command, title, reply_blocks.feedback_blocks(groups, title=title))
+
+
+def _assign(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    assert command.lead_id is not None and command.assignee is not None
+    lead = asking.lifecycle.assign(
+        session,
+        lead_id=command.lead_id,
+        actor=asking.actor,
+        assignee=command.assignee,
+        now=asking.now,
+    )
+    text = f"Lead #{lead.id} is now {mention(command.assignee)}'s."
     return _reply(command, text, [reply_blocks.section(text)])
 
 
-def _queue(
-    session: Session, command: LeadsCommand, *, actor: Actor, team_domain: str | None
-) -> Reply:
+def _reopen(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    assert command.lead_id is not None
+    lead = asking.lifecycle.reopen(
+        session, lead_id=command.lead_id, actor=asking.actor, now=asking.now
+    )
+    text = f"Lead #{lead.id} is open again for every rep."
+    return _reply(command, text, [reply_blocks.section(text)])
+
+
+def _queue(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    """Leads waiting for a rep; for a manager, also the claimed ones not yet contacted."""
+    actor, team_domain = asking.actor, asking.team_domain
     waiting, total = lead_store.list_waiting(session, limit=LIMIT)
     blocks = reply_blocks.lead_list(
         "Waiting for a rep", waiting, total, team_domain, "Every lead has an owner."
@@ -130,14 +208,9 @@ def _queue(
     return _reply(command, f"Lead queue: {total} waiting", blocks)
 
 
-def _sla(
-    session: Session,
-    command: LeadsCommand,
-    *,
-    actor: Actor,
-    now: datetime,
-    team_domain: str | None,
-) -> Reply:
+def _sla(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    """SLA health for a manager; a rep's own follow-up deadlines for a rep."""
+    actor, now, team_domain = asking.actor, asking.now, asking.team_domain
     if not actor.is_manager:
         leads, total = lead_store.list_claimed(
             session, limit=reply_blocks.LIST_LIMIT, owner_id=actor.id
@@ -159,3 +232,38 @@ def _sla(
 
 def _reply(command: LeadsCommand, text: str, blocks: list[dict[str, Any]]) -> Reply:
     return Reply(reply_blocks.message(text, blocks), in_channel=command.share)
+
+
+COMMANDS: dict[Subcommand, Usage] = {
+    Subcommand.MINE: Usage("mine", "your open leads and their deadlines", _mine),
+    Subcommand.QUEUE: Usage("queue", "leads waiting for a rep, most urgent first", _queue),
+    Subcommand.SLA: Usage("sla", "SLA health: overdue and soon-due leads, breaches", _sla),
+    Subcommand.FEEDBACK: Usage(
+        "feedback [period] [source] [csv]",
+        "why sales rejected leads",
+        _feedback,
+        Audience.MANAGERS_AND_MARKETERS,
+        more="; `csv` sends the rows to your DMs as a file",
+    ),
+    Subcommand.STATS: Usage(
+        "stats [period]",
+        "handoff numbers (yours; everyone's for managers, marketers)",
+        _stats,
+    ),
+    Subcommand.ASSIGN: Usage(
+        "assign <lead> @rep", "hand a lead to a rep", _assign, Audience.MANAGERS, writes=True
+    ),
+    Subcommand.REOPEN: Usage(
+        "reopen <lead>", "put a lead back in the queue", _reopen, Audience.MANAGERS, writes=True
+    ),
+    Subcommand.HELP: Usage("help", "this list", _help),
+}
+
+HELP_TEXT = "\n".join(
+    [
+        "*/leads* shows and moves leads. Replies are only visible to you; add `share` to post "
+        "one to the channel.",
+        *(usage.help_line() for usage in COMMANDS.values()),
+        f"Periods: {PERIODS_SHOWN}. A lead is its number, e.g. `42` or `#42`.",
+    ]
+)

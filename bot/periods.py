@@ -14,10 +14,11 @@ DEFAULT_PERIOD = "7d"
 # Far enough back for any report, near enough that `now - N` never leaves datetime's range.
 MAX_DAYS = 3660
 MAX_WEEKS = MAX_DAYS // 7
-USAGE = "use e.g. 7d, 30d, 4w, today, this-week, last-week, this-month or last-month"
-
 _ROLLING = re.compile(r"([0-9]+)([dw])")
 _CALENDAR = ("today", "this-week", "last-week", "this-month", "last-month")
+EXAMPLES = ("7d", "30d", "2w", *_CALENDAR)
+USAGE = f"use e.g. {', '.join(EXAMPLES[:-1])} or {EXAMPLES[-1]}"
+PERIODS_SHOWN = ", ".join(f"`{example}`" for example in EXAMPLES)  # for mrkdwn help texts
 _SHOWN = 20  # characters of a refused period quoted back: enough to recognise, never a wall
 
 

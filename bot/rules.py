@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from bot.business_hours import WEEKDAYS, WorkingCalendar, closed_days, parse_clock, parse_weekday
-from bot.slack_text import OPTIONS_LIMIT
+from bot.slack_text import OPTIONS_LIMIT, is_user_id
 from bot.validation import one_line
 
 
@@ -100,7 +100,7 @@ Names = Annotated[list[str], BeforeValidator(_as_list)]
 
 
 def _check_user_id(value: str) -> str:
-    if not re.match(r"^[UW][A-Z0-9]{2,}$", value):
+    if not is_user_id(value):
         raise ValueError(f"{value!r} is not a Slack user ID (like U0123ABCD)")
     return value
 

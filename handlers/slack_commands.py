@@ -8,11 +8,9 @@ from slack_bolt import Ack, App
 
 from bot.commands import Subcommand, parse_leads_command
 from bot.errors import InvalidInput
-from bot.leads_command import Reply, answer, help_reply
+from bot.leads_command import Reply, answer, help_reply, writes
 from handlers.roles import AssigneeCheck, RoleResolver
 from handlers.services import Services
-
-WRITES = (Subcommand.ASSIGN, Subcommand.REOPEN)
 
 
 def register(app: App, services: Services, roles: RoleResolver) -> None:
@@ -30,8 +28,7 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
             if refusal is not None:
                 ack(response_type="ephemeral", text=refusal)
                 return
-        writes = parsed.name in WRITES or parsed.as_csv  # the export is queued in the outbox
-        unit = services.unit_of_work if writes else services.db.read
+        unit = services.unit_of_work if writes(parsed) else services.db.read
         with unit() as session:  # a refusal (BatonError) is answered by the app's error handler
             reply = answer(
                 session,

@@ -77,7 +77,7 @@ def test_slacks_answer_about_a_user_is_remembered_and_reps_cost_no_look_up(
     bot: BatonServer, slack: SlackEmulator, user: As
 ) -> None:
     lead_id = open_lead(bot, slack)
-    assert "Only a manager" in ask(user, slack, REP_1, f"assign {lead_id} <@U0NOSUCHUSR>")
+    assert "only for managers" in ask(user, slack, REP_1, f"assign {lead_id} <@U0NOSUCHUSR>")
     assert slack.calls("users.info") == []
 
     for _ in range(2):

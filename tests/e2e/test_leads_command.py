@@ -71,6 +71,7 @@ def test_feedback_is_for_marketers_and_managers(
     assert "webinar" in feedback and "1 rejected" in feedback
     assert "No budget: 1 (100%)" in feedback and "Freeze until May" in feedback
     assert "No rejections" in ask(user, slack, MANAGER, "feedback 30d ebook")
+    assert "Why sales rejected leads, this week" in ask(user, slack, MARKETER, "feedback this_week")
     assert "managers and marketers" in ask(user, slack, REP_1, "feedback")
 
 
@@ -88,7 +89,7 @@ def test_managers_assign_and_reopen_reps_may_not(
     bot: BatonServer, seeded: list[int], slack: SlackEmulator, user: As
 ) -> None:
     waiting = seeded[2]
-    assert "Only a manager" in ask(user, slack, REP_1, f"assign {waiting} <@{REP_1}|alice>")
+    assert "only for managers" in ask(user, slack, REP_1, f"assign {waiting} <@{REP_1}|alice>")
 
     reply = ask(user, slack, MANAGER, f"assign #{waiting} <@{REP_2}|bob>")
     assert f"Lead #{waiting} is now <@{REP_2}>'s" in reply
@@ -96,7 +97,7 @@ def test_managers_assign_and_reopen_reps_may_not(
     settled(bot)
     assert any("You claimed" in dm["text"] for dm in slack.dms(REP_2))
 
-    assert "Only a manager" in ask(user, slack, REP_2, f"reopen {waiting}")
+    assert "only for managers" in ask(user, slack, REP_2, f"reopen {waiting}")
     assert "open again" in ask(user, slack, MANAGER, f"reopen {waiting}")
     with bot.services.db.read() as session:
         lead = lead_store.get_lead(session, waiting)

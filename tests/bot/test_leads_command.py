@@ -1,0 +1,125 @@
+"""`/leads` from its one table: the help lists every subcommand with its audience, the audience
+is checked before anything is read or moved, and only moves and exports write."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commands import LeadsCommand, Subcommand, parse_leads_command
+from bot.errors import NotAllowed
+from bot.leads_command import COMMANDS, HELP_TEXT, Audience, answer, writes
+from bot.lifecycle import Actor, Lifecycle
+from bot.rules import Rules
+from bot.sla_policy import SlaPolicies
+from storage import leads as lead_store
+from storage.db import Database
+from tests.conftest import NOW
+from tests.factories import create_lead
+
+RULES = Rules()
+LIFECYCLE = Lifecycle(SlaPolicies(RULES))
+REP = Actor("U0REP000001")
+MARKETER = Actor("U0MARKETER1", is_marketer=True)
+MANAGER = Actor("U0MANAGER01", is_manager=True)
+
+
+def test_every_subcommand_has_one_row_and_a_help_line() -> None:
+    assert set(COMMANDS) == set(Subcommand)
+    for name, usage in COMMANDS.items():
+        assert usage.typed.split()[0] == name
+        assert usage.help_line() in HELP_TEXT
+    assert "`/leads assign &lt;lead&gt; @rep`: hand a lead to a rep (managers)" in HELP_TEXT
+    assert "why sales rejected leads (managers, marketers)" in HELP_TEXT
+
+
+@pytest.mark.parametrize(
+    ("text", "asked_by"),
+    [
+        ("assign 1 <@U0REP000002>", REP),
+        ("assign 1 <@U0REP000002>", MARKETER),
+        ("reopen 1", REP),
+        ("feedback", REP),
+        ("feedback 7d csv", REP),
+    ],
+)
+def test_the_audience_is_checked_before_anything_moves(
+    db: Database, text: str, asked_by: Actor
+) -> None:
+    with db.write() as session:
+        lead = create_lead(session, external_id="audience-1")
+        LIFECYCLE.card_posted(session, lead_id=lead.id, channel="C0SALES0001", ts="1.1", now=NOW)
+    command = parse_leads_command(text)
+    with pytest.raises(NotAllowed, match=r"is only for managers"), db.write() as session:
+        answer(
+            session,
+            command,
+            actor=asked_by,
+            rules=RULES,
+            lifecycle=LIFECYCLE,
+            now=NOW,
+            team_domain=None,
+        )
+    with db.read() as session:
+        stored = lead_store.get_lead(session, lead.id)
+        assert stored is not None and stored.status == "open" and stored.owner_id is None
+
+
+@pytest.mark.parametrize(
+    ("audience", "admitted"),
+    [
+        (Audience.EVERYONE, {REP, MARKETER, MANAGER}),
+        (Audience.MANAGERS_AND_MARKETERS, {MARKETER, MANAGER}),
+        (Audience.MANAGERS, {MANAGER}),
+    ],
+)
+def test_audiences(audience: Audience, admitted: set[Actor]) -> None:
+    assert {actor for actor in (REP, MARKETER, MANAGER) if audience.admits(actor)} == admitted
+
+
+@pytest.mark.parametrize(
+    ("text", "writing"),
+    [
+        ("mine", False),
+        ("queue", False),
+        ("sla", False),
+        ("stats 7d", False),
+        ("feedback 7d", False),
+        ("feedback 7d csv", True),  # the export is queued in the outbox
+        ("assign 1 <@U0REP000002>", True),
+        ("reopen 1", True),
+        ("help", False),
+    ],
+)
+def test_only_moves_and_exports_write(text: str, writing: bool) -> None:
+    assert writes(parse_leads_command(text)) is writing
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("feedback this_week", LeadsCommand(Subcommand.FEEDBACK, period="this_week")),
+        (
+            "feedback Last_Month webinar csv",
+            LeadsCommand(Subcommand.FEEDBACK, period="last_month", source="webinar", as_csv=True),
+        ),
+        ("feedback webinar", LeadsCommand(Subcommand.FEEDBACK, source="webinar")),
+        ("stats this_month", LeadsCommand(Subcommand.STATS, period="this_month")),
+    ],
+)
+def test_a_period_is_read_with_the_period_grammar(text: str, expected: LeadsCommand) -> None:
+    """`this_week` is a period wherever a period may stand, never a source that finds nothing."""
+    assert parse_leads_command(text) == expected
+
+
+def test_feedback_this_week_answers_for_this_week(db: Database) -> None:
+    with db.read() as session:
+        reply = answer(
+            session,
+            parse_leads_command("feedback this_week"),
+            actor=MARKETER,
+            rules=RULES,
+            lifecycle=LIFECYCLE,
+            now=NOW,
+            team_domain=None,
+        )
+    assert reply.message.text == "Why sales rejected leads, this week"
