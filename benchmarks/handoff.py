@@ -66,8 +66,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.intake import MAX_BATCH
-from bot.sample_leads import sample_leads
 from handlers.config import load_config
+from handlers.sample_leads import sample_leads
 from handlers.serve import BatonServer
 from slack_driver import Delivery, SlackUser
 from slack_driver.signing import SignedRequest, sign

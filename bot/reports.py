@@ -40,7 +40,6 @@ Definitions (docs/metrics.md says the same for readers of the README):
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,7 +49,6 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from bot.csv_export import write_csv
 from bot.lifecycle import Action
 from bot.periods import Period
 from bot.sla_policy import SlaPolicies
@@ -320,12 +318,3 @@ def _count_reasons(rows: Sequence[Row[Any]], reasons: Mapping[str, str]) -> list
         )
         for code, count in ranked
     ]
-
-
-def feedback_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The export as CSV, one line per rejection, safe to open in a spreadsheet."""
-    return write_csv(FEEDBACK_COLUMNS, rows)
-
-
-def feedback_json(rows: Sequence[Mapping[str, Any]]) -> str:
-    return json.dumps(list(rows), ensure_ascii=False, indent=2) + "\n"

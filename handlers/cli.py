@@ -14,17 +14,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.csv_import import import_csv
 from bot.errors import InvalidInput
 from bot.periods import parse_period
-from bot.reports import feedback_csv, feedback_json, feedback_rows
+from bot.reports import feedback_rows
 from bot.rules import ConfigError
-from bot.text_files import UnreadableFile
 from handlers.config import Config, load_config, redact_url
+from handlers.csv_import import import_csv
 from handlers.demo import run_demo
+from handlers.exports import feedback_csv, feedback_json
 from handlers.serve import serve
 from handlers.services import Services
 from handlers.slack_check import check_slack, failed_deliveries
+from handlers.text_files import UnreadableFile
 from storage import migrate
 from storage.db import Database
 from storage.errors import DatabaseError, describe_database_error

@@ -17,8 +17,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.rules import ConfigError, Rules, rules_from_toml
-from bot.text_files import UnreadableFile, decode_utf8
 from bot.validation import one_line
+from handlers.text_files import UnreadableFile, decode_utf8
 from storage.db import url_problem
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 
 from bot.rules import Roles, Rules
-from bot.sample_leads import sample_leads
 from handlers.config import Config, load_settings
+from handlers.sample_leads import sample_leads
 from handlers.serve import BatonServer
 from slack_emulator import (
     DEFAULT_SIGNING_SECRET,

@@ -27,9 +27,10 @@ from bot import cards, outbox, routing
 from bot.home import home_view
 from bot.lifecycle import Actor
 from bot.periods import Period
-from bot.reports import feedback_csv, feedback_rows
+from bot.reports import feedback_rows
 from bot.rules import Rules
 from handlers import metrics
+from handlers.exports import feedback_csv
 from handlers.services import Services
 from handlers.slack_errors import PERMANENT_ERRORS, TOKEN_ERRORS
 from storage import leads as lead_store

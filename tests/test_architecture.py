@@ -38,6 +38,7 @@ FORBIDDEN = {
     "slack_driver": (*BATON, "slack_emulator"),
 }
 SLACK_LIBRARIES = ("slack_sdk", "slack_bolt", "slack")
+FILE_CALLS = {"open", "read_bytes", "read_text", "write_bytes", "write_text"}
 STATE_MACHINE = "bot.lifecycle"
 # What handlers may take from SQLAlchemy, and the session calls that run SQL.
 HANDLER_SQLALCHEMY_NAMES = {("sqlalchemy.orm", "Session")}
@@ -110,6 +111,19 @@ def test_the_inner_layers_read_no_environment(package: str) -> None:
             name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
             if name in ("environ", "getenv", "environb", "putenv"):
                 offences.append(f"{path.relative_to(ROOT)}:{node.lineno} uses {name}")
+    assert offences == []
+
+
+def test_the_domain_reads_and_writes_no_file() -> None:
+    """Files (CSV imports and exports, the rules file, .env) are read and written by adapters;
+    bot/ takes and gives their text."""
+    offences = []
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            called = node.func if isinstance(node, ast.Call) else None
+            name = called.attr if isinstance(called, ast.Attribute) else getattr(called, "id", "")
+            if name in FILE_CALLS:
+                offences.append(f"{path.relative_to(ROOT)}:{node.lineno} calls {name}()")
     assert offences == []
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.csv_export import FORMULA_TRIGGERS
 from handlers.cli import main
+from handlers.exports import FORMULA_TRIGGERS
 from handlers.serve import BatonServer
 from slack_emulator import MARKETER, REP_2, SALES_CHANNEL, SlackEmulator
 from storage import leads as lead_store

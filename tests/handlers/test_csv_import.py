@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot import intake
-from bot.csv_import import import_csv, read_rows
-from bot.text_files import UnreadableFile
+from handlers.csv_import import import_csv, read_rows
+from handlers.text_files import UnreadableFile
 from storage.db import Database
 from storage.models import Lead
 from tests.conftest import NOW

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot import intake
 from bot.errors import InvalidInput
-from bot.text_files import UnreadableFile, decode_utf8, printable
+from handlers.text_files import UnreadableFile, decode_utf8, printable
 
 Row = tuple[int, dict[str | None, Any]]  # (line number the row ends on, cells by column)
 

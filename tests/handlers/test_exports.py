@@ -8,7 +8,7 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.csv_export import FORMULA_TRIGGERS, spreadsheet_safe, write_csv
+from handlers.exports import FORMULA_TRIGGERS, spreadsheet_safe, write_csv
 
 COLUMNS = ("name", "note", "campaign")
 # Plain text, and text that leads with what spreadsheets evaluate, so both are tried often.

@@ -1,4 +1,5 @@
-"""CSV files Baton writes: safe to open in a spreadsheet, whoever typed the cells.
+"""Files Baton writes for marketing's own tools: the feedback export as JSON, or as CSV that is
+safe to open in a spreadsheet, whoever typed the cells.
 
 A cell that starts with `=`, `+`, `-` or `@` (or a tab or carriage return, which some
 spreadsheets skip before reading one of those) is a formula to Excel, LibreOffice and Google
@@ -14,8 +15,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from bot.reports import FEEDBACK_COLUMNS
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 TEXT_MARK = "'"
@@ -34,3 +38,12 @@ def write_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
     writer.writerow([spreadsheet_safe(column) for column in columns])
     writer.writerows([spreadsheet_safe(row[column]) for column in columns] for row in rows)
     return out.getvalue()
+
+
+def feedback_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The export as CSV, one line per rejection, safe to open in a spreadsheet."""
+    return write_csv(FEEDBACK_COLUMNS, rows)
+
+
+def feedback_json(rows: Sequence[Mapping[str, Any]]) -> str:
+    return json.dumps(list(rows), ensure_ascii=False, indent=2) + "\n"
