@@ -1,8 +1,7 @@
 """`HubSpotEmulator`: the fake on a background thread, plus what tests seed, read and script."""
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Self, TypeVar
+from collections.abc import Mapping, Sequence
 
 from hubspot_emulator import schema
 from hubspot_emulator.faults import HubSpotFaults
@@ -11,17 +10,16 @@ from hubspot_emulator.ratelimit import RateLimits
 from hubspot_emulator.records import Contact, Note, Owner, PropertyChange, Request
 from hubspot_emulator.server import build_app
 from slack_emulator.clock import Clock
-from slack_emulator.serving import BackgroundServer, Service
+from slack_emulator.serving import ServedFake
 
 DEFAULT_TOKEN = "pat-na1-00000000-0000-4000-8000-emulator0000"
 
-T = TypeVar("T")
 
-
-class HubSpotEmulator(Service):
+class HubSpotEmulator(ServedFake):
     """HubSpot's CRM API for one private app over real HTTP on 127.0.0.1.
 
-    For the official client: `HubSpot(access_token=emulator.token, host=emulator.url)`.
+    For the official client: `HubSpot(access_token=emulator.token, host=emulator.url)` (the
+    API's base URL; HubSpot's is https://api.hubapi.com).
     Accessors return copies, so a test can keep them while the bot goes on calling.
     """
 
@@ -46,28 +44,8 @@ class HubSpotEmulator(Service):
         self.rate_limits = RateLimits(
             clock, requests_per_ten_seconds, requests_per_day, search_requests_per_second
         )
-        self._app = build_app(self.portal, self.faults, self.rate_limits, token)
-        self._host = host
-        self._port = port
-        self._server: BackgroundServer | None = None
-
-    # --- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        self._server = BackgroundServer(self._app, self._host, self._port)
-        self._port = self._server.port
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    @property
-    def url(self) -> str:
-        """The API's base URL, for the client's `host` (HubSpot's is https://api.hubapi.com)."""
-        return f"http://{self._host}:{self._port}"
+        app = build_app(self.portal, self.faults, self.rate_limits, token)
+        super().__init__(app, self.portal.changed, host=host, port=port)
 
     # --- seeding ---------------------------------------------------------------------------
 
@@ -109,14 +87,3 @@ class HubSpotEmulator(Service):
         """Every request received, in order of arrival, with the status it was answered."""
         with self.portal.lock:
             return list(self.portal.requests)
-
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
-        """Block until `predicate()` is truthy (re-checked after every request), and return it."""
-        deadline = time.monotonic() + timeout
-        with self.portal.changed:
-            while not (result := predicate()):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"condition not met within {timeout} s")
-                self.portal.changed.wait(remaining)
-            return result

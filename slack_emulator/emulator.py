@@ -2,8 +2,8 @@
 
 import copy
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, Self, TypeVar
+from collections.abc import Sequence
+from typing import Any, Self
 
 from slack_driver import SlackUser
 from slack_emulator import messages, responses, views
@@ -11,7 +11,7 @@ from slack_emulator.clock import Clock
 from slack_emulator.errors import SlackError
 from slack_emulator.faults import Faults
 from slack_emulator.server import build_app
-from slack_emulator.serving import BackgroundServer, Service
+from slack_emulator.serving import ServedFake
 from slack_emulator.sockets import SocketHub
 from slack_emulator.store import Call, ResponseUrl, Store
 from slack_emulator.workspace import SALES_CHANNEL, Channel, User, Workspace
@@ -21,10 +21,8 @@ DEFAULT_APP_TOKEN = "xapp-emulator-token"
 DEFAULT_SIGNING_SECRET = "emulator-signing-secret"
 DEFAULT_VERIFICATION_TOKEN = "emulator-verification-token"
 
-T = TypeVar("T")
 
-
-class SlackEmulator(Service):
+class SlackEmulator(ServedFake):
     """A local Slack Web API over real HTTP on 127.0.0.1, with inspectable, scriptable state.
 
     Accessors return copies, so a test can keep them while the bot goes on calling.
@@ -52,28 +50,13 @@ class SlackEmulator(Service):
         self.store = Store(self.workspace, clock, trigger_ttl)
         self.faults = Faults(clock)
         self.sockets = SocketHub(self.workspace.bot.app_id, self.store.changed)
-        self._app = build_app(self.store, self.faults, tokens, app_tokens, self.sockets)
-        self._host = host
-        self._port = port
-        self._server: BackgroundServer | None = None
-
-    # --- lifecycle -------------------------------------------------------------------------
+        app = build_app(self.store, self.faults, tokens, app_tokens, self.sockets)
+        super().__init__(app, self.store.changed, host=host, port=port)
 
     def start(self) -> Self:
-        self._server = BackgroundServer(self._app, self._host, self._port)
-        self._port = self._server.port
-        self.store.base_url = self.url
-        self._server.start()
+        super().start()
+        self.store.base_url = self.url  # for the URLs it hands out (file uploads)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._host}:{self._port}"
 
     @property
     def api_url(self) -> str:
@@ -138,17 +121,6 @@ class SlackEmulator(Service):
         """Requests received (`response_url` for response URLs), in order of arrival."""
         with self.store.lock:
             return [call for call in self.store.calls if method in (None, call.method)]
-
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
-        """Block until `predicate()` is truthy (re-checked after every request), and return it."""
-        deadline = time.monotonic() + timeout
-        with self.store.changed:
-            while not (result := predicate()):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"condition not met within {timeout} s")
-                self.store.changed.wait(remaining)
-            return result
 
     # --- acting as Slack -------------------------------------------------------------------
 

@@ -1,13 +1,17 @@
-"""Serving an ASGI app with uvicorn on a background thread, on a port known before it starts."""
+"""Serving an ASGI app with uvicorn on a background thread, on a port known before it starts,
+and the start, stop and wait of the fakes served that way (Slack's, HubSpot's)."""
 
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 import uvicorn
 from starlette.types import ASGIApp
+
+T = TypeVar("T")
 
 
 class BackgroundServer:
@@ -64,3 +68,44 @@ class Service:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class ServedFake(Service):
+    """A fake of an outside API, served over real HTTP while started.
+
+    Its state is guarded by `changed`, a condition the fake notifies after every request it
+    answers, so a test can wait for what the bot does instead of sleeping.
+    """
+
+    def __init__(self, app: ASGIApp, changed: threading.Condition, *, host: str, port: int) -> None:
+        self._app = app
+        self._changed = changed
+        self._host = host
+        self._port = port  # 0 picks a free one at the first start; a restart keeps it
+        self._server: BackgroundServer | None = None
+
+    def start(self) -> Self:
+        self._server = BackgroundServer(self._app, self._host, self._port)
+        self._port = self._server.port
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
+        """Block until `predicate()` is truthy (re-checked after every request), and return it."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not (result := predicate()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"condition not met within {timeout} s")
+                self._changed.wait(remaining)
+            return result
