@@ -161,7 +161,7 @@ def _feedback(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
             now=asking.now,
         )
         text = f"The rejection feedback for {period.label} is on its way to your DMs as a CSV."
-        return _reply(command, text, [reply_blocks.section(text)])
+        return _sentence(command, text)
     groups = rejection_feedback(
         session, period=period, reasons=asking.rules.reasons, source=command.source
     )
@@ -181,7 +181,7 @@ def _assign(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
         now=asking.now,
     )
     text = f"Lead #{lead.id} is now {mention(command.assignee)}'s."
-    return _reply(command, text, [reply_blocks.section(text)])
+    return _sentence(command, text)
 
 
 def _reopen(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
@@ -190,7 +190,7 @@ def _reopen(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
         session, lead_id=command.lead_id, actor=asking.actor, now=asking.now
     )
     text = f"Lead #{lead.id} is open again for every rep."
-    return _reply(command, text, [reply_blocks.section(text)])
+    return _sentence(command, text)
 
 
 def _queue(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
@@ -228,6 +228,10 @@ def _sla(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
         *reply_blocks.lead_list("Most urgent", waiting, total, team_domain, "Nothing waiting."),
     ]
     return _reply(command, "SLA health", blocks)
+
+
+def _sentence(command: LeadsCommand, text: str) -> Reply:
+    return _reply(command, text, [reply_blocks.section(text)])
 
 
 def _reply(command: LeadsCommand, text: str, blocks: list[dict[str, Any]]) -> Reply:

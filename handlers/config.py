@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.rules import ConfigError, Rules, rules_from_toml
@@ -26,6 +26,11 @@ DEFAULT_DATABASE_URL = "sqlite:///baton.db"
 DEFAULT_CONFIG_PATH = Path("baton.toml")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
+# Slack's tokens say what they are by their prefix.
+_TOKEN_KINDS = {
+    "slack_bot_token": ("a bot token", "xoxb-"),
+    "slack_app_token": ("an app-level token", "xapp-"),
+}
 
 
 class Settings(BaseSettings):
@@ -58,18 +63,14 @@ class Settings(BaseSettings):
             if not isinstance(value, str) or value.strip()
         }
 
-    @field_validator("slack_bot_token")
+    @field_validator(*_TOKEN_KINDS)
     @classmethod
-    def _bot_token(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("xoxb-"):
-            raise ValueError("must be a bot token starting with xoxb-")
-        return value
-
-    @field_validator("slack_app_token")
-    @classmethod
-    def _app_token(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("xapp-"):
-            raise ValueError("must be an app-level token starting with xapp-")
+    def _token_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A token of the wrong kind (a user token for the bot's) fails here, not at Slack."""
+        assert info.field_name is not None
+        kind, prefix = _TOKEN_KINDS[info.field_name]
+        if value is not None and not value.startswith(prefix):
+            raise ValueError(f"must be {kind} starting with {prefix}")
         return value
 
     @field_validator("slack_api_url")
