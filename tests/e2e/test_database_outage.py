@@ -140,7 +140,7 @@ def test_a_click_during_a_database_outage_is_acknowledged_and_the_rep_told_to_re
     assert story(bot, rejected) == ("open", None, ["create", "post"])
     with bot.services.db.read() as session:
         assert len(outbox_store.list_rows(session)) == outbox_before
-        assert lead_store.get_lead_by_external_id(session, "outage-3") is None
+        assert lead_store.get_leads_by_external_ids(session, ["outage-3"]) == {}
 
     retried = httpx.post(f"{bot.url}/api/leads", json=late, headers=INTAKE_AUTH, timeout=10)
     assert retried.status_code == 201  # the sender's retry, after Retry-After
