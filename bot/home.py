@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot import delivery_failures, outbox, reply_blocks
 from bot.lifecycle import Actor
 from bot.periods import Period, parse_period
-from bot.reports import handoff_stats, rejection_feedback
+from bot.reports import handoff_stats, rejection_feedback, rejections_in
 from bot.rules import Rules
 from bot.sla_policy import SlaPolicies
 from bot.slack_ids import ActionId
@@ -99,8 +99,7 @@ def _marketer(
     for weeks_ago in range(TREND_WEEKS - 1, -1, -1):
         end = now - timedelta(weeks=weeks_ago)
         week = Period(start=end - timedelta(weeks=1), end=end, label="")
-        rejected = sum(g.rejected for g in rejection_feedback(session, period=week, reasons={}))
-        trend.append(str(rejected))
+        trend.append(str(rejections_in(session, period=week)))
     return [
         *reply_blocks.feedback_blocks(groups, title="Why sales rejected leads, last 30 days"),
         reply_blocks.context(

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import outbox, sla_timers
+from bot import outbox, report_facts, sla_timers
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.outbox import DmKind
 from bot.sla_policy import SlaPolicies
@@ -203,7 +203,7 @@ class Lifecycle:
     ) -> Lead:
         """Send the lead back to marketing with a reason from the taxonomy and a note."""
         reason, note = check_rejection(reason=reason, note=note, reasons=reasons)
-        return self._transition(
+        lead = self._transition(
             session,
             lead_id=lead_id,
             action=Action.REJECT,
@@ -219,6 +219,8 @@ class Lifecycle:
             details={"reason": reason, "note": note},
             check=_unclaimed_or_owned_by(actor),
         )
+        report_facts.record_rejection(session, lead=lead, reason=reason, note=note, now=now)
+        return lead
 
     def escalate(
         self, session: Session, *, lead_id: int, breach: str, reopen: bool, now: datetime
@@ -356,6 +358,10 @@ class Lifecycle:
             if check is not None:
                 check(lead)
             seen_status, seen_owner = lead.status, lead.owner_id
+            facts = report_facts.on_transition(
+                lead, action, values, actor_id=actor.id, now=now, policies=self.policies
+            )
+            counted = report_facts.counted(lead)
             updated = lead_store.update_lead_if_unchanged(
                 session,
                 lead_id,
@@ -363,11 +369,13 @@ class Lifecycle:
                 owner_id=seen_owner,
                 values={
                     **values,
+                    **facts,
                     "status": seen_status if to is None else to,
                     "updated_at": now,
                 },
             )
             if updated is not None:
+                report_facts.recount(session, counted, updated)
                 audit = dict(details or {})
                 if updated.owner_id != seen_owner:
                     audit["previous_owner"] = seen_owner

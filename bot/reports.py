@@ -1,4 +1,4 @@
-"""Handoff and rejection-feedback numbers, computed from the event log by one set of definitions.
+"""Handoff and rejection-feedback numbers: one set of definitions, counted in the database.
 
 Definitions (docs/metrics.md says the same for readers of the README):
 
@@ -17,7 +17,9 @@ Definitions (docs/metrics.md says the same for readers of the README):
   handed-off lead marked contacted; handing a lead on does not restart the clock.
 - Both times count business hours when the lead's SLA policy does (the team's working calendar),
   wall-clock time otherwise, so they read against the same yardstick as the SLA. A decision
-  recorded before the card reached Slack (a manager assigned it meanwhile) counts as zero.
+  recorded before the card reached Slack (a manager assigned it meanwhile) counts as zero. Each
+  time is counted when it ends, by the rules of that moment, and kept on the lead
+  (bot.report_facts): changing the hours later does not rewrite past numbers.
 - **Median** and **90th percentile** use the nearest-rank method: the value at rank ⌈p·n/100⌉ of
   the n times sorted ascending. It is always a time some lead actually took; for an even n the
   median is the lower of the two middle values. None when there is no time to rank.
@@ -46,14 +48,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Row
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from bot.lifecycle import Action
 from bot.periods import Period
+from bot.report_facts import duration
 from bot.sla_policy import SlaPolicies
 from storage import reports as report_store
-from storage.models import LeadStatus
+from storage.models import Lead
 
 NO_SOURCE = "(none)"
 # The export's columns, in order: `feedback_rows` fills exactly these.
@@ -72,11 +74,6 @@ FEEDBACK_COLUMNS = (
     "posted_at",
 )
 EXAMPLE_NOTES = 3
-CLAIMS = frozenset({Action.ACCEPT.value, Action.ASSIGN.value})
-DECISIONS = CLAIMS | {Action.REJECT.value}
-# Owned, claimed and not yet contacted: a follow-up breach escalates without taking the lead away.
-HELD = frozenset({LeadStatus.ACCEPTED, LeadStatus.ESCALATED})
-_ZERO = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -138,63 +135,46 @@ def handoff_stats(
 ) -> HandoffStats:
     """The handoff numbers of the leads posted in `period`; see the module docstring.
 
-    Two queries (the leads, then all their decisive events) and the rest in Python, so the cost
-    grows with the number of leads, never with round trips.
+    Counted in the database from what each transition keeps (bot.report_facts): the period's
+    day counts, the few leads still held, and each percentile as the one value at its rank.
+    The times were counted under the lead's SLA policy when they ended, so `policies` is not
+    consulted here.
     """
-    leads = report_store.list_handed_off(session, start=period.start, end=period.end, source=source)
-    events: dict[int, list[Row[Any]]] = defaultdict(list)
-    for event in report_store.list_reported_events(
-        session, start=period.start, end=period.end, source=source
-    ):
-        events[event.lead_id].append(event)
-
+    scope = report_store.Scope(period.start, period.end, source=source, decided_by=rep)
     outcomes: Counter[str] = Counter()
-    claim_times: list[timedelta] = []
-    contact_times: list[timedelta] = []
-    breaches = 0
     reps: dict[str, _RepTally] = defaultdict(_RepTally)
-    for lead in leads:
-        history = events[lead.id]
-        first = next((e for e in history if e.action in DECISIONS), None)
-        if rep is not None and (first is None or _decider(first) != rep):
-            continue
-        business_hours = policies.policy_named(lead.sla_policy).business_hours
-        if first is None:
-            outcomes["open"] += 1
-        else:
-            claimed = first.action in CLAIMS
-            outcomes["accepted" if claimed else "rejected"] += 1
-            claim_times.append(_elapsed(policies, lead.posted_at, first.at, business_hours))
-            if claimed:
-                reps[_decider(first)].accepted += 1
-        if lead.status in HELD and lead.owner_id is not None:
-            reps[lead.owner_id].open += 1
-        first_claim = next((e for e in history if e.action in CLAIMS), None)
-        contact = next((e for e in history if e.action == Action.MARK_CONTACTED), None)
-        if contact is not None and first_claim is not None:
-            contact_times.append(_elapsed(policies, first_claim.at, contact.at, business_hours))
-            reps[lead.owner_id or contact.actor].contacted += 1
-        breaches += any(e.action == Action.ESCALATE for e in history)
+    for group in report_store.tally_handoffs(session, scope):
+        outcomes.update({name: getattr(group, name) for name in report_store.COUNTS})
+        if group.claims:
+            reps[str(group.decided_by)].accepted += group.claims
+        if group.contact_times:
+            reps[str(group.contact_credit)].contacted += group.contact_times
+    for held in report_store.count_held(session, scope):
+        reps[held.owner_id].open += held.leads
 
-    handed_off = sum(outcomes.values())
-    decided = outcomes["accepted"] + outcomes["rejected"]
+    handed_off, breaches = outcomes["leads"], outcomes["breached"]
+    accepted, rejected = outcomes["claims"], outcomes["rejects"]
+    decided = accepted + rejected
     per_rep = [
         RepLoad(rep_id=rep_id, open=t.open, accepted=t.accepted, contacted=t.contacted)
         for rep_id, t in reps.items()
         if rep is None or rep_id == rep
     ]
     per_rep.sort(key=lambda load: (-load.open, -load.accepted, load.rep_id))
+    leads = report_store.cohort(session, scope)
+    claim = _median_and_p90(session, Lead.time_to_claim_us, leads, outcomes["claim_times"])
+    contact = _median_and_p90(session, Lead.time_to_contact_us, leads, outcomes["contact_times"])
     return HandoffStats(
         period=period,
         handed_off=handed_off,
-        accepted=outcomes["accepted"],
-        rejected=outcomes["rejected"],
-        still_open=outcomes["open"],
-        acceptance_rate=outcomes["accepted"] / decided if decided else None,
-        median_time_to_claim=nearest_rank(claim_times, 50),
-        p90_time_to_claim=nearest_rank(claim_times, 90),
-        median_time_to_contact=nearest_rank(contact_times, 50),
-        p90_time_to_contact=nearest_rank(contact_times, 90),
+        accepted=accepted,
+        rejected=rejected,
+        still_open=handed_off - decided,
+        acceptance_rate=accepted / decided if decided else None,
+        median_time_to_claim=claim[0],
+        p90_time_to_claim=claim[1],
+        median_time_to_contact=contact[0],
+        p90_time_to_contact=contact[1],
         sla_breaches=breaches,
         breach_rate=breaches / handed_off if handed_off else None,
         per_rep=per_rep,
@@ -204,22 +184,51 @@ def handoff_stats(
 def rejection_feedback(
     session: Session, *, period: Period, reasons: Mapping[str, str], source: str | None = None
 ) -> list[FeedbackGroup]:
-    """Why sales rejected leads in `period`, by source and campaign, biggest group first."""
-    groups: dict[tuple[str, str | None], list[Row[Any]]] = defaultdict(list)
-    for row in _rejections(session, period, source):
-        groups[(row.source or NO_SOURCE, row.campaign)].append(row)
-    result = [
-        FeedbackGroup(
-            source=group_source,
-            campaign=campaign,
-            rejected=len(rows),
-            reasons=_count_reasons(rows, reasons),
+    """Why sales rejected leads in `period`, by source and campaign, biggest group first.
+
+    Counted in the database, then the few newest notes of each reason and group in one more
+    statement: nothing grows with the number of rejections.
+    """
+    start, end = period.start, period.end
+    counts: dict[tuple[str, str | None], Counter[str]] = defaultdict(Counter)
+    stored = []  # groups as stored: no source and an empty one are reported as one, and so on
+    for row in report_store.tally_rejections(session, start=start, end=end, source=source):
+        counts[(row.source or NO_SOURCE, row.campaign)][_code(row.reason)] += row.rejections
+        stored.append((row.source, row.campaign, row.reason))
+    notes: dict[tuple[str, str | None, str], list[Row[Any]]] = defaultdict(list)
+    for row in report_store.list_newest_notes(
+        session, start=start, end=end, groups=stored, limit=EXAMPLE_NOTES
+    ):
+        notes[(row.source or NO_SOURCE, row.campaign, _code(row.reason))].append(row)
+    result = []
+    for (group_source, campaign), by_reason in counts.items():
+        total = sum(by_reason.values())
+        ranked = sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))
+        result.append(
+            FeedbackGroup(
+                source=group_source,
+                campaign=campaign,
+                rejected=total,
+                reasons=[
+                    ReasonCount(
+                        code=code,
+                        label=reasons.get(code, code),
+                        count=count,
+                        share=count / total,
+                        example_notes=_newest_notes(notes[(group_source, campaign, code)]),
+                    )
+                    for code, count in ranked
+                ],
+            )
         )
-        for (group_source, campaign), rows in groups.items()
-    ]
     # Ties by name, with "no campaign" after the named ones, so the order never shuffles.
     result.sort(key=lambda g: (-g.rejected, g.source, g.campaign is None, g.campaign or ""))
     return result
+
+
+def rejections_in(session: Session, *, period: Period) -> int:
+    """How many rejections `period` holds, whatever their source."""
+    return report_store.count_rejections(session, start=period.start, end=period.end)
 
 
 def feedback_rows(
@@ -253,13 +262,12 @@ def feedback_rows(
 
 
 def nearest_rank(values: Iterable[timedelta], percentile: int) -> timedelta | None:
-    """The nearest-rank percentile: the value at rank ⌈percentile·n/100⌉ of the sorted values,
-    with the rank in integer arithmetic so no floating-point rounding can move it a place."""
+    """The nearest-rank percentile of values in memory: the definition the reports compute in
+    the database (`rank_of`), kept as their reference."""
     ordered = sorted(values)
     if not ordered:
         return None
-    rank = max(1, -(-percentile * len(ordered) // 100))
-    return ordered[rank - 1]
+    return ordered[rank_of(len(ordered), percentile) - 1]
 
 
 def iso_utc(moment: datetime | None) -> str | None:
@@ -269,19 +277,30 @@ def iso_utc(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _elapsed(
-    policies: SlaPolicies, start: datetime, end: datetime, business_hours: bool
-) -> timedelta:
-    """Time between two moments as the lead's SLA counts it, never negative."""
-    elapsed = policies.calendar.working_time_between(start, end) if business_hours else end - start
-    return max(elapsed, _ZERO)
+def rank_of(count: int, percentile: int) -> int:
+    """The nearest rank ⌈percentile·count/100⌉ (at least 1), in integer arithmetic so no
+    floating-point rounding can move it a place."""
+    return max(1, -(-percentile * count // 100))
 
 
-def _decider(event: Row[Any]) -> str:
-    """Who a decision belongs to: the rep who became owner for a claim, else who rejected."""
-    if event.action == Action.ASSIGN:
-        return str(event.details.get("assignee") or event.actor)
-    return str(event.actor)
+def _median_and_p90(
+    session: Session,
+    column: InstrumentedAttribute[int | None],
+    leads: ColumnElement[bool],
+    count: int,
+) -> tuple[timedelta | None, timedelta | None]:
+    """The nearest-rank median and 90th percentile of the `count` values the cohort holds."""
+    if count == 0:
+        return None, None
+    median, p90 = (
+        duration(report_store.value_at_rank(session, column, leads, rank=rank, count=count))
+        for rank in (rank_of(count, 50), rank_of(count, 90))
+    )
+    return median, p90
+
+
+def _code(reason: str | None) -> str:
+    return str(reason or "unknown")
 
 
 def _rejections(session: Session, period: Period, source: str | None) -> Sequence[Row[Any]]:
@@ -289,32 +308,19 @@ def _rejections(session: Session, period: Period, source: str | None) -> Sequenc
 
 
 def _reason(row: Row[Any]) -> str:
-    return str(row.details.get("reason") or "unknown")
+    return _code(row.details.get("reason"))
 
 
 def _note(row: Row[Any]) -> str | None:
     return (row.details.get("note") or "").strip() or None
 
 
-def _count_reasons(rows: Sequence[Row[Any]], reasons: Mapping[str, str]) -> list[ReasonCount]:
-    """Reasons by count (most first, then code); notes from the newest rejections first."""
-    counts: Counter[str] = Counter()
-    notes: dict[str, list[str]] = defaultdict(list)
-    for row in reversed(rows):  # rows come oldest first
-        code = _reason(row)
-        counts[code] += 1
-        note = _note(row)
-        if note is not None and len(notes[code]) < EXAMPLE_NOTES:
-            notes[code].append(note)
-    total = len(rows)
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return [
-        ReasonCount(
-            code=code,
-            label=reasons.get(code, code),
-            count=count,
-            share=count / total,
-            example_notes=notes[code],
-        )
-        for code, count in ranked
-    ]
+def _newest_notes(rows: Sequence[Row[Any]]) -> list[str]:
+    """Up to three notes, newest first, from the newest of each stored group that makes up one
+    reported group (no source and an empty one; no reason and "unknown")."""
+    notes: list[str] = []
+    for row in sorted(rows, key=lambda row: (row.at, row.id), reverse=True):
+        note = (row.note or "").strip()
+        if note and len(notes) < EXAMPLE_NOTES:
+            notes.append(note)
+    return notes

@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot import report_facts
 from bot.errors import InvalidInput
 from bot.periods import parse_period
 from bot.reports import feedback_rows
 from bot.rules import ConfigError
+from bot.sla_policy import SlaPolicies
 from handlers.config import Config, load_config, redact_url
 from handlers.csv_import import import_csv
 from handlers.demo import run_demo
@@ -122,7 +124,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     db = Database.from_url(config.settings.database_url)
     try:
         if args.command == "db":
-            return _db(args, db)
+            return _db(args, config, db)
         if args.command == "leads":
             return _import(args.file, Services(config=config, db=db))
         if args.command == "report":
@@ -132,9 +134,9 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         db.dispose()
 
 
-def _db(args: argparse.Namespace, db: Database) -> int:
+def _db(args: argparse.Namespace, config: Config, db: Database) -> int:
     if args.db_command == "upgrade":
-        migrate.upgrade(db.engine)
+        migrate.upgrade(db.engine, elapsed=report_facts.elapsed_by(SlaPolicies(config.rules)))
     print(f"schema revision: {migrate.current_revision(db.engine) or 'none (empty database)'}")
     return 0
 
@@ -151,7 +153,7 @@ def _import(path: Path, services: Services) -> int:
         data = path.read_bytes()
     except OSError as error:
         return _stopped(f"cannot read {path}: {error.strerror}")
-    migrate.ensure_current(services.db.engine)
+    migrate.ensure_current(services.db.engine, elapsed=report_facts.elapsed_by(services.policies))
     try:
         report = import_csv(services.unit_of_work, data)
     except UnreadableFile as error:
@@ -174,7 +176,7 @@ def _report_feedback(args: argparse.Namespace, config: Config, db: Database) -> 
     except InvalidInput as error:
         print(f"baton: --since: {error.errors['period']}", file=sys.stderr)
         return 2
-    migrate.ensure_current(db.engine)
+    migrate.ensure_current(db.engine, elapsed=report_facts.elapsed_by(SlaPolicies(config.rules)))
     with db.read() as session:
         rows = feedback_rows(
             session, period=period, reasons=config.rules.reasons, source=args.source

@@ -16,6 +16,7 @@ import uvicorn.config
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+from bot import report_facts
 from handlers.config import Config
 from handlers.digest_job import schedule_digest
 from handlers.http_app import create_http_app
@@ -72,9 +73,9 @@ class BatonServer:
         settings.require_serving()
         assert settings.slack_bot_token is not None
         db = Database.from_url(settings.database_url)
-        migrate.ensure_current(db.engine)
         scheduler = BackgroundScheduler(timezone=ZoneInfo(config.rules.hours.timezone))
         self.services = Services(config=config, db=db, clock=clock, scheduler=scheduler)
+        migrate.ensure_current(db.engine, elapsed=report_facts.elapsed_by(self.services.policies))
         schedule_sweep(scheduler, self.services, every=sweep_every)
         schedule_digest(scheduler, self.services)
         self.clients = SlackClients.build(settings.slack_bot_token, settings.slack_api_url)

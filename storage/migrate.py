@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from alembic import command
@@ -12,17 +14,25 @@ from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
+# How long a lead took between two moments as its SLA policy (named) counts time: business hours
+# or the clock. Only the domain knows; migrations that store such durations for past leads ask it.
+Elapsed = Callable[[str | None, datetime, datetime], timedelta]
 
-def alembic_config(engine: Engine) -> Config:
+
+def alembic_config(engine: Engine, *, elapsed: Elapsed | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
+    config.attributes["elapsed"] = elapsed
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision`; safe to run on every start (it does nothing when current)."""
-    command.upgrade(alembic_config(engine), revision)
+def upgrade(engine: Engine, revision: str = "head", *, elapsed: Elapsed | None = None) -> None:
+    """Bring the schema to `revision`; safe to run on every start (it does nothing when current).
+
+    Without `elapsed`, a migration that must time past leads refuses rather than guess.
+    """
+    command.upgrade(alembic_config(engine, elapsed=elapsed), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
@@ -42,11 +52,11 @@ class SchemaNotCurrent(Exception):
     """The server database needs `baton db upgrade` before Baton can use it."""
 
 
-def ensure_current(engine: Engine) -> None:
+def ensure_current(engine: Engine, *, elapsed: Elapsed | None = None) -> None:
     """Migrate the embedded SQLite database by itself; a server database must be upgraded on
     purpose (`baton db upgrade`), so a deploy never changes a shared schema by surprise."""
     if engine.dialect.name == "sqlite":
-        upgrade(engine)
+        upgrade(engine, elapsed=elapsed)
         return
     current, head = current_revision(engine), head_revision(engine)
     if current != head:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -93,6 +95,18 @@ class Base(DeclarativeBase):
     }
 
 
+# What a report filters on, groups by and counts, for the report indexes to cover.
+REPORT_FILTERS = ("posted_at", "first_decided_by", "source")
+REPORT_REPS = ("first_decided_by", "contact_credit")
+REPORT_FACTS = (
+    "first_decision",
+    "escalated_at",
+    "time_to_claim_us",
+    "time_to_contact_us",
+    "source",
+)
+
+
 class Lead(Base):
     """One sales qualified lead, as received from marketing, plus its handoff state."""
 
@@ -147,6 +161,19 @@ class Lead(Base):
     contacted_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
 
+    # What the reports count, set by the transitions that decide it (bot.report_facts) and never
+    # cleared by a reopen, so a report aggregates columns instead of replaying the event log.
+    # The first decision's action (accept, assign, reject) and the rep it belongs to: the owner
+    # a claim made, or who rejected.
+    first_decision: Mapped[str | None] = mapped_column(String(16))
+    first_decided_by: Mapped[str | None] = mapped_column(String(32))
+    first_claimed_at: Mapped[datetime | None]
+    # Who the first contact is credited to: the owner then, else whoever marked it (a manager).
+    contact_credit: Mapped[str | None] = mapped_column(String(32))
+    # Durations in microseconds, counted as the lead's SLA policy counted time when they ended.
+    time_to_claim_us: Mapped[int | None] = mapped_column(BigInteger)
+    time_to_contact_us: Mapped[int | None] = mapped_column(BigInteger)
+
     events: Mapped[list[LeadEvent]] = relationship(
         back_populates="lead", order_by="LeadEvent.id", lazy="raise_on_sql"
     )
@@ -160,6 +187,13 @@ class Lead(Base):
         Index("ix_leads_owner_id_status", "owner_id", "status"),
         Index("ix_leads_source_created_at", "source", "created_at"),
         Index("ix_leads_created_at", "created_at"),
+        # The handoff reports, answered from these indexes alone (never the wide rows): the
+        # leads of part of a day (HandoffDay counts whole days) or of one source, by posting
+        # time; and each duration in order, so a percentile of a long period is read by walking
+        # the index to its rank instead of sorting a year of values.
+        Index("ix_leads_report_period", "posted_at", *REPORT_REPS, *REPORT_FACTS),
+        Index("ix_leads_report_claim_times", "time_to_claim_us", *REPORT_FILTERS),
+        Index("ix_leads_report_contact_times", "time_to_contact_us", *REPORT_FILTERS),
     )
 
 
@@ -180,6 +214,56 @@ class LeadEvent(Base):
     lead: Mapped[Lead] = relationship(back_populates="events")
 
     __table_args__ = (Index("ix_lead_events_action_at", "action", "at"),)
+
+
+class HandoffDay(Base):
+    """The handoff counts of the leads posted on one UTC day, per rep of the first decision and
+    rep credited with the first contact ('' for none): kept up to date by every transition that
+    changes a lead's report facts, so a year of numbers is a few thousand rows, not a million."""
+
+    __tablename__ = "handoff_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    decided_by: Mapped[str] = mapped_column(String(32), primary_key=True)
+    contact_credit: Mapped[str] = mapped_column(String(32), primary_key=True)
+    leads: Mapped[int] = mapped_column(Integer, default=0)
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    rejects: Mapped[int] = mapped_column(Integer, default=0)
+    breached: Mapped[int] = mapped_column(Integer, default=0)
+    claim_times: Mapped[int] = mapped_column(Integer, default=0)
+    contact_times: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Rejection(Base):
+    """One reject as the feedback reports read it: the reason and note sales gave, with the
+    lead's source and campaign, written with the reject event. A year of them is counted from
+    one narrow index, without the event log's JSON or the wide leads table."""
+
+    __tablename__ = "rejections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="RESTRICT"))
+    at: Mapped[datetime]
+    source: Mapped[str | None] = mapped_column(String(120))
+    campaign: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        # A period's rejections by time; grouped in index order, with no sort, for a long one;
+        # and each group's newest notes, a few entries from the end of its range.
+        Index("ix_rejections_at", "at", "source", "campaign", "reason"),
+        Index("ix_rejections_group", "source", "campaign", "reason", "at"),
+        Index(
+            "ix_rejections_noted",
+            "source",
+            "campaign",
+            "reason",
+            "at",
+            postgresql_where=text("note IS NOT NULL"),
+            sqlite_where=text("note IS NOT NULL"),
+        ),
+    )
 
 
 class OutboxKind(enum.StrEnum):
