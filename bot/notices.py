@@ -14,6 +14,8 @@ from bot.slack_text import lead_title, mention, mention_group, slack_date
 from storage.models import Lead
 
 BREACHED_WINDOWS = {"claim": "nobody claimed it", "follow_up": "has not reached it"}
+# What a person hears when Baton failed in a way they cannot fix.
+FAILURE = "Sorry, something went wrong on Baton's side; nothing was changed. Try again?"
 
 
 def dm_intro(lead: Lead, kind: DmKind) -> str:

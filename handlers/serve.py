@@ -24,6 +24,7 @@ from handlers.services import Services, utc_now
 from handlers.sla_sweep import schedule_sweep
 from handlers.slack_app import create_bolt_app
 from handlers.slack_delivery import DeliveryWorker, SlackClients
+from handlers.slow_answers import DEFAULT_WAIT, SlowAnswers
 from handlers.socket_watchdog import schedule_watchdog
 from storage import migrate
 from storage.db import Database
@@ -68,13 +69,20 @@ class BatonServer:
         post_interval: float = DEFAULT_POST_INTERVAL,
         first_retry: float = 1.0,
         sweep_every: float = DEFAULT_SWEEP_SECONDS,
+        answer_within: float = DEFAULT_WAIT,
     ) -> None:
         settings = config.settings
         settings.require_serving()
         assert settings.slack_bot_token is not None
         db = Database.from_url(settings.database_url)
         scheduler = BackgroundScheduler(timezone=ZoneInfo(config.rules.hours.timezone))
-        self.services = Services(config=config, db=db, clock=clock, scheduler=scheduler)
+        self.services = Services(
+            config=config,
+            db=db,
+            clock=clock,
+            scheduler=scheduler,
+            answers=SlowAnswers(wait=answer_within),
+        )
         migrate.ensure_current(db.engine, elapsed=report_facts.elapsed_by(self.services.policies))
         schedule_sweep(scheduler, self.services, every=sweep_every)
         schedule_digest(scheduler, self.services)
@@ -106,6 +114,7 @@ class BatonServer:
         self.delivery.stop()
         if self.services.scheduler is not None and self.services.scheduler.running:
             self.services.scheduler.shutdown(wait=True)
+        self.services.answers.close()
         self.services.db.dispose()
 
     def run(self) -> None:

@@ -14,6 +14,7 @@ from bot.lifecycle import Lifecycle
 from bot.sla_policy import SlaPolicies
 from bot.sla_sweep import SlaSweep
 from handlers.config import Config
+from handlers.slow_answers import SlowAnswers
 from storage.db import Database
 
 
@@ -29,6 +30,8 @@ class Services:
     scheduler: BaseScheduler | None = field(default=None)
     # Wakes the delivery worker; `unit_of_work` calls it after every commit.
     wake_delivery: Callable[[], None] = lambda: None
+    # Slash-command answers: in the acknowledgement when quick, through response_url when not.
+    answers: SlowAnswers = field(default_factory=SlowAnswers)
     # The domain bound to the rules once: adapters call these, and never pass the rules on.
     policies: SlaPolicies = field(init=False)
     lifecycle: Lifecycle = field(init=False)

@@ -33,7 +33,6 @@ from storage.errors import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
 
-GENERIC_FAILURE = "Sorry, something went wrong on Baton's side; nothing was changed. Try again?"
 # What a person hears when Slack sends something Baton has no listener for (e.g. a button of a
 # card drawn by another version of Baton), by the kind of request.
 UNKNOWN = {
@@ -105,7 +104,7 @@ def create_bolt_app(services: Services, clients: SlackClients) -> App:
             text = notices.refusal(error, viewer=viewer, in_modal=kind == "view_submission")
         else:
             log.error("unexpected error handling a Slack request", exc_info=error)
-            text = GENERIC_FAILURE
+            text = notices.FAILURE
         return tell(services, body, text)
 
     return app

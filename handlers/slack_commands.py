@@ -1,4 +1,5 @@
-"""`/leads`: parse the text, answer from the domain, reply in the acknowledgement itself."""
+"""`/leads`: parse the text, answer from the domain, reply in the acknowledgement when quick
+(through response_url when not: handlers.slow_answers)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from bot.errors import InvalidInput
 from bot.leads_command import Reply, answer, help_reply, writes
 from handlers.roles import AssigneeCheck, RoleResolver
 from handlers.services import Services
+from handlers.slow_answers import reply_body
 
 
 def register(app: App, services: Services, roles: RoleResolver) -> None:
@@ -29,22 +31,21 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
                 ack(response_type="ephemeral", text=refusal)
                 return
         unit = services.unit_of_work if writes(parsed) else services.db.read
-        with unit() as session:  # a refusal (BatonError) is answered by the app's error handler
-            reply = answer(
-                session,
-                parsed,
-                actor=roles.actor(command["user_id"]),
-                rules=services.config.rules,
-                lifecycle=services.lifecycle,
-                now=services.clock(),
-                team_domain=command.get("team_domain"),
-            )
-        _send(ack, reply)
+
+        def reply() -> Reply:  # a refusal (BatonError) is answered in words, late or not
+            with unit() as session:
+                return answer(
+                    session,
+                    parsed,
+                    actor=roles.actor(command["user_id"]),
+                    rules=services.config.rules,
+                    lifecycle=services.lifecycle,
+                    now=services.clock(),
+                    team_domain=command.get("team_domain"),
+                )
+
+        services.answers.answer(ack, command.get("response_url"), reply)
 
 
 def _send(ack: Ack, reply: Reply) -> None:
-    ack(
-        response_type="in_channel" if reply.in_channel else "ephemeral",
-        text=reply.message.text,
-        blocks=reply.message.blocks,
-    )
+    ack(**reply_body(reply))
