@@ -1,0 +1,709 @@
+"""Benchmark of the reports at scale: every `/leads` answer, each role's App Home and the digest
+over a year of leads (1,000,000 by default), on SQLite and PostgreSQL.
+
+The year is seeded once per database by SQL alone (INSERT ... SELECT over a series: a recursive
+CTE on SQLite, generate_series on PostgreSQL), leads first with their report facts, then their
+events (create, post, escalate, decide, contact, close) derived from them, and cached: a SQLite file
+under ~/.cache/baton/benchmarks, a schema of its own in the PostgreSQL database of
+BATON_TEST_POSTGRES_URL (the tests reset only `public`). Re-runs reuse it.
+
+The real server (`BatonServer`, clock fixed at the seeded "now") runs in its own process; the
+Slack emulator and the clients run here. Each answer is timed as a user waits for it: from the
+signed slash command to the answer in the acknowledgement, or, when it is not ready within the
+server's second, to its arrival through response_url; an App Home from `app_home_opened` to its
+`views.publish`; the digest as the server computes it. Then the server's memory (RSS now and
+peak, from /proc).
+
+Run from the repository root:
+
+    .venv/bin/python -m benchmarks.reports [--databases sqlite,postgresql] [--leads 1000000]
+        [--repeat 15]
+
+Exits 1 if an answer failed, never arrived, or the acknowledgement took longer than Slack's 3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bot.digest import DIGEST_PERIOD, digest_message
+from bot.notices import FAILURE
+from bot.periods import parse_period
+from handlers.config import load_config
+from handlers.serve import BatonServer
+from handlers.slow_answers import WORKING
+from slack_driver import SlackUser
+from slack_emulator import (
+    DEFAULT_SIGNING_SECRET,
+    DEFAULT_TOKEN,
+    MANAGER,
+    MARKETER,
+    SlackEmulator,
+    User,
+    Workspace,
+)
+from slack_emulator.workspace import default_users
+from storage import migrate
+from storage.db import Database, create_db_engine
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_RULES = ROOT / "baton.example.toml"
+POSTGRES_URL_VARIABLE = "BATON_TEST_POSTGRES_URL"
+DATABASE_KINDS = ("sqlite", "postgresql")
+CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "baton/benchmarks"
+SEED_VERSION = 4  # bump when the seeded data changes, so caches are rebuilt
+NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York
+YEAR = 365 * 86400
+REP_COUNT = 50
+REPS = tuple(f"U0REP{100000 + n}" for n in range(1, REP_COUNT + 1))
+REP = REPS[0]
+ACK_BUDGET = 3.0
+ANSWER_TIMEOUT = 120.0
+TARGET_30D = 1.0  # `/leads stats 30d` p99
+TARGET_ANY = 2.0  # any answer for 365 days
+
+
+# ------------------------------------------------------------------------------ the seeded year
+
+
+def _series(dialect: str) -> str:
+    if dialect == "postgresql":
+        return "SELECT generate_series(CAST(1 AS BIGINT), CAST(:leads AS BIGINT))"
+    return "SELECT 1 UNION ALL SELECT i + 1 FROM series WHERE i < :leads"
+
+
+def _moment(dialect: str, seconds: str) -> str:
+    """The seeded moment `seconds` after the year began, in the column's stored form."""
+    begin = NOW - timedelta(seconds=YEAR)
+    if dialect == "postgresql":
+        return f"(TIMESTAMPTZ '{begin.isoformat()}' + ({seconds}) * INTERVAL '1 second')"
+    start = begin.strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        f"(strftime('%Y-%m-%d %H:%M:%S', '{start}', '+' || ({seconds}) || ' seconds') || '.000000')"
+    )
+
+
+def _json_object(dialect: str, *pairs: str) -> str:
+    function = "json_build_object" if dialect == "postgresql" else "json_object"
+    return f"{function}({', '.join(pairs)})"
+
+
+def _leads_sql(dialect: str) -> str:
+    """One row per lead, its fate drawn from its id by fixed arithmetic: 1 % never decided, 19 %
+    rejected, 80 % claimed (a tenth by a manager's assignment), 98 % of those contacted, 30 % of
+    those closed; 30 % hot (timed on the clock), the rest business hours; 4 % breached."""
+
+    def at(seconds: str) -> str:
+        return _moment(dialect, seconds)
+
+    rep = "'U0REP' || CAST(100000 + rep AS TEXT)"
+    sources = "CASE src " + " ".join(
+        f"WHEN {n} THEN '{name}'"
+        for n, name in enumerate(
+            ["webinar", "ads", "ebook", "events", "partner", "referral", "seo", "outbound"]
+        )
+    )
+    reasons = "CASE why " + " ".join(
+        f"WHEN {n} THEN '{code}'"
+        for n, code in enumerate(
+            ["no_budget", "bad_timing", "no_authority", "no_need", "not_icp", "duplicate"]
+        )
+    )
+    empty_list = "CAST('[]' AS json)" if dialect == "postgresql" else "'[]'"
+    return f"""
+WITH RECURSIVE series(i) AS ({_series(dialect)}),
+g0 AS (
+  SELECT i, i * {YEAR} / :leads AS posted_s, (i * 7919) % 100 AS fate,
+    CASE WHEN (i * 13) % 10 < 3 THEN 1 ELSE 0 END AS hot, (i * 31) % {REP_COUNT} + 1 AS rep,
+    i % 8 AS src, (i / 8) % 5 AS camp, (i * 41) % 6 AS why, (i / 16) % 2 AS has_note,
+    CASE WHEN (i * 17) % 100 < 2 THEN 1 ELSE 0 END AS never_contacted,
+    CASE WHEN (i * 23) % 10 < 3 THEN 1 ELSE 0 END AS closes,
+    CASE WHEN (i * 29) % 100 < 4 THEN 1 ELSE 0 END AS breached,
+    600 + (i * 71) % 172800 AS contact_s,
+    CASE WHEN (i * 13) % 10 < 3 THEN 60 + (i * 37) % 3540 ELSE 1800 + (i * 53) % 28800 END
+      AS claim_s
+  FROM series),
+g1 AS (
+  SELECT g0.*,
+    CASE WHEN fate >= 1 AND posted_s + claim_s <= {YEAR} THEN 1 ELSE 0 END AS decided,
+    posted_s + claim_s AS decided_s, posted_s + claim_s + contact_s AS contacted_s
+  FROM g0),
+g2 AS (
+  SELECT g1.*,
+    CASE WHEN decided = 1 AND fate < 20 THEN 1 ELSE 0 END AS rejected,
+    CASE WHEN decided = 1 AND fate >= 20 THEN 1 ELSE 0 END AS claimed,
+    CASE WHEN decided = 1 AND fate >= 20 AND never_contacted = 0 AND contacted_s <= {YEAR}
+      THEN 1 ELSE 0 END AS contacted
+  FROM g1),
+g AS (
+  SELECT g2.*,
+    CASE WHEN contacted = 1 AND closes = 1 AND contacted_s + 604800 <= {YEAR}
+      THEN 1 ELSE 0 END AS closed,
+    CASE
+      WHEN decided = 0 AND posted_s + 14400 <= {YEAR} THEN posted_s + 14400
+      WHEN claimed = 1 AND never_contacted = 1 AND decided_s + 86400 <= {YEAR}
+        THEN decided_s + 86400
+      WHEN decided = 1 AND breached = 1 THEN posted_s + claim_s / 2
+    END AS escalated_s
+  FROM g2)
+INSERT INTO leads (
+  id, external_id, status, name, email, title, company, company_size, industry, country,
+  segment, source, campaign, score, intent, activities, owner_id, rejected_by, reject_reason,
+  reject_note, sla_policy, sla_cycle, claim_due_at, follow_up_due_at, slack_channel, slack_ts,
+  created_at, updated_at, posted_at, accepted_at, rejected_at, escalated_at, contacted_at,
+  closed_at, first_decision, first_decided_by, first_claimed_at, contact_credit,
+  time_to_claim_us, time_to_contact_us)
+SELECT
+  i, 'bench-' || CAST(i AS TEXT),
+  CASE
+    WHEN decided = 0 THEN CASE WHEN escalated_s IS NULL THEN 'open' ELSE 'escalated' END
+    WHEN rejected = 1 THEN 'rejected'
+    WHEN closed = 1 THEN CASE WHEN i % 3 = 0 THEN 'won' ELSE 'lost' END
+    WHEN contacted = 1 THEN 'contacted'
+    WHEN escalated_s = decided_s + 86400 THEN 'escalated'
+    ELSE 'accepted'
+  END,
+  'Prospect ' || CAST(i AS TEXT), 'prospect' || CAST(i AS TEXT) || '@example.com',
+  'Head of Operations', 'Company ' || CAST(i % 5000 AS TEXT), '51-200', 'Software',
+  CASE i % 4 WHEN 0 THEN 'US' WHEN 1 THEN 'DE' WHEN 2 THEN 'GB' ELSE 'FR' END,
+  CASE i % 3 WHEN 0 THEN 'smb' WHEN 1 THEN 'mid_market' ELSE 'enterprise' END,
+  {sources} END, {sources} END || ' campaign ' || CAST(camp AS TEXT),
+  40 + i % 60, CASE WHEN hot = 1 THEN 'demo_request' ELSE 'content' END, {empty_list},
+  CASE WHEN claimed = 1 THEN {rep} END,
+  CASE WHEN rejected = 1 THEN {rep} END,
+  CASE WHEN rejected = 1 THEN {reasons} END END,
+  CASE WHEN rejected = 1 AND has_note = 1 THEN 'Note on lead ' || CAST(i AS TEXT) END,
+  CASE WHEN hot = 1 THEN 'hot' ELSE 'standard' END, 1,
+  CASE WHEN decided = 0 THEN {at("posted_s + 14400")} END,
+  CASE WHEN claimed = 1 AND contacted = 0 THEN {at("decided_s + 86400")} END,
+  'C0SALES0001', CAST(1700000000 + i AS TEXT) || '.000100',
+  {at("posted_s - 2")}, {at("posted_s")}, {at("posted_s")},
+  CASE WHEN claimed = 1 THEN {at("decided_s")} END,
+  CASE WHEN rejected = 1 THEN {at("decided_s")} END,
+  CASE WHEN escalated_s IS NOT NULL THEN {at("escalated_s")} END,
+  CASE WHEN contacted = 1 THEN {at("contacted_s")} END,
+  CASE WHEN closed = 1 THEN {at("contacted_s + 604800")} END,
+  CASE WHEN rejected = 1 THEN 'reject' WHEN claimed = 1 AND fate < 28 THEN 'assign'
+    WHEN claimed = 1 THEN 'accept' END,
+  CASE WHEN decided = 1 THEN {rep} END,
+  CASE WHEN claimed = 1 THEN {at("decided_s")} END,
+  CASE WHEN contacted = 1 THEN {rep} END,
+  CASE WHEN decided = 1 THEN claim_s * 1000000 END,
+  CASE WHEN contacted = 1 THEN contact_s * 1000000 END
+FROM g
+"""
+
+
+def _events_sql(dialect: str) -> list[str]:
+    """Each lead's events, derived from its columns, one INSERT ... SELECT per kind; then the
+    rejections and the day counts, as the transitions would have kept them."""
+
+    def obj(*pairs: str) -> str:
+        return _json_object(dialect, *pairs)
+
+    columns = (
+        "INSERT INTO lead_events (lead_id, action, from_status, to_status, actor, at, details)"
+    )
+    rejection = obj("'reason'", "reject_reason", "'note'", "reject_note")
+    assignment = obj("'assignee'", "first_decided_by")
+    decision_details = (
+        f"CASE first_decision WHEN 'reject' THEN {rejection} "
+        f"WHEN 'assign' THEN {assignment} ELSE {obj()} END"
+    )
+    day = "date(posted_at)" if dialect == "sqlite" else "CAST(timezone('UTC', posted_at) AS DATE)"
+    created = obj("'source'", "source")
+    posted = obj("'channel'", "slack_channel", "'ts'", "slack_ts")
+    breach = obj("'breach'", "'claim'")
+    outcome = obj("'outcome'", "status")
+    return [
+        f"{columns} SELECT id, 'create', NULL, 'new', 'baton', created_at, {created} FROM leads",
+        f"{columns} SELECT id, 'post', 'new', 'open', 'baton', posted_at, {posted} FROM leads",
+        f"{columns} SELECT id, 'escalate', 'open', 'escalated', 'baton', escalated_at, {breach} "
+        "FROM leads WHERE escalated_at IS NOT NULL",
+        f"{columns} SELECT id, first_decision, 'open', "
+        "CASE first_decision WHEN 'reject' THEN 'rejected' ELSE 'accepted' END, "
+        "CASE first_decision WHEN 'assign' THEN 'U0MANAGER01' ELSE first_decided_by END, "
+        f"COALESCE(first_claimed_at, rejected_at), {decision_details} "
+        "FROM leads WHERE first_decision IS NOT NULL",
+        f"{columns} SELECT id, 'mark_contacted', 'accepted', 'contacted', contact_credit, "
+        f"contacted_at, {obj()} FROM leads WHERE contacted_at IS NOT NULL",
+        f"{columns} SELECT id, 'close', 'contacted', status, owner_id, closed_at, {outcome} "
+        "FROM leads WHERE closed_at IS NOT NULL",
+        "INSERT INTO rejections (lead_id, at, source, campaign, reason, note) SELECT id, "
+        "rejected_at, source, campaign, reject_reason, reject_note FROM leads "
+        "WHERE rejected_at IS NOT NULL ORDER BY rejected_at, id",
+        "INSERT INTO handoff_days (day, decided_by, contact_credit, leads, claims, rejects, "
+        "breached, claim_times, contact_times) "
+        f"SELECT {day}, COALESCE(first_decided_by, ''), COALESCE(contact_credit, ''), count(*), "
+        "count(CASE WHEN first_decision IN ('accept', 'assign') THEN 1 END), "
+        "count(CASE WHEN first_decision = 'reject' THEN 1 END), count(escalated_at), "
+        "count(time_to_claim_us), count(time_to_contact_us) "
+        "FROM leads WHERE posted_at IS NOT NULL GROUP BY 1, 2, 3",
+    ]
+
+
+@dataclass(frozen=True)
+class Seeded:
+    url: str
+    where: str  # the file or schema it is cached in
+    leads: int
+    events: int
+    seconds: float | None  # None: taken from the cache
+
+
+def seed(url: str, leads: int) -> tuple[int, int]:
+    """Fill an empty, migrated database with the year; returns (leads, events)."""
+    db = Database.from_url(url)
+    try:
+        dialect = db.dialect
+        with db.engine.begin() as connection:
+            connection.execute(text(_leads_sql(dialect)), {"leads": leads})
+            for statement in _events_sql(dialect):
+                connection.execute(text(statement))
+            if dialect == "postgresql":
+                connection.execute(
+                    text("SELECT setval(pg_get_serial_sequence('leads', 'id'), :last)"),
+                    {"last": leads},
+                )
+        if dialect == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.execute(text("VACUUM ANALYZE"))
+        with db.engine.connect() as connection:
+            counted = connection.execute(
+                text("SELECT (SELECT count(*) FROM leads), (SELECT count(*) FROM lead_events)")
+            ).one()
+        return int(counted[0]), int(counted[1])
+    finally:
+        db.dispose()
+
+
+def cache_key(leads: int) -> str:
+    """Names a cached year: its size, the seed's version and the schema's, so a new migration
+    (or seed) builds a new one instead of finding one it cannot use."""
+    return f"{leads}_v{SEED_VERSION}_r{migrate.head_revision(create_db_engine('sqlite://'))}"
+
+
+def cached_sqlite(leads: int) -> Seeded:
+    path = CACHE_DIR / f"reports-{cache_key(leads)}.db"
+    if path.exists():
+        return Seeded(
+            f"sqlite:///{path}", str(path), leads, _count_events(f"sqlite:///{path}"), None
+        )
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    for leftover in CACHE_DIR.glob(partial.name + "*"):
+        leftover.unlink()
+    started = time.perf_counter()
+    _migrate(f"sqlite:///{partial}")
+    _, events = seed(f"sqlite:///{partial}", leads)
+    seconds = time.perf_counter() - started
+    partial.rename(path)  # only a finished seed is ever found in the cache
+    return Seeded(f"sqlite:///{path}", str(path), leads, events, seconds)
+
+
+def cached_postgres(base_url: str, leads: int) -> Seeded:
+    schema = f"reports_bench_{cache_key(leads)}"
+    admin = Database.from_url(base_url)
+    try:
+        with admin.engine.begin() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :name"),
+                {"name": schema},
+            ).first()
+            if exists is None:
+                connection.execute(text(f"DROP SCHEMA IF EXISTS {schema}_partial CASCADE"))
+                connection.execute(text(f"CREATE SCHEMA {schema}_partial"))
+    finally:
+        admin.dispose()
+    url = _in_schema(base_url, schema)
+    if exists is not None:
+        return Seeded(url, f"schema {schema}", leads, _count_events(url), None)
+    started = time.perf_counter()
+    partial = _in_schema(base_url, f"{schema}_partial")
+    _migrate(partial)
+    _, events = seed(partial, leads)
+    admin = Database.from_url(base_url)
+    try:
+        with admin.engine.begin() as connection:
+            connection.execute(text(f"ALTER SCHEMA {schema}_partial RENAME TO {schema}"))
+    finally:
+        admin.dispose()
+    return Seeded(url, f"schema {schema}", leads, events, time.perf_counter() - started)
+
+
+def _in_schema(url: str, schema: str) -> str:
+    parsed = make_url(url)
+    with_path = parsed.update_query_dict({"options": f"-csearch_path={schema}"})
+    return with_path.render_as_string(hide_password=False)
+
+
+def _migrate(url: str) -> None:
+    db = Database.from_url(url)
+    try:
+        migrate.upgrade(db.engine)  # an empty database: nothing to time by the SLA rules
+    finally:
+        db.dispose()
+
+
+def _count_events(url: str) -> int:
+    db = Database.from_url(url)
+    try:
+        with db.engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM lead_events")).scalar_one())
+    finally:
+        db.dispose()
+
+
+# ------------------------------------------------------------------------------ the server
+
+
+def _environment(url: str, api_url: str) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
+        "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
+        "SLACK_API_URL": api_url,
+        "BATON_INTAKE_TOKEN": "benchmark-intake-token",
+        "DATABASE_URL": url,
+        "BATON_CONFIG": str(EXAMPLE_RULES),
+    }
+
+
+def serve(url: str, api_url: str, commands: Connection) -> None:
+    """The server process: Baton with its clock at the seeded now, until told to stop; it also
+    times the digest when asked, as its cron job would compute it."""
+    server = BatonServer(load_config(_environment(url, api_url)), clock=lambda: NOW)
+    commands.send(server.start())
+    services = server.services
+    zone = ZoneInfo(services.config.rules.hours.timezone)
+    while (request := commands.recv()) != "stop":
+        assert request == "digest"
+        started = time.perf_counter()
+        with services.db.read() as session:
+            digest_message(
+                session,
+                period=parse_period(DIGEST_PERIOD, now=NOW, timezone=zone),
+                rules=services.config.rules,
+                policies=services.policies,
+            )
+        commands.send(time.perf_counter() - started)
+    server.stop()
+    commands.send("stopped")
+
+
+@contextmanager
+def baton_process(url: str, api_url: str) -> Iterator[tuple[str, Connection, int]]:
+    ours, theirs = multiprocessing.get_context("spawn").Pipe()
+    process = multiprocessing.get_context("spawn").Process(
+        target=serve, args=(url, api_url, theirs), daemon=True
+    )
+    process.start()
+    try:
+        if not ours.poll(120):
+            raise SystemExit("the Baton server did not start within 2 minutes")
+        assert process.pid is not None
+        yield ours.recv(), ours, process.pid
+        ours.send("stop")
+        ours.poll(30)
+    finally:
+        process.join(timeout=30)
+        if process.is_alive():
+            process.kill()
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """The process's resident memory now and at its peak, in MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        fields[name] = value
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+# ------------------------------------------------------------------------------ measuring
+
+
+@dataclass
+class Timing:
+    label: str
+    seconds: list[float] = field(default_factory=list)
+    late: int = 0  # answers that came through response_url
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> tuple[float, float, float, float]:
+        """First (cold), then p50, p99 and max of the runs after it (nearest rank)."""
+        first, *rest = self.seconds
+        ordered = sorted(rest or [first])
+
+        def rank(p: int) -> float:
+            return ordered[max(1, -(-p * len(ordered) // 100)) - 1]
+
+        return first, rank(50), rank(99), ordered[-1]
+
+
+EXPECTED = {  # how each answer's text begins
+    "stats": ("Handoff numbers", "Your numbers"),
+    "feedback": ("Why sales rejected leads",),
+    "queue": ("Lead queue",),
+    "sla": ("SLA health",),
+    "mine": ("Your open leads",),
+}
+
+
+def time_command(emulator: SlackEmulator, user: SlackUser, text: str, timing: Timing) -> None:
+    answered = len(emulator.calls("response_url"))
+    started = time.perf_counter()
+    try:
+        response = user.slash_command("/leads", text)
+    except httpx.TimeoutException:
+        timing.problems.append(f"no acknowledgement within Slack's {ACK_BUDGET:.0f} s")
+        return
+    acknowledged = time.perf_counter() - started
+    body = response.json() if response.content else {}
+    if body.get("text") == WORKING:
+        try:
+            emulator.wait_for(
+                lambda: len(emulator.calls("response_url")) > answered, timeout=ANSWER_TIMEOUT
+            )
+        except TimeoutError:
+            timing.problems.append(f"no answer through response_url in {ANSWER_TIMEOUT:.0f} s")
+            return
+        timing.seconds.append(time.perf_counter() - started)
+        timing.late += 1
+        body = emulator.calls("response_url")[answered].args["body"]
+    else:
+        timing.seconds.append(acknowledged)
+    answer = str(body.get("text", ""))
+    if (
+        response.status_code != 200
+        or answer == FAILURE
+        or not answer.startswith(EXPECTED[text.split()[0]])
+    ):
+        timing.problems.append(f"unexpected answer {answer[:80]!r} (HTTP {response.status_code})")
+
+
+def time_home(emulator: SlackEmulator, user: SlackUser, timing: Timing) -> None:
+    def published() -> int:
+        return sum(
+            1 for c in emulator.calls("views.publish") if c.args.get("user_id") == user.user_id
+        )
+
+    before = published()
+    started = time.perf_counter()
+    user.open_app_home()
+    try:
+        emulator.wait_for(lambda: published() > before, timeout=ANSWER_TIMEOUT)
+    except TimeoutError:
+        timing.problems.append(f"no views.publish within {ANSWER_TIMEOUT:.0f} s")
+        return
+    timing.seconds.append(time.perf_counter() - started)
+
+
+@dataclass
+class DatabaseReport:
+    kind: str
+    version: str
+    seeded: Seeded
+    timings: list[Timing] = field(default_factory=list)
+    memory: tuple[float, float] = (0.0, 0.0)
+
+
+def forget_slack_events(url: str) -> None:
+    """A new emulator numbers its events from the start again: forget the ones an earlier run
+    delivered, or the server would take its App Home events for Slack's retries."""
+    db = Database.from_url(url)
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(text("DELETE FROM slack_events_seen"))
+    finally:
+        db.dispose()
+
+
+def measure(kind: str, seeded: Seeded, repeat: int) -> DatabaseReport:
+    forget_slack_events(seeded.url)
+    report = DatabaseReport(kind, database_version(seeded.url), seeded)
+    users = default_users() + tuple(User(rep, f"rep{n}", f"Rep {n}") for n, rep in enumerate(REPS))
+    with (
+        SlackEmulator(workspace=Workspace(users=users)) as emulator,
+        baton_process(seeded.url, emulator.api_url) as (url, digests, pid),
+    ):
+        for label, run in cases(emulator, url, digests):
+            timing = Timing(label)
+            for _ in range(repeat + 1):  # the first run is reported apart, as "first"
+                run(timing)
+            report.timings.append(timing)
+            p99 = _ms(timing.summary()[2]) if timing.seconds else "-"
+            print(f"  .. {label}: p99 {p99} ms", file=sys.stderr, flush=True)
+        report.memory = memory_mb(pid)
+    return report
+
+
+def cases(
+    emulator: SlackEmulator, url: str, digests: Connection
+) -> list[tuple[str, Callable[[Timing], None]]]:
+    """Every answer to time: a label and how to run it once."""
+
+    def person(user_id: str) -> SlackUser:
+        return emulator.user(
+            user_id, bot_url=f"{url}/slack/events", signing_secret=DEFAULT_SIGNING_SECRET
+        )
+
+    manager, marketer, rep = person(MANAGER), person(MARKETER), person(REP)
+    found = [
+        (f"/leads {name} {period} ({role})", _command(emulator, who, f"{name} {period}"))
+        for name, who, role in (("stats", manager, "manager"), ("feedback", marketer, "marketer"))
+        for period in ("7d", "30d", "90d", "365d")
+    ]
+    return [
+        *found,
+        ("/leads stats 30d (rep)", _command(emulator, rep, "stats 30d")),
+        ("/leads queue (manager)", _command(emulator, manager, "queue")),
+        ("/leads sla (manager)", _command(emulator, manager, "sla")),
+        ("/leads mine (rep)", _command(emulator, rep, "mine")),
+        ("App Home (rep)", lambda t: time_home(emulator, rep, t)),
+        ("App Home (manager)", lambda t: time_home(emulator, manager, t)),
+        ("App Home (marketer)", lambda t: time_home(emulator, marketer, t)),
+        ("digest (7d, computed)", lambda t: t.seconds.append(_digest(digests))),
+    ]
+
+
+def _command(emulator: SlackEmulator, user: SlackUser, text: str) -> Callable[[Timing], None]:
+    return lambda timing: time_command(emulator, user, text, timing)
+
+
+def _digest(digests: Connection) -> float:
+    digests.send("digest")
+    return float(digests.recv())
+
+
+def database_version(url: str) -> str:
+    db = Database.from_url(url)
+    try:
+        with db.engine.connect():
+            info = db.engine.dialect.server_version_info or ()
+        return f"{db.dialect} {'.'.join(str(part) for part in info)}"
+    finally:
+        db.dispose()
+
+
+# ------------------------------------------------------------------------------ output
+
+
+def machine_facts() -> str:
+    cpu = "unknown CPU"
+    memory = "? GB"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.0f} GB"
+                break
+    except OSError:
+        pass
+    load1, load5, _ = os.getloadavg()
+    return (
+        f"Machine: {cpu}, {os.cpu_count()} cores, {memory} memory (load average "
+        f"{load1:.2f}/{load5:.2f}); {platform.python_implementation()} {platform.python_version()} "
+        f"on {platform.system()} {platform.machine()}, SQLite {sqlite3.sqlite_version}"
+    )
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f}"
+
+
+def print_report(report: DatabaseReport) -> bool:
+    """Print one database's figures; True when every answer arrived and the targets held."""
+    seeded = report.seeded
+    how = "cached" if seeded.seconds is None else f"seeded in {seeded.seconds:.0f} s"
+    print(
+        f"\n== {report.version}: {seeded.leads:,} leads, {seeded.events:,} events "
+        f"({how}, {seeded.where}) =="
+    )
+    print(f"  {'answer':<32}{'first ms':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  via")
+    ok = True
+    for timing in report.timings:
+        if not timing.seconds:
+            print(f"  {timing.label:<32}{'-':>10}")
+        else:
+            first, p50, p99, top = timing.summary()
+            via = f"response_url {timing.late}/{len(timing.seconds)}" if timing.late else "ack"
+            if timing.label.startswith(("App Home", "digest")):
+                via = ""
+            figures = f"{_ms(first):>10}{_ms(p50):>9}{_ms(p99):>9}{_ms(top):>9}"
+            print(f"  {timing.label:<32}{figures}  {via}")
+        for problem in timing.problems[:3]:
+            print(f"    PROBLEM: {problem}")
+            ok = False
+    rss, peak = report.memory
+    print(f"  server memory: RSS {rss:.0f} MB after the runs, peak {peak:.0f} MB")
+    for timing in report.timings:
+        if not timing.seconds:
+            continue
+        _, _, p99, top = timing.summary()
+        if timing.label.startswith("/leads stats 30d (manager)") and p99 > TARGET_30D:
+            print(f"  MISSES the target: stats 30d p99 {_ms(p99)} ms > {_ms(TARGET_30D)} ms")
+            ok = False
+        if "365d" in timing.label and top > TARGET_ANY:
+            print(f"  MISSES the target: {timing.label} max {_ms(top)} ms > {_ms(TARGET_ANY)} ms")
+            ok = False
+    return ok
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.reports", description=__doc__)
+    parser.add_argument("--databases", default=",".join(DATABASE_KINDS))
+    parser.add_argument("--leads", type=int, default=1_000_000, help="leads in the year")
+    parser.add_argument("--repeat", type=int, default=15, help="timed runs per answer")
+    options = parser.parse_args(argv)
+    options.kinds = [kind.strip() for kind in options.databases.split(",") if kind.strip()]
+    if set(options.kinds) - set(DATABASE_KINDS) or not options.kinds:
+        parser.error(f"--databases takes a list of {', '.join(DATABASE_KINDS)}")
+    if options.leads < 1000 or options.repeat < 1:
+        parser.error("--leads must be at least 1000 and --repeat at least 1")
+    return options
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    print(machine_facts(), flush=True)
+    ok = True
+    for kind in options.kinds:
+        print(f"... {kind}: the seeded year (built once, then cached)", file=sys.stderr, flush=True)
+        if kind == "sqlite":
+            seeded = cached_sqlite(options.leads)
+        else:
+            base = os.environ.get(POSTGRES_URL_VARIABLE, "")
+            if not base.startswith("postgresql"):
+                raise SystemExit(f"{POSTGRES_URL_VARIABLE} must hold a PostgreSQL URL")
+            seeded = cached_postgres(base, options.leads)
+        ok &= print_report(measure(kind, seeded, options.repeat))
+    if not ok:
+        print("FAILED: see the PROBLEM and MISSES lines above")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
