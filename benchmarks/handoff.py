@@ -39,7 +39,6 @@ import json
 import logging
 import multiprocessing
 import os
-import platform
 import queue
 import statistics
 import sys
@@ -65,6 +64,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from benchmarks.machine import machine_facts
 from bot.intake import MAX_BATCH
 from handlers.config import load_config
 from handlers.sample_leads import sample_leads
@@ -630,11 +630,8 @@ def benchmark_database(
 
 
 def machine_header(kinds: Sequence[str], options: argparse.Namespace) -> str:
-    load1, load5, _ = os.getloadavg()
     return (
-        f"Baton handoff benchmark: {os.cpu_count()} CPUs (load average {load1:.2f}/{load5:.2f}), "
-        f"{platform.python_implementation()} {platform.python_version()} on {platform.system()} "
-        f"{platform.machine()}; databases: {', '.join(kinds)}; "
+        f"{machine_facts()}\nBaton handoff benchmark: databases: {', '.join(kinds)}; "
         f"{options.clicks} clicks, {options.leads} leads, {options.batch_leads} leads in batches "
         f"of {MAX_BATCH}, {options.concurrency} client threads"
     )

@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import platform
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -43,6 +41,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from benchmarks.machine import machine_facts
 from bot.digest import DIGEST_PERIOD, digest_message
 from bot.notices import FAILURE
 from bot.periods import parse_period
@@ -603,28 +602,6 @@ def database_version(url: str) -> str:
 
 
 # ------------------------------------------------------------------------------ output
-
-
-def machine_facts() -> str:
-    cpu = "unknown CPU"
-    memory = "? GB"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.0f} GB"
-                break
-    except OSError:
-        pass
-    load1, load5, _ = os.getloadavg()
-    return (
-        f"Machine: {cpu}, {os.cpu_count()} cores, {memory} memory (load average "
-        f"{load1:.2f}/{load5:.2f}); {platform.python_implementation()} {platform.python_version()} "
-        f"on {platform.system()} {platform.machine()}, SQLite {sqlite3.sqlite_version}"
-    )
 
 
 def _ms(seconds: float) -> str:

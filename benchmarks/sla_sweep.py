@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -50,6 +48,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event, func, insert, select, text
 
+from benchmarks.machine import machine_facts
 from bot.rules import Rules
 from bot.sla_sweep import SWEEP_BATCH
 from handlers.config import Config, load_settings
@@ -356,12 +355,9 @@ def progress(message: str) -> None:
     print(f"  .. {message}", file=sys.stderr, flush=True)
 
 
-def machine_facts(kinds: Sequence[str]) -> str:
+def run_facts(kinds: Sequence[str]) -> str:
     pg = postgres_version() if "postgresql" in kinds else "not run"
-    return (
-        f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python "
-        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, PostgreSQL {pg}"
-    )
+    return f"{machine_facts()}, PostgreSQL {pg}"
 
 
 def print_plan(kind: str, size: int, lines: list[str]) -> None:
@@ -427,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     moment = sweep_moment(args.due_share)
     started = time.perf_counter()
-    print(machine_facts(args.databases))
+    print(run_facts(args.databases))
     print(
         f"Backlog: N open leads, 2N timers, {args.due_share:.1%} of them due at the sweep moment; "
         f"idle sweep = median of {IDLE_REPEATS} sweep_once runs with nothing due; "
