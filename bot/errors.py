@@ -29,18 +29,23 @@ class InvalidTransition(BatonError):
 
 class AlreadyClaimed(InvalidTransition):
     """Someone else decided on the lead first; `owner_id` says who (the rep who claimed it, or who
-    rejected it). The message names nobody: how to name them depends on where it is shown
-    (bot.notices.refusal), so the adapter words it with `describe`."""
+    rejected it), `lead` how a message names the lead (bot.slack_text.lead_label). The message
+    names nobody: how to name them depends on where it is shown (bot.notices.refusal), so the
+    adapter words it with `describe`."""
 
-    def __init__(self, *, lead_id: int, status: LeadStatus, owner_id: str | None) -> None:
+    def __init__(
+        self, *, lead_id: int, lead: str, status: LeadStatus, owner_id: str | None
+    ) -> None:
         self.decision = "rejected" if status == LeadStatus.REJECTED else "claimed"
+        self.lead = lead
         super().__init__(
             self.describe("another rep"), lead_id=lead_id, status=status, owner_id=owner_id
         )
 
-    def describe(self, who: str) -> str:
-        """The refusal, naming whoever decided as `who` (a mention, "you", "another rep")."""
-        return f"This lead was already {self.decision} by {who}."
+    def describe(self, who: str, *, lead: str | None = None) -> str:
+        """The refusal, naming whoever decided as `who` (a mention, "you", "another rep"), and the
+        lead as `lead` where the surface already shows which (a form about it)."""
+        return f"{lead or self.lead} was already {self.decision} by {who}."
 
 
 class NotAllowed(BatonError):

@@ -21,6 +21,7 @@ from bot import outbox, report_facts, sla_timers
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.outbox import DmKind
 from bot.sla_policy import SlaPolicies
+from bot.slack_text import lead_label
 from storage import leads as lead_store
 from storage.models import Lead, LeadStatus
 
@@ -250,7 +251,7 @@ class Lifecycle:
             now=now,
             to=S.OPEN,
             values=_UNCLAIMED,
-            check=_manager_only(actor, "reopen a lead"),
+            check=_manager_only(actor, "reopen {lead}"),
         )
 
     def release(self, session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
@@ -263,7 +264,7 @@ class Lifecycle:
             now=now,
             to=S.OPEN,
             values=_UNCLAIMED,
-            check=_owner_or_manager(actor, "release"),
+            check=_owner_or_manager(actor, "release {lead}"),
         )
 
     def assign(
@@ -285,7 +286,7 @@ class Lifecycle:
             to=S.ACCEPTED,
             values={"owner_id": assignee, "accepted_at": now},
             details={"assignee": assignee},
-            check=_manager_only(actor, "assign leads"),
+            check=_manager_only(actor, "assign {lead}"),
         )
         outbox.direct_message(session, lead=lead, user_id=assignee, kind=DmKind.OWNER, now=now)
         return lead
@@ -302,7 +303,7 @@ class Lifecycle:
             now=now,
             to=S.CONTACTED,
             values={"contacted_at": now},
-            check=_owner_or_manager(actor, "mark contacted"),
+            check=_owner_or_manager(actor, "mark {lead} contacted"),
         )
 
     def close(
@@ -326,7 +327,7 @@ class Lifecycle:
             to=outcome,
             values={"closed_at": now},
             details={"outcome": outcome.value},
-            check=_owner_or_manager(actor, "close"),
+            check=_owner_or_manager(actor, "close {lead}"),
         )
 
     def _transition(
@@ -439,9 +440,9 @@ def _refusal(lead: Lead, action: Action) -> InvalidTransition:
     status = lead.status
     if action in (Action.ACCEPT, Action.REJECT) and status in DECIDED:
         by = lead.rejected_by if status == S.REJECTED else lead.owner_id
-        return AlreadyClaimed(lead_id=lead.id, status=status, owner_id=by)
+        return AlreadyClaimed(lead_id=lead.id, lead=lead_label(lead), status=status, owner_id=by)
     return InvalidTransition(
-        f"Lead {lead.id} is {status.value}; it cannot be {PAST_TENSE[action]} now.",
+        f"{lead_label(lead)} is {status.value}; it cannot be {PAST_TENSE[action]} now.",
         lead_id=lead.id,
         status=status,
         owner_id=lead.owner_id,
@@ -463,13 +464,17 @@ def _unclaimed_or_owned_by(actor: Actor) -> Check:
 
 
 def _claimed_by(lead: Lead) -> AlreadyClaimed:
-    return AlreadyClaimed(lead_id=lead.id, status=lead.status, owner_id=lead.owner_id)
+    return AlreadyClaimed(
+        lead_id=lead.id, lead=lead_label(lead), status=lead.status, owner_id=lead.owner_id
+    )
 
 
 def _manager_only(actor: Actor, what: str) -> Check:
-    def check(_lead: Lead) -> None:
+    """`what` is the move in words, `{lead}` standing for the lead: the refusal names it."""
+
+    def check(lead: Lead) -> None:
         if not actor.is_manager:
-            raise NotAllowed(f"Only a manager can {what}.")
+            raise NotAllowed(f"Only a manager can {what.format(lead=lead_label(lead))}.")
 
     return check
 
@@ -477,7 +482,9 @@ def _manager_only(actor: Actor, what: str) -> Check:
 def _owner_or_manager(actor: Actor, what: str) -> Check:
     def check(lead: Lead) -> None:
         if not actor.is_manager and lead.owner_id != actor.id:
-            raise NotAllowed(f"Only the lead's owner or a manager can {what} it.")
+            raise NotAllowed(
+                f"Only the lead's owner or a manager can {what.format(lead=lead_label(lead))}."
+            )
 
     return check
 

@@ -71,11 +71,14 @@ class Breach:
 
 def refusal(error: BatonError, *, viewer: str | None = None, in_modal: bool = False) -> str:
     """A domain error in words for `viewer`. Whoever decided on the lead first is mentioned in a
-    message; a modal would show the mention raw, so there they are "you" or "another rep"."""
+    message; a modal would show the mention raw, so there they are "you" or "another rep", and
+    the lead, which the form is about, is "This lead"."""
     if isinstance(error, AlreadyClaimed):
         if not in_modal:
             return error.describe(mention(error.owner_id))
-        return error.describe("you" if error.owner_id == viewer else "another rep")
+        return error.describe(
+            "you" if error.owner_id == viewer else "another rep", lead="This lead"
+        )
     return str(error)
 
 

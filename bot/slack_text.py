@@ -101,3 +101,11 @@ def lead_title(lead: Lead) -> str:
     name = lead.name or "Unnamed lead"
     text = f"{name} ({lead.company})" if lead.company else name
     return safe_text(text, NAME_LIMIT)
+
+
+def lead_label(lead: Lead) -> str:
+    """How a notice names the lead it is about, e.g. `Acme · Jane Doe (#12)`: the company people
+    know it by, the person, and the number /leads takes; escaped and short enough for one line."""
+    name = lead.name or "Unnamed lead"
+    text = f"{lead.company} · {name}" if lead.company else name
+    return f"{safe_text(text, NAME_LIMIT)} (#{lead.id})"

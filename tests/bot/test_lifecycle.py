@@ -191,7 +191,9 @@ def test_second_rep_learns_who_claimed_the_lead(db: Database) -> None:
     with pytest.raises(AlreadyClaimed) as refused, db.write() as session:
         LIFECYCLE.accept(session, lead_id=lead_id, actor=OTHER_REP, now=NOW)
     assert refused.value.owner_id == OWNER.id
-    assert notices.refusal(refused.value) == f"This lead was already claimed by <@{OWNER.id}>."
+    assert notices.refusal(refused.value) == (
+        f"Northwind Traders · Dana Whitfield (#{lead_id}) was already claimed by <@{OWNER.id}>."
+    )
 
 
 def test_reject_after_accept_is_refused_naming_the_owner(db: Database) -> None:

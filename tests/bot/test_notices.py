@@ -9,6 +9,7 @@ import pytest
 from bot import notices
 from bot.errors import AlreadyClaimed, InvalidTransition, NotAllowed
 from bot.outbox import DmKind
+from bot.slack_text import lead_label
 from storage.models import Lead, LeadStatus
 from tests.conftest import NOW
 
@@ -16,14 +17,24 @@ OWNER = "U0REP000001"
 RAW_MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
 
 
+LEAD = Lead(id=7, name="Jane Doe", company="Acme & Sons")
+
+
 def claimed(status: LeadStatus = LeadStatus.ACCEPTED) -> AlreadyClaimed:
-    return AlreadyClaimed(lead_id=7, status=status.value, owner_id=OWNER)
+    return AlreadyClaimed(lead_id=7, lead=lead_label(LEAD), status=status.value, owner_id=OWNER)
 
 
-def test_a_refusal_in_a_message_mentions_who_decided_first() -> None:
-    assert notices.refusal(claimed()) == f"This lead was already claimed by <@{OWNER}>."
+def test_a_refusal_in_a_message_names_the_lead_and_mentions_who_decided_first() -> None:
+    expected = f"Acme &amp; Sons · Jane Doe (#7) was already claimed by <@{OWNER}>."
+    assert notices.refusal(claimed()) == expected
     rejected = notices.refusal(claimed(LeadStatus.REJECTED), viewer="U0REP000002")
-    assert rejected == f"This lead was already rejected by <@{OWNER}>."
+    assert rejected == f"Acme &amp; Sons · Jane Doe (#7) was already rejected by <@{OWNER}>."
+
+
+def test_a_lead_is_named_by_company_person_and_number_inert_and_short() -> None:
+    assert lead_label(Lead(id=3, name="Jane Doe")) == "Jane Doe (#3)"
+    hostile = lead_label(Lead(id=4, name="<!channel>" * 100, company="Acme"))
+    assert "<" not in hostile and hostile.endswith("… (#4)") and len(hostile) < 320
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,9 @@ def test_many_reps_accepting_at_once_leave_one_owner(
     )
     for rep in refusals:
         (message,) = slack.ephemerals(rep)
-        assert f"already claimed by <@{owner}>" in message["text"]
+        # Every notice says which lead it is about.
+        named = f"Northwind Traders · Dana Whitfield (#{lead['id']}) was already claimed by"
+        assert f"{named} <@{owner}>" in message["text"]
     assert len(slack.dms(owner)) == 1
 
 
@@ -183,7 +185,10 @@ def test_owner_marks_contacted_and_a_stranger_cannot(
 
     user(REP_2).click(SALES_CHANNEL, claimed["ts"], "lead.contacted")
     (refusal,) = slack.wait_for(lambda: slack.ephemerals(REP_2))
-    assert "owner or a manager" in refusal["text"]
+    assert refusal["text"] == (
+        "Only the lead's owner or a manager can mark "
+        f"Northwind Traders · Dana Whitfield (#{lead['id']}) contacted."
+    )
 
     user(REP_1).click(SALES_CHANNEL, claimed["ts"], "lead.contacted")
     contacted = wait_for_card(slack, lead["id"], lambda c: "Contacted" in card_text(c))
