@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -96,6 +96,36 @@ def list_events(session: Session, lead_id: int) -> Sequence[LeadEvent]:
 
 def list_leads(session: Session) -> Sequence[Lead]:
     return session.scalars(select(Lead).order_by(Lead.id)).all()
+
+
+def list_by_email(session: Session, email: str, *, limit: int) -> tuple[Sequence[Lead], int]:
+    """The leads with this email address, ignoring case (indexed), newest first; and how many."""
+    return _newest(session, func.lower(Lead.email) == func.lower(email), limit)
+
+
+def list_by_company(session: Session, company: str, *, limit: int) -> tuple[Sequence[Lead], int]:
+    """The leads of the company so named, ignoring case (indexed), newest first; and how many."""
+    return _newest(session, func.lower(Lead.company) == func.lower(company), limit)
+
+
+def find_leads(session: Session, text: str, *, limit: int) -> tuple[Sequence[Lead], int]:
+    """Leads whose name, company or email contains `text`, ignoring case, newest first; and how
+    many in all. A substring can use no B-tree index, so this reads the table: /leads answers
+    through response_url when that takes longer than a moment."""
+    condition = or_(
+        *(
+            column.icontains(text, autoescape=True)
+            for column in (Lead.name, Lead.company, Lead.email)
+        )
+    )
+    return _newest(session, condition, limit)
+
+
+def _newest(
+    session: Session, condition: ColumnElement[bool], limit: int
+) -> tuple[Sequence[Lead], int]:
+    leads = session.scalars(select(Lead).where(condition).order_by(Lead.id.desc()).limit(limit))
+    return leads.all(), _count(session, condition)
 
 
 WAITING = (LeadStatus.OPEN, LeadStatus.ESCALATED)  # unclaimed, when no owner

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -187,6 +188,9 @@ class Lead(Base):
         Index("ix_leads_owner_id_status", "owner_id", "status"),
         Index("ix_leads_source_created_at", "source", "created_at"),
         Index("ix_leads_created_at", "created_at"),
+        # `/leads show` by email or company, typed in any case.
+        Index("ix_leads_lower_email", func.lower(text("email"))),
+        Index("ix_leads_lower_company", func.lower(text("company"))),
         # The handoff reports, answered from these indexes alone (never the wide rows): the
         # leads of part of a day (HandoffDay counts whole days) or of one source, by posting
         # time; and each duration in order, so a percentile of a long period is read by walking
