@@ -10,7 +10,7 @@ from datetime import datetime
 
 from bot.errors import AlreadyClaimed, BatonError
 from bot.outbox import DmKind
-from bot.slack_text import lead_title, mention, mention_group, slack_date
+from bot.slack_text import lead_label, lead_title, mention, mention_group, slack_date
 from storage.models import Lead
 
 BREACHED_WINDOWS = {"claim": "nobody claimed it", "follow_up": "has not reached it"}
@@ -26,6 +26,12 @@ def dm_intro(lead: Lead, kind: DmKind) -> str:
     if kind == DmKind.FOLLOW_UP_REMINDER:
         return f"⏰ Reminder: reach *{who}* before {_when(lead.follow_up_due_at)}."
     return f"🚨 *{who}* breached its SLA and needs a manager."
+
+
+def form_expired(lead: Lead) -> str:
+    """Why no Reject form opened: Slack's 3-second trigger ran out before it could."""
+    who = lead_label(lead)
+    return f"Slack took too long to open the Reject form for {who}. Please click Reject again."
 
 
 def claim_reminder(lead: Lead) -> str:

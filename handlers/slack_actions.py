@@ -18,8 +18,6 @@ from bot.slack_ids import REASON_BLOCK, ActionId, ViewId
 from handlers.roles import RoleResolver
 from handlers.services import Services
 
-TRIGGER_EXPIRED = "Slack took too long to open the form. Please click Reject again."
-
 
 class TriggerExpired(BatonError):
     """The click's trigger_id outlived its 3 seconds before the modal could be opened."""
@@ -69,14 +67,15 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
         with services.db.read() as session:
             lead = lifecycle.ensure_possible(session, lead_id=lead_id, action=Action.REJECT)
             view = reject_modal(lead, reasons=rules.reasons)
+            expired = notices.form_expired(lead)
         try:
             client.views_open(trigger_id=body["trigger_id"], view=view)
         except SlackApiError as error:
             if error.response.get("error") in ("expired_trigger_id", "invalid_trigger_id"):
-                raise TriggerExpired(TRIGGER_EXPIRED) from error
+                raise TriggerExpired(expired) from error
             raise
         except OSError as error:  # Slack did not answer in time: the trigger is gone by now
-            raise TriggerExpired(TRIGGER_EXPIRED) from error
+            raise TriggerExpired(expired) from error
 
     @app.view(ViewId.REJECT)
     def on_lead_reject_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

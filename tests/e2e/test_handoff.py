@@ -217,7 +217,10 @@ def test_an_expired_trigger_tells_the_rep_to_click_again(
 
     assert user(REP_2).click(SALES_CHANNEL, card["ts"], "lead.reject").status_code == 200
     (message,) = slack.wait_for(lambda: slack.ephemerals(REP_2))
-    assert "click Reject again" in message["text"]
+    assert message["text"] == (
+        "Slack took too long to open the Reject form for "
+        f"Northwind Traders · Dana Whitfield (#{lead['id']}). Please click Reject again."
+    )
     assert slack.open_views(REP_2) == []
     assert events_of(bot, lead["id"]).count("reject") == 0
 
