@@ -63,7 +63,7 @@ def lead_card(lead: Lead, *, reasons: Mapping[str, str], now: datetime | None = 
         ),
         *_detail_blocks(lead),
         DividerBlock(),
-        SectionBlock(text=MarkdownTextObject(text=_status_text(lead, reasons, now))),
+        SectionBlock(text=MarkdownTextObject(text=status_text(lead, reasons, now))),
     ]
     buttons = _card_buttons(lead)
     if buttons:
@@ -83,7 +83,7 @@ def lead_dm(lead: Lead, *, kind: DmKind, reasons: Mapping[str, str]) -> Message:
         SectionBlock(text=MarkdownTextObject(text=intro)),
         *_detail_blocks(lead),
         DividerBlock(),
-        SectionBlock(text=MarkdownTextObject(text=_status_text(lead, reasons, None))),
+        SectionBlock(text=MarkdownTextObject(text=status_text(lead, reasons, None))),
     ]
     buttons = _card_buttons(lead)
     if kind != DmKind.ESCALATION:
@@ -208,7 +208,7 @@ def _crm_link(url: str | None) -> str | None:
 # --------------------------------------------------------------------------- status
 
 
-def _status_text(lead: Lead, reasons: Mapping[str, str], now: datetime | None) -> str:
+def status_text(lead: Lead, reasons: Mapping[str, str], now: datetime | None) -> str:
     """Who did what and when, then the running deadline, if any."""
     status = lead.status
     if status in (S.NEW, S.OPEN):

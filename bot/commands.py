@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from dataclasses import dataclass
 
-from bot.errors import InvalidInput, LeadNotFound
+from bot.errors import BatonError, InvalidInput, LeadNotFound
 from bot.periods import check_period, is_period
 from bot.slack_text import is_user_id, safe_text
 from storage.leads import MAX_LEAD_ID
@@ -21,9 +22,12 @@ class Subcommand(enum.StrEnum):
     STATS = "stats"
     ASSIGN = "assign"
     REOPEN = "reopen"
+    SHOW = "show"
+    FIND = "find"
     HELP = "help"
 
 
+_UNSTORABLE = ("Cc", "Cs")  # control characters and lone surrogates
 ECHO_LIMIT = 40  # characters of a refused word quoted back in a reply
 
 _LEAD = re.compile(r"#?([0-9]{1,12})")
@@ -37,8 +41,18 @@ class LeadsCommand:
     source: str | None = None
     lead_id: int | None = None
     assignee: str | None = None
+    query: str | None = None  # what `show` or `find` looks for, when not a lead number
     share: bool = False
     as_csv: bool = False
+
+
+class UnclearCommand(BatonError):
+    """What follows `/leads` cannot be read: the message says what is wrong in one line;
+    `subcommand` is the one meant (its usage is then shown), None when the word was not one."""
+
+    def __init__(self, problem: str, *, subcommand: Subcommand | None) -> None:
+        super().__init__(problem)
+        self.subcommand = subcommand
 
 
 def echo(text: str) -> str:
@@ -60,18 +74,29 @@ def lead_number(word: str) -> int:
 
 
 def parse_leads_command(text: str) -> LeadsCommand:
-    """Read what follows `/leads`; anything unclear raises InvalidInput saying what is wrong."""
+    """Read what follows `/leads`; anything unclear raises UnclearCommand saying what is wrong
+    (LeadNotFound for a number past any lead's)."""
     words = text.split()
     share = bool(words) and words[-1].lower() == "share"
     if share:
         words = words[:-1]
     if not words:
         return LeadsCommand(Subcommand.HELP)
+    if _LEAD.fullmatch(words[0]):  # `/leads 12`: the lead itself
+        _no_more(Subcommand.SHOW, words[1:])
+        return LeadsCommand(Subcommand.SHOW, lead_id=lead_number(words[0]), share=share)
     head, rest = words[0].lower(), words[1:]
     try:
         name = Subcommand(head)
     except ValueError:
-        raise InvalidInput({"command": f"{echo(head)} is not a /leads command"}) from None
+        raise UnclearCommand(f"{echo(head)} is not a /leads command.", subcommand=None) from None
+    try:
+        return _parse(name, rest, share)
+    except InvalidInput as unclear:  # worded for a form: field, problem
+        raise UnclearCommand(_sentence(unclear), subcommand=name) from None
+
+
+def _parse(name: Subcommand, rest: list[str], share: bool) -> LeadsCommand:
     if name in (Subcommand.MINE, Subcommand.QUEUE, Subcommand.SLA, Subcommand.HELP):
         _no_more(name, rest)
         return LeadsCommand(name, share=share)
@@ -87,25 +112,56 @@ def parse_leads_command(text: str) -> LeadsCommand:
         _no_more(name, sources[1:])
         source = sources[0] if sources else None
         return LeadsCommand(name, period=period, source=source, share=share, as_csv=as_csv)
+    if name in (Subcommand.SHOW, Subcommand.FIND):
+        return _lookup(name, rest, share)
     if not rest:
-        raise InvalidInput({"lead": f"`/leads {name}` needs a lead number, e.g. `{name} 42`"})
+        raise UnclearCommand(f"`/leads {name}` needs a lead.", subcommand=name)
     lead_id = lead_number(rest[0])
     if name == Subcommand.REOPEN:
         _no_more(name, rest[1:])
         return LeadsCommand(name, lead_id=lead_id, share=share)
     mentioned = _MENTION.fullmatch(rest[1]) if len(rest) == 2 else None
     if mentioned is None or not is_user_id(mentioned.group(1)):
-        raise InvalidInput({"rep": "`/leads assign` needs a lead and a @mention, e.g. `42 @dana`"})
+        raise UnclearCommand(
+            "`/leads assign` needs a lead, then the rep as an @mention.", subcommand=name
+        )
     return LeadsCommand(name, lead_id=lead_id, assignee=mentioned.group(1), share=share)
+
+
+def _lookup(name: Subcommand, words: list[str], share: bool) -> LeadsCommand:
+    """`show` takes a lead number, an email or a company; `find` any text (both several words)."""
+    if not words:
+        raise UnclearCommand(f"`/leads {name}` needs something to look for.", subcommand=name)
+    if name == Subcommand.SHOW and len(words) == 1 and _LEAD.fullmatch(words[0]):
+        return LeadsCommand(name, lead_id=lead_number(words[0]), share=share)
+    query = " ".join(words)
+    if any(unicodedata.category(char) in _UNSTORABLE for char in query):
+        # PostgreSQL refuses NUL and the driver lone surrogates: neither is in any lead.
+        raise UnclearCommand(
+            "Say a name, company or email to look for, without control characters.",
+            subcommand=name,
+        )
+    return LeadsCommand(name, query=query, share=share)
 
 
 def _period(word: str) -> str:
     if not is_period(word):
-        raise InvalidInput({"period": f"{echo(word)} is not a period (try 7d, 30d or this-week)"})
+        raise InvalidInput(
+            {"period": f"{echo(word)} is not a period such as `7d`, `30d` or `this-week`"}
+        )
     check_period(word)  # quotes the word back only when shaped like a period: digits and d/w
     return word.lower()
 
 
 def _no_more(name: Subcommand, extra: list[str]) -> None:
     if extra:
-        raise InvalidInput({"command": f"`/leads {name}` takes no {echo(' '.join(extra))}"})
+        raise UnclearCommand(
+            f"`/leads {name}` does not take {echo(' '.join(extra))}.", subcommand=name
+        )
+
+
+def _sentence(unclear: InvalidInput) -> str:
+    """A form's complaints (`lead`: "`x` is not a lead number") as one sentence, without the
+    field names, which mean nothing to someone typing a command."""
+    problems = "; ".join(unclear.errors.values())
+    return problems[:1].upper() + problems[1:] + "."

@@ -4,7 +4,7 @@ answers it and whether it writes; dispatch, the help and the permission check al
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,19 +12,21 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot import delivery_failures, outbox, reply_blocks
+from bot import delivery_failures, lead_history, outbox, reply_blocks
 from bot.cards import Message
-from bot.commands import LeadsCommand, Subcommand
-from bot.errors import NotAllowed
+from bot.commands import LeadsCommand, Subcommand, UnclearCommand, echo
+from bot.errors import LeadNotFound, NotAllowed
 from bot.lifecycle import Actor, Lifecycle
 from bot.periods import DEFAULT_PERIOD, PERIODS_SHOWN, Period, parse_period
 from bot.reports import handoff_stats, rejection_feedback
 from bot.rules import Rules
-from bot.slack_text import escape_mrkdwn, mention, safe_text
+from bot.slack_text import escape_mrkdwn, lead_label, mention, safe_text
 from storage import leads as lead_store
+from storage.models import Lead
 
 SOON = timedelta(hours=1)
 LIMIT = reply_blocks.LIST_LIMIT
+PICK_LIMIT = 8  # leads offered to pick from when `show` names several
 SOURCE_SHOWN = 100  # characters of a typed source in a reply's title
 
 
@@ -79,6 +81,13 @@ class Usage:
     audience: Audience = Audience.EVERYONE
     writes: bool = False
     more: str = ""  # said in the help after the audience
+    example: str = ""  # after `/leads <name>`, shown with the usage when what was typed is unclear
+
+    def usage_line(self) -> str:
+        """How to type it, for a reply to something unclear."""
+        line = f"Type `/leads {escape_mrkdwn(self.typed)}`"
+        example = f"`/leads {self.typed.split()[0]} {self.example}`"
+        return f"{line}, e.g. {example}." if self.example else f"{line}."
 
     def help_line(self) -> str:
         audience = f" ({self.audience.value})" if self.audience.value else ""
@@ -108,13 +117,76 @@ def writes(command: LeadsCommand) -> bool:
     return COMMANDS[command.name].writes or command.as_csv
 
 
-def help_reply(problem: str | None = None) -> Reply:
-    text = f"{problem}\n\n{HELP_TEXT}" if problem else HELP_TEXT
+def help_reply() -> Reply:
+    return Reply(reply_blocks.message(HELP_TEXT, [reply_blocks.section(HELP_TEXT)]))
+
+
+def unclear_reply(unclear: UnclearCommand) -> Reply:
+    """One line: what was wrong, then how the subcommand is typed, or, for a word that is no
+    subcommand, which ones there are."""
+    if unclear.subcommand is None:
+        how = f"Commands: {NAMES}; `/leads help` says what each does."
+    else:
+        how = COMMANDS[unclear.subcommand].usage_line()
+    text = f"{unclear} {how}"
     return Reply(reply_blocks.message(text, [reply_blocks.section(text)]))
 
 
 def _help(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     return help_reply()
+
+
+def _show(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    """One lead and its history; several named by an email or company are offered to pick from."""
+    if command.lead_id is not None:
+        lead = lead_store.get_lead(session, command.lead_id)
+        if lead is None:
+            raise LeadNotFound(command.lead_id)
+    else:
+        assert command.query is not None
+        leads, total = _named(session, command.query)
+        if total != 1:
+            return _picks(command, leads, total, asking)
+        lead = leads[0]
+    blocks = lead_history.lead_blocks(
+        lead,
+        lead_store.list_events(session, lead.id),
+        reasons=asking.rules.reasons,
+        timezone=ZoneInfo(asking.rules.hours.timezone),
+        now=asking.now,
+        team_domain=asking.team_domain,
+    )
+    return _reply(command, f"{lead_label(lead)}: {lead.status}", blocks)
+
+
+def _named(session: Session, query: str) -> tuple[Sequence[Lead], int]:
+    """The leads with that email (when it has an @) or of the company so named, ignoring case;
+    when none is, every lead whose name, company or email contains it."""
+    exact = lead_store.list_by_email if "@" in query else lead_store.list_by_company
+    leads, total = exact(session, query, limit=PICK_LIMIT)
+    if total:
+        return leads, total
+    return lead_store.find_leads(session, query, limit=PICK_LIMIT)
+
+
+def _picks(command: LeadsCommand, leads: Sequence[Lead], total: int, asking: Asking) -> Reply:
+    assert command.query is not None
+    if not leads:
+        text = f"No lead's email, company or name matches {echo(command.query)}."
+        return _sentence(command, text)
+    title = f"Leads matching {echo(command.query)}"
+    blocks = reply_blocks.lead_list(title, leads, total, asking.team_domain, "")
+    blocks.append(reply_blocks.context(f"Say `/leads show {leads[0].id}` for one of them."))
+    return _reply(command, f"{total} leads match {echo(command.query)}", blocks)
+
+
+def _find(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    assert command.query is not None
+    leads, total = lead_store.find_leads(session, command.query, limit=LIMIT)
+    title = f"Leads matching {echo(command.query)}"
+    empty = "No lead's name, company or email contains that."
+    blocks = reply_blocks.lead_list(title, leads, total, asking.team_domain, empty)
+    return _reply(command, f"{title}: {total}", blocks)
 
 
 def _mine(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
@@ -180,7 +252,7 @@ def _assign(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
         assignee=command.assignee,
         now=asking.now,
     )
-    text = f"Lead #{lead.id} is now {mention(command.assignee)}'s."
+    text = f"{lead_label(lead)} is now {mention(command.assignee)}'s."
     return _sentence(command, text)
 
 
@@ -189,7 +261,7 @@ def _reopen(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     lead = asking.lifecycle.reopen(
         session, lead_id=command.lead_id, actor=asking.actor, now=asking.now
     )
-    text = f"Lead #{lead.id} is open again for every rep."
+    text = f"{lead_label(lead)} is open again for every rep."
     return _sentence(command, text)
 
 
@@ -242,26 +314,48 @@ COMMANDS: dict[Subcommand, Usage] = {
     Subcommand.MINE: Usage("mine", "your open leads and their deadlines", _mine),
     Subcommand.QUEUE: Usage("queue", "leads waiting for a rep, most urgent first", _queue),
     Subcommand.SLA: Usage("sla", "SLA health: overdue and soon-due leads, breaches", _sla),
+    Subcommand.SHOW: Usage(
+        "show <lead>",
+        "a lead's state and full history, by number, email or company (`/leads 42` for short)",
+        _show,
+        example="42",
+    ),
+    Subcommand.FIND: Usage(
+        "find <text>", "leads whose name, company or email contains it", _find, example="acme"
+    ),
     Subcommand.FEEDBACK: Usage(
         "feedback [period] [source] [csv]",
         "why sales rejected leads",
         _feedback,
         Audience.MANAGERS_AND_MARKETERS,
         more="; `csv` sends the rows to your DMs as a file",
+        example="30d webinar",
     ),
     Subcommand.STATS: Usage(
         "stats [period]",
         "handoff numbers (yours; everyone's for managers, marketers)",
         _stats,
+        example="30d",
     ),
     Subcommand.ASSIGN: Usage(
-        "assign <lead> @rep", "hand a lead to a rep", _assign, Audience.MANAGERS, writes=True
+        "assign <lead> @rep",
+        "hand a lead to a rep",
+        _assign,
+        Audience.MANAGERS,
+        writes=True,
+        example="42 @dana",
     ),
     Subcommand.REOPEN: Usage(
-        "reopen <lead>", "put a lead back in the queue", _reopen, Audience.MANAGERS, writes=True
+        "reopen <lead>",
+        "put a lead back in the queue",
+        _reopen,
+        Audience.MANAGERS,
+        writes=True,
+        example="42",
     ),
     Subcommand.HELP: Usage("help", "this list", _help),
 }
+NAMES = ", ".join(f"`{name}`" for name in COMMANDS)
 
 HELP_TEXT = "\n".join(
     [

@@ -7,9 +7,8 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.commands import Subcommand, parse_leads_command
-from bot.errors import InvalidInput
-from bot.leads_command import Reply, answer, help_reply, writes
+from bot.commands import Subcommand, UnclearCommand, parse_leads_command
+from bot.leads_command import Reply, answer, unclear_reply, writes
 from handlers.roles import AssigneeCheck, RoleResolver
 from handlers.services import Services
 from handlers.slow_answers import reply_body
@@ -22,8 +21,8 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
     def on_leads_command(ack: Ack, command: dict[str, Any]) -> None:
         try:
             parsed = parse_leads_command(command.get("text") or "")
-        except InvalidInput as unclear:
-            _send(ack, help_reply(str(unclear)))
+        except UnclearCommand as unclear:
+            _send(ack, unclear_reply(unclear))
             return
         if parsed.name == Subcommand.ASSIGN and parsed.assignee is not None:
             refusal = assignees.refusal(parsed.assignee, asked_by=command["user_id"])

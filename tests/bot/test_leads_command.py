@@ -87,6 +87,8 @@ def test_audiences(audience: Audience, admitted: set[Actor]) -> None:
         ("feedback 7d csv", True),  # the export is queued in the outbox
         ("assign 1 <@U0REP000002>", True),
         ("reopen 1", True),
+        ("show 1", False),
+        ("find acme", False),
         ("help", False),
     ],
 )
@@ -123,3 +125,20 @@ def test_feedback_this_week_answers_for_this_week(db: Database) -> None:
             team_domain=None,
         )
     assert reply.message.text == "Why sales rejected leads, this week"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12", LeadsCommand(Subcommand.SHOW, lead_id=12)),
+        ("#12 share", LeadsCommand(Subcommand.SHOW, lead_id=12, share=True)),
+        ("show #12", LeadsCommand(Subcommand.SHOW, lead_id=12)),
+        ("SHOW Jane@Acme.example", LeadsCommand(Subcommand.SHOW, query="Jane@Acme.example")),
+        ("show Acme   Corp", LeadsCommand(Subcommand.SHOW, query="Acme Corp")),
+        ("show 12 monkeys", LeadsCommand(Subcommand.SHOW, query="12 monkeys")),
+        ("find acme corp", LeadsCommand(Subcommand.FIND, query="acme corp")),
+        ("find 12", LeadsCommand(Subcommand.FIND, query="12")),
+    ],
+)
+def test_a_lead_is_named_by_number_or_looked_up_by_text(text: str, expected: LeadsCommand) -> None:
+    assert parse_leads_command(text) == expected

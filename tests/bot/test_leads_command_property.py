@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.commands import LeadsCommand, parse_leads_command
-from bot.errors import BatonError, InvalidInput
-from bot.leads_command import Reply, answer, help_reply
+from bot.commands import LeadsCommand, UnclearCommand, parse_leads_command
+from bot.errors import BatonError
+from bot.leads_command import Reply, answer, unclear_reply
 from bot.lifecycle import Actor, Lifecycle
 from bot.periods import parse_period
 from bot.rules import Rules
@@ -33,6 +33,7 @@ REP = Actor("U0REP000001")
 WORDS = st.sampled_from(
     [
         *("mine", "queue", "sla", "feedback", "stats", "assign", "reopen", "help", "HELP"),
+        *("show", "find", "acme", "ACME", "jane@acme.example", "%", "_", "\\"),
         *("share", "csv", "7d", "30d", "2w", "0d", "3661d", "523w", "this-week", "Last_Month"),
         *("1", "#1", "42", "0", "²", "٣", "9" * 30, "9" * 5000 + "d", "2147483648", "-1"),
         *("<!channel>", "<!here|here>", "<@U0REP000002>", "<@U0REP000002|bob>", "<@W0X>"),
@@ -65,11 +66,13 @@ def reply_text(reply: Reply) -> str:
 def test_any_text_parses_to_a_command_or_a_clear_refusal(text: str) -> None:
     try:
         command = parse_leads_command(text)
-    except BatonError as refused:  # what the handler shows as the help, or as is
-        message = str(refused)
-        assert len(message) < 300
-        assert_inert(message)
-        assert_inert(reply_text(help_reply(message)))
+    except UnclearCommand as unclear:  # what the handler shows with the usage
+        assert len(str(unclear)) < 300
+        assert_inert(reply_text(unclear_reply(unclear)))
+        return
+    except BatonError as refused:  # shown as is
+        assert len(str(refused)) < 300
+        assert_inert(str(refused))
         return
     assert isinstance(command, LeadsCommand)
     if command.period is not None:  # accepted here means the report can be computed
@@ -80,10 +83,16 @@ def test_any_text_parses_to_a_command_or_a_clear_refusal(text: str) -> None:
 
 @pytest.fixture
 def seeded(db: Database) -> Iterator[Database]:
-    """A waiting lead (#1) and one claimed by alice (#2), with cards and deadlines."""
+    """A waiting lead (#1) and one claimed by alice (#2), with cards and deadlines, both of the
+    company `<!channel> & Acme`."""
     with db.write() as session:
         for n in (1, 2):
-            lead = create_lead(session, external_id=f"property-{n}")
+            lead = create_lead(
+                session,
+                external_id=f"property-{n}",
+                company="<!channel> & Acme",
+                email=f"jane{n}@acme.example",
+            )
             LIFECYCLE.card_posted(
                 session, lead_id=lead.id, channel="C0SALES0001", ts=f"1.000{n}", now=NOW
             )
@@ -96,13 +105,13 @@ def seeded(db: Database) -> Iterator[Database]:
 def test_any_text_ends_as_a_reply_on_a_real_database(
     seeded: Database, text: str, actor: Actor
 ) -> None:
-    """The handler's steps: the help for unclear text, else the answer (which may move a lead,
-    hence a write); a refusal is shown as its message."""
+    """The handler's steps: what was unclear for unclear text, else the answer (which may move a
+    lead, hence a write); a refusal is shown as its message."""
     command: LeadsCommand | None = None
     try:
         command = parse_leads_command(text)
-    except InvalidInput as unclear:
-        reply = help_reply(str(unclear))
+    except UnclearCommand as unclear:
+        reply = unclear_reply(unclear)
     except BatonError as refused:
         assert_inert(str(refused))
         return

@@ -85,7 +85,7 @@ def test_slacks_answer_about_a_user_is_remembered_and_reps_cost_no_look_up(
     assert len(slack.calls("users.info")) == 1
 
     reply = ask(user, slack, MANAGER, f"assign {lead_id} <@{REP_2}>")
-    assert f"Lead #{lead_id} is now <@{REP_2}>'s" in reply
+    assert f"Northwind Traders · Dana Whitfield (#{lead_id}) is now <@{REP_2}>'s" in reply
     wait_for_card(slack, lead_id, lambda c: f"<@{REP_2}>" in card_text(c))
     slack.wait_for(lambda: slack.dms(REP_2))
 

@@ -24,14 +24,35 @@ def ask(user: As, slack: SlackEmulator, who: str, text: str) -> str:
     return reply["text"] + " " + card_text(reply)
 
 
-@pytest.mark.parametrize("text", ["", "help", "bogus", "stats forever", "assign 3", "mine now"])
-def test_help_and_unclear_input_get_the_help_text(
+@pytest.mark.parametrize("text", ["", "help"])
+def test_help_lists_every_subcommand(
     bot: BatonServer, slack: SlackEmulator, user: As, text: str
 ) -> None:
     reply = ask(user, slack, REP_1, text)
-    assert "/leads mine" in reply and "/leads assign" in reply and "Traceback" not in reply
-    if text not in ("", "help"):
-        assert "`" in reply.split("/leads* shows")[0]  # says what was unclear first
+    for name in ("mine", "show", "find", "assign"):
+        assert f"`/leads {name}" in reply
+
+
+@pytest.mark.parametrize(
+    ("text", "told"),
+    [
+        ("bogus", "`bogus` is not a /leads command. Commands: `mine`, `queue`"),
+        ("stats forever", "`forever` is not a period such as `7d`, `30d` or `this-week`. "),
+        ("assign 3", "`/leads assign` needs a lead, then the rep as an @mention. "),
+        ("reopen", "`/leads reopen` needs a lead. Type `/leads reopen &lt;lead&gt;`, e.g."),
+        ("mine now", "`/leads mine` does not take `now`. Type `/leads mine`."),
+        ("find", "`/leads find` needs something to look for. "),
+    ],
+)
+def test_unclear_input_gets_one_line_saying_what_was_wrong_and_how_to_say_it(
+    bot: BatonServer, slack: SlackEmulator, user: As, text: str, told: str
+) -> None:
+    before = len(slack.ephemerals(REP_1))
+    user(REP_1).slash_command("/leads", text)
+    (reply,) = slack.ephemerals(REP_1)[before:]
+    assert reply["text"].startswith(told)
+    assert "\n" not in reply["text"] and "/leads* shows" not in reply["text"]  # not the help
+    assert not any(field in reply["text"] for field in ("rep:", "period:", "command:", "lead:"))
 
 
 def test_queue_lists_waiting_leads_for_reps_and_claimed_ones_for_managers(
@@ -92,13 +113,14 @@ def test_managers_assign_and_reopen_reps_may_not(
     assert "only for managers" in ask(user, slack, REP_1, f"assign {waiting} <@{REP_1}|alice>")
 
     reply = ask(user, slack, MANAGER, f"assign #{waiting} <@{REP_2}|bob>")
-    assert f"Lead #{waiting} is now <@{REP_2}>'s" in reply
+    assert f"Northwind Traders · Lead 3 (#{waiting}) is now <@{REP_2}>'s" in reply
     wait_for_card(slack, waiting, lambda c: f"<@{REP_2}>" in card_text(c))
     settled(bot)
     assert any("You claimed" in dm["text"] for dm in slack.dms(REP_2))
 
     assert "only for managers" in ask(user, slack, REP_2, f"reopen {waiting}")
-    assert "open again" in ask(user, slack, MANAGER, f"reopen {waiting}")
+    reopened = ask(user, slack, MANAGER, f"reopen {waiting}")
+    assert f"Northwind Traders · Lead 3 (#{waiting}) is open again" in reopened
     with bot.services.db.read() as session:
         lead = lead_store.get_lead(session, waiting)
     assert (lead.status, lead.owner_id) == ("open", None)

@@ -1,0 +1,140 @@
+"""One lead as `/leads show` tells it: where it stands now (as its card says), then every move in
+its event log with who made it and when, in the team's time zone, and a link to the card."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot import reply_blocks
+from bot.cards import status_text
+from bot.lifecycle import SYSTEM, Action
+from bot.slack_text import (
+    LABEL_LIMIT,
+    SECTION_LIMIT,
+    lead_label,
+    mention,
+    safe_text,
+)
+from storage.models import Lead, LeadEvent, LeadStatus
+
+HISTORY_SHOWN = 60  # the newest moves shown; a lead moved more often says how many are left out
+NOTE_SHOWN = 150  # characters of a reject note in a history line
+BREACHES = {"claim": "claim SLA breached", "follow_up": "follow-up SLA breached"}
+
+
+def lead_blocks(
+    lead: Lead,
+    events: Sequence[LeadEvent],
+    *,
+    reasons: Mapping[str, str],
+    timezone: ZoneInfo,
+    now: datetime,
+    team_domain: str | None,
+) -> list[dict[str, Any]]:
+    """The lead's state, its history (oldest first) and where its card is."""
+    link = reply_blocks.permalink(lead, team_domain)
+    facts = [f"Policy: {safe_text(lead.sla_policy or 'none yet', LABEL_LIMIT)}"]
+    if lead.status == LeadStatus.ESCALATED and lead.owner_id:  # the card's line names no owner
+        facts.append(f"Owner: {mention(lead.owner_id)}")
+    facts += [safe_text(value, LABEL_LIMIT) for value in (lead.email, lead.source) if value]
+    shown = events[-HISTORY_SHOWN:]
+    lines = [history_line(event, reasons=reasons, timezone=timezone, now=now) for event in shown]
+    if len(events) > len(shown):
+        lines.insert(0, f"…{len(events) - len(shown)} earlier moves not shown")
+    where = f"<{link}|Open the card in Slack>" if link else "The card is not in Slack yet."
+    return [
+        reply_blocks.section(f"*{lead_label(lead)}*\n{status_text(lead, reasons, now)}"),
+        reply_blocks.context(" · ".join(facts)),
+        *_packed(f"*History* (times in {timezone.key})", lines),
+        reply_blocks.context(where),
+    ]
+
+
+def history_line(
+    event: LeadEvent, *, reasons: Mapping[str, str], timezone: ZoneInfo, now: datetime
+) -> str:
+    """`• Mon 30 Nov 10:02 · claimed by @bob`: one move, at its local time."""
+    local = event.at.astimezone(timezone)
+    year = "" if local.year == now.astimezone(timezone).year else f" {local.year}"
+    when = f"{local:%a %d %b}{year} {local:%H:%M}"
+    describe = _WORDS.get(event.action)
+    what = describe(event, reasons) if describe else _unknown(event)
+    return f"• {when} · {what}"
+
+
+def _who(actor: str) -> str:
+    return "Baton" if actor == SYSTEM.id else mention(actor)
+
+
+def _by(verb: str) -> Callable[[LeadEvent, Mapping[str, str]], str]:
+    return lambda event, _reasons: f"{verb} by {_who(event.actor)}"
+
+
+def _created(event: LeadEvent, _reasons: Mapping[str, str]) -> str:
+    source = event.details.get("source")
+    return f"arrived from {safe_text(str(source), LABEL_LIMIT)}" if source else "arrived"
+
+
+def _rejected(event: LeadEvent, reasons: Mapping[str, str]) -> str:
+    code = str(event.details.get("reason") or "unknown")
+    line = f"rejected by {_who(event.actor)}: {safe_text(reasons.get(code, code), LABEL_LIMIT)}"
+    note = event.details.get("note")
+    return f"{line} — _{safe_text(str(note), NOTE_SHOWN)}_" if note else line
+
+
+def _escalated(event: LeadEvent, _reasons: Mapping[str, str]) -> str:
+    breach = str(event.details.get("breach"))
+    line = f"{BREACHES.get(breach, 'SLA breached')}, escalated to managers"
+    return line + ("; open to every rep again" if event.details.get("reopened") else "")
+
+
+def _reopened(event: LeadEvent, _reasons: Mapping[str, str]) -> str:
+    return f"reopened by {_who(event.actor)}{_taken_from(event)}"
+
+
+def _assigned(event: LeadEvent, _reasons: Mapping[str, str]) -> str:
+    assignee = mention(event.details.get("assignee"))
+    return f"assigned to {assignee} by {_who(event.actor)}{_taken_from(event)}"
+
+
+def _closed(event: LeadEvent, _reasons: Mapping[str, str]) -> str:
+    outcome = safe_text(str(event.details.get("outcome", "closed")), LABEL_LIMIT)
+    return f"closed as {outcome} by {_who(event.actor)}"
+
+
+def _taken_from(event: LeadEvent) -> str:
+    previous = event.details.get("previous_owner")
+    return f" (it was {mention(previous)}'s)" if previous else ""
+
+
+def _unknown(event: LeadEvent) -> str:
+    """A move this version has no words for (written by a newer one): its name and who."""
+    return f"{safe_text(event.action, LABEL_LIMIT)} by {_who(event.actor)}"
+
+
+_WORDS: dict[str, Callable[[LeadEvent, Mapping[str, str]], str]] = {
+    Action.CREATE: _created,
+    Action.POST: lambda _event, _reasons: "card posted",
+    Action.ACCEPT: _by("claimed"),
+    Action.REJECT: _rejected,
+    Action.ESCALATE: _escalated,
+    Action.REOPEN: _reopened,
+    Action.RELEASE: _by("released"),
+    Action.ASSIGN: _assigned,
+    Action.MARK_CONTACTED: _by("marked contacted"),
+    Action.CLOSE: _closed,
+}
+
+
+def _packed(title: str, lines: Sequence[str]) -> list[dict[str, Any]]:
+    """The title and lines in as few sections as Slack's section limit allows."""
+    sections: list[str] = [title]
+    for line in lines:
+        if len(sections[-1]) + 1 + len(line) > SECTION_LIMIT:
+            sections.append(line)
+        else:
+            sections[-1] += "\n" + line
+    return [reply_blocks.section(text) for text in sections]
