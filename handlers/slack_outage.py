@@ -12,6 +12,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from bot.commands import lead_number
+from bot.errors import InvalidInput, LeadNotFound
 from handlers.slack_payloads import kind, user_of
 from handlers.slack_replies import answer_in_acknowledgement
 
@@ -20,6 +22,10 @@ log = logging.getLogger(__name__)
 TRY_AGAIN = (
     "Baton could not reach its database, so that did not take: nothing changed. "
     "Please try again in a minute."
+)
+TRY_CLICK_AGAIN = (
+    "Baton could not reach its database, so your click on lead #{lead} did not take: nothing "
+    "changed. Please try again in a minute."
 )
 RESPONSE_URL_TIMEOUT_SECONDS = 2  # within Slack's 3 s, with the failed transaction before it
 
@@ -32,18 +38,32 @@ def answer_without_database(body: dict[str, Any], client: WebClient) -> BoltResp
     answer = answer_in_acknowledgement(body, TRY_AGAIN)
     if answer is not None:
         return answer
+    text = try_again(body)
     response_url = body.get("response_url")
     if isinstance(response_url, str) and response_url:
-        _respond(response_url)
+        _respond(response_url, text)
     else:
-        _direct_message(client, user_of(body))
+        _direct_message(client, user_of(body), text)
     return BoltResponse(status=200, body="")
 
 
-def _respond(response_url: str) -> None:
+def try_again(body: dict[str, Any]) -> str:
+    """The notice for a click: it names the lead by the number its button carries (its name is
+    in the database), or says what did not take."""
+    actions = body.get("actions")
+    clicked = actions[0] if isinstance(actions, list) and actions else None
+    value = clicked.get("value") if isinstance(clicked, dict) else None
+    try:
+        lead = lead_number(value) if isinstance(value, str) else None
+    except (InvalidInput, LeadNotFound):
+        lead = None
+    return TRY_AGAIN if lead is None else TRY_CLICK_AGAIN.format(lead=lead)
+
+
+def _respond(response_url: str, text: str) -> None:
     """An ephemeral message beside what was clicked; Slack's response_url needs no token."""
     webhook = WebhookClient(response_url, timeout=RESPONSE_URL_TIMEOUT_SECONDS, retry_handlers=[])
-    message = {"response_type": "ephemeral", "replace_original": False, "text": TRY_AGAIN}
+    message = {"response_type": "ephemeral", "replace_original": False, "text": text}
     try:
         status = webhook.send_dict(message).status_code
     except OSError as error:
@@ -53,11 +73,11 @@ def _respond(response_url: str) -> None:
         log.warning("response_url refused the answer: HTTP %s", status)
 
 
-def _direct_message(client: WebClient, user_id: str | None) -> None:
+def _direct_message(client: WebClient, user_id: str | None, text: str) -> None:
     """A click in App Home has no response_url: say it in the person's DM with the bot."""
     if user_id is None:
         return  # an event: nobody is waiting for an answer
     try:
-        client.chat_postMessage(channel=user_id, text=TRY_AGAIN)
+        client.chat_postMessage(channel=user_id, text=text)
     except (SlackApiError, OSError) as error:
         log.warning("could not tell a Slack user to try again: %s", type(error).__name__)

@@ -16,7 +16,7 @@ import pytest
 
 from handlers.config import load_config
 from handlers.serve import BatonServer
-from handlers.slack_outage import TRY_AGAIN
+from handlers.slack_outage import TRY_AGAIN, TRY_CLICK_AGAIN
 from slack_emulator import (
     DEFAULT_SIGNING_SECRET,
     DEFAULT_TOKEN,
@@ -113,7 +113,7 @@ def test_a_click_during_a_database_outage_is_acknowledged_and_the_rep_told_to_re
 
     assert alice.click(SALES_CHANNEL, card["ts"], "lead.accept").status_code == 200
     (told,) = slack.ephemerals(REP_1)
-    assert told["text"] == TRY_AGAIN
+    assert told["text"] == TRY_CLICK_AGAIN.format(lead=accepted)  # names the lead clicked
     assert [call.status for call in slack.calls("response_url")] == [200]
 
     slack.faults.add("response_url", delay=2.5)  # slower than Baton waits for it
@@ -121,7 +121,7 @@ def test_a_click_during_a_database_outage_is_acknowledged_and_the_rep_told_to_re
 
     in_home = alice.click_in_view(home["id"], "lead.accept", value=str(accepted))
     assert in_home.status_code == 200  # App Home has no response_url: told in a DM
-    assert [dm["text"] for dm in slack.dms(REP_1)] == [TRY_AGAIN]
+    assert [dm["text"] for dm in slack.dms(REP_1)] == [TRY_CLICK_AGAIN.format(lead=accepted)]
 
     assert bob.submit_view(form["id"], REJECT_FORM).status_code == 200
     assert TRY_AGAIN in slack.view_errors(form["id"]).values()
