@@ -10,6 +10,7 @@ from slack_emulator.emulator import (
 )
 from slack_emulator.errors import SlackError
 from slack_emulator.faults import Fault
+from slack_emulator.ratelimits import Rate, RateLimits
 from slack_emulator.store import Call
 from slack_emulator.workspace import (
     MANAGER,
@@ -44,6 +45,8 @@ __all__ = [
     "Channel",
     "Fault",
     "ManualClock",
+    "Rate",
+    "RateLimits",
     "SlackEmulator",
     "SlackError",
     "Team",

@@ -10,6 +10,8 @@ from slack_emulator import messages, responses, views
 from slack_emulator.clock import Clock
 from slack_emulator.errors import SlackError
 from slack_emulator.faults import Faults
+from slack_emulator.inspection import inspection_routes
+from slack_emulator.ratelimits import RateLimiter, RateLimits
 from slack_emulator.server import build_app
 from slack_emulator.serving import ServedFake
 from slack_emulator.sockets import SocketHub
@@ -25,7 +27,9 @@ DEFAULT_VERIFICATION_TOKEN = "emulator-verification-token"
 class SlackEmulator(ServedFake):
     """A local Slack Web API over real HTTP on 127.0.0.1, with inspectable, scriptable state.
 
-    Accessors return copies, so a test can keep them while the bot goes on calling.
+    Accessors return copies, so a test can keep them while the bot goes on calling. With
+    `rate_limits` (off by default), calls over Slack's rate limits get Slack's 429. Another
+    process reads the calls and builds clicks over HTTP (`slack_emulator.inspection`).
     """
 
     def __init__(
@@ -41,6 +45,7 @@ class SlackEmulator(ServedFake):
         trigger_ttl: float = 3.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.workspace = workspace or Workspace()
         self.signing_secret = signing_secret
@@ -50,7 +55,16 @@ class SlackEmulator(ServedFake):
         self.store = Store(self.workspace, clock, trigger_ttl)
         self.faults = Faults(clock)
         self.sockets = SocketHub(self.workspace.bot.app_id, self.store.changed)
-        app = build_app(self.store, self.faults, tokens, app_tokens, self.sockets)
+        limiter = None if rate_limits is None else RateLimiter(rate_limits, clock)
+        app = build_app(
+            self.store,
+            self.faults,
+            tokens,
+            app_tokens,
+            self.sockets,
+            limiter,
+            inspection_routes(self),
+        )
         super().__init__(app, self.store.changed, host=host, port=port)
 
     def start(self) -> Self:

@@ -3,26 +3,29 @@
 import asyncio
 import copy
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from slack_emulator import responses
 from slack_emulator.errors import Args, SlackError
 from slack_emulator.faults import Faults
 from slack_emulator.methods import METHODS
+from slack_emulator.ratelimits import POST_METHOD, RateLimiter
 from slack_emulator.sockets import SocketHub
 from slack_emulator.store import Call, Store
 
 _DROP = "emulator.drop_connection"
 # The one method taking an app-level token (xapp-) instead of a bot token.
 _CONNECTIONS_OPEN = "apps.connections.open"
+# What a call returns: HTTP status, JSON body, headers.
+Answer = tuple[int, dict[str, Any], dict[str, str]]
 
 
 def build_app(
@@ -31,15 +34,23 @@ def build_app(
     tokens: Collection[str],
     app_tokens: Collection[str],
     sockets: SocketHub,
+    limiter: RateLimiter | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> ASGIApp:
-    """The ASGI app for uvicorn (h11), wrapped so a fault can drop the TCP connection."""
-    endpoints = _Endpoints(store, faults, frozenset(tokens), frozenset(app_tokens), sockets)
+    """The ASGI app for uvicorn (h11), wrapped so a fault can drop the TCP connection.
+
+    With a `limiter`, Web API calls over Slack's rate limits are refused as Slack refuses them.
+    """
+    endpoints = _Endpoints(
+        store, faults, frozenset(tokens), frozenset(app_tokens), sockets, limiter
+    )
     app = Starlette(
         routes=[
             Route("/api/{method}", endpoints.api, methods=["GET", "POST"]),
             Route("/response_url/{url_id}", endpoints.response_url, methods=["POST"]),
             Route("/upload/{file_id}", endpoints.upload, methods=["POST"]),
             WebSocketRoute("/socket/{ticket}", sockets.serve),
+            *extra_routes,
         ]
     )
     return _ConnectionDropper(app)
@@ -53,12 +64,14 @@ class _Endpoints:
         tokens: frozenset[str],
         app_tokens: frozenset[str],
         sockets: SocketHub,
+        limiter: RateLimiter | None,
     ) -> None:
         self.store = store
         self.faults = faults
         self.tokens = tokens
         self.app_tokens = app_tokens
         self.sockets = sockets
+        self.limiter = limiter
 
     async def api(self, request: Request) -> Response:
         method = request.path_params["method"]
@@ -96,9 +109,7 @@ class _Endpoints:
         args = {"url_id": url_id, "body": answer}
         return await self._serve("response_url", args, lambda: self._respond(url_id, answer))
 
-    async def _serve(
-        self, name: str, args: dict[str, Any], run: Callable[[], tuple[int, dict[str, Any]]]
-    ) -> Response:
+    async def _serve(self, name: str, args: dict[str, Any], run: Callable[[], Answer]) -> Response:
         """Apply the first matching fault around `run`, and log the call."""
         fault = self.faults.take(name)
         if fault is not None and fault.delay:
@@ -107,7 +118,7 @@ class _Endpoints:
         body: dict[str, Any] = {}
         status = 200
         if fault is None or not fault.blocks_effect:
-            status, body = run()
+            status, body, headers = run()
         if fault is not None and fault.fails:
             status, body, headers = fault.answer()
         dropped = fault is not None and fault.drop
@@ -122,10 +133,17 @@ class _Endpoints:
 
     def _call_method(
         self, method: str, values: dict[str, Any], token: str | None, socket_base: str
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> Answer:
         with self.store.changed:
             try:
                 self._check_token(method, token)
+                retry_after = self._retry_after(method, values)
+                if retry_after is not None:
+                    return (
+                        429,
+                        {"ok": False, "error": "ratelimited"},
+                        {"Retry-After": str(retry_after)},
+                    )
                 if method == _CONNECTIONS_OPEN:
                     body = {"ok": True, "url": self.sockets.issue_url(socket_base)}
                 else:
@@ -136,7 +154,19 @@ class _Endpoints:
             except SlackError as error:
                 body = error.body()
             self.store.changed.notify_all()
-        return 200, body
+        return 200, body, {}
+
+    def _retry_after(self, method: str, values: dict[str, Any]) -> int | None:
+        """None when the call is within Slack's rate limits (or none are enforced)."""
+        if self.limiter is None:
+            return None
+        channel = None
+        if method == POST_METHOD:
+            try:
+                channel = self.store.channel(values.get("channel")).id
+            except SlackError:
+                channel = str(values.get("channel"))
+        return self.limiter.retry_after(method, channel)
 
     def _check_token(self, method: str, token: str | None) -> None:
         """Bot tokens for the Web API, app tokens for Socket Mode; the other kind is refused."""
@@ -150,17 +180,17 @@ class _Endpoints:
         if token not in wanted:
             raise SlackError("invalid_auth")
 
-    def _respond(self, url_id: str, answer: Any) -> tuple[int, dict[str, Any]]:
+    def _respond(self, url_id: str, answer: Any) -> Answer:
         with self.store.changed:
             try:
                 target = self.store.use_response_url(url_id)
                 responses.respond(self.store, target, answer)
             except SlackError as error:
                 status = 404 if error.error.endswith("_url") else 400
-                return status, error.body()
+                return status, error.body(), {}
             finally:
                 self.store.changed.notify_all()
-        return 200, {"ok": True}
+        return 200, {"ok": True}, {}
 
 
 async def _read_args(request: Request) -> dict[str, Any]:
