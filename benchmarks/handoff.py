@@ -18,8 +18,8 @@ which is wiped and migrated) it starts the project's Slack emulator and the real
 
 Click bodies are built by the emulator's `SlackUser` and signed before the clock starts, so signing
 is not measured. The HTTP clients run in a separate process (one keep-alive httpx.Client per
-thread), so they do not compete with the servers for one GIL; the emulator runs in the servers'
-process, as in the end-to-end tests. Everything binds 127.0.0.1.
+thread), and so does the emulator (benchmarks/slack_process.py, read over HTTP), so neither competes
+with the servers for one GIL. Everything binds 127.0.0.1.
 
 Run from the repository root:
 
@@ -65,20 +65,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from benchmarks.machine import machine_facts
+from benchmarks.slack_process import CallLog, SlackProcess, posted_card, slack_process
 from bot.intake import MAX_BATCH
 from handlers.config import load_config
 from handlers.sample_leads import sample_leads
 from handlers.serve import BatonServer
-from slack_driver import Delivery, SlackUser
-from slack_driver.signing import SignedRequest, sign
-from slack_emulator import (
-    DEFAULT_SIGNING_SECRET,
-    DEFAULT_TOKEN,
-    SALES_CHANNEL,
-    SlackEmulator,
-    User,
-    Workspace,
-)
+from slack_driver import Delivery
+from slack_driver.signing import sign
+from slack_emulator import DEFAULT_SIGNING_SECRET, DEFAULT_TOKEN, SALES_CHANNEL, User, Workspace
 from slack_emulator.serving import BackgroundServer
 from slack_emulator.workspace import default_users
 from storage import migrate
@@ -314,17 +308,11 @@ def pending_outbox(server: BatonServer) -> int:
 
 
 @contextmanager
-def slack_emulator() -> Iterator[SlackEmulator]:
-    with SlackEmulator(workspace=Workspace(users=default_users() + REPS)) as emulator:
-        yield emulator
-
-
-@contextmanager
-def running_baton(url: str, emulator: SlackEmulator) -> Iterator[BatonServer]:
+def running_baton(url: str, slack: SlackProcess) -> Iterator[BatonServer]:
     environment = {
         "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
         "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
-        "SLACK_API_URL": emulator.api_url,
+        "SLACK_API_URL": slack.api_url,
         "BATON_INTAKE_TOKEN": INTAKE_TOKEN,
         "DATABASE_URL": url,
         "BATON_CONFIG": str(EXAMPLE_RULES),
@@ -405,26 +393,13 @@ def batch_calls(base_url: str, kind: str, count: int) -> list[HttpCall]:
     ]
 
 
-class _UnsentUser(SlackUser):
-    """A SlackUser whose requests are kept, unsigned, instead of sent: the exact bodies the
-    end-to-end tests send, built ahead of the measurement."""
-
-    def __init__(self, emulator: SlackEmulator, user_id: str) -> None:
-        super().__init__(emulator, user_id, "http://unused", DEFAULT_SIGNING_SECRET)
-        self.kept: list[tuple[str, str]] = []
-
-    def _post(self, request: SignedRequest) -> httpx.Response:
-        body = request.body.decode() if isinstance(request.body, bytes) else request.body
-        self.kept.append((body, request.headers["Content-Type"]))
-        return httpx.Response(200)
-
-
-def accept_click_bodies(emulator: SlackEmulator, cards: dict[int, str]) -> list[tuple[str, str]]:
-    """One Accept click per card (lead id -> ts), by reps in turn; (body, content type) each."""
-    users = [_UnsentUser(emulator, rep.id) for rep in REPS]
-    for index, ts in enumerate(cards.values()):
-        users[index % len(users)].click(SALES_CHANNEL, ts, "lead.accept")
-    return [body for user in users for body in user.kept]
+def accept_click_bodies(slack: SlackProcess, cards: dict[int, str]) -> list[tuple[str, str]]:
+    """One Accept click per card (lead id -> ts), by reps in turn; (body, content type) each,
+    built by the emulator as the end-to-end tests' SlackUser sends them."""
+    return [
+        slack.click_request(REPS[index % len(REPS)].id, SALES_CHANNEL, ts, "lead.accept")
+        for index, ts in enumerate(cards.values())
+    ]
 
 
 def signed(bodies: Sequence[tuple[str, str]], url: str) -> list[HttpCall]:
@@ -444,35 +419,20 @@ def signed(bodies: Sequence[tuple[str, str]], url: str) -> list[HttpCall]:
     return calls
 
 
-def lead_cards(emulator: SlackEmulator) -> dict[int, str]:
-    """Lead id -> ts of every lead card in the sales channel (read under the emulator's lock)."""
-    found: dict[int, str] = {}
-    with emulator.store.lock:
-        for message in emulator.store.messages.get(SALES_CHANNEL, ()):
-            payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if "lead_id" in payload and message.get("thread_ts", message["ts"]) == message["ts"]:
-                found[payload["lead_id"]] = message["ts"]
-    return found
-
-
 class CardWatch:
-    """Counts lead cards in the sales channel, scanning only messages added since last time, so
-    polling holds the emulator's lock for microseconds, not for a scan of every card."""
+    """The lead cards posted in the sales channel (lead id -> ts), read from the emulator's
+    calls; each `count` fetches only the calls since the last one."""
 
-    def __init__(self, emulator: SlackEmulator) -> None:
-        self.emulator = emulator
-        self.scanned = 0
-        self.lead_ids: set[int] = set()
+    def __init__(self, slack: SlackProcess) -> None:
+        self.log = CallLog(slack)
+        self.cards: dict[int, str] = {}
 
     def count(self) -> int:
-        with self.emulator.store.lock:
-            messages = self.emulator.store.messages.get(SALES_CHANNEL, [])
-            for message in messages[self.scanned :]:
-                payload = (message.get("metadata") or {}).get("event_payload") or {}
-                if "lead_id" in payload:
-                    self.lead_ids.add(payload["lead_id"])
-            self.scanned = len(messages)
-        return len(self.lead_ids)
+        for call in self.log.refresh():
+            card = posted_card(call)
+            if card is not None and card.channel == SALES_CHANNEL:
+                self.cards.setdefault(card.lead_id, card.ts)
+        return len(self.cards)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float) -> float | None:
@@ -491,12 +451,12 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> float | None:
 def measure_intake(
     load: ProcessPoolExecutor,
     server: BatonServer,
-    emulator: SlackEmulator,
+    slack: SlackProcess,
     report: DatabaseReport,
     options: argparse.Namespace,
 ) -> None:
     calls = intake_calls(server.url, report.kind, range(options.leads))
-    watch = CardWatch(emulator)
+    watch = CardWatch(slack)
     future: Future[LoadRun] = load.submit(post_all, calls, options.concurrency)
     posted_at = wait_until(
         lambda: watch.count() >= options.leads or _refused_some(future),
@@ -539,7 +499,7 @@ def _refused_some(future: Future[LoadRun]) -> bool:
 def ensure_open_leads(
     load: ProcessPoolExecutor,
     server: BatonServer,
-    emulator: SlackEmulator,
+    watch: CardWatch,
     report: DatabaseReport,
     options: argparse.Namespace,
 ) -> dict[int, str]:
@@ -556,7 +516,8 @@ def ensure_open_leads(
     )
     if settled is None:
         report.problems.append("the leads to click were never all open with their cards posted")
-    cards = lead_cards(emulator)
+    watch.count()
+    cards = watch.cards
     return {lead_id: cards[lead_id] for lead_id in sorted(cards)[: options.clicks]}
 
 
@@ -583,7 +544,7 @@ def measure_baton_clicks(
 
 def measure_bolt_baselines(
     load: ProcessPoolExecutor,
-    emulator: SlackEmulator,
+    slack: SlackProcess,
     bodies: Sequence[tuple[str, str]],
     report: DatabaseReport,
     options: argparse.Namespace,
@@ -592,7 +553,7 @@ def measure_bolt_baselines(
         ("bare Bolt, defaults (Starlette adapter)", False),
         ("bare Bolt, process_before_response=True", True),
     ):
-        app = bare_bolt_app(emulator.api_url, process_before_response=inline)
+        app = bare_bolt_app(slack.api_url, process_before_response=inline)
         with running_asgi(app) as url:
             calls = signed(bodies, f"{url}/slack/events")
             run = load.submit(post_all, calls, options.concurrency).result()
@@ -602,21 +563,22 @@ def measure_bolt_baselines(
 def benchmark_database(
     load: ProcessPoolExecutor, kind: str, options: argparse.Namespace
 ) -> DatabaseReport:
-    with empty_database(kind) as url, slack_emulator() as emulator:
+    workspace = Workspace(users=default_users() + REPS)
+    with empty_database(kind) as url, slack_process(workspace) as slack:
         report = DatabaseReport(kind, database_version(url))
         print(f"... {report.version}: intake, then clicks, then the Bolt baselines", flush=True)
-        with running_baton(url, emulator) as server:
-            measure_intake(load, server, emulator, report, options)
+        with running_baton(url, slack) as server:
+            measure_intake(load, server, slack, report, options)
             if report.problems:
                 return report  # no cards to click: the intake failure is the finding
             if options.clicks:
-                cards = ensure_open_leads(load, server, emulator, report, options)
-                bodies = accept_click_bodies(emulator, cards)
+                cards = ensure_open_leads(load, server, CardWatch(slack), report, options)
+                bodies = accept_click_bodies(slack, cards)
                 measure_baton_clicks(load, server, bodies, report, options)
             if options.batch_leads:
                 measure_batch_intake(load, server, report, options)
         if options.clicks:
-            measure_bolt_baselines(load, emulator, bodies, report, options)
+            measure_bolt_baselines(load, slack, bodies, report, options)
     for figures in report.acks:
         if figures.failures:
             report.problems.append(
