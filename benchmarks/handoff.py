@@ -307,16 +307,21 @@ def pending_outbox(server: BatonServer) -> int:
 # ------------------------------------------------------------------------------ servers
 
 
-@contextmanager
-def running_baton(url: str, slack: SlackProcess) -> Iterator[BatonServer]:
-    environment = {
+def baton_environment(url: str, api_url: str, rules: Path = EXAMPLE_RULES) -> dict[str, str]:
+    """What `baton serve` reads from its environment, for a benchmark's server."""
+    return {
         "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
         "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
+        "SLACK_API_URL": api_url,
         "BATON_INTAKE_TOKEN": INTAKE_TOKEN,
         "DATABASE_URL": url,
-        "BATON_CONFIG": str(EXAMPLE_RULES),
+        "BATON_CONFIG": str(rules),
     }
+
+
+@contextmanager
+def running_baton(url: str, slack: SlackProcess) -> Iterator[BatonServer]:
+    environment = baton_environment(url, slack.api_url)
     server = BatonServer(load_config(environment), post_interval=0.0)
     try:
         server.start(host="127.0.0.1")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -84,6 +84,16 @@ def posted_card(call: Call) -> Card | None:
     if lead_id is None:
         return None
     return Card(int(lead_id), call.response["channel"], call.response["ts"], call.at)
+
+
+def cards_in(calls: Sequence[Call], channel: str) -> dict[int, Card]:
+    """Each lead's first card posted into `channel` by these calls, by lead id."""
+    found: dict[int, Card] = {}
+    for call in calls:
+        card = posted_card(call)
+        if card is not None and card.channel == channel:
+            found.setdefault(card.lead_id, card)
+    return found
 
 
 def _serve(workspace: Workspace, rate_limits: RateLimits | None, commands: Connection) -> None:
