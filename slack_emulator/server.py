@@ -1,4 +1,5 @@
-"""The emulator's surface: `/api/<method>`, `/response_url/<id>`, `/upload/<id>`, `/socket/<id>`."""
+"""The emulator's surface: `/api/<method>`, `/response_url/<id>`, `/upload/<id>`, `/socket/<id>`
+(and `/emulator/...` for inspection, added by the emulator)."""
 
 import asyncio
 import copy
