@@ -87,6 +87,7 @@ INTAKE_TOKEN = "benchmark-intake-token"
 ACK_BUDGET = 3.0  # Slack shows the user an error when a click is not acknowledged within 3 s
 CLIENT_TIMEOUT = 10.0
 POLL_SECONDS = 0.01
+WATCH_SECONDS = 0.25
 REPS = tuple(User(f"U0BENCH{n:04d}", f"bench{n}", f"Bench Rep {n}") for n in range(20))
 BASELINE_ACTION = "lead.accept"
 RUNTIME_TARGET = 8 * 60
@@ -107,9 +108,11 @@ class HttpCall:
 @dataclass
 class LoadRun:
     """What one load run saw. `started` is a perf_counter reading in the client process; on
-    Linux and macOS that clock is system-wide, so the server process can compare with it."""
+    Linux and macOS that clock is system-wide, so the server process can compare with it.
+    `started_at` is the same moment on the wall clock, which the emulator stamps calls with."""
 
     started: float
+    started_at: float
     elapsed: float
     latencies: list[float]
     statuses: Counter[int]  # status code -> count; 0 means no HTTP answer at all
@@ -134,12 +137,13 @@ def post_all(calls: Sequence[HttpCall], concurrency: int) -> LoadRun:
     for thread in threads:
         thread.start()
     gate.wait()
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
     return LoadRun(
         started=started,
+        started_at=started_at,
         elapsed=elapsed,
         latencies=[latency for latency, _ in results],
         statuses=Counter(status for _, status in results),
@@ -426,27 +430,32 @@ def signed(bodies: Sequence[tuple[str, str]], url: str) -> list[HttpCall]:
 
 class CardWatch:
     """The lead cards posted in the sales channel (lead id -> ts), read from the emulator's
-    calls; each `count` fetches only the calls since the last one."""
+    calls; each `count` fetches only the calls since the last one. `last_at` is when the latest
+    card was posted, on the emulator's clock (the wall clock)."""
 
     def __init__(self, slack: SlackProcess) -> None:
         self.log = CallLog(slack)
         self.cards: dict[int, str] = {}
+        self.last_at = 0.0
 
     def count(self) -> int:
         for call in self.log.refresh():
             card = posted_card(call)
             if card is not None and card.channel == SALES_CHANNEL:
                 self.cards.setdefault(card.lead_id, card.ts)
+                self.last_at = max(self.last_at, card.at)
         return len(self.cards)
 
 
-def wait_until(condition: Callable[[], bool], timeout: float) -> float | None:
-    """perf_counter when `condition` first held (polled every 10 ms), or None on timeout."""
+def wait_until(
+    condition: Callable[[], bool], timeout: float, poll: float = POLL_SECONDS
+) -> float | None:
+    """perf_counter when `condition` first held (polled every `poll` s), or None on timeout."""
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         if condition():
             return time.perf_counter()
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll)
     return None
 
 
@@ -463,13 +472,14 @@ def measure_intake(
     calls = intake_calls(server.url, report.kind, range(options.leads))
     watch = CardWatch(slack)
     future: Future[LoadRun] = load.submit(post_all, calls, options.concurrency)
-    posted_at = wait_until(
+    wait_until(  # seldom: reading the emulator costs it CPU; the card's own stamp is exact
         lambda: watch.count() >= options.leads or _refused_some(future),
         timeout=60 + options.leads / 20,
+        poll=WATCH_SECONDS,
     )
     run = future.result()
-    all_posted = posted_at is not None and watch.count() >= options.leads
-    pipeline = posted_at - run.started if all_posted and posted_at is not None else None
+    all_posted = watch.count() >= options.leads
+    pipeline = watch.last_at - run.started_at if all_posted else None
     report.intake = IntakeFigures(options.leads, run, pipeline)
     if report.intake.failures:
         report.problems.append(f"{report.intake.failures} leads refused: {dict(run.statuses)}")

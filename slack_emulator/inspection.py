@@ -25,8 +25,9 @@ def inspection_routes(emulator: SlackEmulator) -> list[Route]:
             since = int(request.query_params.get("since", "0"))
         except ValueError:
             return JSONResponse({"ok": False, "error": "since must be a number"}, 400)
-        with emulator.store.lock:
-            found = [asdict(call) for call in emulator.store.calls[max(0, since) :]]
+        with emulator.store.lock:  # calls are never changed once logged: copy them outside
+            logged = emulator.store.calls[max(0, since) :]
+        found = [asdict(call) for call in logged]
         return JSONResponse({"ok": True, "calls": found, "next": max(0, since) + len(found)})
 
     async def click(request: Request) -> Response:
