@@ -6,7 +6,7 @@ import hmac
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -20,6 +20,7 @@ from handlers.services import Services
 from storage import leads as lead_store
 from storage.errors import UNAVAILABLE_ERRORS
 from storage.models import Lead
+from storage.write_groups import WriteGroups
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,10 @@ def _unavailable() -> JSONResponse:
 
 def router(services: Services) -> APIRouter:
     api = APIRouter(prefix="/api")
+    # Single leads arriving together are stored together: one transaction for the group.
+    singles: WriteGroups[intake.LeadInput, intake.Received] = WriteGroups(
+        lambda leads: _store_all(services, leads), max_group=intake.MAX_BATCH
+    )
 
     @api.post("/leads")
     async def create_lead(request: Request) -> JSONResponse:
@@ -163,7 +168,7 @@ def router(services: Services) -> APIRouter:
             return body
         received: intake.Received | InvalidInput
         try:
-            received = await _in_thread(_store, services, body)
+            received = await _in_thread(_store, singles, body)
         except json_input.BrokenJson as broken:
             metrics.LEADS_RECEIVED.labels(result="invalid").inc()
             return _problem(400, str(broken))
@@ -231,10 +236,14 @@ def _batch_answer(results: list[intake.Received | InvalidInput]) -> JSONResponse
     )
 
 
-def _store(services: Services, body: bytes) -> intake.Received:
+def _store(singles: WriteGroups[intake.LeadInput, intake.Received], body: bytes) -> intake.Received:
     lead_input = intake.validate_lead(json_input.parse(body))  # before the write lock is taken
+    return singles.write(lead_input)
+
+
+def _store_all(services: Services, leads: Sequence[intake.LeadInput]) -> list[intake.Received]:
     with services.unit_of_work() as session:
-        return intake.store(session, [lead_input], now=services.clock())[0]
+        return intake.store(session, leads, now=services.clock())
 
 
 def _store_batch(services: Services, body: bytes) -> list[intake.Received | InvalidInput]:
