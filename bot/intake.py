@@ -224,11 +224,6 @@ class Received:
     created: bool
 
 
-def receive(session: Session, *, payload: Any, now: datetime) -> Received:
-    """Validate and store one lead; a repeated external_id returns the stored lead unchanged."""
-    return store(session, [validate_lead(payload)], now=now)[0]
-
-
 def store(session: Session, leads: Sequence[LeadInput], *, now: datetime) -> list[Received]:
     """Store valid leads in the caller's transaction, each external_id once; one result each."""
     pairs = lifecycle.create_many(session, leads=[lead.to_fields() for lead in leads], now=now)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from handlers.config import Config, load_config, redact_url
 from handlers.csv_import import import_csv
 from handlers.demo import run_demo
 from handlers.exports import feedback_csv, feedback_json
+from handlers.progress import progress_bar
 from handlers.serve import serve
 from handlers.services import Services
 from handlers.slack_check import check_slack, failed_deliveries
@@ -154,15 +156,18 @@ def _import(path: Path, services: Services) -> int:
     except OSError as error:
         return _stopped(f"cannot read {path}: {error.strerror}")
     migrate.ensure_current(services.db.engine, elapsed=report_facts.elapsed_by(services.policies))
+    began = time.perf_counter()
     try:
-        report = import_csv(services.unit_of_work, data)
+        with progress_bar(sys.stderr, unit="rows") as progress:
+            report = import_csv(services.unit_of_work, data, progress=progress)
     except UnreadableFile as error:
         return _stopped(f"{path}:{error.line}: {error.problem}; nothing imported")
     for line, problem in report.problems:
         print(f"{path}:{line}: {problem}", file=sys.stderr)
+    rows = report.created + report.duplicates + len(report.problems)
     print(
         f"{report.created} created, {report.duplicates} already present, "
-        f"{len(report.problems)} rejected"
+        f"{len(report.problems)} rejected ({rows} rows in {time.perf_counter() - began:.1f} s)"
     )
     return 1 if report.problems else 0
 
