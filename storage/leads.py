@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy import JSON, ColumnElement, Text, bindparam, cast, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from storage.models import Lead, LeadEvent, LeadStatus
@@ -33,28 +35,58 @@ def get_leads_by_external_ids(session: Session, external_ids: Sequence[str]) -> 
     return {lead.external_id: lead for lead in leads}
 
 
+_NEW_BY = Lead.external_id  # the unique key that tells a new lead from a stored one
+
+
 def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, Lead]:
     """Insert the leads whose external_id is not stored yet; returns those inserted, by
     external_id. Rows must all name the same columns.
 
-    INSERT ... ON CONFLICT DO NOTHING RETURNING, sent as few multi-row statements (SQLAlchemy's
-    "insertmanyvalues"): the unique key decides, so two deliveries racing each other cannot
-    both create a lead, and a collision costs neither a savepoint nor the rest of the batch.
+    INSERT ... ON CONFLICT DO NOTHING RETURNING: the unique key decides, so two deliveries
+    racing each other cannot both create a lead, and a collision costs neither a savepoint nor
+    the rest of the batch. Core, so rows are not grouped by which fields are null.
     """
     if not rows:
         return {}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(Lead.__table__)  # Core, so rows are not grouped by which fields are null
-        .on_conflict_do_nothing(index_elements=[Lead.external_id])
-        .returning(Lead.id)
-    )
-    ids = list(session.connection().execute(statement, list(rows)).scalars())
+    if session.get_bind().dialect.name == "postgresql":
+        statement = _insert_from_arrays(rows).on_conflict_do_nothing(index_elements=[_NEW_BY])
+        ids = session.connection().execute(statement.returning(Lead.id)).scalars().all()
+    else:  # SQLite: few multi-row statements (SQLAlchemy's "insertmanyvalues")
+        into = sqlite.insert(Lead).on_conflict_do_nothing(index_elements=[_NEW_BY])
+        ids = session.connection().execute(into.returning(Lead.id), list(rows)).scalars().all()
     if not ids:
         return {}
     return {
         lead.external_id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(ids)))
     }
+
+
+def _insert_from_arrays(rows: Sequence[dict[str, Any]]) -> postgresql.Insert:
+    """`INSERT INTO leads (...) SELECT * FROM unnest(:column_1, :column_2, ...)`: one array
+    parameter per column, whatever the number of rows. As VALUES lists, a thousand leads are
+    25,000 parameters that psycopg parses anew each time (it caches only short queries) and the
+    server plans slowly: two to four times slower, measured.
+
+    JSON values travel as text, cast back in the SELECT: a list value would otherwise be taken
+    as one more dimension of the array."""
+    table = Lead.__table__
+    names = list(rows[0])
+    as_json = {name for name in names if isinstance(table.c[name].type, JSON)}
+    arrays = [
+        bindparam(
+            f"all_{name}",
+            [_json_text(row[name]) if name in as_json else row[name] for row in rows],
+            type_=ARRAY(Text if name in as_json else table.c[name].type),
+        )
+        for name in names
+    ]
+    source = func.unnest(*arrays).table_valued(*names).render_derived()
+    columns = [cast(source.c[name], JSON) if name in as_json else source.c[name] for name in names]
+    return postgresql.insert(Lead).from_select(names, select(*columns))
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
 
 
 def update_lead_if_unchanged(
