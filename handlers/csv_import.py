@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,9 +53,11 @@ def import_csv(
     present: importing a file twice is safe.
     """
     report = ImportReport()
-    rows = read_rows(data)
-    for start in range(0, len(rows), CHUNK_ROWS):
-        chunk = rows[start : start + CHUNK_ROWS]
+    total = sum(1 for _ in iter_rows(data))  # the whole file, before a row is stored
+    done = 0
+    progress(done, total)
+    rows = iter_rows(data)  # never all in memory: a chunk at a time
+    while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
         checked = [_checked(row) for _, row in chunk]  # before the write lock is taken
         with unit_of_work() as session:
             results = intake.receive_checked(session, checked, now=clock())
@@ -65,7 +68,8 @@ def import_csv(
                 report.created += 1
             else:
                 report.duplicates += 1
-        progress(start + len(chunk), len(rows))
+        done += len(chunk)
+        progress(done, total)
     return report
 
 
@@ -76,14 +80,15 @@ def _checked(row: dict[str | None, Any]) -> intake.LeadInput | InvalidInput:
         return invalid
 
 
-def read_rows(data: bytes) -> list[Row]:
-    """Every data row of the file, or UnreadableFile naming the line that stops it."""
+def iter_rows(data: bytes) -> Iterator[Row]:
+    """The data rows of the file one by one; UnreadableFile at the line that stops it."""
     reader = csv.DictReader(io.StringIO(decode_utf8(data), newline=""))
     try:
         header = [name.strip() for name in reader.fieldnames or []]
         _check_header(header, line=max(reader.line_num, 1))
         reader.fieldnames = header
-        return [(reader.line_num, row) for row in reader]
+        for row in reader:
+            yield reader.line_num, row
     except csv.Error as error:  # DictReader's own line_num lags when its reader raises
         raise UnreadableFile(max(reader.reader.line_num, 1), f"not CSV: {error}") from None
 

@@ -56,6 +56,12 @@ class WriteGroups(Generic[Item, Result]):
         self._waiting: list[_Waiting[Item, Result]] = []
         self._writing = False
 
+    @property
+    def waiting(self) -> int:
+        """Items queued for the next group."""
+        with self._changed:
+            return len(self._waiting)
+
     def write(self, item: Item) -> Result:
         mine: _Waiting[Item, Result] = _Waiting(item)
         with self._changed:

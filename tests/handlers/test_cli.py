@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
+import threading
 from pathlib import Path
 
 import pytest
@@ -250,3 +255,90 @@ def test_check_names_why_the_database_is_unreachable(tmp_path: Path, problem: st
     assert "Traceback" not in result.stderr and "hunter2" not in result.stdout
     reason = START_UP_PROBLEMS[problem][2].split(": ", 2)[2]
     assert f"database: unreachable ({reason}" in result.stdout
+
+
+def many_rows_csv(path: Path, rows: int, *, bad: dict[int, str], repeat: dict[int, int]) -> None:
+    """`rows` leads; `bad` puts a broken email on those data rows (1-based), `repeat` gives a
+    row the external_id of an earlier one."""
+    lines = ["external_id,name,email"]
+    for number in range(1, rows + 1):
+        external_id = f"many-{repeat.get(number, number)}"
+        lines.append(f"{external_id},Lead {number},{bad.get(number, f'l{number}@example.com')}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_import_of_many_chunks_counts_and_names_every_row(
+    tmp_path: Path, database_url: str
+) -> None:
+    csv_file = tmp_path / "many.csv"
+    # Rows 2 and 2001 are broken, row 1500 repeats row 10: each in a different chunk of 1,000.
+    many_rows_csv(csv_file, 2500, bad={2: "nope", 2001: "no@"}, repeat={1500: 10})
+
+    result = baton(
+        "leads", "import", str(csv_file), cwd=tmp_path, env={"DATABASE_URL": database_url}
+    )
+
+    assert result.returncode == 1
+    assert "2497 created, 1 already present, 2 rejected (2500 rows in " in result.stdout
+    # Only the bad rows on stderr (by their line: the header is line 1); no progress bar off a
+    # terminal.
+    assert [line.split(": ")[0] for line in result.stderr.splitlines()] == [
+        f"{csv_file}:3",
+        f"{csv_file}:2002",
+    ]
+    db = Database.from_url(database_url)
+    with db.read() as session:
+        stored = {lead.external_id for lead in lead_store.list_leads(session)}
+    db.dispose()
+    assert len(stored) == 2497 and "many-2" not in stored and "many-2001" not in stored
+
+
+def baton_on_a_terminal(*args: str, cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
+    """Run the CLI with stderr on a pseudo-terminal of 100 x 30, as in a person's shell: its
+    exit status, stdout, and what the terminal showed."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    shown = bytearray()
+
+    def read_terminal() -> None:
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal is closed
+                return
+            if not chunk:
+                return
+            shown.extend(chunk)
+
+    reader = threading.Thread(target=read_terminal)
+    reader.start()
+    environ = {"PATH": os.environ["PATH"], "HOME": str(cwd), **env}
+    command = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    os.close(terminal)
+    reader.join(timeout=10)
+    os.close(controller)
+    return command.returncode, command.stdout, shown.decode()
+
+
+def test_import_draws_a_progress_bar_on_a_terminal(tmp_path: Path, database_url: str) -> None:
+    csv_file = tmp_path / "many.csv"
+    many_rows_csv(csv_file, 2500, bad={}, repeat={})
+
+    status, out, shown = baton_on_a_terminal(
+        "leads", "import", str(csv_file), cwd=tmp_path, env={"DATABASE_URL": database_url}
+    )
+
+    assert status == 0
+    assert "2500 created, 0 already present, 0 rejected" in out
+    assert "0/2500 [" in shown and "rows/s" in shown  # the bar, drawn from the start
+    assert shown.endswith("\r" + " " * 100 + "\r")  # as wide as the terminal, wiped at the end

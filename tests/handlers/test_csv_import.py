@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot import intake
-from handlers.csv_import import import_csv, read_rows
+from handlers.csv_import import import_csv, iter_rows
 from handlers.text_files import UnreadableFile
 from storage.db import Database
 from storage.models import Lead
@@ -62,7 +62,7 @@ def test_any_file_is_stored_reported_or_refused_in_one_line(db: Database, data: 
         assert count_leads(db) == before
         event(f"refused {refused.problem[:20]}")
         return
-    rows = read_rows(data)
+    rows = list(iter_rows(data))
     event(f"rows={len(rows)} created={report.created} problems={len(report.problems)}")
     assert report.created + report.duplicates + len(report.problems) == len(rows)
     assert count_leads(db) == before + report.created
