@@ -9,51 +9,69 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from apscheduler.schedulers.base import BaseScheduler
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.lifecycle import Actor
 from bot.rules import Rules
 from bot.slack_text import mention
+from handlers import jobs
 
 log = logging.getLogger(__name__)
 
-GROUP_CACHE_SECONDS = 300
+# How often the members of the manager user groups are read again from Slack, in the background.
+GROUP_REFRESH_SECONDS = 60.0
+GROUP_REFRESH_JOB_ID = "manager-groups-refresh"
 USER_CACHE_SECONDS = 300
 USER_CACHE_SIZE = 1000
 SLACKBOT = "USLACKBOT"
 
 
 class RoleResolver:
-    """Builds the Actor for a Slack user; manager user groups are asked of Slack, cached a while
-    so a burst of clicks costs no extra API calls."""
+    """Builds the Actor for a Slack user from the rules and the manager user groups' members.
+
+    A click must never wait for Slack, so the members are only read from memory here: `refresh`
+    reads them from Slack once at start-up and then from a background job. A group Slack does not
+    answer for keeps its last known members; one never read yet (Slack down since start-up)
+    makes no one a manager, while the managers the rules name always are.
+    """
 
     def __init__(self, rules: Rules, client: WebClient) -> None:
         self.rules = rules
         self.client = client
-        self._lock = threading.Lock()
-        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._members: dict[str, frozenset[str]] = {}  # replaced whole, so readers need no lock
 
     def actor(self, user_id: str) -> Actor:
         roles = self.rules.roles
+        members = self._members
         is_manager = user_id in roles.managers or any(
-            user_id in self._members(group) for group in roles.manager_groups
+            user_id in members.get(group, ()) for group in roles.manager_groups
         )
         return Actor(user_id, is_manager=is_manager, is_marketer=user_id in roles.marketers)
 
-    def _members(self, group: str) -> frozenset[str]:
-        with self._lock:
-            cached = self._groups.get(group)
-            if cached is not None and cached[0] > time.monotonic():
-                return cached[1]
-        try:
-            members = frozenset(self.client.usergroups_users_list(usergroup=group)["users"])
-        except (SlackApiError, OSError) as error:
-            log.warning("cannot read Slack user group %s: %s", group, error)
-            return cached[1] if cached is not None else frozenset()
-        with self._lock:
-            self._groups[group] = (time.monotonic() + GROUP_CACHE_SECONDS, members)
-        return members
+    def refresh(self) -> None:
+        """Read every manager group's members from Slack, keeping the last known members of
+        a group Slack does not answer for."""
+        known = dict(self._members)
+        for group in self.rules.roles.manager_groups:
+            try:
+                known[group] = frozenset(
+                    self.client.usergroups_users_list(usergroup=group)["users"]
+                )
+            except (SlackClientError, OSError) as error:
+                log.warning(
+                    "cannot read Slack user group %s; its last known members stay managers: %s",
+                    group,
+                    error,
+                )
+        self._members = known
+
+
+def schedule_group_refresh(scheduler: BaseScheduler, roles: RoleResolver, *, every: float) -> None:
+    """Refresh the manager groups in the background (nothing to do when the rules name none)."""
+    if roles.rules.roles.manager_groups:
+        jobs.every(scheduler, roles.refresh, seconds=every, job_id=GROUP_REFRESH_JOB_ID, args=[])
 
 
 class AssigneeCheck:

@@ -20,6 +20,7 @@ from bot import report_facts
 from handlers.config import Config
 from handlers.digest_job import schedule_digest
 from handlers.http_app import create_http_app
+from handlers.roles import GROUP_REFRESH_SECONDS, RoleResolver, schedule_group_refresh
 from handlers.services import Services, utc_now
 from handlers.sla_sweep import schedule_sweep
 from handlers.slack_app import create_bolt_app
@@ -70,6 +71,7 @@ class BatonServer:
         first_retry: float = 1.0,
         sweep_every: float = DEFAULT_SWEEP_SECONDS,
         answer_within: float = DEFAULT_WAIT,
+        refresh_groups_every: float = GROUP_REFRESH_SECONDS,
     ) -> None:
         settings = config.settings
         settings.require_serving()
@@ -91,7 +93,10 @@ class BatonServer:
             self.services, self.clients, post_interval=post_interval, first_retry=first_retry
         )
         self.services.wake_delivery = self.delivery.wake
-        self.bolt = create_bolt_app(self.services, self.clients)
+        # Role look-ups get the retrying client: they run in the background, nobody waits.
+        self.roles = RoleResolver(config.rules, self.clients.api)
+        schedule_group_refresh(scheduler, self.roles, every=refresh_groups_every)
+        self.bolt = create_bolt_app(self.services, self.clients, self.roles)
         self.socket_mode: SocketModeHandler | None = None  # built at start: it starts threads
         self.app = create_http_app(self.services, None if settings.socket_mode else self.bolt)
         self._server: uvicorn.Server | None = None
@@ -100,6 +105,7 @@ class BatonServer:
 
     def _start_background(self) -> None:
         assert self.services.scheduler is not None
+        self.roles.refresh()  # before the first request: a click only reads what this found
         app_token = self.services.config.settings.slack_app_token
         if app_token is not None:
             self.socket_mode = SocketModeHandler(self.bolt, app_token)

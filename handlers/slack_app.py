@@ -69,8 +69,8 @@ class Gate(Middleware):
         return next()
 
 
-def create_bolt_app(services: Services, clients: SlackClients) -> App:
-    """Listeners get the fast-failing interactive client; role look-ups the retrying one."""
+def create_bolt_app(services: Services, clients: SlackClients, roles: RoleResolver) -> App:
+    """Listeners get the fast-failing interactive client."""
     app = App(
         client=clients.interactive,
         request_verification_enabled=False,
@@ -78,7 +78,6 @@ def create_bolt_app(services: Services, clients: SlackClients) -> App:
         process_before_response=True,
         raise_error_for_unhandled_request=True,  # answered by on_error, without Bolt's warning
     )
-    roles = RoleResolver(services.config.rules, clients.api)
     slack_actions.register(app, services, roles)
     slack_commands.register(app, services, roles)
     slack_events.register(app, services, roles)

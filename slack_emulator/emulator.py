@@ -16,7 +16,7 @@ from slack_emulator.server import build_app
 from slack_emulator.serving import ServedFake
 from slack_emulator.sockets import SocketHub
 from slack_emulator.store import Call, ResponseUrl, Store
-from slack_emulator.workspace import SALES_CHANNEL, Channel, User, Workspace
+from slack_emulator.workspace import SALES_CHANNEL, Channel, User, Usergroup, Workspace
 
 DEFAULT_TOKEN = "xoxb-emulator-token"
 DEFAULT_APP_TOKEN = "xapp-emulator-token"
@@ -173,6 +173,14 @@ class SlackEmulator(ServedFake):
             if view_id not in self.store.views:
                 raise SlackError("not_found")
             views.close(self.store, view_id)
+            self.store.changed.notify_all()
+
+    def set_usergroup_members(self, group: str, users: Sequence[str]) -> None:
+        """A workspace admin changes who is in a user group (creating it if new)."""
+        with self.store.changed:
+            known = self.store.usergroups.get(group)
+            handle = known.handle if known is not None else group.lower()
+            self.store.usergroups[group] = Usergroup(group, handle, tuple(users))
             self.store.changed.notify_all()
 
     # --- what Slack's client does for a user (the side a SlackUser plays against) --------
