@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from slack_bolt import App, BoltRequest
+from slack_bolt import App, BoltRequest, BoltResponse
 from starlette.concurrency import run_in_threadpool
 
 from handlers.slack_request import (
@@ -36,7 +35,23 @@ def router(bolt: App, signing_secret: str) -> APIRouter:
     @api.post("/slack/events")
     async def slack_events(request: Request) -> Response:
         try:
-            payload = await _verified_payload(request, signing_secret)
+            timestamp, signature = fresh_signature(
+                request.headers.get("x-slack-request-timestamp"),
+                request.headers.get("x-slack-signature"),
+                now=time.time(),
+            )
+            body = await _read_limited(request, MAX_BODY_BYTES)
+            # Bolt is synchronous: the rest runs on the thread pool, so one slow request never
+            # blocks the event loop (and with it every other click's acknowledgement).
+            bolt_response = await run_in_threadpool(
+                dispatch_verified,
+                bolt,
+                signing_secret,
+                body,
+                dict(request.headers.items()),
+                timestamp=timestamp,
+                signature=signature,
+            )
         except Refusal as refusal:
             log.warning("refused a request to /slack/events: %s", refusal.reason)
             # Closing the connection stops a body still being sent; nothing more is read.
@@ -45,19 +60,6 @@ def router(bolt: App, signing_secret: str) -> APIRouter:
                 status_code=refusal.status,
                 headers={"Connection": "close"},
             )
-        # Bolt gets the object verified above, re-encoded as JSON, so its own guesses about the
-        # body's format cannot make it read anything else (its signature check is off).
-        headers: dict[str, str | Sequence[str]] = dict(request.headers.items())
-        headers["content-type"] = JSON
-        headers.pop("content-length", None)
-        try:
-            bolt_request = BoltRequest(body=json.dumps(payload), headers=headers)
-        except Exception:  # Bolt reads ids from fixed places and trips on other shapes
-            log.warning("refused a request to /slack/events: payload Bolt cannot read")
-            return JSONResponse({"error": "unreadable payload"}, status_code=400)
-        # Bolt is synchronous: run it on the thread pool so one slow request never blocks
-        # the event loop (and with it every other click's acknowledgement).
-        bolt_response = await run_in_threadpool(bolt.dispatch, bolt_request)
         return Response(
             content=bolt_response.body,
             status_code=bolt_response.status,
@@ -69,15 +71,29 @@ def router(bolt: App, signing_secret: str) -> APIRouter:
     return api
 
 
-async def _verified_payload(request: Request, signing_secret: str) -> dict[str, Any]:
-    timestamp, signature = fresh_signature(
-        request.headers.get("x-slack-request-timestamp"),
-        request.headers.get("x-slack-signature"),
-        now=time.time(),
-    )
-    body = await _read_limited(request, MAX_BODY_BYTES)
+def dispatch_verified(
+    bolt: App,
+    signing_secret: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    timestamp: str,
+    signature: str,
+) -> BoltResponse:
+    """Bolt's answer to a body read in full, once its signature holds and it parses; a
+    `Refusal` otherwise. `timestamp` and `signature` come from `fresh_signature`."""
     check_signature(body, timestamp, signature, secret=signing_secret)
-    return parse_body(body, request.headers.get("content-type"))
+    payload = parse_body(body, headers.get("content-type"))
+    # Bolt gets the object verified above, re-encoded as JSON, so its own guesses about the
+    # body's format cannot make it read anything else (its signature check is off).
+    bolt_headers: dict[str, str | Sequence[str]] = dict(headers)
+    bolt_headers["content-type"] = JSON
+    bolt_headers.pop("content-length", None)
+    try:
+        bolt_request = BoltRequest(body=json.dumps(payload), headers=bolt_headers)
+    except Exception:  # Bolt reads ids from fixed places and trips on other shapes
+        raise Refusal(400, "payload Bolt cannot read") from None
+    return bolt.dispatch(bolt_request)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
