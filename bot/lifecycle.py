@@ -363,6 +363,11 @@ class Lifecycle:
                 lead, action, values, actor_id=actor.id, now=now, policies=self.policies
             )
             counted = report_facts.counted(lead)
+            windows = (
+                None
+                if to is None
+                else sla_timers.windows(lead, to, policies=self.policies, now=now)
+            )
             updated = lead_store.update_lead_if_unchanged(
                 session,
                 lead_id,
@@ -371,6 +376,7 @@ class Lifecycle:
                 values={
                     **values,
                     **facts,
+                    **(windows.columns if windows is not None else {}),
                     "status": seen_status if to is None else to,
                     "updated_at": now,
                 },
@@ -381,8 +387,8 @@ class Lifecycle:
                 if updated.owner_id != seen_owner:
                     audit["previous_owner"] = seen_owner
                 _record(session, updated, action, seen_status, actor, now, audit)
-                if to is not None:
-                    sla_timers.enter_status(session, lead=updated, policies=self.policies, now=now)
+                if windows is not None:
+                    sla_timers.enter_status(session, lead=updated, windows=windows, now=now)
                 outbox.card_changed(session, lead=updated, now=now)
                 return updated
         lead = _require(session, lead_id)

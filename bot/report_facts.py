@@ -103,21 +103,23 @@ def recount(session: Session, before: Counted | None, lead: Lead) -> None:
     if after == before:
         return
     shifts = [(part, sign) for part, sign in ((before, -1), (after, 1)) if part is not None]
-    for part, sign in sorted(shifts, key=lambda shift: _day_key(shift[0])):
-        report_store.add_to_day(
-            session,
-            day=part.day,
-            decided_by=part.decided_by,
-            contact_credit=part.contact_credit,
-            counts={
+    report_store.add_to_days(
+        session,
+        [
+            {
+                "day": part.day,
+                "decided_by": part.decided_by,
+                "contact_credit": part.contact_credit,
                 "leads": sign,
                 "claims": sign * part.claims,
                 "rejects": sign * part.rejects,
                 "breached": sign * part.breached,
                 "claim_times": sign * part.claim_times,
                 "contact_times": sign * part.contact_times,
-            },
-        )
+            }
+            for part, sign in sorted(shifts, key=lambda shift: _day_key(shift[0]))
+        ],
+    )
 
 
 def _day_key(part: Counted) -> tuple[date, str, str]:

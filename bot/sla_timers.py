@@ -1,9 +1,15 @@
-"""The SLA timers a state change starts or stops: the lifecycle calls `enter_status` after each
-move, in the move's transaction, so the windows always follow the lead's status."""
+"""The SLA timers a state change starts or stops, so the windows always follow the lead's status.
+
+The lifecycle asks `windows` for the columns a status's window sets before its compare-and-set
+UPDATE, and writes them in that UPDATE; once the move has won, `enter_status` cancels what was
+pending and adds the new cycle's timers, in the move's transaction.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -11,53 +17,55 @@ from bot.sla_policy import SlaPolicies
 from storage import timers as timer_store
 from storage.models import Lead, LeadStatus, TimerKind
 
+# The window each status runs, as its (reminder, breach) timers; every other status runs none.
+WINDOWS: dict[LeadStatus, tuple[TimerKind, TimerKind]] = {
+    LeadStatus.OPEN: (TimerKind.CLAIM_REMINDER, TimerKind.CLAIM_BREACH),
+    LeadStatus.ACCEPTED: (TimerKind.FOLLOW_UP_REMINDER, TimerKind.FOLLOW_UP_BREACH),
+}
 
-def enter_status(session: Session, *, lead: Lead, policies: SlaPolicies, now: datetime) -> None:
-    """The lead just reached its status: start the window that status runs, or none.
 
-    Open runs the claim window, accepted the follow-up window; every other status stops
-    what was pending, so a lead accepted or rejected in time is never reminded.
+@dataclass(frozen=True)
+class Windows:
+    """What reaching a status does to the lead's SLA windows: the lead's columns to write with
+    the status (the cycle counted up in the database, so racing moves never share one), and
+    the timers of the new cycle."""
+
+    columns: dict[str, Any]
+    timers: list[tuple[TimerKind, datetime]] = field(default_factory=list)
+
+
+def windows(lead: Lead, status: LeadStatus, *, policies: SlaPolicies, now: datetime) -> Windows:
+    """The windows `lead` (as read before the move) runs once it reaches `status`.
+
+    Open runs the claim window, accepted the follow-up window; every other status stops what
+    was pending, so a lead accepted or rejected in time is never reminded.
     """
-    status = lead.status
-    if status == LeadStatus.OPEN:
-        _start(session, lead, policies, now, TimerKind.CLAIM_REMINDER, TimerKind.CLAIM_BREACH)
-    elif status == LeadStatus.ACCEPTED:
-        _start(
-            session,
-            lead,
-            policies,
-            now,
-            TimerKind.FOLLOW_UP_REMINDER,
-            TimerKind.FOLLOW_UP_BREACH,
-        )
-    else:
-        timer_store.cancel_pending(session, lead_id=lead.id, now=now)
-        lead.claim_due_at = None
-        lead.follow_up_due_at = None
-        session.flush()
-
-
-def _start(
-    session: Session,
-    lead: Lead,
-    policies: SlaPolicies,
-    now: datetime,
-    reminder: TimerKind,
-    breach: TimerKind,
-) -> None:
-    """A new cycle of the window: what was pending is cancelled, a reminder and a breach added."""
-    timer_store.cancel_pending(session, lead_id=lead.id, now=now)
+    kinds = WINDOWS.get(status)
+    if kinds is None:
+        return Windows({"claim_due_at": None, "follow_up_due_at": None})
+    reminder, breach = kinds
     policy = policies.policy_for(lead)
     claim = breach == TimerKind.CLAIM_BREACH
     due = policies.window_end(now, policy.claim if claim else policy.follow_up, policy)
     remind_at = policies.reminder_moment(now, due, policy)
-    lead.sla_policy = policy.name
-    lead.sla_cycle += 1
-    lead.claim_due_at = due if claim else None
-    lead.follow_up_due_at = None if claim else due
-    if remind_at < due:
-        timer_store.add(
-            session, lead_id=lead.id, kind=reminder, cycle=lead.sla_cycle, due_at=remind_at
-        )
-    timer_store.add(session, lead_id=lead.id, kind=breach, cycle=lead.sla_cycle, due_at=due)
-    session.flush()
+    columns = {
+        "sla_policy": policy.name,
+        "sla_cycle": Lead.sla_cycle + 1,
+        "claim_due_at": due if claim else None,
+        "follow_up_due_at": None if claim else due,
+    }
+    timers = [(reminder, remind_at)] if remind_at < due else []
+    return Windows(columns, [*timers, (breach, due)])
+
+
+def enter_status(session: Session, *, lead: Lead, windows: Windows, now: datetime) -> None:
+    """The lead (as the move wrote it) just reached its status: cancel the timers pending
+    and add the new cycle's."""
+    timer_store.cancel_pending(session, lead_id=lead.id, now=now)
+    timer_store.add_many(
+        session,
+        [
+            {"lead_id": lead.id, "kind": kind, "cycle": lead.sla_cycle, "due_at": due_at}
+            for kind, due_at in windows.timers
+        ],
+    )

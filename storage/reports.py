@@ -8,6 +8,7 @@ rows.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,6 +18,7 @@ from sqlalchemy import ColumnElement, Row, Select, case, func, select, text, tru
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
@@ -192,25 +194,27 @@ def _tally_leads(session: Session, leads: ColumnElement[bool]) -> list[Tally]:
     return [Tally(*row) for row in rows]
 
 
-def add_to_day(
-    session: Session,
-    *,
-    day: date,
-    decided_by: str,
-    contact_credit: str,
-    counts: Mapping[str, int],
-) -> None:
-    """Add `counts` (negative to take away) to one day's group, creating it when new: one
-    statement, atomic in the database however many transitions move leads at once."""
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
-    statement = insert(HandoffDay).values(
-        day=day, decided_by=decided_by, contact_credit=contact_credit, **counts
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[HandoffDay.day, HandoffDay.decided_by, HandoffDay.contact_credit],
-            set_={name: getattr(HandoffDay, name) + statement.excluded[name] for name in counts},
-        )
+# The counts of a posting day's group, as `add_to_days` adds them.
+DAY_COUNTS = ("leads", "claims", "rejects", "breached", "claim_times", "contact_times")
+
+
+def add_to_days(session: Session, shifts: Sequence[Mapping[str, Any]]) -> None:
+    """Add each shift's DAY_COUNTS (negative to take away) to its group (day, decided_by,
+    contact_credit), creating it when new: one upsert executed for all, in the order given,
+    atomic in the database however many transitions move leads at once."""
+    if shifts:
+        upsert = _day_upsert(session.get_bind().dialect.name)
+        session.connection().execute(upsert, [dict(shift) for shift in shifts])
+
+
+@functools.cache
+def _day_upsert(dialect: str) -> Insert:
+    """The upsert `add_to_days` runs, built once per dialect (a click runs it twice)."""
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    statement = insert(HandoffDay)
+    return statement.on_conflict_do_update(
+        index_elements=[HandoffDay.day, HandoffDay.decided_by, HandoffDay.contact_credit],
+        set_={name: getattr(HandoffDay, name) + statement.excluded[name] for name in DAY_COUNTS},
     )
 
 

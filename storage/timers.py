@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import SlaTimer
 
 
-def add(session: Session, *, lead_id: int, kind: str, cycle: int, due_at: datetime) -> None:
-    session.add(SlaTimer(lead_id=lead_id, kind=kind, cycle=cycle, due_at=due_at))
-    session.flush()
+def add_many(session: Session, timers: Sequence[dict[str, Any]]) -> None:
+    """Add timers (lead_id, kind, cycle, due_at) in one executemany; nobody reads their ids."""
+    if timers:
+        session.execute(insert(SlaTimer), list(timers))
 
 
 def cancel_pending(session: Session, *, lead_id: int, now: datetime) -> None:
