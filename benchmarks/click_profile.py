@@ -58,6 +58,8 @@ def profiled(
     )
     if not top:
         return
+    calls = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+    print(f"   {calls / clicks:,.0f} Python function calls per click (steady whatever the load)")
     if dump is not None:
         profile.dump_stats(dump.with_name(f"{dump.name}.{label.split()[-1]}"))
     out = io.StringIO()

@@ -32,7 +32,7 @@ def cards_created(session: Session, *, leads: Sequence[Lead], now: datetime) -> 
 def card_changed(session: Session, *, lead: Lead, now: datetime) -> None:
     """Ask for a redraw; one waiting redraw is enough, since it renders the state at send time."""
     if not outbox_store.has_pending(session, lead_id=lead.id, kind=OutboxKind.UPDATE_CARD):
-        outbox_store.add(session, kind=OutboxKind.UPDATE_CARD, lead_id=lead.id, now=now)
+        outbox_store.queue(session, kind=OutboxKind.UPDATE_CARD, lead_id=lead.id, now=now)
 
 
 def direct_message(
@@ -40,7 +40,7 @@ def direct_message(
 ) -> None:
     """A DM about the lead, drawn from its state when sent. The payload key stays "template",
     its name when rows queued by earlier versions were written."""
-    outbox_store.add(
+    outbox_store.queue(
         session,
         kind=OutboxKind.DM,
         lead_id=lead.id,

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.sla_policy import SlaPolicies
+from storage import leads as lead_store
 from storage import timers as timer_store
 from storage.models import Lead, LeadStatus, TimerKind
 
@@ -50,7 +51,7 @@ def windows(lead: Lead, status: LeadStatus, *, policies: SlaPolicies, now: datet
     remind_at = policies.reminder_moment(now, due, policy)
     columns = {
         "sla_policy": policy.name,
-        "sla_cycle": Lead.sla_cycle + 1,
+        "sla_cycle": lead_store.COUNT_UP,
         "claim_due_at": due if claim else None,
         "follow_up_due_at": None if claim else due,
     }

@@ -33,6 +33,7 @@ JSON = "application/json"
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)
@@ -77,18 +78,23 @@ def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
         raise Refusal(400, "body is not UTF-8") from None
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type == JSON:
+        json_text: str | None = text
         parsed = _json(text)
     elif media_type == FORM:
-        parsed = _form(text)
+        form = _form(text)
+        json_text = form.get("payload")
+        parsed = form if json_text is None else _json(json_text)
     else:
         raise Refusal(415, "unsupported content type")
     if not isinstance(parsed, dict):
         raise Refusal(400, "payload is not a JSON object")
-    _check_values(parsed)
+    # Text decoded strictly as UTF-8 holds no surrogate: only a JSON escape can make one.
+    escaped = json_text is not None and _ESCAPED_SURROGATE.search(json_text) is not None
+    _check_values(parsed, surrogates=escaped)
     return parsed
 
 
-def _form(text: str) -> Any:
+def _form(text: str) -> dict[str, str]:
     try:
         fields = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict")
     except (ValueError, UnicodeDecodeError):
@@ -96,8 +102,6 @@ def _form(text: str) -> Any:
     form = dict(fields)
     if len(form) != len(fields):
         raise Refusal(400, "repeated form field")
-    if "payload" in form:
-        return _json(form["payload"])
     return form
 
 
@@ -108,18 +112,19 @@ def _json(text: str) -> Any:
         raise Refusal(400, "malformed JSON") from None
 
 
-def _check_values(payload: dict[str, Any]) -> None:
-    """Refuse nesting deeper than MAX_DEPTH and lone surrogates (valid JSON, but not text that
-    can be stored or sent on), walking the structure without recursion."""
+def _check_values(payload: dict[str, Any], *, surrogates: bool) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and, when the text may hold them, lone surrogates
+    (valid JSON, but not text that can be stored or sent on), walking without recursion."""
     pending: list[tuple[Any, int]] = [(payload, 1)]
     while pending:
         value, depth = pending.pop()
         if depth > MAX_DEPTH:
             raise Refusal(400, "payload nested too deeply")
         if isinstance(value, dict):
-            pending.extend((key, depth) for key in value)
+            if surrogates:
+                pending.extend((key, depth) for key in value)
             pending.extend((item, depth + 1) for item in value.values())
         elif isinstance(value, list):
             pending.extend((item, depth + 1) for item in value)
-        elif isinstance(value, str) and _SURROGATE.search(value):
+        elif surrogates and isinstance(value, str) and _SURROGATE.search(value):
             raise Refusal(400, "payload holds a lone surrogate")

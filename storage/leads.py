@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import enum
+import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Text, bindparam, cast, func, insert, or_, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Text,
+    Update,
+    bindparam,
+    cast,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -89,28 +103,59 @@ def _json_text(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
+class CountUp(enum.Enum):
+    """A value for `update_lead_if_unchanged`: the column's stored value plus one, counted in
+    the database, so two moves racing on one lead never write the same number."""
+
+    COUNT_UP = "count up"
+
+
+COUNT_UP = CountUp.COUNT_UP
+
+
 def update_lead_if_unchanged(
     session: Session,
     lead_id: int,
     *,
     status: LeadStatus,
     owner_id: str | None,
-    values: dict[str, Any],
+    values: Mapping[str, Any],
 ) -> Lead | None:
     """Change a lead only if its status and owner are still those the caller saw; else None.
 
     A compare-and-set inside the UPDATE itself: when two requests race, exactly one row update
     wins (PostgreSQL re-checks the WHERE after waiting for the other writer; SQLite serialises
-    writers), and the loser changes nothing instead of overwriting the winner.
+    writers), and the loser changes nothing instead of overwriting the winner. Every click runs
+    it, so the statement is built once for each set of columns and reused with new values.
     """
-    owner_matches = Lead.owner_id.is_(None) if owner_id is None else Lead.owner_id == owner_id
+    counted = tuple(sorted(name for name, value in values.items() if value is COUNT_UP))
+    given = tuple(sorted(name for name, value in values.items() if value is not COUNT_UP))
+    statement = _compare_and_set(given, counted, owner_known=owner_id is not None)
+    parameters = {f"new_{name}": values[name] for name in given}
+    parameters.update(lead_id=lead_id, seen_status=status, seen_owner=owner_id)
     return session.scalars(
-        update(Lead)
-        .where(Lead.id == lead_id, Lead.status == status, owner_matches)
-        .values(**values)
-        .returning(Lead),  # the whole row, refreshed in the session: no second SELECT
+        statement,
+        parameters,
         execution_options={"synchronize_session": False, "populate_existing": True},
     ).one_or_none()
+
+
+@functools.cache
+def _compare_and_set(
+    given: tuple[str, ...], counted: tuple[str, ...], *, owner_known: bool
+) -> Update:
+    owner_matches = (
+        Lead.owner_id == bindparam("seen_owner") if owner_known else Lead.owner_id.is_(None)
+    )
+    values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in given}
+    values.update({name: getattr(Lead, name) + 1 for name in counted})
+    return (
+        update(Lead)
+        .where(Lead.id == bindparam("lead_id"), Lead.status == bindparam("seen_status"))
+        .where(owner_matches)
+        .values(values)
+        .returning(Lead)  # the whole row, refreshed in the session: no second SELECT
+    )
 
 
 def add_events(session: Session, events: Sequence[dict[str, Any]]) -> None:

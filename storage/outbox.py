@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import SlackOutbox
@@ -29,6 +29,21 @@ def add(
     session.add(row)
     session.flush()
     return row
+
+
+def queue(
+    session: Session,
+    *,
+    kind: str,
+    now: datetime,
+    lead_id: int | None = None,
+    user_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """`add` for a caller that needs no row back (a click's transaction): one INSERT on the
+    connection, without the ORM building and flushing an object."""
+    values = _values(kind, now, lead_id=lead_id, user_id=user_id, payload=payload)
+    session.connection().execute(insert(SlackOutbox), [values])
 
 
 def add_for_leads(session: Session, *, kind: str, lead_ids: Sequence[int], now: datetime) -> None:
@@ -58,21 +73,23 @@ def _values(
     }
 
 
+# Every click asks it: built once, run on the connection without the ORM.
+_PENDING = (
+    select(SlackOutbox.id)
+    .where(
+        SlackOutbox.lead_id == bindparam("lead_id"),
+        SlackOutbox.kind == bindparam("kind"),
+        SlackOutbox.done_at.is_(None),
+        SlackOutbox.locked_until.is_(None),
+    )
+    .limit(1)
+)
+
+
 def has_pending(session: Session, *, lead_id: int, kind: str) -> bool:
     """True when an undelivered row of `kind` for the lead is waiting and not yet leased."""
-    return (
-        session.scalar(
-            select(SlackOutbox.id)
-            .where(
-                SlackOutbox.lead_id == lead_id,
-                SlackOutbox.kind == kind,
-                SlackOutbox.done_at.is_(None),
-                SlackOutbox.locked_until.is_(None),
-            )
-            .limit(1)
-        )
-        is not None
-    )
+    found = session.connection().execute(_PENDING, {"lead_id": lead_id, "kind": kind})
+    return found.first() is not None
 
 
 def lease_due(

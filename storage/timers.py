@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import SlaTimer
@@ -15,20 +15,23 @@ from storage.models import SlaTimer
 def add_many(session: Session, timers: Sequence[dict[str, Any]]) -> None:
     """Add timers (lead_id, kind, cycle, due_at) in one executemany; nobody reads their ids."""
     if timers:
-        session.execute(insert(SlaTimer), list(timers))
+        session.connection().execute(insert(SlaTimer), list(timers))
+
+
+# Every claim runs it: built once, run on the connection without the ORM.
+_CANCEL_PENDING = (
+    update(SlaTimer)
+    .where(
+        SlaTimer.lead_id == bindparam("of_lead"),
+        SlaTimer.fired_at.is_(None),
+        SlaTimer.cancelled_at.is_(None),
+    )
+    .values(cancelled_at=bindparam("cancelled"))
+)
 
 
 def cancel_pending(session: Session, *, lead_id: int, now: datetime) -> None:
-    session.execute(
-        update(SlaTimer)
-        .where(
-            SlaTimer.lead_id == lead_id,
-            SlaTimer.fired_at.is_(None),
-            SlaTimer.cancelled_at.is_(None),
-        )
-        .values(cancelled_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    session.connection().execute(_CANCEL_PENDING, {"of_lead": lead_id, "cancelled": now})
 
 
 def take_due(session: Session, *, now: datetime, limit: int) -> Sequence[SlaTimer]:
