@@ -382,7 +382,6 @@ class Lifecycle:
                 },
             )
             if updated is not None:
-                report_facts.recount(session, counted, updated)
                 audit = dict(details or {})
                 if updated.owner_id != seen_owner:
                     audit["previous_owner"] = seen_owner
@@ -390,6 +389,9 @@ class Lifecycle:
                 if windows is not None:
                     sla_timers.enter_status(session, lead=updated, windows=windows, now=now)
                 outbox.card_changed(session, lead=updated, now=now)
+                # Last: every move of a day's leads writes that day's count rows, so the lock
+                # on them is taken as late, and held as briefly, as the transaction allows.
+                report_facts.recount(session, counted, updated)
                 return updated
         lead = _require(session, lead_id)
         raise _refusal(lead, action)

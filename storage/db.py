@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.errors import DatabaseBusy
+from storage.turns import TurnLock
 
 # How long a transaction waits for a lock another connection holds (SQLite's write lock, a
 # PostgreSQL row or table lock), for a new connection, or for a free one in the pool, before
@@ -115,8 +115,9 @@ class Database:
         )
         # SQLite lets one writer in at a time, and its busy handler sleeps in growing steps, so
         # writers queued inside it get a long, unfair tail (a burst of 32 saw 5 s waits). This
-        # process's writers wait their turn here instead; the busy timeout is left for others.
-        self._writers = threading.Lock() if self.dialect == "sqlite" else None
+        # process's writers wait their turn here instead, first come first served; the busy
+        # timeout is left for other processes.
+        self._writers = TurnLock() if self.dialect == "sqlite" else None
 
     @classmethod
     def from_url(cls, url: str) -> Database:
