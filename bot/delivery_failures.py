@@ -25,6 +25,7 @@ KIND_WORDS: dict[str, str] = {
     OutboxKind.CHANNEL_MESSAGE: "channel message",
     OutboxKind.PUBLISH_HOME: "App Home",
     OutboxKind.FEEDBACK_FILE: "feedback file",
+    OutboxKind.BURST_NOTICE: "burst notice",
 }
 
 

@@ -90,3 +90,14 @@ def refusal(error: BatonError, *, viewer: str | None = None, in_modal: bool = Fa
 
 def _when(moment: datetime | None) -> str:
     return slack_date(moment) if moment is not None else "soon"
+
+
+def burst_notice(queued_cards: int, seconds_per_card: float) -> str:
+    """Said in a channel before a backlog of cards it cannot show within a minute."""
+    minutes = max(1, round(queued_cards * seconds_per_card / 60))
+    span = "the next minute" if minutes == 1 else f"the next ~{minutes} minutes"
+    return (
+        f":inbox_tray: *{queued_cards} new leads are on their way to this channel*, more than "
+        f"Slack lets Baton post in a minute. Their cards appear over {span}, in the order the "
+        "leads arrived; each lead's claim window starts when its card appears."
+    )

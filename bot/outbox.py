@@ -23,7 +23,8 @@ class DmKind(StrEnum):
 
 
 def cards_created(session: Session, *, leads: Sequence[Lead], now: datetime) -> None:
-    """Queue each new lead's card; the outbox keeps their order, so cards post as sent."""
+    """Queue each new lead's card; the outbox keeps their order, so each channel's cards post
+    as sent. The channel is chosen when the delivery worker routes them (bot.channel_posts)."""
     outbox_store.add_for_leads(
         session, kind=OutboxKind.POST_CARD, lead_ids=[lead.id for lead in leads], now=now
     )
@@ -79,11 +80,13 @@ def tell_user(
 def thread_reply(
     session: Session, *, lead: Lead, text: str, now: datetime, broadcast: bool = False
 ) -> None:
-    """A reply in the card's thread; with `broadcast`, Slack shows it in the channel too."""
+    """A reply in the card's thread; with `broadcast`, Slack shows it in the channel too. It
+    joins the card's channel lane: where the card is, or (routed before delivery) will be."""
     outbox_store.add(
         session,
         kind=OutboxKind.THREAD_REPLY,
         lead_id=lead.id,
+        channel=lead.slack_channel,
         payload={"text": text, "broadcast": broadcast},
         now=now,
     )

@@ -1,6 +1,13 @@
-"""Delivers the Slack outbox: renders each side effect from stored state and sends it, retrying
-until Slack takes it (429 with Retry-After, 5xx, timeouts, restarts), posting each card once,
-and recording as failed what Slack refuses for good."""
+"""Delivers the Slack outbox in lanes: renders each side effect from stored state and sends it,
+retrying until Slack takes it (429 with Retry-After, 5xx, timeouts, restarts), posting each card
+once, and recording as failed what Slack refuses for good.
+
+Slack limits posting per channel (about one a second) and every other method per tier, so one
+queue would make a card redraw or a DM wait behind a busy channel. Each channel's posts are one
+ordered, paced lane; each other kind of side effect (what a person's click causes) is a lane of
+its own, leased first. A 429 holds only the lane it came from, for its Retry-After; a small pool
+of threads serves the lanes, one row at a time per lane.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +16,8 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +30,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot import cards, outbox, routing
+from bot import cards, channel_posts, outbox
 from bot.home import home_view
 from bot.lifecycle import Actor
 from bot.periods import Period
@@ -42,29 +49,46 @@ log = logging.getLogger(__name__)
 
 CARD_EVENT_TYPE = "baton_lead_card"
 LEASE = timedelta(seconds=30)
-BATCH = 10
+BATCH = 10  # rows leased at once for one method lane
+LANE_THREADS = 8  # lanes served at once; a paced or held lane occupies no thread
+BURST_CARDS = 60  # more cards than this queued for one channel: a minute's worth at 1/s
 IDLE_POLL_SECONDS = 0.25
 DATABASE_RETRY_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 300
 EPHEMERAL_ATTEMPTS = 5  # an ephemeral reply is worthless once the moment has passed
 EPHEMERAL_EXPIRED = "retries_exhausted"
+CARD_NEVER_POSTED = "card_not_posted"  # a thread reply whose card Slack refused
 HISTORY_PAGES = 5
 INTERACTIVE_TIMEOUT_SECONDS = 2
+
+# The lanes of what a person's action causes, one per Slack method (tier) it waits on.
+METHOD_LANES: dict[str, str] = {
+    OutboxKind.UPDATE_CARD: "chat.update",
+    OutboxKind.EPHEMERAL: "chat.postEphemeral",
+    OutboxKind.DM: "dm",
+    OutboxKind.PUBLISH_HOME: "views.publish",
+    OutboxKind.FEEDBACK_FILE: "files",
+}
+CHANNEL_LANE = "channel:"
 
 
 @dataclass(frozen=True)
 class SlackClients:
-    """Two clients over one token and URL, differing only in what they may retry by themselves.
+    """Clients over one token and URL, differing only in what they may retry by themselves.
 
-    `api` retries everything (rate limits, 5xx, connection errors): right for calls that are
-    safe to repeat. `poster` retries only 429s, which Slack did not act on: a 5xx or a dropped
-    connection after chat.postMessage may mean the message was posted, and the outbox decides
-    by looking for it before posting again. `interactive` serves listeners while Slack waits
-    for the acknowledgement (views.open with a 3-second trigger_id): it never retries and
-    gives up quickly, so a slow Slack costs a clear message, not a missed acknowledgement.
+    `api` retries everything (rate limits, 5xx, connection errors): right for listeners' calls
+    that are safe to repeat. The delivery lanes retry no 429 inside a call, which would hold
+    the thread for the Retry-After: the lane sees it and holds only itself. `delivery` retries
+    5xx and dropped connections of calls safe to repeat (chat.update, conversations.open...);
+    `poster` retries nothing: a 5xx or a dropped connection after chat.postMessage may mean
+    the message was posted, and the outbox decides by looking for it before posting again.
+    `interactive` serves listeners while Slack waits for the acknowledgement (views.open with
+    a 3-second trigger_id): it never retries and gives up quickly, so a slow Slack costs a
+    clear message, not a missed acknowledgement.
     """
 
     api: WebClient
+    delivery: WebClient
     poster: WebClient
     interactive: WebClient
 
@@ -81,37 +105,61 @@ class SlackClients:
                 ServerErrorRetryHandler(max_retry_count=2),
                 ConnectionErrorRetryHandler(max_retry_count=2),
             ),
-            poster=client(RateLimitErrorRetryHandler(max_retry_count=2)),
+            delivery=client(
+                ServerErrorRetryHandler(max_retry_count=2),
+                ConnectionErrorRetryHandler(max_retry_count=2),
+            ),
+            poster=client(),
             interactive=client(seconds=INTERACTIVE_TIMEOUT_SECONDS),
         )
 
 
-class ChannelPacer:
-    """Spaces posts into one channel (Slack allows about one message per second per channel).
+def lane_of(row: SlackOutbox) -> str:
+    """A post goes in its channel's lane; anything else in its method's."""
+    return METHOD_LANES.get(row.kind) or CHANNEL_LANE + (row.channel or "")
 
-    The gap counts from when the previous post finished, so however the network delays a
-    request, Slack never sees two posts into one channel closer than the interval.
-    """
 
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self._next: dict[str, float] = {}
+class Lanes:
+    """Which lanes this process is serving now, and which must wait until when (the pace of a
+    channel, a Retry-After). Thread-safe; forgets a lane once its wait is over."""
 
-    @contextmanager
-    def slot(self, channel: str) -> Iterator[None]:
-        delay = self._next.get(channel, 0.0) - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        try:
-            yield
-        finally:
-            self._next[channel] = max(
-                self._next.get(channel, 0.0), time.monotonic() + self.interval
-            )
+    def __init__(self, post_interval: float) -> None:
+        self.post_interval = post_interval
+        self._lock = threading.Lock()
+        self._busy: set[str] = set()
+        self._ready_at: dict[str, float] = {}
 
-    def hold(self, channel: str, seconds: float) -> None:
-        """Slack said Retry-After: nothing more goes to this channel until then."""
-        self._next[channel] = max(self._next.get(channel, 0.0), time.monotonic() + seconds)
+    def unavailable(self) -> set[str]:
+        """Lanes serving a row now, or waiting out a pace or a Retry-After."""
+        now = time.monotonic()
+        with self._lock:
+            self._ready_at = {lane: at for lane, at in self._ready_at.items() if at > now}
+            return self._busy | set(self._ready_at)
+
+    def busy_count(self) -> int:
+        with self._lock:
+            return len(self._busy)
+
+    def seconds_to_next(self) -> float | None:
+        """How long until the first waiting lane may go again; None if none waits."""
+        with self._lock:
+            if not self._ready_at:
+                return None
+            return max(0.0, min(self._ready_at.values()) - time.monotonic())
+
+    def start(self, lane: str) -> None:
+        with self._lock:
+            self._busy.add(lane)
+
+    def finish(self, lane: str, *, hold: float | None) -> None:
+        """The lane's turn is over; a channel waits out its pace (counted from now, so Slack
+        never sees two posts into it closer than the interval), any lane a Retry-After."""
+        wait = max(hold or 0.0, self.post_interval if lane.startswith(CHANNEL_LANE) else 0.0)
+        with self._lock:
+            self._busy.discard(lane)
+            if wait > 0:
+                ready = time.monotonic() + wait
+                self._ready_at[lane] = max(self._ready_at.get(lane, 0.0), ready)
 
 
 class RetryLater(Exception):
@@ -119,7 +167,8 @@ class RetryLater(Exception):
 
 
 class DeliveryWorker:
-    """Drains the outbox from a background thread; several processes may run one each."""
+    """Drains the outbox in lanes: one dispatcher thread routes and leases, a pool of
+    `LANE_THREADS` sends. Several processes may run one each on one database."""
 
     def __init__(
         self,
@@ -128,15 +177,19 @@ class DeliveryWorker:
         *,
         post_interval: float = 1.0,
         first_retry: float = 1.0,
+        burst_cards: int = BURST_CARDS,
     ) -> None:
         self.services = services
         self.clients = clients
         self.first_retry = first_retry
+        self.post_interval = post_interval
+        self.burst_cards = burst_cards
         self.worker_id = uuid.uuid4().hex  # names this worker's leases
-        self.pacer = ChannelPacer(post_interval)
+        self.lanes = Lanes(post_interval)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self._senders: dict[str, Callable[[SlackOutbox], None]] = {
             OutboxKind.POST_CARD: self._post_card,
             OutboxKind.UPDATE_CARD: self._update_card,
@@ -144,6 +197,7 @@ class DeliveryWorker:
             OutboxKind.EPHEMERAL: self._ephemeral,
             OutboxKind.THREAD_REPLY: self._thread_reply,
             OutboxKind.CHANNEL_MESSAGE: self._channel_message,
+            OutboxKind.BURST_NOTICE: self._burst_notice,
             OutboxKind.PUBLISH_HOME: self._publish_home,
             OutboxKind.FEEDBACK_FILE: self._feedback_file,
         }
@@ -153,6 +207,7 @@ class DeliveryWorker:
         return self.services.config.rules
 
     def start(self) -> None:
+        self._pool = ThreadPoolExecutor(LANE_THREADS, thread_name_prefix="slack-lane")
         self._thread = threading.Thread(target=self._run, name="slack-delivery", daemon=True)
         self._thread.start()
 
@@ -161,6 +216,8 @@ class DeliveryWorker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=15)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # lanes hand back what they have not started
 
     def wake(self) -> None:
         """Something was just queued in this process: deliver it now, not at the next poll."""
@@ -187,29 +244,85 @@ class DeliveryWorker:
                 log.info("database answers again: Slack delivery resumed")
                 database_down = False
             if not worked:
-                self._wake.wait(IDLE_POLL_SECONDS)
+                self._wake.wait(self._idle_wait())
                 self._wake.clear()
 
+    def _idle_wait(self) -> float:
+        """Until the next poll, or sooner when a paced or held lane may go again."""
+        next_lane = self.lanes.seconds_to_next()
+        return IDLE_POLL_SECONDS if next_lane is None else min(next_lane, IDLE_POLL_SECONDS)
+
     def deliver_due(self) -> int:
-        """Lease due rows and deliver them in order; returns how many were attempted."""
+        """Route new posts, lease the due rows of every lane this process can serve now (the
+        lanes of people's actions first, then the head of each channel) and hand each lane to
+        the pool; returns how many rows were leased."""
+        free = LANE_THREADS - self.lanes.busy_count()
+        if free <= 0:
+            return 0
+        unavailable = self.lanes.unavailable()
+        now = self.services.clock()
+        leased: list[Sequence[SlackOutbox]] = []
         with self.services.db.write() as session:
-            rows = outbox_store.lease_due(
-                session, now=self.services.clock(), limit=BATCH, lease=LEASE, owner=self.worker_id
+            channel_posts.route_queued(
+                session,
+                rules=self.rules,
+                burst_after=self.burst_cards,
+                seconds_per_card=self.post_interval,
+                now=now,
             )
-        for index, row in enumerate(rows):
-            if self._stop.is_set():
-                self._release([later.id for later in rows[index:]])
-                break
-            if self._still_mine(row):
-                self._deliver(row)
-        return len(rows)
+            for kind, lane in METHOD_LANES.items():
+                if lane in unavailable or len(leased) >= free:
+                    continue
+                rows = outbox_store.lease_due(
+                    session, now=now, limit=BATCH, lease=LEASE, owner=self.worker_id, kind=kind
+                )
+                if rows:
+                    leased.append(rows)
+            heads = outbox_store.lease_channel_heads(
+                session,
+                now=now,
+                limit=free - len(leased),
+                lease=LEASE,
+                owner=self.worker_id,
+                skip_channels=[
+                    lane.removeprefix(CHANNEL_LANE)
+                    for lane in unavailable
+                    if lane.startswith(CHANNEL_LANE)
+                ],
+            )
+            leased.extend([head] for head in heads)
+        for rows in leased:
+            lane = lane_of(rows[0])
+            self.lanes.start(lane)
+            assert self._pool is not None
+            self._pool.submit(self._serve_lane, lane, rows)
+        return sum(len(rows) for rows in leased)
+
+    def _serve_lane(self, lane: str, rows: Sequence[SlackOutbox]) -> None:
+        """Send a lane's leased rows in order; a Retry-After holds the lane and hands the rest
+        back. Then the dispatcher is woken to lease the lane's next rows."""
+        hold: float | None = None
+        try:
+            for index, row in enumerate(rows):
+                if self._stop.is_set() or hold is not None:
+                    self._release([later.id for later in rows[index:]])
+                    break
+                if self._still_mine(row):
+                    hold = self._deliver(row)
+        except UNAVAILABLE_ERRORS:
+            pass  # the rows stay leased and are retried after the outage, which the round reports
+        except Exception:
+            log.exception("slack delivery lane %s failed; its rows are retried", lane)
+        finally:
+            self.lanes.finish(lane, hold=hold)
+            self._wake.set()
 
     def _release(self, row_ids: list[int]) -> None:
         with self.services.db.write() as session:
             outbox_store.release(session, row_ids=row_ids, owner=self.worker_id)
 
     def _still_mine(self, row: SlackOutbox) -> bool:
-        """Renew the row's lease before sending it: a batch paced behind a slow Slack can
+        """Renew the row's lease before sending it: a row that waited behind a slow Slack can
         outlast the lease it started with, and a row another worker took over is theirs."""
         with self.services.db.write() as session:
             return outbox_store.renew_lease(
@@ -220,7 +333,9 @@ class DeliveryWorker:
                 lease=LEASE,
             )
 
-    def _deliver(self, row: SlackOutbox) -> None:
+    def _deliver(self, row: SlackOutbox) -> float | None:
+        """Send one row and settle it; returns Slack's Retry-After when it answered 429."""
+        retry_after: float | None = None
         try:
             self._senders[row.kind](row)
         except RetryLater as wait:
@@ -231,10 +346,8 @@ class DeliveryWorker:
             metrics.SLACK_DELIVERY_FAILURES.labels(kind=row.kind).inc()
             if code in PERMANENT_ERRORS:
                 self._give_up(row, code)
-                return
+                return None
             retry_after = _retry_after(response.headers) if response.status_code == 429 else None
-            if retry_after is not None and row.channel:
-                self.pacer.hold(row.channel, retry_after)
             message = f"{response.status_code} {code}".strip()
             log.log(
                 logging.ERROR if code in TOKEN_ERRORS else logging.WARNING,
@@ -253,6 +366,7 @@ class DeliveryWorker:
             self._settle_failure(row, repr(error), retry_in=None)
         else:
             metrics.SLACK_DELIVERIES.labels(kind=row.kind).inc()
+        return retry_after
 
     def _settle_failure(self, row: SlackOutbox, error: str, *, retry_in: float | None) -> None:
         now = self.services.clock()
@@ -308,22 +422,21 @@ class DeliveryWorker:
         if lead.slack_ts:
             self._finish(row)
             return
-        channel = routing.channel_for(lead, self.rules)
-        row.channel = channel
+        channel = row.channel
+        assert channel is not None  # routed before it was leased
         # A first try goes straight to posting; after a try whose outcome is unknown, look first.
         found = None
         if row.attempts > 1:
             found = self._find_posted_card(channel, lead.id, since=row.created_at)
         if found is None:
             message = cards.lead_card(lead, reasons=self.rules.reasons)
-            with self.pacer.slot(channel):
-                response = self.clients.poster.chat_postMessage(
-                    channel=channel,
-                    text=message.text,
-                    blocks=message.blocks,
-                    metadata={"event_type": CARD_EVENT_TYPE, "event_payload": {"lead_id": lead.id}},
-                    unfurl_links=False,
-                )
+            response = self.clients.poster.chat_postMessage(
+                channel=channel,
+                text=message.text,
+                blocks=message.blocks,
+                metadata={"event_type": CARD_EVENT_TYPE, "event_payload": {"lead_id": lead.id}},
+                unfurl_links=False,
+            )
             found = (response["channel"], response["ts"])
         posted_channel, ts = found
 
@@ -341,7 +454,7 @@ class DeliveryWorker:
         oldest = f"{(since - timedelta(minutes=1)).timestamp():.6f}"
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
-            page = self.clients.api.conversations_history(
+            page = self.clients.delivery.conversations_history(
                 channel=channel, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
             )
             messages: list[dict[str, Any]] = page.get("messages", [])
@@ -361,7 +474,7 @@ class DeliveryWorker:
         lead = self._lead(row.lead_id)
         if lead.slack_ts and lead.slack_channel:
             message = cards.lead_card(lead, reasons=self.rules.reasons)
-            self.clients.api.chat_update(
+            self.clients.delivery.chat_update(
                 channel=lead.slack_channel,
                 ts=lead.slack_ts,
                 text=message.text,
@@ -374,7 +487,7 @@ class DeliveryWorker:
         assert row.user_id is not None
         kind = outbox.dm_kind(row.payload)
         message = cards.lead_dm(lead, kind=kind, reasons=self.rules.reasons)
-        channel = self.clients.api.conversations_open(users=row.user_id)["channel"]["id"]
+        channel = self.clients.delivery.conversations_open(users=row.user_id)["channel"]["id"]
         self.clients.poster.chat_postMessage(
             channel=channel, text=message.text, blocks=message.blocks, unfurl_links=False
         )
@@ -382,7 +495,7 @@ class DeliveryWorker:
 
     def _ephemeral(self, row: SlackOutbox) -> None:
         assert row.channel is not None and row.user_id is not None
-        self.clients.api.chat_postEphemeral(
+        self.clients.delivery.chat_postEphemeral(
             channel=row.channel, user=row.user_id, text=row.payload["text"]
         )
         self._finish(row)
@@ -390,26 +503,44 @@ class DeliveryWorker:
     def _thread_reply(self, row: SlackOutbox) -> None:
         lead = self._lead(row.lead_id)
         if not (lead.slack_ts and lead.slack_channel):
-            raise RetryLater("the card is not posted yet")
-        row.channel = lead.slack_channel
-        with self.pacer.slot(lead.slack_channel):
-            self.clients.poster.chat_postMessage(
-                channel=lead.slack_channel,
-                thread_ts=lead.slack_ts,
-                text=row.payload["text"],
-                reply_broadcast=bool(row.payload.get("broadcast")),
-            )
+            self._without_card(row)
+            return
+        self.clients.poster.chat_postMessage(
+            channel=lead.slack_channel,
+            thread_ts=lead.slack_ts,
+            text=row.payload["text"],
+            reply_broadcast=bool(row.payload.get("broadcast")),
+        )
         self._finish(row)
+
+    def _without_card(self, row: SlackOutbox) -> None:
+        """A reply waits for its card; if the card was given up, so is the reply (waiting
+        forever at the head of its channel would hold every card behind it)."""
+        assert row.lead_id is not None
+        with self.services.db.read() as session:
+            waiting = outbox_store.card_undelivered(session, lead_id=row.lead_id)
+        if waiting:
+            raise RetryLater("the card is not posted yet")
+        self._give_up(row, CARD_NEVER_POSTED)
 
     def _channel_message(self, row: SlackOutbox) -> None:
         assert row.channel is not None
-        with self.pacer.slot(row.channel):
-            self.clients.poster.chat_postMessage(
-                channel=row.channel,
-                text=row.payload["text"],
-                blocks=row.payload.get("blocks"),
-                unfurl_links=False,
+        self.clients.poster.chat_postMessage(
+            channel=row.channel,
+            text=row.payload["text"],
+            blocks=row.payload.get("blocks"),
+            unfurl_links=False,
+        )
+        self._finish(row)
+
+    def _burst_notice(self, row: SlackOutbox) -> None:
+        assert row.channel is not None
+        with self.services.db.read() as session:
+            text = channel_posts.burst_notice(
+                session, channel=row.channel, seconds_per_card=self.post_interval
             )
+        if text is not None:
+            self.clients.poster.chat_postMessage(channel=row.channel, text=text)
         self._finish(row)
 
     def _publish_home(self, row: SlackOutbox) -> None:
@@ -427,7 +558,7 @@ class DeliveryWorker:
                 policies=self.services.policies,
                 now=self.services.clock(),
             )
-        self.clients.api.views_publish(user_id=row.user_id, view=view)
+        self.clients.delivery.views_publish(user_id=row.user_id, view=view)
         self._finish(row)
 
     def _feedback_file(self, row: SlackOutbox) -> None:
@@ -442,7 +573,7 @@ class DeliveryWorker:
             rows = feedback_rows(
                 session, period=period, reasons=self.rules.reasons, source=payload["source"]
             )
-        channel = self.clients.api.conversations_open(users=row.user_id)["channel"]["id"]
+        channel = self.clients.delivery.conversations_open(users=row.user_id)["channel"]["id"]
         days = f"{period.start.date().isoformat()}_{period.end.date().isoformat()}"
         self.clients.poster.files_upload_v2(
             channel=channel,

@@ -281,6 +281,7 @@ class OutboxKind(enum.StrEnum):
     CHANNEL_MESSAGE = "channel_message"  # a message into `channel` (escalations, the digest)
     PUBLISH_HOME = "publish_home"  # redraw `user_id`'s App Home tab from current state
     FEEDBACK_FILE = "feedback_file"  # the rejection feedback export, as a CSV in `user_id`'s DM
+    BURST_NOTICE = "burst_notice"  # "N leads are arriving": into `channel`, ahead of its cards
 
 
 class SlackOutbox(Base):

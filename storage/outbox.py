@@ -1,5 +1,11 @@
-"""Queries on the Slack outbox: adding side effects, leasing due ones, settling them, and the
-ones given up on."""
+"""Queries on the Slack outbox: adding side effects, leasing due ones lane by lane, settling
+them, and the ones given up on.
+
+Posts into a channel (cards, thread replies, channel messages, burst notices) form one ordered
+lane per channel: only the channel's head (its oldest undelivered post; a burst notice goes
+first) may be leased, so no worker in any process posts a channel's next card while the one
+before it is leased elsewhere or not yet delivered. Everything else is leased by kind, oldest
+first, with no order between kinds."""
 
 from __future__ import annotations
 
@@ -7,10 +13,20 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import SlackOutbox
+from storage.models import Lead, OutboxKind, SlackOutbox
+
+# Kinds posted into a channel: paced and ordered per channel.
+CHANNEL_POSTS = (
+    OutboxKind.POST_CARD,
+    OutboxKind.THREAD_REPLY,
+    OutboxKind.CHANNEL_MESSAGE,
+    OutboxKind.BURST_NOTICE,
+)
+# Posts whose channel follows from the lead (its route, or where its card is).
+ROUTED_POSTS = (OutboxKind.POST_CARD, OutboxKind.THREAD_REPLY)
 
 
 def add(
@@ -92,25 +108,150 @@ def has_pending(session: Session, *, lead_id: int, kind: str) -> bool:
     return found.first() is not None
 
 
+def unrouted_posts(session: Session, *, limit: int) -> Sequence[tuple[SlackOutbox, Lead]]:
+    """Undelivered cards and thread replies whose channel is not chosen yet, oldest first, each
+    with its lead."""
+    rows = session.execute(
+        select(SlackOutbox, Lead)
+        .join(Lead, Lead.id == SlackOutbox.lead_id)
+        .where(
+            SlackOutbox.done_at.is_(None),
+            SlackOutbox.kind.in_(ROUTED_POSTS),
+            SlackOutbox.channel.is_(None),
+        )
+        .order_by(SlackOutbox.id)
+        .limit(limit)
+    ).all()
+    return [(row, lead) for row, lead in rows]
+
+
+def count_queued_cards(session: Session, *, channels: Sequence[str]) -> dict[str, int]:
+    """Undelivered cards per channel, for the channels asked about."""
+    rows = session.execute(
+        select(SlackOutbox.channel, func.count())
+        .where(
+            SlackOutbox.done_at.is_(None),
+            SlackOutbox.kind == OutboxKind.POST_CARD,
+            SlackOutbox.channel.in_(channels),
+        )
+        .group_by(SlackOutbox.channel)
+    ).all()
+    return {channel: count for channel, count in rows if channel is not None}
+
+
+def last_burst_notices(session: Session, *, channels: Sequence[str]) -> dict[str, datetime]:
+    """When each of the channels last had a burst notice queued (channels without one are
+    left out)."""
+    rows = session.execute(
+        select(SlackOutbox.channel, func.max(SlackOutbox.created_at))
+        .where(SlackOutbox.kind == OutboxKind.BURST_NOTICE, SlackOutbox.channel.in_(channels))
+        .group_by(SlackOutbox.channel)
+    ).all()
+    return {channel: at for channel, at in rows if channel is not None}
+
+
+def card_undelivered(session: Session, *, lead_id: int) -> bool:
+    """True while the lead's card is still to be posted (waiting, leased or backing off)."""
+    return (
+        session.scalar(
+            select(SlackOutbox.id)
+            .where(
+                SlackOutbox.lead_id == lead_id,
+                SlackOutbox.kind == OutboxKind.POST_CARD,
+                SlackOutbox.done_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def lease_due(
-    session: Session, *, now: datetime, limit: int, lease: timedelta, owner: str
+    session: Session, *, now: datetime, limit: int, lease: timedelta, owner: str, kind: str
 ) -> Sequence[SlackOutbox]:
-    """Take up to `limit` due rows, oldest first, for `lease`; other workers skip them meanwhile.
+    """Take up to `limit` due rows of `kind` (not a channel post), oldest first, for `lease`;
+    other workers skip them meanwhile.
 
     On PostgreSQL, FOR UPDATE SKIP LOCKED lets several processes lease at once without taking
     the same rows; SQLite has one writer at a time, which serialises leasing by itself.
     """
-    rows = session.scalars(
+    return _lease(
+        session,
         select(SlackOutbox)
-        .where(
-            SlackOutbox.done_at.is_(None),
-            SlackOutbox.next_attempt_at <= now,
-            or_(SlackOutbox.locked_until.is_(None), SlackOutbox.locked_until < now),
-        )
+        .where(SlackOutbox.done_at.is_(None), SlackOutbox.kind == kind, *_due(now))
         .order_by(SlackOutbox.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+        .with_for_update(skip_locked=True),
+        now=now,
+        lease=lease,
+        owner=owner,
+    )
+
+
+def lease_channel_heads(
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    owner: str,
+    skip_channels: Sequence[str],
+) -> Sequence[SlackOutbox]:
+    """Take the head post of up to `limit` channels, oldest head first: a channel's burst
+    notice if one waits, else its oldest undelivered post; and only when that head is due and
+    nobody holds it. A channel whose head is leased, backing off or held by a Retry-After
+    sends nothing, which keeps its posts in order across workers and processes. Channels in
+    `skip_channels` are busy or paced in this process.
+
+    The heads are read in the statement's snapshot: a head delivered meanwhile by another
+    process is re-checked when locked (PostgreSQL) and skipped, never passed over.
+    """
+    if limit <= 0:
+        return []
+    place = (
+        func.row_number()
+        .over(
+            partition_by=SlackOutbox.channel,
+            order_by=(
+                case((SlackOutbox.kind == OutboxKind.BURST_NOTICE, 0), else_=1),
+                SlackOutbox.id,
+            ),
+        )
+        .label("place")
+    )
+    ranked = (
+        select(SlackOutbox.id, place)
+        .where(
+            SlackOutbox.done_at.is_(None),
+            SlackOutbox.kind.in_(CHANNEL_POSTS),
+            SlackOutbox.channel.is_not(None),
+        )
+        .subquery()
+    )
+    query = (
+        select(SlackOutbox)
+        .join(ranked, ranked.c.id == SlackOutbox.id)
+        .where(ranked.c.place == 1, SlackOutbox.done_at.is_(None), *_due(now))
+        .order_by(SlackOutbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=SlackOutbox)
+    )
+    if skip_channels:
+        query = query.where(SlackOutbox.channel.not_in(skip_channels))
+    return _lease(session, query, now=now, lease=lease, owner=owner)
+
+
+def _due(now: datetime) -> tuple[Any, ...]:
+    return (
+        SlackOutbox.next_attempt_at <= now,
+        or_(SlackOutbox.locked_until.is_(None), SlackOutbox.locked_until < now),
+    )
+
+
+def _lease(
+    session: Session, query: Any, *, now: datetime, lease: timedelta, owner: str
+) -> Sequence[SlackOutbox]:
+    rows = session.scalars(query).all()
     for row in rows:
         row.locked_until = now + lease
         row.lease_owner = owner
