@@ -12,7 +12,8 @@ _ERRORS = {429: "ratelimited", 503: "service_unavailable"}
 
 @dataclass(eq=False)
 class Fault:
-    """One scripted failure for calls whose method matches `method` (a glob, `*` for all).
+    """One scripted failure for calls whose method matches `method` (a glob, `*` for all) and
+    whose `channel` argument matches `channel` (a glob; `*` also matches calls without one).
 
     `status` other than 200 (or an `error`) makes the call fail; 429 carries `Retry-After`.
     `delay` answers late. `apply` lets the call take effect before failing, and `drop` closes
@@ -30,7 +31,13 @@ class Fault:
     apply: bool = False
     drop: bool = False
     until: float | None = None
+    channel: str = "*"
     hits: int = 0
+
+    def matches(self, method: str, channel: str | None) -> bool:
+        return fnmatch.fnmatchcase(method, self.method) and (
+            self.channel == "*" or fnmatch.fnmatchcase(channel or "", self.channel)
+        )
 
     @property
     def fails(self) -> bool:
@@ -67,9 +74,10 @@ class Faults:
         apply: bool = False,
         drop: bool = False,
         seconds: float | None = None,
+        channel: str = "*",
     ) -> Fault:
         until = None if seconds is None else self._clock() + seconds
-        fault = Fault(method, status, error, retry_after, delay, times, apply, drop, until)
+        fault = Fault(method, status, error, retry_after, delay, times, apply, drop, until, channel)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -87,12 +95,12 @@ class Faults:
         with self._lock:
             self._faults.clear()
 
-    def take(self, method: str) -> Fault | None:
+    def take(self, method: str, channel: str | None = None) -> Fault | None:
         now = self._clock()
         with self._lock:
             self._faults = [f for f in self._faults if f.until is None or now < f.until]
             for fault in self._faults:
-                if fnmatch.fnmatchcase(method, fault.method):
+                if fault.matches(method, channel):
                     fault.hits += 1
                     if fault.times is not None and fault.hits >= fault.times:
                         self._faults.remove(fault)

@@ -112,7 +112,8 @@ class _Endpoints:
 
     async def _serve(self, name: str, args: dict[str, Any], run: Callable[[], Answer]) -> Response:
         """Apply the first matching fault around `run`, and log the call."""
-        fault = self.faults.take(name)
+        channel = args.get("channel")
+        fault = self.faults.take(name, channel if isinstance(channel, str) else None)
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
         headers: dict[str, str] = {}

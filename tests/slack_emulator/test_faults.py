@@ -14,7 +14,13 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 
-from slack_emulator import DEFAULT_TOKEN, SALES_CHANNEL, ManualClock, SlackEmulator
+from slack_emulator import (
+    DEFAULT_TOKEN,
+    MARKETING_CHANNEL,
+    SALES_CHANNEL,
+    ManualClock,
+    SlackEmulator,
+)
 
 NO_WAIT = FixedValueRetryIntervalCalculator(0.0)
 
@@ -131,3 +137,17 @@ def test_default_connection_retry_turns_a_drop_into_a_duplicate(emulator: SlackE
     client.chat_postMessage(channel=SALES_CHANNEL, text="card")
 
     assert len(emulator.messages(SALES_CHANNEL)) == 2
+
+
+def test_a_fault_for_one_channel_leaves_other_channels_alone(emulator: SlackEmulator) -> None:
+    limited = emulator.faults.add("chat.postMessage", status=429, channel=SALES_CHANNEL, times=None)
+    client = WebClient(base_url=emulator.api_url, token=DEFAULT_TOKEN, retry_handlers=[])
+
+    client.chat_postMessage(channel=MARKETING_CHANNEL, text="elsewhere")
+    with pytest.raises(SlackApiError) as refused:
+        client.chat_postMessage(channel=SALES_CHANNEL, text="card")
+
+    assert refused.value.response.status_code == 429
+    assert limited.hits == 1
+    assert [m["text"] for m in emulator.messages(MARKETING_CHANNEL)] == ["elsewhere"]
+    assert emulator.messages(SALES_CHANNEL) == []
