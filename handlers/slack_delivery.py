@@ -177,13 +177,11 @@ class DeliveryWorker:
         *,
         post_interval: float = 1.0,
         first_retry: float = 1.0,
-        burst_cards: int = BURST_CARDS,
     ) -> None:
         self.services = services
         self.clients = clients
         self.first_retry = first_retry
         self.post_interval = post_interval
-        self.burst_cards = burst_cards
         self.worker_id = uuid.uuid4().hex  # names this worker's leases
         self.lanes = Lanes(post_interval)
         self._wake = threading.Event()
@@ -266,7 +264,7 @@ class DeliveryWorker:
             channel_posts.route_queued(
                 session,
                 rules=self.rules,
-                burst_after=self.burst_cards,
+                burst_after=BURST_CARDS,
                 seconds_per_card=self.post_interval,
                 now=now,
             )
