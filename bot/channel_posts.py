@@ -7,6 +7,7 @@ them before leasing, so each channel's posts can be delivered as one ordered lan
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -53,21 +54,42 @@ def _announce_bursts(
     seconds_per_card: float,
     now: datetime,
 ) -> None:
-    """A notice covers the backlog it announced for as long as that backlog takes to post
-    (at least a minute): cards that keep arriving meanwhile get no second notice."""
-    queued = outbox_store.count_queued_cards(session, channels=channels)
-    crowded = [channel for channel in channels if queued.get(channel, 0) > burst_after]
+    queued = {
+        channel: outbox_store.count_queued_cards(session, channel=channel, at_most=burst_after + 1)
+        for channel in channels
+    }
+    crowded = [channel for channel in channels if queued[channel] > burst_after]
     if not crowded:
         return
     last = outbox_store.last_burst_notices(session, channels=crowded)
     for channel in crowded:
-        covers = max(NOTICE_COVERS_AT_LEAST, timedelta(seconds=queued[channel] * seconds_per_card))
-        if channel not in last or last[channel] < now - covers:
+        if channel not in last or not _still_covered(
+            session,
+            channel=channel,
+            since=last[channel],
+            seconds_per_card=seconds_per_card,
+            now=now,
+        ):
             outbox_store.add(session, kind=OutboxKind.BURST_NOTICE, channel=channel, now=now)
+
+
+def _still_covered(
+    session: Session, *, channel: str, since: datetime, seconds_per_card: float, now: datetime
+) -> bool:
+    """A notice covers the backlog it announced for as long as that backlog takes to post (at
+    least a minute): cards that keep arriving meanwhile get no second notice. Counting stops
+    once the backlog is known to last that long."""
+    elapsed = (now - since).total_seconds()
+    if elapsed < NOTICE_COVERS_AT_LEAST.total_seconds():
+        return True
+    if seconds_per_card <= 0:
+        return False
+    needed = math.ceil(elapsed / seconds_per_card)
+    return outbox_store.count_queued_cards(session, channel=channel, at_most=needed) >= needed
 
 
 def burst_notice(session: Session, *, channel: str, seconds_per_card: float) -> str | None:
     """The notice, counted when it is sent: the cards still waiting for the channel then
     (None when another process has posted them all meanwhile)."""
-    queued = outbox_store.count_queued_cards(session, channels=[channel]).get(channel, 0)
+    queued = outbox_store.count_queued_cards(session, channel=channel)
     return notices.burst_notice(queued, seconds_per_card) if queued else None

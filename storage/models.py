@@ -311,9 +311,23 @@ class SlackOutbox(Base):
     failed_at: Mapped[datetime | None]
 
     __table_args__ = (
-        Index("ix_slack_outbox_pending", "done_at", "next_attempt_at"),
         Index("ix_slack_outbox_lead_id_kind", "lead_id", "kind"),
         Index("ix_slack_outbox_failed_at", "failed_at"),
+        # The queue a delivery round reads: each channel's next post, each method lane's rows.
+        Index(
+            "ix_slack_outbox_queue_by_channel",
+            "channel",
+            "id",
+            postgresql_where=text("done_at IS NULL"),
+            sqlite_where=text("done_at IS NULL"),
+        ),
+        Index(
+            "ix_slack_outbox_queue_by_kind",
+            "kind",
+            "id",
+            postgresql_where=text("done_at IS NULL"),
+            sqlite_where=text("done_at IS NULL"),
+        ),
     )
 
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from storage.models import Lead, OutboxKind, SlackOutbox
 
@@ -125,18 +125,20 @@ def unrouted_posts(session: Session, *, limit: int) -> Sequence[tuple[SlackOutbo
     return [(row, lead) for row, lead in rows]
 
 
-def count_queued_cards(session: Session, *, channels: Sequence[str]) -> dict[str, int]:
-    """Undelivered cards per channel, for the channels asked about."""
-    rows = session.execute(
-        select(SlackOutbox.channel, func.count())
+def count_queued_cards(session: Session, *, channel: str, at_most: int | None = None) -> int:
+    """Undelivered cards for the channel; counting stops at `at_most`, when that is enough to
+    know (a burst of 100,000 need not be counted on every delivery round)."""
+    cards = (
+        select(SlackOutbox.id)
         .where(
             SlackOutbox.done_at.is_(None),
+            SlackOutbox.channel == channel,
             SlackOutbox.kind == OutboxKind.POST_CARD,
-            SlackOutbox.channel.in_(channels),
         )
-        .group_by(SlackOutbox.channel)
-    ).all()
-    return {channel: count for channel, count in rows if channel is not None}
+        .limit(at_most)
+        .subquery()
+    )
+    return session.scalar(select(func.count()).select_from(cards)) or 0
 
 
 def last_burst_notices(session: Session, *, channels: Sequence[str]) -> dict[str, datetime]:
@@ -144,7 +146,11 @@ def last_burst_notices(session: Session, *, channels: Sequence[str]) -> dict[str
     left out)."""
     rows = session.execute(
         select(SlackOutbox.channel, func.max(SlackOutbox.created_at))
-        .where(SlackOutbox.kind == OutboxKind.BURST_NOTICE, SlackOutbox.channel.in_(channels))
+        .where(
+            SlackOutbox.lead_id.is_(None),  # reads ix_slack_outbox_lead_id_kind
+            SlackOutbox.kind == OutboxKind.BURST_NOTICE,
+            SlackOutbox.channel.in_(channels),
+        )
         .group_by(SlackOutbox.channel)
     ).all()
     return {channel: at for channel, at in rows if channel is not None}
@@ -204,41 +210,63 @@ def lease_channel_heads(
     `skip_channels` are busy or paced in this process.
 
     The heads are read in the statement's snapshot: a head delivered meanwhile by another
-    process is re-checked when locked (PostgreSQL) and skipped, never passed over.
+    process is re-checked when locked (PostgreSQL) and skipped, never passed over. Finding
+    them costs a few index seeks per channel, however long the channels' queues are.
     """
     if limit <= 0:
         return []
-    place = (
-        func.row_number()
-        .over(
-            partition_by=SlackOutbox.channel,
-            order_by=(
-                case((SlackOutbox.kind == OutboxKind.BURST_NOTICE, 0), else_=1),
-                SlackOutbox.id,
-            ),
-        )
-        .label("place")
-    )
-    ranked = (
-        select(SlackOutbox.id, place)
+    lanes = _queued_channels()
+    notice, post = aliased(SlackOutbox), aliased(SlackOutbox)
+    first_notice = (
+        select(notice.id)
         .where(
-            SlackOutbox.done_at.is_(None),
-            SlackOutbox.kind.in_(CHANNEL_POSTS),
-            SlackOutbox.channel.is_not(None),
+            notice.done_at.is_(None),
+            notice.kind == OutboxKind.BURST_NOTICE,
+            notice.channel == lanes.c.channel,
         )
-        .subquery()
+        .order_by(notice.id)
+        .limit(1)
+        .scalar_subquery()
     )
+    first_post = (
+        select(post.id)
+        .where(
+            post.done_at.is_(None),
+            post.channel == lanes.c.channel,
+            post.kind.in_(CHANNEL_POSTS),
+        )
+        .order_by(post.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    heads = select(func.coalesce(first_notice, first_post)).where(lanes.c.channel.is_not(None))
+    if skip_channels:
+        heads = heads.where(lanes.c.channel.not_in(skip_channels))
     query = (
         select(SlackOutbox)
-        .join(ranked, ranked.c.id == SlackOutbox.id)
-        .where(ranked.c.place == 1, SlackOutbox.done_at.is_(None), *_due(now))
+        .where(SlackOutbox.id.in_(heads), SlackOutbox.done_at.is_(None), *_due(now))
         .order_by(SlackOutbox.id)
         .limit(limit)
-        .with_for_update(skip_locked=True, of=SlackOutbox)
+        .with_for_update(skip_locked=True)
     )
-    if skip_channels:
-        query = query.where(SlackOutbox.channel.not_in(skip_channels))
     return _lease(session, query, now=now, lease=lease, owner=owner)
+
+
+def _queued_channels() -> Any:
+    """Every channel with an undelivered row, found by skipping from one to the next along
+    ix_slack_outbox_queue_by_channel (a loose index scan, written as a recursive CTE)."""
+    first = (
+        select(func.min(SlackOutbox.channel).label("channel"))
+        .where(SlackOutbox.done_at.is_(None), SlackOutbox.channel.is_not(None))
+        .cte("queued_channels", recursive=True)
+    )
+    later = aliased(SlackOutbox)
+    following = (
+        select(func.min(later.channel))
+        .where(later.done_at.is_(None), later.channel > first.c.channel)
+        .scalar_subquery()
+    )
+    return first.union_all(select(following).where(first.c.channel.is_not(None)))
 
 
 def _due(now: datetime) -> tuple[Any, ...]:
