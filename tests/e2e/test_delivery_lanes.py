@@ -13,17 +13,21 @@ import pytest
 from handlers.serve import BatonServer
 from handlers.slack_delivery import BURST_CARDS
 from slack_driver import SlackUser
-from slack_emulator import MARKETING_CHANNEL, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
-from tests.conftest import EXAMPLE_RULES
+from slack_emulator import MANAGER, MARKETING_CHANNEL, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
+from tests.conftest import EXAMPLE_RULES, NOW
 from tests.e2e.conftest import (
     INTAKE_AUTH,
     card_text,
     cards,
+    eventually,
     send_lead,
     settled,
     slack_user,
     wait_for_card,
 )
+from tests.e2e.test_failed_deliveries import outbox_rows
+from tests.e2e.test_leads_command import ask
+from tests.e2e.test_sla_flow import SWEEP, Clock
 from tests.factories import lead_payload
 
 # Leads from Germany are routed to a channel of their own (the marketing channel stands in).
@@ -159,3 +163,30 @@ def test_clicks_are_answered_while_a_burst_is_being_posted(
     slack.wait_for(lambda: slack.ephemerals(REP_2, SALES_CHANNEL))
 
     assert not set(ids) <= set(cards(slack))  # the burst is still being posted
+
+
+def test_a_thread_reply_whose_card_slack_refused_is_given_up_and_holds_up_no_card(
+    start_bot: Callable[..., BatonServer], slack: SlackEmulator
+) -> None:
+    """A reply waits for its card at the head of the channel; a card given up for good would
+    make it wait forever, with every later card behind it."""
+    clock = Clock(NOW)
+    bot = start_bot(clock=clock, sweep_every=SWEEP)
+    slack.faults.add("chat.postMessage", error="invalid_blocks", channel=SALES_CHANNEL)
+    refused = send_lead(bot, external_id="refused", intent="demo_request")  # "hot": 1 h follow-up
+    settled(bot)
+
+    def as_user(who: str) -> SlackUser:
+        return slack_user(slack, bot, who)
+
+    assert "now" in ask(as_user, slack, MANAGER, f"assign {refused['id']} <@{REP_1}>")
+
+    clock.advance(hours=2)  # the follow-up window is breached: a reply for the card's thread
+    eventually(lambda: slack.dms(MANAGER))
+    later = send_lead(bot, external_id="later", name="Later Lead")
+    wait_for_card(slack, later["id"])
+    settled(bot)
+
+    given_up = {(row.kind, row.last_error) for row in outbox_rows(bot, refused["id"])}
+    assert {("post_card", "invalid_blocks"), ("thread_reply", "card_not_posted")} <= given_up
+    assert card_order(slack, SALES_CHANNEL) == [later["id"]]
