@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from bot.business_hours import WEEKDAYS, WorkingCalendar, closed_days, parse_clock, parse_weekday
+from bot.hook_mapping import HookSource, check_sources
 from bot.slack_text import OPTIONS_LIMIT, is_user_id
 from bot.validation import one_line
 
@@ -270,6 +271,13 @@ class Rules(_Strict):
     routes: list[Route] = Field(default_factory=list)
     reasons: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_REASONS))
     digest: Digest = Digest()
+    hooks: dict[str, HookSource] = Field(default_factory=dict)  # inbound senders by name
+
+    @field_validator("hooks")
+    @classmethod
+    def _workable_hooks(cls, hooks: dict[str, HookSource]) -> dict[str, HookSource]:
+        check_sources(hooks)
+        return hooks
 
     @field_validator("sla")
     @classmethod
