@@ -7,14 +7,17 @@ the file or the key. The rules themselves (what the TOML may say) are the domain
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dotenv import dotenv_values
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from bot.rules import ConfigError, Rules, rules_from_toml
 from bot.validation import one_line
@@ -48,6 +51,7 @@ class Settings(BaseSettings):
     database_url: str = Field(DEFAULT_DATABASE_URL, alias="DATABASE_URL")
     config_file: Path | None = Field(None, alias="BATON_CONFIG")
     intake_token: str | None = Field(None, alias="BATON_INTAKE_TOKEN", repr=False)
+    hubspot_client_secret: str | None = Field(None, alias="HUBSPOT_CLIENT_SECRET", repr=False)
     host: str = Field(DEFAULT_HOST, alias="BATON_HOST")
     port: int = Field(DEFAULT_PORT, alias="BATON_PORT")
 
@@ -172,6 +176,14 @@ def read_rules(path: Path, *, explicit: bool) -> Rules:
     return rules_from_toml(text, source=str(path))
 
 
+def _signing_secret(secret: str) -> bool:
+    try:
+        Webhook(secret)
+    except (ValueError, EmptyWebhookSecretError):  # binascii.Error is a ValueError
+        return False
+    return True
+
+
 def redact_url(url: str) -> str:
     """The URL with its password masked, fit for a log line or an error message."""
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
@@ -181,6 +193,8 @@ def redact_url(url: str) -> str:
 class Config:
     settings: Settings
     rules: Rules
+    # The secret of each `[hooks.<name>]` sender, from the variable its secret_env names.
+    hook_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 def load_config(
@@ -188,4 +202,33 @@ def load_config(
 ) -> Config:
     settings = load_settings(environ, env_file=env_file)
     rules = read_rules(settings.config_path, explicit=settings.config_path_explicit)
-    return Config(settings, rules)
+    variables = environ if environ is not None else _environment(env_file)
+    return Config(settings, rules, hook_secrets(rules, variables))
+
+
+def _environment(env_file: Path | None) -> dict[str, str]:
+    """The process environment over `.env`, as Settings reads them (checked by load_settings)."""
+    if env_file is None or not env_file.exists():
+        return dict(os.environ)
+    from_file = dotenv_values(env_file, encoding="utf-8-sig")
+    return {**{k: v for k, v in from_file.items() if v is not None}, **os.environ}
+
+
+def hook_secrets(rules: Rules, environ: Mapping[str, str]) -> dict[str, str]:
+    """Each configured sender's secret; ConfigError naming the first variable that is unset."""
+    secrets = {}
+    for name, source in rules.hooks.items():
+        if source.secret_env is None:
+            continue
+        secret = environ.get(source.secret_env, "").strip()
+        if not secret:
+            raise ConfigError(
+                f"{source.secret_env} is required: hooks.{name}.secret_env names it "
+                f"(the {source.auth} secret of POST /api/hooks/{name})"
+            )
+        if source.auth == "standard-webhooks" and not _signing_secret(secret):
+            raise ConfigError(
+                f"{source.secret_env}: not a Standard Webhooks secret (whsec_ and base64)"
+            )
+        secrets[name] = secret
+    return secrets

@@ -1,4 +1,4 @@
-"""The one HTTP server: Slack's requests, the intake API, health and metrics."""
+"""The one HTTP server: Slack's requests, the intake API and hooks, health and metrics."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 from starlette.concurrency import run_in_threadpool
 
-from handlers import intake_api, slack_http
+from handlers import hooks_api, intake_api, slack_http
 from handlers.services import Services
 
 
@@ -16,6 +16,7 @@ def create_http_app(services: Services, bolt: App | None) -> FastAPI:
     """The HTTP server; `bolt` is None in Socket Mode, where Slack's traffic comes by websocket."""
     app = FastAPI(title="Baton", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(intake_api.router(services))
+    app.include_router(hooks_api.router(services))
     secret = services.config.settings.slack_signing_secret
     if bolt is not None and secret is not None:  # HTTP mode always has one (require_serving)
         app.include_router(slack_http.router(bolt, secret))
