@@ -161,7 +161,7 @@ def map_document(
     """The lead payload `fields` takes out of `document`, its external_id namespaced by `source`
     (`hubspot:123`), or `source:<delivery_id>` where the mapping gives none.
 
-    InvalidInput when the document is not an object or holds no external id.
+    InvalidInput when the document is not an object or holds no usable external id.
     """
     if not isinstance(document, dict):
         raise InvalidInput({"body": "must be a JSON object"})
@@ -171,11 +171,12 @@ def map_document(
         if value is not None:
             payload[target] = value
     external_id = payload.get("external_id", delivery_id)
+    where = fields["external_id"].describe() if "external_id" in fields else "the mapping"
     if external_id is None or (isinstance(external_id, str) and not external_id.strip()):
-        where = fields["external_id"].describe() if "external_id" in fields else "the mapping"
         raise InvalidInput({"external_id": f"Field required (from {where})"})
-    if isinstance(external_id, str | int) and not isinstance(external_id, bool):
-        payload["external_id"] = f"{source}:{str(external_id).strip()}"
+    if not isinstance(external_id, str | int) or isinstance(external_id, bool):
+        raise InvalidInput({"external_id": f"must be text or a whole number (from {where})"})
+    payload["external_id"] = f"{source}:{str(external_id).strip()}"
     return payload
 
 
