@@ -27,7 +27,7 @@ from handlers.intake_api import (
     _in_thread,
     _item_result,
     _problem,
-    _read_limited,
+    _read_json,
     _refusal,
     _unavailable,
 )
@@ -77,12 +77,9 @@ def router(services: Services) -> APIRouter:
         sender = sender_named(services, name)
         if sender is None:
             return _problem(404, "no such hook: configure it under [hooks.<name>] in baton.toml")
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type != "application/json":
-            return _problem(415, "the body must be JSON (Content-Type: application/json)")
-        body = await _read_limited(request, MAX_BODY_BYTES)
-        if body is None:
-            return _problem(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        body = await _read_json(request, MAX_BODY_BYTES)  # authenticated on the raw body
+        if isinstance(body, JSONResponse):
+            return body
         if sender.auth == "hubspot" and _hubspot_signature(request) is None:
             refused = _refusal(request, services)  # a workflow sending the intake token
             if refused is not None:

@@ -122,6 +122,11 @@ async def _json_body(request: Request, services: Services, limit: int) -> bytes 
     refused = _refusal(request, services)
     if refused is not None:
         return refused
+    return await _read_json(request, limit)
+
+
+async def _read_json(request: Request, limit: int) -> bytes | JSONResponse:
+    """The body of a JSON request of at most `limit` bytes, or the refusal (415, 413)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         return _problem(415, "the body must be JSON (Content-Type: application/json)")

@@ -10,12 +10,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
 from hubspot.utils.signature import Signature
 from standardwebhooks.webhooks import Webhook
 
+from handlers.intake_api import MAX_BODY_BYTES
 from handlers.serve import BatonServer
 from slack_emulator import SlackEmulator
 from storage import leads as lead_store
@@ -83,19 +85,25 @@ def hubspot_post(
     secret: str = HUBSPOT_SECRET,
     timestamp_ms: int | None = None,
     tamper: bool = False,
+    query: str = "",
+    signed_url: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    """POST as a HubSpot workflow does, signed v3 by HubSpot's own client code."""
-    url = f"{bot.url}/api/hooks/hubspot"
+    """POST as a HubSpot workflow does, signed v3 by HubSpot's own client code over the URL it
+    called (URL-decoded, as HubSpot signs it)."""
+    url = f"{bot.url}/api/hooks/hubspot{query}"
     body = json.dumps(contact)
     timestamp = str(timestamp_ms if timestamp_ms is not None else int(time.time() * 1000))
-    signature = Signature.get_signature(secret, body, "v3", url, "POST", timestamp)
+    uri = unquote(signed_url or url)
+    signature = Signature.get_signature(secret, body, "v3", uri, "POST", timestamp)
     sent = body.replace("Lovelace", "Byron") if tamper else body
-    headers = {
+    signed = {
         "Content-Type": "application/json",
         "X-HubSpot-Signature-v3": signature,
         "X-HubSpot-Request-Timestamp": timestamp,
+        **(headers or {}),
     }
-    return httpx.post(url, content=sent, headers=headers, timeout=10)
+    return httpx.post(url, content=sent, headers=signed, timeout=10)
 
 
 def stored_leads(bot: BatonServer) -> list[tuple[str, str]]:
@@ -118,6 +126,41 @@ def test_a_hubspot_signed_contact_becomes_a_card(bot: BatonServer, slack: SlackE
     assert lead["crm_url"] == "https://app.hubspot.com/contacts/62515/record/0-1/5101"
     text = card_text(wait_for_card(slack, lead["id"]))
     assert "Ada Lovelace" in text and "Analytical Engines" in text
+
+
+@pytest.mark.parametrize(
+    ("query", "signed_url", "headers"),
+    [
+        ("?workflow=SQL%20handoff&step=2", None, {}),
+        (
+            "",
+            "https://baton.example.com/api/hooks/hubspot",
+            {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "baton.example.com"},
+        ),
+    ],
+    ids=["query-string", "behind-a-proxy"],
+)
+def test_the_signature_covers_the_url_hubspot_called(
+    bot: BatonServer, query: str, signed_url: str | None, headers: dict[str, str]
+) -> None:
+    response = hubspot_post(bot, CONTACT, query=query, signed_url=signed_url, headers=headers)
+    elsewhere = hubspot_post(
+        bot, CONTACT, signed_url="https://other.example/api/hooks/hubspot", headers=headers
+    )
+
+    assert (response.status_code, elsewhere.status_code) == (201, 401), response.text
+
+
+def test_a_body_past_the_limit_or_not_json_is_refused_before_anything_else(
+    bot: BatonServer,
+) -> None:
+    url = f"{bot.url}/api/hooks/salesforce"
+    auth = {"Authorization": f"Bearer {SALESFORCE_TOKEN}"}
+    large = salesforce_lead(Description="x" * MAX_BODY_BYTES)
+
+    assert httpx.post(url, json=large, headers=auth, timeout=10).status_code == 413
+    assert httpx.post(url, content=b"{}", headers=auth, timeout=10).status_code == 415
+    assert stored_leads(bot) == []
 
 
 def test_the_same_contact_sent_twice_is_one_lead_and_one_card(
