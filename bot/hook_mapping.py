@@ -8,7 +8,7 @@ reported under the Baton field with the source path it came from, so a sender ca
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -76,13 +76,6 @@ class HookSource(BaseModel):
     secret_env: str | None = None
     fields: Fields = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _known_targets(self) -> HookSource:
-        unknown = sorted(set(self.fields) - set(mappable_fields()))
-        if unknown:
-            raise ValueError(f"fields: {unknown[0]!r} is not a lead field")
-        return self
-
 
 def check_sources(sources: Mapping[str, HookSource]) -> None:
     """ValueError naming the first source whose name, authentication or ids cannot work."""
@@ -100,11 +93,18 @@ def check_sources(sources: Mapping[str, HookSource]) -> None:
             raise ValueError(f"{where}: map external_id (a bearer sender carries no delivery id)")
 
 
-def mappable_fields() -> tuple[str, ...]:
-    """The lead fields a hook may fill (activities are a list, not a value a path names)."""
-    from bot.intake import FIELD_NAMES  # imported late: intake needs the rules this module feeds
+def check_targets(sources: Mapping[str, HookSource], lead_fields: Iterable[str]) -> None:
+    """ValueError naming the first mapped field that is no lead field Baton takes (activities
+    are a list, not a value a path names).
 
-    return tuple(name for name in FIELD_NAMES if name != "activities")
+    The caller passes bot.intake's fields: the rules this module is part of are read before
+    the intake that needs them, so it cannot import the intake itself.
+    """
+    mappable = set(lead_fields) - {"activities"}
+    for name, source in sources.items():
+        unknown = sorted(set(source.fields) - mappable)
+        if unknown:
+            raise ValueError(f"hooks.{name}.fields: {unknown[0]!r} is not a lead field")
 
 
 HUBSPOT_FIELDS: dict[str, FieldSource] = {

@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
+from bot import hook_mapping, intake
 from bot.rules import ConfigError, Rules, rules_from_toml
 from bot.validation import one_line
 from handlers.text_files import UnreadableFile, decode_utf8
@@ -173,7 +174,12 @@ def read_rules(path: Path, *, explicit: bool) -> Rules:
         raise ConfigError(f"{path}:{error.line}: {error.problem}") from None
     except OSError as error:
         raise ConfigError(f"BATON_CONFIG: cannot read {str(path)!r}: {error.strerror}") from None
-    return rules_from_toml(text, source=str(path))
+    rules = rules_from_toml(text, source=str(path))
+    try:
+        hook_mapping.check_targets(rules.hooks, intake.FIELD_NAMES)
+    except ValueError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    return rules
 
 
 def _signing_secret(secret: str) -> bool:

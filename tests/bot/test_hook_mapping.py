@@ -151,7 +151,6 @@ def test_refusals_name_the_source_path() -> None:
 @pytest.mark.parametrize(
     ("hooks", "message"),
     [
-        ({"x": {**SALESFORCE, "fields": {"nmae": "a"}}}, "'nmae' is not a lead field"),
         ({"x": {**SALESFORCE, "fields": {"name": "a"}}}, "'x': map external_id"),
         ({"x": {"fields": {"external_id": "id"}}}, "'x': needs auth and secret_env"),
         ({"Bad Name": SALESFORCE}, "a source name is lower-case"),

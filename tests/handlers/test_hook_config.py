@@ -60,3 +60,14 @@ def test_a_missing_or_unusable_secret_stops_start_up_in_one_line(
         load_config(environ)
 
     assert named in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("field", ["nmae", "activities"])
+def test_a_field_baton_does_not_take_stops_start_up_in_one_line(tmp_path: Path, field: str) -> None:
+    path = tmp_path / "baton.toml"
+    path.write_text(f'[hooks.hubspot.fields]\n{field} = "x"\n', encoding="utf-8")
+
+    with pytest.raises(ConfigError) as error:
+        load_config({"BATON_CONFIG": str(path)})
+
+    assert str(error.value) == f"{path}: hooks.hubspot.fields: {field!r} is not a lead field"
