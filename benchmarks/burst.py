@@ -57,13 +57,12 @@ from benchmarks.handoff import (
     EXAMPLE_RULES,
     INTAKE_HEADERS,
     baton_environment,
-    database_version,
     empty_database,
     lead_payloads,
     percentiles,
     signed,
 )
-from benchmarks.machine import machine_facts
+from benchmarks.machine import database_version, machine_facts
 from benchmarks.reports import memory_mb
 from benchmarks.slack_process import (
     CallLog,

@@ -32,7 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from benchmarks import handoff
-from benchmarks.machine import machine_facts
+from benchmarks.machine import database_version, machine_facts
 from handlers.serve import BatonServer
 from handlers.slack_delivery import DeliveryWorker
 from handlers.slack_http import dispatch_verified
@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handoff.slack_emulator() as emulator,
         handoff.running_baton(url, emulator) as server,
     ):
-        report = handoff.DatabaseReport(options.database, handoff.database_version(url))
+        report = handoff.DatabaseReport(options.database, database_version(url))
         handoff.measure_intake(load, server, emulator, report, options)
         cards = handoff.ensure_open_leads(load, server, emulator, report, options)
         if report.problems:

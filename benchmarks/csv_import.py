@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.handoff import DATABASE_KINDS, EXAMPLE_RULES, database_version, empty_database
-from benchmarks.machine import machine_facts
+from benchmarks.handoff import DATABASE_KINDS, EXAMPLE_RULES, empty_database
+from benchmarks.machine import database_version, machine_facts
 from bot.intake import FIELD_NAMES
 from handlers.sample_leads import sample_leads
 

@@ -64,7 +64,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from benchmarks.machine import machine_facts
+from benchmarks.machine import database_version, machine_facts
 from benchmarks.slack_process import CallLog, SlackProcess, posted_card, slack_process
 from bot.intake import MAX_BATCH
 from handlers.config import load_config
@@ -282,16 +282,6 @@ def _migrate(url: str) -> None:
     db = Database.from_url(url)
     try:
         migrate.upgrade(db.engine)
-    finally:
-        db.dispose()
-
-
-def database_version(url: str) -> str:
-    db = Database.from_url(url)
-    try:
-        with db.engine.connect():
-            info = db.engine.dialect.server_version_info or ()
-        return f"{db.dialect} {'.'.join(str(part) for part in info)}"
     finally:
         db.dispose()
 

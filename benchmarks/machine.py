@@ -7,6 +7,8 @@ import platform
 import sqlite3
 from pathlib import Path
 
+from storage.db import Database
+
 
 def _first_value(path: str, key: str) -> str | None:
     try:
@@ -29,3 +31,14 @@ def machine_facts() -> str:
         f"{load1:.2f}/{load5:.2f}); {platform.python_implementation()} {platform.python_version()} "
         f"on {platform.system()} {platform.machine()}, SQLite {sqlite3.sqlite_version}"
     )
+
+
+def database_version(url: str) -> str:
+    """The database kind and its server version, e.g. `postgresql 15.18`."""
+    db = Database.from_url(url)
+    try:
+        with db.engine.connect():
+            info = db.engine.dialect.server_version_info or ()
+        return f"{db.dialect} {'.'.join(str(part) for part in info)}"
+    finally:
+        db.dispose()

@@ -41,7 +41,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from benchmarks.machine import machine_facts
+from benchmarks.machine import database_version, machine_facts
 from bot.digest import DIGEST_PERIOD, digest_message
 from bot.notices import FAILURE
 from bot.periods import parse_period
@@ -589,16 +589,6 @@ def _command(emulator: SlackEmulator, user: SlackUser, text: str) -> Callable[[T
 def _digest(digests: Connection) -> float:
     digests.send("digest")
     return float(digests.recv())
-
-
-def database_version(url: str) -> str:
-    db = Database.from_url(url)
-    try:
-        with db.engine.connect():
-            info = db.engine.dialect.server_version_info or ()
-        return f"{db.dialect} {'.'.join(str(part) for part in info)}"
-    finally:
-        db.dispose()
 
 
 # ------------------------------------------------------------------------------ output
