@@ -30,6 +30,9 @@ class SlackEmulator(ServedFake):
     Accessors return copies, so a test can keep them while the bot goes on calling. With
     `rate_limits` (off by default), calls over Slack's rate limits get Slack's 429. Another
     process reads the calls and builds clicks over HTTP (`slack_emulator.inspection`).
+    `trigger_ttl` and `ack_timeout` are Slack's patience with a trigger_id and an
+    acknowledgement (3 s each); a test suite sharing a loaded machine may lengthen both, since
+    its assertions are about what happens, not how fast (benchmarks time that).
     """
 
     def __init__(
@@ -43,6 +46,7 @@ class SlackEmulator(ServedFake):
         request_url: str | None = None,
         clock: Clock = time.time,
         trigger_ttl: float = 3.0,
+        ack_timeout: float = 3.0,
         host: str = "127.0.0.1",
         port: int = 0,
         rate_limits: RateLimits | None = None,
@@ -52,6 +56,7 @@ class SlackEmulator(ServedFake):
         self.verification_token = verification_token
         self.request_url = request_url
         self.clock = clock
+        self.ack_timeout = ack_timeout
         self.store = Store(self.workspace, clock, trigger_ttl)
         self.faults = Faults(clock)
         self.sockets = SocketHub(self.workspace.bot.app_id, self.store.changed)
@@ -259,7 +264,7 @@ class SlackEmulator(ServedFake):
         bot_url: str | None = None,
         socket_mode: bool = False,
         signing_secret: str | None = None,
-        timeout: float = 3.0,
+        timeout: float | None = None,
     ) -> SlackUser:
         """A driver acting as `user_id`, sending to `bot_url` (default: `request_url`).
 
@@ -280,5 +285,5 @@ class SlackEmulator(ServedFake):
             url,
             signing_secret or self.signing_secret,
             channel=SALES_CHANNEL,
-            timeout=timeout,
+            timeout=self.ack_timeout if timeout is None else timeout,
         )

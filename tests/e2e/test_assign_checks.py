@@ -22,6 +22,7 @@ from slack_emulator import (
 )
 from slack_emulator.workspace import default_users
 from storage import leads as lead_store
+from tests.conftest import PATIENT_SLACK
 from tests.e2e.conftest import card_text, settled, wait_for_card
 from tests.e2e.log_checks import assert_log_clean
 from tests.e2e.test_failed_deliveries import open_lead, outbox_rows
@@ -34,7 +35,9 @@ DEACTIVATED = User("U0GONE00001", "gone", "Gone Rep", deleted=True)
 @pytest.fixture
 def slack() -> Iterator[SlackEmulator]:
     """The default workspace plus a rep whose account was deactivated."""
-    with SlackEmulator(workspace=Workspace(users=(*default_users(), DEACTIVATED))) as emulator:
+    with SlackEmulator(
+        workspace=Workspace(users=(*default_users(), DEACTIVATED)), **PATIENT_SLACK
+    ) as emulator:
         yield emulator
 
 

@@ -15,7 +15,7 @@ from handlers.serve import BatonServer
 from slack_driver import SlackUser
 from slack_emulator import REP_1, REP_2, SALES_CHANNEL, SlackEmulator, Usergroup, Workspace
 from slack_emulator.workspace import default_users
-from tests.conftest import EXAMPLE_RULES
+from tests.conftest import EXAMPLE_RULES, PATIENT_SLACK
 from tests.e2e.conftest import buttons, card_text, eventually, send_lead, wait_for_card
 
 As = Callable[[str], SlackUser]
@@ -27,7 +27,9 @@ REFRESH_SECONDS = 0.1
 def slack() -> Iterator[SlackEmulator]:
     """The default workspace, with a managers' group holding REP_2."""
     groups = (Usergroup(MANAGERS_GROUP, "sales-managers", (REP_2,)),)
-    with SlackEmulator(workspace=Workspace(users=default_users(), usergroups=groups)) as emulator:
+    with SlackEmulator(
+        workspace=Workspace(users=default_users(), usergroups=groups), **PATIENT_SLACK
+    ) as emulator:
         yield emulator
 
 
