@@ -17,8 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.middleware import Middleware
+from slack_sdk import WebClient
 
 from bot import notices
 from bot.errors import BatonError
@@ -70,16 +72,30 @@ class Gate(Middleware):
 
 
 def create_bolt_app(services: Services, clients: SlackClients, roles: RoleResolver) -> App:
-    """Listeners get the fast-failing interactive client."""
+    """Listeners get the fast-failing interactive client.
+
+    The token is checked once, by auth.test through the retrying client (a busy Slack at
+    start-up is not a failed start); Bolt is handed that answer as its authorization, instead
+    of calling auth.test itself through the fast-failing client.
+    """
+    identity = clients.api.auth_test()
+    authorization = AuthorizeResult.from_auth_test_response(
+        auth_test_response=identity, bot_token=clients.interactive.token
+    )
     app = App(
-        client=clients.interactive,
+        client=WebClient(  # tokenless: Bolt gives each request's copy the authorized token
+            base_url=clients.interactive.base_url,
+            timeout=clients.interactive.timeout,
+            retry_handlers=clients.interactive.retry_handlers,
+        ),
+        authorize=lambda: authorization,
         request_verification_enabled=False,
-        before_authorize=Gate(services, ServedWorkspace.of_token(clients.api)),
+        before_authorize=Gate(services, ServedWorkspace.of_identity(identity)),
         process_before_response=True,
         raise_error_for_unhandled_request=True,  # answered by on_error, without Bolt's warning
     )
     slack_actions.register(app, services, roles)
-    slack_commands.register(app, services, roles)
+    slack_commands.register(app, services, roles, clients.interactive)
     slack_events.register(app, services, roles)
 
     @app.error

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk import WebClient
+from slack_sdk.web import SlackResponse
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,8 @@ class ServedWorkspace:
     enterprise_id: str | None = None
 
     @classmethod
-    def of_token(cls, client: WebClient) -> ServedWorkspace:
-        """Whose bot token this is, as auth.test says (on Enterprise Grid, with its org)."""
-        identity = client.auth_test()
+    def of_identity(cls, identity: SlackResponse) -> ServedWorkspace:
+        """Whose bot token this is, as auth.test said (on Enterprise Grid, with its org)."""
         return cls(team_id=identity["team_id"], enterprise_id=identity.get("enterprise_id"))
 
     def refusal(self, body: dict[str, Any]) -> str | None:
