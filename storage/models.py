@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     TypeDecorator,
@@ -36,6 +38,7 @@ class LeadStatus(enum.StrEnum):
     ACCEPTED = "accepted"  # a rep owns it, follow-up SLA running
     REJECTED = "rejected"  # sales said why not; feedback for marketing
     CONTACTED = "contacted"  # first contact made
+    OPPORTUNITY = "opportunity"  # the CRM (or the owner) opened a deal for it
     WON = "won"
     LOST = "lost"
 
@@ -160,7 +163,13 @@ class Lead(Base):
     rejected_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
     contacted_at: Mapped[datetime | None]
+    # The outcome, as the CRM (or the owner, or a manager) reports it: when the lead became an
+    # opportunity, when it was won or lost (closed_at), and the deal's amount and the reason.
+    opportunity_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    outcome_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    outcome_currency: Mapped[str | None] = mapped_column(String(3))
+    outcome_reason: Mapped[str | None] = mapped_column(String(500))
 
     # What the reports count, set by the transitions that decide it (bot.report_facts) and never
     # cleared by a reopen, so a report aggregates columns instead of replaying the event log.
@@ -236,6 +245,9 @@ class HandoffDay(Base):
     breached: Mapped[int] = mapped_column(Integer, default=0)
     claim_times: Mapped[int] = mapped_column(Integer, default=0)
     contact_times: Mapped[int] = mapped_column(Integer, default=0)
+    opportunities: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    won: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lost: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Rejection(Base):
