@@ -32,6 +32,7 @@ from bot.slack_text import (
     SECTION_LIMIT,
     as_utc,
     clip,
+    deal_text,
     lead_title,
     mention,
     safe_text,
@@ -222,12 +223,24 @@ def status_text(lead: Lead, reasons: Mapping[str, str], now: datetime | None) ->
         return _rejected_text(lead, reasons)
     elif status == S.CONTACTED:
         line = f"📞 Contacted by {mention(lead.owner_id)}{_on(lead.contacted_at)}"
+    elif status == S.OPPORTUNITY:
+        line = f"💼 Opportunity for {mention(lead.owner_id)}{_on(lead.opportunity_at)}"
+        line += _deal(lead)
     elif status == S.WON:
-        line = f"🏆 Won by {mention(lead.owner_id)}{_on(lead.closed_at)}"
+        line = f"🏆 Won by {mention(lead.owner_id)}{_on(lead.closed_at)}{_deal(lead)}"
     else:
-        line = f"🏁 Lost, closed by {mention(lead.owner_id)}{_on(lead.closed_at)}"
+        line = f"🏁 Lost by {mention(lead.owner_id)}{_on(lead.closed_at)}{_deal(lead)}"
     deadline = _deadline(lead, now)
     return f"{line}\n{deadline}" if deadline else line
+
+
+def _deal(lead: Lead) -> str:
+    """` · 12,000 EUR: two-year contract`: the deal's amount and why, as the CRM gave them."""
+    deal = deal_text(lead.outcome_amount, lead.outcome_currency)
+    text = f" · {safe_text(deal, LABEL_LIMIT)}" if deal else ""
+    if lead.outcome_reason:
+        text += f": {safe_text(lead.outcome_reason, LABEL_LIMIT)}"
+    return text
 
 
 def _rejected_text(lead: Lead, reasons: Mapping[str, str]) -> str:
@@ -265,6 +278,7 @@ def _summary(lead: Lead, reasons: Mapping[str, str]) -> str:
         S.ESCALATED: "SLA breached, waiting for a rep",
         S.ACCEPTED: "claimed",
         S.CONTACTED: "contacted",
+        S.OPPORTUNITY: "opportunity",
         S.WON: "won",
         S.LOST: "lost",
     }[status]

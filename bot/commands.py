@@ -7,8 +7,11 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from bot.errors import BatonError, InvalidInput, LeadNotFound
+from bot.lifecycle import Outcome
+from bot.outcomes import STAGES, validate_outcome
 from bot.periods import check_period, is_period
 from bot.slack_text import is_user_id, safe_text
 from storage.leads import MAX_LEAD_ID
@@ -22,6 +25,7 @@ class Subcommand(enum.StrEnum):
     STATS = "stats"
     ASSIGN = "assign"
     REOPEN = "reopen"
+    OUTCOME = "outcome"
     SHOW = "show"
     FIND = "find"
     HELP = "help"
@@ -31,6 +35,8 @@ _UNSTORABLE = ("Cc", "Cs")  # control characters and lone surrogates
 ECHO_LIMIT = 40  # characters of a refused word quoted back in a reply
 
 _LEAD = re.compile(r"#?([0-9]{1,12})")
+_AMOUNT = re.compile(r"[0-9][0-9,]*(\.[0-9]+)?")
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
 _MENTION = re.compile(r"<@([^|>]*)(?:\|[^>]*)?>")
 
 
@@ -44,6 +50,7 @@ class LeadsCommand:
     query: str | None = None  # what `show` or `find` looks for, when not a lead number
     share: bool = False
     as_csv: bool = False
+    outcome: Outcome | None = None
 
 
 class UnclearCommand(BatonError):
@@ -120,12 +127,39 @@ def _parse(name: Subcommand, rest: list[str], share: bool) -> LeadsCommand:
     if name == Subcommand.REOPEN:
         _no_more(name, rest[1:])
         return LeadsCommand(name, lead_id=lead_id, share=share)
+    if name == Subcommand.OUTCOME:
+        return LeadsCommand(name, lead_id=lead_id, outcome=_outcome(rest[1:]), share=share)
     mentioned = _MENTION.fullmatch(rest[1]) if len(rest) == 2 else None
     if mentioned is None or not is_user_id(mentioned.group(1)):
         raise UnclearCommand(
             "`/leads assign` needs a lead, then the rep as an @mention.", subcommand=name
         )
     return LeadsCommand(name, lead_id=lead_id, assignee=mentioned.group(1), share=share)
+
+
+def _outcome(words: list[str]) -> Outcome:
+    """`won 12000 EUR two-year deal`: the stage, then optionally the amount (with its
+    currency after it), then the reason, which is every word left."""
+    if not words or words[0].lower() not in STAGES:
+        raise InvalidInput({"stage": "say opportunity, won or lost after the lead"})
+    outcome: dict[str, Any] = {"stage": words[0].lower()}
+    rest = words[1:]
+    if rest and _AMOUNT.fullmatch(rest[0]):
+        outcome["amount"] = rest[0].replace(",", "")
+        rest = rest[1:]
+        if rest and _CURRENCY.fullmatch(rest[0]):
+            outcome["currency"], rest = rest[0], rest[1:]
+    if rest:
+        outcome["reason"] = " ".join(rest)
+    try:
+        return validate_outcome(outcome)
+    except InvalidInput as invalid:  # e.g. amount: at most 2 decimal places
+        raise InvalidInput(
+            {
+                name: f"the {name} is not valid ({problem[:1].lower()}{problem[1:]})"
+                for name, problem in invalid.errors.items()
+            }
+        ) from None
 
 
 def _lookup(name: Subcommand, words: list[str], share: bool) -> LeadsCommand:

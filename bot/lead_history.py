@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import reply_blocks
 from bot.cards import status_text
-from bot.lifecycle import SYSTEM, Action
+from bot.lifecycle import CRM, SYSTEM, Action
 from bot.slack_text import (
     LABEL_LIMIT,
     SECTION_LIMIT,
+    deal_text,
     lead_label,
     mention,
     safe_text,
@@ -66,7 +68,7 @@ def history_line(
 
 
 def _who(actor: str) -> str:
-    return "Baton" if actor == SYSTEM.id else mention(actor)
+    return {SYSTEM.id: "Baton", CRM.id: "the CRM"}.get(actor) or mention(actor)
 
 
 def _by(verb: str) -> Callable[[LeadEvent, Mapping[str, str]], str]:
@@ -100,9 +102,17 @@ def _assigned(event: LeadEvent, _reasons: Mapping[str, str]) -> str:
     return f"assigned to {assignee} by {_who(event.actor)}{_taken_from(event)}"
 
 
-def _closed(event: LeadEvent, _reasons: Mapping[str, str]) -> str:
-    outcome = safe_text(str(event.details.get("outcome", "closed")), LABEL_LIMIT)
-    return f"closed as {outcome} by {_who(event.actor)}"
+def _outcome(event: LeadEvent, _reasons: Mapping[str, str]) -> str:
+    """`won by @bob · 12,000 EUR: signed for two years`; an opportunity "became" one."""
+    details = event.details
+    stage = safe_text(str(details.get("stage", "closed")), LABEL_LIMIT)
+    verb = "became an opportunity" if stage == "opportunity" else stage
+    amount = details.get("amount")
+    deal = deal_text(Decimal(amount), details.get("currency")) if amount else ""
+    reason = details.get("reason")
+    line = f"{verb}, recorded by {_who(event.actor)}"
+    line += f" · {safe_text(deal, LABEL_LIMIT)}" if deal else ""
+    return line + (f": {safe_text(str(reason), LABEL_LIMIT)}" if reason else "")
 
 
 def _taken_from(event: LeadEvent) -> str:
@@ -125,7 +135,7 @@ _WORDS: dict[str, Callable[[LeadEvent, Mapping[str, str]], str]] = {
     Action.RELEASE: _by("released"),
     Action.ASSIGN: _assigned,
     Action.MARK_CONTACTED: _by("marked contacted"),
-    Action.CLOSE: _closed,
+    Action.OUTCOME: _outcome,
 }
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot import delivery_failures, lead_history, outbox, reply_blocks
+from bot import delivery_failures, lead_history, outbox, outcomes, reply_blocks
 from bot.cards import Message
 from bot.commands import LeadsCommand, Subcommand, UnclearCommand, echo
 from bot.errors import LeadNotFound, NotAllowed
@@ -265,6 +265,21 @@ def _reopen(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     return _sentence(command, text)
 
 
+def _outcome(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    assert command.lead_id is not None and command.outcome is not None
+    lead, changed = outcomes.record(
+        session,
+        asking.lifecycle,
+        lead_key=command.lead_id,
+        outcome=command.outcome,
+        actor=asking.actor,
+        now=asking.now,
+    )
+    stage = command.outcome.stage.value
+    text = f"{lead_label(lead)} is {'now' if changed else 'already'} {stage}."
+    return _sentence(command, text)
+
+
 def _queue(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     """Leads waiting for a rep; for a manager, also the claimed ones not yet contacted."""
     actor, team_domain = asking.actor, asking.team_domain
@@ -352,6 +367,13 @@ COMMANDS: dict[Subcommand, Usage] = {
         Audience.MANAGERS,
         writes=True,
         example="42",
+    ),
+    Subcommand.OUTCOME: Usage(
+        "outcome <lead> opportunity|won|lost [amount [currency]] [reason]",
+        "record what became of a lead you own (managers: any lead)",
+        _outcome,
+        writes=True,
+        example="42 won 12000 EUR two-year contract",
     ),
     Subcommand.HELP: Usage("help", "this list", _help),
 }

@@ -13,6 +13,7 @@ import enum
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -42,7 +43,19 @@ class Action(enum.StrEnum):
     RELEASE = "release"
     ASSIGN = "assign"
     MARK_CONTACTED = "mark_contacted"
-    CLOSE = "close"
+    OUTCOME = "outcome"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a claimed lead, as the CRM (or its owner, or a manager) says: its stage
+    (opportunity, won or lost), the deal's amount and currency, why, and when (default: now)."""
+
+    stage: LeadStatus
+    amount: Decimal | None = None
+    currency: str | None = None
+    reason: str | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,8 @@ class Actor:
 
 
 SYSTEM = Actor("baton", is_manager=True)
+# The CRM reporting outcomes through the API: trusted with a lead's outcome like a manager.
+CRM = Actor("crm", is_manager=True)
 
 # Which statuses each action may start from, and the words used when it may not.
 ALLOWED_FROM: dict[Action, frozenset[LeadStatus]] = {
@@ -68,7 +83,8 @@ ALLOWED_FROM: dict[Action, frozenset[LeadStatus]] = {
     Action.RELEASE: frozenset({S.ACCEPTED}),
     Action.ASSIGN: frozenset({S.NEW, S.OPEN, S.ESCALATED, S.ACCEPTED}),
     Action.MARK_CONTACTED: frozenset({S.ACCEPTED, S.ESCALATED}),
-    Action.CLOSE: frozenset({S.CONTACTED}),
+    # Corrections included: a CRM may reopen a lost deal and win it.
+    Action.OUTCOME: frozenset({S.ACCEPTED, S.ESCALATED, S.CONTACTED, S.OPPORTUNITY, S.WON, S.LOST}),
 }
 PAST_TENSE: dict[Action, str] = {
     Action.POST: "posted",
@@ -79,12 +95,13 @@ PAST_TENSE: dict[Action, str] = {
     Action.RELEASE: "released",
     Action.ASSIGN: "assigned",
     Action.MARK_CONTACTED: "marked contacted",
-    Action.CLOSE: "closed",
+    Action.OUTCOME: "given an outcome",
 }
 # A card posted after its lead moved on attaches to the lead in whatever status it reached.
 POSTED = frozenset(LeadStatus) - {S.NEW}
 # Once one of these is reached, a late Accept or Reject lost a race rather than made a mistake.
-DECIDED = frozenset({S.ACCEPTED, S.REJECTED, S.CONTACTED, S.WON, S.LOST})
+DECIDED = frozenset({S.ACCEPTED, S.REJECTED, S.CONTACTED, S.OPPORTUNITY, S.WON, S.LOST})
+STAGES = frozenset({S.OPPORTUNITY, S.WON, S.LOST})
 OUTCOMES = frozenset({S.WON, S.LOST})
 
 Check = Callable[[Lead], None]
@@ -306,29 +323,46 @@ class Lifecycle:
             check=_owner_or_manager(actor, "mark {lead} contacted"),
         )
 
-    def close(
-        self,
-        session: Session,
-        *,
-        lead_id: int,
-        actor: Actor,
-        outcome: LeadStatus,
-        now: datetime,
-    ) -> Lead:
-        """Record the optional final outcome (won or lost) of a contacted lead."""
-        if outcome not in OUTCOMES:
-            raise InvalidInput({"outcome": "must be won or lost"})
-        return self._transition(
+    def record_outcome(
+        self, session: Session, *, lead_id: int, actor: Actor, outcome: Outcome, now: datetime
+    ) -> tuple[Lead, bool]:
+        """Move a claimed lead to the outcome's stage (opportunity, won or lost), with the deal's
+        amount, currency and reason; (lead, changed). The same outcome sent again changes
+        nothing, so a CRM retrying its webhook records it once."""
+        lead = _require(session, lead_id)
+        deal = {
+            "outcome_amount": outcome.amount,
+            "outcome_currency": outcome.currency,
+            "outcome_reason": outcome.reason,
+        }
+        same_deal = all(getattr(lead, name) == value for name, value in deal.items())
+        if lead.status == outcome.stage and same_deal:
+            return lead, False
+        when = outcome.at or now
+        moment: dict[str, datetime | None]
+        if outcome.stage == S.OPPORTUNITY:
+            moment = {"opportunity_at": lead.opportunity_at or when}
+        else:
+            moment = {"closed_at": lead.closed_at if lead.status == outcome.stage else when}
+        lead = self._transition(
             session,
             lead_id=lead_id,
-            action=Action.CLOSE,
+            seen=lead,
+            action=Action.OUTCOME,
             actor=actor,
             now=now,
-            to=outcome,
-            values={"closed_at": now},
-            details={"outcome": outcome.value},
-            check=_owner_or_manager(actor, "close {lead}"),
+            to=outcome.stage,
+            values={**deal, **moment},
+            details={
+                "stage": outcome.stage.value,
+                "amount": None if outcome.amount is None else str(outcome.amount),
+                "currency": outcome.currency,
+                "reason": outcome.reason,
+                "at": when.isoformat(),
+            },
+            check=_may_reach(outcome.stage, actor),
         )
+        return lead, True
 
     def _transition(
         self,
@@ -467,6 +501,32 @@ def _unclaimed_or_owned_by(actor: Actor) -> Check:
     def check(lead: Lead) -> None:
         if lead.owner_id is not None and lead.owner_id != actor.id and not actor.is_manager:
             raise _claimed_by(lead)
+
+    return check
+
+
+def _may_reach(stage: LeadStatus, actor: Actor) -> Check:
+    """An outcome follows a claim, comes from the owner or a manager (the CRM acts as one),
+    and a won or lost deal does not go back to being an opportunity."""
+    owner_or_manager = _owner_or_manager(actor, "record an outcome for {lead}")
+
+    def check(lead: Lead) -> None:
+        label = lead_label(lead)
+        if lead.owner_id is None:
+            raise InvalidTransition(
+                f"{label} has no owner; an outcome follows a claim.",
+                lead_id=lead.id,
+                status=lead.status,
+                owner_id=None,
+            )
+        if stage == S.OPPORTUNITY and lead.status in OUTCOMES:
+            raise InvalidTransition(
+                f"{label} is {lead.status.value}; it cannot go back to opportunity.",
+                lead_id=lead.id,
+                status=lead.status,
+                owner_id=lead.owner_id,
+            )
+        owner_or_manager(lead)
 
     return check
 

@@ -142,6 +142,8 @@ def stats_blocks(stats: HandoffStats, *, title: str) -> list[dict[str, Any]]:
             "*Time to first contact* (median / p90)\n"
             f"{duration(stats.median_time_to_contact)} / {duration(stats.p90_time_to_contact)}",
             f"*SLA breaches*\n{stats.sla_breaches} ({percent(stats.breach_rate)} of handed off)",
+            "*Outcomes so far*\n"
+            f"{stats.opportunities} opportunities · {stats.won} won · {stats.lost} lost",
         ),
     ]
     if stats.per_rep:

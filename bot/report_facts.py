@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.sla_policy import SlaPolicies
 from storage import reports as report_store
-from storage.models import Lead
+from storage.models import Lead, LeadStatus
 
 POST = "post"
 REJECT = "reject"
@@ -78,6 +78,9 @@ class Counted:
     breached: int
     claim_times: int
     contact_times: int
+    opportunities: int
+    won: int
+    lost: int
 
 
 def counted(lead: Lead) -> Counted | None:
@@ -93,6 +96,10 @@ def counted(lead: Lead) -> Counted | None:
         breached=int(lead.escalated_at is not None),
         claim_times=int(lead.time_to_claim_us is not None),
         contact_times=int(lead.time_to_contact_us is not None),
+        # A won deal was an opportunity, whether or not the CRM said so first.
+        opportunities=int(lead.opportunity_at is not None or lead.status == LeadStatus.WON),
+        won=int(lead.status == LeadStatus.WON),
+        lost=int(lead.status == LeadStatus.LOST),
     )
 
 
@@ -116,6 +123,9 @@ def recount(session: Session, before: Counted | None, lead: Lead) -> None:
                 "breached": sign * part.breached,
                 "claim_times": sign * part.claim_times,
                 "contact_times": sign * part.contact_times,
+                "opportunities": sign * part.opportunities,
+                "won": sign * part.won,
+                "lost": sign * part.lost,
             }
             for part, sign in sorted(shifts, key=lambda shift: _day_key(shift[0]))
         ],

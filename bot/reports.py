@@ -99,6 +99,10 @@ class HandoffStats:
     sla_breaches: int
     breach_rate: float | None
     per_rep: list[RepLoad]
+    # What became of the period's leads so far, as the CRM (or their owners) reported it.
+    opportunities: int = 0
+    won: int = 0
+    lost: int = 0
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,9 @@ def handoff_stats(
         sla_breaches=breaches,
         breach_rate=breaches / handed_off if handed_off else None,
         per_rep=per_rep,
+        opportunities=outcomes["opportunities"],
+        won=outcomes["won"],
+        lost=outcomes["lost"],
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from storage.models import Lead
 
@@ -77,6 +78,14 @@ def mention(user_id: str | None) -> str:
     if is_user_id(user_id):
         return f"<@{user_id}>"
     return safe_text(user_id, LABEL_LIMIT)
+
+
+def deal_text(amount: Decimal | None, currency: str | None) -> str:
+    """A deal's amount as people read it (`12,000 EUR`, `12,500.50 USD`); '' without one."""
+    if amount is None:
+        return ""
+    shown = f"{amount:,.2f}".removesuffix(".00")
+    return f"{shown} {currency}" if currency else shown
 
 
 def mention_group(group_id: str) -> str:

@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 from starlette.concurrency import run_in_threadpool
 
-from handlers import hooks_api, intake_api, slack_http
+from handlers import hooks_api, intake_api, outcomes_api, slack_http
 from handlers.services import Services
 
 
@@ -17,6 +17,7 @@ def create_http_app(services: Services, bolt: App | None) -> FastAPI:
     app = FastAPI(title="Baton", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(intake_api.router(services))
     app.include_router(hooks_api.router(services))
+    app.include_router(outcomes_api.router(services))
     secret = services.config.settings.slack_signing_secret
     if bolt is not None and secret is not None:  # HTTP mode always has one (require_serving)
         app.include_router(slack_http.router(bolt, secret))

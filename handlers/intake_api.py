@@ -63,10 +63,16 @@ def lead_json(lead: Lead) -> dict[str, Any]:
         "rejected_at",
         "escalated_at",
         "contacted_at",
+        "opportunity_at",
         "closed_at",
     ):
         value = getattr(lead, name)
         data[name] = value.isoformat() if value else None
+    # The deal, as the CRM reported it; the amount as a string, so no digit is lost to a float.
+    amount = lead.outcome_amount
+    data["outcome_amount"] = None if amount is None else str(amount)
+    data["outcome_currency"] = lead.outcome_currency
+    data["outcome_reason"] = lead.outcome_reason
     return data
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from storage.leads import HELD
-from storage.models import HandoffDay, Lead, LeadEvent, Rejection
+from storage.models import HandoffDay, Lead, LeadEvent, LeadStatus, Rejection
 
 CLAIMS = ("accept", "assign")
 REJECT = "reject"
@@ -107,8 +107,8 @@ def _source_is(
 @dataclass
 class Tally:
     """One group of a period's leads: the rep of their first decision and the rep credited with
-    their first contact (None for none), and how many leads, claims, rejects, breached leads and
-    times to claim and to contact it holds."""
+    their first contact (None for none), and how many leads, claims, rejects, breached leads,
+    times to claim and to contact, opportunities, won and lost leads it holds."""
 
     decided_by: str | None
     contact_credit: str | None
@@ -118,9 +118,22 @@ class Tally:
     breached: int = 0
     claim_times: int = 0
     contact_times: int = 0
+    opportunities: int = 0
+    won: int = 0
+    lost: int = 0
 
 
-COUNTS = ("leads", "claims", "rejects", "breached", "claim_times", "contact_times")
+COUNTS = (
+    "leads",
+    "claims",
+    "rejects",
+    "breached",
+    "claim_times",
+    "contact_times",
+    "opportunities",
+    "won",
+    "lost",
+)
 
 
 def tally_handoffs(session: Session, scope: Scope) -> list[Tally]:
@@ -187,6 +200,12 @@ def _tally_leads(session: Session, leads: ColumnElement[bool]) -> list[Tally]:
             func.count(Lead.escalated_at),
             func.count(Lead.time_to_claim_us),
             func.count(Lead.time_to_contact_us),
+            # As bot.report_facts.counted counts them.
+            func.count(
+                case(((Lead.opportunity_at.is_not(None)) | (Lead.status == LeadStatus.WON), 1))
+            ),
+            func.count(case((Lead.status == LeadStatus.WON, 1))),
+            func.count(case((Lead.status == LeadStatus.LOST, 1))),
         )
         .where(leads)
         .group_by(Lead.first_decided_by, Lead.contact_credit)
@@ -194,8 +213,8 @@ def _tally_leads(session: Session, leads: ColumnElement[bool]) -> list[Tally]:
     return [Tally(*row) for row in rows]
 
 
-# The counts of a posting day's group, as `add_to_days` adds them.
-DAY_COUNTS = ("leads", "claims", "rejects", "breached", "claim_times", "contact_times")
+# The counts of a posting day's group, as `add_to_days` adds them: what a tally counts.
+DAY_COUNTS = COUNTS
 
 
 def add_to_days(session: Session, shifts: Sequence[Mapping[str, Any]]) -> None:

@@ -11,6 +11,8 @@ from bot import intake, lifecycle
 from storage.models import Lead, LeadStatus
 from tests.conftest import NOW
 
+S = LeadStatus
+
 
 def lead_payload(**overrides: Any) -> dict[str, Any]:
     payload: dict[str, Any] = {
@@ -49,7 +51,7 @@ def create_lead(
     lead, _ = lifecycle.create(session, fields=fields, now=now)
     if status != LeadStatus.NEW:
         lead.status = status.value
-        if status in (LeadStatus.ACCEPTED, LeadStatus.CONTACTED, LeadStatus.WON, LeadStatus.LOST):
+        if status in (S.ACCEPTED, S.CONTACTED, S.OPPORTUNITY, S.WON, S.LOST):
             lead.owner_id = "U0REP000001"
         if status == LeadStatus.REJECTED:
             lead.rejected_by = "U0REP000001"

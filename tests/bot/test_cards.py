@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -179,6 +180,13 @@ STATE_OVERRIDES: dict[LeadStatus, dict[str, Any]] = {
         "reject_note": "Student doing research",
     },
     LeadStatus.CONTACTED: {"owner_id": REP, "accepted_at": NOW, "contacted_at": NOW},
+    LeadStatus.OPPORTUNITY: {
+        "owner_id": REP,
+        "opportunity_at": NOW,
+        "outcome_amount": Decimal("1234567890123456.78"),
+        "outcome_currency": "EUR",
+        "outcome_reason": "Budget approved " * 31,  # the 500 characters the API takes
+    },
     LeadStatus.WON: {"owner_id": REP, "contacted_at": NOW, "closed_at": NOW},
     LeadStatus.LOST: {"owner_id": REP, "contacted_at": NOW, "closed_at": NOW},
 }
@@ -241,8 +249,9 @@ def test_rejected_card_falls_back_to_the_code_of_a_reason_no_longer_configured()
     ("status", "line"),
     [
         (LeadStatus.CONTACTED, f"📞 Contacted by <@{REP}> <!date^"),
+        (LeadStatus.OPPORTUNITY, f"💼 Opportunity for <@{REP}> <!date^"),
         (LeadStatus.WON, f"🏆 Won by <@{REP}> <!date^"),
-        (LeadStatus.LOST, f"🏁 Lost, closed by <@{REP}> <!date^"),
+        (LeadStatus.LOST, f"🏁 Lost by <@{REP}> <!date^"),
     ],
 )
 def test_decided_cards_say_what_happened_and_have_no_buttons(status: LeadStatus, line: str) -> None:

@@ -51,7 +51,11 @@ def event(action: str, actor: str = REP, **details: object) -> LeadEvent:
         (event("release"), f"released by <@{REP}>"),
         (event("assign", MANAGER, assignee=REP), f"assigned to <@{REP}> by <@{MANAGER}>"),
         (event("mark_contacted"), f"marked contacted by <@{REP}>"),
-        (event("close", outcome="won"), f"closed as won by <@{REP}>"),
+        (
+            event("outcome", stage="won", amount="12000.00", currency="EUR", reason="2 years"),
+            f"won, recorded by <@{REP}> · 12,000 EUR: 2 years",
+        ),
+        (event("outcome", stage="opportunity"), f"became an opportunity, recorded by <@{REP}>"),
         (event("undo_reject"), f"undo_reject by <@{REP}>"),  # a move a newer version wrote
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot import notices
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
-from bot.lifecycle import Actor, Lifecycle
+from bot.lifecycle import Actor, Lifecycle, Outcome
 from bot.rules import DEFAULT_REASONS, Rules
 from bot.sla_policy import SlaPolicies
 from storage import leads as lead_store
@@ -26,8 +27,16 @@ S = LeadStatus
 OWNER = Actor("U0REP000001")
 OTHER_REP = Actor("U0REP000002")
 MANAGER = Actor("U0MANAGER01", is_manager=True)
+WON_100 = Outcome(S.WON, amount=Decimal("100"), currency="EUR")
 POLICIES = SlaPolicies(Rules())
 LIFECYCLE = Lifecycle(POLICIES)
+
+
+def outcome_by_manager(session: Session, lead_id: int) -> Lead:
+    return LIFECYCLE.record_outcome(
+        session, lead_id=lead_id, actor=MANAGER, outcome=WON_100, now=NOW
+    )[0]
+
 
 # action name -> (call, statuses it may start from, status it ends in). Written out by hand
 # from the lifecycle in docs/events.md, not derived from the code under test.
@@ -76,9 +85,12 @@ MOVES: dict[str, tuple[Call, set[LeadStatus], LeadStatus]] = {
         {S.ACCEPTED, S.ESCALATED},
         S.CONTACTED,
     ),
-    "close": (
-        lambda s, i: LIFECYCLE.close(s, lead_id=i, actor=MANAGER, outcome=S.WON, now=NOW),
-        {S.CONTACTED},
+    # An escalated lead here has no owner: an outcome follows a claim.
+    "outcome": (
+        lambda s, i: LIFECYCLE.record_outcome(
+            s, lead_id=i, actor=MANAGER, outcome=WON_100, now=NOW
+        )[0],
+        {S.ACCEPTED, S.CONTACTED, S.OPPORTUNITY, S.WON, S.LOST},
         S.WON,
     ),
 }
@@ -419,3 +431,34 @@ def test_moves_that_change_the_owner_record_who_had_it(db: Database) -> None:
         ("assign", {"assignee": OTHER_REP.id, "previous_owner": OWNER.id}),
         ("release", {"previous_owner": OTHER_REP.id}),
     ]
+
+
+def test_an_outcome_sent_again_changes_nothing_and_a_closed_deal_stays_closed(
+    db: Database,
+) -> None:
+    with db.write() as session:
+        escalated = create_lead(session, status=S.ESCALATED)
+        escalated.owner_id = OWNER.id  # a follow-up breach that left the lead with its owner
+        lead_id = escalated.id
+    with db.write() as session:
+        lead, changed = LIFECYCLE.record_outcome(
+            session, lead_id=lead_id, actor=OWNER, outcome=WON_100, now=NOW
+        )
+        assert (lead.status, lead.closed_at, changed) == (S.WON, NOW, True)
+    with db.write() as session:
+        later = NOW + timedelta(days=1)
+        again = LIFECYCLE.record_outcome(
+            session, lead_id=lead_id, actor=OWNER, outcome=WON_100, now=later
+        )
+        assert (again[0].closed_at, again[1]) == (NOW, False)
+        with pytest.raises(InvalidTransition, match="cannot go back to opportunity"):
+            LIFECYCLE.record_outcome(
+                session, lead_id=lead_id, actor=OWNER, outcome=Outcome(S.OPPORTUNITY), now=later
+            )
+        with pytest.raises(NotAllowed):
+            LIFECYCLE.record_outcome(
+                session, lead_id=lead_id, actor=OTHER_REP, outcome=Outcome(S.LOST), now=later
+            )
+    with db.read() as session:
+        assert [e.action for e in lead_store.list_events(session, lead_id)][-1:] == ["outcome"]
+        assert len(lead_store.list_events(session, lead_id)) == 2
