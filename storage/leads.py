@@ -160,9 +160,10 @@ def _compare_and_set(
 
 def add_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
     """Append events (lead_id, action, from_status, to_status, actor, at, details) in one
-    executemany; nobody reads their ids back, so no RETURNING has to match rows to them."""
+    executemany on the connection; nobody reads their ids back, so no RETURNING has to match
+    rows to them, and the ORM's bulk insert (a third of an intake group's time) is skipped."""
     if events:
-        session.execute(insert(LeadEvent), list(events))
+        session.connection().execute(insert(LeadEvent), list(events))
 
 
 def list_events(session: Session, lead_id: int) -> Sequence[LeadEvent]:
