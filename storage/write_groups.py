@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 from storage.errors import UNAVAILABLE_ERRORS
@@ -19,32 +19,28 @@ Result = TypeVar("Result")
 
 
 class WriteAbandoned(RuntimeError):
-    """The group holding this item stopped before writing it (its leader was interrupted)."""
+    """The group holding this item stopped before writing it (its writer was interrupted)."""
 
 
 _ABANDONED = WriteAbandoned("the write was interrupted before it was done; retry")
 
 
-@dataclass
-class _Waiting(Generic[Item, Result]):
-    item: Item
-    done: bool = False
-    result: Result | None = None
-    error: BaseException | None = field(default=None)
-
-
 class WriteGroups(Generic[Item, Result]):
-    """Joins the items of concurrent `write` calls into one call of `write_all` (which runs one
+    """Joins the items of concurrent `submit` calls into one call of `write_all` (which runs one
     transaction and returns one result per item, in order).
 
-    Whoever calls `write` while no group is being written leads: it takes every item waiting (at
-    most `max_group`), writes them, hands each caller its result and wakes the others; a caller
-    whose item another leader wrote returns at once. A lone caller writes alone, with no delay.
+    One writer (a thread kept for the purpose, idle between bursts), set going when an item
+    arrives and it is not running, writes the waiting items (the oldest first, at most
+    `max_group` at once) until none is left. A lone item is written at once, with no delay;
+    items arriving while a group is written form the next one. Callers get a Future, so an
+    event loop awaits it without a thread of its own per request (one thread hop per group, not
+    per item, and no crowd of threads woken per group).
 
     When a group fails because the database cannot serve now (down, locked past the bounded
     wait), every caller in it gets that error: writing them one by one would only wait again.
     Any other failure (a row the database refuses, a bug) writes each item again on its own, so
-    one bad item fails only its own caller.
+    one bad item fails only its own caller. An item whose Future was cancelled before its group
+    was taken is not written.
     """
 
     def __init__(
@@ -52,68 +48,70 @@ class WriteGroups(Generic[Item, Result]):
     ) -> None:
         self._write_all = write_all
         self._max_group = max_group
-        self._changed = threading.Condition()
-        self._waiting: list[_Waiting[Item, Result]] = []
-        self._writing = False
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[Item, Future[Result]]] = []
+        self._writer_running = False
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-groups")
 
     @property
     def waiting(self) -> int:
         """Items queued for the next group."""
-        with self._changed:
+        with self._lock:
             return len(self._waiting)
 
-    def write(self, item: Item) -> Result:
-        mine: _Waiting[Item, Result] = _Waiting(item)
-        with self._changed:
-            self._waiting.append(mine)
-        while not mine.done:  # a leader writes the oldest items first, maybe not its own
-            with self._changed:
-                while self._writing and not mine.done:
-                    self._changed.wait()
-                group = [] if mine.done else self._take_group()
-            if group:
-                self._lead(group)
-        if mine.error is not None:
-            raise mine.error
-        return mine.result  # type: ignore[return-value]  # set whenever error is not
+    def submit(self, item: Item) -> Future[Result]:
+        """Queue `item`; its Future holds the result, or the error, once its group is written."""
+        future: Future[Result] = Future()
+        with self._lock:
+            self._waiting.append((item, future))
+            start = not self._writer_running
+            self._writer_running = True
+        if start:
+            self._writer.submit(self._write_waiting)
+        return future
 
-    def _lead(self, group: list[_Waiting[Item, Result]]) -> None:
+    def _write_waiting(self) -> None:
+        while group := self._take_group():
+            try:
+                self._write_group(group)
+            finally:  # a BaseException stopped the write: nobody is left waiting forever
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(_ABANDONED)
+
+    def _take_group(self) -> list[tuple[Item, Future[Result]]]:
+        """The next group, without the items cancelled meanwhile; empty (and the writer marked
+        stopped, under the same lock a submit takes) when nothing is waiting."""
+        with self._lock:
+            while self._waiting:
+                taken = self._waiting[: self._max_group]
+                del self._waiting[: self._max_group]
+                group = [pair for pair in taken if pair[1].set_running_or_notify_cancel()]
+                if group:
+                    return group
+            self._writer_running = False
+            return []
+
+    def _write_group(self, group: list[tuple[Item, Future[Result]]]) -> None:
         try:
-            self._write_group(group)
-        finally:
-            with self._changed:
-                for waiting in group:
-                    if not waiting.done:  # a BaseException stopped the write
-                        waiting.error, waiting.done = _ABANDONED, True
-                self._writing = False
-                self._changed.notify_all()
-
-    def _take_group(self) -> list[_Waiting[Item, Result]]:
-        self._writing = True
-        group = self._waiting[: self._max_group]
-        del self._waiting[: self._max_group]
-        return group
-
-    def _write_group(self, group: list[_Waiting[Item, Result]]) -> None:
-        try:
-            results = self._write_all([waiting.item for waiting in group])
+            results = self._write_all([item for item, _ in group])
         except UNAVAILABLE_ERRORS as unavailable:
-            for waiting in group:
-                waiting.error = unavailable
+            for _, future in group:
+                future.set_exception(unavailable)
         except Exception as error:
             if len(group) == 1:
-                group[0].error = error
+                group[0][1].set_exception(error)
             else:
-                for waiting in group:
-                    self._write_alone(waiting)
+                for item, future in group:
+                    self._write_alone(item, future)
         else:
-            for waiting, result in zip(group, results, strict=True):
-                waiting.result = result
-        for waiting in group:
-            waiting.done = True
+            for (_, future), result in zip(group, results, strict=True):
+                future.set_result(result)
 
-    def _write_alone(self, waiting: _Waiting[Item, Result]) -> None:
+    def _write_alone(self, item: Item, future: Future[Result]) -> None:
         try:
-            waiting.result = self._write_all([waiting.item])[0]
+            result = self._write_all([item])[0]
         except Exception as error:
-            waiting.error = error
+            future.set_exception(error)
+        else:
+            future.set_result(result)
