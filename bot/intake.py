@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
+    PrivateAttr,
     StrictStr,
     StringConstraints,
     ValidationError,
@@ -25,11 +27,13 @@ from pydantic import (
 from pydantic_core import core_schema
 from sqlalchemy.orm import Session
 
-from bot import lifecycle
+from bot import extra_fields, lifecycle
 from bot.errors import InvalidInput
 from bot.json_input import field_name
 from bot.validation import problems
 from storage.models import Lead
+
+log = logging.getLogger(__name__)
 
 MAX_ACTIVITIES = 50
 # Leads per batch request: a thousand is one transaction of well under a second.
@@ -177,9 +181,12 @@ class LeadInput(BaseModel):
     activities: list[Activity] = Field(default_factory=list, max_length=MAX_ACTIVITIES)
     notes: Annotated[str | None, _OptionalText(5000)] = None
     crm_url: Annotated[str | None, _OptionalText(2000), AfterValidator(_check_url)] = None
+    # What the sender sent beyond these fields, when the rules keep unknown fields.
+    _extra: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     def to_fields(self) -> dict[str, Any]:
         fields = self.model_dump(exclude={"activities"})
+        fields["extra"] = self._extra or None
         fields["activities"] = [
             {
                 "type": activity.type,
@@ -192,16 +199,28 @@ class LeadInput(BaseModel):
 
 
 FIELD_NAMES = tuple(LeadInput.model_fields)
+_KNOWN = frozenset(FIELD_NAMES)
 
 
-def validate_lead(payload: Any) -> LeadInput:
-    """Validate untrusted input, raising InvalidInput that maps each bad field to its problem."""
+def validate_lead(payload: Any, *, keep_unknown: bool = False) -> LeadInput:
+    """Validate untrusted input, raising InvalidInput that maps each bad field to its problem.
+
+    With `keep_unknown`, fields Baton does not know are kept with the lead (bot.extra_fields)
+    instead of refused; only the known ones are checked."""
     if not isinstance(payload, dict):
         raise InvalidInput({"body": "must be a JSON object"})
+    unknown = {key: value for key, value in payload.items() if key not in _KNOWN}
+    if keep_unknown and unknown:
+        payload = {key: value for key, value in payload.items() if key in _KNOWN}
     try:
-        return LeadInput.model_validate(payload)
+        lead = LeadInput.model_validate(payload)
     except ValidationError as error:
         raise InvalidInput(field_errors(error)) from None
+    if keep_unknown and unknown:
+        lead._extra, left_out = extra_fields.kept(unknown)
+        if left_out:
+            log.info("intake: left out %d unknown field(s) past the limits", len(left_out))
+    return lead
 
 
 # How the API words what pydantic finds, by pydantic's error type.
@@ -230,7 +249,7 @@ def store(session: Session, leads: Sequence[LeadInput], *, now: datetime) -> lis
     return [Received(lead, created) for lead, created in pairs]
 
 
-def check_batch(payload: Any) -> list[LeadInput | InvalidInput]:
+def check_batch(payload: Any, *, keep_unknown: bool = False) -> list[LeadInput | InvalidInput]:
     """The leads of a batch (`{"leads": [...]}`), each validated as the single endpoint does;
     InvalidInput for a batch of the wrong shape or of more than MAX_BATCH leads.
 
@@ -249,12 +268,12 @@ def check_batch(payload: Any) -> list[LeadInput | InvalidInput]:
     if errors:
         raise InvalidInput(errors)
     assert isinstance(leads, list)
-    return [_checked(lead) for lead in leads]
+    return [_checked(lead, keep_unknown) for lead in leads]
 
 
-def _checked(payload: Any) -> LeadInput | InvalidInput:
+def _checked(payload: Any, keep_unknown: bool) -> LeadInput | InvalidInput:
     try:
-        return validate_lead(payload)
+        return validate_lead(payload, keep_unknown=keep_unknown)
     except InvalidInput as invalid:
         return invalid
 

@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 
 from bot import reply_blocks
 from bot.cards import status_text
+from bot.extra_fields import described
 from bot.lifecycle import CRM, SYSTEM, Action
 from bot.slack_text import (
+    FIELD_LIMIT,
     LABEL_LIMIT,
     SECTION_LIMIT,
     deal_text,
@@ -47,9 +49,15 @@ def lead_blocks(
     if len(events) > len(shown):
         lines.insert(0, f"…{len(events) - len(shown)} earlier moves not shown")
     where = f"<{link}|Open the card in Slack>" if link else "The card is not in Slack yet."
+    sender = (
+        [reply_blocks.context("From the sender: " + safe_text(described(lead.extra), FIELD_LIMIT))]
+        if lead.extra
+        else []
+    )
     return [
         reply_blocks.section(f"*{lead_label(lead)}*\n{status_text(lead, reasons, now)}"),
         reply_blocks.context(" · ".join(facts)),
+        *sender,
         *_packed(f"*History* (times in {timezone.key})", lines),
         reply_blocks.context(where),
     ]

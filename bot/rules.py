@@ -222,6 +222,17 @@ class Route(_Strict):
     channel: ChannelId
 
 
+class Intake(_Strict):
+    """How `POST /api/leads` treats fields Baton does not know: kept with the lead (as a
+    sender's extra data, capped in size), or refused with a 422 (strict mode)."""
+
+    unknown_fields: Literal["keep", "refuse"] = "keep"
+
+    @property
+    def keeps_unknown_fields(self) -> bool:
+        return self.unknown_fields == "keep"
+
+
 class Digest(_Strict):
     enabled: bool = True
     channel: ChannelId | None = None  # defaults to channels.marketing
@@ -271,6 +282,7 @@ class Rules(_Strict):
     routes: list[Route] = Field(default_factory=list)
     reasons: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_REASONS))
     digest: Digest = Digest()
+    intake: Intake = Intake()
     hooks: dict[str, HookSource] = Field(default_factory=dict)  # inbound senders by name
 
     @field_validator("hooks")

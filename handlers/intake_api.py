@@ -74,6 +74,7 @@ def lead_json(lead: Lead) -> dict[str, Any]:
     data["outcome_amount"] = None if amount is None else str(amount)
     data["outcome_currency"] = lead.outcome_currency
     data["outcome_reason"] = lead.outcome_reason
+    data["extra"] = lead.extra or {}
     return data
 
 
@@ -187,7 +188,9 @@ def router(services: Services) -> APIRouter:
         try:
             # Checked on the event loop: a lead of at most MAX_BODY_BYTES takes less time to
             # check than a hop to a thread would; only its group's write leaves the loop.
-            lead_input = intake.validate_lead(json_input.parse(body))
+            lead_input = intake.validate_lead(
+                json_input.parse(body), keep_unknown=_keeps_unknown(services)
+            )
             received = await _served(asyncio.wrap_future(singles.submit(lead_input)))
         except json_input.BrokenJson as broken:
             metrics.LEADS_RECEIVED.labels(result="invalid").inc()
@@ -256,13 +259,19 @@ def _batch_answer(results: list[intake.Received | InvalidInput]) -> JSONResponse
     )
 
 
+def _keeps_unknown(services: Services) -> bool:
+    return services.config.rules.intake.keeps_unknown_fields
+
+
 def _store_all(services: Services, leads: Sequence[intake.LeadInput]) -> list[intake.Received]:
     with services.unit_of_work() as session:
         return intake.store(session, leads, now=services.clock())
 
 
 def _store_batch(services: Services, body: bytes) -> list[intake.Received | InvalidInput]:
-    checked = intake.check_batch(json_input.parse(body))  # before the write lock is taken
+    checked = intake.check_batch(  # before the write lock is taken
+        json_input.parse(body), keep_unknown=_keeps_unknown(services)
+    )
     with services.unit_of_work() as session:
         return intake.receive_checked(session, checked, now=services.clock())
 

@@ -142,6 +142,8 @@ class Lead(Base):
     activities: Mapped[list[Any]] = mapped_column(default=list)
     notes: Mapped[str | None] = mapped_column(Text)
     crm_url: Mapped[str | None] = mapped_column(String(2000))
+    # Fields the sender sent that Baton does not know, as sent (bot.extra_fields); None: none.
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     # Handoff state.
     owner_id: Mapped[str | None] = mapped_column(String(32))

@@ -82,6 +82,17 @@ def test_an_escalated_lead_still_names_its_owner() -> None:
     assert "The card is not in Slack yet." in text
 
 
+def test_the_fields_a_sender_added_are_shown_inert_and_within_limits() -> None:
+    extra = {"hs_lead_status": "NEW", "utm": {"source": "<!channel>"}, "notes2": "n" * 16000}
+    lead = Lead(id=7, name="Jane", status=LeadStatus.OPEN, extra=extra)
+    blocks = lead_blocks(lead, [], reasons=REASONS, timezone=NEW_YORK, now=NOW, team_domain=None)
+
+    (sender,) = [block for block in blocks if "From the sender" in json.dumps(block)]
+    text = sender["elements"][0]["text"]
+    assert text.startswith("From the sender: hs_lead_status: NEW · utm: {")
+    assert "<!channel>" not in text and len(text) <= SECTION_LIMIT
+
+
 def test_a_long_history_stays_within_slacks_limits_and_says_what_is_left_out() -> None:
     lead = Lead(id=7, name="<!channel>" * 40, company="x" * 200, status=LeadStatus.OPEN)
     moves = [event("reject", reason="other", note="n" * 2000) for _ in range(HISTORY_SHOWN + 40)]
