@@ -21,16 +21,15 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from bot import hook_mapping, intake, json_input
 from bot.errors import InvalidInput
 from bot.hook_mapping import HUBSPOT, FieldSource
-from handlers.intake_api import (
-    MAX_BODY_BYTES,
+from handlers.api_requests import (
     DatabaseUnavailable,
-    _in_thread,
-    _item_result,
-    _problem,
-    _read_json,
-    _refusal,
-    _unavailable,
+    in_thread,
+    problem,
+    read_json,
+    refusal,
+    unavailable,
 )
+from handlers.intake_api import MAX_BODY_BYTES, item_result
 from handlers.services import Services
 
 log = logging.getLogger(__name__)
@@ -76,12 +75,12 @@ def router(services: Services) -> APIRouter:
     async def receive_hook(name: str, request: Request) -> JSONResponse:
         sender = sender_named(services, name)
         if sender is None:
-            return _problem(404, "no such hook: configure it under [hooks.<name>] in baton.toml")
-        body = await _read_json(request, MAX_BODY_BYTES)  # authenticated on the raw body
+            return problem(404, "no such hook: configure it under [hooks.<name>] in baton.toml")
+        body = await read_json(request, MAX_BODY_BYTES)  # authenticated on the raw body
         if isinstance(body, JSONResponse):
             return body
         if sender.auth == "hubspot" and _hubspot_signature(request) is None:
-            refused = _refusal(request, services)  # a workflow sending the intake token
+            refused = refusal(request, services)  # a workflow sending the intake token
             if refused is not None:
                 log.warning("hooks: refused a request to /api/hooks/%s: no valid token", name)
                 return refused
@@ -89,19 +88,19 @@ def router(services: Services) -> APIRouter:
         else:
             try:
                 delivery_id = _authenticate(sender, request, body, services)
-            except Refused as refusal:
-                log.warning("hooks: refused a request to /api/hooks/%s: %s", name, refusal)
-                return _problem(401, "missing or wrong signature or token")
+            except Refused as why:
+                log.warning("hooks: refused a request to /api/hooks/%s: %s", name, why)
+                return problem(401, "missing or wrong signature or token")
         received: intake.Received | InvalidInput
         try:
-            received = await _in_thread(_store, services, sender, body, delivery_id)
+            received = await in_thread(_store, services, sender, body, delivery_id)
         except json_input.BrokenJson as broken:
-            return _problem(400, str(broken))
+            return problem(400, str(broken))
         except InvalidInput as invalid:
             received = invalid
         except DatabaseUnavailable:
-            return _unavailable()
-        status, data = _item_result(received)
+            return unavailable()
+        status, data = item_result(received)
         location = {"Location": f"/api/leads/{data['id']}"} if status == 201 else None
         return JSONResponse(data, status_code=status, headers=location)
 

@@ -12,17 +12,16 @@ from fastapi.responses import JSONResponse
 from bot import json_input, outcomes
 from bot.errors import InvalidInput, InvalidTransition, LeadNotFound
 from bot.lifecycle import CRM, Outcome
-from handlers.intake_api import (
-    _LEAD_ID,
-    MAX_BODY_BYTES,
+from handlers.api_requests import (
+    LEAD_ID,
     DatabaseUnavailable,
-    _in_thread,
-    _json_body,
-    _problem,
-    _refusal,
-    _unavailable,
-    lead_json,
+    in_thread,
+    json_body,
+    problem,
+    refusal,
+    unavailable,
 )
+from handlers.intake_api import MAX_BODY_BYTES, lead_json
 from handlers.services import Services
 from storage import leads as lead_store
 
@@ -36,22 +35,22 @@ def router(services: Services) -> APIRouter:
 
     @api.post("/leads/{lead_id}/outcome")
     async def outcome_by_id(lead_id: str, request: Request) -> JSONResponse:
-        if not _LEAD_ID.fullmatch(lead_id):
-            refused = _refusal(request, services)
-            return refused or _problem(404, "no such lead")
+        if not LEAD_ID.fullmatch(lead_id):
+            refused = refusal(request, services)
+            return refused or problem(404, "no such lead")
         return await _record(services, request, int(lead_id))
 
     @api.get("/leads/external/{external_id:path}")
     async def read_by_external_id(external_id: str, request: Request) -> JSONResponse:
-        refused = _refusal(request, services)
+        refused = refusal(request, services)
         if refused is not None:
             return refused
         try:
-            data = await _in_thread(_load, services, external_id)
+            data = await in_thread(_load, services, external_id)
         except DatabaseUnavailable:
-            return _unavailable()
+            return unavailable()
         if data is None:
-            return _problem(404, "no lead has this external_id")
+            return problem(404, "no lead has this external_id")
         return JSONResponse(data)
 
     return api
@@ -61,23 +60,23 @@ async def _record(services: Services, request: Request, lead_key: int | str) -> 
     """Validate the outcome before the database is touched, then record it: 200 with the lead
     whether it changed or was already so, 404 for no such lead, 409 when the lead cannot take
     this outcome (not claimed yet, or a closed deal sent back to opportunity)."""
-    body = await _json_body(request, services, MAX_BODY_BYTES)
+    body = await json_body(request, services, MAX_BODY_BYTES)
     if isinstance(body, JSONResponse):
         return body
     try:
         outcome = outcomes.validate_outcome(json_input.parse(body))
     except json_input.BrokenJson as broken:
-        return _problem(400, str(broken))
+        return problem(400, str(broken))
     except InvalidInput as invalid:
-        return _problem(422, "invalid outcome", fields=invalid.errors)
+        return problem(422, "invalid outcome", fields=invalid.errors)
     try:
-        data = await _in_thread(_store, services, lead_key, outcome)
+        data = await in_thread(_store, services, lead_key, outcome)
     except DatabaseUnavailable:
-        return _unavailable()
+        return unavailable()
     except LeadNotFound:
-        return _problem(404, "no such lead")
+        return problem(404, "no such lead")
     except InvalidTransition as refused:
-        return _problem(409, str(refused), lead_status=refused.status.value)
+        return problem(409, str(refused), lead_status=refused.status.value)
     return JSONResponse(data)
 
 
