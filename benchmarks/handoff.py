@@ -2,13 +2,18 @@
 
 For each database (SQLite in a temporary directory, PostgreSQL from BATON_TEST_POSTGRES_URL,
 which is wiped and migrated) it starts the project's Slack emulator and the real Baton server
-(`BatonServer`, with its delivery worker posting to the emulator, `post_interval=0`) and measures:
+(`BatonServer` as `baton serve` runs it: its delivery worker in a child process at a lower CPU
+priority, posting to the emulator with `post_interval=0`; `--delivery inline` runs it as a thread
+of the server instead, as before) and measures:
 
 1. Intake: `--leads` leads POSTed to `/api/leads` by `--concurrency` client threads; leads/s for
    the HTTP part, and the time until the emulator shows the last card in the sales channel
    (intake -> outbox -> delivery worker -> chat.postMessage, the whole pipeline).
 2. Accept-click acknowledgement latency: `--clicks` signed `block_actions` clicks on the Accept
-   button of distinct open leads (each a real, successful claim), POSTed to `/slack/events`.
+   button of distinct open leads (each a real, successful claim), POSTed to `/slack/events`; and
+   the CPU they cost per click (from /proc, which the machine's other load does not distort):
+   the server process's while acknowledging and until their side effects were delivered, and
+   the delivery process's.
 3. Batch intake: `--batch-leads` leads POSTed to `/api/leads/batch` in batches of 1,000 by the
    same client threads, after the clicks' side effects are delivered; leads/s for the HTTP part
    (every lead of every batch must come back created). Its cards are posted afterwards, unmeasured.
@@ -24,7 +29,7 @@ with the servers for one GIL. Everything binds 127.0.0.1.
 Run from the repository root:
 
     .venv/bin/python -m benchmarks.handoff [--databases sqlite,postgresql] [--clicks 1000]
-        [--leads 5000] [--batch-leads 20000] [--concurrency 8]
+        [--leads 5000] [--batch-leads 20000] [--concurrency 8] [--delivery child|inline]
 
 `--clicks 0` skips the clicks and the Bolt baselines (intake figures only).
 
@@ -64,12 +69,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from benchmarks.machine import database_version, machine_facts
+from benchmarks.machine import cpu_seconds, database_version, machine_facts
 from benchmarks.slack_process import CallLog, SlackProcess, posted_card, slack_process
 from bot.intake import MAX_BATCH
 from handlers.config import load_config
 from handlers.sample_leads import sample_leads
-from handlers.serve import BatonServer
+from handlers.serve import BatonServer, DeliveryMode
 from slack_driver import Delivery
 from slack_driver.signing import sign
 from slack_emulator import DEFAULT_SIGNING_SECRET, DEFAULT_TOKEN, SALES_CHANNEL, User, Workspace
@@ -217,6 +222,28 @@ class BatchFigures:
     run: LoadRun
 
 
+@dataclass(frozen=True)
+class ClickCpu:
+    """CPU seconds the clicks cost: the server process while they were acknowledged, and until
+    their side effects were delivered; the delivery process (None when it is the server's)."""
+
+    during_acks: float
+    server: float
+    delivery: float | None
+
+    def row(self, clicks: int) -> str:
+        per_click = 1000 / clicks
+        delivery = (
+            "in the server process"
+            if self.delivery is None
+            else f"delivery process {self.delivery * per_click:.1f} ms"
+        )
+        return (
+            f"  CPU per click: server process {self.during_acks * per_click:.1f} ms while "
+            f"acknowledging, {self.server * per_click:.1f} ms until delivered; {delivery}"
+        )
+
+
 @dataclass
 class DatabaseReport:
     kind: str
@@ -227,6 +254,7 @@ class DatabaseReport:
     claimed: int = 0
     clicks: int = 0
     side_effects: float | None = None  # seconds from the first click until the outbox was empty
+    cpu: ClickCpu | None = None
     problems: list[str] = field(default_factory=list)
 
 
@@ -314,9 +342,12 @@ def baton_environment(url: str, api_url: str, rules: Path = EXAMPLE_RULES) -> di
 
 
 @contextmanager
-def running_baton(url: str, slack: SlackProcess) -> Iterator[BatonServer]:
+def running_baton(
+    url: str, slack: SlackProcess, delivery: DeliveryMode = "child"
+) -> Iterator[BatonServer]:
+    """The server as `baton serve` runs it (delivery in a child process) unless told otherwise."""
     environment = baton_environment(url, slack.api_url)
-    server = BatonServer(load_config(environment), post_interval=0.0)
+    server = BatonServer(load_config(environment), post_interval=0.0, delivery=delivery)
     try:
         server.start(host="127.0.0.1")
         yield server
@@ -535,9 +566,17 @@ def measure_baton_clicks(
 ) -> None:
     before = count_leads(server, LeadStatus.ACCEPTED)
     calls = signed(bodies, f"{server.url}/slack/events")
+    child = getattr(server.delivery, "pid", None)
+    cpu_before = cpu_seconds(), cpu_seconds(child) if child else 0.0
     run = load.submit(post_all, calls, options.concurrency).result()
+    during_acks = cpu_seconds() - cpu_before[0]
     report.acks.append(AckFigures(f"Baton ({report.kind})", run))
     drained = wait_until(lambda: pending_outbox(server) == 0, timeout=max(120.0, len(bodies) / 5))
+    report.cpu = ClickCpu(
+        during_acks=during_acks,
+        server=cpu_seconds() - cpu_before[0],
+        delivery=cpu_seconds(child) - cpu_before[1] if child else None,
+    )
     report.side_effects = None if drained is None else drained - run.started
     report.clicks = len(bodies)
     report.claimed = count_leads(server, LeadStatus.ACCEPTED) - before
@@ -572,7 +611,7 @@ def benchmark_database(
     with empty_database(kind) as url, slack_process(workspace) as slack:
         report = DatabaseReport(kind, database_version(url))
         print(f"... {report.version}: intake, then clicks, then the Bolt baselines", flush=True)
-        with running_baton(url, slack) as server:
+        with running_baton(url, slack, options.delivery) as server:
             measure_intake(load, server, slack, report, options)
             if report.problems:
                 return report  # no cards to click: the intake failure is the finding
@@ -639,6 +678,8 @@ def print_report(report: DatabaseReport, options: argparse.Namespace) -> None:
             f"  claims: {report.claimed}/{report.clicks}; card updates and DMs all delivered "
             f"{report.side_effects:.2f} s after the first click"
         )
+    if report.cpu is not None and report.clicks:
+        print(report.cpu.row(report.clicks))
     _print_problems(report)
 
 
@@ -657,6 +698,13 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--leads", type=int, default=5000)
     parser.add_argument("--batch-leads", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--delivery",
+        choices=("child", "inline"),
+        default="child",
+        help="where Baton delivers: a child process as `baton serve` does (default), or a "
+        "thread of the server's process (as before `baton serve` had a child)",
+    )
     options = parser.parse_args(argv)
     options.kinds = [kind.strip() for kind in options.databases.split(",") if kind.strip()]
     unknown = set(options.kinds) - set(DATABASE_KINDS)

@@ -387,7 +387,9 @@ def _environment(url: str, api_url: str) -> dict[str, str]:
 def serve(url: str, api_url: str, commands: Connection) -> None:
     """The server process: Baton with its clock at the seeded now, until told to stop; it also
     times the digest when asked, as its cron job would compute it."""
-    server = BatonServer(load_config(_environment(url, api_url)), clock=lambda: NOW)
+    server = BatonServer(
+        load_config(_environment(url, api_url)), clock=lambda: NOW, delivery="inline"
+    )
     commands.send(server.start())
     services = server.services
     zone = ZoneInfo(services.config.rules.hours.timezone)

@@ -23,6 +23,7 @@ from bot.rules import ConfigError
 from bot.sla_policy import SlaPolicies
 from handlers.config import Config, load_config, redact_url
 from handlers.csv_import import import_csv
+from handlers.delivery_process import DeliveryOptions, deliver
 from handlers.demo import run_demo
 from handlers.exports import feedback_csv, feedback_json
 from handlers.progress import progress_bar
@@ -45,7 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--env-file", default=".env", help="file of environment settings")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("serve", help="run the bot: HTTP server, Slack listener, scheduler")
+    serve_command = commands.add_parser(
+        "serve", help="run the bot: HTTP server, Slack listener, scheduler, Slack delivery"
+    )
+    serve_command.add_argument(
+        "--no-delivery",
+        action="store_true",
+        help="deliver nothing to Slack here: `baton deliver` runs apart",
+    )
+    commands.add_parser(
+        "deliver", help="run only Slack delivery (beside `baton serve --no-delivery`)"
+    )
 
     demo = commands.add_parser("demo", help="try Baton locally, with a bundled stand-in for Slack")
     demo.add_argument("--port", type=int, default=3000, help="port of the bot (default 3000)")
@@ -88,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; anything that stops it before it could start is one line on stderr."""
     args = build_parser().parse_args(argv)
     # Long-running and schema-changing commands narrate; one-shot commands print only results.
-    verbose = args.command in ("serve", "db")
+    verbose = args.command in ("serve", "deliver", "db")
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -113,7 +124,10 @@ def _stopped(message: str) -> int:
 
 def _run(args: argparse.Namespace, config: Config) -> int:
     if args.command == "serve":
-        return serve(config)
+        return serve(config, delivery=not args.no_delivery)
+    if args.command == "deliver":
+        config.settings.require_delivering()
+        return deliver(DeliveryOptions(config))
     if args.command == "demo":
         return run_demo(
             port=args.port,

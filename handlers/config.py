@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     hubspot_client_secret: str | None = Field(None, alias="HUBSPOT_CLIENT_SECRET", repr=False)
     host: str = Field(DEFAULT_HOST, alias="BATON_HOST")
     port: int = Field(DEFAULT_PORT, alias="BATON_PORT")
+    # "child": `baton serve` runs Slack delivery in a child process of its own; "separate":
+    # it delivers nothing, and `baton deliver` runs apart (another container, another host).
+    delivery: Literal["child", "separate"] = Field("child", alias="BATON_DELIVERY")
 
     @model_validator(mode="before")
     @classmethod
@@ -115,10 +118,14 @@ class Settings(BaseSettings):
         the built-in defaults)."""
         return self.config_file is not None
 
-    def require_serving(self) -> None:
-        """Check what `baton serve` cannot run without."""
+    def require_delivering(self) -> None:
+        """Check what `baton deliver` cannot run without."""
         if not self.slack_bot_token:
             raise ConfigError("SLACK_BOT_TOKEN is required to serve (the bot token, xoxb-...)")
+
+    def require_serving(self) -> None:
+        """Check what `baton serve` cannot run without."""
+        self.require_delivering()
         if not self.socket_mode and not self.slack_signing_secret:
             raise ConfigError(
                 "SLACK_SIGNING_SECRET is required in HTTP mode (Basic Information page of the "

@@ -14,8 +14,8 @@ import tempfile
 import threading
 import time
 import webbrowser
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -39,16 +39,21 @@ DEMO_POST_INTERVAL = 0.3
 DEMO_SWEEP_SECONDS = 1.0
 
 
-def accelerated_clock(speed: float) -> Callable[[], datetime]:
-    """A clock that runs `speed` times faster than real time from now on, so SLA reminders
-    and escalations can be watched within minutes (e.g. at 60, a 15-minute window takes 15 s)."""
-    start_real = time.monotonic()
-    start = datetime.now(UTC)
+@dataclass(frozen=True)
+class AcceleratedClock:
+    """A clock that runs `speed` times faster than real time from `start`, so SLA reminders
+    and escalations can be watched within minutes (e.g. at 60, a 15-minute window takes 15 s).
+    Read off the wall clock, so the delivery process's copy tells the same time."""
 
-    def now() -> datetime:
-        return start + timedelta(seconds=(time.monotonic() - start_real) * speed)
+    start: datetime
+    speed: float
 
-    return now
+    def __call__(self) -> datetime:
+        return self.start + (datetime.now(UTC) - self.start) * self.speed
+
+
+def accelerated_clock(speed: float) -> AcceleratedClock:
+    return AcceleratedClock(datetime.now(UTC), speed)
 
 
 def demo_config(*, slack: SlackEmulator, database: Path, port: int) -> Config:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import logging
+import signal
 import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from types import FrameType
+from typing import Any, Literal, NoReturn
 from zoneinfo import ZoneInfo
 
 import uvicorn
@@ -18,13 +20,14 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot import report_facts
 from handlers.config import Config
+from handlers.delivery_process import DeliveryChild, DeliveryOptions
 from handlers.digest_job import schedule_digest
 from handlers.http_app import create_http_app
 from handlers.roles import GROUP_REFRESH_SECONDS, RoleResolver, schedule_group_refresh
 from handlers.services import Services, utc_now
 from handlers.sla_sweep import schedule_sweep
 from handlers.slack_app import create_bolt_app
-from handlers.slack_delivery import DeliveryWorker, SlackClients
+from handlers.slack_delivery import DEFAULT_POST_INTERVAL, DeliveryWorker, SlackClients
 from handlers.slow_answers import DEFAULT_WAIT, SlowAnswers
 from handlers.socket_watchdog import schedule_watchdog
 from storage import migrate
@@ -32,8 +35,6 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-# Slack takes about one message per second per channel; posting faster only earns 429s.
-DEFAULT_POST_INTERVAL = 1.0
 # Reminders must fire within 30 s of their moment; a sweep finding nothing costs one query.
 DEFAULT_SWEEP_SECONDS = 5.0
 
@@ -59,6 +60,12 @@ def uvicorn_log_config() -> dict[str, Any]:
     return config
 
 
+# Where Slack delivery runs: a supervised child process (what `baton serve` does by default),
+# a thread of this process (tests that read the worker's state, a clock that cannot cross to a
+# child), or nowhere (a separate `baton deliver` delivers).
+DeliveryMode = Literal["child", "inline", "off"]
+
+
 class BatonServer:
     """The whole bot in one object, so `baton serve` and the end-to-end tests run the same code."""
 
@@ -72,7 +79,9 @@ class BatonServer:
         sweep_every: float = DEFAULT_SWEEP_SECONDS,
         answer_within: float = DEFAULT_WAIT,
         refresh_groups_every: float = GROUP_REFRESH_SECONDS,
+        delivery: DeliveryMode | None = None,
     ) -> None:
+        """`delivery` None follows the configuration: a child process, or none."""
         settings = config.settings
         settings.require_serving()
         assert settings.slack_bot_token is not None
@@ -89,10 +98,21 @@ class BatonServer:
         schedule_sweep(scheduler, self.services, every=sweep_every)
         schedule_digest(scheduler, self.services)
         self.clients = SlackClients.build(settings.slack_bot_token, settings.slack_api_url)
-        self.delivery = DeliveryWorker(
-            self.services, self.clients, post_interval=post_interval, first_retry=first_retry
-        )
-        self.services.wake_delivery = self.delivery.wake
+        if delivery is None:
+            delivery = "child" if settings.delivery == "child" else "off"
+        self.delivery: DeliveryWorker | DeliveryChild | None = None
+        if delivery == "inline":
+            self.delivery = DeliveryWorker(
+                self.services, self.clients, post_interval=post_interval, first_retry=first_retry
+            )
+        elif delivery == "child":
+            self.delivery = DeliveryChild(
+                DeliveryOptions(
+                    config, clock=clock, post_interval=post_interval, first_retry=first_retry
+                )
+            )
+        if self.delivery is not None:
+            self.services.wake_delivery = self.delivery.wake
         # Role look-ups get the retrying client: they run in the background, nobody waits.
         self.roles = RoleResolver(config.rules, self.clients.api)
         schedule_group_refresh(scheduler, self.roles, every=refresh_groups_every)
@@ -112,12 +132,14 @@ class BatonServer:
             self.socket_mode.connect()
             schedule_watchdog(self.services.scheduler, self.socket_mode)
         self.services.scheduler.start()
-        self.delivery.start()
+        if self.delivery is not None:
+            self.delivery.start()
 
     def _stop_background(self) -> None:
         if self.socket_mode is not None:
             self.socket_mode.close()
-        self.delivery.stop()
+        if self.delivery is not None:
+            self.delivery.stop()
         if self.services.scheduler is not None and self.services.scheduler.running:
             self.services.scheduler.shutdown(wait=True)
         self.services.answers.close()
@@ -126,6 +148,12 @@ class BatonServer:
     def run(self) -> None:
         """Serve in the foreground until SIGINT/SIGTERM (uvicorn handles the signals)."""
         settings = self.services.config.settings
+        # uvicorn stops serving at SIGINT/SIGTERM, then raises the signal again once it has
+        # restored these handlers: as SystemExit, the `finally` below stops the delivery
+        # process and the scheduler instead of the process dying (SIGTERM) or printing a
+        # traceback (SIGINT).
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _stopped_on_request)
         self._start_background()
         try:
             uvicorn.run(
@@ -167,8 +195,14 @@ class BatonServer:
         self._stop_background()
 
 
-def serve(config: Config) -> int:
-    server = BatonServer(config)
+def _stopped_on_request(signum: int, frame: FrameType | None) -> NoReturn:
+    raise SystemExit(0)
+
+
+def serve(config: Config, *, delivery: bool = True) -> int:
+    """`baton serve`; `delivery` False (`--no-delivery`) leaves Slack delivery to `baton
+    deliver`, whatever the configuration says."""
+    server = BatonServer(config, delivery=None if delivery else "off")
     log.info("baton serving on http://%s:%s", config.settings.host, config.settings.port)
     server.run()
     return 0

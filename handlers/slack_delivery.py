@@ -48,6 +48,8 @@ from storage.models import Lead, OutboxKind, SlackOutbox
 log = logging.getLogger(__name__)
 
 CARD_EVENT_TYPE = "baton_lead_card"
+# Slack takes about one message per second per channel; posting faster only earns 429s.
+DEFAULT_POST_INTERVAL = 1.0
 LEASE = timedelta(seconds=30)
 BATCH = 10  # rows leased at once for one method lane
 LANE_THREADS = 8  # lanes served at once; a paced or held lane occupies no thread
@@ -175,7 +177,7 @@ class DeliveryWorker:
         services: Services,
         clients: SlackClients,
         *,
-        post_interval: float = 1.0,
+        post_interval: float = DEFAULT_POST_INTERVAL,
         first_retry: float = 1.0,
     ) -> None:
         self.services = services

@@ -129,11 +129,18 @@ def config(config_env: dict[str, str]) -> Config:
 @pytest.fixture
 def start_bot(config_env: dict[str, str]) -> Iterator[Callable[..., BatonServer]]:
     """Starts bots serving HTTP on free local ports, as `baton serve` runs (several, or one
-    after another, on one database); all are stopped at the end of the test."""
+    after another, on one database); all are stopped at the end of the test. Delivery runs in
+    the server's process: no child to start for each test, and its log lines reach `caplog`
+    (tests/e2e/test_delivery_process.py runs `baton serve` with its child)."""
     started: list[BatonServer] = []
 
     def start(**options: Any) -> BatonServer:
-        settings: dict[str, Any] = {"post_interval": 0.0, "first_retry": 0.05, **options}
+        settings: dict[str, Any] = {
+            "post_interval": 0.0,
+            "first_retry": 0.05,
+            "delivery": "inline",
+            **options,
+        }
         server = BatonServer(load_config(config_env), **settings)
         server.start()
         started.append(server)

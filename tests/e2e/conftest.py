@@ -154,21 +154,21 @@ class Served(NamedTuple):
     log: Path
 
 
-Serve = Callable[[], Served]
+Serve = Callable[..., Served]
 
 
 @pytest.fixture
 def serve(config_env: dict[str, str], tmp_path: Path) -> Iterator[Serve]:
-    """Starts `python -m bot serve` processes, each logging to its own file."""
+    """Starts `python -m bot serve [ARGUMENTS]` processes, each logging to its own file."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start() -> Served:
+    def start(*arguments: str) -> Served:
         port = free_port()
         env = {"PATH": os.environ["PATH"], **config_env, "BATON_PORT": str(port)}
         log = tmp_path / f"serve-{len(processes)}.log"
         with log.open("wb") as output:
             process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "serve"],
+                [sys.executable, "-m", "bot", "serve", *arguments],
                 env=env,
                 cwd=tmp_path,
                 stdout=output,

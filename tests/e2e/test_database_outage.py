@@ -70,7 +70,9 @@ def bot(postgres: ThrowawayPostgres, slack: SlackEmulator) -> Iterator[BatonServ
         "DATABASE_URL": postgres.url,
         "BATON_CONFIG": str(EXAMPLE_RULES),
     }
-    server = BatonServer(load_config(env), post_interval=0.0, first_retry=0.05, sweep_every=0.2)
+    server = BatonServer(
+        load_config(env), post_interval=0.0, first_retry=0.05, sweep_every=0.2, delivery="inline"
+    )
     server.start()
     yield server
     server.stop()

@@ -1,0 +1,212 @@
+"""The Slack delivery worker in a process of its own: `baton deliver`, and the child process
+`baton serve` starts, restarts and stops.
+
+Rendering and sending what a click causes (the card redraw, the owner's DM...) costs more CPU
+than acknowledging the click; run beside the web server they would share its GIL, and a burst of
+clicks would wait behind its own deliveries. In a child at a lower CPU priority the
+acknowledgements win the cores in a burst, and deliveries drain right after. Exactly once across
+processes holds as it always did: every delivery process leases the rows it sends.
+
+The parent hands the child its options (pickled, on standard input) and keeps the write end of
+a pipe: a byte on it wakes the child after a commit, so nothing waits for the next poll; the
+pipe closing without a stop means the parent died, and the child leaves at once, as after any
+crash (its leases run out and another process delivers what it held).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot import report_facts
+from handlers.config import Config
+from handlers.services import Services, utc_now
+from handlers.slack_delivery import DEFAULT_POST_INTERVAL, DeliveryWorker, SlackClients
+from storage import migrate
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+# Added to the delivery process's niceness: in a burst the acknowledgements get the cores first.
+DELIVERY_NICENESS = 5
+# A child that keeps dying is restarted no faster than this, so a broken set-up does not spin.
+RESTART_PAUSE_SECONDS = 1.0
+STOP_TIMEOUT_SECONDS = 20.0
+CHILD_ENTRY = "from handlers.delivery_process import child_main; child_main()"
+
+
+@dataclass(frozen=True)
+class DeliveryOptions:
+    """What a delivery process is built from (picklable: it crosses to the child)."""
+
+    config: Config
+    clock: Callable[[], datetime] = utc_now
+    post_interval: float = DEFAULT_POST_INTERVAL
+    first_retry: float = 1.0
+
+
+@contextmanager
+def delivering(options: DeliveryOptions) -> Iterator[DeliveryWorker]:
+    """A delivery worker on the configured database, running while the block runs."""
+    settings = options.config.settings
+    assert settings.slack_bot_token is not None
+    services = Services(
+        config=options.config, db=Database.from_url(settings.database_url), clock=options.clock
+    )
+    try:
+        migrate.ensure_current(
+            services.db.engine, elapsed=report_facts.elapsed_by(services.policies)
+        )
+        worker = DeliveryWorker(
+            services,
+            SlackClients.build(settings.slack_bot_token, settings.slack_api_url),
+            post_interval=options.post_interval,
+            first_retry=options.first_retry,
+        )
+        worker.start()
+        try:
+            yield worker
+        finally:
+            worker.stop()
+    finally:
+        services.db.dispose()
+
+
+def deliver(options: DeliveryOptions) -> int:
+    """`baton deliver`: deliver the outbox until SIGINT or SIGTERM."""
+    stop = _stop_on(signal.SIGINT, signal.SIGTERM)
+    with delivering(options):
+        log.info("baton delivering the Slack outbox (%s)", options.config.settings.database_url)
+        _wait(stop)
+    return 0
+
+
+def _stop_on(*signums: int) -> threading.Event:
+    stop = threading.Event()
+    for signum in signums:
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def _wait(stop: threading.Event) -> None:
+    """Wait in short steps: the main thread must wake to run a signal handler."""
+    while not stop.wait(1.0):
+        pass
+
+
+class DeliveryChild:
+    """The delivery process `baton serve` starts: restarted (and logged) if it dies, woken
+    after each commit, stopped at shutdown."""
+
+    def __init__(self, options: DeliveryOptions) -> None:
+        self._payload = pickle.dumps(options)  # fails here, not in the child, if it cannot
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._wake_fd: int | None = None
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int | None:
+        process = self._process
+        return None if process is None else process.pid
+
+    def start(self) -> None:
+        self._spawn()
+        self._watcher = threading.Thread(target=self._watch, name="delivery-child", daemon=True)
+        self._watcher.start()
+
+    def wake(self) -> None:
+        """Something was committed: the child delivers it now. Never blocks: a full pipe
+        already holds a wake-up."""
+        fd = self._wake_fd
+        if fd is None:
+            return
+        with suppress(BlockingIOError, BrokenPipeError, OSError):
+            os.write(fd, b"\0")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            process = self._process
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=STOP_TIMEOUT_SECONDS)
+                except subprocess.TimeoutExpired:
+                    log.warning("delivery process %s did not stop; killed", process.pid)
+                    process.kill()
+                    process.wait()
+            self._close_wake()
+        if self._watcher is not None:
+            self._watcher.join(timeout=STOP_TIMEOUT_SECONDS)
+
+    def _spawn(self) -> None:
+        with self._lock:
+            if self._stopping.is_set():
+                return
+            self._close_wake()
+            wake_read, wake_write = os.pipe()
+            os.set_blocking(wake_write, False)
+            try:
+                process = subprocess.Popen(
+                    [sys.executable, "-c", CHILD_ENTRY, str(wake_read)],
+                    stdin=subprocess.PIPE,
+                    pass_fds=(wake_read,),
+                )
+            finally:
+                os.close(wake_read)
+            assert process.stdin is not None
+            with process.stdin:
+                process.stdin.write(self._payload)
+            self._process, self._wake_fd = process, wake_write
+        log.info("delivery process %s started", process.pid)
+
+    def _close_wake(self) -> None:
+        if self._wake_fd is not None:
+            os.close(self._wake_fd)
+            self._wake_fd = None
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            process = self._process
+            assert process is not None
+            code = process.wait()
+            if self._stopping.is_set():
+                return
+            log.warning("delivery process %s exited (status %s); restarting", process.pid, code)
+            self._stopping.wait(RESTART_PAUSE_SECONDS)
+            self._spawn()
+
+
+def child_main() -> None:
+    """The child: leave Ctrl-C to the parent (which stops it with SIGTERM), lower its own
+    priority, deliver, and wake on each byte from the parent."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop = _stop_on(signal.SIGTERM)
+    os.nice(DELIVERY_NICENESS)
+    wake_fd = int(sys.argv[1])
+    options: DeliveryOptions = pickle.loads(sys.stdin.buffer.read())
+    with delivering(options) as worker:
+        threading.Thread(
+            target=_wake_on_bytes, args=(wake_fd, worker, stop), name="delivery-wake", daemon=True
+        ).start()
+        _wait(stop)
+
+
+def _wake_on_bytes(fd: int, worker: DeliveryWorker, stop: threading.Event) -> None:
+    while os.read(fd, 4096):
+        worker.wake()
+    if not stop.is_set():
+        log.warning("baton serve is gone; its delivery process leaves too")
+        os._exit(1)

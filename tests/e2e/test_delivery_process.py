@@ -1,0 +1,114 @@
+"""`baton serve` delivers to Slack through a child process it supervises, and `baton deliver`
+runs delivery alone: real processes on one database, the Slack emulator over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from slack_emulator import SlackEmulator
+from storage import outbox as outbox_store
+from storage.db import Database
+from tests.e2e.conftest import INTAKE_AUTH, Serve, Served, cards, eventually
+from tests.factories import lead_payload
+
+
+def child_pids(pid: int) -> set[int]:
+    """The live processes whose parent is `pid` (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def send(served: Served, external_id: str) -> int:
+    response = httpx.post(
+        f"{served.url}/api/leads",
+        json=lead_payload(external_id=external_id),
+        headers=INTAKE_AUTH,
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def nothing_pending(database_url: str) -> bool:
+    db = Database.from_url(database_url)
+    try:
+        with db.read() as session:
+            return outbox_store.count_pending(session) == 0
+    finally:
+        db.dispose()
+
+
+def test_serve_delivers_through_a_child_it_restarts_when_killed_and_stops_at_shutdown(
+    serve: Serve, slack: SlackEmulator, database_url: str
+) -> None:
+    served = serve()
+    (child,) = eventually(lambda: child_pids(served.process.pid))
+    first = send(served, "child-1")
+    slack.wait_for(lambda: first in cards(slack), timeout=30)
+    # Killed holding no lease: a leased row would hold its channel for the lease's 30 s.
+    eventually(lambda: nothing_pending(database_url))
+
+    os.kill(child, signal.SIGKILL)
+    (restarted,) = eventually(lambda: child_pids(served.process.pid) - {child}, timeout=20)
+    second = send(served, "child-2")
+    slack.wait_for(lambda: second in cards(slack), timeout=30)
+    assert f"delivery process {child} exited" in served.log.read_text()
+
+    served.process.send_signal(signal.SIGTERM)
+    assert served.process.wait(timeout=30) == 0
+    assert not running(restarted)
+
+
+def test_a_killed_serve_takes_its_delivery_process_with_it(serve: Serve) -> None:
+    served = serve()
+    (child,) = eventually(lambda: child_pids(served.process.pid))
+    served.process.send_signal(signal.SIGKILL)
+    served.process.wait(timeout=10)
+    eventually(lambda: not running(child))
+
+
+def test_deliver_alone_delivers_what_a_serve_without_delivery_queued(
+    serve: Serve, slack: SlackEmulator, config_env: dict[str, str], tmp_path: Path
+) -> None:
+    served = serve("--no-delivery")
+    lead_id = send(served, "apart-1")
+    assert child_pids(served.process.pid) == set()
+
+    env = {"PATH": os.environ["PATH"], **config_env}
+    with (tmp_path / "deliver.log").open("wb") as output:
+        deliver = subprocess.Popen(
+            [sys.executable, "-m", "bot", "deliver"],
+            env=env,
+            cwd=tmp_path,
+            stdout=output,
+            stderr=output,
+        )
+    try:
+        slack.wait_for(lambda: lead_id in cards(slack), timeout=30)
+        deliver.send_signal(signal.SIGTERM)
+        assert deliver.wait(timeout=30) == 0
+    finally:
+        if deliver.poll() is None:
+            deliver.kill()
+            deliver.wait()
+    assert len(cards(slack)) == 1
