@@ -6,8 +6,9 @@ leads with their cards posted, then stops the delivery worker and, in this threa
 
 1. handles each signed Accept click as `POST /slack/events` does once the body is read (the
    signature check, the JSON parsing, Bolt's dispatch, the claim's transaction), one at a time;
-2. drains the outbox those clicks filled (each card's redraw and its owner's DM), as the delivery
-   worker does, with the emulator answering from its own threads (not profiled).
+2. drains the outbox those clicks filled (each card's redraw and its owner's DM) with a delivery
+   worker of its own, its lane threads unprofiled (the CPU figure counts them), the emulator in
+   its own process.
 
 Each phase prints its CPU time per click and the functions that cost the most (cumulative), so
 the costs can be compared before and after a change. Run from the repository root:
@@ -37,6 +38,8 @@ from handlers.serve import BatonServer
 from handlers.slack_delivery import DeliveryWorker
 from handlers.slack_http import dispatch_verified
 from handlers.slack_request import fresh_signature
+from slack_emulator import Workspace
+from slack_emulator.workspace import default_users
 
 
 def profiled(
@@ -85,10 +88,14 @@ def click_all(server: BatonServer, calls: Sequence[handoff.HttpCall]) -> None:
 
 
 def drain(server: BatonServer) -> None:
-    """Deliver everything due with a worker of this thread's own (the server's is stopped)."""
+    """Deliver everything due with a worker of this process's own (the server's is stopped),
+    from its lane threads: the profile shows only this thread's wait, the CPU figure all."""
     worker = DeliveryWorker(server.services, server.clients, post_interval=0.0)
-    while worker.deliver_due():
-        pass
+    worker.start()
+    try:
+        handoff.wait_until(lambda: handoff.pending_outbox(server) == 0, timeout=600)
+    finally:
+        worker.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,16 +111,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     with (
         ProcessPoolExecutor(max_workers=1, mp_context=spawn) as load,
         handoff.empty_database(options.database) as url,
-        handoff.slack_emulator() as emulator,
-        handoff.running_baton(url, emulator) as server,
+        handoff.slack_process(Workspace(users=default_users() + handoff.REPS)) as slack,
+        handoff.running_baton(url, slack, "inline") as server,
     ):
         report = handoff.DatabaseReport(options.database, database_version(url))
-        handoff.measure_intake(load, server, emulator, report, options)
-        cards = handoff.ensure_open_leads(load, server, emulator, report, options)
+        handoff.measure_intake(load, server, slack, report, options)
+        cards = handoff.ensure_open_leads(load, server, handoff.CardWatch(slack), report, options)
         if report.problems:
             raise SystemExit("; ".join(report.problems))
+        assert server.delivery is not None
         server.delivery.stop()
-        bodies = handoff.accept_click_bodies(emulator, cards)
+        bodies = handoff.accept_click_bodies(slack, cards)
         calls = handoff.signed(bodies, f"{server.url}/slack/events")
         print(f"{report.version}, {len(calls)} clicks")
         profiled(

@@ -10,11 +10,13 @@ processes holds as it always did: every delivery process leases the rows it send
 The parent hands the child its options (pickled, on standard input) and keeps the write end of
 a pipe: a byte on it wakes the child after a commit, so nothing waits for the next poll; the
 pipe closing without a stop means the parent died, and the child leaves at once, as after any
-crash (its leases run out and another process delivers what it held).
+crash (its leases run out and another process delivers what it held). The child writes its
+delivery counts to its standard output, and the parent adds them to its own /metrics.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -26,8 +28,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TextIO
 
 from bot import report_facts
+from handlers import metrics
 from handlers.config import Config
 from handlers.services import Services, utc_now
 from handlers.slack_delivery import DEFAULT_POST_INTERVAL, DeliveryWorker, SlackClients
@@ -41,6 +45,8 @@ DELIVERY_NICENESS = 5
 # A child that keeps dying is restarted no faster than this, so a broken set-up does not spin.
 RESTART_PAUSE_SECONDS = 1.0
 STOP_TIMEOUT_SECONDS = 20.0
+# How often the child hands its delivery counts to the parent's /metrics.
+METRICS_REPORT_SECONDS = 1.0
 CHILD_ENTRY = "from handlers.delivery_process import child_main; child_main()"
 
 
@@ -52,6 +58,7 @@ class DeliveryOptions:
     clock: Callable[[], datetime] = utc_now
     post_interval: float = DEFAULT_POST_INTERVAL
     first_retry: float = 1.0
+    log_level: int = logging.INFO  # a child logs as much as its parent
 
 
 @contextmanager
@@ -161,6 +168,7 @@ class DeliveryChild:
                 process = subprocess.Popen(
                     [sys.executable, "-c", CHILD_ENTRY, str(wake_read)],
                     stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
                     pass_fds=(wake_read,),
                 )
             finally:
@@ -169,6 +177,9 @@ class DeliveryChild:
             with process.stdin:
                 process.stdin.write(self._payload)
             self._process, self._wake_fd = process, wake_write
+        threading.Thread(
+            target=_count_reported, args=(process,), name="delivery-metrics", daemon=True
+        ).start()
         log.info("delivery process %s started", process.pid)
 
     def _close_wake(self) -> None:
@@ -188,20 +199,56 @@ class DeliveryChild:
             self._spawn()
 
 
+def _count_reported(process: subprocess.Popen[bytes]) -> None:
+    """Count in this process's metrics what the child reports delivering, until it exits."""
+    assert process.stdout is not None
+    previous: dict[str, float] = {}
+    with process.stdout:
+        for line in process.stdout:
+            current = json.loads(line)
+            metrics.add_delivery_totals(previous, current)
+            previous = current
+
+
+def _report_counts(output: TextIO, stop: threading.Event) -> None:
+    """Hand the parent this process's delivery counts whenever they changed, one JSON line
+    each (a line is shorter than PIPE_BUF, so it arrives whole)."""
+    reported: dict[str, float] = {}
+    while True:
+        stopping = stop.wait(METRICS_REPORT_SECONDS)
+        totals = metrics.delivery_totals()
+        if totals != reported:
+            output.write(json.dumps(totals) + "\n")
+            output.flush()
+            reported = totals
+        if stopping:
+            return
+
+
 def child_main() -> None:
     """The child: leave Ctrl-C to the parent (which stops it with SIGTERM), lower its own
     priority, deliver, and wake on each byte from the parent."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stop = _stop_on(signal.SIGTERM)
     os.nice(DELIVERY_NICENESS)
     wake_fd = int(sys.argv[1])
     options: DeliveryOptions = pickle.loads(sys.stdin.buffer.read())
+    logging.basicConfig(
+        level=options.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    # Standard output carries the counts to the parent; anything else printed goes to stderr.
+    counts = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    reporting = threading.Event()
+    reporter = threading.Thread(target=_report_counts, args=(counts, reporting), daemon=True)
+    reporter.start()
     with delivering(options) as worker:
         threading.Thread(
             target=_wake_on_bytes, args=(wake_fd, worker, stop), name="delivery-wake", daemon=True
         ).start()
         _wait(stop)
+    reporting.set()  # the last counts, those of the rows finished while stopping
+    reporter.join()
 
 
 def _wake_on_bytes(fd: int, worker: DeliveryWorker, stop: threading.Event) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from prometheus_client import Counter
 
 LEADS_RECEIVED = Counter(
@@ -32,3 +34,31 @@ SLA_FIRED = Counter(
     "SLA moments that acted on a lead: claim/follow-up reminders and breaches (escalations).",
     ["kind"],
 )
+
+# Counted where Slack delivery runs: in `baton serve`'s delivery process, which hands its totals
+# to the server (`delivery_totals`, `add_delivery_totals`) so that /metrics shows them.
+DELIVERY_COUNTERS: dict[str, Counter] = {
+    family.name: counter
+    for counter in (SLACK_DELIVERIES, SLACK_DELIVERY_FAILURES, SLACK_DELIVERIES_GIVEN_UP)
+    for family in counter.collect()
+}
+
+
+def delivery_totals() -> dict[str, float]:
+    """This process's delivery counts so far, keyed by counter and labels (as JSON)."""
+    return {
+        json.dumps([name, sample.labels], sort_keys=True): sample.value
+        for name, counter in DELIVERY_COUNTERS.items()
+        for family in counter.collect()
+        for sample in family.samples
+        if sample.name == f"{name}_total"
+    }
+
+
+def add_delivery_totals(previous: dict[str, float], current: dict[str, float]) -> None:
+    """Count here what another process counted between two of its `delivery_totals`."""
+    for key, value in current.items():
+        delta = value - previous.get(key, 0.0)
+        if delta > 0:
+            name, labels = json.loads(key)
+            DELIVERY_COUNTERS[name].labels(**labels).inc(delta)

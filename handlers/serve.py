@@ -108,7 +108,11 @@ class BatonServer:
         elif delivery == "child":
             self.delivery = DeliveryChild(
                 DeliveryOptions(
-                    config, clock=clock, post_interval=post_interval, first_retry=first_retry
+                    config,
+                    clock=clock,
+                    post_interval=post_interval,
+                    first_retry=first_retry,
+                    log_level=logging.getLogger().getEffectiveLevel(),
                 )
             )
         if self.delivery is not None:

@@ -17,6 +17,9 @@ from storage.db import Database
 from tests.e2e.conftest import INTAKE_AUTH, Serve, Served, cards, eventually
 from tests.factories import lead_payload
 
+# What the child delivered shows in the server's /metrics.
+POSTED_CARDS = 'baton_slack_deliveries_total{kind="post_card"}'
+
 
 def child_pids(pid: int) -> set[int]:
     """The live processes whose parent is `pid` (from /proc)."""
@@ -73,6 +76,7 @@ def test_serve_delivers_through_a_child_it_restarts_when_killed_and_stops_at_shu
     second = send(served, "child-2")
     slack.wait_for(lambda: second in cards(slack), timeout=30)
     assert f"delivery process {child} exited" in served.log.read_text()
+    eventually(lambda: POSTED_CARDS in httpx.get(f"{served.url}/metrics", timeout=10).text)
 
     served.process.send_signal(signal.SIGTERM)
     assert served.process.wait(timeout=30) == 0

@@ -37,7 +37,9 @@ def start_socket_bot(
     started: list[BatonServer] = []
 
     def start() -> BatonServer:
-        server = BatonServer(load_config(socket_env), post_interval=0.0, first_retry=0.05)
+        server = BatonServer(
+            load_config(socket_env), post_interval=0.0, first_retry=0.05, delivery="inline"
+        )
         server.start()
         started.append(server)
         slack.wait_for(lambda: slack.socket_connections() == len(started))
