@@ -32,7 +32,7 @@ from typing import TextIO
 
 from bot import report_facts
 from handlers import metrics
-from handlers.config import Config
+from handlers.config import Config, redact_url
 from handlers.services import Services, utc_now
 from handlers.slack_delivery import DEFAULT_POST_INTERVAL, DeliveryWorker, SlackClients
 from storage import migrate
@@ -92,7 +92,8 @@ def deliver(options: DeliveryOptions) -> int:
     """`baton deliver`: deliver the outbox until SIGINT or SIGTERM."""
     stop = _stop_on(signal.SIGINT, signal.SIGTERM)
     with delivering(options):
-        log.info("baton delivering the Slack outbox (%s)", options.config.settings.database_url)
+        url = redact_url(options.config.settings.database_url)
+        log.info("baton delivering the Slack outbox of %s", url)
         _wait(stop)
     return 0
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from slack_emulator import SlackEmulator
 from storage import outbox as outbox_store
@@ -67,19 +68,19 @@ def test_serve_delivers_through_a_child_it_restarts_when_killed_and_stops_at_shu
     served = serve()
     (child,) = eventually(lambda: child_pids(served.process.pid))
     first = send(served, "child-1")
-    slack.wait_for(lambda: first in cards(slack), timeout=30)
+    slack.wait_for(lambda: first in cards(slack), timeout=60)
     # Killed holding no lease: a leased row would hold its channel for the lease's 30 s.
     eventually(lambda: nothing_pending(database_url))
 
     os.kill(child, signal.SIGKILL)
     (restarted,) = eventually(lambda: child_pids(served.process.pid) - {child}, timeout=20)
     second = send(served, "child-2")
-    slack.wait_for(lambda: second in cards(slack), timeout=30)
+    slack.wait_for(lambda: second in cards(slack), timeout=60)
     assert f"delivery process {child} exited" in served.log.read_text()
     eventually(lambda: POSTED_CARDS in httpx.get(f"{served.url}/metrics", timeout=10).text)
 
     served.process.send_signal(signal.SIGTERM)
-    assert served.process.wait(timeout=30) == 0
+    assert served.process.wait(timeout=60) == 0
     assert not running(restarted)
 
 
@@ -108,11 +109,15 @@ def test_deliver_alone_delivers_what_a_serve_without_delivery_queued(
             stderr=output,
         )
     try:
-        slack.wait_for(lambda: lead_id in cards(slack), timeout=30)
+        slack.wait_for(lambda: lead_id in cards(slack), timeout=60)
         deliver.send_signal(signal.SIGTERM)
-        assert deliver.wait(timeout=30) == 0
+        assert deliver.wait(timeout=60) == 0
     finally:
         if deliver.poll() is None:
             deliver.kill()
             deliver.wait()
     assert len(cards(slack)) == 1
+    logged = (tmp_path / "deliver.log").read_text()
+    assert "baton delivering the Slack outbox" in logged
+    password = make_url(config_env["DATABASE_URL"]).password
+    assert password is None or f":{password}@" not in logged
