@@ -10,10 +10,10 @@ from typing import Any
 from slack_bolt import BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
 
 from bot.commands import lead_number
 from bot.errors import InvalidInput, LeadNotFound
+from handlers import response_urls
 from handlers.slack_payloads import kind, user_of
 from handlers.slack_replies import answer_in_acknowledgement
 
@@ -62,15 +62,10 @@ def try_again(body: dict[str, Any]) -> str:
 
 def _respond(response_url: str, text: str) -> None:
     """An ephemeral message beside what was clicked; Slack's response_url needs no token."""
-    webhook = WebhookClient(response_url, timeout=RESPONSE_URL_TIMEOUT_SECONDS, retry_handlers=[])
     message = {"response_type": "ephemeral", "replace_original": False, "text": text}
-    try:
-        status = webhook.send_dict(message).status_code
-    except OSError as error:
-        log.warning("could not answer through response_url: %s", type(error).__name__)
-        return
-    if status != 200:
-        log.warning("response_url refused the answer: HTTP %s", status)
+    refused = response_urls.send(response_url, message, timeout=RESPONSE_URL_TIMEOUT_SECONDS)
+    if refused is not None:
+        log.warning("could not answer through response_url: %s", refused)
 
 
 def _direct_message(client: WebClient, user_id: str | None, text: str) -> None:

@@ -16,11 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import Ack
-from slack_sdk.webhook import WebhookClient
 
 from bot import notices
 from bot.errors import BatonError
 from bot.leads_command import Reply
+from handlers import response_urls
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +109,6 @@ def _late_body(outcome: Reply | Exception) -> dict[str, Any]:
 
 
 def _post(response_url: str, body: dict[str, Any]) -> None:
-    """Send through the response_url; its address is a credential, so no log line holds it."""
-    try:
-        response = WebhookClient(response_url, timeout=POST_TIMEOUT).send_dict(body)
-    except Exception as error:
-        log.warning("a late slash-command answer was not delivered: %s", type(error).__name__)
-        return
-    if response.status_code != 200:
-        log.warning("a late slash-command answer was refused: HTTP %s", response.status_code)
+    refused = response_urls.send(response_url, body, timeout=POST_TIMEOUT)
+    if refused is not None:
+        log.warning("a late slash-command answer was not delivered: %s", refused)
