@@ -32,8 +32,28 @@ def cards_created(session: Session, *, leads: Sequence[Lead], now: datetime) -> 
 
 def card_changed(session: Session, *, lead: Lead, now: datetime) -> None:
     """Ask for a redraw; one waiting redraw is enough, since it renders the state at send time."""
-    if not outbox_store.has_pending(session, lead_id=lead.id, kind=OutboxKind.UPDATE_CARD):
+    if not outbox_store.has_pending_redraw(session, lead_id=lead.id):
         outbox_store.queue(session, kind=OutboxKind.UPDATE_CARD, lead_id=lead.id, now=now)
+
+
+def card_clicked(
+    session: Session,
+    *,
+    lead: Lead,
+    clicked: tuple[str | None, str | None],
+    response_url: str | None,
+    now: datetime,
+) -> None:
+    """After a click changed the lead: if the clicked message (channel, ts) is the card itself,
+    its waiting redraw goes through the click's response_url, which Slack does not count
+    against chat.update's tier (about 50 a minute): the rep sees the click at once, however
+    busy the workspace. A click elsewhere (App Home, a DM, an escalation's copy) would replace
+    that message instead, so the card is left to chat.update."""
+    on_card = lead.slack_ts is not None and clicked == (lead.slack_channel, lead.slack_ts)
+    if response_url and on_card:
+        outbox_store.redraw_through_response_url(
+            session, lead_id=lead.id, response_url=response_url, now=now
+        )
 
 
 def direct_message(

@@ -289,6 +289,8 @@ class OutboxKind(enum.StrEnum):
 
     POST_CARD = "post_card"  # the lead's card, into its channel, exactly once
     UPDATE_CARD = "update_card"  # redraw the card from the lead's current state
+    # The same redraw through the click's response_url (payload: the URL); UPDATE_CARD if refused
+    REPLACE_CARD = "replace_card"
     DM = "dm"  # a direct message to `user_id` about the lead
     EPHEMERAL = "ephemeral"  # a message only `user_id` sees in `channel`
     THREAD_REPLY = "thread_reply"  # a reply in the card's thread

@@ -5,7 +5,8 @@ Posts into a channel (cards, thread replies, channel messages, burst notices) fo
 lane per channel: only the channel's head (its oldest undelivered post; a burst notice goes
 first) may be leased, so no worker in any process posts a channel's next card while the one
 before it is leased elsewhere or not yet delivered. Everything else is leased by kind, oldest
-first, with no order between kinds."""
+first, with no order between kinds; a card's redraws (two kinds, two lanes) go one at a time,
+so an older render can never land after a newer one."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from storage.models import Lead, OutboxKind, SlackOutbox
@@ -27,6 +28,8 @@ CHANNEL_POSTS = (
 )
 # Posts whose channel follows from the lead (its route, or where its card is).
 ROUTED_POSTS = (OutboxKind.POST_CARD, OutboxKind.THREAD_REPLY)
+# A card's redraw, through chat.update or through the response_url of a click on the card.
+REDRAWS = (OutboxKind.UPDATE_CARD, OutboxKind.REPLACE_CARD)
 
 
 def add(
@@ -92,22 +95,57 @@ def _values(
 
 
 # Every click asks it: built once, run on the connection without the ORM.
-_PENDING = (
+_PENDING_REDRAW = (
     select(SlackOutbox.id)
     .where(
         SlackOutbox.lead_id == bindparam("lead_id"),
-        SlackOutbox.kind == bindparam("kind"),
+        SlackOutbox.kind.in_(REDRAWS),
         SlackOutbox.done_at.is_(None),
         SlackOutbox.locked_until.is_(None),
     )
     .limit(1)
+    .with_for_update()
 )
 
 
-def has_pending(session: Session, *, lead_id: int, kind: str) -> bool:
-    """True when an undelivered row of `kind` for the lead is waiting and not yet leased."""
-    found = session.connection().execute(_PENDING, {"lead_id": lead_id, "kind": kind})
+def has_pending_redraw(session: Session, *, lead_id: int) -> bool:
+    """True when a redraw of the lead's card is waiting and not yet leased.
+
+    The row found stays locked until the caller commits (PostgreSQL; SQLite has one writer),
+    so no worker leases it and renders the lead before the caller's change is visible: the
+    change is then drawn by that waiting redraw or by one the caller queues.
+    """
+    found = session.connection().execute(_PENDING_REDRAW, {"lead_id": lead_id})
     return found.first() is not None
+
+
+def redraw_through_response_url(
+    session: Session, *, lead_id: int, response_url: str, now: datetime
+) -> None:
+    """Send the lead's waiting redraw through a click's response_url, at once (it may have been
+    backing off from chat.update's rate limit); the latest click's URL replaces an earlier one."""
+    session.execute(
+        update(SlackOutbox)
+        .where(
+            SlackOutbox.lead_id == lead_id,
+            SlackOutbox.kind.in_(REDRAWS),
+            SlackOutbox.done_at.is_(None),
+            SlackOutbox.locked_until.is_(None),
+        )
+        .values(
+            kind=OutboxKind.REPLACE_CARD,
+            payload={"response_url": response_url},
+            next_attempt_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def redraw_by_update(session: Session, row: SlackOutbox, *, now: datetime) -> None:
+    """The response_url was refused: forget it and let chat.update redraw the card, now."""
+    row.kind = OutboxKind.UPDATE_CARD
+    row.payload = {}
+    mark_failed(session, row, error="response_url refused", retry_at=now)
 
 
 def unrouted_posts(session: Session, *, limit: int) -> Sequence[tuple[SlackOutbox, Lead]]:
@@ -183,10 +221,11 @@ def lease_due(
     On PostgreSQL, FOR UPDATE SKIP LOCKED lets several processes lease at once without taking
     the same rows; SQLite has one writer at a time, which serialises leasing by itself.
     """
+    one_at_a_time = (~_other_redraw_leased(now),) if kind in REDRAWS else ()
     return _lease(
         session,
         select(SlackOutbox)
-        .where(SlackOutbox.done_at.is_(None), SlackOutbox.kind == kind, *_due(now))
+        .where(SlackOutbox.done_at.is_(None), SlackOutbox.kind == kind, *_due(now), *one_at_a_time)
         .order_by(SlackOutbox.id)
         .limit(limit)
         .with_for_update(skip_locked=True),
@@ -271,6 +310,19 @@ def _queued_channels() -> Any:
     return first.union_all(select(following).where(first.c.channel.is_not(None)))
 
 
+def _other_redraw_leased(now: datetime) -> Any:
+    """Another redraw of the same card is leased: it may be on its way to Slack, and a render
+    sent beside it could arrive after it, older or newer. Redraws of a card go one at a time."""
+    other = aliased(SlackOutbox)
+    return exists().where(
+        other.lead_id == SlackOutbox.lead_id,
+        other.id != SlackOutbox.id,
+        other.kind.in_(REDRAWS),
+        other.done_at.is_(None),
+        other.locked_until >= now,
+    )
+
+
 def _due(now: datetime) -> tuple[Any, ...]:
     return (
         SlackOutbox.next_attempt_at <= now,
@@ -294,13 +346,16 @@ def renew_lease(
     session: Session, *, row_id: int, owner: str, now: datetime, lease: timedelta
 ) -> bool:
     """Extend `owner`'s lease on an undelivered row, just before sending it; False when another
-    worker took it over meanwhile (the lease ran out), so only one of them sends."""
+    worker took it over meanwhile (the lease ran out), so only one of them sends, or when it is
+    a redraw and another redraw of the card is leased too (two processes leased one each at
+    the same moment): then it waits until that one is settled."""
     renewed = session.execute(
         update(SlackOutbox)
         .where(
             SlackOutbox.id == row_id,
             SlackOutbox.lease_owner == owner,
             SlackOutbox.done_at.is_(None),
+            or_(SlackOutbox.kind.not_in(REDRAWS), ~_other_redraw_leased(now)),
         )
         .values(locked_until=now + lease)
         .returning(SlackOutbox.id)
@@ -331,6 +386,8 @@ def get(session: Session, row_id: int) -> SlackOutbox | None:
 
 
 def mark_done(session: Session, row: SlackOutbox, *, now: datetime) -> None:
+    if row.kind == OutboxKind.REPLACE_CARD:
+        row.payload = {}  # the response_url is a credential: kept no longer than needed
     row.done_at = now
     row.locked_until = None
     row.lease_owner = None
