@@ -8,7 +8,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import lifecycle, notices
+from bot import lifecycle, notices, outbox
 from bot.commands import lead_number
 from bot.errors import BatonError, InvalidInput, InvalidTransition
 from bot.home import request_home
@@ -39,11 +39,20 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
 
     def transition(move: Any, body: dict[str, Any]) -> None:
         lead_id, who = clicked(body)
+        container = body.get("container") or {}
         with services.unit_of_work() as session:
             now = services.clock()
-            move(session, lead_id=lead_id, actor=who, now=now)
-            if (body.get("container") or {}).get("type") == "view":
+            lead = move(session, lead_id=lead_id, actor=who, now=now)
+            if container.get("type") == "view":
                 request_home(session, actor=who, now=now)  # clicked in App Home: redraw it
+            else:
+                outbox.card_clicked(
+                    session,
+                    lead=lead,
+                    clicked=(container.get("channel_id"), container.get("message_ts")),
+                    response_url=body.get("response_url"),
+                    now=now,
+                )
 
     @app.action(ActionId.ACCEPT)
     def on_lead_accept(ack: Ack, body: dict[str, Any]) -> None:

@@ -6,7 +6,9 @@ Slack limits posting per channel (about one a second) and every other method per
 queue would make a card redraw or a DM wait behind a busy channel. Each channel's posts are one
 ordered, paced lane; each other kind of side effect (what a person's click causes) is a lane of
 its own, leased first. A 429 holds only the lane it came from, for its Retry-After; a small pool
-of threads serves the lanes, one row at a time per lane.
+of threads serves the lanes, one row at a time per lane. A card clicked in place is redrawn
+through the click's response_url, which no tier limits; chat.update redraws it when Slack
+refuses that URL, and every other change.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from bot.lifecycle import Actor
 from bot.periods import Period
 from bot.reports import feedback_rows
 from bot.rules import Rules
-from handlers import metrics
+from handlers import metrics, response_urls
 from handlers.exports import feedback_csv
 from handlers.services import Services
 from handlers.slack_errors import PERMANENT_ERRORS, TOKEN_ERRORS
@@ -62,9 +64,11 @@ EPHEMERAL_EXPIRED = "retries_exhausted"
 CARD_NEVER_POSTED = "card_not_posted"  # a thread reply whose card Slack refused
 HISTORY_PAGES = 5
 INTERACTIVE_TIMEOUT_SECONDS = 2
+RESPONSE_URL_TIMEOUT_SECONDS = 5  # one quick chance: chat.update is the fallback
 
 # The lanes of what a person's action causes, one per Slack method (tier) it waits on.
 METHOD_LANES: dict[str, str] = {
+    OutboxKind.REPLACE_CARD: "response_url",
     OutboxKind.UPDATE_CARD: "chat.update",
     OutboxKind.EPHEMERAL: "chat.postEphemeral",
     OutboxKind.DM: "dm",
@@ -193,6 +197,7 @@ class DeliveryWorker:
         self._senders: dict[str, Callable[[SlackOutbox], None]] = {
             OutboxKind.POST_CARD: self._post_card,
             OutboxKind.UPDATE_CARD: self._update_card,
+            OutboxKind.REPLACE_CARD: self._replace_card,
             OutboxKind.DM: self._direct_message,
             OutboxKind.EPHEMERAL: self._ephemeral,
             OutboxKind.THREAD_REPLY: self._thread_reply,
@@ -309,6 +314,8 @@ class DeliveryWorker:
                     break
                 if self._still_mine(row):
                     hold = self._deliver(row)
+                else:  # hand back a redraw that must wait for another (a no-op if taken over)
+                    self._release([row.id])
         except UNAVAILABLE_ERRORS:
             pass  # the rows stay leased and are retried after the outage, which the round reports
         except Exception:
@@ -323,7 +330,8 @@ class DeliveryWorker:
 
     def _still_mine(self, row: SlackOutbox) -> bool:
         """Renew the row's lease before sending it: a row that waited behind a slow Slack can
-        outlast the lease it started with, and a row another worker took over is theirs."""
+        outlast the lease it started with, a row another worker took over is theirs, and a
+        redraw waits while another redraw of its card may be on its way."""
         with self.services.db.write() as session:
             return outbox_store.renew_lease(
                 session,
@@ -481,6 +489,33 @@ class DeliveryWorker:
                 blocks=message.blocks,
             )
         self._finish(row)  # without a card yet, the coming post renders the current state
+
+    def _replace_card(self, row: SlackOutbox) -> None:
+        """Redraw a clicked card through the click's response_url, from the state now; if
+        Slack refuses it (used five times, over 30 minutes old, unreachable), the row becomes
+        a chat.update, unless a newer redraw already waits to draw the same state."""
+        lead = self._lead(row.lead_id)
+        message = cards.lead_card(lead, reasons=self.rules.reasons)
+        body = {"replace_original": True, "text": message.text, "blocks": message.blocks}
+        url = row.payload.get("response_url")
+        refused = (
+            response_urls.send(url, body, timeout=RESPONSE_URL_TIMEOUT_SECONDS)
+            if url
+            else "no response_url"
+        )
+        if refused is None:
+            self._finish(row)
+            return
+        log.info("response_url refused for lead %s (%s): chat.update redraws it", lead.id, refused)
+        now = self.services.clock()
+        with self.services.db.write() as session:
+            stored = outbox_store.get(session, row.id)
+            if stored is None or stored.done_at is not None:
+                return
+            if outbox_store.has_pending_redraw(session, lead_id=lead.id):
+                outbox_store.mark_done(session, stored, now=now)
+            else:
+                outbox_store.redraw_by_update(session, stored, now=now)
 
     def _direct_message(self, row: SlackOutbox) -> None:
         lead = self._lead(row.lead_id)

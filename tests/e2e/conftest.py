@@ -42,11 +42,15 @@ def user(slack: SlackEmulator, bot: BatonServer) -> Callable[[str], SlackUser]:
 def card_redraws_held(slack: SlackEmulator) -> Iterator[None]:
     """Keep Slack slow to redraw cards for a moment, so several clicks are made on the card as
     it was first seen (as when two people, or one double click, hit it in the same second)."""
-    slow = slack.faults.add("chat.update", delay=1.0, times=None)
+    slow = [
+        slack.faults.add(method, delay=1.0, times=None)
+        for method in ("chat.update", "response_url")
+    ]
     try:
         yield
     finally:
-        slack.faults.remove(slow)
+        for fault in slow:
+            slack.faults.remove(fault)
 
 
 def eventually(predicate: Callable[[], T], timeout: float = 10.0) -> T:

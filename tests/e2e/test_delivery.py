@@ -118,11 +118,12 @@ def test_card_updates_survive_slack_errors(
 ) -> None:
     lead_id = send_leads(bot, 1)[0]
     card = wait_for_card(slack, lead_id)
+    expired = slack.faults.add("response_url", status=404, error="expired_url")
     failing = slack.faults.add("chat.update", status=500, times=4)
 
     user(REP_1).click(SALES_CHANNEL, card["ts"], "lead.accept")
     updated = wait_for_card(slack, lead_id, lambda c: "Claimed by" in card_text(c))
-    assert failing.hits == 4
+    assert expired.hits == 1 and failing.hits == 4  # the click's response_url, then chat.update
     assert updated["ts"] == card["ts"]
 
 

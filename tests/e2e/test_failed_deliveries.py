@@ -24,6 +24,7 @@ from storage import outbox as outbox_store
 from storage.models import SlackOutbox
 from tests.e2e.conftest import card_redraws_held, card_text, send_lead, settled, wait_for_card
 from tests.e2e.log_checks import assert_log_clean
+from tests.e2e.test_home_and_digest import open_home
 from tests.e2e.test_leads_command import ask
 from tests.handlers.test_cli import baton
 
@@ -67,6 +68,13 @@ def accept(user: As, slack: SlackEmulator, lead_id: int) -> None:
     assert user(REP_1).click(SALES_CHANNEL, card["ts"], "lead.accept").status_code == 200
 
 
+def accept_in_home(user: As, slack: SlackEmulator, lead_id: int) -> None:
+    """Accept from App Home, so chat.update redraws the card (a click on the card itself is
+    redrawn through the click's response_url)."""
+    home = open_home(slack, user, REP_1)
+    assert user(REP_1).click_in_view(home["id"], "lead.accept", value=str(lead_id))
+
+
 @pytest.mark.parametrize(
     ("method", "error", "kind"),
     [
@@ -97,7 +105,7 @@ def test_a_delivery_slack_refuses_for_good_is_recorded_counted_and_not_retried(
     else:
         lead_id = open_lead(bot, slack)
         refusal = slack.faults.add(method, error=error, times=None)
-        accept(user, slack, lead_id)
+        accept_in_home(user, slack, lead_id)
 
     slack.wait_for(lambda: refusal.hits >= 1)
     settled(bot)  # nothing is left to retry
