@@ -13,6 +13,7 @@ from storage import outbox as outbox_store
 from storage.db import Database
 from storage.models import OutboxKind
 from tests.conftest import NOW
+from tests.factories import create_lead
 
 LEASE = timedelta(seconds=30)
 DM = OutboxKind.DM
@@ -116,3 +117,66 @@ def test_two_workers_leasing_at_once_never_take_a_channels_next_post(db: Databas
         assert heads(holding, "a", skip=[EU]) == [first]  # locked, not yet committed
         with db.write() as session:
             assert heads(session, "b") == [elsewhere]
+
+
+# ------------------------------------------------------------ a card's redraws, one at a time
+
+
+def redraw(session: Session, lead_id: int, kind: str) -> int:
+    return outbox_store.add(session, kind=kind, lead_id=lead_id, now=NOW).id
+
+
+def leased_ids(session: Session, owner: str, kind: str) -> list[int]:
+    rows = outbox_store.lease_due(session, now=NOW, limit=10, lease=LEASE, owner=owner, kind=kind)
+    return [row.id for row in rows]
+
+
+def leased_ids_now(db: Database, owner: str) -> list[int]:
+    with db.write() as session:
+        return leased_ids(session, owner, OutboxKind.REPLACE_CARD)
+
+
+def test_a_cards_redraw_waits_while_another_redraw_of_it_is_leased(db: Database) -> None:
+    """The chat.update and response_url lanes never send one card's redraws side by side: the
+    later could land first, and the older state stay on the card."""
+    with db.write() as session:
+        card, other_card = create_lead(session).id, create_lead(session, external_id="x").id
+        update = redraw(session, card, OutboxKind.UPDATE_CARD)
+        replace = redraw(session, card, OutboxKind.REPLACE_CARD)
+        elsewhere = redraw(session, other_card, OutboxKind.REPLACE_CARD)
+    with db.write() as session:
+        assert leased_ids(session, "a", OutboxKind.UPDATE_CARD) == [update]
+    with db.write() as session:
+        assert leased_ids(session, "b", OutboxKind.REPLACE_CARD) == [elsewhere]
+    with db.write() as session:
+        outbox_store.mark_done(session, outbox_store.get(session, update), now=NOW)
+    with db.write() as session:
+        assert leased_ids(session, "b", OutboxKind.REPLACE_CARD) == [replace]
+
+
+# SQLite has one writer at a time: two leases cannot overlap there, so PostgreSQL alone.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_redraws_of_a_card_leased_at_once_are_not_both_sent(db: Database) -> None:
+    with db.write() as session:
+        card = create_lead(session).id
+        update = redraw(session, card, OutboxKind.UPDATE_CARD)
+        replace = redraw(session, card, OutboxKind.REPLACE_CARD)
+    with db.write() as holding:
+        assert leased_ids(holding, "a", OutboxKind.UPDATE_CARD) == [update]  # not committed
+        with db.write() as session:
+            assert leased_ids(session, "b", OutboxKind.REPLACE_CARD) == [replace]
+
+    def renew(row_id: int, owner: str) -> bool:
+        with db.write() as session:
+            return outbox_store.renew_lease(
+                session, row_id=row_id, owner=owner, now=NOW, lease=LEASE
+            )
+
+    assert not renew(replace, "b") and not renew(update, "a")  # each waits for the other
+    with db.write() as session:
+        outbox_store.release(session, row_ids=[replace], owner="b")
+    assert renew(update, "a")
+    assert leased_ids_now(db, "b") == []  # and the released one waits for it
+    with db.write() as session:
+        outbox_store.mark_done(session, outbox_store.get(session, update), now=NOW)
+    assert leased_ids_now(db, "b") == [replace]
