@@ -1,9 +1,10 @@
-"""Block Kit for a lead: the channel card and direct messages, drawn whole from the stored row."""
+"""Block Kit for a lead: the compact channel card, direct messages, and the details the Details
+modal shows, drawn whole from the stored row."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,8 +15,6 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     ContextBlock,
-    DividerBlock,
-    HeaderBlock,
     MarkdownTextObject,
     PlainTextObject,
     SectionBlock,
@@ -41,7 +40,14 @@ from bot.slack_text import (
 from storage.models import Lead, LeadStatus
 
 S = LeadStatus
-SIGNALS_SHOWN = 5
+SIGNAL_LIMIT = 150  # characters of the strongest signal on the card
+CARD_NOTE_LIMIT = 150  # characters of a reject note on the card; Details shows it whole
+SIGNAL_LINE_LIMIT = 700  # one signal in Details: its type, detail (≤ 500) and time
+NOTES_LIMIT = 15_000  # notes in Details, escaped (intake takes 5,000 characters)
+# The card's blocks, so a reader (a test, a screen reader's landmark) can find each part.
+WHO_BLOCK, WHY_BLOCK, STATE_BLOCK, BUTTONS_BLOCK = "who", "why", "state", "buttons"
+# What a DM to the owner may offer: the owner's moves, never Accept or Reject.
+_OWNER_ACTIONS = frozenset({ActionId.MARK_CONTACTED, ActionId.RELEASE, ActionId.DETAILS})
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 
 
@@ -53,53 +59,133 @@ class Message:
     blocks: list[dict[str, Any]]
 
 
-def lead_card(lead: Lead, *, reasons: Mapping[str, str], now: datetime | None = None) -> Message:
-    """The card for the lead's current state; it replaces the whole previous card on every change.
+def lead_card(
+    lead: Lead,
+    *,
+    reasons: Mapping[str, str],
+    now: datetime | None = None,
+    emojis: Mapping[str, str] | None = None,
+) -> Message:
+    """The compact card for the lead's current state; it replaces the whole previous card on
+    every change. It says at a glance how urgent (the SLA policy, with its emoji from `emojis`),
+    who, why, where it stands and by when; everything else is behind **Details**.
 
-    `now` marks a deadline that has already passed.
+    The channel card offers only what anyone may press on an unclaimed lead, or the owner's next
+    step on a claimed one; Release lives where Baton knows who looks (the owner's DM, App Home,
+    `/leads release`). `now` marks a deadline that has already passed.
     """
-    blocks: list[Block] = [
-        HeaderBlock(
-            text=PlainTextObject(text=safe_text(lead.name or "Unnamed lead", HEADER_LIMIT))
-        ),
-        *_detail_blocks(lead),
-        DividerBlock(),
-        SectionBlock(text=MarkdownTextObject(text=status_text(lead, reasons, now))),
-    ]
-    buttons = _card_buttons(lead)
-    if buttons:
-        blocks.append(ActionsBlock(elements=buttons))
-    # Escaped as well: Slack parses the top-level text, and it is what notifications show.
-    text = f"{lead_title(lead)}: {safe_text(_summary(lead, reasons), LABEL_LIMIT)}"
-    return Message(text=text, blocks=[block.to_dict() for block in blocks])
+    blocks = [*glance_blocks(lead, reasons=reasons, now=now, emojis=emojis)]
+    blocks.append(_actions(_card_buttons(lead, for_owner=False)))
+    return Message(text=_fallback(lead, reasons, emojis), blocks=_dicts(blocks))
 
 
-def lead_dm(lead: Lead, *, kind: DmKind, reasons: Mapping[str, str]) -> Message:
-    """A DM about one lead: why it is sent, the lead's details, where it stands, what to do.
+def lead_dm(
+    lead: Lead,
+    *,
+    kind: DmKind,
+    reasons: Mapping[str, str],
+    emojis: Mapping[str, str] | None = None,
+) -> Message:
+    """A DM about one lead: why it is sent, then the card's glance and what to do.
 
-    Built from the stored lead like the card, so the buttons offered are those still possible.
+    Built from the stored lead like the card, so the buttons offered are those still possible;
+    the owner's DM also offers Release, since only its owner sees it.
     """
     intro = notices.dm_intro(lead, kind)
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=intro)),
-        *_detail_blocks(lead),
-        DividerBlock(),
-        SectionBlock(text=MarkdownTextObject(text=status_text(lead, reasons, None))),
+        *glance_blocks(lead, reasons=reasons, now=None, emojis=emojis),
     ]
-    buttons = _card_buttons(lead)
+    buttons = _card_buttons(lead, for_owner=kind != DmKind.ESCALATION)
     if kind != DmKind.ESCALATION:
-        buttons = [b for b in buttons if b.action_id == ActionId.MARK_CONTACTED]
-    if buttons:
-        blocks.append(ActionsBlock(elements=buttons))
+        buttons = [b for b in buttons if b.action_id in _OWNER_ACTIONS]
+    blocks.append(_actions(buttons))
     text = clip(intro.replace("*", ""), SECTION_LIMIT)
-    return Message(text=text, blocks=[block.to_dict() for block in blocks])
+    return Message(text=text, blocks=_dicts(blocks))
+
+
+def details_button(lead: Lead) -> ButtonElement:
+    """Opens the lead's details (bot.lead_details) for whoever clicks, wherever the card is."""
+    return _button(lead, "Details", ActionId.DETAILS, None)
+
+
+# --------------------------------------------------------------------------- glance
+
+
+def glance_blocks(
+    lead: Lead,
+    *,
+    reasons: Mapping[str, str],
+    now: datetime | None,
+    emojis: Mapping[str, str] | None,
+) -> list[Block]:
+    """Urgency and who, why, then the state and its deadline: a line or two each."""
+    blocks: list[Block] = [
+        SectionBlock(block_id=WHO_BLOCK, text=MarkdownTextObject(text=_who(lead, emojis)))
+    ]
+    why = _why(lead)
+    if why:
+        blocks.append(SectionBlock(block_id=WHY_BLOCK, text=MarkdownTextObject(text=why)))
+    state = status_text(lead, reasons, now, note_limit=CARD_NOTE_LIMIT)
+    blocks.append(SectionBlock(block_id=STATE_BLOCK, text=MarkdownTextObject(text=state)))
+    return blocks
+
+
+def _who(lead: Lead, emojis: Mapping[str, str] | None) -> str:
+    """`🔥 *hot* · *Dana Whitfield* · VP Operations · Northwind Traders · #42`."""
+    parts = [urgency(lead, emojis)] if lead.sla_policy else []
+    parts.append(f"*{safe_text(lead.name or 'Unnamed lead', HEADER_LIMIT)}*")
+    parts += [safe_text(value, LABEL_LIMIT) for value in (lead.title, lead.company) if value]
+    parts.append(f"#{lead.id}")
+    return " · ".join(parts)
+
+
+def urgency(lead: Lead, emojis: Mapping[str, str] | None) -> str:
+    """The lead's SLA policy in bold, after its emoji when the policy has one."""
+    policy = lead.sla_policy or "no policy yet"
+    emoji = (emojis or {}).get(policy)
+    named = f"*{safe_text(policy, LABEL_LIMIT)}*"
+    return f"{safe_text(emoji, LABEL_LIMIT)} {named}" if emoji else named
+
+
+def _why(lead: Lead) -> str | None:
+    """Score, intent and the strongest signal (the first listed: marketing lists it first)."""
+    parts = []
+    if lead.score is not None:
+        parts.append(f"Score *{lead.score}*")
+    if lead.intent:
+        parts.append(f"Intent *{safe_text(lead.intent, LABEL_LIMIT)}*")
+    signal = next((a for a in lead.activities or [] if isinstance(a, Mapping)), None)
+    if signal is not None:
+        text = str(signal.get("detail") or signal.get("type") or "")
+        if text.strip():
+            parts.append(f"📈 {safe_text(text, SIGNAL_LIMIT)}")
+    return " · ".join(parts) or None
+
+
+def _fallback(lead: Lead, reasons: Mapping[str, str], emojis: Mapping[str, str] | None) -> str:
+    """The notification text: urgency, who and the state in plain words. Escaped as well:
+    Slack parses the top-level text."""
+    text = f"{lead_title(lead)}: {safe_text(_summary(lead, reasons), LABEL_LIMIT)}"
+    if not lead.sla_policy:
+        return text
+    return f"{urgency(lead, emojis).replace('*', '')} · {text}"
+
+
+def _actions(buttons: list[ButtonElement]) -> ActionsBlock:
+    return ActionsBlock(block_id=BUTTONS_BLOCK, elements=buttons)
+
+
+def _dicts(blocks: list[Block]) -> list[dict[str, Any]]:
+    return [block.to_dict() for block in blocks]
 
 
 # --------------------------------------------------------------------------- details
 
 
-def _detail_blocks(lead: Lead) -> list[Block]:
-    """Who the lead is, why it is an SQL, and where to read more; the same in card and DM."""
+def detail_blocks(lead: Lead) -> list[Block]:
+    """Everything stored about who the lead is and why it is an SQL, and where to read more:
+    what the Details modal shows beside the state and history."""
     blocks: list[Block] = []
     who = _fields(
         ("Title", lead.title),
@@ -124,13 +210,17 @@ def _detail_blocks(lead: Lead) -> list[Block]:
         ("Timeline", lead.timeline),
     )
     blocks.extend(SectionBlock(fields=fields) for fields in (who, why) if fields)
-    signals = _signals_text(lead.activities or [])
-    if signals:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=signals)))
+    blocks += [
+        SectionBlock(text=MarkdownTextObject(text=text))
+        for text in _signal_sections(lead.activities or [])
+    ]
     if bant:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*BANT*"), fields=bant))
     if lead.notes and lead.notes.strip():
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=_labelled("Notes", lead.notes))))
+        blocks += [
+            SectionBlock(text=MarkdownTextObject(text=text))
+            for text in _chunks("*Notes*", safe_text(lead.notes.strip(), NOTES_LIMIT))
+        ]
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=t) for t in _context(lead)]))
     return blocks
 
@@ -149,17 +239,33 @@ def _fields(*pairs: tuple[str, str | int | None]) -> list[MarkdownTextObject]:
     ]
 
 
-def _signals_text(activities: list[Any]) -> str | None:
-    """The first few activities that made the lead an SQL, sharing one section's length."""
+def _signal_sections(activities: list[Any]) -> list[str]:
+    """Every activity that made the lead an SQL, one line each, in as few sections as fit."""
     items = [item for item in activities if isinstance(item, Mapping)]
     if not items:
-        return None
-    title = "*Signals*"
-    hidden = len(items) - SIGNALS_SHOWN
-    tail = f"\n+{hidden} more" if hidden > 0 else ""
-    shown = items[:SIGNALS_SHOWN]
-    room = (SECTION_LIMIT - len(title) - len(tail)) // len(shown) - 1  # 1 for the newline
-    return title + "".join("\n" + _signal_line(item, room) for item in shown) + tail
+        return []
+    return packed("*Signals*", [_signal_line(item, SIGNAL_LINE_LIMIT) for item in items])
+
+
+def packed(title: str, lines: Sequence[str]) -> list[str]:
+    """The title and lines as the texts of as few sections as Slack's section limit allows."""
+    sections: list[str] = [title]
+    for line in lines:
+        if len(sections[-1]) + 1 + len(line) > SECTION_LIMIT:
+            sections.append(line)
+        else:
+            sections[-1] += "\n" + line
+    return sections
+
+
+def _chunks(title: str, text: str) -> list[str]:
+    """A long escaped text under a title, cut into section-sized pieces between entities."""
+    pieces = [f"{title}\n"]
+    for char in re.findall(r"&(?:amp|lt|gt);|.", text, re.DOTALL):
+        if len(pieces[-1]) + len(char) > SECTION_LIMIT:
+            pieces.append("")
+        pieces[-1] += char
+    return pieces
 
 
 def _signal_line(activity: Mapping[str, Any], limit: int) -> str:
@@ -209,18 +315,26 @@ def _crm_link(url: str | None) -> str | None:
 # --------------------------------------------------------------------------- status
 
 
-def status_text(lead: Lead, reasons: Mapping[str, str], now: datetime | None) -> str:
-    """Who did what and when, then the running deadline, if any."""
+def status_text(
+    lead: Lead,
+    reasons: Mapping[str, str],
+    now: datetime | None,
+    *,
+    note_limit: int = SECTION_LIMIT,
+) -> str:
+    """Who did what and when, then the running deadline, if any; a reject note is cut to
+    `note_limit` characters."""
     status = lead.status
     if status in (S.NEW, S.OPEN):
         line = "Open: waiting for a rep"
     elif status == S.ESCALATED:
         breached = f" at {slack_date(lead.escalated_at)}" if lead.escalated_at else ""
-        line = f"⚠️ SLA breached{breached}, escalated"
+        owner = f", still {mention(lead.owner_id)}'s" if lead.owner_id else ""
+        line = f"⚠️ SLA breached{breached}, escalated{owner}"
     elif status == S.ACCEPTED:
         line = f"✅ Claimed by {mention(lead.owner_id)}{_on(lead.accepted_at)}"
     elif status == S.REJECTED:
-        return _rejected_text(lead, reasons)
+        return _rejected_text(lead, reasons, note_limit)
     elif status == S.CONTACTED:
         line = f"📞 Contacted by {mention(lead.owner_id)}{_on(lead.contacted_at)}"
     elif status == S.OPPORTUNITY:
@@ -243,14 +357,14 @@ def _deal(lead: Lead) -> str:
     return text
 
 
-def _rejected_text(lead: Lead, reasons: Mapping[str, str]) -> str:
+def _rejected_text(lead: Lead, reasons: Mapping[str, str], note_limit: int) -> str:
     code = lead.reject_reason or "unknown"
     label = safe_text(reasons.get(code, code), LABEL_LIMIT)
     line = f"❌ Rejected by {mention(lead.rejected_by)}{_on(lead.rejected_at)}: {label}"
     if not lead.reject_note or not lead.reject_note.strip():
         return line
     separator = " — "
-    room = SECTION_LIMIT - len(line) - len(separator)
+    room = min(note_limit, SECTION_LIMIT - len(line) - len(separator))
     return f"{line}{separator}{safe_text(lead.reject_note.strip(), room)}"
 
 
@@ -284,21 +398,23 @@ def _summary(lead: Lead, reasons: Mapping[str, str]) -> str:
     }[status]
 
 
-def _card_buttons(lead: Lead) -> list[ButtonElement]:
+def _card_buttons(lead: Lead, *, for_owner: bool) -> list[ButtonElement]:
+    """The moves the lead's state allows, then Details; Release only `for_owner` (a view only
+    its owner sees), since the channel card cannot hide it from everyone else."""
     status = lead.status
     if status == S.ESCALATED and lead.owner_id:  # breached follow-up, not reopened: still theirs
         status = S.ACCEPTED
+    buttons = []
     if status in (S.NEW, S.OPEN, S.ESCALATED):
-        return [
+        buttons = [
             _button(lead, "Accept", ActionId.ACCEPT, "primary"),
             _button(lead, "Reject", ActionId.REJECT, "danger"),
         ]
-    if status == S.ACCEPTED:
-        return [
-            _button(lead, "Mark contacted", ActionId.MARK_CONTACTED, "primary"),
-            _button(lead, "Release", ActionId.RELEASE, None),
-        ]
-    return []
+    elif status == S.ACCEPTED:
+        buttons = [_button(lead, "Mark contacted", ActionId.MARK_CONTACTED, "primary")]
+        if for_owner and lead.status == S.ACCEPTED:  # an escalated lead is not released
+            buttons.append(_button(lead, "Release", ActionId.RELEASE, None))
+    return [*buttons, details_button(lead)]
 
 
 def _button(lead: Lead, text: str, action: ActionId, style: str | None) -> ButtonElement:

@@ -26,6 +26,7 @@ class Subcommand(enum.StrEnum):
     ASSIGN = "assign"
     REOPEN = "reopen"
     OUTCOME = "outcome"
+    RELEASE = "release"
     SHOW = "show"
     FIND = "find"
     HELP = "help"
@@ -124,7 +125,7 @@ def _parse(name: Subcommand, rest: list[str], share: bool) -> LeadsCommand:
     if not rest:
         raise UnclearCommand(f"`/leads {name}` needs a lead.", subcommand=name)
     lead_id = lead_number(rest[0])
-    if name == Subcommand.REOPEN:
+    if name in (Subcommand.REOPEN, Subcommand.RELEASE):
         _no_more(name, rest[1:])
         return LeadsCommand(name, lead_id=lead_id, share=share)
     if name == Subcommand.OUTCOME:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from slack_sdk.models.blocks import ActionsBlock
 from sqlalchemy.orm import Session
 
 from bot import delivery_failures, outbox, reply_blocks
@@ -18,7 +19,7 @@ from bot.slack_ids import ActionId
 from bot.slack_text import VIEW_BLOCKS_LIMIT
 from storage import leads as lead_store
 from storage import once
-from storage.models import Lead
+from storage.models import Lead, LeadStatus
 
 HOME_LIST = 8
 TREND_WEEKS = 4
@@ -62,7 +63,8 @@ def _rep(session: Session, *, actor: Actor) -> list[dict[str, Any]]:
     mine, mine_total = lead_store.list_claimed(session, limit=HOME_LIST, owner_id=actor.id)
     waiting, waiting_total = lead_store.list_waiting(session, limit=HOME_LIST)
     blocks = [reply_blocks.section(f"*Your open leads* ({mine_total})")]
-    blocks += [_with_button(lead, "Mark contacted", ActionId.MARK_CONTACTED) for lead in mine]
+    for lead in mine:  # only this rep sees them: their moves, Release included
+        blocks += _with_owner_buttons(lead)
     if not mine:
         blocks.append(reply_blocks.context("Nothing waiting on you."))
     blocks.append({"type": "divider"})
@@ -106,6 +108,16 @@ def _marketer(
             f"Rejections per week, last {TREND_WEEKS} weeks (oldest first): {', '.join(trend)}"
         ),
     ]
+
+
+def _with_owner_buttons(lead: Lead) -> list[dict[str, Any]]:
+    line = reply_blocks.lead_line(lead, None)
+    moves = [("Mark contacted", ActionId.MARK_CONTACTED)]
+    if lead.status == LeadStatus.ACCEPTED:  # an escalated lead is a manager's to move on
+        moves.append(("Release", ActionId.RELEASE))
+    moves.append(("Details", ActionId.DETAILS))
+    buttons = [reply_blocks.button(text, action, str(lead.id)) for text, action in moves]
+    return [reply_blocks.section(line), ActionsBlock(elements=buttons).to_dict()]
 
 
 def _with_button(lead: Lead, text: str, action: ActionId) -> dict[str, Any]:

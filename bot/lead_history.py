@@ -1,5 +1,6 @@
-"""One lead as `/leads show` tells it: where it stands now (as its card says), then every move in
-its event log with who made it and when, in the team's time zone, and a link to the card."""
+"""One lead as `/leads show` and the Details modal tell it: where it stands now (as its card says),
+then every move in its event log with who made it and when, in the team's time zone, and a link to
+the card; and the same line for one move in the card's thread."""
 
 from __future__ import annotations
 
@@ -9,20 +10,24 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import Session
+
 from bot import reply_blocks
-from bot.cards import status_text
+from bot.cards import packed, status_text
 from bot.extra_fields import described
 from bot.lifecycle import CRM, SYSTEM, Action
+from bot.rules import Rules
 from bot.slack_text import (
     FIELD_LIMIT,
     LABEL_LIMIT,
-    SECTION_LIMIT,
+    as_utc,
     deal_text,
     lead_label,
     mention,
     safe_text,
 )
-from storage.models import Lead, LeadEvent, LeadStatus
+from storage import leads as lead_store
+from storage.models import Lead, LeadEvent
 
 HISTORY_SHOWN = 60  # the newest moves shown; a lead moved more often says how many are left out
 NOTE_SHOWN = 150  # characters of a reject note in a history line
@@ -41,13 +46,7 @@ def lead_blocks(
     """The lead's state, its history (oldest first) and where its card is."""
     link = reply_blocks.permalink(lead, team_domain)
     facts = [f"Policy: {safe_text(lead.sla_policy or 'none yet', LABEL_LIMIT)}"]
-    if lead.status == LeadStatus.ESCALATED and lead.owner_id:  # the card's line names no owner
-        facts.append(f"Owner: {mention(lead.owner_id)}")
     facts += [safe_text(value, LABEL_LIMIT) for value in (lead.email, lead.source) if value]
-    shown = events[-HISTORY_SHOWN:]
-    lines = [history_line(event, reasons=reasons, timezone=timezone, now=now) for event in shown]
-    if len(events) > len(shown):
-        lines.insert(0, f"…{len(events) - len(shown)} earlier moves not shown")
     where = f"<{link}|Open the card in Slack>" if link else "The card is not in Slack yet."
     sender = (
         [reply_blocks.context("From the sender: " + safe_text(described(lead.extra), FIELD_LIMIT))]
@@ -58,21 +57,51 @@ def lead_blocks(
         reply_blocks.section(f"*{lead_label(lead)}*\n{status_text(lead, reasons, now)}"),
         reply_blocks.context(" · ".join(facts)),
         *sender,
-        *_packed(f"*History* (times in {timezone.key})", lines),
+        *history_blocks(events, reasons=reasons, timezone=timezone, now=now),
         reply_blocks.context(where),
     ]
+
+
+def history_blocks(
+    events: Sequence[LeadEvent], *, reasons: Mapping[str, str], timezone: ZoneInfo, now: datetime
+) -> list[dict[str, Any]]:
+    """*History* (times in the team's zone): the newest moves, oldest first, in few sections."""
+    shown = events[-HISTORY_SHOWN:]
+    lines = [history_line(event, reasons=reasons, timezone=timezone, now=now) for event in shown]
+    if len(events) > len(shown):
+        lines.insert(0, f"…{len(events) - len(shown)} earlier moves not shown")
+    title = f"*History* (times in {timezone.key})"
+    return [reply_blocks.section(text) for text in packed(title, lines)]
+
+
+def event_reply(session: Session, *, event_id: int, rules: Rules, now: datetime) -> str:
+    """The line a move adds to its card's thread, in the team's time zone: drawn from the
+    stored event when sent (events are never deleted)."""
+    event = lead_store.get_event(session, event_id)
+    if event is None:
+        raise LookupError(f"event {event_id} is not stored")
+    zone = ZoneInfo(rules.hours.timezone)
+    return event_line(event, reasons=rules.reasons, timezone=zone, now=now)
 
 
 def history_line(
     event: LeadEvent, *, reasons: Mapping[str, str], timezone: ZoneInfo, now: datetime
 ) -> str:
-    """`• Mon 30 Nov 10:02 · claimed by @bob`: one move, at its local time."""
-    local = event.at.astimezone(timezone)
+    """`• Mon 30 Nov 10:02 · claimed by @bob`: one move in a list."""
+    return "• " + event_line(event, reasons=reasons, timezone=timezone, now=now)
+
+
+def event_line(
+    event: LeadEvent, *, reasons: Mapping[str, str], timezone: ZoneInfo, now: datetime
+) -> str:
+    """`Mon 30 Nov 10:02 · claimed by @bob`: one move, at its local time (also the line the
+    move adds to the card's thread)."""
+    local = as_utc(event.at).astimezone(timezone)
     year = "" if local.year == now.astimezone(timezone).year else f" {local.year}"
     when = f"{local:%a %d %b}{year} {local:%H:%M}"
     describe = _WORDS.get(event.action)
     what = describe(event, reasons) if describe else _unknown(event)
-    return f"• {when} · {what}"
+    return f"{when} · {what}"
 
 
 def _who(actor: str) -> str:
@@ -145,14 +174,3 @@ _WORDS: dict[str, Callable[[LeadEvent, Mapping[str, str]], str]] = {
     Action.MARK_CONTACTED: _by("marked contacted"),
     Action.OUTCOME: _outcome,
 }
-
-
-def _packed(title: str, lines: Sequence[str]) -> list[dict[str, Any]]:
-    """The title and lines in as few sections as Slack's section limit allows."""
-    sections: list[str] = [title]
-    for line in lines:
-        if len(sections[-1]) + 1 + len(line) > SECTION_LIMIT:
-            sections.append(line)
-        else:
-            sections[-1] += "\n" + line
-    return [reply_blocks.section(text) for text in sections]

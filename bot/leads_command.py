@@ -257,12 +257,21 @@ def _assign(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
 
 
 def _reopen(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    lead = _move(session, command, asking, asking.lifecycle.reopen)
+    return _sentence(command, f"{lead_label(lead)} is open again for every rep.")
+
+
+def _release(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    lead = _move(session, command, asking, asking.lifecycle.release)
+    return _sentence(command, f"{lead_label(lead)} is back in the queue for every rep.")
+
+
+def _move(
+    session: Session, command: LeadsCommand, asking: Asking, move: Callable[..., Lead]
+) -> Lead:
+    """A lifecycle move of the command's lead by whoever asks."""
     assert command.lead_id is not None
-    lead = asking.lifecycle.reopen(
-        session, lead_id=command.lead_id, actor=asking.actor, now=asking.now
-    )
-    text = f"{lead_label(lead)} is open again for every rep."
-    return _sentence(command, text)
+    return move(session, lead_id=command.lead_id, actor=asking.actor, now=asking.now)
 
 
 def _outcome(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
@@ -374,6 +383,13 @@ COMMANDS: dict[Subcommand, Usage] = {
         _outcome,
         writes=True,
         example="42 won 12000 EUR two-year contract",
+    ),
+    Subcommand.RELEASE: Usage(
+        "release <lead>",
+        "give a lead you own back to the queue (a manager: anyone's)",
+        _release,
+        writes=True,
+        example="42",
     ),
     Subcommand.HELP: Usage("help", "this list", _help),
 }

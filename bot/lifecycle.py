@@ -97,6 +97,19 @@ PAST_TENSE: dict[Action, str] = {
     Action.MARK_CONTACTED: "marked contacted",
     Action.OUTCOME: "given an outcome",
 }
+# The moves a line in the card's thread tells (bot.outbox.history_reply). Not the card's own
+# posting, and not an escalation, whose thread message calls the managers in (bot.sla_sweep).
+TOLD_IN_THREAD = frozenset(
+    {
+        Action.ACCEPT,
+        Action.REJECT,
+        Action.REOPEN,
+        Action.RELEASE,
+        Action.ASSIGN,
+        Action.MARK_CONTACTED,
+        Action.OUTCOME,
+    }
+)
 # A card posted after its lead moved on attaches to the lead in whatever status it reached.
 POSTED = frozenset(LeadStatus) - {S.NEW}
 # Once one of these is reached, a late Accept or Reject lost a race rather than made a mistake.
@@ -419,7 +432,11 @@ class Lifecycle:
                 audit = dict(details or {})
                 if updated.owner_id != seen_owner:
                     audit["previous_owner"] = seen_owner
-                _record(session, updated, action, seen_status, actor, now, audit)
+                event_id = lead_store.add_event(
+                    session, _event(updated, action, seen_status, actor, now, audit)
+                )
+                if action in TOLD_IN_THREAD:
+                    outbox.history_reply(session, lead=updated, event_id=event_id, now=now)
                 if windows is not None:
                     sla_timers.enter_status(session, lead=updated, windows=windows, now=now)
                 outbox.card_changed(session, lead=updated, now=now)
@@ -555,18 +572,6 @@ def _owner_or_manager(actor: Actor, what: str) -> Check:
             )
 
     return check
-
-
-def _record(
-    session: Session,
-    lead: Lead,
-    action: Action,
-    from_status: LeadStatus | None,
-    actor: Actor,
-    now: datetime,
-    details: dict[str, Any],
-) -> None:
-    lead_store.add_events(session, [_event(lead, action, from_status, actor, now, details)])
 
 
 def _event(

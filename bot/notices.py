@@ -28,15 +28,20 @@ def dm_intro(lead: Lead, kind: DmKind) -> str:
     return f"🚨 *{who}* breached its SLA and needs a manager."
 
 
-def form_expired(lead: Lead) -> str:
-    """Why no Reject form opened: Slack's 3-second trigger ran out before it could."""
+def form_expired(lead: Lead, *, button: str = "Reject", form: str = "the Reject form") -> str:
+    """Why no modal opened: Slack's 3-second trigger ran out before it could."""
     who = lead_label(lead)
-    return f"Slack took too long to open the Reject form for {who}. Please click Reject again."
+    return f"Slack took too long to open {form} for {who}. Please click {button} again."
 
 
 def claim_reminder(lead: Lead) -> str:
     """The reply in the card's thread when a lead's claim window is nearly used up."""
     return f"⏰ Still unclaimed: the claim SLA ends {_when(lead.claim_due_at)}."
+
+
+def follow_up_reminded(lead: Lead) -> str:
+    """The reply in the card's thread when its owner is reminded (by DM) to follow up."""
+    return f"⏰ Reminded its owner: the follow-up SLA ends {_when(lead.follow_up_due_at)}."
 
 
 @dataclass(frozen=True)

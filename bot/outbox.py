@@ -112,6 +112,20 @@ def thread_reply(
     )
 
 
+def history_reply(session: Session, *, lead: Lead, event_id: int, now: datetime) -> None:
+    """The line a move adds to the card's thread (claimed by, released, assigned to…), drawn
+    from its stored event when sent (bot.lead_history.event_reply), so the channel tells the
+    lead's story. Like every thread reply it waits for its card."""
+    outbox_store.queue(
+        session,
+        kind=OutboxKind.THREAD_REPLY,
+        lead_id=lead.id,
+        channel=lead.slack_channel,
+        payload={"event_id": event_id},
+        now=now,
+    )
+
+
 def channel_message(
     session: Session,
     *,

@@ -202,6 +202,7 @@ def _fold(value: Any) -> str | None:
 
 class SlaPolicy(_Strict):
     name: str
+    emoji: str | None = Field(default=None, max_length=32)  # before the name on the card
     match: LeadMatch | None = None
     claim: WindowField
     follow_up: WindowField
@@ -255,6 +256,7 @@ DEFAULT_REASONS: dict[str, str] = {
 DEFAULT_POLICIES = (
     SlaPolicy(
         name="hot",
+        emoji="🔥",
         match=LeadMatch(intent=["demo_request", "pricing", "contact_sales"]),
         claim=Window(15, "m"),
         follow_up=Window(1, "h"),
@@ -326,6 +328,11 @@ class Rules(_Strict):
                 f"digest.cron {self.digest.cron!r} is not a cron line: {error}"
             ) from None
         return self
+
+    @property
+    def policy_emojis(self) -> dict[str, str]:
+        """The emoji the card shows before each policy's name, for the policies that have one."""
+        return {policy.name: policy.emoji for policy in self.sla if policy.emoji}
 
     @property
     def digest_channel(self) -> str | None:

@@ -72,6 +72,7 @@ class SlaSweep:
                 kind=DmKind.FOLLOW_UP_REMINDER,
                 now=now,
             )
+            outbox.thread_reply(session, lead=lead, text=notices.follow_up_reminded(lead), now=now)
             return True
         breached = BREACHES.get(kind)
         if breached is None or status != breached[0]:

@@ -12,12 +12,14 @@ class ActionId(StrEnum):
     REJECT = "lead.reject"
     RELEASE = "lead.release"
     MARK_CONTACTED = "lead.contacted"
+    DETAILS = "lead.details"
 
 
 class ViewId(StrEnum):
     """The `callback_id` of each modal; its `private_metadata` carries the lead id."""
 
     REJECT = "lead.reject.submit"
+    DETAILS = "lead.details.view"  # has no submit: it only shows
 
 
 # Block and action ids of the reject modal's inputs, as they come back in `view.state.values`.

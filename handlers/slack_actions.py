@@ -12,6 +12,7 @@ from bot import lifecycle, notices, outbox
 from bot.commands import lead_number
 from bot.errors import BatonError, InvalidInput, InvalidTransition
 from bot.home import request_home
+from bot.lead_details import lead_details
 from bot.lifecycle import Action, Actor
 from bot.modals import parse_reject_submission, reject_errors, reject_modal
 from bot.slack_ids import REASON_BLOCK, ActionId, ViewId
@@ -28,6 +29,18 @@ def lead_id_of(value: str | None) -> int:
     if not value:
         raise InvalidInput({"lead": "this button or form names no lead"})
     return lead_number(value)
+
+
+def open_modal(client: WebClient, body: dict[str, Any], view: dict[str, Any], expired: str) -> None:
+    """Open `view` with the click's trigger; a trigger that ran out is told as `expired`."""
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+    except SlackApiError as error:
+        if error.response.get("error") in ("expired_trigger_id", "invalid_trigger_id"):
+            raise TriggerExpired(expired) from error
+        raise
+    except OSError as error:  # Slack did not answer in time: the trigger is gone by now
+        raise TriggerExpired(expired) from error
 
 
 def register(app: App, services: Services, roles: RoleResolver) -> None:
@@ -77,14 +90,17 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
             lead = lifecycle.ensure_possible(session, lead_id=lead_id, action=Action.REJECT)
             view = reject_modal(lead, reasons=rules.reasons)
             expired = notices.form_expired(lead)
-        try:
-            client.views_open(trigger_id=body["trigger_id"], view=view)
-        except SlackApiError as error:
-            if error.response.get("error") in ("expired_trigger_id", "invalid_trigger_id"):
-                raise TriggerExpired(expired) from error
-            raise
-        except OSError as error:  # Slack did not answer in time: the trigger is gone by now
-            raise TriggerExpired(expired) from error
+        open_modal(client, body, view, expired)
+
+    @app.action(ActionId.DETAILS)
+    def on_lead_details(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """Anyone may look, from the channel card, a DM or App Home: nothing changes."""
+        ack()
+        lead_id, _ = clicked(body)
+        with services.db.read() as session:
+            lead, view = lead_details(session, lead_id=lead_id, rules=rules, now=services.clock())
+            expired = notices.form_expired(lead, button="Details", form="the details")
+        open_modal(client, body, view, expired)
 
     @app.view(ViewId.REJECT)
     def on_lead_reject_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -32,7 +32,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot import cards, channel_posts, outbox
+from bot import cards, channel_posts, lead_history, outbox
 from bot.home import home_view
 from bot.lifecycle import Actor
 from bot.periods import Period
@@ -437,7 +437,9 @@ class DeliveryWorker:
         if row.attempts > 1:
             found = self._find_posted_card(channel, lead.id, since=row.created_at)
         if found is None:
-            message = cards.lead_card(lead, reasons=self.rules.reasons)
+            message = cards.lead_card(
+                lead, reasons=self.rules.reasons, emojis=self.rules.policy_emojis
+            )
             response = self.clients.poster.chat_postMessage(
                 channel=channel,
                 text=message.text,
@@ -481,7 +483,9 @@ class DeliveryWorker:
     def _update_card(self, row: SlackOutbox) -> None:
         lead = self._lead(row.lead_id)
         if lead.slack_ts and lead.slack_channel:
-            message = cards.lead_card(lead, reasons=self.rules.reasons)
+            message = cards.lead_card(
+                lead, reasons=self.rules.reasons, emojis=self.rules.policy_emojis
+            )
             self.clients.delivery.chat_update(
                 channel=lead.slack_channel,
                 ts=lead.slack_ts,
@@ -521,7 +525,9 @@ class DeliveryWorker:
         lead = self._lead(row.lead_id)
         assert row.user_id is not None
         kind = outbox.dm_kind(row.payload)
-        message = cards.lead_dm(lead, kind=kind, reasons=self.rules.reasons)
+        message = cards.lead_dm(
+            lead, kind=kind, reasons=self.rules.reasons, emojis=self.rules.policy_emojis
+        )
         channel = self.clients.delivery.conversations_open(users=row.user_id)["channel"]["id"]
         self.clients.poster.chat_postMessage(
             channel=channel, text=message.text, blocks=message.blocks, unfurl_links=False
@@ -540,10 +546,19 @@ class DeliveryWorker:
         if not (lead.slack_ts and lead.slack_channel):
             self._without_card(row)
             return
+        text = row.payload.get("text")
+        if text is None:  # a move's line, drawn from its stored event (bot.outbox.history_reply)
+            with self.services.db.read() as session:
+                text = lead_history.event_reply(
+                    session,
+                    event_id=row.payload["event_id"],
+                    rules=self.rules,
+                    now=self.services.clock(),
+                )
         self.clients.poster.chat_postMessage(
             channel=lead.slack_channel,
             thread_ts=lead.slack_ts,
-            text=row.payload["text"],
+            text=text,
             reply_broadcast=bool(row.payload.get("broadcast")),
         )
         self._finish(row)

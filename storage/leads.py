@@ -166,6 +166,15 @@ def add_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
         session.connection().execute(insert(LeadEvent), list(events))
 
 
+def add_event(session: Session, event: dict[str, Any]) -> int:
+    """Append one event (the fields of `add_events`); returns its id."""
+    return session.execute(insert(LeadEvent).returning(LeadEvent.id), [event]).scalar_one()
+
+
+def get_event(session: Session, event_id: int) -> LeadEvent | None:
+    return session.get(LeadEvent, event_id)
+
+
 def list_events(session: Session, lead_id: int) -> Sequence[LeadEvent]:
     return session.scalars(
         select(LeadEvent).where(LeadEvent.lead_id == lead_id).order_by(LeadEvent.id)

@@ -56,12 +56,13 @@ def queue(
     kind: str,
     now: datetime,
     lead_id: int | None = None,
+    channel: str | None = None,
     user_id: str | None = None,
     payload: dict[str, Any] | None = None,
 ) -> None:
     """`add` for a caller that needs no row back (a click's transaction): one INSERT on the
     connection, without the ORM building and flushing an object."""
-    values = _values(kind, now, lead_id=lead_id, user_id=user_id, payload=payload)
+    values = _values(kind, now, lead_id=lead_id, channel=channel, user_id=user_id, payload=payload)
     session.connection().execute(insert(SlackOutbox), [values])
 
 

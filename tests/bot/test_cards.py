@@ -7,16 +7,25 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot import intake
-from bot.cards import Message, lead_card, lead_dm
+from bot.cards import CARD_NOTE_LIMIT, Message, detail_blocks, lead_card, lead_dm
+from bot.lead_details import details_modal
+from bot.lead_history import HISTORY_SHOWN
 from bot.outbox import DmKind
 from bot.rules import DEFAULT_REASONS
 from bot.slack_ids import ActionId
-from bot.slack_text import clip, escape_mrkdwn, safe_text
-from storage.models import Lead, LeadStatus
+from bot.slack_text import (
+    MESSAGE_BLOCKS_LIMIT,
+    VIEW_BLOCKS_LIMIT,
+    clip,
+    escape_mrkdwn,
+    safe_text,
+)
+from storage.models import Lead, LeadEvent, LeadStatus
 from tests.conftest import NOW
 from tests.factories import lead_payload
 
@@ -54,6 +63,20 @@ def card(lead: Lead, **kwargs: Any) -> Message:
     return lead_card(lead, reasons=DEFAULT_REASONS, **kwargs)
 
 
+def details(
+    lead: Lead, events: list[LeadEvent] | None = None, reasons: dict[str, str] = DEFAULT_REASONS
+) -> dict[str, Any]:
+    """The Details modal of `lead`, with `events` as its history."""
+    return details_modal(
+        lead,
+        events or [],
+        reasons=reasons,
+        emojis={"hot": "🔥"},
+        timezone=ZoneInfo("America/New_York"),
+        now=NOW,
+    )
+
+
 def buttons(message: Message) -> dict[str, dict[str, Any]]:
     """The message's buttons by action id."""
     return {
@@ -88,8 +111,19 @@ def texts(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def assert_within_slack_limits(message: Message) -> None:
     """Slack's Block Kit limits, and that lead text can neither ping nor carry a cut entity."""
-    blocks = message.blocks
-    assert 0 < len(blocks) <= 50
+    assert_blocks_within_limits(message.blocks, MESSAGE_BLOCKS_LIMIT)
+    assert_plain_fallback(message)
+
+
+def assert_view_within_limits(view: dict[str, Any]) -> None:
+    """A modal's limits: its title, and its blocks as in a message but up to 100 of them."""
+    assert 0 < len(view["title"]["text"]) <= 24 and 0 < len(view["close"]["text"]) <= 24
+    assert len(view["private_metadata"]) <= 3000
+    assert_blocks_within_limits(view["blocks"], VIEW_BLOCKS_LIMIT)
+
+
+def assert_blocks_within_limits(blocks: list[dict[str, Any]], most: int) -> None:
+    assert 0 < len(blocks) <= most
     for block in blocks:
         assert len(block.get("block_id", "")) <= 255
         kind = block["type"]
@@ -120,7 +154,6 @@ def assert_within_slack_limits(message: Message) -> None:
         assert _BROKEN_ENTITY.search(text["text"]) is None, text["text"][-40:]
         assert "<" not in _OWN_MARKUP.sub("", text["text"])
         assert ">" not in _OWN_MARKUP.sub("", text["text"])
-    assert_plain_fallback(message)
 
 
 def assert_plain_fallback(message: Message) -> None:
@@ -199,50 +232,94 @@ def lead_in(status: LeadStatus, **overrides: Any) -> Lead:
 # --------------------------------------------------------------------------- states
 
 
-def test_open_card_offers_accept_and_reject_carrying_the_lead_id() -> None:
+def block(message: Message, block_id: str) -> str:
+    """The text of the card's block `block_id` (who, why, state)."""
+    (found,) = [b for b in message.blocks if b.get("block_id") == block_id]
+    return str(found["text"]["text"])
+
+
+def test_the_card_is_a_glance_urgency_who_why_state_then_buttons() -> None:
+    message = lead_card(make_lead(), reasons=DEFAULT_REASONS, emojis={"hot": "🔥"})
+
+    assert [b.get("block_id") for b in message.blocks] == ["who", "why", "state", "buttons"]
+    assert block(message, "who") == (
+        f"🔥 *hot* · *Dana Whitfield* · VP Operations · Northwind Traders · #{LEAD_ID}"
+    )
+    assert block(message, "why") == "Score *82* · Intent *demo_request* · 📈 Asked for a demo"
+    assert block(message, "state").splitlines() == [
+        "Open: waiting for a rep",
+        f"⏰ Claim by <!date^{CLAIM_DUE_UNIX}^{{date_short_pretty}} at {{time}}"
+        "|2026-11-24 15:15 UTC>",
+    ]
+    lines = sum(len(block(message, name).splitlines()) for name in ("who", "why", "state"))
+    assert lines + 1 <= 5  # and a row of buttons
+    for buried in ("dana@northwind.example", "Approved for Q1", "Came from the webinar", "CRM"):
+        assert buried not in rendered(message)  # behind Details
+
+
+def test_a_policy_without_an_emoji_is_named_and_a_lead_without_a_why_has_no_why_line() -> None:
+    message = card(make_lead(score=None, intent=None, activities=[], title=None))
+
+    assert block(message, "who") == f"*hot* · *Dana Whitfield* · Northwind Traders · #{LEAD_ID}"
+    assert [b.get("block_id") for b in message.blocks] == ["who", "state", "buttons"]
+
+
+def test_open_card_offers_accept_reject_and_details_carrying_the_lead_id() -> None:
     message = card(make_lead())
 
     found = buttons(message)
-    assert list(found) == [ActionId.ACCEPT, ActionId.REJECT]
+    assert list(found) == [ActionId.ACCEPT, ActionId.REJECT, ActionId.DETAILS]
     assert found[ActionId.ACCEPT]["style"] == "primary"
     assert found[ActionId.REJECT]["style"] == "danger"
     assert {button["value"] for button in found.values()} == {str(LEAD_ID)}
-    assert "Open: waiting for a rep" in rendered(message)
-    assert message.blocks[0] == {
-        "type": "header",
-        "text": {"type": "plain_text", "text": "Dana Whitfield"},
-    }
 
 
 def test_escalated_card_says_the_sla_was_breached_and_can_still_be_claimed() -> None:
     message = card(lead_in(LeadStatus.ESCALATED))
 
-    assert f"⚠️ SLA breached at <!date^{CLAIM_DUE_UNIX}^" in rendered(message)
-    assert list(buttons(message)) == [ActionId.ACCEPT, ActionId.REJECT]
+    assert block(message, "state").startswith(f"⚠️ SLA breached at <!date^{CLAIM_DUE_UNIX}^")
+    assert list(buttons(message)) == [ActionId.ACCEPT, ActionId.REJECT, ActionId.DETAILS]
 
 
-def test_accepted_card_shows_the_owner_and_offers_follow_up_not_accept() -> None:
+def test_an_escalated_lead_still_owned_names_its_owner_and_offers_their_next_step() -> None:
+    message = card(lead_in(LeadStatus.ESCALATED, owner_id=REP))
+
+    assert f"escalated, still <@{REP}>'s" in block(message, "state")
+    assert list(buttons(message)) == [ActionId.MARK_CONTACTED, ActionId.DETAILS]
+
+
+def test_accepted_card_shows_the_owner_and_offers_their_next_step_but_no_release() -> None:
+    """Release is the owner's alone: it is offered where only the owner sees it (DM, Home)."""
     message = card(lead_in(LeadStatus.ACCEPTED))
 
-    assert f"✅ Claimed by <@{REP}> <!date^{int(NOW.timestamp())}^" in rendered(message)
-    assert list(buttons(message)) == [ActionId.MARK_CONTACTED, ActionId.RELEASE]
+    assert block(message, "state").startswith(
+        f"✅ Claimed by <@{REP}> <!date^{int(NOW.timestamp())}^"
+    )
+    assert list(buttons(message)) == [ActionId.MARK_CONTACTED, ActionId.DETAILS]
     assert all(button["value"] == str(LEAD_ID) for button in buttons(message).values())
 
 
-def test_rejected_card_shows_reason_label_and_note_and_no_buttons() -> None:
+def test_rejected_card_shows_reason_label_and_note_and_only_details() -> None:
     message = card(lead_in(LeadStatus.REJECTED, reject_reason="no_budget", reject_note="Q3 only"))
 
-    status = message.blocks[-1]["text"]["text"]
+    status = block(message, "state")
     assert status.startswith(f"❌ Rejected by <@{REP}> <!date^")
     assert status.endswith(": No budget — Q3 only")
-    assert buttons(message) == {}
+    assert list(buttons(message)) == [ActionId.DETAILS]
     assert "No budget" in message.text
+
+
+def test_a_long_reject_note_is_cut_on_the_card() -> None:
+    message = card(lead_in(LeadStatus.REJECTED, reject_note="word " * 400))
+
+    assert len(block(message, "state").split(" — ")[1]) <= CARD_NOTE_LIMIT
+    assert block(message, "state").endswith("…")
 
 
 def test_rejected_card_falls_back_to_the_code_of_a_reason_no_longer_configured() -> None:
     message = card(lead_in(LeadStatus.REJECTED, reject_reason="retired_code", reject_note=None))
 
-    assert message.blocks[-1]["text"]["text"].endswith(": retired_code")
+    assert block(message, "state").endswith(": retired_code")
 
 
 @pytest.mark.parametrize(
@@ -254,19 +331,22 @@ def test_rejected_card_falls_back_to_the_code_of_a_reason_no_longer_configured()
         (LeadStatus.LOST, f"🏁 Lost by <@{REP}> <!date^"),
     ],
 )
-def test_decided_cards_say_what_happened_and_have_no_buttons(status: LeadStatus, line: str) -> None:
+def test_decided_cards_say_what_happened_and_offer_only_details(
+    status: LeadStatus, line: str
+) -> None:
     message = card(lead_in(status))
 
-    assert message.blocks[-1]["text"]["text"].startswith(line)
-    assert buttons(message) == {}
+    assert block(message, "state").startswith(line)
+    assert list(buttons(message)) == [ActionId.DETAILS]
 
 
 # --------------------------------------------------------------------------- content
 
 
-def test_card_shows_who_why_signals_bant_notes_and_the_crm_link() -> None:
-    message = card(make_lead(timeline=None))
-    text = rendered(message)
+def test_details_show_who_why_signals_bant_notes_and_the_crm_link() -> None:
+    text = json.dumps(
+        [b.to_dict() for b in detail_blocks(make_lead(timeline=None))], ensure_ascii=False
+    )
 
     for expected in (
         "*Title*\\nVP Operations",
@@ -291,27 +371,14 @@ def test_card_shows_who_why_signals_bant_notes_and_the_crm_link() -> None:
     assert "Segment" not in text  # unknown, so not shown as empty
 
 
-def test_signals_show_five_and_count_the_rest() -> None:
+def test_details_show_every_signal() -> None:
     activities = [{"type": f"visit_{n}", "detail": None, "at": None} for n in range(8)]
-    message = card(make_lead(activities=activities))
-
-    signals = next(
-        block["text"]["text"]
-        for block in message.blocks
-        if block["type"] == "section" and block.get("text", {}).get("text", "").startswith("*Sig")
-    )
-    assert signals.splitlines() == ["*Signals*"] + [f"• *visit_{n}*" for n in range(5)] + [
-        "+3 more"
+    (signals,) = [
+        b.to_dict()["text"]["text"]
+        for b in detail_blocks(make_lead(activities=activities))
+        if b.to_dict().get("text", {}).get("text", "").startswith("*Sig")
     ]
-
-
-def test_claim_deadline_is_in_slack_date_format_with_its_unix_time() -> None:
-    status = card(make_lead()).blocks[-2]["text"]["text"]
-
-    assert status.endswith(
-        f"⏰ Claim by <!date^{CLAIM_DUE_UNIX}^{{date_short_pretty}} at {{time}}"
-        "|2026-11-24 15:15 UTC>"
-    )
+    assert signals.splitlines() == ["*Signals*"] + [f"• *visit_{n}*" for n in range(8)]
 
 
 def test_follow_up_deadline_shows_once_claimed_and_is_marked_when_passed() -> None:
@@ -324,11 +391,16 @@ def test_follow_up_deadline_shows_once_claimed_and_is_marked_when_passed() -> No
     assert "Claim by" not in rendered(card(lead))
 
 
-def test_fallback_text_names_the_lead_and_its_state_in_plain_words() -> None:
+def test_fallback_text_says_urgency_who_and_state_in_plain_words() -> None:
     assert (
-        card(make_lead()).text == "Dana Whitfield (Northwind Traders): new SQL, waiting for a rep"
+        lead_card(make_lead(), reasons=DEFAULT_REASONS, emojis={"hot": "🔥"}).text
+        == "🔥 hot · Dana Whitfield (Northwind Traders): new SQL, waiting for a rep"
     )
-    assert card(lead_in(LeadStatus.ACCEPTED)).text == "Dana Whitfield (Northwind Traders): claimed"
+    assert (
+        card(lead_in(LeadStatus.ACCEPTED)).text
+        == "hot · Dana Whitfield (Northwind Traders): claimed"
+    )
+    assert card(make_lead(sla_policy=None)).text.startswith("Dana Whitfield (Northwind")
 
 
 # --------------------------------------------------------------------------- hostile input
@@ -341,14 +413,20 @@ def test_lead_text_is_escaped_so_it_pings_and_links_nobody() -> None:
         notes="call me <!channel> <https://evil|click> :tada:",
         activities=[{"type": "<!here>", "detail": HOSTILE, "at": None}],
     )
-    for message in (card(lead), lead_dm(lead, kind=DmKind.OWNER, reasons=DEFAULT_REASONS)):
+    view = details(lead)
+    for message in (
+        card(lead),
+        lead_dm(lead, kind=DmKind.OWNER, reasons=DEFAULT_REASONS),
+        Message(text="-", blocks=view["blocks"]),
+    ):
         text = rendered(message) + message.text
         for raw in ("<!channel>", "<!here>", "<@U123>", "<https://evil"):
             assert raw not in text
         assert "&lt;!channel&gt;" in text
         assert "Smith &amp; &lt;@U123&gt; Co" in text
         assert "🙂" in text
-        assert_within_slack_limits(message)
+    assert "call me &lt;!channel&gt; &lt;https://evil|click&gt; :tada:" in json.dumps(view)
+    assert_view_within_limits(view)
 
 
 @pytest.mark.parametrize("user_id", ["<!channel>", "U123\n", "u0lower", "C0CHANNEL1", "U" * 40])
@@ -371,14 +449,14 @@ def test_only_slack_user_ids_become_mentions(user_id: str) -> None:
     ],
 )
 def test_crm_link_is_left_out_unless_it_is_a_plain_http_url_that_fits(url: str | None) -> None:
-    message = card(make_lead(crm_url=url))
+    view = details(make_lead(crm_url=url))
 
-    assert "Open in CRM" not in rendered(message)
-    assert_within_slack_limits(message)
+    assert "Open in CRM" not in json.dumps(view)
+    assert_view_within_limits(view)
 
 
 def test_crm_link_cannot_be_broken_out_of() -> None:
-    text = rendered(card(make_lead(crm_url="https://crm.example/?a=1&b=<x>|y")))
+    text = json.dumps(details(make_lead(crm_url="https://crm.example/?a=1&b=<x>|y")))
 
     assert "<https://crm.example/?a=1&amp;b=%3Cx%3E%7Cy|Open in CRM (crm.example)>" in text
 
@@ -417,7 +495,9 @@ def test_ten_thousand_character_fields_are_clipped_within_every_limit() -> None:
         ):
             assert_within_slack_limits(message)
             assert "<!channel>" not in rendered(message)
-        assert card(lead).blocks[0]["text"]["text"].endswith("…")
+        assert "<!channel>" not in json.dumps(details(lead))
+        assert_view_within_limits(details(lead))
+        assert block(card(lead), "who").endswith(f"… · #{LEAD_ID}")
 
 
 @pytest.mark.parametrize("status", list(LeadStatus))
@@ -426,31 +506,57 @@ def test_the_largest_realistic_lead_fits_every_limit(status: LeadStatus) -> None
     lead = lead_in(status, **largest_realistic_fields(), reject_note=hostile(2000))
 
     for message in (
-        lead_card(lead, reasons=reasons, now=NOW),
+        lead_card(lead, reasons=reasons, now=NOW, emojis={"hot": hostile(32)}),
         lead_dm(lead, kind=DmKind.OWNER, reasons=reasons),
     ):
         assert_within_slack_limits(message)
-        assert "Open in CRM" in rendered(message)
-        assert "+45 more" in rendered(message)
+    events = [history_event(n) for n in range(HISTORY_SHOWN + 5)]
+    view = details(lead, events, reasons)
+    assert_view_within_limits(view)
+    shown = json.dumps(view, ensure_ascii=False)
+    assert "Open in CRM" in shown
+    assert shown.count("• *") == intake.MAX_ACTIVITIES  # every signal
+    assert shown.count("rejected by") == HISTORY_SHOWN and "5 earlier moves not shown" in shown
+
+
+def history_event(n: int) -> LeadEvent:
+    """A long line of history: a rejection with the longest note it shows."""
+    return LeadEvent(
+        lead_id=LEAD_ID,
+        action="reject",
+        to_status=LeadStatus.REJECTED,
+        actor=REP,
+        at=NOW + timedelta(minutes=n),
+        details={"reason": "other", "note": hostile(2000)},
+    )
 
 
 # --------------------------------------------------------------------------- owner DM
 
 
-def test_owner_dm_names_the_lead_and_offers_only_mark_contacted() -> None:
+def test_owner_dm_names_the_lead_and_offers_the_owners_moves_release_included() -> None:
     message = lead_dm(lead_in(LeadStatus.ACCEPTED), kind=DmKind.OWNER, reasons=DEFAULT_REASONS)
 
     assert message.text == "You claimed Dana Whitfield (Northwind Traders)."
     assert message.blocks[0]["text"]["text"] == "You claimed *Dana Whitfield (Northwind Traders)*."
-    assert list(buttons(message)) == [ActionId.MARK_CONTACTED]
-    assert buttons(message)[ActionId.MARK_CONTACTED]["value"] == str(LEAD_ID)
-    assert "*Budget*\\nApproved for Q1" in rendered(message)
+    assert list(buttons(message)) == [ActionId.MARK_CONTACTED, ActionId.RELEASE, ActionId.DETAILS]
+    assert {b["value"] for b in buttons(message).values()} == {str(LEAD_ID)}
+    assert block(message, "who").endswith(
+        f"*Dana Whitfield* · VP Operations · Northwind Traders · #{LEAD_ID}"
+    )
 
 
-def test_owner_dm_loses_its_button_once_the_lead_is_contacted() -> None:
+def test_owner_dm_of_an_escalated_lead_offers_no_release_it_would_refuse() -> None:
+    lead = lead_in(LeadStatus.ESCALATED, owner_id=REP)
+    message = lead_dm(lead, kind=DmKind.FOLLOW_UP_REMINDER, reasons=DEFAULT_REASONS)
+
+    assert list(buttons(message)) == [ActionId.MARK_CONTACTED, ActionId.DETAILS]
+
+
+def test_owner_dm_keeps_only_details_once_the_lead_is_contacted() -> None:
     message = lead_dm(lead_in(LeadStatus.CONTACTED), kind=DmKind.OWNER, reasons=DEFAULT_REASONS)
 
-    assert buttons(message) == {}
+    assert list(buttons(message)) == [ActionId.DETAILS]
     assert "📞 Contacted by" in rendered(message)
 
 
@@ -482,7 +588,7 @@ def test_follow_up_reminder_dm_names_the_deadline_and_offers_mark_contacted() ->
     lead = lead_in(LeadStatus.ACCEPTED, follow_up_due_at=NOW)
     message = lead_dm(lead, kind=DmKind.FOLLOW_UP_REMINDER, reasons=DEFAULT_REASONS)
     assert "Reminder" in message.text and f"<!date^{int(NOW.timestamp())}^" in message.text
-    assert list(buttons(message)) == ["lead.contacted"]
+    assert list(buttons(message)) == ["lead.contacted", "lead.release", "lead.details"]
 
 
 def test_escalation_dm_lets_a_manager_act_on_the_lead() -> None:
@@ -490,9 +596,4 @@ def test_escalation_dm_lets_a_manager_act_on_the_lead() -> None:
         lead_in(LeadStatus.ESCALATED), kind=DmKind.ESCALATION, reasons=DEFAULT_REASONS
     )
     assert "breached its SLA" in message.text
-    assert list(buttons(message)) == ["lead.accept", "lead.reject"]
-
-
-def test_an_escalated_lead_still_owned_offers_its_owner_buttons() -> None:
-    lead = lead_in(LeadStatus.ESCALATED, owner_id="U0REP000001")
-    assert list(buttons(card(lead))) == ["lead.contacted", "lead.release"]
+    assert list(buttons(message)) == ["lead.accept", "lead.reject", "lead.details"]

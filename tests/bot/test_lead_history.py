@@ -78,7 +78,7 @@ def test_an_escalated_lead_still_names_its_owner() -> None:
     text = json.dumps(
         lead_blocks(lead, [], reasons=REASONS, timezone=NEW_YORK, now=NOW, team_domain=None)
     )
-    assert f"Owner: <@{REP}>" in text and "Policy: hot" in text
+    assert f"escalated, still <@{REP}>'s" in text and "Policy: hot" in text
     assert "The card is not in Slack yet." in text
 
 

@@ -17,9 +17,10 @@ from bot.lifecycle import Actor, Lifecycle, Outcome
 from bot.rules import DEFAULT_REASONS, Rules
 from bot.sla_policy import SlaPolicies
 from storage import leads as lead_store
+from storage import outbox as outbox_store
 from storage import timers as timer_store
 from storage.db import Database
-from storage.models import Lead, LeadStatus, TimerKind
+from storage.models import Lead, LeadStatus, OutboxKind, TimerKind
 from tests.conftest import NOW
 from tests.factories import create_lead
 
@@ -118,6 +119,28 @@ def test_each_move_is_allowed_exactly_from_its_states(
         with db.read() as session:
             assert lead_store.get_lead(session, lead_id).status == status
             assert [e.action for e in lead_store.list_events(session, lead_id)] == ["create"]
+
+
+# Written out by hand, like MOVES: the moves a person makes, each told in the card's thread.
+TOLD_IN_THREAD = {"accept", "reject", "reopen", "release", "assign", "mark_contacted", "outcome"}
+FIRST_FROM = {action: sorted(allowed)[0] for action, (_, allowed, _) in MOVES.items()}
+
+
+@pytest.mark.parametrize("action", list(MOVES))
+def test_a_move_queues_its_thread_line_with_it_naming_its_event(db: Database, action: str) -> None:
+    with db.write() as session:
+        lead_id = create_lead(session, status=FIRST_FROM[action]).id
+    with db.write() as session:
+        MOVES[action][0](session, lead_id)
+
+    with db.read() as session:
+        (event,) = [e for e in lead_store.list_events(session, lead_id) if e.action == action]
+        replies = [
+            row.payload
+            for row in outbox_store.list_rows(session, lead_id=lead_id)
+            if row.kind == OutboxKind.THREAD_REPLY
+        ]
+    assert replies == ([{"event_id": event.id}] if action in TOLD_IN_THREAD else [])
 
 
 @pytest.mark.parametrize("status", list(LeadStatus))

@@ -170,8 +170,10 @@ def test_nothing_fires_after_the_lead_is_accepted(db: Database) -> None:
             reasons=DEFAULT_REASONS,
             now=NY_TUESDAY_10 + timedelta(minutes=1),
         )
+    told = outbox_kinds(db, lead_id)
+    assert told == [OutboxKind.THREAD_REPLY]  # the rejection's line in the card's thread
     assert sweep(db, NY_TUESDAY_10 + timedelta(days=30)) == []
-    assert outbox_kinds(db, lead_id) == []
+    assert outbox_kinds(db, lead_id) == told
 
 
 def test_a_released_lead_gets_a_fresh_claim_window(db: Database) -> None:

@@ -18,6 +18,7 @@ from tests.e2e.conftest import (
     send_lead,
     wait_for_card,
 )
+from tests.e2e.test_leads_command import ask
 
 As = Callable[[str], SlackUser]
 
@@ -31,12 +32,13 @@ def test_a_new_lead_is_posted_as_a_card_with_accept_and_reject(
     bot: BatonServer, slack: SlackEmulator
 ) -> None:
     lead = send_lead(bot)
-    card = wait_for_card(slack, lead["id"])
+    card = wait_for_card(slack, lead["id"], lambda c: "Claim by" in card_text(c))  # redrawn open
 
-    assert buttons(card) == ["lead.accept", "lead.reject"]
+    assert buttons(card) == ["lead.accept", "lead.reject", "lead.details"]
     text = card_text(card)
-    for shown in ("Dana Whitfield", "Northwind Traders", "webinar", "82", "demo_request"):
+    for shown in ("🔥 *hot*", "Dana Whitfield", "Northwind Traders", "82", "demo_request"):
         assert shown in text
+    assert "webinar" not in text  # the source, like every other field, is behind Details
     stored = send_lead(bot)  # a repeated delivery returns the lead, now open, and posts nothing
     assert (stored["status"], stored["slack_channel"], stored["slack_ts"]) == (
         "open",
@@ -57,9 +59,10 @@ def test_accept_updates_the_card_and_sends_the_rep_the_lead(
 
     claimed = wait_for_card(slack, lead["id"], lambda c: f"<@{REP_1}>" in card_text(c))
     assert "Claimed by" in card_text(claimed)
-    assert buttons(claimed) == ["lead.contacted", "lead.release"]
+    assert buttons(claimed) == ["lead.contacted", "lead.details"]  # Release: in the owner's DM
     dm = slack.wait_for(lambda: slack.dms(REP_1))
     assert "Dana Whitfield" in dm[0]["text"]
+    assert buttons(dm[0]) == ["lead.contacted", "lead.release", "lead.details"]
 
 
 def test_a_double_click_claims_once(bot: BatonServer, slack: SlackEmulator, user: As) -> None:
@@ -137,7 +140,7 @@ def test_reject_through_the_modal_with_a_validation_error_first(
     assert slack.open_views(REP_2) == []
     rejected = wait_for_card(slack, lead["id"], lambda c: "Student project" in card_text(c))
     assert f"<@{REP_2}>" in card_text(rejected)
-    assert buttons(rejected) == []
+    assert buttons(rejected) == ["lead.details"]
     with bot.services.db.read() as session:
         stored = lead_store.get_lead(session, lead["id"])
     assert (stored.status, stored.reject_reason, stored.source) == ("rejected", "other", "webinar")
@@ -192,7 +195,7 @@ def test_owner_marks_contacted_and_a_stranger_cannot(
 
     user(REP_1).click(SALES_CHANNEL, claimed["ts"], "lead.contacted")
     contacted = wait_for_card(slack, lead["id"], lambda c: "Contacted" in card_text(c))
-    assert buttons(contacted) == []
+    assert buttons(contacted) == ["lead.details"]
 
 
 def test_a_manager_may_release_someone_elses_lead(
@@ -201,9 +204,10 @@ def test_a_manager_may_release_someone_elses_lead(
     lead = send_lead(bot)
     card = wait_for_card(slack, lead["id"])
     user(REP_1).click(SALES_CHANNEL, card["ts"], "lead.accept")
-    wait_for_card(slack, lead["id"], lambda c: "lead.release" in buttons(c))
+    wait_for_card(slack, lead["id"], lambda c: "lead.contacted" in buttons(c))
 
-    user(MANAGER).click(SALES_CHANNEL, card["ts"], "lead.release")
+    released = ask(user, slack, MANAGER, f"release {lead['id']}")
+    assert f"Northwind Traders · Dana Whitfield (#{lead['id']}) is back in the queue" in released
     reopened = wait_for_card(slack, lead["id"], lambda c: "lead.accept" in buttons(c))
     assert f"<@{REP_1}>" not in card_text(reopened)
 

@@ -46,8 +46,8 @@ def test_show_tells_the_whole_history_with_who_and_when(
     )
     ask(user, slack, MANAGER, f"reopen {jane}")
     ask(user, slack, MANAGER, f"assign {jane} <@{REP_1}>")
-    assigned = wait_for_card(slack, jane, lambda c: "lead.release" in buttons(c))
-    user(REP_1).click(SALES_CHANNEL, assigned["ts"], "lead.release")
+    (dm,) = slack.wait_for(lambda: [m for m in slack.dms(REP_1) if "lead.release" in buttons(m)])
+    user(REP_1).click(REP_1, dm["ts"], "lead.release")  # in the owner's DM
     wait_for_card(slack, jane, lambda c: "lead.accept" in buttons(c))
     settled(bot)
 

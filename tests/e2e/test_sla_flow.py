@@ -87,10 +87,12 @@ def test_nothing_fires_after_a_rep_accepts(
     _, card = hot_lead(bot, slack)
     slack_user(slack, bot, REP_1).click(SALES_CHANNEL, card["ts"], "lead.accept")
     settled(bot)
+    (claimed,) = [m["text"] for m in replies(slack, card)]
+    assert claimed.endswith(f" · claimed by <@{REP_1}>")  # the move's own line
 
     clock.advance(minutes=30)  # past the claim window; the 1 h follow-up window still runs
     settled(bot)
-    assert [m["text"] for m in replies(slack, card)] == []
+    assert [m["text"] for m in replies(slack, card)] == [claimed]  # no reminder, no breach
     assert len(slack.dms(REP_1)) == 1  # only "you claimed it"
 
 
@@ -106,6 +108,9 @@ def test_follow_up_reminder_reaches_the_owner(
     clock.advance(minutes=56)  # hot follow-up: 1 h, reminded 5 min before the end
     reminder = eventually(lambda: [m for m in slack.dms(REP_1) if "Reminder" in m["text"]])
     assert len(reminder) == 1
+    settled(bot)
+    (told,) = replies(slack, card, "⏰ Reminded its owner: the follow-up SLA ends <!date^")
+    assert "<@" not in told["text"]  # the DM reminds the owner; the thread pings nobody again
 
     slack_user(slack, bot, REP_1).click(
         REP_1, reminder[0]["ts"], "lead.contacted"

@@ -75,7 +75,7 @@ def test_accept_over_the_socket_claims_the_card_and_dms_the_rep(
     assert response.status_code == 200
     claimed = wait_for_card(slack, lead["id"], lambda c: f"<@{REP_1}>" in card_text(c))
     assert "Claimed by" in card_text(claimed)
-    assert buttons(claimed) == ["lead.contacted", "lead.release"]
+    assert buttons(claimed) == ["lead.contacted", "lead.details"]
     dm = slack.wait_for(lambda: slack.dms(REP_1))
     assert "Dana Whitfield" in dm[0]["text"]
 
@@ -100,7 +100,7 @@ def test_reject_over_the_socket_through_the_modal(
     assert accepted.status_code == 200 and not accepted.content
     assert slack.open_views(REP_2) == []
     rejected = wait_for_card(slack, lead["id"], lambda c: "Student project" in card_text(c))
-    assert buttons(rejected) == []
+    assert buttons(rejected) == ["lead.details"]
     with socket_bot.services.db.read() as session:
         stored = lead_store.get_lead(session, lead["id"])
     assert (stored.status, stored.reject_reason) == ("rejected", "other")
