@@ -27,18 +27,23 @@ OTHER = "other"
 _FIELD_BLOCKS = {"reason": REASON_BLOCK, "note": NOTE_BLOCK}
 
 
-def reject_modal(lead: Lead, *, reasons: Mapping[str, str]) -> dict[str, Any]:
+def reject_modal(
+    lead: Lead, *, reasons: Mapping[str, str], reason: str | None = None
+) -> dict[str, Any]:
     """The modal Reject opens: a reason from the taxonomy (so feedback can be counted) and a note.
 
     The lead id travels in `private_metadata`, so the submission names the lead it rejects.
+    Choosing a reason redraws the form (`dispatch_action`) with `reason` chosen, so the note is
+    marked required exactly when the rule requires it: for Other, and optional otherwise.
     """
-    options = [
-        Option(value=code, text=PlainTextObject(text=clip(label, OPTION_TEXT_LIMIT)))
+    options = {
+        code: Option(value=code, text=PlainTextObject(text=clip(label, OPTION_TEXT_LIMIT)))
         for code, label in list(reasons.items())[:OPTIONS_LIMIT]
-    ]
+    }
+    note_required = reason == OTHER
     hint = (
         f"Required when the reason is “{clip(reasons[OTHER], OPTION_TEXT_LIMIT)}”."
-        if OTHER in reasons
+        if OTHER in reasons and not note_required
         else None
     )
     view = View(
@@ -53,16 +58,18 @@ def reject_modal(lead: Lead, *, reasons: Mapping[str, str]) -> dict[str, Any]:
             InputBlock(
                 block_id=REASON_BLOCK,
                 label=PlainTextObject(text="Reason"),
+                dispatch_action=True,
                 element=StaticSelectElement(
                     action_id=REASON_ACTION,
                     placeholder=PlainTextObject(text="Why is it not a fit?"),
-                    options=options,
+                    options=list(options.values()),
+                    initial_option=options.get(reason or ""),
                 ),
             ),
             InputBlock(
                 block_id=NOTE_BLOCK,
                 label=PlainTextObject(text="Note for marketing"),
-                optional=True,
+                optional=not note_required,
                 hint=PlainTextObject(text=hint) if hint else None,
                 element=PlainTextInputElement(
                     action_id=NOTE_ACTION, multiline=True, max_length=NOTE_MAX_LENGTH

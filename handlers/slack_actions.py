@@ -15,7 +15,7 @@ from bot.home import request_home
 from bot.lead_details import lead_details
 from bot.lifecycle import Action, Actor
 from bot.modals import parse_reject_submission, reject_errors, reject_modal
-from bot.slack_ids import REASON_BLOCK, ActionId, ViewId
+from bot.slack_ids import REASON_ACTION, REASON_BLOCK, ActionId, ViewId
 from handlers.roles import RoleResolver
 from handlers.services import Services
 
@@ -101,6 +101,25 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
             lead, view = lead_details(session, lead_id=lead_id, rules=rules, now=services.clock())
             expired = notices.form_expired(lead, button="Details", form="the details")
         open_modal(client, body, view, expired)
+
+    @app.action(REASON_ACTION)
+    def on_reject_reason_chosen(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """Redraw the Reject form for the chosen reason, so its note says whether it is needed.
+        The submission is checked either way: a redraw that does not arrive changes no rule."""
+        ack()
+        view = body["view"]
+        chosen = (body["actions"][0].get("selected_option") or {}).get("value")
+        with services.db.read() as session:
+            lead = lifecycle.ensure_possible(
+                session, lead_id=lead_id_of(view.get("private_metadata")), action=Action.REJECT
+            )
+            redrawn = reject_modal(lead, reasons=rules.reasons, reason=chosen)
+        try:
+            client.views_update(view_id=view["id"], hash=view.get("hash"), view=redrawn)
+        except SlackApiError as error:
+            if error.response.get("error") != "hash_conflict":
+                raise
+            # Chosen again meanwhile: that choice's redraw is the one that counts.
 
     @app.view(ViewId.REJECT)
     def on_lead_reject_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -149,17 +149,31 @@ class SlackUser:
         delivery: Delivery | None = None,
     ) -> httpx.Response:
         """Click a button in an open modal or in this user's App Home."""
+        view = self.slack.shown_view(self.slack.member(self.user_id).id, view_id)
+        block_id, button = payloads.find_button(view["blocks"], action_id, value)
+        action = payloads.button_action(block_id, button, self.slack.new_ts())
+        return self._act_in_view(view, action, delivery)
+
+    def choose_in_view(
+        self, view_id: str, block_id: str, value: str, *, delivery: Delivery | None = None
+    ) -> httpx.Response:
+        """Pick option `value` in a select of an open modal whose input dispatches its changes."""
+        view = self.slack.shown_view(self.slack.member(self.user_id).id, view_id)
+        action = payloads.select_action(view["blocks"], block_id, value, self.slack.new_ts())
+        return self._act_in_view(view, action, delivery)
+
+    def _act_in_view(
+        self, view: dict[str, Any], action: dict[str, Any], delivery: Delivery | None
+    ) -> httpx.Response:
         slack = self.slack
         user = slack.member(self.user_id)
-        view = slack.shown_view(user.id, view_id)
-        block_id, button = payloads.find_button(view["blocks"], action_id, value)
         payload = payloads.block_actions(
             slack.workspace,
             user,
             verification_token=slack.verification_token,
             trigger_id=slack.new_trigger(user.id),
-            container={"type": "view", "view_id": view_id},
-            action=payloads.button_action(block_id, button, slack.new_ts()),
+            container={"type": "view", "view_id": view["id"]},
+            action=action,
             extra={"view": view},
         )
         return self._send("interactive", payload, delivery)

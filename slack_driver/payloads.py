@@ -93,6 +93,26 @@ def find_button(
     raise LookupError(f"no button {action_id!r} (value {value!r}) in these blocks")
 
 
+def select_action(
+    blocks: list[dict[str, Any]], block_id: str, value: str, action_ts: str
+) -> dict[str, Any]:
+    """Choosing `value` in the static select of input `block_id`; Slack sends it as an action
+    only when the input asks to (`dispatch_action`), which a LookupError reports otherwise."""
+    for block in blocks:
+        if block.get("type") == "input" and block.get("block_id") == block_id:
+            if not block.get("dispatch_action"):
+                raise LookupError(f"input {block_id!r} does not dispatch its changes")
+            element = block["element"]
+            return {
+                "action_id": element["action_id"],
+                "block_id": block_id,
+                "type": element["type"],
+                "selected_option": _option(element, value),
+                "action_ts": action_ts,
+            }
+    raise LookupError(f"no input {block_id!r} in these blocks")
+
+
 def button_action(block_id: str, button: dict[str, Any], action_ts: str) -> dict[str, Any]:
     action = {
         "action_id": button["action_id"],

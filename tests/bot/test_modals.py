@@ -75,6 +75,24 @@ def test_note_is_an_optional_multiline_input_whose_hint_says_when_it_is_required
         "max_length": 2000,
     }
     assert DEFAULT_REASONS["other"] in note["hint"]["text"]
+    assert blocks_by_id(reject_modal(make_lead(), reasons=DEFAULT_REASONS))[REASON_BLOCK][
+        "dispatch_action"
+    ]  # choosing a reason redraws the form for it
+
+
+@pytest.mark.parametrize(("reason", "optional"), [("other", False), ("no_budget", True)])
+def test_the_form_redrawn_for_a_reason_marks_the_note_as_the_rule_says(
+    reason: str, optional: bool
+) -> None:
+    """Slack labels an optional input "(optional)": for Other, the note is not."""
+    view = reject_modal(make_lead(), reasons=DEFAULT_REASONS, reason=reason)
+    blocks = blocks_by_id(view)
+
+    assert blocks[NOTE_BLOCK]["optional"] is optional
+    assert ("hint" in blocks[NOTE_BLOCK]) is optional  # "Required when…" only while optional
+    assert blocks[REASON_BLOCK]["element"]["initial_option"]["value"] == reason
+    if not optional:  # the rule the server checks on submit
+        assert "note" in domain_errors(reason, None)
 
 
 def test_modal_escapes_and_clips_the_lead() -> None:

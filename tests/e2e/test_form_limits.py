@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from handlers.serve import BatonServer
 from slack_driver import SlackUser
 from slack_emulator import REP_2, SALES_CHANNEL, SlackEmulator
 from storage import leads as lead_store
-from tests.e2e.conftest import send_lead, settled, wait_for_card
+from tests.e2e.conftest import card_text, send_lead, settled, wait_for_card
 
 As = Callable[[str], SlackUser]
 
@@ -78,3 +79,33 @@ def test_a_note_of_exactly_the_limit_rejects_the_lead(
     with bot.services.db.read() as session:
         stored = lead_store.get_lead(session, lead["id"])
     assert (stored.status, stored.reject_note) == ("rejected", note)
+
+
+def test_choosing_other_makes_the_note_required_in_the_form(
+    bot: BatonServer, slack: SlackEmulator, user: As
+) -> None:
+    """The form's label follows the rule: "(optional)" until Other is chosen, then required."""
+    lead = send_lead(bot)
+    card = wait_for_card(slack, lead["id"])
+    rep = user(REP_2)
+    rep.click(SALES_CHANNEL, card["ts"], "lead.reject")
+    (modal,) = slack.open_views(REP_2)
+    assert note_block(modal)["optional"] is True
+
+    assert rep.choose_in_view(modal["id"], "reason", "other").status_code == 200
+
+    redrawn = slack.wait_for(
+        lambda: [v for v in slack.open_views(REP_2) if not note_block(v)["optional"]]
+    )
+    assert redrawn[0]["id"] == modal["id"]
+    with pytest.raises(ValueError, match="required input note is empty"):
+        rep.submit_view(modal["id"], {"reason": {"reason_select": "other"}})
+    rep.choose_in_view(modal["id"], "reason", "no_budget")
+    slack.wait_for(lambda: [v for v in slack.open_views(REP_2) if note_block(v)["optional"]])
+    rep.submit_view(modal["id"], {"reason": {"reason_select": "no_budget"}})
+    wait_for_card(slack, lead["id"], lambda c: "Rejected" in card_text(c))
+
+
+def note_block(view: dict[str, Any]) -> dict[str, Any]:
+    (note,) = [block for block in view["blocks"] if block.get("block_id") == "note"]
+    return note
