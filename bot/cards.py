@@ -44,7 +44,7 @@ SIGNAL_LIMIT = 150  # characters of the strongest signal on the card
 CARD_NOTE_LIMIT = 150  # characters of a reject note on the card; Details shows it whole
 SIGNAL_LINE_LIMIT = 700  # one signal in Details: its type, detail (≤ 500) and time
 NOTES_LIMIT = 15_000  # notes in Details, escaped (intake takes 5,000 characters)
-# The card's blocks, so a reader (a test, a screen reader's landmark) can find each part.
+# The card's block ids, so whatever reads the card back (a test, a redraw) finds each part.
 WHO_BLOCK, WHY_BLOCK, STATE_BLOCK, BUTTONS_BLOCK = "who", "why", "state", "buttons"
 # What a DM to the owner may offer: the owner's moves, never Accept or Reject.
 _OWNER_ACTIONS = frozenset({ActionId.MARK_CONTACTED, ActionId.RELEASE, ActionId.DETAILS})
