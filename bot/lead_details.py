@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.cards import detail_blocks, status_text, urgency
 from bot.errors import LeadNotFound
-from bot.lead_history import history_blocks
+from bot.lead_history import history_blocks, sender_blocks
 from bot.rules import Rules
 from bot.slack_ids import ViewId
 from bot.slack_text import HEADER_LIMIT, safe_text
@@ -72,6 +72,7 @@ def details_modal(
             SectionBlock(text=MarkdownTextObject(text=f"Urgency: {urgency(lead, emojis)}")),
             SectionBlock(text=MarkdownTextObject(text=state)),
             *detail_blocks(lead),
+            *sender_blocks(lead),
             DividerBlock(),
             *history_blocks(events, reasons=reasons, timezone=timezone, now=now),
         ],

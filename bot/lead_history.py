@@ -48,17 +48,22 @@ def lead_blocks(
     facts = [f"Policy: {safe_text(lead.sla_policy or 'none yet', LABEL_LIMIT)}"]
     facts += [safe_text(value, LABEL_LIMIT) for value in (lead.email, lead.source) if value]
     where = f"<{link}|Open the card in Slack>" if link else "The card is not in Slack yet."
-    sender = (
-        [reply_blocks.context("From the sender: " + safe_text(described(lead.extra), FIELD_LIMIT))]
-        if lead.extra
-        else []
-    )
     return [
         reply_blocks.section(f"*{lead_label(lead)}*\n{status_text(lead, reasons, now)}"),
         reply_blocks.context(" · ".join(facts)),
-        *sender,
+        *sender_blocks(lead),
         *history_blocks(events, reasons=reasons, timezone=timezone, now=now),
         reply_blocks.context(where),
+    ]
+
+
+def sender_blocks(lead: Lead) -> list[dict[str, Any]]:
+    """The fields the sender included that Baton does not know, as sent; none when there are
+    none."""
+    if not lead.extra:
+        return []
+    return [
+        reply_blocks.context("From the sender: " + safe_text(described(lead.extra), FIELD_LIMIT))
     ]
 
 

@@ -597,3 +597,10 @@ def test_escalation_dm_lets_a_manager_act_on_the_lead() -> None:
     )
     assert "breached its SLA" in message.text
     assert list(buttons(message)) == ["lead.accept", "lead.reject", "lead.details"]
+
+
+def test_details_show_the_fields_only_the_sender_knows() -> None:
+    shown = json.dumps(details(make_lead(extra={"region": "<!channel> EMEA"})))
+
+    assert "From the sender: " in shown and "EMEA" in shown and "<!channel>" not in shown
+    assert "From the sender" not in json.dumps(details(make_lead(extra=None)))
