@@ -437,9 +437,7 @@ class DeliveryWorker:
         if row.attempts > 1:
             found = self._find_posted_card(channel, lead.id, since=row.created_at)
         if found is None:
-            message = cards.lead_card(
-                lead, reasons=self.rules.reasons, emojis=self.rules.policy_emojis
-            )
+            message = self._card(lead)
             response = self.clients.poster.chat_postMessage(
                 channel=channel,
                 text=message.text,
@@ -480,12 +478,14 @@ class DeliveryWorker:
                 return None
         return None
 
+    def _card(self, lead: Lead) -> cards.Message:
+        """The lead's channel card as every way of drawing it (post, update, replace) draws it."""
+        return cards.lead_card(lead, reasons=self.rules.reasons, emojis=self.rules.policy_emojis)
+
     def _update_card(self, row: SlackOutbox) -> None:
         lead = self._lead(row.lead_id)
         if lead.slack_ts and lead.slack_channel:
-            message = cards.lead_card(
-                lead, reasons=self.rules.reasons, emojis=self.rules.policy_emojis
-            )
+            message = self._card(lead)
             self.clients.delivery.chat_update(
                 channel=lead.slack_channel,
                 ts=lead.slack_ts,
@@ -499,7 +499,7 @@ class DeliveryWorker:
         Slack refuses it (used five times, over 30 minutes old, unreachable), the row becomes
         a chat.update, unless a newer redraw already waits to draw the same state."""
         lead = self._lead(row.lead_id)
-        message = cards.lead_card(lead, reasons=self.rules.reasons)
+        message = self._card(lead)
         body = {"replace_original": True, "text": message.text, "blocks": message.blocks}
         url = row.payload.get("response_url")
         refused = (

@@ -78,7 +78,8 @@ def test_a_click_is_redrawn_through_its_response_url_while_chat_update_is_held(
     redrawn = wait_for_card(slack, lead_id, claimed)
     settled(bot)
 
-    assert buttons(redrawn) == ["lead.contacted", "lead.release"]
+    assert "lead.contacted" in buttons(redrawn) and "lead.accept" not in buttons(redrawn)
+    assert card_text(redrawn).strip().startswith("🔥 *hot*")  # drawn as a post draws it
     assert redrawn["ts"] == card["ts"] and len(slack.messages(SALES_CHANNEL)) == 1
     assert len(replaced_cards(slack)) == 1 and held.hits == 0
     # The response_url is a credential: the delivered row keeps no copy of it.
