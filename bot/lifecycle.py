@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import outbox, report_facts, sla_timers
+from bot import outbox, report_facts, sla_timers, webhooks
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.outbox import DmKind
 from bot.sla_policy import SlaPolicies
@@ -152,13 +152,12 @@ def create_many(
         session, [external_id for external_id in firsts if external_id not in inserted]
     )
     created = [inserted[external_id] for external_id in firsts if external_id in inserted]
-    lead_store.add_events(
-        session,
-        [
-            _event(lead, Action.CREATE, None, SYSTEM, now, {"source": lead.source})
-            for lead in created
-        ],
-    )
+    events = [
+        (lead, _event(lead, Action.CREATE, None, SYSTEM, now, {"source": lead.source}))
+        for lead in created
+    ]
+    lead_store.add_events(session, [event for _, event in events])
+    webhooks.lead_events(session, events=events)
     outbox.cards_created(session, leads=created, now=now)
     not_yet_returned = set(inserted)
     results = []
@@ -437,6 +436,11 @@ class Lifecycle:
                 )
                 if action in TOLD_IN_THREAD:
                     outbox.history_reply(session, lead=updated, event_id=event_id, now=now)
+                webhooks.lead_events(
+                    session,
+                    events=[(updated, _event(updated, action, seen_status, actor, now, audit))],
+                    reasons=self.policies.rules.reasons,
+                )
                 if windows is not None:
                     sla_timers.enter_status(session, lead=updated, windows=windows, now=now)
                 outbox.card_changed(session, lead=updated, now=now)

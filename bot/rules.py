@@ -31,6 +31,7 @@ from bot.business_hours import WEEKDAYS, WorkingCalendar, closed_days, parse_clo
 from bot.hook_mapping import HookSource, check_sources
 from bot.slack_text import OPTIONS_LIMIT, is_user_id
 from bot.validation import one_line
+from bot.webhooks import WebhookEndpoint, check_endpoints
 
 
 class ConfigError(Exception):
@@ -286,6 +287,13 @@ class Rules(_Strict):
     digest: Digest = Digest()
     intake: Intake = Intake()
     hooks: dict[str, HookSource] = Field(default_factory=dict)  # inbound senders by name
+    webhooks: list[WebhookEndpoint] = Field(default_factory=list)  # outbound, `[[webhooks]]`
+
+    @field_validator("webhooks")
+    @classmethod
+    def _distinct_webhooks(cls, endpoints: list[WebhookEndpoint]) -> list[WebhookEndpoint]:
+        check_endpoints(endpoints)
+        return endpoints
 
     @field_validator("hooks")
     @classmethod

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot import notices, outbox
+from bot import notices, outbox, webhooks
 from bot.lifecycle import Lifecycle
 from bot.outbox import DmKind
 from storage import leads as lead_store
@@ -16,6 +16,11 @@ from storage import timers as timer_store
 from storage.models import Lead, LeadStatus, TimerKind
 
 SWEEP_BATCH = 200
+# Which status a reminder finds a lead in when it is still due, and the window it is about.
+REMINDERS = {
+    TimerKind.CLAIM_REMINDER: (LeadStatus.OPEN, "claim"),
+    TimerKind.FOLLOW_UP_REMINDER: (LeadStatus.ACCEPTED, "follow_up"),
+}
 # Which status a breach timer finds a lead in when its window really ran out, and the window.
 BREACHES = {
     TimerKind.CLAIM_BREACH: (LeadStatus.OPEN, "claim"),
@@ -54,6 +59,14 @@ class SlaSweep:
     def _fire(self, session: Session, lead: Lead, kind: TimerKind, now: datetime) -> bool:
         status = lead.status
         policy = self.policies.policy_named(lead.sla_policy)
+        if kind in REMINDERS and status == REMINDERS[kind][0]:
+            webhooks.sla_event(
+                session,
+                kind="sla.reminded",
+                lead=lead,
+                data={"window": REMINDERS[kind][1], "policy": policy.name},
+                now=now,
+            )
         if kind == TimerKind.CLAIM_REMINDER and status == LeadStatus.OPEN:
             outbox.thread_reply(
                 session,
@@ -78,6 +91,17 @@ class SlaSweep:
         if breached is None or status != breached[0]:
             return False
         owner = lead.owner_id
+        webhooks.sla_event(
+            session,
+            kind="sla.breached",
+            lead=lead,
+            data={
+                "window": breached[1],
+                "policy": policy.name,
+                "reopened": policy.reopen_on_breach,
+            },
+            now=now,
+        )
         self.lifecycle.escalate(
             session,
             lead_id=lead.id,

@@ -208,6 +208,8 @@ class Config:
     rules: Rules
     # The secret of each `[hooks.<name>]` sender, from the variable its secret_env names.
     hook_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # The signing secrets of each `[[webhooks]]` endpoint by name (several during a rotation).
+    webhook_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
 
 def load_config(
@@ -216,7 +218,9 @@ def load_config(
     settings = load_settings(environ, env_file=env_file)
     rules = read_rules(settings.config_path, explicit=settings.config_path_explicit)
     variables = environ if environ is not None else _environment(env_file)
-    return Config(settings, rules, hook_secrets(rules, variables))
+    return Config(
+        settings, rules, hook_secrets(rules, variables), webhook_secrets(rules, variables)
+    )
 
 
 def _environment(env_file: Path | None) -> dict[str, str]:
@@ -244,4 +248,25 @@ def hook_secrets(rules: Rules, environ: Mapping[str, str]) -> dict[str, str]:
                 f"{source.secret_env}: not a Standard Webhooks secret (whsec_ and base64)"
             )
         secrets[name] = secret
+    return secrets
+
+
+def webhook_secrets(rules: Rules, environ: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Each outbound endpoint's `whsec_` secrets, space-separated in the variable its
+    secret_env names (the new one and the old one while receivers rotate); ConfigError naming
+    the first variable that is unset or holds something else."""
+    secrets = {}
+    for endpoint in rules.webhooks:
+        values = tuple(environ.get(endpoint.secret_env, "").split())
+        if not values:
+            raise ConfigError(
+                f"{endpoint.secret_env} is required: webhooks {endpoint.name!r} names it "
+                "(its whsec_ signing secret)"
+            )
+        if not all(value.startswith("whsec_") and _signing_secret(value) for value in values):
+            raise ConfigError(
+                f"{endpoint.secret_env}: not a Standard Webhooks secret (whsec_ and base64; "
+                "several are separated by spaces)"
+            )
+        secrets[endpoint.name] = values
     return secrets

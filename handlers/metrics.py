@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 LEADS_RECEIVED = Counter(
     "baton_leads_received_total",
@@ -62,3 +62,27 @@ def add_delivery_totals(previous: dict[str, float], current: dict[str, float]) -
         if delta > 0:
             name, labels = json.loads(key)
             DELIVERY_COUNTERS[name].labels(**labels).inc(delta)
+
+
+WEBHOOK_DELIVERIES = Counter(
+    "baton_webhook_deliveries_total",
+    "Webhook events an endpoint took (answered 2xx), by endpoint.",
+    ["endpoint"],
+)
+WEBHOOK_DELIVERY_FAILURES = Counter(
+    "baton_webhook_delivery_failures_total",
+    "Failed attempts to deliver a webhook event, retried or not, by endpoint and reason (the "
+    "HTTP status, timeout or connection).",
+    ["endpoint", "reason"],
+)
+WEBHOOK_DELIVERIES_GIVEN_UP = Counter(
+    "baton_webhook_deliveries_given_up_total",
+    "Webhook events recorded as failed and no longer retried (replay them with `baton webhooks "
+    "replay`), by endpoint and reason (refused, retries_exhausted, endpoint_disabled).",
+    ["endpoint", "reason"],
+)
+WEBHOOK_ENDPOINT_DISABLED = Gauge(
+    "baton_webhook_endpoint_disabled",
+    "1 while an endpoint is disabled (it answered 410 Gone; `baton webhooks enable` clears it).",
+    ["endpoint"],
+)

@@ -30,6 +30,7 @@ from handlers.slack_app import create_bolt_app
 from handlers.slack_delivery import DEFAULT_POST_INTERVAL, DeliveryWorker, SlackClients
 from handlers.slow_answers import DEFAULT_WAIT, SlowAnswers
 from handlers.socket_watchdog import schedule_watchdog
+from handlers.webhook_delivery import WebhookWorker, sync_endpoints
 from storage import migrate
 from storage.db import Database
 
@@ -80,6 +81,7 @@ class BatonServer:
         answer_within: float = DEFAULT_WAIT,
         refresh_groups_every: float = GROUP_REFRESH_SECONDS,
         delivery: DeliveryMode | None = None,
+        webhook_first_retry: float = 5.0,
     ) -> None:
         """`delivery` None follows the configuration: a child process, or none."""
         settings = config.settings
@@ -115,8 +117,13 @@ class BatonServer:
                     log_level=logging.getLogger().getEffectiveLevel(),
                 )
             )
-        if self.delivery is not None:
-            self.services.wake_delivery = self.delivery.wake
+        sync_endpoints(config, db)
+        self.webhooks = (
+            WebhookWorker(self.services, first_retry=webhook_first_retry)
+            if config.rules.webhooks
+            else None
+        )
+        self.services.wake_delivery = self._wake_deliveries
         # Role look-ups get the retrying client: they run in the background, nobody waits.
         self.roles = RoleResolver(config.rules, self.clients.api)
         schedule_group_refresh(scheduler, self.roles, every=refresh_groups_every)
@@ -126,6 +133,13 @@ class BatonServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
+
+    def _wake_deliveries(self) -> None:
+        """After a commit: whatever it queued for Slack or for webhooks goes out now."""
+        if self.delivery is not None:
+            self.delivery.wake()
+        if self.webhooks is not None:
+            self.webhooks.wake()
 
     def _start_background(self) -> None:
         assert self.services.scheduler is not None
@@ -138,12 +152,16 @@ class BatonServer:
         self.services.scheduler.start()
         if self.delivery is not None:
             self.delivery.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
 
     def _stop_background(self) -> None:
         if self.socket_mode is not None:
             self.socket_mode.close()
         if self.delivery is not None:
             self.delivery.stop()
+        if self.webhooks is not None:
+            self.webhooks.stop()
         if self.services.scheduler is not None and self.services.scheduler.running:
             self.services.scheduler.shutdown(wait=True)
         self.services.answers.close()

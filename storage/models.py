@@ -400,3 +400,70 @@ class DigestSent(Base):
 
     period_key: Mapped[str] = mapped_column(String(32), primary_key=True)
     sent_at: Mapped[datetime]
+
+
+class WebhookEndpoint(Base):
+    """A `[[webhooks]]` endpoint as every process sees it: its URL, and whether it was disabled
+    (by a 410 Gone) and why. Written at start-up from the configuration; kept when the
+    configuration drops it, so its deliveries stay explained."""
+
+    __tablename__ = "webhook_endpoints"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookSubscription(Base):
+    """An event type an endpoint receives (its patterns, expanded at start-up): a change queues
+    its event for the subscribed, enabled endpoints in one INSERT ... SELECT."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    event_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(
+        ForeignKey("webhook_endpoints.name", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint, written in the transaction of the change it reports and sent
+    until the endpoint takes it, refuses it for good, or its retry window ends.
+
+    `payload` is the body as rendered then (`{"type", "timestamp", "data"}`), so every retry
+    sends the same event under the same `message_id` (the `webhook-id` receivers dedupe on).
+    A lead's deliveries to an endpoint go in order: only the oldest undelivered one is leased.
+    """
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(64))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="RESTRICT"))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(40))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    # When its retry window started: queued, or replayed.
+    queued_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    # Set with done_at when Baton gave up on it; last_error says why. A replay clears both.
+    failed_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index(
+            "ix_webhook_deliveries_queue",
+            "endpoint",
+            "lead_id",
+            "id",
+            postgresql_where=text("done_at IS NULL"),
+            sqlite_where=text("done_at IS NULL"),
+        ),
+        Index("ix_webhook_deliveries_failed_at", "failed_at"),
+    )

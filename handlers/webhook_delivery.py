@@ -1,0 +1,285 @@
+"""Outbound webhooks on the wire: each queued delivery POSTed to its endpoint, signed as the
+Standard Webhooks specification says, and its outcome settled (delivered, retried with
+back-off, given up on, or the endpoint disabled by a 410).
+
+One thread leases due deliveries (each the oldest of its lead's lane at its endpoint, so events
+arrive in order) and a small pool sends them. Several processes may run one each: leases keep
+a delivery with one sender at a time, and a sender killed mid-send leaves its lease to run out,
+after which the delivery is sent again under the same `webhook-id` for the receiver to dedupe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from bot.webhooks import WebhookEndpoint
+from handlers import metrics
+from handlers.config import Config
+from handlers.services import Services
+from storage import webhooks as webhook_store
+from storage.db import Database
+from storage.errors import UNAVAILABLE_ERRORS
+from storage.models import WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+SENDERS = 4  # deliveries in flight per process; each is the head of its own lane
+IDLE_POLL_SECONDS = 0.25
+DATABASE_RETRY_SECONDS = 1.0
+DISABLED_REFRESH_SECONDS = 5.0  # how often /metrics' disabled-endpoint gauge is re-read
+LEASE_MARGIN = timedelta(seconds=5)  # beyond the endpoint's timeout, for settling the outcome
+BACKOFF_FACTOR = 4  # each retry waits this much longer than the one before ...
+MAX_BACKOFF = timedelta(hours=2)  # ... up to this, until the endpoint's retry window ends
+RETRYABLE = frozenset({429, 500, 502, 503, 504}) | frozenset(range(505, 600))
+GONE = 410
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one try got: the HTTP status (None when no answer came) and why it failed."""
+
+    status: int | None
+    problem: str | None = None  # "HTTP 503", "timeout", "connection failed"
+    retry_after: float | None = None  # seconds the endpoint asked us to wait
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status in RETRYABLE
+
+
+def signature(secrets: Sequence[str], *, message_id: str, at: datetime, body: str) -> str:
+    """The `webhook-signature` header: one `v1,` signature per secret, space-separated."""
+    return " ".join(Webhook(secret).sign(message_id, at, body) for secret in secrets)
+
+
+def post(
+    client: httpx.Client,
+    endpoint: WebhookEndpoint,
+    secrets: Sequence[str],
+    *,
+    message_id: str,
+    payload: dict[str, object],
+) -> Answer:
+    """POST one event, signed now; never raises for the endpoint's behaviour."""
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    at = datetime.now(UTC)  # the receiver checks it against its own clock
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signature(secrets, message_id=message_id, at=at, body=body),
+    }
+    try:
+        response = client.post(
+            endpoint.url, content=body.encode(), headers=headers, timeout=endpoint.timeout_seconds
+        )
+    except httpx.TimeoutException:
+        return Answer(None, "timeout")
+    except httpx.HTTPError as error:
+        return Answer(None, f"connection failed ({type(error).__name__})")
+    if 200 <= response.status_code < 300:
+        return Answer(response.status_code)
+    return Answer(
+        response.status_code,
+        f"HTTP {response.status_code}",
+        _retry_after(response.headers.get("retry-after")),
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds, from a number of seconds or an HTTP date."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def sync_endpoints(config: Config, db: Database) -> None:
+    """Store the configured endpoints and what they subscribe to, as every process reads them."""
+    with db.write() as session:
+        webhook_store.sync_endpoints(
+            session,
+            {
+                endpoint.name: (endpoint.url, endpoint.event_types)
+                for endpoint in config.rules.webhooks
+            },
+        )
+
+
+class WebhookWorker:
+    """Delivers the webhook outbox of the configured endpoints until stopped."""
+
+    def __init__(self, services: Services, *, first_retry: float = 5.0) -> None:
+        self.services = services
+        self.first_retry = timedelta(seconds=first_retry)
+        self.endpoints = {endpoint.name: endpoint for endpoint in services.config.rules.webhooks}
+        self.secrets = services.config.webhook_secrets
+        self.worker_id = uuid.uuid4().hex  # names this worker's leases
+        self.lease = (
+            max(
+                (timedelta(seconds=e.timeout_seconds) for e in self.endpoints.values()),
+                default=timedelta(0),
+            )
+            + LEASE_MARGIN
+        )
+        self._client = httpx.Client(follow_redirects=False)  # a 3xx is a failure
+        self._pool = ThreadPoolExecutor(SENDERS, thread_name_prefix="webhook-send")
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._disabled_read_at = 0.0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="webhook-delivery", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._pool.shutdown(wait=True)
+        self._client.close()
+
+    def wake(self) -> None:
+        """Something was just queued in this process: deliver it now, not at the next poll."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        database_down = False
+        while not self._stop.is_set():
+            try:
+                worked = self.deliver_due()
+            except UNAVAILABLE_ERRORS as error:
+                if not database_down:
+                    log.warning(
+                        "database unavailable (%s): webhook delivery paused until it answers",
+                        type(error).__name__,
+                    )
+                    database_down = True
+                self._stop.wait(DATABASE_RETRY_SECONDS)
+                continue
+            except Exception:
+                log.exception("webhook delivery round failed; retrying")
+                worked = 0
+            if database_down:
+                log.info("database answers again: webhook delivery resumed")
+                database_down = False
+            if not worked:
+                self._wake.wait(IDLE_POLL_SECONDS)
+                self._wake.clear()
+
+    def deliver_due(self) -> int:
+        """Lease the due heads of up to SENDERS lanes, send them at once and settle each;
+        returns how many were leased."""
+        self._refresh_disabled_gauge()
+        with self.services.db.write() as session:
+            rows = webhook_store.lease_due(
+                session,
+                endpoints=list(self.endpoints),
+                now=self.services.clock(),
+                limit=SENDERS,
+                lease=self.lease,
+                owner=self.worker_id,
+            )
+        for _ in self._pool.map(self._deliver, rows):
+            pass
+        return len(rows)
+
+    def _deliver(self, row: WebhookDelivery) -> None:
+        endpoint = self.endpoints[row.endpoint]
+        answer = post(
+            self._client,
+            endpoint,
+            self.secrets[row.endpoint],
+            message_id=row.message_id,
+            payload=row.payload,
+        )
+        self._settle(row, endpoint, answer)
+
+    def _settle(self, row: WebhookDelivery, endpoint: WebhookEndpoint, answer: Answer) -> None:
+        now = self.services.clock()
+        owner = self.worker_id
+        name = endpoint.name
+        with self.services.db.write() as session:
+            if answer.delivered:
+                webhook_store.mark_delivered(session, row, owner=owner, now=now)
+                metrics.WEBHOOK_DELIVERIES.labels(name).inc()
+                return
+            assert answer.problem is not None
+            metrics.WEBHOOK_DELIVERY_FAILURES.labels(name, answer.problem).inc()
+            if answer.status == GONE:
+                webhook_store.mark_failed(
+                    session, row, owner=owner, error="HTTP 410: endpoint disabled", now=now
+                )
+                given_up = webhook_store.disable_endpoint(
+                    session, name=name, reason=f"answered 410 Gone to {row.message_id}", now=now
+                )
+                metrics.WEBHOOK_DELIVERIES_GIVEN_UP.labels(name, "endpoint_disabled").inc(
+                    given_up + 1
+                )
+                metrics.WEBHOOK_ENDPOINT_DISABLED.labels(name).set(1)
+                log.warning(
+                    "webhook endpoint %s answered 410 Gone: disabled, %d waiting deliveries "
+                    "recorded as failed (`baton webhooks enable %s` to resume)",
+                    name,
+                    given_up,
+                    name,
+                )
+                return
+            deadline = row.queued_at + timedelta(hours=endpoint.retry_hours)
+            if not answer.retryable or now >= deadline:
+                reason = "refused" if not answer.retryable else "retries_exhausted"
+                error = (
+                    f"{answer.problem}: not retried"
+                    if not answer.retryable
+                    else f"{answer.problem}: gave up after {row.attempts} tries"
+                )
+                webhook_store.mark_failed(session, row, owner=owner, error=error, now=now)
+                metrics.WEBHOOK_DELIVERIES_GIVEN_UP.labels(name, reason).inc()
+                log.warning("webhook delivery %d to %s failed: %s", row.id, name, error)
+                return
+            wait = (
+                timedelta(seconds=answer.retry_after)
+                if answer.retry_after is not None
+                else min(self.first_retry * BACKOFF_FACTOR ** (row.attempts - 1), MAX_BACKOFF)
+            )
+            webhook_store.mark_retry(
+                session,
+                row,
+                owner=owner,
+                error=answer.problem,
+                retry_at=min(now + wait, deadline),
+            )
+
+    def _refresh_disabled_gauge(self) -> None:
+        """Keep /metrics' disabled-endpoint gauge true to the database, whichever process
+        disabled the endpoint or enabled it again."""
+        if time.monotonic() - self._disabled_read_at < DISABLED_REFRESH_SECONDS:
+            return
+        self._disabled_read_at = time.monotonic()
+        with self.services.db.read() as session:
+            disabled = set(webhook_store.disabled_endpoints(session))
+        for name in self.endpoints:
+            metrics.WEBHOOK_ENDPOINT_DISABLED.labels(name).set(1 if name in disabled else 0)
