@@ -4,6 +4,8 @@ lead; through an outage, a 429 with Retry-After, and a 410 that disables the end
 
 from __future__ import annotations
 
+import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,10 +14,13 @@ import pytest
 
 from handlers.serve import BatonServer
 from slack_driver import SlackUser
+from slack_emulator import DEFAULT_SIGNING_SECRET as SIGNING_SECRET
 from slack_emulator import MANAGER, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
 from storage import webhooks as webhook_store
 from tests.conftest import EXAMPLE_RULES, NOW
 from tests.e2e.conftest import (
+    INTAKE_AUTH,
+    Serve,
     buttons,
     card_text,
     eventually,
@@ -26,6 +31,7 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.test_leads_command import ask
 from tests.e2e.test_sla_flow import SWEEP, Clock, hot_lead
+from tests.factories import lead_payload
 from tests.webhook_receiver import OLD_SECRET, SECRET, WebhookReceiver, webhook_toml
 
 As = Callable[[str], SlackUser]
@@ -225,3 +231,59 @@ def test_retries_stop_when_the_retry_window_ends(
     assert all("HTTP 503: gave up after" in (row.last_error or "") for row in failed)
     metrics = httpx.get(f"{bot.url}/metrics", timeout=5).text
     assert 'reason="retries_exhausted"' in metrics
+
+
+@pytest.mark.parametrize("webhook_options", [{"timeout_seconds": 5}])
+def test_a_delivery_in_flight_at_a_kill_is_sent_again_under_its_id_and_the_rest_in_order(
+    serve: Serve, slack: SlackEmulator, receiver: WebhookReceiver
+) -> None:
+    """The receiver holds the first delivery 8 s; its sender is killed meanwhile. The next
+    process waits out the lease (timeout + 5 s), sends it again under the same webhook-id (the
+    receiver dedupes), then the lead's later events, in order."""
+    in_flight = receiver.answer(204, delay=8)
+    first = serve()
+    lead_ids = [lead_via(first.url, f"crash-{n}") for n in range(3)]
+    eventually(lambda: in_flight.hits)
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(timeout=10)
+
+    serve()
+    expected = {lead_id: ["lead.created", "lead.posted"] for lead_id in lead_ids}
+    eventually(lambda: receiver.types_by_lead() == expected, timeout=60)
+    time.sleep(1)  # anything sent twice more would have arrived by now
+    assert receiver.types_by_lead() == expected
+    held = receiver.received[0].webhook_id
+    assert set(receiver.duplicates()) <= {held}
+    assert receiver.unverified == 0
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_processes_deliver_each_event_once_in_order_per_lead(
+    serve: Serve, slack: SlackEmulator, receiver: WebhookReceiver
+) -> None:
+    """Both lease from one PostgreSQL database at once (SKIP LOCKED); with no crash, not even
+    a retry: each webhook-id arrives exactly once."""
+    processes = [serve(), serve()]
+    lead_ids = [lead_via(processes[n % 2].url, f"pair-{n}") for n in range(12)]
+    for n, lead_id in enumerate(lead_ids):
+        card = wait_for_card(slack, lead_id, lambda c: "lead.accept" in buttons(c))
+        rep = slack.user(
+            REP_1, bot_url=f"{processes[n % 2].url}/slack/events", signing_secret=SIGNING_SECRET
+        )
+        rep.click(SALES_CHANNEL, card["ts"], "lead.accept")
+    expected = {lead_id: ["lead.created", "lead.posted", "lead.accepted"] for lead_id in lead_ids}
+    eventually(lambda: receiver.types_by_lead() == expected, timeout=60)
+    time.sleep(1)
+    assert receiver.types_by_lead() == expected
+    assert receiver.duplicates() == [] and receiver.refused == []
+
+
+def lead_via(url: str, external_id: str) -> int:
+    response = httpx.post(
+        f"{url}/api/leads",
+        json=lead_payload(external_id=external_id, name=external_id),
+        headers=INTAKE_AUTH,
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
