@@ -1,4 +1,5 @@
-"""The `baton` command line (also `python -m bot`): serve, db upgrade, leads import, check.
+"""The `baton` command line (also `python -m bot`): serve, db upgrade, leads import, webhooks,
+check.
 
 Bad settings, files and databases end a command with one line on stderr and exit status 2,
 never a traceback.
@@ -21,6 +22,7 @@ from bot.periods import parse_period
 from bot.reports import feedback_rows
 from bot.rules import ConfigError
 from bot.sla_policy import SlaPolicies
+from handlers import webhook_commands
 from handlers.config import Config, load_config, redact_url
 from handlers.csv_import import import_csv
 from handlers.delivery_process import DeliveryOptions, deliver
@@ -85,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("check", help="check the configuration, the database and Slack")
 
+    hooks = commands.add_parser("webhooks", help="outbound webhooks: endpoints and deliveries")
+    hook_commands = hooks.add_subparsers(dest="webhooks_command", metavar="ACTION")
+    hook_commands.add_parser("list", help="the endpoints and their state (the default)")
+    failed = hook_commands.add_parser("failed", help="deliveries given up on, latest first")
+    failed.add_argument("--endpoint", help="only this endpoint's")
+    replay = hook_commands.add_parser("replay", help="send a failed delivery again")
+    replay.add_argument("delivery", type=int, help="its number, from `baton webhooks failed`")
+    enable = hook_commands.add_parser("enable", help="resume an endpoint a 410 disabled")
+    enable.add_argument("endpoint", help="its name in baton.toml")
+    test = hook_commands.add_parser("test", help="send the endpoint a signed test event now")
+    test.add_argument("endpoint", help="its name in baton.toml")
+
     report = commands.add_parser("report", help="export report data")
     report_commands = report.add_subparsers(dest="report_command", required=True, metavar="REPORT")
     feedback = report_commands.add_parser("feedback", help="one row per rejection, with reasons")
@@ -145,6 +159,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
             return _import(args.file, Services(config=config, db=db))
         if args.command == "report":
             return _report_feedback(args, config, db)
+        if args.command == "webhooks":
+            return _webhooks(args, config, db)
         return _check(config, db)
     finally:
         db.dispose()
@@ -210,6 +226,20 @@ def _report_feedback(args: argparse.Namespace, config: Config, db: Database) -> 
             return _stopped(f"cannot write {args.output}: {error.strerror}")
         print(f"{len(rows)} rejections ({period.label}) written to {args.output}")
     return 0
+
+
+def _webhooks(args: argparse.Namespace, config: Config, db: Database) -> int:
+    now = datetime.now(UTC)
+    if args.webhooks_command == "test":
+        return webhook_commands.send_test(config, name=args.endpoint, now=now)
+    migrate.ensure_current(db.engine, elapsed=report_facts.elapsed_by(SlaPolicies(config.rules)))
+    if args.webhooks_command == "failed":
+        return webhook_commands.show_failed(db, endpoint=args.endpoint)
+    if args.webhooks_command == "replay":
+        return webhook_commands.replay(config, db, delivery_id=args.delivery, now=now)
+    if args.webhooks_command == "enable":
+        return webhook_commands.enable(config, db, name=args.endpoint)
+    return webhook_commands.list_endpoints(config, db)
 
 
 def _check(config: Config, db: Database) -> int:
