@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from bot.lifecycle import Action
 from bot.rules import Rules
 from bot.slack_ids import ActionId, ViewId
+from bot.webhooks import EVENT_TYPES, TEST_EVENT
 from handlers import metrics
 from handlers.config import Settings
 from storage.models import LeadStatus, OutboxKind, TimerKind
@@ -43,8 +44,9 @@ def setting_keys(model: type[BaseModel]) -> Iterator[str]:
         ("configuration.md", [field.alias for field in Settings.model_fields.values()]),
         ("slack.md", [*ActionId, *ViewId]),
         ("events.md", [*LeadStatus, *Action, *OutboxKind, *TimerKind]),
+        ("webhooks.md", [*EVENT_TYPES, TEST_EVENT]),
     ],
-    ids=["rules keys", "environment variables", "slack ids", "lifecycle"],
+    ids=["rules keys", "environment variables", "slack ids", "lifecycle", "webhook events"],
 )
 def test_docs_page_names_everything_the_code_defines(page: str, names: list[str]) -> None:
     documented = quoted(page)
