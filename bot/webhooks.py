@@ -175,19 +175,23 @@ def lead_data(lead: Lead) -> dict[str, Any]:
 def _queue(
     session: Session, announced: Sequence[tuple[str, Lead, Mapping[str, Any], datetime]]
 ) -> None:
-    webhook_store.queue_for_subscribers(
-        session,
-        [
-            webhook_store.Event(
-                event_type=kind,
-                lead_id=lead.id,
-                message_id=new_message_id(),
-                payload=body(kind, data={"lead": lead_data(lead), **data}, at=at),
-                at=at,
-            )
-            for kind, lead, data, at in announced
-        ],
-    )
+    """Queue each event for the enabled endpoints subscribed to its type, in order; an event
+    nobody subscribes to costs nothing more than the one look-up of who subscribes."""
+    subscribers = webhook_store.subscribers(session)
+    deliveries = []
+    for kind, lead, data, at in announced:
+        endpoints = subscribers.get(kind)
+        if not endpoints:
+            continue
+        event = webhook_store.Event(
+            event_type=kind,
+            lead_id=lead.id,
+            message_id=new_message_id(),
+            payload=body(kind, data={"lead": lead_data(lead), **data}, at=at),
+            at=at,
+        )
+        deliveries.extend((endpoint, event) for endpoint in endpoints)
+    webhook_store.queue(session, deliveries)
 
 
 def _value(value: Any) -> Any:

@@ -9,17 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, bindparam, delete, func, insert, or_, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
-from storage.models import UTCDateTime, WebhookDelivery, WebhookEndpoint, WebhookSubscription
+from storage.models import WebhookDelivery, WebhookEndpoint, WebhookSubscription
 
 
 @dataclass(frozen=True)
 class Event:
-    """An event to queue for every endpoint subscribed to its type."""
+    """An event, as queued for an endpoint."""
 
     event_type: str
     lead_id: int | None
@@ -28,76 +28,43 @@ class Event:
     at: datetime
 
 
-# One INSERT ... SELECT per event: a row for each enabled endpoint subscribed to its type, or
-# none (no webhooks configured costs one statement that inserts nothing).
-_QUEUE = insert(WebhookDelivery).from_select(
-    [
-        "endpoint",
-        "event_type",
-        "message_id",
-        "lead_id",
-        "payload",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-        "queued_at",
-    ],
-    select(
-        WebhookSubscription.endpoint,
-        bindparam("event_type", type_=String()),
-        bindparam("message_id", type_=String()),
-        bindparam("lead_id", type_=Integer()),
-        bindparam("payload", type_=JSON()),
-        bindparam("attempts", type_=Integer()),
-        bindparam("at", type_=UTCDateTime()),
-        bindparam("at", type_=UTCDateTime()),
-        bindparam("at", type_=UTCDateTime()),
-    )
+# Every change asks it: built once, run on the connection without the ORM.
+_SUBSCRIBERS = (
+    select(WebhookSubscription.event_type, WebhookSubscription.endpoint)
     .join(WebhookEndpoint, WebhookEndpoint.name == WebhookSubscription.endpoint)
-    .where(
-        WebhookSubscription.event_type == bindparam("event_type"),
-        WebhookEndpoint.disabled_at.is_(None),
-    )
-    .order_by(WebhookSubscription.endpoint),
+    .where(WebhookEndpoint.disabled_at.is_(None))
+    .order_by(WebhookSubscription.endpoint)
 )
 
 
-def queue_for_subscribers(session: Session, events: Sequence[Event]) -> None:
-    """Queue each event, in this order, for the enabled endpoints subscribed to its type."""
-    if not events:
-        return
-    session.connection().execute(
-        _QUEUE,
-        [
-            {
-                "event_type": event.event_type,
-                "message_id": event.message_id,
-                "lead_id": event.lead_id,
-                "payload": event.payload,
-                "attempts": 0,
-                "at": event.at,
-            }
-            for event in events
-        ],
-    )
+def subscribers(session: Session) -> dict[str, list[str]]:
+    """The enabled endpoints subscribed to each event type (types nobody wants left out)."""
+    found: dict[str, list[str]] = {}
+    for event_type, endpoint in session.connection().execute(_SUBSCRIBERS):
+        found.setdefault(event_type, []).append(endpoint)
+    return found
 
 
-def queue_one(session: Session, *, endpoint: str, event: Event) -> WebhookDelivery:
-    """Queue an event for one endpoint, whatever it subscribes to (a test event)."""
-    row = WebhookDelivery(
-        endpoint=endpoint,
-        event_type=event.event_type,
-        message_id=event.message_id,
-        lead_id=event.lead_id,
-        payload=event.payload,
-        attempts=0,
-        next_attempt_at=event.at,
-        created_at=event.at,
-        queued_at=event.at,
-    )
-    session.add(row)
-    session.flush()
-    return row
+def queue(session: Session, deliveries: Sequence[tuple[str, Event]]) -> None:
+    """Queue each (endpoint, event), in this order, in one executemany."""
+    if deliveries:
+        session.connection().execute(
+            insert(WebhookDelivery),
+            [
+                {
+                    "endpoint": endpoint,
+                    "event_type": event.event_type,
+                    "message_id": event.message_id,
+                    "lead_id": event.lead_id,
+                    "payload": event.payload,
+                    "attempts": 0,
+                    "next_attempt_at": event.at,
+                    "created_at": event.at,
+                    "queued_at": event.at,
+                }
+                for endpoint, event in deliveries
+            ],
+        )
 
 
 def sync_endpoints(session: Session, endpoints: Mapping[str, tuple[str, Sequence[str]]]) -> None:

@@ -17,10 +17,9 @@ ENDPOINTS = {"crm": ("https://crm.example/h", ["lead.created", "lead.posted"])}
 
 
 def announce(session: Session, lead_id: int, event_type: str) -> None:
-    webhook_store.queue_for_subscribers(
-        session,
-        [webhook_store.Event(event_type, lead_id, f"msg_{lead_id}_{event_type}", {}, NOW)],
-    )
+    event = webhook_store.Event(event_type, lead_id, f"msg_{lead_id}_{event_type}", {}, NOW)
+    endpoints = webhook_store.subscribers(session).get(event_type, [])
+    webhook_store.queue(session, [(endpoint, event) for endpoint in endpoints])
 
 
 def lease(db: Database, owner: str, *, later: timedelta = timedelta(0)) -> list[tuple[int, str]]:
