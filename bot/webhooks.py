@@ -178,7 +178,7 @@ def _queue(
     """Queue each event for the enabled endpoints subscribed to its type, in order; an event
     nobody subscribes to costs nothing more than the one look-up of who subscribes."""
     subscribers = webhook_store.subscribers(session)
-    deliveries = []
+    deliveries: list[tuple[str, webhook_store.Event]] = []
     for kind, lead, data, at in announced:
         endpoints = subscribers.get(kind)
         if not endpoints:

@@ -232,9 +232,10 @@ def disable_endpoint(session: Session, *, name: str, reason: str, now: datetime)
             lease_owner=None,
             last_error=func.coalesce(WebhookDelivery.last_error, "endpoint disabled"),
         )
+        .returning(WebhookDelivery.id)
         .execution_options(synchronize_session=False)
     )
-    return waiting.rowcount or 0
+    return len(waiting.all())
 
 
 def enable_endpoint(session: Session, *, name: str) -> bool:
