@@ -41,6 +41,7 @@ class Script:
     retry_after: str | None = None
     delay: float = 0.0
     hits: int = 0
+    taken: list[str] = field(default_factory=list)  # the webhook-ids it answered
 
 
 @dataclass
@@ -114,6 +115,7 @@ class WebhookReceiver:
             script = next(iter(self._scripts), None)
             if script is not None:
                 script.hits += 1
+                script.taken.append(received.webhook_id)
                 if script.times is not None and script.hits >= script.times:
                     self._scripts.remove(script)
         if script is not None:
