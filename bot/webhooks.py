@@ -31,6 +31,7 @@ ACTION_TYPES = {
     "reopen": "lead.reopened",
     "escalate": "lead.escalated",
     "mark_contacted": "lead.contacted",
+    "outcome": "lead.outcome",
 }
 SLA_TYPES = ("sla.reminded", "sla.breached")  # announced by bot.sla_sweep
 EVENT_TYPES = (*ACTION_TYPES.values(), *SLA_TYPES)
@@ -144,7 +145,7 @@ def lead_events(
             "from_status": _value(event["from_status"]),
             "to_status": _value(event["to_status"]),
         }
-        if "reason" in details:
+        if event["action"] == "reject":  # a code from the taxonomy, given with its label
             code = details.pop("reason")
             data["reason"] = {"code": code, "label": (reasons or {}).get(code, code)}
         announced.append((kind, lead, {**data, **details}, event["at"]))

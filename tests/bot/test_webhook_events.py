@@ -7,15 +7,10 @@ import pytest
 from bot.lifecycle import Action
 from bot.webhooks import ACTION_TYPES, EVENT_TYPES, matching
 
-# Closing as won or lost becomes `lead.outcome` with the outcomes work (issue 14, item 2).
-NOT_ANNOUNCED = {Action.CLOSE}
 
-
-def test_every_lifecycle_move_is_announced_unless_deliberately_not() -> None:
+def test_every_lifecycle_move_is_announced() -> None:
     """A new move fails here until it is given an event type (one line in ACTION_TYPES)."""
-    assert {action.value for action in Action} - set(ACTION_TYPES) == {
-        action.value for action in NOT_ANNOUNCED
-    }
+    assert {action.value for action in Action} - set(ACTION_TYPES) == set()
     assert len(set(EVENT_TYPES)) == len(EVENT_TYPES)
 
 

@@ -286,3 +286,30 @@ def lead_via(url: str, external_id: str) -> int:
     )
     assert response.status_code == 201, response.text
     return int(response.json()["id"])
+
+
+def test_an_outcome_from_the_crm_is_announced(
+    start_bot: Callable[..., BatonServer], slack: SlackEmulator, receiver: WebhookReceiver
+) -> None:
+    bot = start_bot(**FAST)
+    lead_id = send_lead(bot)["id"]
+    card = wait_for_card(slack, lead_id, lambda c: "lead.accept" in buttons(c))
+    slack_user(slack, bot, REP_1).click(SALES_CHANNEL, card["ts"], "lead.accept")
+    eventually(lambda: "lead.accepted" in receiver.types_by_lead().get(lead_id, []))
+    response = httpx.post(
+        f"{bot.url}/api/leads/{lead_id}/outcome",
+        json={"stage": "won", "amount": "12000.00", "currency": "EUR", "reason": "Chose us"},
+        headers=INTAKE_AUTH,
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    delivered(bot)
+    assert receiver.types_by_lead()[lead_id][-1] == "lead.outcome"
+    outcome = receiver.events()[-1].data
+    assert (outcome["stage"], outcome["amount"], outcome["currency"], outcome["reason"]) == (
+        "won",
+        "12000.00",
+        "EUR",
+        "Chose us",
+    )
+    assert (outcome["by"], outcome["lead"]["status"]) == ("crm", "won")

@@ -1,7 +1,7 @@
 """webhook deliveries
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-30 13:04:28.077424
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 import storage.models
 
 
-revision: str = '0012'
-down_revision: str | None = '0011'
+revision: str = '0013'
+down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
