@@ -184,19 +184,26 @@ class Lifecycle:
         starts); a lead that moved on while the post was in flight (a manager assigned it, a rep
         clicked the card the moment it appeared) keeps its status and windows, and is redrawn."""
         lead = _require(session, lead_id)
-        opens = lead.status == S.NEW
-        return self._transition(
-            session,
-            lead_id=lead_id,
-            seen=lead,
-            action=Action.POST,
-            actor=SYSTEM,
-            now=now,
-            to=S.OPEN if opens else None,
-            values={"slack_channel": channel, "slack_ts": ts, "posted_at": now},
-            details={"channel": channel, "ts": ts},
-            allowed=ALLOWED_FROM[Action.POST] if opens else POSTED,
-        )
+        while True:
+            opens = lead.status == S.NEW
+            try:
+                return self._transition(
+                    session,
+                    lead_id=lead_id,
+                    seen=lead,
+                    action=Action.POST,
+                    actor=SYSTEM,
+                    now=now,
+                    to=S.OPEN if opens else None,
+                    values={"slack_channel": channel, "slack_ts": ts, "posted_at": now},
+                    details={"channel": channel, "ts": ts},
+                    allowed=ALLOWED_FROM[Action.POST] if opens else POSTED,
+                )
+            except InvalidTransition:
+                # A click claimed it between our read and our write: attach to it as it is now.
+                lead = _require(session, lead_id)
+                if not opens or lead.status == S.NEW:
+                    raise
 
     def accept(self, session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
         """Claim the lead for `actor`. Exactly one of several racing claims wins.

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from bot import notices
@@ -485,3 +486,39 @@ def test_an_outcome_sent_again_changes_nothing_and_a_closed_deal_stays_closed(
     with db.read() as session:
         assert [e.action for e in lead_store.list_events(session, lead_id)][-1:] == ["outcome"]
         assert len(lead_store.list_events(session, lead_id)) == 2
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one writer
+def test_a_card_posted_as_a_click_claims_it_attaches_to_the_claim(db: Database) -> None:
+    """A rep clicks the card the moment it appears, between the post's read of the lead and its
+    write: the post is recorded on the claimed lead, not refused (and retried in Slack)."""
+    with db.write() as session:
+        lead_id = create_lead(session).id
+    clicked = []
+
+    def click_first(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not clicked and statement.lstrip().upper().startswith("UPDATE LEADS"):
+            clicked.append(True)
+            claim = threading.Thread(target=_accept_in_own_transaction, args=(db, lead_id))
+            claim.start()
+            claim.join()
+
+    event.listen(db.engine, "before_cursor_execute", click_first)
+    try:
+        with db.write() as session:
+            posted = LIFECYCLE.card_posted(
+                session, lead_id=lead_id, channel="C0SALES0001", ts="1.0", now=NOW
+            )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", click_first)
+
+    assert clicked and (posted.status, posted.owner_id) == (S.ACCEPTED, OWNER.id)
+    assert (posted.slack_channel, posted.slack_ts) == ("C0SALES0001", "1.0")
+    with db.read() as session:
+        actions = [e.action for e in lead_store.list_events(session, lead_id)]
+    assert actions == ["create", "accept", "post"]
+
+
+def _accept_in_own_transaction(db: Database, lead_id: int) -> None:
+    with db.write() as session:
+        LIFECYCLE.accept(session, lead_id=lead_id, actor=OWNER, now=NOW)
