@@ -85,21 +85,26 @@ def lead_dm(
     kind: DmKind,
     reasons: Mapping[str, str],
     emojis: Mapping[str, str] | None = None,
+    intro: str | None = None,
+    viewer: str | None = None,
+    extra: Sequence[ButtonElement] = (),
 ) -> Message:
-    """A DM about one lead: why it is sent, then the card's glance and what to do.
+    """A DM to the lead's owner: why it is sent (`intro`, else the kind's), then the card's
+    glance and what to do.
 
     Built from the stored lead like the card, so the buttons offered are those still possible;
-    the owner's DM also offers Release, since only its owner sees it.
+    the owner's DM also offers Release, since only its owner sees it. For a `viewer` other than
+    the owner, only Details is left. `extra` buttons (Undo) follow.
     """
-    intro = notices.dm_intro(lead, kind)
+    intro = intro or notices.dm_intro(lead, kind)
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=intro)),
         *glance_blocks(lead, reasons=reasons, now=None, emojis=emojis),
     ]
-    buttons = _card_buttons(lead, for_owner=kind != DmKind.ESCALATION)
-    if kind != DmKind.ESCALATION:
-        buttons = [b for b in buttons if b.action_id in _OWNER_ACTIONS]
-    blocks.append(_actions(buttons))
+    buttons = [b for b in _card_buttons(lead, for_owner=True) if b.action_id in _OWNER_ACTIONS]
+    if viewer is not None and viewer != lead.owner_id:
+        buttons = [b for b in buttons if b.action_id == ActionId.DETAILS]
+    blocks.append(_actions([*buttons, *extra]))
     text = clip(intro.replace("*", ""), SECTION_LIMIT)
     return Message(text=text, blocks=_dicts(blocks))
 

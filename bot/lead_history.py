@@ -178,4 +178,8 @@ _WORDS: dict[str, Callable[[LeadEvent, Mapping[str, str]], str]] = {
     Action.ASSIGN: _assigned,
     Action.MARK_CONTACTED: _by("marked contacted"),
     Action.OUTCOME: _outcome,
+    Action.UNDO: lambda event, _reasons: (
+        f"{safe_text(str(event.details.get('undid', 'move')), LABEL_LIMIT)} undone by "
+        f"{_who(event.actor)}"
+    ),
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,7 @@ from bot import outbox, report_facts, sla_timers, webhooks
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.outbox import DmKind
 from bot.sla_policy import SlaPolicies
-from bot.slack_text import lead_label
+from bot.slack_text import as_utc, lead_label, mention
 from storage import leads as lead_store
 from storage.models import Lead, LeadStatus
 
@@ -44,6 +44,7 @@ class Action(enum.StrEnum):
     ASSIGN = "assign"
     MARK_CONTACTED = "mark_contacted"
     OUTCOME = "outcome"
+    UNDO = "undo"
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,17 @@ PAST_TENSE: dict[Action, str] = {
     Action.ASSIGN: "assigned",
     Action.MARK_CONTACTED: "marked contacted",
     Action.OUTCOME: "given an outcome",
+    Action.UNDO: "undone",
+}
+# What undoing each undoable move clears (the status goes back to the one it left).
+UNDONE_VALUES: dict[str, dict[str, Any]] = {
+    "accept": {"owner_id": None, "accepted_at": None},
+    "reject": {
+        "rejected_by": None,
+        "reject_reason": None,
+        "reject_note": None,
+        "rejected_at": None,
+    },
 }
 # The moves a line in the card's thread tells (bot.outbox.history_reply). Not the card's own
 # posting, and not an escalation, whose thread message calls the managers in (bot.sla_sweep).
@@ -108,6 +120,7 @@ TOLD_IN_THREAD = frozenset(
         Action.ASSIGN,
         Action.MARK_CONTACTED,
         Action.OUTCOME,
+        Action.UNDO,
     }
 )
 # A card posted after its lead moved on attaches to the lead in whatever status it reached.
@@ -183,7 +196,7 @@ class Lifecycle:
         """The card is in Slack: remember where. A new lead opens for claiming (its claim window
         starts); a lead that moved on while the post was in flight (a manager assigned it, a rep
         clicked the card the moment it appeared) keeps its status and windows, and is redrawn."""
-        lead = _require(session, lead_id)
+        lead = require(session, lead_id)
         while True:
             opens = lead.status == S.NEW
             try:
@@ -201,7 +214,7 @@ class Lifecycle:
                 )
             except InvalidTransition:
                 # A click claimed it between our read and our write: attach to it as it is now.
-                lead = _require(session, lead_id)
+                lead = require(session, lead_id)
                 if not opens or lead.status == S.NEW:
                     raise
 
@@ -210,7 +223,7 @@ class Lifecycle:
 
         A repeated click by the rep who already owns it returns the lead unchanged.
         """
-        lead = _require(session, lead_id)
+        lead = require(session, lead_id)
         if lead.status == S.ACCEPTED and lead.owner_id == actor.id:
             return lead
         lead = self._transition(
@@ -257,6 +270,7 @@ class Lifecycle:
             check=_unclaimed_or_owned_by(actor),
         )
         report_facts.record_rejection(session, lead=lead, reason=reason, note=note, now=now)
+        outbox.direct_message(session, lead=lead, user_id=actor.id, kind=DmKind.REJECTED, now=now)
         return lead
 
     def escalate(
@@ -324,7 +338,14 @@ class Lifecycle:
             details={"assignee": assignee},
             check=_manager_only(actor, "assign {lead}"),
         )
-        outbox.direct_message(session, lead=lead, user_id=assignee, kind=DmKind.OWNER, now=now)
+        outbox.direct_message(
+            session,
+            lead=lead,
+            user_id=assignee,
+            kind=DmKind.OWNER,
+            now=now,
+            details={"by": actor.id},
+        )
         return lead
 
     def mark_contacted(
@@ -348,7 +369,7 @@ class Lifecycle:
         """Move a claimed lead to the outcome's stage (opportunity, won or lost), with the deal's
         amount, currency and reason; (lead, changed). The same outcome sent again changes
         nothing, so a CRM retrying its webhook records it once."""
-        lead = _require(session, lead_id)
+        lead = require(session, lead_id)
         deal = {
             "outcome_amount": outcome.amount,
             "outcome_currency": outcome.currency,
@@ -383,6 +404,60 @@ class Lifecycle:
         )
         return lead, True
 
+    def undo(
+        self,
+        session: Session,
+        *,
+        event_id: int,
+        actor: Actor,
+        window: timedelta,
+        now: datetime,
+    ) -> Lead:
+        """Take back an accept or reject: only its author, within `window`, and only while it
+        is still the lead's newest move (so an undo works once). The lead returns to the status
+        it left, its SLA window restarts, and the undo is audited as an event of its own."""
+        event = lead_store.get_event(session, event_id)
+        if event is None or event.action not in UNDONE_VALUES:
+            raise InvalidInput({"undo": "this button names nothing that can be undone"})
+        lead = require(session, event.lead_id)
+        label, did = lead_label(lead), PAST_TENSE[Action(event.action)]
+        if event.actor != actor.id:
+            raise NotAllowed(f"Only {mention(event.actor)}, who {did} {label}, can undo it.")
+        if as_utc(now) >= as_utc(event.at) + window:
+            minutes = round(window.total_seconds() / 60)
+            raise NotAllowed(
+                f"{label} can be undone only within {minutes} min of being {did}; "
+                "nothing was changed."
+            )
+        events = lead_store.list_events(session, lead.id)
+        if events[-1].id != event.id:
+            raise InvalidTransition(
+                f"{label} has moved on since you {did} it; nothing was undone.",
+                lead_id=lead.id,
+                status=lead.status,
+                owner_id=lead.owner_id,
+            )
+        earlier = [earlier.action for earlier in events[:-1]]
+        assert event.from_status is not None  # an accept or reject always comes from a status
+        undone = self._transition(
+            session,
+            lead_id=lead.id,
+            seen=lead,
+            action=Action.UNDO,
+            actor=actor,
+            now=now,
+            to=event.from_status,
+            values={
+                **UNDONE_VALUES[event.action],
+                **report_facts.undone(lead, event.action, earlier),
+            },
+            details={"undid": event.action, "event": event.id},
+            allowed=frozenset({event.to_status}),
+        )
+        if event.action == Action.REJECT:
+            report_facts.forget_rejection(session, lead_id=lead.id, at=event.at)
+        return undone
+
     def _transition(
         self,
         session: Session,
@@ -405,7 +480,7 @@ class Lifecycle:
         status the lead has when written, and its SLA windows; otherwise the windows follow `to`.
         """
         for _attempt in range(MAX_ATTEMPTS):
-            lead = seen if seen is not None else _require(session, lead_id)
+            lead = seen if seen is not None else require(session, lead_id)
             seen = None
             if lead.status not in (allowed or ALLOWED_FROM[action]):
                 raise _refusal(lead, action)
@@ -438,6 +513,7 @@ class Lifecycle:
                 audit = dict(details or {})
                 if updated.owner_id != seen_owner:
                     audit["previous_owner"] = seen_owner
+                    _tell_previous_owner(session, updated, seen_owner, actor, now)
                 event_id = lead_store.add_event(
                     session, _event(updated, action, seen_status, actor, now, audit)
                 )
@@ -455,7 +531,7 @@ class Lifecycle:
                 # on them is taken as late, and held as briefly, as the transaction allows.
                 report_facts.recount(session, counted, updated)
                 return updated
-        lead = _require(session, lead_id)
+        lead = require(session, lead_id)
         raise _refusal(lead, action)
 
 
@@ -483,7 +559,7 @@ def ensure_possible(session: Session, *, lead_id: int, action: Action) -> Lead:
     For steps that must ask something first (Reject opens a form): a lead claimed meanwhile is
     refused before the rep fills in the form, not after.
     """
-    lead = _require(session, lead_id)
+    lead = require(session, lead_id)
     if lead.status not in ALLOWED_FROM[action]:
         raise _refusal(lead, action)
     return lead
@@ -499,7 +575,8 @@ _UNCLAIMED: dict[str, Any] = {
 }
 
 
-def _require(session: Session, lead_id: int) -> Lead:
+def require(session: Session, lead_id: int) -> Lead:
+    """The lead, or LeadNotFound."""
     lead = lead_store.get_lead(session, lead_id)
     if lead is None:
         raise LeadNotFound(lead_id)
@@ -583,6 +660,24 @@ def _owner_or_manager(actor: Actor, what: str) -> Check:
             )
 
     return check
+
+
+def _tell_previous_owner(
+    session: Session, lead: Lead, previous: str | None, actor: Actor, now: datetime
+) -> None:
+    """Someone else (a manager) took the lead from its owner: the owner hears it by DM, and
+    their App Home no longer lists it."""
+    if previous is None or actor.id in (previous, SYSTEM.id):
+        return
+    outbox.home_changed(session, user_id=previous, now=now)
+    outbox.direct_message(
+        session,
+        lead=lead,
+        user_id=previous,
+        kind=DmKind.TAKEN,
+        now=now,
+        details={"by": actor.id, "to": lead.owner_id},
+    )
 
 
 def _event(

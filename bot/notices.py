@@ -19,13 +19,12 @@ FAILURE = "Sorry, something went wrong on Baton's side; nothing was changed. Try
 
 
 def dm_intro(lead: Lead, kind: DmKind) -> str:
-    """The DM's first line: why Baton writes about this lead."""
+    """The first line of a DM to the owner (`OWNER` or `FOLLOW_UP_REMINDER`): why Baton writes
+    about this lead. The other kinds are drawn by bot.lead_messages."""
     who = lead_title(lead)
-    if kind == DmKind.OWNER:
-        return f"You claimed *{who}*."
     if kind == DmKind.FOLLOW_UP_REMINDER:
         return f"⏰ Reminder: reach *{who}* before {_when(lead.follow_up_due_at)}."
-    return f"🚨 *{who}* breached its SLA and needs a manager."
+    return f"You claimed *{who}*."
 
 
 def form_expired(lead: Lead, *, button: str = "Reject", form: str = "the Reject form") -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from storage import lead_messages as message_store
 from storage import outbox as outbox_store
 from storage.models import Lead, OutboxKind
 
@@ -19,7 +20,9 @@ class DmKind(StrEnum):
 
     OWNER = "owner"  # you claimed it (or a manager assigned it to you)
     FOLLOW_UP_REMINDER = "follow_up_reminder"  # reach it before the follow-up SLA ends
-    ESCALATION = "escalation"  # to a manager: an SLA was breached
+    ESCALATION = "escalation"  # to a manager (and in the card's thread): an SLA was breached
+    TAKEN = "taken"  # to a rep: someone else reassigned or reopened their lead
+    REJECTED = "rejected"  # to whoever rejected the lead: what they did, and an Undo
 
 
 def cards_created(session: Session, *, leads: Sequence[Lead], now: datetime) -> None:
@@ -31,9 +34,45 @@ def cards_created(session: Session, *, leads: Sequence[Lead], now: datetime) -> 
 
 
 def card_changed(session: Session, *, lead: Lead, now: datetime) -> None:
-    """Ask for a redraw; one waiting redraw is enough, since it renders the state at send time."""
+    """Ask for a redraw of the card, and of the messages remembered about the lead (DMs,
+    escalations); one waiting redraw of each is enough, since it renders the state at send
+    time."""
     if not outbox_store.has_pending_redraw(session, lead_id=lead.id):
         outbox_store.queue(session, kind=OutboxKind.UPDATE_CARD, lead_id=lead.id, now=now)
+    messages_changed(session, lead_id=lead.id, now=now)
+
+
+def messages_changed(session: Session, *, lead_id: int, now: datetime) -> None:
+    """Ask for a redraw of the lead's remembered messages, if it has any."""
+    kind = OutboxKind.REDRAW_MESSAGES
+    if message_store.has_any(session, lead_id=lead_id) and not outbox_store.has_pending_redraw(
+        session, lead_id=lead_id, of_messages=True
+    ):
+        outbox_store.queue(session, kind=kind, lead_id=lead_id, now=now)
+
+
+def remember_message(
+    session: Session,
+    *,
+    lead_id: int,
+    kind: DmKind,
+    user_id: str | None,
+    channel: str,
+    ts: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Slack posted a message about the lead that must stay true: keep where, to redraw it."""
+    message_store.remember(
+        session,
+        lead_id=lead_id,
+        kind=kind.value,
+        user_id=user_id,
+        channel=channel,
+        ts=ts,
+        payload=payload,
+        now=now,
+    )
 
 
 def card_clicked(
@@ -57,16 +96,23 @@ def card_clicked(
 
 
 def direct_message(
-    session: Session, *, lead: Lead, user_id: str, kind: DmKind, now: datetime
+    session: Session,
+    *,
+    lead: Lead,
+    user_id: str,
+    kind: DmKind,
+    now: datetime,
+    details: dict[str, Any] | None = None,
 ) -> None:
-    """A DM about the lead, drawn from its state when sent. The payload key stays "template",
-    its name when rows queued by earlier versions were written."""
+    """A DM about the lead, drawn from its state when sent (bot.lead_messages); `details` are
+    what it must say that the lead does not hold (who assigned it, which deadline passed). The
+    payload key stays "template", its name when rows queued by earlier versions were written."""
     outbox_store.queue(
         session,
         kind=OutboxKind.DM,
         lead_id=lead.id,
         user_id=user_id,
-        payload={"template": kind.value},
+        payload={"template": kind.value, **(details or {})},
         now=now,
     )
 
@@ -74,6 +120,12 @@ def direct_message(
 def dm_kind(payload: dict[str, Any]) -> DmKind:
     """The kind of DM a queued row asks for (see `direct_message`)."""
     return DmKind(payload["template"])
+
+
+def drawn_kind(payload: dict[str, Any]) -> DmKind | None:
+    """The kind a thread reply is drawn as, None for a reply of plain text."""
+    template = payload.get("template")
+    return DmKind(template) if template else None
 
 
 def tell_user(
@@ -98,16 +150,28 @@ def tell_user(
 
 
 def thread_reply(
-    session: Session, *, lead: Lead, text: str, now: datetime, broadcast: bool = False
+    session: Session,
+    *,
+    lead: Lead,
+    text: str,
+    now: datetime,
+    broadcast: bool = False,
+    drawn_as: DmKind | None = None,
+    details: dict[str, Any] | None = None,
 ) -> None:
     """A reply in the card's thread; with `broadcast`, Slack shows it in the channel too. It
-    joins the card's channel lane: where the card is, or (routed before delivery) will be."""
+    joins the card's channel lane: where the card is, or (routed before delivery) will be.
+    With `drawn_as`, the reply is drawn from the lead's state like a DM of that kind (`text`
+    leading it) and remembered, to be redrawn as the lead moves on."""
+    payload: dict[str, Any] = {"text": text, "broadcast": broadcast, **(details or {})}
+    if drawn_as is not None:
+        payload["template"] = drawn_as.value
     outbox_store.add(
         session,
         kind=OutboxKind.THREAD_REPLY,
         lead_id=lead.id,
         channel=lead.slack_channel,
-        payload={"text": text, "broadcast": broadcast},
+        payload=payload,
         now=now,
     )
 
@@ -146,9 +210,15 @@ def channel_message(
 
 
 def publish_home(
-    session: Session, *, user_id: str, manager: bool, marketer: bool, now: datetime
+    session: Session,
+    *,
+    user_id: str,
+    manager: bool | None,
+    marketer: bool | None,
+    now: datetime,
 ) -> None:
-    """Redraw someone's App Home; the roles travel along, since the view depends on them."""
+    """Redraw someone's App Home; the roles travel along, since the view depends on them
+    (None: not known here, looked up when it is sent)."""
     outbox_store.add(
         session,
         kind=OutboxKind.PUBLISH_HOME,
@@ -156,6 +226,12 @@ def publish_home(
         payload={"manager": manager, "marketer": marketer},
         now=now,
     )
+
+
+def home_changed(session: Session, *, user_id: str, now: datetime) -> None:
+    """Someone's App Home lists a lead that just left them: redraw it (roles looked up when
+    sent), so it no longer offers the lead's buttons."""
+    publish_home(session, user_id=user_id, manager=None, marketer=None, now=now)
 
 
 def feedback_file(

@@ -11,7 +11,7 @@ bot.reports'; migration 0008 derived the same from the event log for the past.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -63,6 +63,17 @@ def on_transition(
         if seen.first_claimed_at is not None:
             span = elapsed(policies, seen.sla_policy, seen.first_claimed_at, now)
             facts["time_to_contact_us"] = microseconds(span)
+    return facts
+
+
+def undone(seen: Lead, action: str, earlier_actions: Collection[str]) -> dict[str, Any]:
+    """The report columns to clear when `action` (an accept or reject) is undone: those it set
+    as the lead's first decision or first claim, when no earlier move had set them."""
+    facts: dict[str, Any] = {}
+    if seen.first_decision == action and not DECISIONS & set(earlier_actions):
+        facts.update(first_decision=None, first_decided_by=None, time_to_claim_us=None)
+    if action in CLAIMS and not CLAIMS & set(earlier_actions):
+        facts["first_claimed_at"] = None
     return facts
 
 
@@ -149,6 +160,11 @@ def record_rejection(
         reason=reason,
         note=note,
     )
+
+
+def forget_rejection(session: Session, *, lead_id: int, at: datetime) -> None:
+    """An undone reject is no longer feedback."""
+    report_store.delete_rejection(session, lead_id=lead_id, at=at)
 
 
 def elapsed(policies: SlaPolicies, policy: str | None, start: datetime, end: datetime) -> timedelta:

@@ -288,12 +288,18 @@ class Rules(_Strict):
     intake: Intake = Intake()
     hooks: dict[str, HookSource] = Field(default_factory=dict)  # inbound senders by name
     webhooks: list[WebhookEndpoint] = Field(default_factory=list)  # outbound, `[[webhooks]]`
+    # How long whoever accepted or rejected a lead may take it back with Undo.
+    undo_minutes: int = Field(default=5, ge=1, le=60)
 
     @field_validator("webhooks")
     @classmethod
     def _distinct_webhooks(cls, endpoints: list[WebhookEndpoint]) -> list[WebhookEndpoint]:
         check_endpoints(endpoints)
         return endpoints
+
+    @property
+    def undo_window(self) -> timedelta:
+        return timedelta(minutes=self.undo_minutes)
 
     @field_validator("hooks")
     @classmethod

@@ -102,6 +102,7 @@ class SlaSweep:
             },
             now=now,
         )
+        due = lead.claim_due_at if breached[1] == "claim" else lead.follow_up_due_at
         self.lifecycle.escalate(
             session,
             lead_id=lead.id,
@@ -120,7 +121,19 @@ class SlaSweep:
             manager_groups=roles.manager_groups,
             reopened=policy.reopen_on_breach,
         )
-        outbox.thread_reply(session, lead=lead, text=breach.in_thread(), now=now)
+        details = {
+            "breach": breached[1],
+            "owner": owner,
+            "due": due.isoformat() if due is not None else None,
+        }
+        outbox.thread_reply(
+            session,
+            lead=lead,
+            text=breach.in_thread(),
+            now=now,
+            drawn_as=DmKind.ESCALATION,
+            details={**details, "headline": breach.in_thread()},
+        )
         if policy.escalation_channel:
             outbox.channel_message(
                 session,
@@ -131,6 +144,11 @@ class SlaSweep:
             )
         for manager in managers:
             outbox.direct_message(
-                session, lead=lead, user_id=manager, kind=DmKind.ESCALATION, now=now
+                session,
+                lead=lead,
+                user_id=manager,
+                kind=DmKind.ESCALATION,
+                now=now,
+                details=details,
             )
         return True

@@ -13,6 +13,14 @@ class ActionId(StrEnum):
     RELEASE = "lead.release"
     MARK_CONTACTED = "lead.contacted"
     DETAILS = "lead.details"
+    REOPEN = "lead.reopen"
+    ASSIGN_TO = "lead.assign_to"  # a user picker; its block id carries the lead id
+    UNDO = "lead.undo"  # its value is the id of the event to undo
+
+
+# The block holding an escalation's Assign to… picker: this prefix, then the lead id (a
+# users_select has no value of its own to carry it).
+ASSIGN_BLOCK_PREFIX = "lead.assign:"
 
 
 class ViewId(StrEnum):

@@ -32,6 +32,7 @@ ACTION_TYPES = {
     "escalate": "lead.escalated",
     "mark_contacted": "lead.contacted",
     "outcome": "lead.outcome",
+    "undo": "lead.undone",
 }
 SLA_TYPES = ("sla.reminded", "sla.breached")  # announced by bot.sla_sweep
 EVENT_TYPES = (*ACTION_TYPES.values(), *SLA_TYPES)

@@ -126,6 +126,7 @@ class BatonServer:
         self.services.wake_delivery = self._wake_deliveries
         # Role look-ups get the retrying client: they run in the background, nobody waits.
         self.roles = RoleResolver(config.rules, self.clients.api)
+        self.services.actor_of = self.roles.actor
         schedule_group_refresh(scheduler, self.roles, every=refresh_groups_every)
         self.bolt = create_bolt_app(self.services, self.clients, self.roles)
         self.socket_mode: SocketModeHandler | None = None  # built at start: it starts threads

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy.orm import Session
 
-from bot.lifecycle import Lifecycle
+from bot.lifecycle import Actor, Lifecycle
 from bot.sla_policy import SlaPolicies
 from bot.sla_sweep import SlaSweep
 from handlers.config import Config
@@ -32,6 +32,8 @@ class Services:
     wake_delivery: Callable[[], None] = lambda: None
     # Slash-command answers: in the acknowledgement when quick, through response_url when not.
     answers: SlowAnswers = field(default_factory=SlowAnswers)
+    # Who someone is (roles), for what is drawn for them later; serve binds it to the roles.
+    actor_of: Callable[[str], Actor] = Actor
     # The domain bound to the rules once: adapters call these, and never pass the rules on.
     policies: SlaPolicies = field(init=False)
     lifecycle: Lifecycle = field(init=False)

@@ -10,13 +10,14 @@ from slack_sdk.errors import SlackApiError
 
 from bot import lifecycle, notices, outbox
 from bot.commands import lead_number
-from bot.errors import BatonError, InvalidInput, InvalidTransition
+from bot.errors import BatonError, InvalidInput, InvalidTransition, NotAllowed
 from bot.home import request_home
 from bot.lead_details import lead_details
 from bot.lifecycle import Action, Actor
 from bot.modals import parse_reject_submission, reject_errors, reject_modal
-from bot.slack_ids import REASON_ACTION, REASON_BLOCK, ActionId, ViewId
-from handlers.roles import RoleResolver
+from bot.slack_ids import ASSIGN_BLOCK_PREFIX, REASON_ACTION, REASON_BLOCK, ActionId, ViewId
+from bot.slack_text import lead_label
+from handlers.roles import AssigneeCheck, RoleResolver
 from handlers.services import Services
 
 
@@ -43,7 +44,7 @@ def open_modal(client: WebClient, body: dict[str, Any], view: dict[str, Any], ex
         raise TriggerExpired(expired) from error
 
 
-def register(app: App, services: Services, roles: RoleResolver) -> None:
+def register(app: App, services: Services, roles: RoleResolver, assignees: AssigneeCheck) -> None:
     rules = services.config.rules
     actor = roles.actor
 
@@ -81,6 +82,44 @@ def register(app: App, services: Services, roles: RoleResolver) -> None:
     def on_lead_contacted(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         transition(services.lifecycle.mark_contacted, body)
+
+    @app.action(ActionId.REOPEN)
+    def on_lead_reopen(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        transition(services.lifecycle.reopen, body)
+
+    @app.action(ActionId.ASSIGN_TO)
+    def on_lead_assign_to(ack: Ack, body: dict[str, Any]) -> None:
+        """A manager picked a rep in an escalation: assign in one step, once Slack confirms
+        the pick is an active rep (the checks of `/leads assign`)."""
+        ack()
+        picked = body["actions"][0]
+        lead_id = lead_id_of((picked.get("block_id") or "").removeprefix(ASSIGN_BLOCK_PREFIX))
+        who, assignee = actor(body["user"]["id"]), picked.get("selected_user")
+        if not assignee:
+            raise InvalidInput({"assignee": "pick the rep to assign the lead to"})
+        refusal = assignees.refusal(assignee, asked_by=who.id)
+        if refusal is not None:
+            with services.db.read() as session:
+                lead = lifecycle.require(session, lead_id)
+                raise NotAllowed(f"{lead_label(lead)}: {refusal}")
+        with services.unit_of_work() as session:
+            services.lifecycle.assign(
+                session, lead_id=lead_id, actor=who, assignee=assignee, now=services.clock()
+            )
+
+    @app.action(ActionId.UNDO)
+    def on_lead_undo(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        event_id = lead_id_of(body["actions"][0].get("value"))  # an event id, shaped alike
+        with services.unit_of_work() as session:
+            services.lifecycle.undo(
+                session,
+                event_id=event_id,
+                actor=actor(body["user"]["id"]),
+                window=rules.undo_window,
+                now=services.clock(),
+            )
 
     @app.action(ActionId.REJECT)
     def on_lead_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:

@@ -25,7 +25,7 @@ from slack_sdk import WebClient
 from bot import notices
 from bot.errors import BatonError
 from handlers import slack_actions, slack_commands, slack_events, slack_payloads
-from handlers.roles import RoleResolver
+from handlers.roles import AssigneeCheck, RoleResolver
 from handlers.services import Services
 from handlers.slack_delivery import SlackClients
 from handlers.slack_outage import answer_without_database
@@ -94,8 +94,9 @@ def create_bolt_app(services: Services, clients: SlackClients, roles: RoleResolv
         process_before_response=True,
         raise_error_for_unhandled_request=True,  # answered by on_error, without Bolt's warning
     )
-    slack_actions.register(app, services, roles)
-    slack_commands.register(app, services, roles, clients.interactive)
+    assignees = AssigneeCheck(roles, clients.interactive)  # answers within Slack's 3 s
+    slack_actions.register(app, services, roles, assignees)
+    slack_commands.register(app, services, roles, assignees)
     slack_events.register(app, services, roles)
 
     @app.error

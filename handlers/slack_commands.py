@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk import WebClient
 
 from bot.commands import Subcommand, UnclearCommand, parse_leads_command
 from bot.leads_command import Reply, answer, unclear_reply, writes
@@ -15,9 +14,8 @@ from handlers.services import Services
 from handlers.slow_answers import reply_body
 
 
-def register(app: App, services: Services, roles: RoleResolver, interactive: WebClient) -> None:
-    """`interactive` is the fast-failing client the assignee check asks Slack through."""
-    assignees = AssigneeCheck(roles, interactive)
+def register(app: App, services: Services, roles: RoleResolver, assignees: AssigneeCheck) -> None:
+    """`assignees` asks Slack through the fast-failing interactive client."""
 
     @app.command("/leads")
     def on_leads_command(ack: Ack, command: dict[str, Any]) -> None:

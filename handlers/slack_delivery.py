@@ -32,7 +32,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot import cards, channel_posts, lead_history, outbox
+from bot import cards, channel_posts, lead_history, lead_messages, outbox
 from bot.home import home_view
 from bot.lifecycle import Actor
 from bot.periods import Period
@@ -42,6 +42,7 @@ from handlers import metrics, response_urls
 from handlers.exports import feedback_csv
 from handlers.services import Services
 from handlers.slack_errors import PERMANENT_ERRORS, TOKEN_ERRORS
+from storage import lead_messages as message_store
 from storage import leads as lead_store
 from storage import outbox as outbox_store
 from storage.errors import UNAVAILABLE_ERRORS
@@ -70,6 +71,7 @@ RESPONSE_URL_TIMEOUT_SECONDS = 5  # one quick chance: chat.update is the fallbac
 METHOD_LANES: dict[str, str] = {
     OutboxKind.REPLACE_CARD: "response_url",
     OutboxKind.UPDATE_CARD: "chat.update",
+    OutboxKind.REDRAW_MESSAGES: "chat.update:messages",
     OutboxKind.EPHEMERAL: "chat.postEphemeral",
     OutboxKind.DM: "dm",
     OutboxKind.PUBLISH_HOME: "views.publish",
@@ -198,6 +200,7 @@ class DeliveryWorker:
             OutboxKind.POST_CARD: self._post_card,
             OutboxKind.UPDATE_CARD: self._update_card,
             OutboxKind.REPLACE_CARD: self._replace_card,
+            OutboxKind.REDRAW_MESSAGES: self._redraw_messages,
             OutboxKind.DM: self._direct_message,
             OutboxKind.EPHEMERAL: self._ephemeral,
             OutboxKind.THREAD_REPLY: self._thread_reply,
@@ -522,16 +525,88 @@ class DeliveryWorker:
                 outbox_store.redraw_by_update(session, stored, now=now)
 
     def _direct_message(self, row: SlackOutbox) -> None:
-        lead = self._lead(row.lead_id)
         assert row.user_id is not None
         kind = outbox.dm_kind(row.payload)
-        message = cards.lead_dm(
-            lead, kind=kind, reasons=self.rules.reasons, emojis=self.rules.policy_emojis
-        )
+        lead, message = self._draw(row.lead_id, kind, row.payload, viewer=row.user_id)
         channel = self.clients.delivery.conversations_open(users=row.user_id)["channel"]["id"]
-        self.clients.poster.chat_postMessage(
+        response = self.clients.poster.chat_postMessage(
             channel=channel, text=message.text, blocks=message.blocks, unfurl_links=False
         )
+        self._finish_drawn(row, lead, kind, channel=channel, ts=response["ts"])
+
+    def _draw(
+        self, lead_id: int | None, kind: outbox.DmKind, payload: dict[str, Any], viewer: str | None
+    ) -> tuple[Lead, cards.Message]:
+        """A message about a lead (bot.lead_messages) as it stands now, for `viewer`; an
+        escalation read away from the card (a DM) links to it."""
+        with self.services.db.read() as session:
+            lead = lead_store.get_lead(session, lead_id) if lead_id is not None else None
+            if lead is None:
+                raise RetryLater(f"lead {lead_id} not found")
+            last_event = lead_store.latest_event(session, lead.id)
+        away = kind == outbox.DmKind.ESCALATION and viewer is not None
+        drawing = lead_messages.Drawing(
+            kind=kind,
+            payload=payload,
+            viewer=viewer,
+            last_event=last_event,
+            now=self.services.clock(),
+            undo_window=self.rules.undo_window,
+            reasons=self.rules.reasons,
+            emojis=self.rules.policy_emojis,
+            card_link=self._card_link(lead) if away else None,
+        )
+        return lead, lead_messages.draw(lead, drawing)
+
+    def _card_link(self, lead: Lead) -> str | None:
+        """The card's permalink, as Slack gives it, for a message read away from the card."""
+        if not (lead.slack_channel and lead.slack_ts):
+            return None
+        found = self.clients.delivery.chat_getPermalink(
+            channel=lead.slack_channel, message_ts=lead.slack_ts
+        )
+        return str(found["permalink"])
+
+    def _finish_drawn(
+        self, row: SlackOutbox, lead: Lead, kind: outbox.DmKind, *, channel: str, ts: str
+    ) -> None:
+        """Settle a message drawn from the lead; one that offers buttons is remembered, and
+        redrawn at once if the lead moved on while it was being posted."""
+        if kind not in lead_messages.REMEMBERED:
+            self._finish(row)
+            return
+
+        def remember(session: Any) -> None:
+            now = self.services.clock()
+            outbox.remember_message(
+                session,
+                lead_id=lead.id,
+                kind=kind,
+                user_id=row.user_id,
+                channel=channel,
+                ts=ts,
+                payload=row.payload,
+                now=now,
+            )
+            current = lead_store.get_lead(session, lead.id)
+            if current is not None and current.updated_at != lead.updated_at:
+                outbox.messages_changed(session, lead_id=lead.id, now=now)
+
+        self._finish(row, remember)
+
+    def _redraw_messages(self, row: SlackOutbox) -> None:
+        """Redraw every message remembered about the lead from its current state."""
+        assert row.lead_id is not None
+        with self.services.db.read() as session:
+            remembered = [
+                (m.kind, m.payload, m.user_id, m.channel, m.ts)
+                for m in message_store.list_for_lead(session, row.lead_id)
+            ]
+        for kind, payload, viewer, channel, ts in remembered:
+            _, message = self._draw(row.lead_id, outbox.DmKind(kind), payload, viewer=viewer)
+            self.clients.delivery.chat_update(
+                channel=channel, ts=ts, text=message.text, blocks=message.blocks
+            )
         self._finish(row)
 
     def _ephemeral(self, row: SlackOutbox) -> None:
@@ -546,8 +621,14 @@ class DeliveryWorker:
         if not (lead.slack_ts and lead.slack_channel):
             self._without_card(row)
             return
+        channel, card_ts = lead.slack_channel, lead.slack_ts
+        drawn_as = outbox.drawn_kind(row.payload)
+        blocks = None
         text = row.payload.get("text")
-        if text is None:  # a move's line, drawn from its stored event (bot.outbox.history_reply)
+        if drawn_as is not None:  # an escalation, drawn as it stands now (bot.lead_messages)
+            lead, message = self._draw(lead.id, drawn_as, row.payload, viewer=None)
+            blocks = message.blocks
+        elif text is None:  # a move's line, drawn from its stored event (outbox.history_reply)
             with self.services.db.read() as session:
                 text = lead_history.event_reply(
                     session,
@@ -555,13 +636,17 @@ class DeliveryWorker:
                     rules=self.rules,
                     now=self.services.clock(),
                 )
-        self.clients.poster.chat_postMessage(
-            channel=lead.slack_channel,
-            thread_ts=lead.slack_ts,
+        response = self.clients.poster.chat_postMessage(
+            channel=channel,
+            thread_ts=card_ts,
             text=text,
+            blocks=blocks,
             reply_broadcast=bool(row.payload.get("broadcast")),
         )
-        self._finish(row)
+        if drawn_as is None:
+            self._finish(row)
+        else:
+            self._finish_drawn(row, lead, drawn_as, channel=channel, ts=response["ts"])
 
     def _without_card(self, row: SlackOutbox) -> None:
         """A reply waits for its card; if the card was given up, so is the reply (waiting
@@ -595,11 +680,14 @@ class DeliveryWorker:
 
     def _publish_home(self, row: SlackOutbox) -> None:
         assert row.user_id is not None
-        actor = Actor(
-            row.user_id,
-            is_manager=bool(row.payload.get("manager")),
-            is_marketer=bool(row.payload.get("marketer")),
-        )
+        if row.payload.get("manager") is None:  # queued where the roles were not known
+            actor = self.services.actor_of(row.user_id)
+        else:
+            actor = Actor(
+                row.user_id,
+                is_manager=bool(row.payload.get("manager")),
+                is_marketer=bool(row.payload.get("marketer")),
+            )
         with self.services.db.read() as session:
             view = home_view(
                 session,

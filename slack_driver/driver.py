@@ -110,11 +110,37 @@ class SlackUser:
         `value` picks among buttons sharing an `action_id`. Raises LookupError when there is no
         such message or button.
         """
+        message, _ = self.slack.shown_message(self.user_id, self.slack.conversation(channel).id, ts)
+        block_id, button = payloads.find_button(message.get("blocks", []), action_id, value)
+        action = payloads.button_action(block_id, button, self.slack.new_ts())
+        return self._act_in_message(channel, ts, action, delivery)
+
+    def pick_user(
+        self,
+        channel: str,
+        ts: str,
+        action_id: str,
+        picked: str,
+        *,
+        delivery: Delivery | None = None,
+    ) -> httpx.Response:
+        """Pick `picked` in a user picker (users_select) of a message, as Slack sends it at once.
+
+        Raises LookupError when there is no such message or picker.
+        """
+        message, _ = self.slack.shown_message(self.user_id, self.slack.conversation(channel).id, ts)
+        blocks = message.get("blocks", [])
+        block_id, element = payloads.find_element(blocks, action_id, None, kind="users_select")
+        action = payloads.user_picked(block_id, element, picked, self.slack.new_ts())
+        return self._act_in_message(channel, ts, action, delivery)
+
+    def _act_in_message(
+        self, channel: str, ts: str, action: dict[str, Any], delivery: Delivery | None
+    ) -> httpx.Response:
         slack = self.slack
         user = slack.member(self.user_id)
         chan = slack.conversation(channel)
         message, is_ephemeral = slack.shown_message(user.id, chan.id, ts)
-        block_id, button = payloads.find_button(message.get("blocks", []), action_id, value)
         container: dict[str, Any] = {
             "type": "message",
             "message_ts": ts,
@@ -135,7 +161,7 @@ class SlackUser:
             verification_token=slack.verification_token,
             trigger_id=slack.new_trigger(user.id),
             container=container,
-            action=payloads.button_action(block_id, button, slack.new_ts()),
+            action=action,
             extra=extra,
         )
         return self._send("interactive", payload, delivery)

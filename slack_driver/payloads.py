@@ -77,6 +77,14 @@ def find_button(
     blocks: list[dict[str, Any]], action_id: str, value: str | None
 ) -> tuple[str, dict[str, Any]]:
     """The block id and the button with `action_id` (and `value`, when given)."""
+    return find_element(blocks, action_id, value, kind="button")
+
+
+def find_element(
+    blocks: list[dict[str, Any]], action_id: str, value: str | None, *, kind: str
+) -> tuple[str, dict[str, Any]]:
+    """The block id and the interactive element of type `kind` with `action_id` (and
+    `value`, when given)."""
     for block in blocks:
         if block.get("type") == "actions":
             elements = block.get("elements", [])
@@ -87,10 +95,23 @@ def find_button(
                 continue
             if value is not None and element.get("value") != value:
                 continue
-            if element.get("type") != "button":
-                raise LookupError(f"{action_id} is a {element.get('type')}, not a button")
+            if element.get("type") != kind:
+                raise LookupError(f"{action_id} is a {element.get('type')}, not a {kind}")
             return block["block_id"], element
-    raise LookupError(f"no button {action_id!r} (value {value!r}) in these blocks")
+    raise LookupError(f"no {kind} {action_id!r} (value {value!r}) in these blocks")
+
+
+def user_picked(
+    block_id: str, element: dict[str, Any], user_id: str, action_ts: str
+) -> dict[str, Any]:
+    """The action of a users_select in a message once someone is picked in it."""
+    return {
+        "action_id": element["action_id"],
+        "block_id": block_id,
+        "type": "users_select",
+        "selected_user": user_id,
+        "action_ts": action_ts,
+    }
 
 
 def select_action(

@@ -181,6 +181,12 @@ def list_events(session: Session, lead_id: int) -> Sequence[LeadEvent]:
     ).all()
 
 
+def latest_event(session: Session, lead_id: int) -> LeadEvent | None:
+    return session.scalars(
+        select(LeadEvent).where(LeadEvent.lead_id == lead_id).order_by(LeadEvent.id.desc()).limit(1)
+    ).first()
+
+
 def list_leads(session: Session) -> Sequence[Lead]:
     return session.scalars(select(Lead).order_by(Lead.id)).all()
 

@@ -298,6 +298,25 @@ class OutboxKind(enum.StrEnum):
     PUBLISH_HOME = "publish_home"  # redraw `user_id`'s App Home tab from current state
     FEEDBACK_FILE = "feedback_file"  # the rejection feedback export, as a CSV in `user_id`'s DM
     BURST_NOTICE = "burst_notice"  # "N leads are arriving": into `channel`, ahead of its cards
+    REDRAW_MESSAGES = "redraw_messages"  # redraw the lead's remembered messages (LeadMessage)
+
+
+class LeadMessage(Base):
+    """A message Baton sent about a lead that offers buttons (a DM, an escalation in the card's
+    thread): where Slack put it, so it can be redrawn when the lead moves on. `kind` and
+    `payload` are what the message was drawn from; `user_id` is who it was sent to (None for a
+    message in a channel, which everyone sees)."""
+
+    __tablename__ = "lead_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
 
 
 class SlackOutbox(Base):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Select, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from storage.models import Lead, OutboxKind, SlackOutbox
@@ -95,28 +95,35 @@ def _values(
     }
 
 
-# Every click asks it: built once, run on the connection without the ORM.
-_PENDING_REDRAW = (
-    select(SlackOutbox.id)
-    .where(
-        SlackOutbox.lead_id == bindparam("lead_id"),
-        SlackOutbox.kind.in_(REDRAWS),
-        SlackOutbox.done_at.is_(None),
-        SlackOutbox.locked_until.is_(None),
+def _pending(kinds: Sequence[str]) -> Select[int]:
+    return (
+        select(SlackOutbox.id)
+        .where(
+            SlackOutbox.lead_id == bindparam("lead_id"),
+            SlackOutbox.kind.in_(kinds),
+            SlackOutbox.done_at.is_(None),
+            SlackOutbox.locked_until.is_(None),
+        )
+        .limit(1)
+        .with_for_update()
     )
-    .limit(1)
-    .with_for_update()
-)
 
 
-def has_pending_redraw(session: Session, *, lead_id: int) -> bool:
-    """True when a redraw of the lead's card is waiting and not yet leased.
+# Every click asks them: built once, run on the connection without the ORM.
+_PENDING_REDRAW = _pending(REDRAWS)
+_PENDING_MESSAGES_REDRAW = _pending((OutboxKind.REDRAW_MESSAGES,))
+
+
+def has_pending_redraw(session: Session, *, lead_id: int, of_messages: bool = False) -> bool:
+    """True when a redraw of the lead's card (`of_messages`: of the messages remembered about
+    it) is waiting and not yet leased.
 
     The row found stays locked until the caller commits (PostgreSQL; SQLite has one writer),
     so no worker leases it and renders the lead before the caller's change is visible: the
     change is then drawn by that waiting redraw or by one the caller queues.
     """
-    found = session.connection().execute(_PENDING_REDRAW, {"lead_id": lead_id})
+    query = _PENDING_MESSAGES_REDRAW if of_messages else _PENDING_REDRAW
+    found = session.connection().execute(query, {"lead_id": lead_id})
     return found.first() is not None
 
 

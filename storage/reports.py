@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, case, func, select, text, true, union_all
+from sqlalchemy import ColumnElement, Row, Select, case, delete, func, select, text, true, union_all
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -290,6 +290,11 @@ def add_rejection(
         )
     )
     session.flush()
+
+
+def delete_rejection(session: Session, *, lead_id: int, at: datetime) -> None:
+    """Forget a reject that was undone: the feedback reports count only rejects that stand."""
+    session.execute(delete(Rejection).where(Rejection.lead_id == lead_id, Rejection.at == at))
 
 
 def _rejected_in(

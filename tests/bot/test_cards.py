@@ -591,14 +591,6 @@ def test_follow_up_reminder_dm_names_the_deadline_and_offers_mark_contacted() ->
     assert list(buttons(message)) == ["lead.contacted", "lead.release", "lead.details"]
 
 
-def test_escalation_dm_lets_a_manager_act_on_the_lead() -> None:
-    message = lead_dm(
-        lead_in(LeadStatus.ESCALATED), kind=DmKind.ESCALATION, reasons=DEFAULT_REASONS
-    )
-    assert "breached its SLA" in message.text
-    assert list(buttons(message)) == ["lead.accept", "lead.reject", "lead.details"]
-
-
 def test_details_show_the_fields_only_the_sender_knows() -> None:
     shown = json.dumps(details(make_lead(extra={"region": "<!channel> EMEA"})))
 

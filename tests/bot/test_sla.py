@@ -171,7 +171,8 @@ def test_nothing_fires_after_the_lead_is_accepted(db: Database) -> None:
             now=NY_TUESDAY_10 + timedelta(minutes=1),
         )
     told = outbox_kinds(db, lead_id)
-    assert told == [OutboxKind.THREAD_REPLY]  # the rejection's line in the card's thread
+    # The rejection's line in the card's thread, and the rejecter's own confirmation.
+    assert told == [OutboxKind.THREAD_REPLY, OutboxKind.DM]
     assert sweep(db, NY_TUESDAY_10 + timedelta(days=30)) == []
     assert outbox_kinds(db, lead_id) == told
 

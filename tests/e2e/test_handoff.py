@@ -62,7 +62,8 @@ def test_accept_updates_the_card_and_sends_the_rep_the_lead(
     assert buttons(claimed) == ["lead.contacted", "lead.details"]  # Release: in the owner's DM
     dm = slack.wait_for(lambda: slack.dms(REP_1))
     assert "Dana Whitfield" in dm[0]["text"]
-    assert buttons(dm[0]) == ["lead.contacted", "lead.release", "lead.details"]
+    owners = ["lead.contacted", "lead.release", "lead.details"]
+    assert buttons(dm[0]) == [*owners, "lead.undo"]  # Undo: the accept is theirs, and recent
 
 
 def test_a_double_click_claims_once(bot: BatonServer, slack: SlackEmulator, user: As) -> None:

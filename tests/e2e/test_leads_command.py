@@ -116,7 +116,7 @@ def test_managers_assign_and_reopen_reps_may_not(
     assert f"Northwind Traders · Lead 3 (#{waiting}) is now <@{REP_2}>'s" in reply
     wait_for_card(slack, waiting, lambda c: f"<@{REP_2}>" in card_text(c))
     settled(bot)
-    assert any("You claimed" in dm["text"] for dm in slack.dms(REP_2))
+    assert any(f"assigned to you by <@{MANAGER}>" in dm["text"] for dm in slack.dms(REP_2))
 
     assert "only for managers" in ask(user, slack, REP_2, f"reopen {waiting}")
     reopened = ask(user, slack, MANAGER, f"reopen {waiting}")
