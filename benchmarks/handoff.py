@@ -3,8 +3,8 @@
 For each database (SQLite in a temporary directory, PostgreSQL from BATON_TEST_POSTGRES_URL,
 which is wiped and migrated) it starts the project's Slack emulator and the real Baton server
 (`BatonServer` as `baton serve` runs it: its delivery worker in a child process at a lower CPU
-priority, posting to the emulator with `post_interval=0`; `--delivery inline` runs it as a thread
-of the server instead, as before) and measures:
+priority on PostgreSQL and a thread of the server on SQLite, posting to the emulator with
+`post_interval=0`; `--delivery child|inline` puts it there for both) and measures:
 
 1. Intake: `--leads` leads POSTed to `/api/leads` by `--concurrency` client threads; leads/s for
    the HTTP part, and the time until the emulator shows the last card in the sales channel
@@ -343,9 +343,10 @@ def baton_environment(url: str, api_url: str, rules: Path = EXAMPLE_RULES) -> di
 
 @contextmanager
 def running_baton(
-    url: str, slack: SlackProcess, delivery: DeliveryMode = "child"
+    url: str, slack: SlackProcess, delivery: DeliveryMode | None = None
 ) -> Iterator[BatonServer]:
-    """The server as `baton serve` runs it (delivery in a child process) unless told otherwise."""
+    """The server as `baton serve` runs it (delivery where BATON_DELIVERY=auto puts it for the
+    database: a child process on PostgreSQL, the server's on SQLite) unless told otherwise."""
     environment = baton_environment(url, slack.api_url)
     server = BatonServer(load_config(environment), post_interval=0.0, delivery=delivery)
     try:
@@ -707,9 +708,9 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--delivery",
         choices=("child", "inline"),
-        default="child",
-        help="where Baton delivers: a child process as `baton serve` does (default), or a "
-        "thread of the server's process (as before `baton serve` had a child)",
+        default=None,
+        help="where Baton delivers: by default where `baton serve` does for the database (a "
+        "child process on PostgreSQL, a thread of the server's on SQLite); or always there",
     )
     options = parser.parse_args(argv)
     options.kinds = [kind.strip() for kind in options.databases.split(",") if kind.strip()]

@@ -55,9 +55,10 @@ class Settings(BaseSettings):
     hubspot_client_secret: str | None = Field(None, alias="HUBSPOT_CLIENT_SECRET", repr=False)
     host: str = Field(DEFAULT_HOST, alias="BATON_HOST")
     port: int = Field(DEFAULT_PORT, alias="BATON_PORT")
-    # "child": `baton serve` runs Slack delivery in a child process of its own; "separate":
-    # it delivers nothing, and `baton deliver` runs apart (another container, another host).
-    delivery: Literal["child", "separate"] = Field("child", alias="BATON_DELIVERY")
+    # Where `baton serve` runs Slack delivery (handlers.serve.delivery_mode): "auto" picks by
+    # the database; "child", a process of its own; "inline", a thread of the server's process;
+    # "separate", nowhere: `baton deliver` runs apart (another container, another host).
+    delivery: Literal["auto", "child", "inline", "separate"] = Field("auto", alias="BATON_DELIVERY")
 
     @model_validator(mode="before")
     @classmethod

@@ -61,10 +61,23 @@ def uvicorn_log_config() -> dict[str, Any]:
     return config
 
 
-# Where Slack delivery runs: a supervised child process (what `baton serve` does by default),
-# a thread of this process (tests that read the worker's state, a clock that cannot cross to a
-# child), or nowhere (a separate `baton deliver` delivers).
+# Where Slack delivery runs: a supervised child process, a thread of this process (tests that
+# read the worker's state, a clock that cannot cross to a child), or nowhere (a separate
+# `baton deliver` delivers).
 DeliveryMode = Literal["child", "inline", "off"]
+
+
+def delivery_mode(setting: str, dialect: str) -> DeliveryMode:
+    """Where BATON_DELIVERY puts delivery. "auto" is a child process on PostgreSQL, whose
+    writers work side by side, and the server's own process on SQLite: SQLite has one writer,
+    and writers of one process take turns first come first served (storage.turns) where
+    another process's would sleep in SQLite's busy handler (measured: intake's batches then
+    waited past the 5-second lock wait and were answered 503)."""
+    if setting == "separate":
+        return "off"
+    if setting == "auto":
+        return "inline" if dialect == "sqlite" else "child"
+    return "child" if setting == "child" else "inline"
 
 
 class BatonServer:
@@ -101,7 +114,7 @@ class BatonServer:
         schedule_digest(scheduler, self.services)
         self.clients = SlackClients.build(settings.slack_bot_token, settings.slack_api_url)
         if delivery is None:
-            delivery = "child" if settings.delivery == "child" else "off"
+            delivery = delivery_mode(settings.delivery, db.dialect)
         self.delivery: DeliveryWorker | DeliveryChild | None = None
         if delivery == "inline":
             self.delivery = DeliveryWorker(

@@ -163,12 +163,18 @@ Serve = Callable[..., Served]
 
 @pytest.fixture
 def serve(config_env: dict[str, str], tmp_path: Path) -> Iterator[Serve]:
-    """Starts `python -m bot serve [ARGUMENTS]` processes, each logging to its own file."""
+    """Starts `python -m bot serve [ARGUMENTS]` processes, each logging to its own file, with
+    `environment` added to the bot's."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(*arguments: str) -> Served:
+    def start(*arguments: str, environment: dict[str, str] | None = None) -> Served:
         port = free_port()
-        env = {"PATH": os.environ["PATH"], **config_env, "BATON_PORT": str(port)}
+        env = {
+            "PATH": os.environ["PATH"],
+            **config_env,
+            **(environment or {}),
+            "BATON_PORT": str(port),
+        }
         log = tmp_path / f"serve-{len(processes)}.log"
         with log.open("wb") as output:
             process = subprocess.Popen(

@@ -21,6 +21,8 @@ from tests.factories import lead_payload
 # What the child delivered shows in the server's /metrics.
 POSTED_CARDS = 'baton_slack_deliveries_total{kind="post_card"}'
 
+IN_A_CHILD = {"BATON_DELIVERY": "child"}  # what PostgreSQL gets by default, SQLite on request
+
 
 def child_pids(pid: int) -> set[int]:
     """The live processes whose parent is `pid` (from /proc)."""
@@ -65,7 +67,7 @@ def nothing_pending(database_url: str) -> bool:
 def test_serve_delivers_through_a_child_it_restarts_when_killed_and_stops_at_shutdown(
     serve: Serve, slack: SlackEmulator, database_url: str
 ) -> None:
-    served = serve()
+    served = serve(environment=IN_A_CHILD)
     (child,) = eventually(lambda: child_pids(served.process.pid))
     first = send(served, "child-1")
     slack.wait_for(lambda: first in cards(slack), timeout=60)
@@ -85,7 +87,7 @@ def test_serve_delivers_through_a_child_it_restarts_when_killed_and_stops_at_shu
 
 
 def test_a_killed_serve_takes_its_delivery_process_with_it(serve: Serve) -> None:
-    served = serve()
+    served = serve(environment=IN_A_CHILD)
     (child,) = eventually(lambda: child_pids(served.process.pid))
     served.process.send_signal(signal.SIGKILL)
     served.process.wait(timeout=10)
@@ -95,7 +97,7 @@ def test_a_killed_serve_takes_its_delivery_process_with_it(serve: Serve) -> None
 def test_deliver_alone_delivers_what_a_serve_without_delivery_queued(
     serve: Serve, slack: SlackEmulator, config_env: dict[str, str], tmp_path: Path
 ) -> None:
-    served = serve("--no-delivery")
+    served = serve("--no-delivery", environment=IN_A_CHILD)
     lead_id = send(served, "apart-1")
     assert child_pids(served.process.pid) == set()
 
@@ -121,3 +123,18 @@ def test_deliver_alone_delivers_what_a_serve_without_delivery_queued(
     assert "baton delivering the Slack outbox" in logged
     password = make_url(config_env["DATABASE_URL"]).password
     assert password is None or f":{password}@" not in logged
+
+
+def test_by_default_delivery_has_a_child_on_postgresql_and_runs_in_serve_on_sqlite(
+    serve: Serve, slack: SlackEmulator, database_url: str
+) -> None:
+    """SQLite has one writer, and writers take turns within a process: there, delivery stays
+    in the server's process."""
+    served = serve()
+    lead_id = send(served, "default-1")
+
+    eventually(lambda: lead_id in cards(slack))
+    if database_url.startswith("sqlite"):
+        assert child_pids(served.process.pid) == set()
+    else:
+        assert len(child_pids(served.process.pid)) == 1
