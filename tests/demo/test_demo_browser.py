@@ -188,7 +188,11 @@ def test_accept_reject_and_slash_command_in_the_browser(
     rejected = page.locator(f"#feed .message[data-ts='{second_ts}']")
     expect(rejected).to_contain_text("Rejected by @bob")
     expect(rejected).to_contain_text("Bought a competitor's tool last month.")
-    expect(rejected.locator("button")).to_have_count(0)
+    # Decided: nothing left to press but Details (and the thread's replies, which tell its story).
+    expect(rejected.locator("button[data-action-id='lead.details']")).to_be_visible()
+    expect(
+        rejected.locator("button[data-action-id^='lead.']:not([data-action-id='lead.details'])")
+    ).to_have_count(0)
     shoot(page, "05-rejected-by-bob")
     _docs_screenshot(page, second_ts)
 
