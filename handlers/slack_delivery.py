@@ -39,6 +39,7 @@ from bot.periods import Period
 from bot.reports import feedback_rows
 from bot.rules import Rules
 from handlers import metrics, response_urls
+from handlers.delivery_rounds import run_rounds
 from handlers.exports import feedback_csv
 from handlers.services import Services
 from handlers.slack_errors import PERMANENT_ERRORS, TOKEN_ERRORS
@@ -58,7 +59,6 @@ BATCH = 10  # rows leased at once for one method lane
 LANE_THREADS = 8  # lanes served at once; a paced or held lane occupies no thread
 BURST_CARDS = 60  # more cards than this queued for one channel: a minute's worth at 1/s
 IDLE_POLL_SECONDS = 0.25
-DATABASE_RETRY_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 300
 EPHEMERAL_ATTEMPTS = 5  # an ephemeral reply is worthless once the moment has passed
 EPHEMERAL_EXPIRED = "retries_exhausted"
@@ -232,28 +232,13 @@ class DeliveryWorker:
         self._wake.set()
 
     def _run(self) -> None:
-        database_down = False
-        while not self._stop.is_set():
-            try:
-                worked = self.deliver_due()
-            except UNAVAILABLE_ERRORS as error:
-                if not database_down:
-                    log.warning(
-                        "database unavailable (%s): Slack delivery paused until it answers",
-                        type(error).__name__,
-                    )
-                    database_down = True
-                self._stop.wait(DATABASE_RETRY_SECONDS)
-                continue
-            except Exception:
-                log.exception("outbox delivery round failed; retrying")
-                worked = 0
-            if database_down:
-                log.info("database answers again: Slack delivery resumed")
-                database_down = False
-            if not worked:
-                self._wake.wait(self._idle_wait())
-                self._wake.clear()
+        run_rounds(
+            self.deliver_due,
+            what="Slack",
+            stop=self._stop,
+            wake=self._wake,
+            idle_wait=self._idle_wait,
+        )
 
     def _idle_wait(self) -> float:
         """Until the next poll, or sooner when a paced or held lane may go again."""

@@ -27,17 +27,16 @@ from standardwebhooks.webhooks import Webhook
 from bot.webhooks import WebhookEndpoint
 from handlers import metrics
 from handlers.config import Config
+from handlers.delivery_rounds import run_rounds
 from handlers.services import Services
 from storage import webhooks as webhook_store
 from storage.db import Database
-from storage.errors import UNAVAILABLE_ERRORS
 from storage.models import WebhookDelivery
 
 log = logging.getLogger(__name__)
 
 SENDERS = 4  # deliveries in flight per process; each is the head of its own lane
 IDLE_POLL_SECONDS = 0.25
-DATABASE_RETRY_SECONDS = 1.0
 DISABLED_REFRESH_SECONDS = 5.0  # how often /metrics' disabled-endpoint gauge is re-read
 LEASE_MARGIN = timedelta(seconds=5)  # beyond the endpoint's timeout, for settling the outcome
 BACKOFF_FACTOR = 4  # each retry waits this much longer than the one before ...
@@ -167,28 +166,13 @@ class WebhookWorker:
         self._wake.set()
 
     def _run(self) -> None:
-        database_down = False
-        while not self._stop.is_set():
-            try:
-                worked = self.deliver_due()
-            except UNAVAILABLE_ERRORS as error:
-                if not database_down:
-                    log.warning(
-                        "database unavailable (%s): webhook delivery paused until it answers",
-                        type(error).__name__,
-                    )
-                    database_down = True
-                self._stop.wait(DATABASE_RETRY_SECONDS)
-                continue
-            except Exception:
-                log.exception("webhook delivery round failed; retrying")
-                worked = 0
-            if database_down:
-                log.info("database answers again: webhook delivery resumed")
-                database_down = False
-            if not worked:
-                self._wake.wait(IDLE_POLL_SECONDS)
-                self._wake.clear()
+        run_rounds(
+            self.deliver_due,
+            what="webhook",
+            stop=self._stop,
+            wake=self._wake,
+            idle_wait=lambda: IDLE_POLL_SECONDS,
+        )
 
     def deliver_due(self) -> int:
         """Lease the due heads of up to SENDERS lanes, send them at once and settle each;
