@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -67,15 +68,24 @@ def migrated_postgres_url() -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database migrated once per run; each test gets a copy of the file
+    (migrating a fresh one, table rebuilds included, cost every test about a second)."""
+    path = tmp_path_factory.mktemp("migrated") / "baton.db"
+    db = Database.from_url(f"sqlite:///{path}")
+    migrate.upgrade(db.engine)
+    db.dispose()
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL of an empty, migrated database of each kind."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'baton.db'}"
-        db = Database.from_url(url)
-        migrate.upgrade(db.engine)
-        db.dispose()
-        return url
+        path = tmp_path / "baton.db"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite_file"), path)
+        return f"sqlite:///{path}"
     url = request.getfixturevalue("migrated_postgres_url")
     db = Database.from_url(url)
     migrate.upgrade(db.engine)  # a migration test may have left it elsewhere

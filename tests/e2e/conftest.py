@@ -93,6 +93,10 @@ def cards(slack: SlackEmulator, channel: str = SALES_CHANNEL) -> dict[int, dict[
     return found
 
 
+# Patient like the tests' Slack: a loaded CI machine can stall delivery for seconds.
+CARD_WAIT_SECONDS = 30
+
+
 def wait_for_card(
     slack: SlackEmulator, lead_id: int, check: Callable[[dict[str, Any]], bool] = lambda _: True
 ) -> dict[str, Any]:
@@ -102,7 +106,13 @@ def wait_for_card(
         card = cards(slack).get(lead_id)
         return card if card is not None and check(card) else None
 
-    return slack.wait_for(ready, timeout=10)
+    try:
+        return slack.wait_for(ready, timeout=CARD_WAIT_SECONDS)
+    except TimeoutError as timeout:
+        card = cards(slack).get(lead_id)
+        seen = "never posted" if card is None else f"last drawn as {card_text(card)!r}"
+        methods = [call.method for call in slack.calls()][-20:]
+        raise TimeoutError(f"lead {lead_id}'s card {seen}; last Slack calls {methods}") from timeout
 
 
 def card_text(card: dict[str, Any]) -> str:
