@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 
 from bot import notices
 from bot.outbox import DmKind
+from bot.score_explanation import Score, breakdown, why_line
 from bot.slack_ids import ActionId
 from bot.slack_text import (
     ELLIPSIS,
@@ -41,6 +42,7 @@ from storage.models import Lead, LeadStatus
 
 S = LeadStatus
 SIGNAL_LIMIT = 150  # characters of the strongest signal on the card
+SCORE_WHY_LIMIT = 200  # characters of the scoring model's reasons on the card
 CARD_NOTE_LIMIT = 150  # characters of a reject note on the card; Details shows it whole
 SIGNAL_LINE_LIMIT = 700  # one signal in Details: its type, detail (≤ 500) and time
 NOTES_LIMIT = 15_000  # notes in Details, escaped (intake takes 5,000 characters)
@@ -154,10 +156,14 @@ def urgency(lead: Lead, emojis: Mapping[str, str] | None) -> str:
 
 
 def _why(lead: Lead) -> str | None:
-    """Score, intent and the strongest signal (the first listed: marketing lists it first)."""
+    """Score (and why, when the team's scoring model gave it: bot.score_explanation), intent
+    and the strongest signal (the first listed: marketing lists it first)."""
     parts = []
     if lead.score is not None:
         parts.append(f"Score *{lead.score}*")
+    score = Score.from_json(lead.score_explanation)
+    if score is not None:
+        parts.append(safe_text(why_line(score), SCORE_WHY_LIMIT))
     if lead.intent:
         parts.append(f"Intent *{safe_text(lead.intent, LABEL_LIMIT)}*")
     signal = next((a for a in lead.activities or [] if isinstance(a, Mapping)), None)
@@ -215,6 +221,7 @@ def detail_blocks(lead: Lead) -> list[Block]:
         ("Timeline", lead.timeline),
     )
     blocks.extend(SectionBlock(fields=fields) for fields in (who, why) if fields)
+    blocks += [SectionBlock(text=MarkdownTextObject(text=text)) for text in _score_sections(lead)]
     blocks += [
         SectionBlock(text=MarkdownTextObject(text=text))
         for text in _signal_sections(lead.activities or [])
@@ -250,6 +257,16 @@ def _signal_sections(activities: list[Any]) -> list[str]:
     if not items:
         return []
     return packed("*Signals*", [_signal_line(item, SIGNAL_LINE_LIMIT) for item in items])
+
+
+def _score_sections(lead: Lead) -> list[str]:
+    """How the team's scoring model reached the lead's score, rule by rule (none: the score
+    is the sender's)."""
+    score = Score.from_json(lead.score_explanation)
+    if score is None:
+        return []
+    lines = [safe_text(line, SIGNAL_LINE_LIMIT) for line in breakdown(score, bullet="• ")]
+    return packed("*Why this score*", lines)
 
 
 def packed(title: str, lines: Sequence[str]) -> list[str]:

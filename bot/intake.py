@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic_core import core_schema
 from sqlalchemy.orm import Session
 
-from bot import extra_fields, lifecycle
+from bot import extra_fields, lifecycle, scoring
 from bot.errors import InvalidInput
 from bot.json_input import field_name
 from bot.validation import problems
@@ -243,9 +243,17 @@ class Received:
     created: bool
 
 
-def store(session: Session, leads: Sequence[LeadInput], *, now: datetime) -> list[Received]:
-    """Store valid leads in the caller's transaction, each external_id once; one result each."""
-    pairs = lifecycle.create_many(session, leads=[lead.to_fields() for lead in leads], now=now)
+def store(
+    session: Session,
+    leads: Sequence[LeadInput],
+    *,
+    now: datetime,
+    model: scoring.ScoringModel | None = None,
+) -> list[Received]:
+    """Store valid leads in the caller's transaction, each external_id once; one result each.
+    With the team's scoring `model`, each is stored with the model's score and its reasons."""
+    fields = [scoring.scored_fields(model, lead.to_fields(), now=now) for lead in leads]
+    pairs = lifecycle.create_many(session, leads=fields, now=now)
     return [Received(lead, created) for lead, created in pairs]
 
 
@@ -279,11 +287,14 @@ def _checked(payload: Any, keep_unknown: bool) -> LeadInput | InvalidInput:
 
 
 def receive_checked(
-    session: Session, checked: Sequence[LeadInput | InvalidInput], *, now: datetime
+    session: Session,
+    checked: Sequence[LeadInput | InvalidInput],
+    *,
+    now: datetime,
+    model: scoring.ScoringModel | None = None,
 ) -> list[Received | InvalidInput]:
-    """Store the valid leads of a checked batch in one go; the invalid ones stay as they are,
-    so the results line up with the batch."""
-    received = iter(
-        store(session, [lead for lead in checked if isinstance(lead, LeadInput)], now=now)
-    )
+    """Store the valid leads of a checked batch in one go (scored by `model`, as `store`
+    does); the invalid ones stay as they are, so the results line up with the batch."""
+    valid = [lead for lead in checked if isinstance(lead, LeadInput)]
+    received = iter(store(session, valid, now=now, model=model))
     return [item if isinstance(item, InvalidInput) else next(received) for item in checked]

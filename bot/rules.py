@@ -29,6 +29,7 @@ from pydantic import (
 
 from bot.business_hours import WEEKDAYS, WorkingCalendar, closed_days, parse_clock, parse_weekday
 from bot.hook_mapping import HookSource, check_sources
+from bot.scoring import ScoringModel
 from bot.slack_text import OPTIONS_LIMIT, is_user_id
 from bot.validation import one_line
 from bot.webhooks import WebhookEndpoint, check_endpoints
@@ -276,7 +277,7 @@ DEFAULT_POLICIES = (
 
 
 class Rules(_Strict):
-    """Business rules: who, where, and how fast, as the TOML file states them."""
+    """Business rules: who, where, how fast and what qualifies, as the TOML file states them."""
 
     channels: Channels = Channels()
     roles: Roles = Roles()
@@ -288,6 +289,8 @@ class Rules(_Strict):
     intake: Intake = Intake()
     hooks: dict[str, HookSource] = Field(default_factory=dict)  # inbound senders by name
     webhooks: list[WebhookEndpoint] = Field(default_factory=list)  # outbound, `[[webhooks]]`
+    # What makes a lead an MQL and an SQL; none: the sender's score stands (bot.scoring).
+    scoring: ScoringModel | None = None
     # How long whoever accepted or rejected a lead may take it back with Undo.
     undo_minutes: int = Field(default=5, ge=1, le=60)
 

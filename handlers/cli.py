@@ -1,5 +1,5 @@
 """The `baton` command line (also `python -m bot`): serve, db upgrade, leads import, webhooks,
-check.
+score, check.
 
 Bad settings, files and databases end a command with one line on stderr and exit status 2,
 never a traceback.
@@ -22,8 +22,8 @@ from bot.periods import parse_period
 from bot.reports import feedback_rows
 from bot.rules import ConfigError
 from bot.sla_policy import SlaPolicies
-from handlers import webhook_commands
-from handlers.config import Config, load_config, redact_url
+from handlers import score_command, webhook_commands
+from handlers.config import Config, load_config, read_rules, redact_url
 from handlers.csv_import import import_csv
 from handlers.delivery_process import DeliveryOptions, deliver
 from handlers.demo import run_demo
@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("file", type=Path, help="CSV with a header row of lead field names")
 
     commands.add_parser("check", help="check the configuration, the database and Slack")
+
+    score = commands.add_parser("score", help="explain the score the scoring model gives a lead")
+    score.add_argument("lead", type=Path, help="the lead as JSON, as POST /api/leads takes it")
+    score.add_argument(
+        "--config", type=Path, help="rules file with the [scoring] model (default: BATON_CONFIG)"
+    )
 
     hooks = commands.add_parser("webhooks", help="outbound webhooks: endpoints and deliveries")
     hook_commands = hooks.add_subparsers(dest="webhooks_command", metavar="ACTION")
@@ -151,6 +157,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
             open_browser=not args.no_browser,
             speed=args.speed,
         )
+    if args.command == "score":
+        return _score(args, config)
     db = Database.from_url(config.settings.database_url)
     try:
         if args.command == "db":
@@ -189,7 +197,12 @@ def _import(path: Path, services: Services) -> int:
     began = time.perf_counter()
     try:
         with progress_bar(sys.stderr, unit="rows") as progress:
-            report = import_csv(services.unit_of_work, data, progress=progress)
+            report = import_csv(
+                services.unit_of_work,
+                data,
+                progress=progress,
+                model=services.config.rules.scoring,
+            )
     except UnreadableFile as error:
         return _stopped(f"{path}:{error.line}: {error.problem}; nothing imported")
     for line, problem in report.problems:
@@ -200,6 +213,17 @@ def _import(path: Path, services: Services) -> int:
         f"{len(report.problems)} rejected ({rows} rows in {time.perf_counter() - began:.1f} s)"
     )
     return 1 if report.problems else 0
+
+
+def _score(args: argparse.Namespace, config: Config) -> int:
+    """Explain a lead's score under the rules `--config` names, else the configured ones."""
+    if args.config is None:
+        rules, path = config.rules, config.settings.config_path
+    elif not args.config.is_file():
+        return _stopped(f"--config: no such file: {args.config}")
+    else:
+        rules, path = read_rules(args.config, explicit=True), args.config
+    return score_command.explain(args.lead, rules, config_path=path, now=datetime.now(UTC))
 
 
 def _report_feedback(args: argparse.Namespace, config: Config, db: Database) -> int:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from bot import intake
 from bot.errors import InvalidInput
+from bot.scoring import ScoringModel
 from handlers.text_files import UnreadableFile, decode_utf8, printable
 
 Row = tuple[int, dict[str | None, Any]]  # (line number the row ends on, cells by column)
@@ -44,10 +45,12 @@ def import_csv(
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Callable[[int, int], None] = lambda done, total: None,
+    model: ScoringModel | None = None,
 ) -> ImportReport:
     """Store every valid row, CHUNK_ROWS rows to a `unit_of_work` (the caller's write
     transaction); a bad row is reported and never stops good ones. `progress(done, total)` is
-    called after each chunk, with the rows handled so far and the rows of the file.
+    called after each chunk, with the rows handled so far and the rows of the file. With the
+    team's scoring `model`, rows are scored as the intake API scores leads.
 
     Rows whose external_id is already stored, or came earlier in the file, count as already
     present: importing a file twice is safe.
@@ -60,7 +63,7 @@ def import_csv(
     while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
         checked = [_checked(row) for _, row in chunk]  # before the write lock is taken
         with unit_of_work() as session:
-            results = intake.receive_checked(session, checked, now=clock())
+            results = intake.receive_checked(session, checked, now=clock(), model=model)
         for (line, _), result in zip(chunk, results, strict=True):
             if isinstance(result, InvalidInput):
                 report.problems.append((line, printable(str(result))))

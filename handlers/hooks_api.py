@@ -174,4 +174,5 @@ def _store(
     except InvalidInput as invalid:
         raise hook_mapping.explain(invalid, sender.fields) from None
     with services.unit_of_work() as session:
-        return intake.store(session, [lead_input], now=services.clock())[0]
+        now, model = services.clock(), services.config.rules.scoring
+        return intake.store(session, [lead_input], now=now, model=model)[0]

@@ -74,6 +74,8 @@ def lead_json(lead: Lead) -> dict[str, Any]:
     data["outcome_currency"] = lead.outcome_currency
     data["outcome_reason"] = lead.outcome_reason
     data["extra"] = lead.extra or {}
+    # Why the team's scoring model gave the score (docs/scoring.md); null: the sender's score.
+    data["score_explanation"] = lead.score_explanation
     return data
 
 
@@ -170,7 +172,9 @@ def _keeps_unknown(services: Services) -> bool:
 
 def _store_all(services: Services, leads: Sequence[intake.LeadInput]) -> list[intake.Received]:
     with services.unit_of_work() as session:
-        return intake.store(session, leads, now=services.clock())
+        return intake.store(
+            session, leads, now=services.clock(), model=services.config.rules.scoring
+        )
 
 
 def _store_batch(services: Services, body: bytes) -> list[intake.Received | InvalidInput]:
@@ -178,7 +182,9 @@ def _store_batch(services: Services, body: bytes) -> list[intake.Received | Inva
         json_input.parse(body), keep_unknown=_keeps_unknown(services)
     )
     with services.unit_of_work() as session:
-        return intake.receive_checked(session, checked, now=services.clock())
+        return intake.receive_checked(
+            session, checked, now=services.clock(), model=services.config.rules.scoring
+        )
 
 
 def _load(services: Services, lead_id: int) -> dict[str, Any] | None:

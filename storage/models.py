@@ -134,6 +134,8 @@ class Lead(Base):
     source: Mapped[str | None] = mapped_column(String(120))
     campaign: Mapped[str | None] = mapped_column(String(200))
     score: Mapped[int | None] = mapped_column(Integer)
+    # Why the team's scoring model gave that score (bot.score_explanation); None: the sender's.
+    score_explanation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     intent: Mapped[str | None] = mapped_column(String(120))
     budget: Mapped[str | None] = mapped_column(String(500))
     authority: Mapped[str | None] = mapped_column(String(500))

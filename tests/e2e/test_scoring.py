@@ -1,0 +1,76 @@
+"""The team's scoring model through the real bot: a lead sent to the intake API is scored by the
+model in baton.toml, the card in the Slack emulator shows the total and why, Details shows every
+rule, and the API gives the explanation back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from handlers.serve import BatonServer
+from slack_emulator import REP_2, SALES_CHANNEL, SlackEmulator
+from tests.bot.test_scoring import MODEL_TOML
+from tests.conftest import EXAMPLE_RULES
+from tests.e2e.conftest import INTAKE_AUTH, card_text, send_lead, wait_for_card
+from tests.e2e.test_card_details_and_thread import details_of
+from tests.e2e.test_leads_command import As
+
+
+@pytest.fixture
+def config_env(config_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """The example rules with the test scoring model."""
+    rules = tmp_path / "baton.toml"
+    rules.write_text(EXAMPLE_RULES.read_text(encoding="utf-8") + MODEL_TOML, encoding="utf-8")
+    return {**config_env, "BATON_CONFIG": str(rules)}
+
+
+def test_the_models_score_and_why_are_on_the_card_and_in_details(
+    bot: BatonServer, slack: SlackEmulator, user: As
+) -> None:
+    lead = send_lead(
+        bot,
+        score=12,  # the sender's score, which the model's replaces
+        intent=None,
+        activities=[
+            {"type": "pricing_page", "detail": "Viewed pricing"},
+            {"type": "pricing_page"},
+            {"type": "webinar", "detail": "Scaling ops"},
+        ],
+    )
+    # VP (+25), 201-500 (+15), two pricing page visits (+16), a webinar (+10); need and timeline.
+    assert lead["score"] == 66
+    assert lead["score_explanation"]["verdict"] == "mql"
+    assert lead["score_explanation"]["sender_score"] == 12
+
+    card = wait_for_card(slack, lead["id"], lambda c: "Claim by" in card_text(c))
+    (why,) = [b["text"]["text"] for b in card["blocks"] if b.get("block_id") == "why"]
+    assert why == (
+        "Score *66* · MQL (SQL from 70): decision maker +25, pricing page 2× +16"
+        " · need ✓ timeline ✓ · 📈 Viewed pricing"
+    )
+
+    user(REP_2).click(SALES_CHANNEL, card["ts"], "lead.details")
+    shown = details_of(slack, REP_2)
+    for line in (
+        "*Why this score*\nScore 66 of 100: MQL (SQL from 70)",
+        "Fit +40\n• decision maker +25\n• mid-market +15",
+        "Engagement +26\n• pricing page 2× +16\n• webinar 1× +10",
+        "Required: need ✓, timeline ✓",
+        "Sender's score: 12",
+    ):
+        assert line in shown, line
+
+    read = httpx.get(f"{bot.url}/api/leads/{lead['id']}", headers=INTAKE_AUTH, timeout=10)
+    assert read.json()["score_explanation"] == lead["score_explanation"]
+
+
+def test_a_fast_lane_lead_says_so_on_its_card(bot: BatonServer, slack: SlackEmulator) -> None:
+    lead = send_lead(bot, external_id="demo-1", title="Student", company_size=None)
+
+    card = wait_for_card(slack, lead["id"], lambda c: "Claim by" in card_text(c))
+    assert (
+        "Score *0* · SQL by fast lane demo request: student -30 · need ✓ timeline ✓"
+        in card_text(card)
+    )
