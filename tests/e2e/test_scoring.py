@@ -11,11 +11,13 @@ import pytest
 
 from handlers.serve import BatonServer
 from slack_emulator import REP_2, SALES_CHANNEL, SlackEmulator
+from storage import leads as lead_store
 from tests.bot.test_scoring import MODEL_TOML
 from tests.conftest import EXAMPLE_RULES
 from tests.e2e.conftest import INTAKE_AUTH, card_text, send_lead, wait_for_card
 from tests.e2e.test_card_details_and_thread import details_of
 from tests.e2e.test_leads_command import As
+from tests.factories import lead_payload
 
 
 @pytest.fixture
@@ -74,3 +76,25 @@ def test_a_fast_lane_lead_says_so_on_its_card(bot: BatonServer, slack: SlackEmul
         "Score *0* · SQL by fast lane demo request: student -30 · need ✓ timeline ✓"
         in card_text(card)
     )
+
+
+def test_a_batch_is_scored_lead_by_lead(bot: BatonServer) -> None:
+    batch = [
+        lead_payload(external_id="b-1", activities=[]),
+        lead_payload(external_id="b-2", score=101),  # refused: the sender's score is checked
+        lead_payload(external_id="b-3", title="Intern", company_size="12", activities=[]),
+    ]
+    response = httpx.post(
+        f"{bot.url}/api/leads/batch", json={"leads": batch}, headers=INTAKE_AUTH, timeout=30
+    )
+
+    first, refused, third = response.json()["results"]
+    assert refused["status"] == 422
+    assert (first["body"]["score"], first["body"]["score_explanation"]["verdict"]) == (40, "mql")
+    assert (third["body"]["score"], third["body"]["score_explanation"]["verdict"]) == (
+        0,
+        "unqualified",
+    )
+    with bot.services.db.read() as session:
+        stored = lead_store.get_lead(session, third["body"]["id"])
+        assert stored is not None and stored.score_explanation == third["body"]["score_explanation"]
