@@ -1,5 +1,7 @@
 """`baton score LEAD.json`, run as marketing runs it before sending leads: the explanation on
-stdout, or one line on stderr for a file, a lead or a model it cannot take."""
+stdout, or one line on stderr for a file, a lead or a model it cannot take. One run goes through
+the installed command (a subprocess); the others call its entry point, `handlers.cli.main`, in
+this process, in the files' directory and with no settings in the environment."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from handlers.cli import main
 from tests.bot.test_scoring import MODEL_TOML
 from tests.handlers.test_cli import baton
 
@@ -17,7 +20,11 @@ NOW = datetime.now(UTC)
 
 
 @pytest.fixture
-def files(tmp_path: Path) -> Path:
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A rules file with the test model and a lead, in the working directory of the command."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("BATON_CONFIG", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
     (tmp_path / "baton.toml").write_text(MODEL_TOML, encoding="utf-8")
     lead = {
         "external_id": "web-1",
@@ -54,13 +61,14 @@ def test_it_explains_the_score_rule_by_rule(files: Path) -> None:
     ]
 
 
-def test_without_a_model_the_senders_score_stands(files: Path) -> None:
+def test_without_a_model_the_senders_score_stands(
+    files: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """--config wins over the baton.toml of the working directory, which has a model."""
     (files / "plain.toml").write_text('[channels]\nsales = "C0SALES0001"\n', encoding="utf-8")
-    result = baton("score", "lead.json", "--config", "plain.toml", cwd=files, env={})
 
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == (
+    assert main(["score", "lead.json", "--config", "plain.toml"]) == 0
+    assert capsys.readouterr().out == (
         "no scoring model ([scoring] in plain.toml): Baton keeps the sender's score (55)\n"
     )
 
@@ -83,12 +91,16 @@ def test_without_a_model_the_senders_score_stands(files: Path) -> None:
     ],
 )
 def test_what_it_cannot_score_is_one_line(
-    files: Path, args: list[str], content: str | None, message: str
+    files: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    content: str | None,
+    message: str,
 ) -> None:
     if content is not None:
         (files / args[-1]).write_text(content, encoding="utf-8")
-    result = baton("score", *args, cwd=files, env={})
 
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
+    assert main(["score", *args]) == 2
+    shown = capsys.readouterr()
+    assert shown.out == ""
+    assert shown.err.startswith(message) and shown.err.count("\n") == 1
