@@ -223,7 +223,11 @@ def _score(args: argparse.Namespace, config: Config) -> int:
         return _stopped(f"--config: no such file: {args.config}")
     else:
         rules, path = read_rules(args.config, explicit=True), args.config
-    return score_command.explain(args.lead, rules, config_path=path, now=datetime.now(UTC))
+    try:
+        print(score_command.explanation(args.lead, rules, config_path=path, now=datetime.now(UTC)))
+    except score_command.CannotScore as error:
+        return _stopped(str(error))
+    return 0
 
 
 def _report_feedback(args: argparse.Namespace, config: Config, db: Database) -> int:
