@@ -66,10 +66,15 @@ class Score:
     def part_total(self, part: Part) -> int:
         return sum(c.points for c in self.contributions if c.part == part)
 
-    def largest(self, count: int) -> list[Contribution]:
-        """The `count` contributions that moved the score most, either way."""
-        ranked = sorted(self.contributions, key=lambda c: abs(c.points), reverse=True)
-        return [c for c in ranked if c.points][:count]
+    def leading(self) -> list[Contribution]:
+        """The fit contribution and the engagement contribution that moved the score most
+        (either way), the larger first; a part none of whose rules gave points has none."""
+        leaders = []
+        for part in Part:
+            mine = [c for c in self.contributions if c.part == part and c.points]
+            if mine:
+                leaders.append(max(mine, key=lambda c: abs(c.points)))
+        return sorted(leaders, key=lambda c: abs(c.points), reverse=True)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -146,11 +151,12 @@ def verdict_text(score: Score) -> str:
     return f"not yet an MQL (MQL from {score.mql})"
 
 
-def why_line(score: Score, *, largest: int = 2) -> str:
-    """A few words for the card, after the total: the verdict, the largest contributions and
-    the criteria, e.g. `SQL (from 70): decision maker +25, pricing page 3× +12 · need ✓`."""
+def why_line(score: Score) -> str:
+    """A few words for the card, after the total: the verdict, the largest contributions of fit
+    and of engagement, and the criteria, e.g.
+    `SQL (from 70): decision maker +25, pricing page 3× +12 · need ✓`."""
     line = verdict_text(score)
-    contributions = score.largest(largest)
+    contributions = score.leading()
     if contributions:
         line += ": " + ", ".join(c.text() for c in contributions)
     if score.criteria:

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from bot.cards import detail_blocks
-from bot.score_explanation import Contribution, Criterion, Part, Score, Verdict
+from bot.score_explanation import Contribution, Criterion, Part, Score, Verdict, why_line
 from storage.models import Lead
 from tests.bot.test_cards import block, card, details, make_lead, texts
 
@@ -93,3 +93,21 @@ def test_reasons_that_cannot_be_read_leave_the_card_as_the_sender_scored_it() ->
     lead = make_lead(score_explanation={"total": "lots"})
     assert block(card(lead), "why") == "Score *82* · Intent *demo_request* · 📈 Asked for a demo"
     assert "Why this score" not in json.dumps([b.to_dict() for b in detail_blocks(lead)])
+
+
+def test_the_why_line_leads_with_one_contribution_of_each_part() -> None:
+    fit_heavy = Score(
+        total=60,
+        verdict=Verdict.MQL,
+        mql=40,
+        sql=70,
+        contributions=(
+            Contribution(Part.FIT, "decision maker", 25),
+            Contribution(Part.FIT, "mid-market", 15),
+            Contribution(Part.FIT, "software", 10),
+            Contribution(Part.ENGAGEMENT, "ebook", 0, count=1),  # decayed to nothing
+            Contribution(Part.ENGAGEMENT, "newsletter", 5),
+            Contribution(Part.ENGAGEMENT, "unsubscribed", -8),
+        ),
+    )
+    assert why_line(fit_heavy) == "MQL (SQL from 70): decision maker +25, unsubscribed 1× -8"
