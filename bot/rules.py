@@ -29,6 +29,7 @@ from pydantic import (
 
 from bot.business_hours import WEEKDAYS, WorkingCalendar, closed_days, parse_clock, parse_weekday
 from bot.hook_mapping import HookSource, check_sources
+from bot.hubspot import HubSpotRules
 from bot.scoring import ScoringModel
 from bot.slack_text import OPTIONS_LIMIT, is_user_id
 from bot.validation import one_line
@@ -291,6 +292,7 @@ class Rules(_Strict):
     webhooks: list[WebhookEndpoint] = Field(default_factory=list)  # outbound, `[[webhooks]]`
     # What makes a lead an MQL and an SQL; none: the sender's score stands (bot.scoring).
     scoring: ScoringModel | None = None
+    hubspot: HubSpotRules = HubSpotRules()  # the write-back, on with HUBSPOT_ACCESS_TOKEN
     # How long whoever accepted or rejected a lead may take it back with Undo.
     undo_minutes: int = Field(default=5, ge=1, le=60)
 

@@ -37,6 +37,8 @@ ACTION_TYPES = {
 SLA_TYPES = ("sla.reminded", "sla.breached")  # announced by bot.sla_sweep
 EVENT_TYPES = (*ACTION_TYPES.values(), *SLA_TYPES)
 TEST_EVENT = "baton.test"  # sent by `baton webhooks test`, never queued by a change
+# The HubSpot write-back's deliveries (bot.hubspot): a name no `[[webhooks]]` entry may take.
+WRITE_BACK_ENDPOINT = "hubspot"
 
 # What a receiver learns about the lead in every event: who, where from, and its handoff state.
 LEAD_FIELDS = (
@@ -89,6 +91,8 @@ class WebhookEndpoint(BaseModel):
     def _valid_name(cls, name: str) -> str:
         if not _NAME.match(name):
             raise ValueError(f"{name!r}: lower-case letters, digits, - and _ (at most 64)")
+        if name == WRITE_BACK_ENDPOINT:
+            raise ValueError(f"{name!r} is reserved for the HubSpot write-back ([hubspot])")
         return name
 
     @field_validator("url")

@@ -26,6 +26,7 @@ from handlers.text_files import UnreadableFile, decode_utf8
 from storage.db import url_problem
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_HUBSPOT_API_URL = "https://api.hubapi.com"
 DEFAULT_DATABASE_URL = "sqlite:///baton.db"
 DEFAULT_CONFIG_PATH = Path("baton.toml")
 DEFAULT_HOST = "127.0.0.1"
@@ -53,6 +54,9 @@ class Settings(BaseSettings):
     config_file: Path | None = Field(None, alias="BATON_CONFIG")
     intake_token: str | None = Field(None, alias="BATON_INTAKE_TOKEN", repr=False)
     hubspot_client_secret: str | None = Field(None, alias="HUBSPOT_CLIENT_SECRET", repr=False)
+    # A HubSpot private app's token: when set, decisions are written back (bot.hubspot).
+    hubspot_access_token: str | None = Field(None, alias="HUBSPOT_ACCESS_TOKEN", repr=False)
+    hubspot_api_url: str = Field(DEFAULT_HUBSPOT_API_URL, alias="HUBSPOT_API_URL")
     host: str = Field(DEFAULT_HOST, alias="BATON_HOST")
     port: int = Field(DEFAULT_PORT, alias="BATON_PORT")
     # Where `baton serve` runs Slack delivery (handlers.serve.delivery_mode): "auto" picks by
@@ -85,9 +89,15 @@ class Settings(BaseSettings):
     @field_validator("slack_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        _check_http_url(value)
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("hubspot_api_url")
+    @classmethod
+    def _hubspot_url(cls, value: str) -> str:
+        """The client appends paths starting with `/` to it."""
+        _check_http_url(value)
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod
@@ -108,6 +118,11 @@ class Settings(BaseSettings):
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+    @property
+    def hubspot_write_back(self) -> bool:
+        """Decisions are written back to HubSpot (a private app's token is set)."""
+        return self.hubspot_access_token is not None
 
     @property
     def config_path(self) -> Path:
@@ -141,6 +156,11 @@ class Settings(BaseSettings):
         """The printed form masks the database password too."""
         for name, value in super().__repr_args__():
             yield name, redact_url(value) if name == "database_url" else value
+
+
+def _check_http_url(value: str) -> None:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
 
 
 def load_settings(

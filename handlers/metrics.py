@@ -86,3 +86,22 @@ WEBHOOK_ENDPOINT_DISABLED = Gauge(
     "1 while an endpoint is disabled (it answered 410 Gone; `baton webhooks enable` clears it).",
     ["endpoint"],
 )
+
+HUBSPOT_WRITES = Counter(
+    "baton_hubspot_writes_total",
+    "Decisions written back to HubSpot (owner, lead status, note), by event type.",
+    ["event"],
+)
+HUBSPOT_WRITE_FAILURES = Counter(
+    "baton_hubspot_write_failures_total",
+    "Failed tries to write a decision back to HubSpot, retried or not, by reason (the HTTP "
+    "status, timeout or connection).",
+    ["reason"],
+)
+HUBSPOT_WRITES_GIVEN_UP = Counter(
+    "baton_hubspot_writes_given_up_total",
+    "HubSpot write-backs recorded as failed and no longer retried (see `baton webhooks failed`, "
+    "replay with `baton webhooks replay`), by reason (contact_not_found, no_contact, no_owner, "
+    "refused, retries_exhausted).",
+    ["reason"],
+)

@@ -23,6 +23,7 @@ from handlers.config import Config
 from handlers.delivery_process import DeliveryChild, DeliveryOptions
 from handlers.digest_job import schedule_digest
 from handlers.http_app import create_http_app
+from handlers.hubspot_writeback import HubSpotWorker
 from handlers.roles import GROUP_REFRESH_SECONDS, RoleResolver, schedule_group_refresh
 from handlers.services import Services, utc_now
 from handlers.sla_sweep import schedule_sweep
@@ -136,6 +137,11 @@ class BatonServer:
             if config.rules.webhooks
             else None
         )
+        self.hubspot = (
+            HubSpotWorker(self.services, self.clients.api, first_retry=webhook_first_retry)
+            if settings.hubspot_write_back
+            else None
+        )
         self.services.wake_delivery = self._wake_deliveries
         # Role look-ups get the retrying client: they run in the background, nobody waits.
         self.roles = RoleResolver(config.rules, self.clients.api)
@@ -154,6 +160,8 @@ class BatonServer:
             self.delivery.wake()
         if self.webhooks is not None:
             self.webhooks.wake()
+        if self.hubspot is not None:
+            self.hubspot.wake()
 
     def _start_background(self) -> None:
         assert self.services.scheduler is not None
@@ -168,6 +176,8 @@ class BatonServer:
             self.delivery.start()
         if self.webhooks is not None:
             self.webhooks.start()
+        if self.hubspot is not None:
+            self.hubspot.start()
 
     def _stop_background(self) -> None:
         if self.socket_mode is not None:
@@ -176,6 +186,8 @@ class BatonServer:
             self.delivery.stop()
         if self.webhooks is not None:
             self.webhooks.stop()
+        if self.hubspot is not None:
+            self.hubspot.stop()
         if self.services.scheduler is not None and self.services.scheduler.running:
             self.services.scheduler.shutdown(wait=True)
         self.services.answers.close()

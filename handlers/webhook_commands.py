@@ -1,6 +1,7 @@
-"""`baton webhooks`: the endpoints and their state, the deliveries given up on, replaying one,
-enabling an endpoint a 410 disabled, and sending a test event. Each prints lines for the
-operator and returns the exit status (1 when what was asked did not happen)."""
+"""`baton webhooks`: the endpoints and their state (the HubSpot write-back's among them), the
+deliveries given up on, replaying one, enabling an endpoint a 410 disabled, and sending a test
+event. Each prints lines for the operator and returns the exit status (1 when what was asked
+did not happen)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from bot import webhooks
+from bot import hubspot, webhooks
 from handlers.config import Config
 from handlers.webhook_delivery import post, sync_endpoints
 from storage import webhooks as webhook_store
@@ -22,12 +23,17 @@ def list_endpoints(config: Config, db: Database) -> int:
     """One line per configured endpoint: its URL (without a query, which may hold a key),
     enabled or disabled and why, what it subscribes to, its waiting and failed deliveries."""
     sync_endpoints(config, db)
-    if not config.rules.webhooks:
-        print("no webhooks configured ([[webhooks]] in baton.toml)")
-        return 0
     with db.read() as session:
         stored = {endpoint.name: endpoint for endpoint in webhook_store.list_endpoints(session)}
         counts = webhook_store.delivery_counts(session)
+    if config.settings.hubspot_write_back:
+        waiting, failed = counts.get(hubspot.ENDPOINT, (0, 0))
+        print(
+            f"{hubspot.ENDPOINT}  {config.settings.hubspot_api_url}  HubSpot write-back  "
+            f"events: {', '.join(hubspot.EVENT_TYPES)}  {waiting} waiting, {failed} failed"
+        )
+    elif not config.rules.webhooks:
+        print("no webhooks configured ([[webhooks]] in baton.toml)")
     for endpoint in config.rules.webhooks:
         row = stored[endpoint.name]
         state = (
@@ -68,7 +74,10 @@ def replay(config: Config, db: Database, *, delivery_id: int, now: datetime) -> 
         if row is None or row.failed_at is None:
             return _refused(f"no failed delivery #{delivery_id} (see `baton webhooks failed`)")
         endpoint = webhook_store.get_endpoint(session, row.endpoint)
-        if row.endpoint not in config.webhook_secrets or endpoint is None:
+        configured = row.endpoint in config.webhook_secrets or (
+            row.endpoint == hubspot.ENDPOINT and config.settings.hubspot_write_back
+        )
+        if not configured or endpoint is None:
             return _refused(f"delivery #{delivery_id}: endpoint {row.endpoint!r} is not configured")
         if endpoint.disabled_at is not None:
             name = row.endpoint

@@ -24,6 +24,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from bot import hubspot
 from bot.webhooks import WebhookEndpoint
 from handlers import metrics
 from handlers.config import Config
@@ -97,11 +98,19 @@ def post(
     return Answer(
         response.status_code,
         f"HTTP {response.status_code}",
-        _retry_after(response.headers.get("retry-after")),
+        retry_after_seconds(response.headers.get("retry-after")),
     )
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_wait(first_retry: timedelta, attempts: int, retry_after: float | None) -> timedelta:
+    """How long a delivery waits after its `attempts`-th failed try: what the receiver asked
+    for, else a back-off growing BACKOFF_FACTOR times per try up to MAX_BACKOFF."""
+    if retry_after is not None:
+        return timedelta(seconds=retry_after)
+    return min(first_retry * BACKOFF_FACTOR ** (attempts - 1), MAX_BACKOFF)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
     """Retry-After in seconds, from a number of seconds or an HTTP date."""
     if value is None:
         return None
@@ -115,15 +124,16 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def sync_endpoints(config: Config, db: Database) -> None:
-    """Store the configured endpoints and what they subscribe to, as every process reads them."""
+    """Store the configured endpoints and what they subscribe to, as every process reads them;
+    with HUBSPOT_ACCESS_TOKEN set, the HubSpot write-back's too (bot.hubspot)."""
+    endpoints = {
+        endpoint.name: (endpoint.url, endpoint.event_types) for endpoint in config.rules.webhooks
+    }
+    settings = config.settings
+    if settings.hubspot_write_back:
+        endpoints[hubspot.ENDPOINT] = (settings.hubspot_api_url, list(hubspot.EVENT_TYPES))
     with db.write() as session:
-        webhook_store.sync_endpoints(
-            session,
-            {
-                endpoint.name: (endpoint.url, endpoint.event_types)
-                for endpoint in config.rules.webhooks
-            },
-        )
+        webhook_store.sync_endpoints(session, endpoints)
 
 
 class WebhookWorker:
@@ -244,11 +254,7 @@ class WebhookWorker:
                 metrics.WEBHOOK_DELIVERIES_GIVEN_UP.labels(name, reason).inc()
                 log.warning("webhook delivery %d to %s failed: %s", row.id, name, error)
                 return
-            wait = (
-                timedelta(seconds=answer.retry_after)
-                if answer.retry_after is not None
-                else min(self.first_retry * BACKOFF_FACTOR ** (row.attempts - 1), MAX_BACKOFF)
-            )
+            wait = retry_wait(self.first_retry, row.attempts, answer.retry_after)
             webhook_store.mark_retry(
                 session,
                 row,

@@ -54,6 +54,16 @@ def test_an_endpoint_subscribes_to_what_its_patterns_name_and_signs_with_every_s
         (webhook_toml(URL, retry_hours=0), SECRET, "webhooks[0].retry_hours: Input should be"),
         (webhook_toml(URL, secret="x"), SECRET, "webhooks[0].secret: unknown setting"),
         (webhook_toml(URL) + webhook_toml(URL), SECRET, "webhooks: endpoint name 'crm' is used"),
+        (
+            webhook_toml(URL).replace('"crm"', '"hubspot"'),
+            SECRET,
+            "webhooks[0].name: 'hubspot' is reserved for the HubSpot write-back",
+        ),
+        (
+            "[hubspot]\nowner_property = 'Owner'\n",
+            SECRET,
+            "hubspot.owner_property: 'Owner' is not a HubSpot property",
+        ),
     ],
 )
 def test_a_wrong_endpoint_stops_start_up_with_one_line(
