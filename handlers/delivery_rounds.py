@@ -48,3 +48,47 @@ def run_rounds(
         if not worked:
             wake.wait(idle_wait())
             wake.clear()
+
+
+class RoundsThread:
+    """The thread an outbox worker runs its rounds on: started with the server, woken after a
+    commit queued something, stopped at shutdown (after its current round)."""
+
+    def __init__(
+        self,
+        deliver_due: Callable[[], int],
+        *,
+        what: str,
+        name: str,
+        idle_wait: Callable[[], float],
+    ) -> None:
+        self._deliver_due = deliver_due
+        self._what = what
+        self._name = name
+        self._idle_wait = idle_wait
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def stop(self, *, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+
+    def wake(self) -> None:
+        """Something was just queued in this process: deliver it now, not at the next poll."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        run_rounds(
+            self._deliver_due,
+            what=self._what,
+            stop=self._stop,
+            wake=self._wake,
+            idle_wait=self._idle_wait,
+        )

@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot import hubspot
 from bot.hubspot import RejectionNote, WriteBack
 from handlers import metrics
-from handlers.delivery_rounds import run_rounds
+from handlers.delivery_rounds import RoundsThread
 from handlers.hubspot_api import Contact, HubSpotApi, HubSpotError
 from handlers.services import Services
 from handlers.webhook_delivery import retry_wait
@@ -177,32 +177,19 @@ class HubSpotWorker:
         )
         self._pool = ThreadPoolExecutor(SENDERS, thread_name_prefix="hubspot-write")
         self._held_until = 0.0  # time.monotonic() before which nothing is sent
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._rounds = RoundsThread(
+            self.deliver_due, what="HubSpot", name="hubspot-write-back", idle_wait=self._idle_wait
+        )
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="hubspot-write-back", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-        self._pool.shutdown(wait=True)
+        self._rounds.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._rounds.wake()
 
-    def _run(self) -> None:
-        run_rounds(
-            self.deliver_due,
-            what="HubSpot",
-            stop=self._stop,
-            wake=self._wake,
-            idle_wait=self._idle_wait,
-        )
+    def stop(self) -> None:
+        self._rounds.stop()
+        self._pool.shutdown(wait=True)
 
     def _idle_wait(self) -> float:
         return max(IDLE_POLL_SECONDS, self._held_until - time.monotonic())

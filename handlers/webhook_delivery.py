@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ from bot import hubspot
 from bot.webhooks import WebhookEndpoint
 from handlers import metrics
 from handlers.config import Config
-from handlers.delivery_rounds import run_rounds
+from handlers.delivery_rounds import RoundsThread
 from handlers.services import Services
 from storage import webhooks as webhook_store
 from storage.db import Database
@@ -154,35 +153,24 @@ class WebhookWorker:
         )
         self._client = httpx.Client(follow_redirects=False)  # a 3xx is a failure
         self._pool = ThreadPoolExecutor(SENDERS, thread_name_prefix="webhook-send")
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._rounds = RoundsThread(
+            self.deliver_due,
+            what="webhook",
+            name="webhook-delivery",
+            idle_wait=lambda: IDLE_POLL_SECONDS,
+        )
         self._disabled_read_at = 0.0
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="webhook-delivery", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-        self._pool.shutdown(wait=True)
-        self._client.close()
+        self._rounds.start()
 
     def wake(self) -> None:
-        """Something was just queued in this process: deliver it now, not at the next poll."""
-        self._wake.set()
+        self._rounds.wake()
 
-    def _run(self) -> None:
-        run_rounds(
-            self.deliver_due,
-            what="webhook",
-            stop=self._stop,
-            wake=self._wake,
-            idle_wait=lambda: IDLE_POLL_SECONDS,
-        )
+    def stop(self) -> None:
+        self._rounds.stop()
+        self._pool.shutdown(wait=True)
+        self._client.close()
 
     def deliver_due(self) -> int:
         """Lease the due heads of up to SENDERS lanes, send them at once and settle each;

@@ -113,3 +113,18 @@ def test_what_cannot_be_done_is_one_line_and_changes_nothing(
     ]:
         assert run(*args, env=env, tmp_path=tmp_path) == (1, "", message)
     assert run("failed", env=env, tmp_path=tmp_path)[1] == "no failed webhook deliveries\n"
+
+
+def test_the_hubspot_write_back_is_listed_with_its_deliveries(
+    tmp_path: Path, env: dict[str, str], receiver: WebhookReceiver
+) -> None:
+    hubspot = {**env, "HUBSPOT_ACCESS_TOKEN": "pat-na1-test", "HUBSPOT_API_URL": "https://hs.test"}
+    code, out, _ = run(env=hubspot, tmp_path=tmp_path)
+    assert code == 0
+    assert out.splitlines()[0] == (
+        "hubspot  https://hs.test  HubSpot write-back  events: lead.accepted, lead.assigned, "
+        "lead.rejected, lead.contacted  0 waiting, 0 failed"
+    )
+    assert out.splitlines()[1].startswith("crm  ")
+    code, out, _ = run(env=env, tmp_path=tmp_path)
+    assert "hubspot" not in out
