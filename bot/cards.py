@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot import notices
+from bot import lead_updates, notices
 from bot.outbox import DmKind
 from bot.score_explanation import Score, breakdown, why_line
 from bot.slack_ids import ActionId
@@ -46,8 +46,10 @@ SCORE_WHY_LIMIT = 200  # characters of the scoring model's reasons on the card
 CARD_NOTE_LIMIT = 150  # characters of a reject note on the card; Details shows it whole
 SIGNAL_LINE_LIMIT = 700  # one signal in Details: its type, detail (≤ 500) and time
 NOTES_LIMIT = 15_000  # notes in Details, escaped (intake takes 5,000 characters)
+CHANGE_LIMIT = 300  # characters of the latest data change's words on the card
 # The card's block ids, so whatever reads the card back (a test, a redraw) finds each part.
 WHO_BLOCK, WHY_BLOCK, STATE_BLOCK, BUTTONS_BLOCK = "who", "why", "state", "buttons"
+CHANGED_BLOCK = "changed"
 # What a DM to the owner may offer: the owner's moves, never Accept or Reject.
 _OWNER_ACTIONS = frozenset({ActionId.MARK_CONTACTED, ActionId.RELEASE, ActionId.DETAILS})
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
@@ -126,7 +128,8 @@ def glance_blocks(
     now: datetime | None,
     emojis: Mapping[str, str] | None,
 ) -> list[Block]:
-    """Urgency and who, why, then the state and its deadline: a line or two each."""
+    """Urgency and who, why, then the state and its deadline: a line or two each; and what the
+    latest repeat of the lead changed, until another changes something."""
     blocks: list[Block] = [
         SectionBlock(block_id=WHO_BLOCK, text=MarkdownTextObject(text=_who(lead, emojis)))
     ]
@@ -135,6 +138,12 @@ def glance_blocks(
         blocks.append(SectionBlock(block_id=WHY_BLOCK, text=MarkdownTextObject(text=why)))
     state = status_text(lead, reasons, now, note_limit=CARD_NOTE_LIMIT)
     blocks.append(SectionBlock(block_id=STATE_BLOCK, text=MarkdownTextObject(text=state)))
+    if lead.data_changed_at and lead.data_changes:
+        changed = lead_updates.summary(lead.data_changes, CHANGE_LIMIT)
+        text = f"✏️ Updated {slack_date(lead.data_changed_at)}: {changed}"
+        blocks.append(
+            ContextBlock(block_id=CHANGED_BLOCK, elements=[MarkdownTextObject(text=text)])
+        )
     return blocks
 
 

@@ -6,7 +6,7 @@ import logging
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -27,15 +27,21 @@ from pydantic import (
 from pydantic_core import core_schema
 from sqlalchemy.orm import Session
 
-from bot import extra_fields, lifecycle, scoring
+from bot import extra_fields, lead_updates, lifecycle, scoring
 from bot.errors import InvalidInput
 from bot.json_input import field_name
 from bot.validation import problems
+from storage import leads as lead_store
 from storage.models import Lead
 
 log = logging.getLogger(__name__)
 
-MAX_ACTIVITIES = 50
+MAX_ACTIVITIES = lead_updates.MAX_ACTIVITIES
+# Who sent a repeat that updated a lead, as its event's actor and `lead.updated`'s `by` name
+# it: the intake API, a CSV import, or (through a hook) the hook's name.
+API_SENDER = "api"
+CSV_SENDER = "csv"
+SENDER_WORDS = {API_SENDER: "the API", CSV_SENDER: "a CSV import"}
 # Leads per batch request: a thousand is one transaction of well under a second.
 MAX_BATCH = 1000
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -239,22 +245,43 @@ def field_errors(error: ValidationError) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Received:
+    """One lead's result: the lead as stored, whether it was created, and what a repeat changed
+    (bot.lead_updates; None when it changed nothing)."""
+
     lead: Lead
     created: bool
+    changes: dict[str, Any] | None = None
 
 
 def store(
     session: Session,
     leads: Sequence[LeadInput],
     *,
+    sender: str,
     now: datetime,
     model: scoring.ScoringModel | None = None,
 ) -> list[Received]:
     """Store valid leads in the caller's transaction, each external_id once; one result each.
-    With the team's scoring `model`, each is stored with the model's score and its reasons."""
-    fields = [scoring.scored_fields(model, lead.to_fields(), now=now) for lead in leads]
-    pairs = lifecycle.create_many(session, leads=fields, now=now)
-    return [Received(lead, created) for lead, created in pairs]
+    With the team's scoring `model`, each is stored with the model's score and its reasons.
+
+    A repeat whose data differs from what is stored (an earlier one in `leads` included) updates
+    the lead, rescored, audited as by `sender` (the intake API, a CSV import, a hook's name)."""
+    sent = [lead.to_fields() for lead in leads]
+    scored = [scoring.scored_fields(model, fields, now=now) for fields in sent]
+    pairs = lifecycle.create_many(session, leads=scored, now=now)
+    results: list[Received] = []
+    for fields, (lead, created) in zip(sent, pairs, strict=True):
+        changes = None
+        # Compared unlocked first, so an identical repeat (the common one) locks nothing.
+        if not created and lead_updates.compare(lead, fields) is not None:
+            # Earlier results of this lead answer with the lead as it was then.
+            before = lead_store.detached_copy(lead)
+            results = [replace(r, lead=before) if r.lead is lead else r for r in results]
+            lead, changes = lifecycle.update_data(
+                session, lead_id=lead.id, fields=fields, sender=sender, model=model, now=now
+            )
+        results.append(Received(lead, created, changes))
+    return results
 
 
 def check_batch(payload: Any, *, keep_unknown: bool = False) -> list[LeadInput | InvalidInput]:
@@ -290,11 +317,12 @@ def receive_checked(
     session: Session,
     checked: Sequence[LeadInput | InvalidInput],
     *,
+    sender: str,
     now: datetime,
     model: scoring.ScoringModel | None = None,
 ) -> list[Received | InvalidInput]:
     """Store the valid leads of a checked batch in one go (scored by `model`, as `store`
     does); the invalid ones stay as they are, so the results line up with the batch."""
     valid = [lead for lead in checked if isinstance(lead, LeadInput)]
-    received = iter(store(session, valid, now=now, model=model))
+    received = iter(store(session, valid, sender=sender, now=now, model=model))
     return [item if isinstance(item, InvalidInput) else next(received) for item in checked]

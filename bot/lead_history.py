@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot import reply_blocks
+from bot import intake, lead_updates, reply_blocks
 from bot.cards import packed, status_text
 from bot.extra_fields import described
 from bot.lifecycle import CRM, SYSTEM, Action
@@ -157,6 +157,14 @@ def _outcome(event: LeadEvent, _reasons: Mapping[str, str]) -> str:
     return line + (f": {safe_text(str(reason), LABEL_LIMIT)}" if reason else "")
 
 
+def _updated(event: LeadEvent, _reasons: Mapping[str, str]) -> str:
+    """`updated by hubspot: score 72 → 88 · email corrected`: the sender, and what it changed."""
+    changes = event.details.get("changes")
+    words = lead_updates.summary(changes if isinstance(changes, Mapping) else {}, LABEL_LIMIT)
+    sender = intake.SENDER_WORDS.get(event.actor) or _who(event.actor)
+    return f"updated by {sender}: {words}"
+
+
 def _taken_from(event: LeadEvent) -> str:
     previous = event.details.get("previous_owner")
     return f" (it was {mention(previous)}'s)" if previous else ""
@@ -169,6 +177,7 @@ def _unknown(event: LeadEvent) -> str:
 
 _WORDS: dict[str, Callable[[LeadEvent, Mapping[str, str]], str]] = {
     Action.CREATE: _created,
+    Action.UPDATE: _updated,
     Action.POST: lambda _event, _reasons: "card posted",
     Action.ACCEPT: _by("claimed"),
     Action.REJECT: _rejected,

@@ -10,7 +10,7 @@ of work (a request, a job) does.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,9 +18,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import outbox, report_facts, sla_timers, webhooks
+from bot import lead_updates, outbox, report_facts, sla_timers, webhooks
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.outbox import DmKind
+from bot.scoring import ScoringModel
 from bot.sla_policy import SlaPolicies
 from bot.slack_text import as_utc, lead_label, mention
 from storage import leads as lead_store
@@ -35,6 +36,7 @@ NOTE_MAX_LENGTH = 2000  # the reject form's limit, kept here so a forged submiss
 
 class Action(enum.StrEnum):
     CREATE = "create"
+    UPDATE = "update"  # a repeated delivery changed what is known about the person
     POST = "post"
     ACCEPT = "accept"
     REJECT = "reject"
@@ -136,8 +138,9 @@ Check = Callable[[Lead], None]
 def create(session: Session, *, fields: dict[str, Any], now: datetime) -> tuple[Lead, bool]:
     """Store a new lead, or return the one already stored under its external_id.
 
-    Returns (lead, created). A repeated delivery (a webhook retry, a re-imported CSV) changes
-    nothing, so intake is idempotent however often the source sends it.
+    Returns (lead, created). A repeated delivery (a webhook retry, a re-imported CSV) creates
+    nothing, so intake is idempotent however often the source sends it; what a repeat with
+    changed data changes is `update_data`'s business.
     """
     return create_many(session, leads=[fields], now=now)[0]
 
@@ -181,6 +184,51 @@ def create_many(
         )
         not_yet_returned.discard(external_id)
     return results
+
+
+def update_data(
+    session: Session,
+    *,
+    lead_id: int,
+    fields: Mapping[str, Any],
+    sender: str,
+    now: datetime,
+    model: ScoringModel | None = None,
+) -> tuple[Lead, dict[str, Any] | None]:
+    """Lay a repeated delivery's data over the stored lead (bot.lead_updates), rescored by the
+    team's scoring `model` if there is one; (lead, what changed), None when nothing did.
+
+    What is known about the person changes, in every state: a rejected or lost lead is still
+    that person, and its redrawn card shows a manager news worth a reopen. The handoff state
+    (status, owner, SLA windows) never changes, so no compare-and-set on it is needed; the row is
+    locked instead, so two repeats racing each other record each change against what it replaced.
+    A change is an `update` event by `sender`, a line in the card's thread, a `lead.updated`
+    webhook and a redrawn card.
+    """
+    lead = lead_store.lock_lead(session, lead_id)
+    change = lead_updates.compare(lead, fields)
+    if change is None:
+        return lead, None
+    if model is not None:
+        change = lead_updates.rescored(change, lead, fields, model, now=now)
+    lead = lead_store.update_lead(
+        session,
+        lead_id,
+        {
+            **change.values,
+            "data_changed_at": now,
+            "data_changes": change.changes,
+            "updated_at": now,
+        },
+    )
+    event = _event(
+        lead, Action.UPDATE, lead.status, Actor(sender), now, {"changes": change.changes}
+    )
+    event_id = lead_store.add_event(session, event)
+    outbox.history_reply(session, lead=lead, event_id=event_id, now=now)
+    webhooks.lead_events(session, events=[(lead, event)])
+    outbox.card_changed(session, lead=lead, now=now)
+    return lead, change.changes
 
 
 class Lifecycle:

@@ -208,8 +208,9 @@ def _import(path: Path, services: Services) -> int:
     for line, problem in report.problems:
         print(f"{path}:{line}: {problem}", file=sys.stderr)
     rows = report.created + report.duplicates + len(report.problems)
+    updated = f" ({report.updated} updated)" if report.updated else ""
     print(
-        f"{report.created} created, {report.duplicates} already present, "
+        f"{report.created} created, {report.duplicates} already present{updated}, "
         f"{len(report.problems)} rejected ({rows} rows in {time.perf_counter() - began:.1f} s)"
     )
     return 1 if report.problems else 0

@@ -35,7 +35,8 @@ CHUNK_ROWS = intake.MAX_BATCH
 @dataclass
 class ImportReport:
     created: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # rows whose external_id was already present
+    updated: int = 0  # of those, rows that changed what is stored about the person
     problems: list[tuple[int, str]] = field(default_factory=list)  # (line number, what is wrong)
 
 
@@ -53,7 +54,8 @@ def import_csv(
     team's scoring `model`, rows are scored as the intake API scores leads.
 
     Rows whose external_id is already stored, or came earlier in the file, count as already
-    present: importing a file twice is safe.
+    present: importing a file twice is safe. Such a row with changed data updates the lead
+    (bot.lead_updates) and counts as updated too.
     """
     report = ImportReport()
     total = sum(1 for _ in iter_rows(data))  # the whole file, before a row is stored
@@ -63,7 +65,9 @@ def import_csv(
     while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
         checked = [_checked(row) for _, row in chunk]  # before the write lock is taken
         with unit_of_work() as session:
-            results = intake.receive_checked(session, checked, now=clock(), model=model)
+            results = intake.receive_checked(
+                session, checked, sender=intake.CSV_SENDER, now=clock(), model=model
+            )
         for (line, _), result in zip(chunk, results, strict=True):
             if isinstance(result, InvalidInput):
                 report.problems.append((line, printable(str(result))))
@@ -71,6 +75,7 @@ def import_csv(
                 report.created += 1
             else:
                 report.duplicates += 1
+                report.updated += result.changes is not None
         done += len(chunk)
         progress(done, total)
     return report

@@ -54,6 +54,7 @@ def lead_json(lead: Lead) -> dict[str, Any]:
     ):
         data[name] = getattr(lead, name)
     for name in (
+        "data_changed_at",
         "claim_due_at",
         "follow_up_due_at",
         "created_at",
@@ -76,6 +77,7 @@ def lead_json(lead: Lead) -> dict[str, Any]:
     data["extra"] = lead.extra or {}
     # Why the team's scoring model gave the score (docs/scoring.md); null: the sender's score.
     data["score_explanation"] = lead.score_explanation
+    data["data_changes"] = lead.data_changes
     return data
 
 
@@ -145,12 +147,19 @@ def router(services: Services) -> APIRouter:
 
 
 def item_result(result: intake.Received | InvalidInput) -> tuple[int, dict[str, Any]]:
-    """The single endpoint's status and body for one lead (a batch lists one per lead), counted."""
+    """The single endpoint's status and body for one lead (a batch lists one per lead), counted.
+    A repeat that changed the lead says so and what changed; an identical one is the stored lead."""
     if isinstance(result, InvalidInput):
         metrics.LEADS_RECEIVED.labels(result="invalid").inc()
         return 422, {"error": "invalid lead", "fields": result.errors}
-    metrics.LEADS_RECEIVED.labels(result="created" if result.created else "duplicate").inc()
-    return (201 if result.created else 200), lead_json(result.lead)
+    if result.created:
+        metrics.LEADS_RECEIVED.labels(result="created").inc()
+        return 201, lead_json(result.lead)
+    if result.changes is None:
+        metrics.LEADS_RECEIVED.labels(result="duplicate").inc()
+        return 200, lead_json(result.lead)
+    metrics.LEADS_RECEIVED.labels(result="updated").inc()
+    return 200, {**lead_json(result.lead), "updated": True, "changes": result.changes}
 
 
 def _batch_answer(results: list[intake.Received | InvalidInput]) -> JSONResponse:
@@ -161,6 +170,7 @@ def _batch_answer(results: list[intake.Received | InvalidInput]) -> JSONResponse
             "results": [{"status": status, "body": body} for status, body in items],
             "created": statuses[201],
             "existing": statuses[200],
+            "updated": sum(1 for _, body in items if body.get("updated")),
             "invalid": statuses[422],
         }
     )
@@ -173,7 +183,11 @@ def _keeps_unknown(services: Services) -> bool:
 def _store_all(services: Services, leads: Sequence[intake.LeadInput]) -> list[intake.Received]:
     with services.unit_of_work() as session:
         return intake.store(
-            session, leads, now=services.clock(), model=services.config.rules.scoring
+            session,
+            leads,
+            sender=intake.API_SENDER,
+            now=services.clock(),
+            model=services.config.rules.scoring,
         )
 
 
@@ -183,7 +197,11 @@ def _store_batch(services: Services, body: bytes) -> list[intake.Received | Inva
     )
     with services.unit_of_work() as session:
         return intake.receive_checked(
-            session, checked, now=services.clock(), model=services.config.rules.scoring
+            session,
+            checked,
+            sender=intake.API_SENDER,
+            now=services.clock(),
+            model=services.config.rules.scoring,
         )
 
 

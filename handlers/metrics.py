@@ -8,7 +8,8 @@ from prometheus_client import Counter, Gauge
 
 LEADS_RECEIVED = Counter(
     "baton_leads_received_total",
-    "Leads offered to the intake API, by result (created, duplicate, invalid, unavailable).",
+    "Leads offered to the intake API, by result "
+    "(created, duplicate, updated, invalid, unavailable).",
     ["result"],
 )
 

@@ -41,6 +41,31 @@ def get_lead(session: Session, lead_id: int) -> Lead | None:
     return session.get(Lead, lead_id, populate_existing=True)
 
 
+def lock_lead(session: Session, lead_id: int) -> Lead:
+    """The lead as stored now, its row locked until the transaction ends (PostgreSQL; SQLite's
+    write transaction holds the whole database already), so a read-compare-write on it sees no
+    other writer's change in between."""
+    return session.scalars(
+        select(Lead).where(Lead.id == lead_id).with_for_update(),
+        execution_options={"populate_existing": True},
+    ).one()
+
+
+def detached_copy(lead: Lead) -> Lead:
+    """The lead's columns as they are now, in an object no session tracks: what stays true of
+    it after the row changes later in the transaction."""
+    return Lead(**{column.key: getattr(lead, column.key) for column in Lead.__table__.columns})
+
+
+def update_lead(session: Session, lead_id: int, values: Mapping[str, Any]) -> Lead:
+    """Write `values` to the lead and return it as written; for columns no compare-and-set
+    guards (what is known about the person), on a row the caller has locked."""
+    return session.scalars(
+        update(Lead).where(Lead.id == lead_id).values(dict(values)).returning(Lead),
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    ).one()
+
+
 def get_leads_by_external_ids(session: Session, external_ids: Sequence[str]) -> dict[str, Lead]:
     """The stored leads among these external_ids, by external_id."""
     if not external_ids:

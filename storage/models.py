@@ -146,6 +146,10 @@ class Lead(Base):
     crm_url: Mapped[str | None] = mapped_column(String(2000))
     # Fields the sender sent that Baton does not know, as sent (bot.extra_fields); None: none.
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The latest change a repeated delivery made to the fields above (bot.lead_updates): when,
+    # and what changed, as its `update` event holds it; None until a repeat changes something.
+    data_changed_at: Mapped[datetime | None]
+    data_changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     # Handoff state.
     owner_id: Mapped[str | None] = mapped_column(String(32))

@@ -19,7 +19,7 @@ from standardwebhooks.webhooks import Webhook
 
 from handlers.intake_api import MAX_BODY_BYTES
 from handlers.serve import BatonServer
-from slack_emulator import SlackEmulator
+from slack_emulator import SALES_CHANNEL, SlackEmulator
 from storage import leads as lead_store
 from tests.conftest import EXAMPLE_RULES
 from tests.e2e.conftest import INTAKE_AUTH, card_text, wait_for_card
@@ -174,6 +174,24 @@ def test_the_same_contact_sent_twice_is_one_lead_and_one_card(
     assert again.json()["id"] == first.json()["id"]
     assert stored_leads(bot) == [("hubspot:5101", "Ada Lovelace")]
     assert len(slack.calls("chat.postMessage")) == 1
+
+
+def test_a_contact_sent_again_with_a_new_property_value_updates_the_lead(
+    bot: BatonServer, slack: SlackEmulator
+) -> None:
+    first = hubspot_post(bot, CONTACT).json()
+    card = wait_for_card(slack, first["id"])
+    rescored = {**CONTACT, "properties": {**CONTACT["properties"], "hubspotscore": {"value": "91"}}}
+
+    again = hubspot_post(bot, rescored)
+
+    assert again.status_code == 200, again.text
+    assert (again.json()["updated"], again.json()["score"]) == (True, 91)
+    assert again.json()["changes"] == {"score": {"from": 77, "to": 91}}
+    redrawn = wait_for_card(slack, first["id"], lambda c: "score 77 → 91" in card_text(c))
+    assert redrawn["ts"] == card["ts"] and len(slack.messages(SALES_CHANNEL)) == 1
+    thread = slack.wait_for(lambda: slack.thread(SALES_CHANNEL, card["ts"])[1:], timeout=10)
+    assert thread[-1]["text"].endswith("updated by hubspot: score 77 → 91")
 
 
 @pytest.mark.parametrize(

@@ -130,6 +130,23 @@ def test_every_change_reaches_the_receiver_once_in_order_per_lead(
     assert all(len(event.signatures) == 2 for event in receiver.received)
 
 
+def test_a_changed_repeat_is_announced_with_what_changed(
+    bot: BatonServer, slack: SlackEmulator, receiver: WebhookReceiver
+) -> None:
+    lead_id = send_lead(bot)["id"]
+    wait_for_card(slack, lead_id)
+    send_lead(bot)  # identical: nothing to announce
+    send_lead(bot, title="COO")
+    settled(bot)
+    delivered(bot)
+
+    assert receiver.types_by_lead() == {lead_id: ["lead.created", "lead.posted", "lead.updated"]}
+    updated = receiver.received[-1]
+    assert updated.data["by"] == "api"
+    assert updated.data["from_status"] == updated.data["to_status"] == "open"
+    assert updated.data["changes"] == {"title": {"from": "VP Operations", "to": "COO"}}
+
+
 def test_sla_moments_are_announced(
     start_bot: Callable[..., BatonServer], slack: SlackEmulator, receiver: WebhookReceiver
 ) -> None:

@@ -271,7 +271,8 @@ def test_import_of_many_chunks_counts_and_names_every_row(
     tmp_path: Path, database_url: str
 ) -> None:
     csv_file = tmp_path / "many.csv"
-    # Rows 2 and 2001 are broken, row 1500 repeats row 10: each in a different chunk of 1,000.
+    # Rows 2 and 2001 are broken, row 1500 repeats row 10 with another name and email (an
+    # update): each in a different chunk of 1,000.
     many_rows_csv(csv_file, 2500, bad={2: "nope", 2001: "no@"}, repeat={1500: 10})
 
     result = baton(
@@ -279,7 +280,7 @@ def test_import_of_many_chunks_counts_and_names_every_row(
     )
 
     assert result.returncode == 1
-    assert "2497 created, 1 already present, 2 rejected (2500 rows in " in result.stdout
+    assert "2497 created, 1 already present (1 updated), 2 rejected (2500 rows in " in result.stdout
     # Only the bad rows on stderr (by their line: the header is line 1); no progress bar off a
     # terminal.
     assert [line.split(": ")[0] for line in result.stderr.splitlines()] == [

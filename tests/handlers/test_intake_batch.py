@@ -68,12 +68,19 @@ def test_mixed_batch_gets_a_result_per_lead_and_posts_each_new_lead_once(
     results = answer["results"]
     assert [result["status"] for result in results] == [201, 422, 201, 200, 200, 422]
     assert (answer["created"], answer["existing"], answer["invalid"]) == (2, 2, 2)
+    assert answer["updated"] == 2  # the two repeats with a new name
     first, second = results[0]["body"], results[2]["body"]
     assert (first["external_id"], first["name"], first["status"]) == ("hs-a", "Ann First", "new")
     assert second["name"] == "Ben Second"
-    assert results[3]["body"] == first  # the repeat inside the batch returns the first
-    assert results[4]["body"]["id"] == earlier["id"]
-    assert results[4]["body"]["name"] == "Stored Before"
+    # A repeat updates the lead as if sent after the lead before it; each answer tells its own.
+    assert (results[3]["body"]["id"], results[3]["body"]["name"]) == (
+        first["id"],
+        "Ann Again, Changed",
+    )
+    assert results[3]["body"]["changes"] == {
+        "name": {"from": "Ann First", "to": "Ann Again, Changed"}
+    }
+    assert (results[4]["body"]["id"], results[4]["body"]["name"]) == (earlier["id"], "Changed Too")
     single = client.post("/api/leads", json=bad, headers=AUTH)
     assert results[1]["body"] == single.json()  # the single endpoint's 422, word for word
     assert results[5]["body"] == {
@@ -107,7 +114,13 @@ def test_empty_batch_is_answered_with_no_results(client: httpx.Client, bot: Bato
     response = client.post("/api/leads/batch", json={"leads": []}, headers=AUTH)
 
     assert response.status_code == 200
-    assert response.json() == {"results": [], "created": 0, "existing": 0, "invalid": 0}
+    assert response.json() == {
+        "results": [],
+        "created": 0,
+        "existing": 0,
+        "updated": 0,
+        "invalid": 0,
+    }
     assert stored(bot) == NOTHING
 
 
