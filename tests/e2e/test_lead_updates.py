@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from handlers.serve import BatonServer
-from slack_emulator import REP_1, SALES_CHANNEL, SlackEmulator
+from slack_emulator import REP_1, REP_2, SALES_CHANNEL, SlackEmulator
 from storage import leads as lead_store
 from tests.e2e.conftest import INTAKE_AUTH, card_text, send_lead, settled, wait_for_card
 from tests.e2e.test_card_details_and_thread import thread_lines
@@ -148,3 +148,26 @@ def test_a_batch_updates_its_changed_repeats_once_each(
     _, actions = stored(bot, first["id"])
     assert actions.count("update") == 1
     wait_for_card(slack, first["id"], lambda c: "score 82 → 90" in card_text(c))
+
+
+def test_a_rejected_lead_keeps_its_rejection_and_shows_the_news(
+    bot: BatonServer, slack: SlackEmulator, user: As
+) -> None:
+    lead_id = send_lead(bot)["id"]
+    card = wait_for_card(slack, lead_id, lambda c: "Claim by" in card_text(c))
+    user(REP_2).click(SALES_CHANNEL, card["ts"], "lead.reject")
+    (modal,) = slack.wait_for(lambda: slack.open_views(REP_2), timeout=10)
+    user(REP_2).submit_view(
+        modal["id"], {"reason": {"reason_select": "bad_timing"}, "note": {"note_input": "Q3"}}
+    )
+    wait_for_card(slack, lead_id, lambda c: "Rejected by" in card_text(c))
+    before, _ = stored(bot, lead_id)
+
+    response = post_lead(bot, score=97)
+
+    assert response.json()["changes"] == {"score": {"from": 82, "to": 97}}
+    redrawn = wait_for_card(slack, lead_id, lambda c: "score 82 → 97" in card_text(c))
+    assert f"Rejected by <@{REP_2}>" in card_text(redrawn)
+    after, _ = stored(bot, lead_id)
+    rejection = ("status", "rejected_by", "reject_reason", "reject_note", "rejected_at")
+    assert [after[name] for name in rejection] == [before[name] for name in rejection]

@@ -65,13 +65,16 @@ def test_score_may_be_absent_or_any_whole_number_to_100(
     assert created.json()["score"] == (int(score) if score not in (None, "") else None)
 
 
-def test_repeated_external_id_returns_the_stored_lead(
+def test_repeated_external_id_returns_the_stored_lead_updated_when_it_changed(
     client: httpx.Client, bot: BatonServer
 ) -> None:
     first = client.post("/api/leads", json=lead_payload(), headers=AUTH)
-    again = client.post("/api/leads", json=lead_payload(name="Changed Name"), headers=AUTH)
-    assert (first.status_code, again.status_code) == (201, 200)
+    again = client.post("/api/leads", json=lead_payload(), headers=AUTH)
+    changed = client.post("/api/leads", json=lead_payload(name="Changed Name"), headers=AUTH)
+    assert (first.status_code, again.status_code, changed.status_code) == (201, 200, 200)
     assert again.json() == first.json()
+    assert (changed.json()["id"], changed.json()["name"]) == (first.json()["id"], "Changed Name")
+    assert changed.json()["changes"] == {"name": {"from": "Dana Whitfield", "to": "Changed Name"}}
     assert lead_count(bot) == 1
 
 
