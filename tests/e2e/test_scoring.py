@@ -98,3 +98,25 @@ def test_a_batch_is_scored_lead_by_lead(bot: BatonServer) -> None:
     with bot.services.db.read() as session:
         stored = lead_store.get_lead(session, third["body"]["id"])
         assert stored is not None and stored.score_explanation == third["body"]["score_explanation"]
+
+
+def test_a_repeat_with_a_new_activity_is_rescored_and_an_identical_one_is_not(
+    bot: BatonServer, slack: SlackEmulator
+) -> None:
+    activities = [{"type": "pricing_page", "detail": "Viewed pricing"}]
+    lead = send_lead(bot, score=12, intent=None, activities=activities)
+    assert lead["score"] == 48  # VP (+25), 201-500 (+15), a pricing page visit (+8)
+    wait_for_card(slack, lead["id"], lambda c: "Claim by" in card_text(c))
+
+    identical = send_lead(bot, score=12, intent=None, activities=activities)
+    again = send_lead(bot, score=12, intent=None, activities=[*activities, {"type": "webinar"}])
+
+    assert "updated" not in identical
+    assert again["changes"] == {
+        "activities": {"added": [{"type": "webinar", "detail": None, "at": None}]},
+        "score": {"from": 48, "to": 58},
+    }
+    assert (again["score"], again["score_explanation"]["sender_score"]) == (58, 12)
+    wait_for_card(
+        slack, lead["id"], lambda c: "score 48 → 58 · new signal: webinar" in card_text(c)
+    )
