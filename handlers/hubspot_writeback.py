@@ -229,8 +229,8 @@ class HubSpotWorker:
     def _failed(self, row: WebhookDelivery, error: HubSpotError) -> None:
         metrics.HUBSPOT_WRITE_FAILURES.labels(_reason(error)).inc()
         if error.status == 429:
-            wait = error.retry_after if error.retry_after is not None else 10.0
-            self._held_until = max(self._held_until, time.monotonic() + wait)
+            hold = error.retry_after if error.retry_after is not None else 10.0
+            self._held_until = max(self._held_until, time.monotonic() + hold)
         if error.status in (401, 403):
             log.warning(
                 "HubSpot refused the access token (HTTP %s): check HUBSPOT_ACCESS_TOKEN and the "

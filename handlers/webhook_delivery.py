@@ -106,7 +106,8 @@ def retry_wait(first_retry: timedelta, attempts: int, retry_after: float | None)
     for, else a back-off growing BACKOFF_FACTOR times per try up to MAX_BACKOFF."""
     if retry_after is not None:
         return timedelta(seconds=retry_after)
-    return min(first_retry * BACKOFF_FACTOR ** (attempts - 1), MAX_BACKOFF)
+    backoff: timedelta = first_retry * BACKOFF_FACTOR ** (attempts - 1)
+    return min(backoff, MAX_BACKOFF)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
