@@ -1,6 +1,6 @@
 """A local Slack Web API emulator over real HTTP (its users are played by `slack_driver`)."""
 
-from slack_emulator.clock import ManualClock
+from slack_emulator.clock import FastClock, ManualClock
 from slack_emulator.emulator import (
     DEFAULT_APP_TOKEN,
     DEFAULT_SIGNING_SECRET,
@@ -43,6 +43,7 @@ __all__ = [
     "Bot",
     "Call",
     "Channel",
+    "FastClock",
     "Fault",
     "ManualClock",
     "Rate",

@@ -33,6 +33,7 @@ class SlackEmulator(ServedFake):
     `trigger_ttl` and `ack_timeout` are Slack's patience with a trigger_id and an
     acknowledgement (3 s each); a test suite sharing a loaded machine may lengthen both, since
     its assertions are about what happens, not how fast (benchmarks time that).
+    `message_clock` stamps messages (their ts) when it is not `clock`: a demo's faster time.
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class SlackEmulator(ServedFake):
         verification_token: str = DEFAULT_VERIFICATION_TOKEN,
         request_url: str | None = None,
         clock: Clock = time.time,
+        message_clock: Clock | None = None,
         trigger_ttl: float = 3.0,
         ack_timeout: float = 3.0,
         host: str = "127.0.0.1",
@@ -57,7 +59,7 @@ class SlackEmulator(ServedFake):
         self.request_url = request_url
         self.clock = clock
         self.ack_timeout = ack_timeout
-        self.store = Store(self.workspace, clock, trigger_ttl)
+        self.store = Store(self.workspace, clock, trigger_ttl, message_clock)
         self.faults = Faults(clock)
         self.sockets = SocketHub(self.workspace.bot.app_id, self.store.changed)
         limiter = None if rate_limits is None else RateLimiter(rate_limits, clock)

@@ -52,9 +52,19 @@ class Call:
 class Store:
     """Everything Slack would remember. Hold `lock` (or `changed`) while reading or writing."""
 
-    def __init__(self, workspace: Workspace, clock: Clock, trigger_ttl: float) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        clock: Clock,
+        trigger_ttl: float,
+        message_clock: Clock | None = None,
+    ) -> None:
+        """`clock` times lifetimes (triggers, response URLs); `message_clock` (default: the
+        same) stamps messages, so a demo's faster time shows on messages while a trigger still
+        lives 3 real seconds."""
         self.workspace = workspace
         self.clock = clock
+        self.message_clock = message_clock or clock
         self.trigger_ttl = trigger_ttl
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
@@ -78,7 +88,7 @@ class Store:
 
     def next_ts(self) -> str:
         """A message ts in Slack's format, unique and increasing even within one microsecond."""
-        self._last_micros = max(self._last_micros + 1, int(self.clock() * 1_000_000))
+        self._last_micros = max(self._last_micros + 1, int(self.message_clock() * 1_000_000))
         seconds, micros = divmod(self._last_micros, 1_000_000)
         return f"{seconds}.{micros:06d}"
 

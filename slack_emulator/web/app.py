@@ -6,9 +6,9 @@ Reads come straight from the emulator's state; every click, submission and comma
 
 import contextlib
 import copy
+import mimetypes
 import threading
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Self
 
@@ -21,22 +21,28 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from slack_driver import SlackUser
+from slack_emulator.clock import FastClock
 from slack_emulator.emulator import SlackEmulator
 from slack_emulator.errors import SlackError
 from slack_emulator.serving import BackgroundServer, Service
+from slack_emulator.web.composer import escape_references
 
 STATIC = Path(__file__).parent / "static"
 # What Slack's client calls itself when it reports a failed command.
 SLACKBOT = "Slackbot"
 Action = Callable[[dict[str, Any]], dict[str, Any]]
+# Buttons a host (the demo) adds beside the conversations: label → what it does, answering one
+# line to show under the button.
+Controls = Mapping[str, Callable[[], str]]
 
 
 class _Client:
     """Per-request work for the endpoints; `notices` are what the client itself shows a user."""
 
-    def __init__(self, emulator: SlackEmulator, bot_url: str) -> None:
+    def __init__(self, emulator: SlackEmulator, bot_url: str, controls: Controls) -> None:
         self.emulator = emulator
         self.bot_url = bot_url
+        self.controls = controls
         self.notices: list[dict[str, Any]] = []
         self._notices_lock = threading.Lock()
 
@@ -65,7 +71,15 @@ class _Client:
                     for channel in store.workspace.channels
                     if not channel.is_im
                 ],
+                "controls": list(self.controls),
             }
+
+    def clock(self) -> dict[str, float]:
+        """The time messages are stamped with, and how fast it runs, so the page can show it
+        ticking and date messages by it."""
+        clock = self.emulator.store.message_clock
+        speed = clock.speed if isinstance(clock, FastClock) else 1.0
+        return {"now": clock(), "speed": speed}
 
     def state(self, user_id: str, channel: str, thread_ts: str | None) -> dict[str, Any]:
         """Everything on screen for `user_id`: the channel, an open thread, modal and App Home."""
@@ -101,6 +115,7 @@ class _Client:
             "modal": modal,
             "home": home,
             "dm_count": dm_count,
+            "clock": self.clock(),
         }
 
     def _message(self, message: dict[str, Any], *, ephemeral: bool = False) -> dict[str, Any]:
@@ -118,7 +133,25 @@ class _Client:
             "reply_count": message.get("reply_count", 0),
             "thread_ts": thread_ts if thread_ts != message["ts"] else None,
             "ephemeral": ephemeral,
+            "files": [
+                {
+                    "name": file["name"],
+                    "title": file["title"],
+                    "size": file["size"],
+                    "url": f"/files/{file['id']}/{file['name']}",
+                }
+                for file in message.get("files", [])
+            ],
         }
+
+    def file(self, file_id: str) -> tuple[str, bytes] | None:
+        """An uploaded file's name and bytes, for its download link."""
+        store = self.emulator.store
+        with store.lock:
+            file = store.files.get(file_id)
+            if file is None or file["content"] is None:
+                return None
+            return file["name"], file["content"]
 
     # --- acting ----------------------------------------------------------------------------
 
@@ -156,6 +189,7 @@ class _Client:
         user_id = body["user"]
         command, _, text = body["text"].strip().partition(" ")
         channel_id = self.emulator.store.channel(body["channel"]).id
+        text = self._escaped(text)
         if not command.startswith("/") or len(command) < 2:
             self._notice(user_id, channel_id, "This demo takes slash commands: try `/leads help`.")
             return {"ok": False, "error": "not_a_command"}
@@ -171,6 +205,24 @@ class _Client:
             )
         return outcome
 
+    def _escaped(self, text: str) -> str:
+        store = self.emulator.store
+        with store.lock:
+            users = {user.name.lower(): user.id for user in store.users.values()}
+            channels = {
+                channel.name.lower(): channel.id
+                for channel in store.channels.values()
+                if not channel.is_im
+            }
+        return escape_references(text, users, channels)
+
+    def control(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Press one of the host's buttons."""
+        act = self.controls.get(body.get("control", ""))
+        if act is None:
+            raise ValueError("unknown_control")
+        return {"ok": True, "said": act()}
+
     def open_home(self, body: dict[str, Any]) -> dict[str, Any]:
         try:
             return _outcome(self.driver(body["user"]).open_app_home())
@@ -178,11 +230,11 @@ class _Client:
             return {"ok": False, "error": _failure(error)}
 
     def _notice(self, user_id: str, channel_id: str, text: str) -> None:
-        seconds = time.time()
+        ts = self.emulator.new_ts()  # on the clock every message is stamped with
         with self._notices_lock:
             self.notices.append(
                 {
-                    "ts": f"{seconds:.6f}",
+                    "ts": ts,
                     "author": SLACKBOT,
                     "is_bot": True,
                     "text": text,
@@ -191,6 +243,7 @@ class _Client:
                     "reply_count": 0,
                     "thread_ts": None,
                     "ephemeral": True,
+                    "files": [],
                     "user": user_id,
                     "channel": channel_id,
                 }
@@ -209,9 +262,19 @@ def _failure(error: httpx.HTTPError) -> str:
     return "operation_timeout" if isinstance(error, httpx.TimeoutException) else "dispatch_failed"
 
 
-def build_web_app(emulator: SlackEmulator, bot_url: str) -> Starlette:
+def _safe_filename(name: str) -> str:
+    """A file name fit for a Content-Disposition header: printable ASCII, no quotes."""
+    return "".join(
+        char if char.isascii() and char.isprintable() and char not in '"\\' else "_"
+        for char in name
+    )
+
+
+def build_web_app(
+    emulator: SlackEmulator, bot_url: str, controls: Controls | None = None
+) -> Starlette:
     """The client's ASGI app; `bot_url` is where Slack sends the app's requests."""
-    client = _Client(emulator, bot_url)
+    client = _Client(emulator, bot_url, controls or {})
 
     def guarded(act: Action) -> Callable[[Request], Awaitable[Response]]:
         """Run an action on a JSON body, off the event loop since the driver waits on the bot.
@@ -246,6 +309,18 @@ def build_web_app(emulator: SlackEmulator, bot_url: str) -> Starlette:
             return JSONResponse(error.body(), 404)
         return JSONResponse(shown)
 
+    def download(request: Request) -> Response:
+        found = client.file(request.path_params["file_id"])
+        if found is None:
+            return JSONResponse({"ok": False, "error": "file_not_found"}, 404)
+        name, content = found
+        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return Response(
+            content,
+            media_type=kind,
+            headers={"Content-Disposition": f'attachment; filename="{_safe_filename(name)}"'},
+        )
+
     return Starlette(
         routes=[
             Route("/", page),
@@ -256,18 +331,27 @@ def build_web_app(emulator: SlackEmulator, bot_url: str) -> Starlette:
             Route("/api/close", guarded(client.close), methods=["POST"]),
             Route("/api/command", guarded(client.command), methods=["POST"]),
             Route("/api/home", guarded(client.open_home), methods=["POST"]),
+            Route("/api/control", guarded(client.control), methods=["POST"]),
+            Route("/files/{file_id}/{name}", download),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
     )
 
 
 class SlackWebClient(Service):
-    """The web client on its own port (127.0.0.1, any free one by default), on a thread."""
+    """The web client on its own port (127.0.0.1, any free one by default), on a thread;
+    `controls` are the host's buttons beside the conversations."""
 
     def __init__(
-        self, emulator: SlackEmulator, bot_url: str, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        emulator: SlackEmulator,
+        bot_url: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        controls: Controls | None = None,
     ) -> None:
-        self._server = BackgroundServer(build_web_app(emulator, bot_url), host, port)
+        self._server = BackgroundServer(build_web_app(emulator, bot_url, controls), host, port)
 
     @property
     def url(self) -> str:

@@ -4,6 +4,7 @@
 "use strict";
 
 const POLL_MS = 1000;
+const FOLLOW_MS = 10000;  // after typing a command, the next new message is scrolled to
 const ui = {
   workspace: null,
   user: null,          // user id
@@ -15,6 +16,10 @@ const ui = {
   dmSeen: {},
   pollTimer: null,
   generation: 0,       // bumped on navigation, so a late answer for an old screen is dropped
+  clock: { now: Date.now() / 1000, speed: 1, at: performance.now() },  // the server's, see demoNow
+  followUntil: 0,      // performance.now() until which a new message is scrolled into view
+  emoji: {},           // Slack name → emoji, for those with a bundled image
+  emojiImages: new Set(),
 };
 
 // ------------------------------------------------------------------ helpers
@@ -42,6 +47,11 @@ async function post(path, body) {
   });
   const answer = await response.json().catch(() => ({}));
   return { ok: response.ok && answer.ok !== false, ...answer };
+}
+
+// The time every message is stamped with (a demo may run it faster than the wall clock), in ms.
+function demoNow() {
+  return ui.clock.now * 1000 + (performance.now() - ui.clock.at) * ui.clock.speed;
 }
 
 function decodeEntities(text) {
@@ -79,8 +89,47 @@ function appendPlain(parent, text) {
   const lines = decodeEntities(text).split("\n");
   lines.forEach((line, index) => {
     if (index > 0) parent.append(el("br"));
-    if (line) parent.append(document.createTextNode(line));
+    if (line) appendText(parent, line);
   });
+}
+
+// ------------------------------------------------------------------ emoji
+
+// A `:name:` or an emoji character (with its variation selector and ZWJ sequence).
+const EMOJI = /:([a-z0-9_+-]+):|(\p{Extended_Pictographic}(?:\uFE0F?\u200D\p{Extended_Pictographic})*\uFE0F?)/gu;
+
+function emojiCode(emoji) {
+  return [...emoji].filter((c) => c !== "\uFE0F").map((c) => c.codePointAt(0).toString(16)).join("-");
+}
+
+// Text with its emoji drawn from the bundled images, so they show without an emoji font; an
+// emoji without an image is left to the system's fonts, an unknown `:name:` stays as typed.
+function appendText(parent, text) {
+  let last = 0;
+  for (const match of text.matchAll(EMOJI)) {
+    const [whole, name, character] = match;
+    const emoji = character ?? ui.emoji[name];
+    if (!emoji) continue;
+    parent.append(text.slice(last, match.index), emojiNode(emoji, name ? whole : emoji));
+    last = match.index + whole.length;
+  }
+  parent.append(text.slice(last));
+}
+
+function emojiNode(emoji, title) {
+  const code = emojiCode(emoji);
+  if (!ui.emojiImages.has(code)) return el("span", { class: "emoji" }, emoji);
+  return el("img", { class: "emoji", src: `/static/emoji/${code}.svg`, alt: emoji, title, draggable: "false" });
+}
+
+function emojiText(text) {
+  const node = el("span");
+  appendText(node, text);
+  return node;
+}
+
+function plainText(text) {
+  return emojiText(decodeEntities(text || ""));
 }
 
 function renderInline(parent, text) {
@@ -136,7 +185,7 @@ function renderDate(spec, fallback) {
 
 function formatDate(when, format) {
   const day = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
-  const offset = Math.round((day(when) - day(new Date())) / 86400000);
+  const offset = Math.round((day(when) - day(new Date(demoNow()))) / 86400000);
   const relative = { "-1": "yesterday", 0: "today", 1: "tomorrow" }[offset];
   const local = (options) => when.toLocaleDateString(undefined, options);
   const date = local({ month: "long", day: "numeric", year: "numeric" });
@@ -157,7 +206,7 @@ function formatDate(when, format) {
 }
 
 function ago(when) {
-  const seconds = Math.round((when.getTime() - Date.now()) / 1000);
+  const seconds = Math.round((when.getTime() - demoNow()) / 1000);
   const steps = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
   const [unit, size] = steps.find(([, s]) => Math.abs(seconds) >= s) || steps[3];
   return new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }).format(Math.round(seconds / size), unit);
@@ -172,7 +221,7 @@ function mrkdwn(text) {
 function textObject(object) {
   if (!object) return null;
   if (object.type === "mrkdwn") return mrkdwn(object.text);
-  return el("div", { class: "plain" }, decodeEntities(object.text || ""));
+  return el("div", { class: "plain" }, plainText(object.text));
 }
 
 // ------------------------------------------------------------------ Block Kit
@@ -187,7 +236,7 @@ function renderBlocks(blocks, where) {
 function renderBlock(block, where) {
   switch (block.type) {
     case "header":
-      return el("div", { class: "block-header" }, decodeEntities(block.text?.text || ""));
+      return el("div", { class: "block-header" }, plainText(block.text?.text));
     case "section": {
       const main = el("div", { class: "section-main" }, textObject(block.text));
       if (block.fields?.length) main.append(el("div", { class: "fields" }, block.fields.map(textObject)));
@@ -223,10 +272,15 @@ function image(url, alt) {
 function richText(elements) {
   return elements.map((item) => {
     if (item.elements) return el("div", {}, richText(item.elements));
-    if (item.type === "text") return document.createTextNode(item.text);
+    if (item.type === "text") return emojiText(item.text);
     if (item.type === "link") return renderSpecial(`${item.url}|${item.text || item.url}`);
     if (item.type === "user") return renderSpecial(`@${item.user_id}`);
-    if (item.type === "emoji") return document.createTextNode(item.unicode ? "" : `:${item.name}:`);
+    if (item.type === "emoji") {
+      const emoji = item.unicode
+        ? String.fromCodePoint(...item.unicode.split("-").map((hex) => parseInt(hex, 16)))
+        : ui.emoji[item.name];
+      return emoji ? emojiNode(emoji, `:${item.name}:`) : document.createTextNode(`:${item.name}:`);
+    }
     return document.createTextNode("");
   });
 }
@@ -242,7 +296,7 @@ function renderElement(element, where) {
     class: `btn${style}`,
     "data-action-id": element.action_id,
     "data-value": element.value,
-  }, decodeEntities(element.text?.text || ""));
+  }, plainText(element.text?.text));
   button.addEventListener("click", () => clickButton(button, element, where));
   return button;
 }
@@ -283,6 +337,7 @@ function renderMessage(message, channel, inThread) {
       time.toLocaleTimeString(undefined, { hour: "numeric", minute: "2-digit" }))));
   const where = { channel, ts: message.ts };
   body.append(message.blocks?.length ? renderBlocks(message.blocks, where) : mrkdwn(message.text));
+  for (const file of message.files || []) body.append(renderFile(file));
   if (message.edited) body.append(el("span", { class: "edited" }, "(edited)"));
   if (message.reply_count && !inThread) {
     const count = message.reply_count;
@@ -295,6 +350,21 @@ function renderMessage(message, channel, inThread) {
   return node;
 }
 
+function renderFile(file) {
+  const kind = (file.name.split(".").pop() || "file").toUpperCase();
+  return el("div", { class: "file", "data-file": file.name },
+    el("span", { class: "file-icon", "aria-hidden": "true" }, kind.slice(0, 4)),
+    el("div", { class: "file-body" },
+      el("a", { class: "file-title", href: file.url, download: file.name }, file.title || file.name),
+      el("div", { class: "file-meta" }, `${file.name} · ${formatSize(file.size)}`)),
+    el("a", { class: "btn file-download", href: file.url, download: file.name }, "Download"));
+}
+
+function formatSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KB` : `${(bytes / 1048576).toFixed(1)} MB`;
+}
+
 function openThread(ts) {
   ui.thread = ts;
   ui.generation += 1;
@@ -302,13 +372,36 @@ function openThread(ts) {
   pollSoon();
 }
 
+function atBottom(container) {
+  return container.scrollHeight - container.scrollTop - container.clientHeight < 40;
+}
+
+// Redraw a feed. It follows new messages while it shows the newest, and after the user typed a
+// command (its answer is scrolled to); scrolled up, it stays put and offers a jump to them.
 function renderFeed(container, nodes, emptyText) {
-  const atBottom = container.scrollHeight - container.scrollTop - container.clientHeight < 40;
+  const following = atBottom(container);
   const previous = container.scrollTop;
   const first = !container.dataset.drawn;
+  const lastBefore = container.dataset.lastTs || "";
   container.replaceChildren(...(nodes.length ? nodes : [el("p", { class: "empty" }, emptyText)]));
   container.dataset.drawn = "1";
-  container.scrollTop = first || atBottom ? container.scrollHeight : previous;
+  const last = nodes.length ? nodes[nodes.length - 1].dataset?.ts || "" : "";
+  container.dataset.lastTs = last;
+  const added = !first && last !== lastBefore;
+  const asked = added && performance.now() < ui.followUntil;
+  if (asked) ui.followUntil = 0;
+  container.scrollTop = first || following || asked ? container.scrollHeight : previous;
+  if (container.id === "feed") {
+    const jump = document.getElementById("jump-new");
+    if (added && !atBottom(container)) jump.hidden = false;
+    else if (atBottom(container)) jump.hidden = true;
+  }
+}
+
+function jumpToNewest() {
+  const feed = document.getElementById("feed");
+  feed.scrollTop = feed.scrollHeight;
+  document.getElementById("jump-new").hidden = true;
 }
 
 function render(state) {
@@ -491,6 +584,7 @@ function navigate(view, channel) {
   ui.lastState = "";
   ui.generation += 1;
   document.getElementById("feed").dataset.drawn = "";
+  document.getElementById("jump-new").hidden = true;
   const params = new URLSearchParams({ user: me().name, view: view === "channel" ? channelName(ui.channel) : view });
   history.replaceState(null, "", `?${params}`);
   drawChrome();
@@ -534,11 +628,14 @@ async function poll() {
   try {
     const response = await fetch(`/api/state?${params}`, { cache: "no-store" });
     if (!response.ok) throw new Error(`state: ${response.status}`);
-    const text = await response.text();
+    const state = await response.json();
     document.getElementById("offline").hidden = true;
+    ui.clock = { ...state.clock, at: performance.now() };
+    delete state.clock;  // ticks every poll: redraw only when something else changed
+    const text = JSON.stringify(state);
     if (generation === ui.generation && text !== ui.lastState) {
       ui.lastState = text;
-      render(JSON.parse(text));
+      render(state);
     }
   } catch (error) {
     document.getElementById("offline").hidden = false;
@@ -546,8 +643,46 @@ async function poll() {
   ui.pollTimer = setTimeout(poll, POLL_MS);
 }
 
+// ------------------------------------------------------------------ the demo's clock and buttons
+
+function drawClock() {
+  const now = new Date(demoNow());
+  const day = now.toLocaleDateString(undefined, { weekday: "short", month: "short", day: "numeric" });
+  const time = now.toLocaleTimeString(undefined, { hour: "numeric", minute: "2-digit" });
+  document.getElementById("clock-time").textContent = `${day}, ${time}`;
+  document.getElementById("clock-time").setAttribute("datetime", now.toISOString());
+  const speed = ui.clock.speed;
+  document.getElementById("clock-speed").textContent = speed === 1 ? "real time" : `${speed}× real time`;
+}
+
+function drawControls() {
+  const box = document.getElementById("controls");
+  box.replaceChildren();
+  for (const name of ui.workspace.controls || []) {
+    const said = el("p", { class: "control-said", role: "status" });
+    const button = el("button", { type: "button", class: "control", "data-control": name }, name);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      said.textContent = "";
+      try {
+        const answer = await post("/api/control", { control: name });
+        said.textContent = answer.ok ? answer.said : `Failed: ${answer.error || "no answer"}`;
+      } finally {
+        button.disabled = false;
+        pollSoon();
+      }
+    });
+    box.append(button, said);
+  }
+}
+
 async function start() {
   ui.workspace = await (await fetch("/api/workspace")).json();
+  ui.emoji = await (await fetch("/static/emoji/shortcodes.json")).json();
+  ui.emojiImages = new Set(Object.values(ui.emoji).map(emojiCode));
+  drawControls();
+  drawClock();
+  setInterval(drawClock, 500);
   document.getElementById("team").textContent = ui.workspace.team;
   const params = new URLSearchParams(location.search);
   const wanted = params.get("user");
@@ -578,12 +713,17 @@ async function start() {
     navigate(view, channel);
   });
   document.getElementById("thread-close").addEventListener("click", () => openThread(null));
+  document.getElementById("jump-new").addEventListener("click", jumpToNewest);
+  document.getElementById("feed").addEventListener("scroll", (event) => {
+    if (atBottom(event.target)) document.getElementById("jump-new").hidden = true;
+  });
   document.getElementById("composer").addEventListener("submit", async (event) => {
     event.preventDefault();
     const box = document.getElementById("message-box");
     const text = box.value.trim();
     if (!text) return;
     box.value = "";
+    ui.followUntil = performance.now() + FOLLOW_MS;
     await post("/api/command", { channel: currentChannel(), text });
     pollSoon();
   });
