@@ -41,14 +41,22 @@ def digest_message(
 def send_digest(session: Session, *, rules: Rules, policies: SlaPolicies, now: datetime) -> bool:
     """Queue the digest to the marketing channel, at most once per local day: several
     processes run the same cron job, and the first to record the day sends it."""
-    channel = rules.digest_channel
-    if not rules.digest.enabled or channel is None:
+    if not rules.digest.enabled or rules.digest_channel is None:
         return False
     zone = ZoneInfo(rules.hours.timezone)
     period_key = f"digest:{now.astimezone(zone).date().isoformat()}"
     if not once.digest_first_sent(session, period_key=period_key, now=now):
         return False
-    period = parse_period(DIGEST_PERIOD, now=now, timezone=zone)
+    return queue_digest(session, rules=rules, policies=policies, now=now)
+
+
+def queue_digest(session: Session, *, rules: Rules, policies: SlaPolicies, now: datetime) -> bool:
+    """Queue the last seven days' digest to the marketing channel now, whether or not today's
+    went out (someone asked for it); False when the digest is off or has no channel."""
+    channel = rules.digest_channel
+    if not rules.digest.enabled or channel is None:
+        return False
+    period = parse_period(DIGEST_PERIOD, now=now, timezone=ZoneInfo(rules.hours.timezone))
     message = digest_message(session, period=period, rules=rules, policies=policies)
     outbox.channel_message(
         session, channel=channel, text=message.text, blocks=message.blocks, now=now

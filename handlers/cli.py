@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,7 +27,7 @@ from handlers import score_command, webhook_commands
 from handlers.config import Config, load_config, read_rules, redact_url
 from handlers.csv_import import import_csv
 from handlers.delivery_process import DeliveryOptions, deliver
-from handlers.demo import run_demo
+from handlers.demo import DEFAULT_LEAD_INTERVAL, FIRST_LEADS, run_demo
 from handlers.exports import feedback_csv, feedback_json
 from handlers.progress import progress_bar
 from handlers.serve import serve
@@ -38,6 +39,24 @@ from storage.db import Database
 from storage.errors import DatabaseError, describe_database_error
 
 log = logging.getLogger("baton")
+
+
+def _number_at_least(low: float, *, above: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number ≥ `low` (> `low` when `above`), else a one-line error."""
+
+    def parse(text: str) -> float:
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number")
+        if number < low or (above and number == low):
+            bound = "more than" if above else "at least"
+            raise argparse.ArgumentTypeError(f"{text} must be {bound} {low:g}")
+        return number
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,9 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-browser", action="store_true", help="print the URL, open no browser")
     demo.add_argument(
         "--speed",
-        type=float,
+        type=_number_at_least(0, above=True),
         default=1.0,
-        help="run the SLA clock this many times faster, e.g. 60 (default 1: real time)",
+        help="run the demo clock (SLAs and message times) this many times faster, e.g. 60 "
+        "(default 1: real time)",
+    )
+    demo.add_argument(
+        "--lead-interval",
+        type=_number_at_least(0),
+        default=DEFAULT_LEAD_INTERVAL,
+        metavar="SECONDS",
+        help=f"real seconds between sample leads after the first {FIRST_LEADS} "
+        f"(default {DEFAULT_LEAD_INTERVAL:g}; 0 sends all at once)",
     )
 
     db = commands.add_parser("db", help="database schema")
@@ -156,6 +184,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
             ui_port=args.ui_port,
             open_browser=not args.no_browser,
             speed=args.speed,
+            lead_interval=args.lead_interval,
         )
     if args.command == "score":
         return _score(args, config)

@@ -1,8 +1,10 @@
 """`baton demo`: the real bot, on the embedded defaults, against the bundled Slack emulator.
 
 Nothing leaves the machine: the emulator plays Slack, sample leads arrive through the intake
-API like a marketing automation would send them, and a Slack-like web client on localhost shows
-#sales, DMs and App Home to whichever demo user is picked (what happens in #sales is printed too).
+API like a marketing automation would send them (a few at once, then one at a time), and a
+Slack-like web client on localhost shows #sales, DMs and App Home to whichever demo user is
+picked, each welcomed with three things to try (what happens in #sales is printed too). One
+clock, running `speed` times faster, times the SLAs and stamps every message.
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ import webbrowser
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
+from slack_sdk import WebClient
 
 from bot.rules import Roles, Rules
 from handlers.config import Config, load_settings
+from handlers.demo_welcome import cast, welcome_text
+from handlers.digest_job import send_digest_on_request
 from handlers.sample_leads import sample_leads
 from handlers.serve import BatonServer
+from handlers.services import Services
 from slack_emulator import (
     DEFAULT_SIGNING_SECRET,
     DEFAULT_TOKEN,
@@ -31,29 +38,28 @@ from slack_emulator import (
     MARKETER,
     MARKETING_CHANNEL,
     SALES_CHANNEL,
+    FastClock,
     SlackEmulator,
 )
 from slack_emulator.web import SlackWebClient
 
 DEMO_POST_INTERVAL = 0.3
 DEMO_SWEEP_SECONDS = 1.0
+FIRST_LEADS = 3  # sent at once, so there is something to click straight away
+DEFAULT_LEAD_INTERVAL = 20.0  # real seconds between the leads after those
+DIGEST_BUTTON = "Send the digest now"
 
 
 @dataclass(frozen=True)
-class AcceleratedClock:
-    """A clock that runs `speed` times faster than real time from `start`, so SLA reminders
-    and escalations can be watched within minutes (e.g. at 60, a 15-minute window takes 15 s).
-    Read off the wall clock, so the delivery process's copy tells the same time."""
+class DemoClock:
+    """The bot's reading of the demo's one clock (which also stamps the emulator's messages):
+    a UTC datetime running `speed` times faster, so SLA reminders and escalations can be
+    watched within minutes. Picklable, so a delivery process's copy tells the same time."""
 
-    start: datetime
-    speed: float
+    fast: FastClock
 
     def __call__(self) -> datetime:
-        return self.start + (datetime.now(UTC) - self.start) * self.speed
-
-
-def accelerated_clock(speed: float) -> AcceleratedClock:
-    return AcceleratedClock(datetime.now(UTC), speed)
+        return datetime.fromtimestamp(self.fast(), UTC)
 
 
 def demo_config(*, slack: SlackEmulator, database: Path, port: int) -> Config:
@@ -74,13 +80,44 @@ def demo_config(*, slack: SlackEmulator, database: Path, port: int) -> Config:
     return Config(settings.model_copy(update={"config_file": Path("(demo)")}), rules)
 
 
-def feed_leads(bot_url: str, token: str, count: int, *, spread_seconds: float) -> None:
-    """Send sample leads through the intake API, a few seconds apart, as an automation would."""
-    leads = sample_leads(count, now=datetime.now(UTC))
+def feed_leads(
+    bot_url: str, token: str, leads: list[dict[str, Any]], *, interval: float, stop: threading.Event
+) -> None:
+    """Send sample leads through the intake API as an automation would: the first few at once,
+    then one every `interval` seconds, so a newcomer meets them (and their deadlines) one by one
+    rather than all escalated together."""
     with httpx.Client(base_url=bot_url, timeout=10) as client:
-        for lead in leads:
+        for number, lead in enumerate(leads):
+            if number >= FIRST_LEADS and stop.wait(interval):
+                return
             client.post("/api/leads", json=lead, headers={"Authorization": f"Bearer {token}"})
-            time.sleep(spread_seconds / max(count, 1))
+
+
+def welcome_everyone(slack: SlackEmulator, config: Config, speed: float) -> None:
+    """Each person's welcome, shown to them alone at the top of #sales."""
+    people = [person for person in slack.workspace.users if not person.is_bot]
+    cast_line = cast(people, config.rules)
+    client = WebClient(base_url=slack.api_url, token=DEFAULT_TOKEN)
+    for person in people:
+        text = welcome_text(person, config.rules, speed=speed, cast_line=cast_line)
+        client.chat_postEphemeral(channel=SALES_CHANNEL, user=person.id, text=text)
+
+
+def digest_button(services: Services) -> str:
+    """The demo's button for the weekly digest, which would otherwise wait for Monday 09:00."""
+    if send_digest_on_request(services):
+        return "The digest is on its way to #marketing."
+    return "The digest is switched off."
+
+
+def arrivals(leads: int, interval: float, speed: float) -> str:
+    """What the console says about the sample leads and the clock."""
+    if interval and leads > FIRST_LEADS:
+        pace = f"{FIRST_LEADS} now, then one every {interval:g} s"
+    else:
+        pace = f"{leads} now"
+    clock = "in real time" if speed == 1 else f"{speed:g}× faster than real time"
+    return f"Sample leads: {pace}. The demo clock runs {clock}."
 
 
 def print_channel(slack: SlackEmulator, stop: threading.Event) -> None:
@@ -111,31 +148,41 @@ def run_demo(
     ui_port: int = 0,
     open_browser: bool = True,
     speed: float = 1.0,
+    lead_interval: float = DEFAULT_LEAD_INTERVAL,
 ) -> int:
+    clock = FastClock(speed)
     with tempfile.TemporaryDirectory(prefix="baton-demo-") as scratch:
         db_path = database or Path(scratch) / "baton-demo.db"
-        with SlackEmulator() as slack:
+        with SlackEmulator(message_clock=clock) as slack:
             config = demo_config(slack=slack, database=db_path, port=port)
             bot = BatonServer(
                 config,
-                clock=accelerated_clock(speed),
+                clock=DemoClock(clock),
                 post_interval=DEMO_POST_INTERVAL,
                 sweep_every=DEMO_SWEEP_SECONDS,
             )
             stop = threading.Event()
+            controls = {DIGEST_BUTTON: lambda: digest_button(bot.services)}
             try:
                 url = bot.start(port=port)
-                with SlackWebClient(slack, f"{url}/slack/events", port=ui_port) as web:
+                welcome_everyone(slack, config, speed)
+                events = f"{url}/slack/events"
+                with SlackWebClient(slack, events, port=ui_port, controls=controls) as web:
                     print(f"Baton demo: the bot serves {url} (Slack emulator at {slack.url})")
                     print(f"Database: {db_path}. Press Ctrl-C to stop.")
+                    print(arrivals(leads, lead_interval, speed))
                     print(f"Open the demo workspace: {web.url}", flush=True)
                     if open_browser and has_display():
                         webbrowser.open(web.url)
                     assert config.settings.intake_token is not None
                     threading.Thread(
                         target=feed_leads,
-                        args=(url, config.settings.intake_token, leads),
-                        kwargs={"spread_seconds": 5.0},
+                        args=(url, config.settings.intake_token),
+                        kwargs={
+                            "leads": sample_leads(leads, now=DemoClock(clock)()),
+                            "interval": lead_interval,
+                            "stop": stop,
+                        },
                         daemon=True,
                     ).start()
                     threading.Thread(target=print_channel, args=(slack, stop), daemon=True).start()

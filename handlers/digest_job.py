@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.digest import send_digest
+from bot.digest import queue_digest, send_digest
 from handlers.services import Services
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,14 @@ def send_digest_now(services: Services) -> bool:
     if sent:
         log.info("digest queued for %s", services.config.rules.digest_channel)
     return sent
+
+
+def send_digest_on_request(services: Services) -> bool:
+    """The digest now, though today's went out already: someone pressed for it (the demo)."""
+    with services.unit_of_work() as session:
+        return queue_digest(
+            session, rules=services.config.rules, policies=services.policies, now=services.clock()
+        )
 
 
 def schedule_digest(scheduler: BaseScheduler, services: Services) -> None:

@@ -3,6 +3,7 @@ cannot ship undocumented."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from bot.rules import Rules
 from bot.slack_ids import ActionId, ViewId
 from bot.webhooks import EVENT_TYPES, TEST_EVENT
 from handlers import metrics
+from handlers.cli import build_parser
 from handlers.config import Settings
 from storage.models import LeadStatus, OutboxKind, TimerKind
 
@@ -66,3 +68,23 @@ def test_every_metric_is_in_the_http_reference() -> None:
     documented = quoted("http-api.md")
     assert len(names) >= 5
     assert [name for name in names if name not in documented] == []
+
+
+def test_every_command_line_option_is_in_the_readme() -> None:
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    documented = {option for span in re.findall(r"`([^`\n]+)`", readme) for option in span.split()}
+    documented |= {option.strip("[]") for option in documented}
+    options = sorted(_options(build_parser(), "baton"))
+    assert len(options) >= 10  # the walk finds the subcommands' options
+    assert [(command, option) for command, option in options if option not in documented] == []
+
+
+def _options(parser: argparse.ArgumentParser, command: str) -> Iterator[tuple[str, str]]:
+    """(command, --option) for every long option of `command` and of its subcommands."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, subparser in action.choices.items():
+                yield from _options(subparser, f"{command} {name}")
+        for option in action.option_strings:
+            if option.startswith("--") and option != "--help":
+                yield command, option

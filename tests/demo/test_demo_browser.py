@@ -58,7 +58,7 @@ def demo_url(tmp_path: Path) -> Iterator[str]:
     }
     environ["PYTHONPATH"] = str(ROOT)
     command = [sys.executable, "-m", "bot", "demo", "--no-browser"]
-    command += ["--port", str(free_port()), "--leads", str(LEADS)]
+    command += ["--port", str(free_port()), "--leads", str(LEADS), "--lead-interval", "0"]
     process = subprocess.Popen(
         command,
         cwd=tmp_path,

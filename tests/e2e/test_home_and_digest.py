@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from handlers.digest_job import DIGEST_JOB_ID, send_digest_now
+from handlers.digest_job import DIGEST_JOB_ID, send_digest_now, send_digest_on_request
 from handlers.serve import BatonServer
 from slack_driver import SlackUser
 from slack_emulator import MANAGER, MARKETER, MARKETING_CHANNEL, REP_1, SlackEmulator
@@ -94,6 +94,18 @@ def test_the_digest_reaches_marketing_once_per_period(
     assert "Lead handoff digest" in text and "Handed off*\n4" in text
     assert "Acceptance rate*\n50%" in text
     assert "No budget: 1 (100%)" in text and "Freeze until May" in text
+
+
+def test_a_digest_asked_for_goes_out_though_todays_has(
+    seeded: list[int], bot: BatonServer, slack: SlackEmulator
+) -> None:
+    assert send_digest_now(bot.services) is True
+    assert send_digest_on_request(bot.services) is True  # the demo's "Send the digest now"
+    settled(bot)
+
+    digests = slack.messages(MARKETING_CHANNEL)
+    assert len(digests) == 2
+    assert card_text(digests[0]) == card_text(digests[1])
 
 
 def test_the_digest_runs_on_the_configured_cron(bot: BatonServer) -> None:
