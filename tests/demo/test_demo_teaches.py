@@ -1,0 +1,166 @@
+"""The demo teaches a newcomer: a welcome per role, the demo clock, emoji that render without an
+emoji font, `@name` mentions, the digest on demand, a CSV to download, and a feed that shows the
+answer to what was typed though it was scrolled up."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+
+from slack_emulator import MANAGER, MARKETER
+from tests.conftest import free_port
+from tests.demo.test_demo_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    _wait_for_url,
+    restore_ctrl_c,
+)
+
+LEADS = 3
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Page]:
+    """`baton demo` with every sample lead at once, and a headless Chromium tab on it."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "BATON_", "DATABASE_"))
+    }
+    environ["PYTHONPATH"] = str(Path(__file__).parents[2])
+    command = [sys.executable, "-m", "bot", "demo", "--no-browser", "--port", str(free_port())]
+    command += ["--leads", str(LEADS), "--lead-interval", "0"]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=restore_ctrl_c,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    output: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        url = _wait_for_url(lines, process, output)
+        with sync_playwright() as playwright:
+            context: BrowserContext = playwright.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"),
+                executable_path=str(CHROMIUM),
+                args=CHROMIUM_ARGS,
+                headless=True,
+                viewport={"width": 1280, "height": 900},
+                accept_downloads=True,
+            )
+            page = context.pages[0] if context.pages else context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{url}?user=alice")
+            yield page
+            context.close()
+            assert errors == []
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        (ARTIFACTS / "teaches-demo-output.txt").write_text("".join(output))
+
+
+def type_command(page: Page, text: str) -> None:
+    page.locator("#message-box").fill(text)
+    page.locator("#message-box").press("Enter")
+
+
+def sign_in_as(page: Page, user: str) -> None:
+    page.locator("#user-select").select_option(user)
+
+
+def test_the_demo_teaches_each_role(demo: Page) -> None:
+    page = demo
+    expect.set_options(timeout=15_000)
+    cards = page.locator("#feed .message").filter(has=page.locator("[data-action-id^='lead.']"))
+    expect(cards).to_have_count(LEADS, timeout=30_000)
+
+    # Alice's welcome opens #sales: her role and three things to try; the demo clock beside.
+    welcome = page.locator("#feed .message.ephemeral").first
+    expect(welcome).to_contain_text("Welcome to the Baton demo, Alice! You are a sales rep")
+    for step in ("1. Press Accept", "2. Press Reject", "3. Type /leads mine"):
+        expect(welcome).to_contain_text(step)
+    expect(page.locator("#clock-time")).to_have_text(re.compile(r"\d{1,2}:\d\d"))
+    expect(page.locator("#clock-speed")).to_have_text("real time")
+
+    # Emoji come from bundled images: the machine has no emoji font.
+    emoji = page.locator("#feed img.emoji")
+    expect(emoji.first).to_be_visible()
+    assert page.evaluate(
+        "[...document.querySelectorAll('#feed img.emoji')]"
+        ".every(image => image.complete && image.naturalWidth > 0)"
+    )
+    page.screenshot(path=ARTIFACTS / "teaches-01-welcome.png")
+
+    # Scrolled up, a typed command's answer is still brought into view.
+    page.set_viewport_size({"width": 1280, "height": 480})
+    page.locator("#feed").evaluate("feed => { feed.scrollTop = 0; }")
+    answers = page.locator("#feed .message.ephemeral")
+    before = answers.count()
+    type_command(page, "/leads queue")
+    expect(answers).to_have_count(before + 1)
+    expect(answers.last).to_be_in_viewport()
+    page.screenshot(path=ARTIFACTS / "teaches-02-answer-in-view.png")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # Maria mentions Bob as people do: @bob.
+    sign_in_as(page, MANAGER)
+    expect(page.locator("#feed .message.ephemeral").first).to_contain_text(
+        "You are the sales manager"
+    )
+    expect(cards.filter(has_text="@bob")).to_have_count(0)
+    type_command(page, "/leads assign 1 @bob")
+    expect(cards.filter(has_text="@bob")).to_have_count(1)
+    expect(page.locator("#feed")).not_to_contain_text("failed with the error")
+
+    # Mark sends the digest now and reads it in #marketing.
+    sign_in_as(page, MARKETER)
+    page.locator("button.control", has_text="Send the digest now").click()
+    expect(page.locator(".control-said")).to_have_text("The digest is on its way to #marketing.")
+    page.locator("#channel-list a", has_text="marketing").click()
+    expect(page.locator("#feed .message")).to_contain_text("Lead handoff digest")
+    page.screenshot(path=ARTIFACTS / "teaches-03-digest.png")
+
+    # …and asks for the feedback as CSV: the file shows in his DMs and downloads.
+    page.locator("#channel-list a", has_text="sales").click()
+    type_command(page, "/leads feedback 30d csv")
+    page.locator("#nav-dm").click()
+    file = page.locator("#feed .file")
+    expect(file).to_contain_text("Rejection feedback")
+    with page.expect_download() as download:
+        file.locator("a.file-download").click()
+    saved = Path(download.value.path())
+    assert download.value.suggested_filename.endswith(".csv")
+    assert saved.read_text(encoding="utf-8-sig").startswith("lead_id,")
+    page.screenshot(path=ARTIFACTS / "teaches-04-csv-in-dm.png")
