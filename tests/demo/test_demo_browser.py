@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,9 +48,11 @@ def restore_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-@pytest.fixture
-def demo_url(tmp_path: Path) -> Iterator[str]:
-    """`baton demo` as a user starts it, in an empty directory with no Slack settings."""
+@contextmanager
+def running_demo(directory: Path, *options: str) -> Iterator[str]:
+    """`baton demo` as a user starts it, in an empty `directory` with no Slack settings and
+    every sample lead at once (plus `options`); yields the web workspace's URL and keeps the
+    demo's output as an artifact named after `directory`."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     environ = {
         key: value
@@ -57,11 +60,11 @@ def demo_url(tmp_path: Path) -> Iterator[str]:
         if not key.startswith(("SLACK_", "BATON_", "DATABASE_"))
     }
     environ["PYTHONPATH"] = str(ROOT)
-    command = [sys.executable, "-m", "bot", "demo", "--no-browser"]
-    command += ["--port", str(free_port()), "--leads", str(LEADS), "--lead-interval", "0"]
+    command = [sys.executable, "-m", "bot", "demo", "--no-browser", "--port", str(free_port())]
+    command += ["--lead-interval", "0", *options]
     process = subprocess.Popen(
         command,
-        cwd=tmp_path,
+        cwd=directory,
         env=environ,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -87,7 +90,13 @@ def demo_url(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        (ARTIFACTS / "demo-output.txt").write_text("".join(output))
+        (ARTIFACTS / f"demo-output-{directory.name}.txt").write_text("".join(output))
+
+
+@pytest.fixture
+def demo_url(tmp_path: Path) -> Iterator[str]:
+    with running_demo(tmp_path, "--leads", str(LEADS)) as url:
+        yield url
 
 
 def _wait_for_url(
@@ -106,13 +115,13 @@ def _wait_for_url(
     pytest.fail(f"baton demo printed no URL in {STARTUP_SECONDS} s:\n{''.join(output)}")
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[BrowserContext]:
+@contextmanager
+def chromium(profile: Path) -> Iterator[BrowserContext]:
     """Debian's Chromium, headless, with a fresh profile; missing Chromium fails the test."""
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
+            str(profile),
             executable_path=str(CHROMIUM),
             args=CHROMIUM_ARGS,
             headless=True,
@@ -122,6 +131,12 @@ def browser(tmp_path: Path) -> Iterator[BrowserContext]:
             yield context
         finally:
             context.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[BrowserContext]:
+    with chromium(tmp_path / "chromium-profile") as context:
+        yield context
 
 
 def card_with(page: Page, action_id: str) -> Locator:

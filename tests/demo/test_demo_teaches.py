@@ -4,28 +4,15 @@ answer to what was typed though it was scrolled up."""
 
 from __future__ import annotations
 
-import os
-import queue
 import re
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from slack_emulator import MANAGER, MARKETER
-from tests.conftest import free_port
-from tests.demo.test_demo_browser import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    _wait_for_url,
-    restore_ctrl_c,
-)
+from tests.demo.test_demo_browser import ARTIFACTS, chromium, running_demo
 
 LEADS = 3
 
@@ -35,60 +22,16 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[Page]:
     """`baton demo` with every sample lead at once, and a headless Chromium tab on it."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    environ = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "BATON_", "DATABASE_"))
-    }
-    environ["PYTHONPATH"] = str(Path(__file__).parents[2])
-    command = [sys.executable, "-m", "bot", "demo", "--no-browser", "--port", str(free_port())]
-    command += ["--leads", str(LEADS), "--lead-interval", "0"]
-    process = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=restore_ctrl_c,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    output: list[str] = []
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            lines.put(line)
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        url = _wait_for_url(lines, process, output)
-        with sync_playwright() as playwright:
-            context: BrowserContext = playwright.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"),
-                executable_path=str(CHROMIUM),
-                args=CHROMIUM_ARGS,
-                headless=True,
-                viewport={"width": 1280, "height": 900},
-                accept_downloads=True,
-            )
-            page = context.pages[0] if context.pages else context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{url}?user=alice")
-            yield page
-            context.close()
-            assert errors == []
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        (ARTIFACTS / "teaches-demo-output.txt").write_text("".join(output))
+    with (
+        running_demo(tmp_path, "--leads", str(LEADS)) as url,
+        chromium(tmp_path / "chromium-profile") as browser,
+    ):
+        page = browser.pages[0] if browser.pages else browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{url}?user=alice")
+        yield page
+        assert errors == []
 
 
 def type_command(page: Page, text: str) -> None:
