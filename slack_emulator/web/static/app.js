@@ -18,7 +18,7 @@ const ui = {
   generation: 0,       // bumped on navigation, so a late answer for an old screen is dropped
   clock: { now: Date.now() / 1000, speed: 1, at: performance.now() },  // the server's, see demoNow
   followUntil: 0,      // performance.now() until which a new message is scrolled into view
-  emoji: {},           // Slack name → emoji, for those with a bundled image
+  emoji: new Map(),    // Slack name → emoji, for those with a bundled image
   emojiImages: new Set(),
 };
 
@@ -108,7 +108,7 @@ function appendText(parent, text) {
   let last = 0;
   for (const match of text.matchAll(EMOJI)) {
     const [whole, name, character] = match;
-    const emoji = character ?? ui.emoji[name];
+    const emoji = character ?? ui.emoji.get(name);
     if (!emoji) continue;
     parent.append(text.slice(last, match.index), emojiNode(emoji, name ? whole : emoji));
     last = match.index + whole.length;
@@ -278,7 +278,7 @@ function richText(elements) {
     if (item.type === "emoji") {
       const emoji = item.unicode
         ? String.fromCodePoint(...item.unicode.split("-").map((hex) => parseInt(hex, 16)))
-        : ui.emoji[item.name];
+        : ui.emoji.get(item.name);
       return emoji ? emojiNode(emoji, `:${item.name}:`) : document.createTextNode(`:${item.name}:`);
     }
     return document.createTextNode("");
@@ -678,8 +678,8 @@ function drawControls() {
 
 async function start() {
   ui.workspace = await (await fetch("/api/workspace")).json();
-  ui.emoji = await (await fetch("/static/emoji/shortcodes.json")).json();
-  ui.emojiImages = new Set(Object.values(ui.emoji).map(emojiCode));
+  ui.emoji = new Map(Object.entries(await (await fetch("/static/emoji/shortcodes.json")).json()));
+  ui.emojiImages = new Set([...ui.emoji.values()].map(emojiCode));
   drawControls();
   drawClock();
   setInterval(drawClock, 500);
