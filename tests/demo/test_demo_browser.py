@@ -49,10 +49,10 @@ def restore_ctrl_c() -> None:
 
 
 @contextmanager
-def running_demo(directory: Path, *options: str) -> Iterator[str]:
-    """`baton demo` as a user starts it, in an empty `directory` with no Slack settings and
-    every sample lead at once (plus `options`); yields the web workspace's URL and keeps the
-    demo's output as an artifact named after `directory`."""
+def running_demo(directory: Path, *, leads: int, speed: float = 1.0) -> Iterator[str]:
+    """`baton demo` as a user starts it, in an empty `directory` with no Slack settings, its
+    `leads` sent all at once; yields the web workspace's URL and keeps the demo's output as an
+    artifact named after `directory`."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     environ = {
         key: value
@@ -61,7 +61,7 @@ def running_demo(directory: Path, *options: str) -> Iterator[str]:
     }
     environ["PYTHONPATH"] = str(ROOT)
     command = [sys.executable, "-m", "bot", "demo", "--no-browser", "--port", str(free_port())]
-    command += ["--lead-interval", "0", *options]
+    command += ["--leads", str(leads), "--lead-interval", "0", "--speed", str(speed)]
     process = subprocess.Popen(
         command,
         cwd=directory,
@@ -95,7 +95,7 @@ def running_demo(directory: Path, *options: str) -> Iterator[str]:
 
 @pytest.fixture
 def demo_url(tmp_path: Path) -> Iterator[str]:
-    with running_demo(tmp_path, "--leads", str(LEADS)) as url:
+    with running_demo(tmp_path, leads=LEADS) as url:
         yield url
 
 

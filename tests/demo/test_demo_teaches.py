@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 def demo(tmp_path: Path) -> Iterator[Page]:
     """`baton demo` with every sample lead at once, and a headless Chromium tab on it."""
     with (
-        running_demo(tmp_path, "--leads", str(LEADS)) as url,
+        running_demo(tmp_path, leads=LEADS) as url,
         chromium(tmp_path / "chromium-profile") as browser,
     ):
         page = browser.pages[0] if browser.pages else browser.new_page()
