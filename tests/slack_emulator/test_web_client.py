@@ -31,6 +31,9 @@ from tests.slack_emulator.conftest import Receiver
 MESSAGE_START = 1_800_000_000.0  # the message clock, far from the lifetimes' clock
 ROOT = Path(__file__).parents[2]
 EMOJI = ROOT / "slack_emulator" / "web" / "static" / "emoji"
+# Symbols Baton writes that are no emoji (Unicode gives them no Extended_Pictographic, so the
+# client leaves them to the text font, which has them).
+TEXT_SYMBOLS = {"✓", "✗"}
 
 
 @pytest.fixture
@@ -161,7 +164,7 @@ def test_every_emoji_baton_writes_has_a_bundled_image() -> None:
     named: set[str] = set()
     for source in [*ROOT.glob("bot/*.py"), *ROOT.glob("handlers/*.py")]:
         text = source.read_text()
-        written |= {char for char in text if unicodedata.category(char) == "So"}
+        written |= {char for char in text if unicodedata.category(char) == "So"} - TEXT_SYMBOLS
         named |= set(re.findall(r":([a-z][a-z0-9_+]*):", text))
     assert "🔥" in written and "inbox_tray" in named  # the scan sees what the card writes
 
