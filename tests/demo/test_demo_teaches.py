@@ -43,6 +43,12 @@ def sign_in_as(page: Page, user: str) -> None:
     page.locator("#user-select").select_option(user)
 
 
+def go_to(page: Page, channel: str) -> None:
+    """Open a channel from the sidebar, and wait until the pane shows it."""
+    page.locator("#channel-list a", has_text=channel).click()
+    expect(page.locator("#pane-title")).to_have_text(f"# {channel}")
+
+
 def test_the_demo_teaches_each_role(demo: Page) -> None:
     page = demo
     expect.set_options(timeout=15_000)
@@ -91,14 +97,15 @@ def test_the_demo_teaches_each_role(demo: Page) -> None:
     sign_in_as(page, MARKETER)
     page.locator("button.control", has_text="Send the digest now").click()
     expect(page.locator(".control-said")).to_have_text("The digest is on its way to #marketing.")
-    page.locator("#channel-list a", has_text="marketing").click()
-    expect(page.locator("#feed .message")).to_contain_text("Lead handoff digest")
+    go_to(page, "marketing")
+    expect(page.locator("#feed .message", has_text="Lead handoff digest")).to_have_count(1)
     page.screenshot(path=ARTIFACTS / "teaches-03-digest.png")
 
     # …and asks for the feedback as CSV: the file shows in his DMs and downloads.
-    page.locator("#channel-list a", has_text="sales").click()
+    go_to(page, "sales")
     type_command(page, "/leads feedback 30d csv")
     page.locator("#nav-dm").click()
+    expect(page.locator("#pane-title")).to_have_text("Baton")
     file = page.locator("#feed .file")
     expect(file).to_contain_text("Rejection feedback")
     with page.expect_download() as download:
