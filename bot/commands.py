@@ -101,7 +101,7 @@ def parse_leads_command(text: str) -> LeadsCommand:
     try:
         return _parse(name, rest, share)
     except InvalidInput as unclear:  # worded for a form: field, problem
-        raise UnclearCommand(_sentence(unclear), subcommand=name) from None
+        raise UnclearCommand(unclear.in_words(), subcommand=name) from None
 
 
 def _parse(name: Subcommand, rest: list[str], share: bool) -> LeadsCommand:
@@ -193,10 +193,3 @@ def _no_more(name: Subcommand, extra: list[str]) -> None:
         raise UnclearCommand(
             f"`/leads {name}` does not take {echo(' '.join(extra))}.", subcommand=name
         )
-
-
-def _sentence(unclear: InvalidInput) -> str:
-    """A form's complaints (`lead`: "`x` is not a lead number") as one sentence, without the
-    field names, which mean nothing to someone typing a command."""
-    problems = "; ".join(unclear.errors.values())
-    return problems[:1].upper() + problems[1:] + "."

@@ -26,7 +26,9 @@ def digest_message(
     title = f"Lead handoff digest, {period.label}"
     blocks = [
         reply_blocks.header(title),
-        *reply_blocks.stats_blocks(stats, title="Numbers"),
+        *reply_blocks.stats_blocks(
+            stats, title=reply_blocks.HANDOFF_NUMBERS, times=reply_blocks.times_counted(rules)
+        ),
         {"type": "divider"},
         *reply_blocks.feedback_blocks(groups, title="Top rejection reasons by source"),
     ]

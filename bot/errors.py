@@ -58,3 +58,9 @@ class InvalidInput(BatonError):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{field}: {problem}" for field, problem in errors.items()))
         self.errors = errors
+
+    def in_words(self) -> str:
+        """The problems as one sentence, without the field names, which mean nothing to someone
+        typing a command or clicking a button (`lead`: "`x` is not a lead number")."""
+        problems = "; ".join(self.errors.values())
+        return problems[:1].upper() + problems[1:] + "."

@@ -55,7 +55,7 @@ def home_view(
     else:
         blocks += _rep(session, actor=actor)
         if actor.is_manager:
-            blocks += _manager(session, policies=policies, now=now, zone=zone)
+            blocks += _manager(session, rules=rules, policies=policies, now=now, zone=zone)
     return {"type": "home", "blocks": blocks[:VIEW_BLOCKS_LIMIT]}
 
 
@@ -76,7 +76,7 @@ def _rep(session: Session, *, actor: Actor) -> list[dict[str, Any]]:
 
 
 def _manager(
-    session: Session, *, policies: SlaPolicies, now: datetime, zone: ZoneInfo
+    session: Session, *, rules: Rules, policies: SlaPolicies, now: datetime, zone: ZoneInfo
 ) -> list[dict[str, Any]]:
     health = lead_store.sla_health(session, now=now, soon=now + timedelta(hours=1))
     stats = handoff_stats(
@@ -88,7 +88,9 @@ def _manager(
         *reply_blocks.health_blocks(health),
         *delivery_failures.recent_blocks(session, now=now),
         {"type": "divider"},
-        *reply_blocks.stats_blocks(stats, title="This week"),
+        *reply_blocks.stats_blocks(
+            stats, title=reply_blocks.HANDOFF_NUMBERS, times=reply_blocks.times_counted(rules)
+        ),
     ]
 
 

@@ -215,9 +215,10 @@ def _stats(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
         policies=asking.lifecycle.policies,
         rep=None if everyone else actor.id,
     )
-    title = "Handoff numbers" if everyone else f"Your numbers, {mention(actor.id)}"
-    blocks = reply_blocks.stats_blocks(stats, title=title)
-    return _reply(command, f"{title}: {period.label}", blocks)
+    title = reply_blocks.HANDOFF_NUMBERS if everyone else "Your numbers"
+    times = reply_blocks.times_counted(asking.rules)
+    blocks = reply_blocks.stats_blocks(stats, title=title, times=times)
+    return _reply(command, reply_blocks.stats_heading(title, period), blocks)
 
 
 def _feedback(session: Session, command: LeadsCommand, asking: Asking) -> Reply:

@@ -636,8 +636,12 @@ def _refusal(lead: Lead, action: Action) -> InvalidTransition:
     if action in (Action.ACCEPT, Action.REJECT) and status in DECIDED:
         by = lead.rejected_by if status == S.REJECTED else lead.owner_id
         return AlreadyClaimed(lead_id=lead.id, lead=lead_label(lead), status=status, owner_id=by)
+    if action in (Action.REOPEN, Action.RELEASE) and status == S.OPEN:
+        problem = "is already open to every rep; nothing was changed."
+    else:
+        problem = f"is {status.value}; it cannot be {PAST_TENSE[action]} now."
     return InvalidTransition(
-        f"{lead_label(lead)} is {status.value}; it cannot be {PAST_TENSE[action]} now.",
+        f"{lead_label(lead)} {problem}",
         lead_id=lead.id,
         status=status,
         owner_id=lead.owner_id,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.errors import AlreadyClaimed, BatonError
+from bot.errors import AlreadyClaimed, BatonError, InvalidInput
 from bot.outbox import DmKind
 from bot.slack_text import lead_label, lead_title, mention, mention_group, slack_date
 from storage.models import Lead
@@ -89,6 +89,8 @@ def refusal(error: BatonError, *, viewer: str | None = None, in_modal: bool = Fa
         return error.describe(
             "you" if error.owner_id == viewer else "another rep", lead="This lead"
         )
+    if isinstance(error, InvalidInput):
+        return error.in_words()
     return str(error)
 
 

@@ -4,6 +4,7 @@ App Home and the digest), kept inside Slack's limits however much data there is.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -16,8 +17,11 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.business_hours import WEEKDAYS
 from bot.cards import Message
+from bot.periods import Period
 from bot.reports import FeedbackGroup, HandoffStats, ReasonCount
+from bot.rules import Rules
 from bot.slack_ids import ActionId
 from bot.slack_text import (
     BUTTON_TEXT_LIMIT,
@@ -35,6 +39,7 @@ from storage.leads import WAITING, SlaHealth
 from storage.models import Lead
 
 LIST_LIMIT = 15  # leads shown in one list; the rest are counted
+HANDOFF_NUMBERS = "Handoff numbers"  # everyone's, as stats, App Home and the digest title them
 
 
 def header(text: str) -> dict[str, Any]:
@@ -105,54 +110,122 @@ def health_blocks(health: SlaHealth) -> list[dict[str, Any]]:
     return [
         section(
             "*Waiting for a rep:* "
-            f"{health.waiting} ({health.waiting_overdue} past the claim deadline, "
+            f"{health.waiting} ({health.waiting_overdue} past their deadline, "
             f"{health.waiting_due_soon} due within the hour)\n"
             f"*Claimed, not yet contacted:* {health.claimed} "
-            f"({health.follow_up_overdue} overdue, "
+            f"({health.follow_up_overdue} past the follow-up deadline, "
             f"{health.follow_up_due_soon} due within the hour)\n"
             f"*Escalated now:* {health.escalated}"
         )
     ]
 
 
-def duration(value: timedelta | None) -> str:
+@dataclass(frozen=True)
+class TimesCounted:
+    """How the reports' durations are counted, in words: `unit` for a field's label, `note`
+    saying it in full (which policies count business hours, and the team's hours)."""
+
+    unit: str
+    note: str
+    in_days: bool  # wall-clock only: a long time reads best in days, business hours never do
+
+
+def times_counted(rules: Rules) -> TimesCounted:
+    """Times count as each lead's SLA policy counts (bot.report_facts): business hours for the
+    policies that say so, the clock for the others."""
+    working = [policy.name for policy in rules.sla if policy.business_hours]
+    clock = [policy.name for policy in rules.sla if not policy.business_hours]
+    hours = rules.hours
+    calendar = f"{_weekdays(hours.days)} {hours.start:%H:%M}–{hours.end:%H:%M} {hours.timezone}" + (
+        f", {hours.holidays} holidays off" if hours.holidays else ""
+    )
+    if not clock:
+        return TimesCounted("business hours", f"Times count business hours ({calendar}).", False)
+    if not working:
+        return TimesCounted("wall-clock", "Times count wall-clock time.", True)
+    return TimesCounted(
+        "by SLA policy",
+        f"Times count business hours ({calendar}) for {_names(working)} leads "
+        f"and wall-clock time for {_names(clock)} leads.",
+        False,
+    )
+
+
+def _weekdays(days: Sequence[str]) -> str:
+    """`Mon–Fri` for a run of days, else `Mon, Wed, Fri`."""
+    order = [WEEKDAYS.index(day) for day in days]
+    names = [WEEKDAYS[day].capitalize() for day in sorted(order)]
+    runs = sorted(order) == list(range(min(order), max(order) + 1)) and len(order) > 2
+    return f"{names[0]}–{names[-1]}" if runs else ", ".join(names)
+
+
+def _names(policies: Sequence[str]) -> str:
+    return ", ".join(safe_text(name, 40) for name in policies)
+
+
+def duration(value: timedelta | None, *, in_days: bool = True) -> str:
+    """`45 min`, `7 h 16 min`; past two days `2.5 days` when `in_days` (wall-clock time)."""
     if value is None:
         return "–"
     minutes = round(value.total_seconds() / 60)
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours < 48 else f"{hours / 24:.1f} days"
+    return f"{hours / 24:.1f} days" if in_days and hours >= 48 else f"{hours} h {minutes:02d} min"
 
 
 def percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
-def stats_blocks(stats: HandoffStats, *, title: str) -> list[dict[str, Any]]:
+def stats_heading(title: str, period: Period) -> str:
+    """`Handoff numbers, this week`: what the numbers are, and of when."""
+    return f"{title}, {period.label}"
+
+
+def stats_blocks(stats: HandoffStats, *, title: str, times: TimesCounted) -> list[dict[str, Any]]:
+    """The handoff numbers as /leads stats, App Home and the digest all show them. A rep's own
+    numbers (`stats.rep`) leave out the leads not yet decided: by definition none are theirs."""
+
+    def times_of(median: timedelta | None, p90: timedelta | None) -> str:
+        shown = (duration(value, in_days=times.in_days) for value in (median, p90))
+        return " / ".join(shown)
+
+    cells = [
+        f"*Handed off*\n{stats.handed_off}",
+        f"*Accepted / rejected*\n{stats.accepted} / {stats.rejected}",
+        f"*Acceptance rate*\n{percent(stats.acceptance_rate)}",
+        *([] if stats.rep else [f"*Not yet accepted or rejected*\n{stats.still_open}"]),
+        f"*Time to claim* (median / p90, {times.unit})\n"
+        + times_of(stats.median_time_to_claim, stats.p90_time_to_claim),
+        f"*Time to first contact* (median / p90, {times.unit})\n"
+        + times_of(stats.median_time_to_contact, stats.p90_time_to_contact),
+        f"*SLA breaches*\n{stats.sla_breaches} ({percent(stats.breach_rate)} of handed off)",
+        "*Outcomes so far*\n"
+        f"{stats.opportunities} opportunities · {stats.won} won · {stats.lost} lost",
+    ]
     blocks = [
-        section(f"*{title}: {stats.period.label}*"),
-        fields(
-            f"*Handed off*\n{stats.handed_off}",
-            f"*Accepted / rejected*\n{stats.accepted} / {stats.rejected}",
-            f"*Acceptance rate*\n{percent(stats.acceptance_rate)}",
-            f"*Still open*\n{stats.still_open}",
-            "*Time to claim* (median / p90)\n"
-            f"{duration(stats.median_time_to_claim)} / {duration(stats.p90_time_to_claim)}",
-            "*Time to first contact* (median / p90)\n"
-            f"{duration(stats.median_time_to_contact)} / {duration(stats.p90_time_to_contact)}",
-            f"*SLA breaches*\n{stats.sla_breaches} ({percent(stats.breach_rate)} of handed off)",
-            "*Outcomes so far*\n"
-            f"{stats.opportunities} opportunities · {stats.won} won · {stats.lost} lost",
+        section(f"*{stats_heading(title, stats.period)}*"),
+        fields(*cells),
+        context(
+            "Of the leads handed off in this period, and what became of them so far. "
+            "Median / p90: half of them took at most the first time, nine in ten at most the "
+            f"second. {times.note}"
         ),
     ]
     if stats.per_rep:
         lines = [
-            f"• {mention(rep.rep_id)}: {rep.open} open, {rep.accepted} accepted, "
+            f"• {mention(rep.rep_id)}: {rep.open} open now, {rep.accepted} accepted, "
             f"{rep.contacted} contacted"
             for rep in stats.per_rep[:LIST_LIMIT]
         ]
         blocks.append(section("*Per rep*\n" + "\n".join(lines)))
+        blocks.append(
+            context(
+                "Open now: every lead the rep holds, claimed and not yet contacted, whenever it "
+                "arrived. Accepted, contacted: of this period's leads."
+            )
+        )
     return blocks
 
 

@@ -8,8 +8,8 @@ Definitions (docs/metrics.md says the same for readers of the README):
 - **Decision**: an accept or an assign (a *claim*) or a reject. A lead's *first decision* is the
   earliest of these events; later reopens, releases and reassignments do not change it.
 - **Accepted** / **rejected**: handed-off leads whose first decision was a claim / a reject.
-  **Still open**: handed-off leads with no decision yet (escalated ones included), so
-  handed off = accepted + rejected + still open.
+  **Still open** (shown as "not yet accepted or rejected"): handed-off leads with no decision
+  yet (escalated ones included), so handed off = accepted + rejected + still open.
 - **Acceptance rate**: accepted / (accepted + rejected); None when nothing was decided.
 - **Time to claim**: from the post to the first decision, accept or reject alike: both end the
   claim SLA, and a fast, reasoned reject is the responsiveness the SLA asks for.
@@ -25,12 +25,14 @@ Definitions (docs/metrics.md says the same for readers of the README):
   median is the lower of the two middle values. None when there is no time to rank.
 - **SLA breaches**: handed-off leads with at least one escalation (claim or follow-up breach),
   counted once per lead. **Breach rate**: breaches / handed off; None when nothing was handed off.
-- **Per-rep load**, over the cohort: *accepted* credits each accepted lead to the rep its first
-  claim made owner (so the reps' numbers add up to accepted); *open* counts the leads a rep owns
-  now that are accepted but not contacted (escalated for a late follow-up included); *contacted*
-  counts the leads marked contacted, credited to their owner. Sorted by open, then accepted, most
-  first. With `rep`, every handoff number covers only the leads whose first decision was that
-  rep's (claimed by or for them, or rejected by them).
+- **Per-rep load**: *accepted* credits each of the cohort's accepted leads to the rep its first
+  claim made owner (so the reps' numbers add up to accepted); *contacted* counts the cohort's
+  leads marked contacted, credited to their owner; *open* counts every lead a rep owns now that
+  is claimed but not contacted (escalated for a late follow-up included), whenever it was
+  posted: the rep's open leads in `/leads mine` and App Home, adding up to SLA health's
+  "claimed, not yet contacted". Sorted by open, then accepted, most first. With `rep`, every
+  other handoff number covers only the leads whose first decision was that rep's (claimed by
+  or for them, or rejected by them).
 - **Rejection feedback** counts reject events whose time is in the period, whatever the lead's
   posting time, read from the event log so a later reopen does not erase the feedback. Grouped by
   the lead's source (no source: "(none)") and campaign; a reason's *share* is its count over the
@@ -79,7 +81,7 @@ EXAMPLE_NOTES = 3
 @dataclass(frozen=True)
 class RepLoad:
     rep_id: str
-    open: int  # owned now, accepted and not yet contacted
+    open: int  # owned now, claimed and not yet contacted, whenever posted
     accepted: int  # first claims of the period's leads
     contacted: int
 
@@ -103,6 +105,7 @@ class HandoffStats:
     opportunities: int = 0
     won: int = 0
     lost: int = 0
+    rep: str | None = None  # the one rep whose numbers these are; None for everyone's
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,7 @@ def handoff_stats(
             reps[str(group.decided_by)].accepted += group.claims
         if group.contact_times:
             reps[str(group.contact_credit)].contacted += group.contact_times
-    for held in report_store.count_held(session, scope):
+    for held in report_store.count_held(session, source=source, owner=rep):
         reps[held.owner_id].open += held.leads
 
     handed_off, breaches = outcomes["leads"], outcomes["breached"]
@@ -185,6 +188,7 @@ def handoff_stats(
         opportunities=outcomes["opportunities"],
         won=outcomes["won"],
         lost=outcomes["lost"],
+        rep=rep,
     )
 
 

@@ -96,13 +96,13 @@ def register(app: App, services: Services, roles: RoleResolver, assignees: Assig
         picked = body["actions"][0]
         lead_id = lead_id_of((picked.get("block_id") or "").removeprefix(ASSIGN_BLOCK_PREFIX))
         who, assignee = actor(body["user"]["id"]), picked.get("selected_user")
-        if not assignee:
-            raise InvalidInput({"assignee": "pick the rep to assign the lead to"})
-        refusal = assignees.refusal(assignee, asked_by=who.id)
-        if refusal is not None:
+        refusal = assignees.refusal(assignee, asked_by=who.id) if assignee else None
+        if not assignee or refusal is not None:
             with services.db.read() as session:
-                lead = lifecycle.require(session, lead_id)
-                raise NotAllowed(f"{lead_label(lead)}: {refusal}")
+                label = lead_label(lifecycle.require(session, lead_id))
+            if not assignee:
+                raise InvalidInput({"assignee": f"pick the rep to assign {label} to"})
+            raise NotAllowed(f"{label}: {refusal}")
         with services.unit_of_work() as session:
             services.lifecycle.assign(
                 session, lead_id=lead_id, actor=who, assignee=assignee, now=services.clock()

@@ -310,17 +310,20 @@ class SlaHealth:
 
 
 def sla_health(session: Session, *, now: datetime, soon: datetime) -> SlaHealth:
+    """Overdue counts the escalated leads too: escalating a lead ends its window (its deadline
+    column is cleared), but it is no less late for that."""
     waiting = Lead.status.in_(WAITING) & Lead.owner_id.is_(None)
     claimed = Lead.status.in_(HELD) & Lead.owner_id.is_not(None)
+    escalated = Lead.status == LeadStatus.ESCALATED
     return SlaHealth(
         waiting=_count(session, waiting),
-        waiting_overdue=_count(session, waiting & (Lead.claim_due_at < now)),
+        waiting_overdue=_count(session, waiting & (escalated | (Lead.claim_due_at < now))),
         waiting_due_soon=_count(
             session, waiting & (Lead.claim_due_at >= now) & (Lead.claim_due_at < soon)
         ),
-        escalated=_count(session, Lead.status == LeadStatus.ESCALATED),
+        escalated=_count(session, escalated),
         claimed=_count(session, claimed),
-        follow_up_overdue=_count(session, claimed & (Lead.follow_up_due_at < now)),
+        follow_up_overdue=_count(session, claimed & (escalated | (Lead.follow_up_due_at < now))),
         follow_up_due_soon=_count(
             session, claimed & (Lead.follow_up_due_at >= now) & (Lead.follow_up_due_at < soon)
         ),

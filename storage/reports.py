@@ -62,23 +62,19 @@ def _range(
     column: InstrumentedAttribute[datetime | None],
     start: datetime,
     end: datetime,
-    *,
-    off_index: bool | None = None,
 ) -> ColumnElement[bool]:
     """[start, end) of `column`, with the planner steered for its size: a day and a year of
-    leads want different plans. On SQLite, when it holds most of the rows (or `off_index` says
-    so), written `+column`, SQLite's documented way to keep a term off the indexes, so the
-    planner takes the index that needs no sort, or one that finds fewer rows. On PostgreSQL,
-    the transaction's statements are planned for their actual bounds: after five runs the
-    driver prepares a statement, and a generic plan made for no bounds in particular turned a
-    year's percentile from 0.3 s into 1.5 s."""
+    leads want different plans. On SQLite, when it holds most of the rows, written `+column`,
+    SQLite's documented way to keep a term off the indexes, so the planner takes the index that
+    needs no sort, or one that finds fewer rows. On PostgreSQL, the transaction's statements are
+    planned for their actual bounds: after five runs the driver prepares a statement, and a
+    generic plan made for no bounds in particular turned a year's percentile from 0.3 s into
+    1.5 s."""
     if session.get_bind().dialect.name != "sqlite":
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         return (column >= start) & (column < end)
-    if off_index is None:
-        off_index = _covers_most(session, column, start, end)
     moment: ColumnElement[datetime | None] = column.expression
-    if off_index:
+    if _covers_most(session, column, start, end):
         moment = UnaryExpression(moment, operator=custom_op("+"), type_=column.type)
     return (moment >= start) & (moment < end)
 
@@ -237,17 +233,15 @@ def _day_upsert(dialect: str) -> Insert:
     )
 
 
-def count_held(session: Session, scope: Scope) -> Sequence[Row[*tuple[Any, ...]]]:
-    """How many of the scope's leads each owner holds now, claimed and not yet contacted
-    (`leads`): found through their status, since few of a period's leads are still held."""
-    condition = (
-        _range(session, Lead.posted_at, scope.start, scope.end, off_index=True)
-        & _source_is(Lead.source, scope.source)
-        & Lead.status.in_(HELD)
-        & Lead.owner_id.is_not(None)
-    )
-    if scope.decided_by is not None:
-        condition = condition & (Lead.first_decided_by == scope.decided_by)
+def count_held(
+    session: Session, *, source: str | None = None, owner: str | None = None
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """How many leads each owner (or `owner`) holds now, claimed and not yet contacted
+    (`leads`), whenever they were posted: the same leads as a rep's open leads
+    (storage.leads.list_claimed), found through their status."""
+    condition = _source_is(Lead.source, source) & Lead.status.in_(HELD) & Lead.owner_id.is_not(None)
+    if owner is not None:
+        condition = condition & (Lead.owner_id == owner)
     return session.execute(
         select(Lead.owner_id, func.count().label("leads")).where(condition).group_by(Lead.owner_id)
     ).all()

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from bot import notices
-from bot.errors import AlreadyClaimed, InvalidTransition, NotAllowed
+from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, NotAllowed
 from bot.outbox import DmKind
 from bot.slack_text import lead_label
 from storage.models import Lead, LeadStatus
@@ -62,6 +62,11 @@ def test_other_refusals_read_the_same_everywhere() -> None:
     )
     for error in (moved, NotAllowed("Only a manager can reopen a lead.")):
         assert notices.refusal(error) == notices.refusal(error, in_modal=True) == str(error)
+
+
+def test_bad_input_is_said_without_internal_field_names() -> None:
+    invalid = InvalidInput({"assignee": "pick the rep to assign Acme · Jane Doe (#7) to"})
+    assert notices.refusal(invalid) == "Pick the rep to assign Acme · Jane Doe (#7) to."
 
 
 def test_reminders_and_escalations_name_the_deadline_the_owner_and_the_managers() -> None:

@@ -108,6 +108,11 @@ def test_a_non_rep_picked_in_an_escalation_is_refused_naming_the_lead(
     assert (status, owner, "assign" in events) == ("escalated", None, False)
     assert actions(slack.dms(MANAGER)[0]) == ["lead.assign_to", "lead.reopen"]
 
+    manager.pick_user(MANAGER, dm["ts"], "lead.assign_to", "")  # the picker cleared
+    (_, cleared) = eventually(lambda: slack.ephemerals(MANAGER)[1:] and slack.ephemerals(MANAGER))
+    assert cleared["text"] == f"Pick the rep to assign {label(bot, lead_id)} to."
+    assert lead_state(bot, lead_id)[0] == "escalated"
+
 
 def test_a_rep_cannot_act_on_an_escalation(start_bot: Start, slack: SlackEmulator) -> None:
     bot, lead_id, card = escalated(start_bot, slack)

@@ -64,7 +64,7 @@ def test_managers_see_sla_health_and_the_weeks_numbers(
 ) -> None:
     text = card_text(open_home(slack, user, MANAGER))
     assert "SLA health" in text and "Waiting for a rep:* 2" in text
-    assert "This week" in text and "Handed off*\n4" in text
+    assert "Handoff numbers, this week*" in text and "Handed off*\n4" in text
 
 
 def test_marketers_see_rejection_reasons_by_source(

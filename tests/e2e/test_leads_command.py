@@ -126,6 +126,15 @@ def test_managers_assign_and_reopen_reps_may_not(
     assert (lead.status, lead.owner_id) == ("open", None)
 
 
+def test_reopening_or_releasing_an_open_lead_says_it_already_is(
+    seeded: list[int], slack: SlackEmulator, user: As
+) -> None:
+    waiting = seeded[2]
+    already = f"Northwind Traders · Lead 3 (#{waiting}) is already open to every rep; nothing"
+    assert ask(user, slack, MANAGER, f"reopen {waiting}").startswith(already)
+    assert ask(user, slack, MANAGER, f"release {waiting}").startswith(already)
+
+
 def test_moving_an_unknown_lead_says_so(seeded: list[int], slack: SlackEmulator, user: As) -> None:
     assert "Lead 999 does not exist" in ask(user, slack, MANAGER, "reopen 999")
 
