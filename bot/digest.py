@@ -33,9 +33,9 @@ def digest_message(
         *reply_blocks.feedback_blocks(groups, title="Top rejection reasons by source"),
     ]
     text = (
-        f"{title}: {stats.handed_off} SQLs handed off, "
+        f"{title}: {reply_blocks.counted(stats.handed_off, 'SQL')} handed off, "
         f"{reply_blocks.percent(stats.acceptance_rate)} accepted, "
-        f"{stats.sla_breaches} SLA breaches."
+        f"{reply_blocks.counted(stats.sla_breaches, 'SLA breach', 'SLA breaches')}."
     )
     return reply_blocks.message(text, blocks)
 

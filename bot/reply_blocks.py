@@ -249,14 +249,23 @@ def feedback_blocks(
         where = safe_text(group.source, 100)
         if group.campaign:
             where += f" / {safe_text(group.campaign, 100)}"
+        rejections = counted(group.rejected, "rejection")
         blocks.append(
-            section(
-                f"*{where}*: {group.rejected} rejected\n{reason_lines(group.reasons, notes=notes)}"
-            )
+            section(f"*{where}*: {rejections}\n{reason_lines(group.reasons, notes=notes)}")
         )
     if len(groups) > LIST_LIMIT:
         blocks.append(context(f"…and {len(groups) - LIST_LIMIT} more sources or campaigns."))
+    # Beside the handoff numbers (the digest), whose "rejected" counts leads by their first
+    # decision, this says why the two may differ.
+    blocks.append(
+        context("Rejections made in this period, whenever the lead arrived; each one counts.")
+    )
     return blocks
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 rejection`, `3 rejections`: a count with its noun (`plural`, or the noun and an s)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {plural or noun + 's'}"
 
 
 def message(text: str, blocks: list[dict[str, Any]]) -> Message:

@@ -89,7 +89,7 @@ def test_feedback_is_for_marketers_and_managers(
     seeded: list[int], slack: SlackEmulator, user: As
 ) -> None:
     feedback = ask(user, slack, MARKETER, "feedback 7d")
-    assert "webinar" in feedback and "1 rejected" in feedback
+    assert "webinar" in feedback and "1 rejection\n" in feedback
     assert "No budget: 1 (100%)" in feedback and "Freeze until May" in feedback
     assert "No rejections" in ask(user, slack, MANAGER, "feedback 30d ebook")
     assert "Why sales rejected leads, this week" in ask(user, slack, MARKETER, "feedback this_week")

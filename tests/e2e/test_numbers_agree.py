@@ -177,7 +177,9 @@ def test_stats_home_digest_and_export_agree_on_seeded_leads(
     assert "*Your open leads* (2)" in card_text(reply(slack, user, BOB, "mine"))
 
     # The export holds the one rejection the numbers and the digest's feedback count.
-    assert "*webinar / Q4 Ops Webinar*: 1 rejected" in card_text(digest)
+    assert digest["text"].endswith(": 7 SQLs handed off, 75% accepted, 2 SLA breaches.")
+    assert "*webinar / Q4 Ops Webinar*: 1 rejection\n" in card_text(digest)
+    assert "Rejections made in this period, whenever the lead arrived" in card_text(digest)
     reply(slack, user, MARKETER, "feedback 7d csv")
     (sent,) = slack.wait_for(lambda: [m for m in slack.dms(MARKETER) if m.get("files")])
     (header, row) = slack.file_content(sent["files"][0]["id"]).decode().splitlines()
