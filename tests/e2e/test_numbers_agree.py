@@ -18,6 +18,7 @@ Seeded on Tuesday 24 November 2026, 10:00 in New York (business hours, example r
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from handlers.digest_job import send_digest_now
@@ -95,8 +96,9 @@ def reply(slack: SlackEmulator, user: Callable[[str], SlackUser], who: str, text
     return answer
 
 
-def seed(bot: BatonServer, slack: SlackEmulator, clock: Clock) -> dict[str, int]:
-    as_ = lambda who: slack_user(slack, bot, who)  # noqa: E731
+def seed(bot: BatonServer, slack: SlackEmulator, clock: Clock) -> None:
+    """The leads of the table above, moved by signed clicks and the SLA sweep."""
+    as_ = partial(slack_user, slack, bot)
     ids: dict[str, int] = {}
     for name in ("hot-1", "hot-2", "std-1", "std-2", "std-3", "std-4", "std-5"):
         intent = "demo_request" if name.startswith("hot") else "content_download"
@@ -127,7 +129,6 @@ def seed(bot: BatonServer, slack: SlackEmulator, clock: Clock) -> dict[str, int]
     home = open_home(slack, as_, ALICE)
     as_(ALICE).click_in_view(home["id"], "lead.contacted", value=str(ids["std-3"]))
     settled(bot)
-    return ids
 
 
 def test_stats_home_digest_and_export_agree_on_seeded_leads(
@@ -135,7 +136,7 @@ def test_stats_home_digest_and_export_agree_on_seeded_leads(
 ) -> None:
     clock = Clock(NOW)
     bot = start_bot(clock=clock, sweep_every=SWEEP)
-    user = lambda who: slack_user(slack, bot, who)  # noqa: E731
+    user = partial(slack_user, slack, bot)
     seed(bot, slack, clock)
 
     stats = reply(slack, user, MANAGER, "stats 7d")
@@ -180,6 +181,10 @@ def test_stats_home_digest_and_export_agree_on_seeded_leads(
     assert digest["text"].endswith(": 7 SQLs handed off, 75% accepted, 2 SLA breaches.")
     assert "*webinar / Q4 Ops Webinar*: 1 rejection\n" in card_text(digest)
     assert "Rejections made in this period, whenever the lead arrived" in card_text(digest)
+    webinar = "*webinar / Q4 Ops Webinar*"
+    feedback = section(reply(slack, user, MARKETER, "feedback 30d"), webinar)
+    assert feedback == section(open_home(slack, user, MARKETER), webinar)
+    assert feedback == section(digest, webinar)  # the one rejection is in both periods
     reply(slack, user, MARKETER, "feedback 7d csv")
     (sent,) = slack.wait_for(lambda: [m for m in slack.dms(MARKETER) if m.get("files")])
     (header, row) = slack.file_content(sent["files"][0]["id"]).decode().splitlines()
