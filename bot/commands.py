@@ -23,6 +23,7 @@ class Subcommand(enum.StrEnum):
     SLA = "sla"
     FEEDBACK = "feedback"
     STATS = "stats"
+    TUNE = "tune"
     ASSIGN = "assign"
     REOPEN = "reopen"
     OUTCOME = "outcome"
@@ -108,7 +109,7 @@ def _parse(name: Subcommand, rest: list[str], share: bool) -> LeadsCommand:
     if name in (Subcommand.MINE, Subcommand.QUEUE, Subcommand.SLA, Subcommand.HELP):
         _no_more(name, rest)
         return LeadsCommand(name, share=share)
-    if name == Subcommand.STATS:
+    if name in (Subcommand.STATS, Subcommand.TUNE):
         _no_more(name, rest[1:])
         return LeadsCommand(name, period=_period(rest[0]) if rest else None, share=share)
     if name == Subcommand.FEEDBACK:

@@ -21,6 +21,8 @@ from bot.periods import DEFAULT_PERIOD, PERIODS_SHOWN, Period, parse_period
 from bot.reports import handoff_stats, rejection_feedback
 from bot.rules import Rules
 from bot.slack_text import escape_mrkdwn, lead_label, mention, safe_text
+from bot.tuning import tuning_report
+from bot.tuning_blocks import tuning_blocks
 from storage import leads as lead_store
 from storage.models import Lead
 
@@ -221,6 +223,16 @@ def _stats(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     return _reply(command, reply_blocks.stats_heading(title, period), blocks)
 
 
+def _tune(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    """How the scoring model's bands, rules and sources fared with sales."""
+    period = _period(command, asking)
+    report = tuning_report(
+        session, period=period, model=asking.rules.scoring, reasons=asking.rules.reasons
+    )
+    title = "Tuning the score from sales' answers"
+    return _reply(command, f"{title}: {period.label}", tuning_blocks(report, title=title))
+
+
 def _feedback(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     period = _period(command, asking)
     if command.as_csv:
@@ -361,6 +373,14 @@ COMMANDS: dict[Subcommand, Usage] = {
         "handoff numbers (yours; everyone's for managers, marketers)",
         _stats,
         example="30d",
+    ),
+    Subcommand.TUNE: Usage(
+        "tune [period]",
+        "acceptance, time to claim and win rate by score band, scoring rule and source; the "
+        "rules sales rejects most, and the score that reaches the target acceptance",
+        _tune,
+        Audience.MANAGERS_AND_MARKETERS,
+        example="90d",
     ),
     Subcommand.ASSIGN: Usage(
         "assign <lead> @rep",

@@ -208,6 +208,8 @@ class ScoringModel(_Strict):
     fit: list[FitRule] = Field(default_factory=list)
     engagement: list[EngagementRule] = Field(default_factory=list)
     fast_lanes: list[FastLane] = Field(default_factory=list)
+    # The acceptance rate the team aims for: `/leads tune` says from which score it is reached.
+    target_acceptance: float | None = Field(default=None, gt=0, le=1)
 
     @model_validator(mode="after")
     def _coherent(self) -> ScoringModel:

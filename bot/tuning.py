@@ -1,0 +1,284 @@
+"""Tuning the scoring model from sales' answers: how the leads of each score band, each rule
+and each source fared once handed off, which rules sales rejects far more than the rest and why,
+and from which score acceptance reaches the team's target (`/leads tune`).
+
+Definitions (docs/scoring.md, "Tuning"), over the leads handed off (posted) in the period, as
+bot.reports counts them:
+
+- **Decided**: accepted (first decision a claim) or rejected (first decision a reject).
+  **Acceptance rate**: accepted / decided. **Win rate**: won / accepted.
+  **Time to claim**: the nearest-rank median of the stored times to the first decision, in
+  business hours where the lead's SLA policy counts them.
+- **Rules**: every fit and engagement contribution in the lead's stored explanation; a lead
+  counts once for each rule that gave it points. Leads without an explanation (scored by their
+  sender) count in the bands, by the sender's score, and by source only.
+- **Flagged**: a rule with at least `min_sample` decided leads whose rejection rate is at least
+  FLAG_MARGIN above, and FLAG_RATIO times, that of the other decided leads.
+- **Threshold**: the lowest score from which the decided leads at or above it are accepted at
+  the target rate or more, among at least `min_sample` of them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from bot.periods import Period
+from bot.report_facts import CLAIMS, REJECT, duration
+from bot.reports import NO_SOURCE, nearest_rank
+from bot.scoring import ScoringModel
+from storage import tuning as tuning_store
+from storage.models import LeadStatus
+
+# Score bands as (label, lowest score); a band runs to the next one's lowest score.
+BANDS = (("under 40", 0), ("40–59", 40), ("60–79", 60), ("80 and up", 80))
+NO_SCORE = "no score"
+MIN_SAMPLE = 20  # decided leads a rule or threshold needs before it is judged
+FLAG_MARGIN = 0.2  # a flagged rule's rejection rate is this much above the rest's…
+FLAG_RATIO = 1.5  # …and this many times it
+TOP_REASONS = 2
+
+
+@dataclass
+class Tally:
+    """How a group of handed-off leads fared."""
+
+    leads: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    won: int = 0
+    claim_times: list[timedelta] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def decided(self) -> int:
+        return self.accepted + self.rejected
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return self.accepted / self.decided if self.decided else None
+
+    @property
+    def rejection_rate(self) -> float | None:
+        return self.rejected / self.decided if self.decided else None
+
+    @property
+    def win_rate(self) -> float | None:
+        return self.won / self.accepted if self.accepted else None
+
+    @property
+    def median_time_to_claim(self) -> timedelta | None:
+        return nearest_rank(self.claim_times, 50)
+
+    def add(self, lead: _Handoff) -> None:
+        self.leads += 1
+        self.accepted += lead.decision == "accepted"
+        self.rejected += lead.decision == "rejected"
+        self.won += lead.won
+        if lead.time_to_claim is not None:
+            self.claim_times.append(lead.time_to_claim)
+        if lead.reason is not None:
+            self.reasons[lead.reason] += 1
+
+
+@dataclass(frozen=True)
+class Group:
+    label: str  # a band, a rule ("fit: decision maker") or a source
+    tally: Tally
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A rule whose leads sales rejects far more than the others, and the reasons it gives."""
+
+    rule: str
+    rejection_rate: float
+    decided: int
+    others_rate: float
+    reasons: list[tuple[str, float]]  # (reason label, share of the rule's rejections)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    score: int  # the lowest score from which acceptance reaches the target
+    acceptance_rate: float
+    decided: int  # decided leads scoring `score` or more
+
+
+@dataclass(frozen=True)
+class TuningReport:
+    period: Period
+    total: Tally
+    bands: list[Group]
+    rules: list[Group]  # most decided leads first
+    sources: list[Group]
+    flagged: list[Flag]  # highest rejection rate first
+    target: float | None  # None: the team set none
+    threshold: Threshold | None  # None: no score reaches the target (or no target)
+    unexplained: int  # handed-off leads scored by their sender, not by the model
+    min_sample: int
+    sql_threshold: int | None  # the model's, to compare the threshold with
+
+
+@dataclass(frozen=True)
+class _Handoff:
+    score: int | None
+    explained: bool  # scored by the model (its reasons stored), not by the sender
+    rules: tuple[str, ...]
+    source: str
+    decision: str | None  # "accepted", "rejected" or None (still open)
+    won: bool
+    time_to_claim: timedelta | None
+    reason: str | None
+
+
+def tuning_report(
+    session: Session,
+    *,
+    period: Period,
+    model: ScoringModel | None,
+    reasons: Mapping[str, str],
+    min_sample: int = MIN_SAMPLE,
+) -> TuningReport:
+    """How the leads handed off in `period` fared, by band, rule and source; see the module
+    docstring for the definitions."""
+    total = Tally()
+    bands: dict[str, Tally] = defaultdict(Tally)
+    rules: dict[str, Tally] = defaultdict(Tally)
+    sources: dict[str, Tally] = defaultdict(Tally)
+    scored: list[tuple[int, bool]] = []  # (score, accepted) of each decided lead with a score
+    unexplained = 0
+    for lead in _handoffs(session, period):
+        total.add(lead)
+        bands[band_of(lead.score)].add(lead)
+        sources[lead.source].add(lead)
+        for rule in lead.rules:
+            rules[rule].add(lead)
+        unexplained += not lead.explained
+        if lead.decision is not None and lead.score is not None:
+            scored.append((lead.score, lead.decision == "accepted"))
+    target = model.target_acceptance if model is not None else None
+    return TuningReport(
+        period=period,
+        total=total,
+        bands=[Group(label, bands[label]) for label in _band_labels() if label in bands],
+        rules=_ranked(rules),
+        sources=_ranked(sources),
+        flagged=_flagged(rules, total, reasons, min_sample),
+        target=target,
+        threshold=None if target is None else threshold_for(scored, target, min_sample),
+        unexplained=unexplained,
+        min_sample=min_sample,
+        sql_threshold=model.sql if model is not None else None,
+    )
+
+
+def band_of(score: int | None) -> str:
+    """The band a score falls in (`no score` for a lead without one)."""
+    if score is None:
+        return NO_SCORE
+    label = BANDS[0][0]
+    for name, lowest in BANDS:
+        if score >= lowest:
+            label = name
+    return label
+
+
+def threshold_for(
+    scored: Iterable[tuple[int, bool]], target: float, min_sample: int
+) -> Threshold | None:
+    """The lowest score whose decided leads at or above it (at least `min_sample`) are
+    accepted at `target` or more; None when no score is."""
+    accepted = decided = 0
+    best: Threshold | None = None
+    by_score: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for score, was_accepted in scored:
+        by_score[score][0] += was_accepted
+        by_score[score][1] += 1
+    for score in sorted(by_score, reverse=True):  # from the top, the leads at or above grow
+        accepted += by_score[score][0]
+        decided += by_score[score][1]
+        rate = accepted / decided
+        if decided >= min_sample and rate >= target:
+            best = Threshold(score=score, acceptance_rate=rate, decided=decided)
+    return best
+
+
+def _handoffs(session: Session, period: Period) -> Iterable[_Handoff]:
+    for row in tuning_store.stream_handoffs(session, start=period.start, end=period.end):
+        explanation = row.explanation if isinstance(row.explanation, dict) else None
+        decision = (
+            "accepted"
+            if row.first_decision in CLAIMS
+            else "rejected"
+            if row.first_decision == REJECT
+            else None
+        )
+        yield _Handoff(
+            score=row.score,
+            explained=explanation is not None,
+            rules=_rules(explanation),
+            source=(row.source or "").strip() or NO_SOURCE,
+            decision=decision,
+            won=row.status == LeadStatus.WON,
+            time_to_claim=duration(row.time_to_claim_us),
+            reason=(row.reason or "unknown") if decision == "rejected" else None,
+        )
+
+
+def _rules(explanation: Mapping[str, object] | None) -> tuple[str, ...]:
+    """`fit: decision maker`, `engagement: pricing page`: each rule that gave the lead points."""
+    if explanation is None:
+        return ()
+    contributions = explanation.get("contributions")
+    if not isinstance(contributions, list):
+        return ()
+    return tuple(
+        dict.fromkeys(
+            f"{item.get('part')}: {item.get('label')}"
+            for item in contributions
+            if isinstance(item, dict) and item.get("points")
+        )
+    )
+
+
+def _band_labels() -> list[str]:
+    return [label for label, _ in BANDS] + [NO_SCORE]
+
+
+def _ranked(groups: Mapping[str, Tally]) -> list[Group]:
+    """Most decided leads first, then most leads, then by name, so the order never shuffles."""
+    ranked = sorted(groups.items(), key=lambda item: (-item[1].decided, -item[1].leads, item[0]))
+    return [Group(label, tally) for label, tally in ranked]
+
+
+def _flagged(
+    rules: Mapping[str, Tally], total: Tally, reasons: Mapping[str, str], min_sample: int
+) -> list[Flag]:
+    flags = []
+    for rule, tally in rules.items():
+        others_decided = total.decided - tally.decided
+        if tally.decided < min_sample or not others_decided:
+            continue
+        rate = tally.rejected / tally.decided
+        others = (total.rejected - tally.rejected) / others_decided
+        if rate >= others + FLAG_MARGIN and rate >= others * FLAG_RATIO:
+            top = sorted(tally.reasons.items(), key=lambda item: (-item[1], item[0]))
+            flags.append(
+                Flag(
+                    rule=rule,
+                    rejection_rate=rate,
+                    decided=tally.decided,
+                    others_rate=others,
+                    reasons=[
+                        (reasons.get(code, code), count / tally.rejected)
+                        for code, count in top[:TOP_REASONS]
+                    ],
+                )
+            )
+    flags.sort(key=lambda flag: (-flag.rejection_rate, flag.rule))
+    return flags
