@@ -109,9 +109,15 @@ def _parse(name: Subcommand, rest: list[str], share: bool) -> LeadsCommand:
     if name in (Subcommand.MINE, Subcommand.QUEUE, Subcommand.SLA, Subcommand.HELP):
         _no_more(name, rest)
         return LeadsCommand(name, share=share)
-    if name in (Subcommand.STATS, Subcommand.TUNE):
+    if name == Subcommand.STATS:
         _no_more(name, rest[1:])
         return LeadsCommand(name, period=_period(rest[0]) if rest else None, share=share)
+    if name == Subcommand.TUNE:
+        as_csv = bool(rest) and rest[-1].lower() == "csv"
+        rest = rest[:-1] if as_csv else rest
+        _no_more(name, rest[1:])
+        period = _period(rest[0]) if rest else None
+        return LeadsCommand(name, period=period, share=share, as_csv=as_csv)
     if name == Subcommand.FEEDBACK:
         as_csv = bool(rest) and rest[-1].lower() == "csv"
         if as_csv:

@@ -226,6 +226,8 @@ def _stats(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
 def _tune(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     """How the scoring model's bands, rules and sources fared with sales."""
     period = _period(command, asking)
+    if command.as_csv:
+        return _export(session, command, asking, period, outbox.ExportedReport.TUNING)
     report = tuning_report(
         session, period=period, model=asking.rules.scoring, reasons=asking.rules.reasons
     )
@@ -236,17 +238,7 @@ def _tune(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
 def _feedback(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     period = _period(command, asking)
     if command.as_csv:
-        outbox.feedback_file(
-            session,
-            user_id=asking.actor.id,
-            start=period.start,
-            end=period.end,
-            label=period.label,
-            source=command.source,
-            now=asking.now,
-        )
-        text = f"The rejection feedback for {period.label} is on its way to your DMs as a CSV."
-        return _sentence(command, text)
+        return _export(session, command, asking, period, outbox.ExportedReport.FEEDBACK)
     groups = rejection_feedback(
         session, period=period, reasons=asking.rules.reasons, source=command.source
     )
@@ -254,6 +246,34 @@ def _feedback(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     if command.source:
         title += f", source {safe_text(command.source, SOURCE_SHOWN)}"
     return _reply(command, title, reply_blocks.feedback_blocks(groups, title=title))
+
+
+EXPORT_NAMES = {
+    outbox.ExportedReport.FEEDBACK: "rejection feedback",
+    outbox.ExportedReport.TUNING: "score tuning",
+}
+
+
+def _export(
+    session: Session,
+    command: LeadsCommand,
+    asking: Asking,
+    period: Period,
+    report: outbox.ExportedReport,
+) -> Reply:
+    """Queue the report's rows as a CSV file for the asker's DMs, and say so."""
+    outbox.feedback_file(
+        session,
+        user_id=asking.actor.id,
+        start=period.start,
+        end=period.end,
+        label=period.label,
+        source=command.source,
+        now=asking.now,
+        report=report,
+    )
+    name = EXPORT_NAMES[report]
+    return _sentence(command, f"The {name} for {period.label} is on its way to your DMs as a CSV.")
 
 
 def _assign(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
@@ -375,11 +395,12 @@ COMMANDS: dict[Subcommand, Usage] = {
         example="30d",
     ),
     Subcommand.TUNE: Usage(
-        "tune [period]",
+        "tune [period] [csv]",
         "acceptance, time to claim and win rate by score band, scoring rule and source; the "
         "rules sales rejects most, and the score that reaches the target acceptance",
         _tune,
         Audience.MANAGERS_AND_MARKETERS,
+        more="; `csv` sends the rows to your DMs as a file",
         example="90d",
     ),
     Subcommand.ASSIGN: Usage(

@@ -25,6 +25,13 @@ class DmKind(StrEnum):
     REJECTED = "rejected"  # to whoever rejected the lead: what they did, and an Undo
 
 
+class ExportedReport(StrEnum):
+    """Which report a file export (OutboxKind.FEEDBACK_FILE) carries."""
+
+    FEEDBACK = "feedback"  # one row per rejection (bot.reports.feedback_rows)
+    TUNING = "tuning"  # one row per score band, rule and source (bot.tuning.tuning_rows)
+
+
 def cards_created(session: Session, *, leads: Sequence[Lead], now: datetime) -> None:
     """Queue each new lead's card; the outbox keeps their order, so each channel's cards post
     as sent. The channel is chosen when the delivery worker routes them (bot.channel_posts)."""
@@ -243,9 +250,10 @@ def feedback_file(
     label: str,
     source: str | None,
     now: datetime,
+    report: ExportedReport = ExportedReport.FEEDBACK,
 ) -> None:
-    """Send someone the feedback export as a file; the period is fixed now, the rows are read
-    when it is sent."""
+    """Send someone a report's export as a file (`report`: the rejection feedback, or the
+    score tuning); the period is fixed now, the rows are read when it is sent."""
     outbox_store.add(
         session,
         kind=OutboxKind.FEEDBACK_FILE,
@@ -255,6 +263,7 @@ def feedback_file(
             "end": end.isoformat(),
             "label": label,
             "source": source,
+            "report": report.value,
         },
         now=now,
     )

@@ -41,6 +41,21 @@ MIN_SAMPLE = 20  # decided leads a rule or threshold needs before it is judged
 FLAG_MARGIN = 0.2  # a flagged rule's rejection rate is this much above the rest's…
 FLAG_RATIO = 1.5  # …and this many times it
 TOP_REASONS = 2
+# The export's columns, in order: `tuning_rows` fills exactly these.
+TUNING_COLUMNS = (
+    "grouped_by",
+    "group",
+    "leads",
+    "decided",
+    "accepted",
+    "rejected",
+    "acceptance_rate",
+    "median_time_to_claim_minutes",
+    "won",
+    "win_rate",
+    "flagged",
+    "top_reasons",
+)
 
 
 @dataclass
@@ -175,6 +190,46 @@ def tuning_report(
         min_sample=min_sample,
         sql_threshold=model.sql if model is not None else None,
     )
+
+
+def tuning_rows(report: TuningReport) -> list[dict[str, object]]:
+    """Every band, rule and source of the report as a flat record, for CSV export: rates as
+    fractions, the median in minutes, empty when there is nothing to rate."""
+    flagged = {flag.rule: flag for flag in report.flagged}
+    rows = []
+    for grouped_by, groups in (
+        ("score band", report.bands),
+        ("rule", report.rules),
+        ("source", report.sources),
+    ):
+        for group in groups:
+            t, flag = group.tally, flagged.get(group.label) if grouped_by == "rule" else None
+            median = t.median_time_to_claim
+            rows.append(
+                {
+                    "grouped_by": grouped_by,
+                    "group": group.label,
+                    "leads": t.leads,
+                    "decided": t.decided,
+                    "accepted": t.accepted,
+                    "rejected": t.rejected,
+                    "acceptance_rate": _fraction(t.acceptance_rate),
+                    "median_time_to_claim_minutes": (
+                        None if median is None else round(median.total_seconds() / 60, 1)
+                    ),
+                    "won": t.won,
+                    "win_rate": _fraction(t.win_rate),
+                    "flagged": "yes" if flag is not None else "",
+                    "top_reasons": "; ".join(
+                        f"{code} {count}" for code, count in t.reasons.most_common(TOP_REASONS)
+                    ),
+                }
+            )
+    return rows
+
+
+def _fraction(rate: float | None) -> float | None:
+    return None if rate is None else round(rate, 4)
 
 
 def band_of(score: int | None) -> str:

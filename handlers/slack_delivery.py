@@ -38,9 +38,10 @@ from bot.lifecycle import Actor
 from bot.periods import Period
 from bot.reports import feedback_rows
 from bot.rules import Rules
+from bot.tuning import TUNING_COLUMNS, tuning_report, tuning_rows
 from handlers import metrics, response_urls
 from handlers.delivery_rounds import run_rounds
-from handlers.exports import feedback_csv
+from handlers.exports import feedback_csv, write_csv
 from handlers.services import Services
 from handlers.slack_errors import PERMANENT_ERRORS, TOKEN_ERRORS
 from storage import lead_messages as message_store
@@ -685,6 +686,8 @@ class DeliveryWorker:
         self._finish(row)
 
     def _feedback_file(self, row: SlackOutbox) -> None:
+        """A report's export as a CSV file in the asker's DMs (the rejection feedback unless
+        the row names another report)."""
         assert row.user_id is not None
         payload = row.payload
         period = Period(
@@ -692,18 +695,29 @@ class DeliveryWorker:
             end=datetime.fromisoformat(payload["end"]),
             label=payload["label"],
         )
+        report = outbox.ExportedReport(payload.get("report", outbox.ExportedReport.FEEDBACK))
         with self.services.db.read() as session:
-            rows = feedback_rows(
-                session, period=period, reasons=self.rules.reasons, source=payload["source"]
-            )
+            if report == outbox.ExportedReport.TUNING:
+                tuned = tuning_report(
+                    session, period=period, model=self.rules.scoring, reasons=self.rules.reasons
+                )
+                rows = tuning_rows(tuned)
+                content, title = write_csv(TUNING_COLUMNS, rows), "Score tuning"
+                summary = f"{len(rows)} bands, rules and sources."
+            else:
+                rows = feedback_rows(
+                    session, period=period, reasons=self.rules.reasons, source=payload["source"]
+                )
+                content, title = feedback_csv(rows), "Rejection feedback"
+                summary = f"{len(rows)} rejections."
         channel = self.clients.delivery.conversations_open(users=row.user_id)["channel"]["id"]
         days = f"{period.start.date().isoformat()}_{period.end.date().isoformat()}"
         self.clients.poster.files_upload_v2(
             channel=channel,
-            content=feedback_csv(rows),
-            filename=f"baton-feedback-{days}.csv",
-            title=f"Rejection feedback, {period.label}",
-            initial_comment=f"Rejection feedback, {period.label}: {len(rows)} rejections.",
+            content=content,
+            filename=f"baton-{report.value}-{days}.csv",
+            title=f"{title}, {period.label}",
+            initial_comment=f"{title}, {period.label}: {summary}",
         )
         self._finish(row)
 

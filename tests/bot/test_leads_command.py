@@ -85,6 +85,8 @@ def test_audiences(audience: Audience, admitted: set[Actor]) -> None:
         ("stats 7d", False),
         ("feedback 7d", False),
         ("feedback 7d csv", True),  # the export is queued in the outbox
+        ("tune 7d", False),
+        ("tune 7d csv", True),
         ("assign 1 <@U0REP000002>", True),
         ("reopen 1", True),
         ("show 1", False),
@@ -106,6 +108,9 @@ def test_only_moves_and_exports_write(text: str, writing: bool) -> None:
         ),
         ("feedback webinar", LeadsCommand(Subcommand.FEEDBACK, source="webinar")),
         ("stats this_month", LeadsCommand(Subcommand.STATS, period="this_month")),
+        ("tune 90d", LeadsCommand(Subcommand.TUNE, period="90d")),
+        ("tune 30d csv", LeadsCommand(Subcommand.TUNE, period="30d", as_csv=True)),
+        ("tune", LeadsCommand(Subcommand.TUNE)),
     ],
 )
 def test_a_period_is_read_with_the_period_grammar(text: str, expected: LeadsCommand) -> None:

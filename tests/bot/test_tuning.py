@@ -31,7 +31,15 @@ from bot.periods import Period
 from bot.rules import DEFAULT_REASONS, Rules
 from bot.scoring import ScoringModel
 from bot.sla_policy import SlaPolicies
-from bot.tuning import MIN_SAMPLE, Tally, band_of, threshold_for, tuning_report
+from bot.tuning import (
+    MIN_SAMPLE,
+    TUNING_COLUMNS,
+    Tally,
+    band_of,
+    threshold_for,
+    tuning_report,
+    tuning_rows,
+)
 from storage.db import Database
 from tests.factories import create_lead
 
@@ -255,3 +263,37 @@ def test_bands_and_thresholds_at_their_edges() -> None:
     assert threshold_for(scored, 0.6, 3).score == 30  # 3 of 5
     assert threshold_for(scored, 0.61, 3).score == 60  # 3 of 3
     assert threshold_for(scored, 0.6, 6) is None
+
+
+def test_the_export_has_a_row_per_band_rule_and_source_with_the_same_numbers(
+    week: Database,
+) -> None:
+    with week.read() as session:
+        report = tuning_report(
+            session, period=WEEK, model=MODEL, reasons=DEFAULT_REASONS, min_sample=SMALL_SAMPLE
+        )
+    rows = tuning_rows(report)
+    assert all(tuple(row) == TUNING_COLUMNS for row in rows)
+    assert [(row["grouped_by"], row["group"]) for row in rows][:5] == [
+        ("score band", "under 40"),
+        ("score band", "40–59"),
+        ("score band", "60–79"),
+        ("score band", "80 and up"),
+        ("rule", "engagement: pricing page"),
+    ]
+    (intern,) = [row for row in rows if row["group"] == "fit: student or intern"]
+    assert intern == {
+        "grouped_by": "rule",
+        "group": "fit: student or intern",
+        "leads": 6,
+        "decided": 6,
+        "accepted": 1,
+        "rejected": 5,
+        "acceptance_rate": 0.1667,
+        "median_time_to_claim_minutes": 15.0,
+        "won": 0,
+        "win_rate": 0.0,
+        "flagged": "yes",
+        "top_reasons": "no_authority 4; not_icp 1",
+    }
+    assert len(rows) == 4 + 4 + 3

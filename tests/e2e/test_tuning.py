@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.tuning import TUNING_COLUMNS
 from handlers.serve import BatonServer
 from slack_driver import SlackUser
 from slack_emulator import MARKETER, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
@@ -67,3 +68,18 @@ def test_a_marketer_reads_acceptance_by_band_rule_and_source_and_a_rep_is_refuse
     assert "no score reaches 50% acceptance among at least 20 decided leads" in tune
 
     assert "managers and marketers" in ask_late(late, slack, REP_1, "tune")
+
+
+def test_the_tuning_export_arrives_in_the_askers_dms(
+    late: Callable[[str], SlackUser], slack: SlackEmulator
+) -> None:
+    assert "score tuning for last 30 days is on its way" in ask_late(
+        late, slack, MARKETER, "tune 30d csv"
+    )
+    (message,) = slack.wait_for(lambda: [m for m in slack.dms(MARKETER) if m.get("files")])
+    (file,) = message["files"]
+    assert file["name"].startswith("baton-tuning-") and file["name"].endswith(".csv")
+    lines = slack.file_content(file["id"]).decode().splitlines()
+    assert lines[0] == ",".join(TUNING_COLUMNS)
+    assert "rule,fit: student,1,1,0,1,0.0," in "\n".join(lines)
+    assert "no_authority 1" in "\n".join(lines)
