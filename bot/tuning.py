@@ -165,7 +165,7 @@ def tuning_report(
     bands: dict[str, Tally] = defaultdict(Tally)
     rules: dict[str, Tally] = defaultdict(Tally)
     sources: dict[str, Tally] = defaultdict(Tally)
-    scored: list[tuple[int, bool]] = []  # (score, accepted) of each decided lead with a score
+    decided_by_score: dict[int, Counter[bool]] = defaultdict(Counter)  # accepted or not
     unexplained = 0
     for lead in _handoffs(session, period):
         total.add(lead)
@@ -175,7 +175,7 @@ def tuning_report(
             rules[rule].add(lead)
         unexplained += not lead.explained
         if lead.decision is not None and lead.score is not None:
-            scored.append((lead.score, lead.decision == "accepted"))
+            decided_by_score[lead.score][lead.decision == "accepted"] += 1
     target = model.target_acceptance if model is not None else None
     return TuningReport(
         period=period,
@@ -185,7 +185,7 @@ def tuning_report(
         sources=_ranked(sources),
         flagged=_flagged(rules, total, reasons, min_sample),
         target=target,
-        threshold=None if target is None else threshold_for(scored, target, min_sample),
+        threshold=None if target is None else threshold_for(decided_by_score, target, min_sample),
         unexplained=unexplained,
         min_sample=min_sample,
         sql_threshold=model.sql if model is not None else None,
@@ -244,19 +244,16 @@ def band_of(score: int | None) -> str:
 
 
 def threshold_for(
-    scored: Iterable[tuple[int, bool]], target: float, min_sample: int
+    decided_by_score: Mapping[int, Counter[bool]], target: float, min_sample: int
 ) -> Threshold | None:
     """The lowest score whose decided leads at or above it (at least `min_sample`) are
-    accepted at `target` or more; None when no score is."""
+    accepted at `target` or more; None when no score is. `decided_by_score` counts each
+    score's decided leads by whether sales accepted them."""
     accepted = decided = 0
     best: Threshold | None = None
-    by_score: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for score, was_accepted in scored:
-        by_score[score][0] += was_accepted
-        by_score[score][1] += 1
-    for score in sorted(by_score, reverse=True):  # from the top, the leads at or above grow
-        accepted += by_score[score][0]
-        decided += by_score[score][1]
+    for score in sorted(decided_by_score, reverse=True):  # from the top, those at or above grow
+        accepted += decided_by_score[score][True]
+        decided += decided_by_score[score].total()
         rate = accepted / decided
         if decided >= min_sample and rate >= target:
             best = Threshold(score=score, acceptance_rate=rate, decided=decided)

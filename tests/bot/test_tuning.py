@@ -19,6 +19,7 @@ business hour); D8 5 minutes; I and W leads 15 minutes, S1 45 minutes.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -258,7 +259,7 @@ def test_bands_and_thresholds_at_their_edges() -> None:
         "80 and up",
     ]
     # Too few leads at the top to count; from 60 down the sample is large enough.
-    scored = [(90, True)] + [(60, True)] * 2 + [(30, False)] * 2
+    scored = {90: Counter({True: 1}), 60: Counter({True: 2}), 30: Counter({False: 2})}
     assert threshold_for(scored, 0.6, 3) is not None
     assert threshold_for(scored, 0.6, 3).score == 30  # 3 of 5
     assert threshold_for(scored, 0.61, 3).score == 60  # 3 of 3
