@@ -36,6 +36,7 @@ from bot.tuning import (
     MIN_SAMPLE,
     TUNING_COLUMNS,
     Tally,
+    TuningReport,
     band_of,
     threshold_for,
     tuning_report,
@@ -159,6 +160,15 @@ def week(db: Database) -> Database:
     return db
 
 
+def tuned(
+    db: Database, *, model: ScoringModel | None = MODEL, min_sample: int = SMALL_SAMPLE
+) -> TuningReport:
+    with db.read() as session:
+        return tuning_report(
+            session, period=WEEK, model=model, reasons=DEFAULT_REASONS, min_sample=min_sample
+        )
+
+
 def rates(tally: Tally) -> tuple[int, int, float | None, timedelta | None, float | None]:
     return (
         tally.leads,
@@ -174,14 +184,7 @@ def minutes(value: int) -> timedelta:
 
 
 def test_bands_rules_and_sources_count_what_sales_did(week: Database) -> None:
-    with week.read() as session:
-        report = tuning_report(
-            session,
-            period=WEEK,
-            model=MODEL,
-            reasons=DEFAULT_REASONS,
-            min_sample=SMALL_SAMPLE,
-        )
+    report = tuned(week)
     assert rates(report.total) == (19, 18, 9 / 18, minutes(15), 2 / 9)
     assert {g.label: rates(g.tally) for g in report.bands} == {
         "under 40": (6, 6, 1 / 6, minutes(15), 0.0),
@@ -209,10 +212,7 @@ def test_bands_rules_and_sources_count_what_sales_did(week: Database) -> None:
 def test_the_rule_sales_rejects_far_more_is_flagged_with_its_reasons_and_a_small_one_is_not(
     week: Database,
 ) -> None:
-    with week.read() as session:
-        report = tuning_report(
-            session, period=WEEK, model=MODEL, reasons=DEFAULT_REASONS, min_sample=SMALL_SAMPLE
-        )
+    report = tuned(week)
     [flag] = report.flagged  # webinar's leads were all rejected, but only 3 of them
     assert (flag.rule, flag.rejection_rate, flag.decided, flag.others_rate) == (
         "fit: student or intern",
@@ -226,10 +226,7 @@ def test_the_rule_sales_rejects_far_more_is_flagged_with_its_reasons_and_a_small
 def test_the_threshold_is_the_lowest_score_from_which_acceptance_reaches_the_target(
     week: Database,
 ) -> None:
-    with week.read() as session:
-        report = tuning_report(
-            session, period=WEEK, model=MODEL, reasons=DEFAULT_REASONS, min_sample=SMALL_SAMPLE
-        )
+    report = tuned(week)
     # At or above 85: 7 of 8; 65: 7 of 11; 50: 8 of 12 (67 %); 10: 9 of 18 (50 %).
     assert report.threshold is not None
     assert (report.threshold.score, report.threshold.decided) == (50, 12)
@@ -239,7 +236,7 @@ def test_the_threshold_is_the_lowest_score_from_which_acceptance_reaches_the_tar
 def test_the_default_sample_judges_nothing_this_small_and_no_target_means_no_threshold(
     week: Database,
 ) -> None:
-    with week.read() as session:
+    with week.read() as session:  # the default sample
         report = tuning_report(session, period=WEEK, model=None, reasons=DEFAULT_REASONS)
     assert report.min_sample == MIN_SAMPLE
     assert report.flagged == []
@@ -269,10 +266,7 @@ def test_bands_and_thresholds_at_their_edges() -> None:
 def test_the_export_has_a_row_per_band_rule_and_source_with_the_same_numbers(
     week: Database,
 ) -> None:
-    with week.read() as session:
-        report = tuning_report(
-            session, period=WEEK, model=MODEL, reasons=DEFAULT_REASONS, min_sample=SMALL_SAMPLE
-        )
+    report = tuned(week)
     rows = tuning_rows(report)
     assert all(tuple(row) == TUNING_COLUMNS for row in rows)
     assert [(row["grouped_by"], row["group"]) for row in rows][:5] == [
