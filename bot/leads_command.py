@@ -232,7 +232,9 @@ def _tune(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
         session, period=period, model=asking.rules.scoring, reasons=asking.rules.reasons
     )
     title = "Tuning the score from sales' answers"
-    return _reply(command, f"{title}: {period.label}", tuning_blocks(report, title=title))
+    times = reply_blocks.times_counted(asking.rules)
+    blocks = tuning_blocks(report, title=title, times=times)
+    return _reply(command, f"{title}: {period.label}", blocks)
 
 
 def _feedback(session: Session, command: LeadsCommand, asking: Asking) -> Reply:

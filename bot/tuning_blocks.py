@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.reply_blocks import LIST_LIMIT, context, duration, percent, section
+from bot.reply_blocks import LIST_LIMIT, TimesCounted, context, duration, percent, section
 from bot.slack_text import safe_text
 from bot.tuning import Flag, Group, TuningReport
 
@@ -14,35 +14,40 @@ LABEL_SHOWN = 80  # characters of a rule's or a source's name
 FLAGS_SHOWN = 10  # the most rejected rules shown, so their reasons fit one section
 
 
-def tuning_blocks(report: TuningReport, *, title: str) -> list[dict[str, Any]]:
+def tuning_blocks(report: TuningReport, *, title: str, times: TimesCounted) -> list[dict[str, Any]]:
+    """The report as `/leads tune` shows it; `times` says how its times to claim count, as
+    `/leads stats` says it."""
     total = report.total
     head = (
         f"*{title}: {report.period.label}*\n{total.leads} handed off, {total.decided} decided: "
         f"{percent(total.acceptance_rate)} accepted, median claim "
-        f"{duration(total.median_time_to_claim)}, {percent(total.win_rate)} of accepted won"
+        f"{duration(total.median_time_to_claim, in_days=times.in_days)} ({times.unit}), "
+        f"{percent(total.win_rate)} of accepted won"
     )
     if not total.leads:
         return [section(f"*{title}: {report.period.label}*\nNo leads were handed off.")]
     blocks = [
         section(head),
         section(_threshold_text(report)),
-        _groups("By score band", report.bands),
-        _groups("By rule", report.rules) if report.rules else section(_no_rules(report)),
-        _groups("By source", report.sources),
+        _groups("By score band", report.bands, times),
+        _groups("By rule", report.rules, times) if report.rules else section(_no_rules(report)),
+        _groups("By source", report.sources, times),
         section(_flag_text(report.flagged, report.min_sample)),
+        context(times.note),
     ]
     if report.unexplained and report.rules:
         blocks.append(context(_unexplained(report.unexplained)))
     return blocks
 
 
-def _groups(title: str, groups: Sequence[Group]) -> dict[str, Any]:
+def _groups(title: str, groups: Sequence[Group], times: TimesCounted) -> dict[str, Any]:
     lines = [f"*{title}* (decided · accepted · median claim · won of accepted)"]
     for group in groups[:LIST_LIMIT]:
         t = group.tally
         lines.append(
             f"• {safe_text(group.label, LABEL_SHOWN)}: {t.decided} · "
-            f"{percent(t.acceptance_rate)} · {duration(t.median_time_to_claim)} · "
+            f"{percent(t.acceptance_rate)} · "
+            f"{duration(t.median_time_to_claim, in_days=times.in_days)} · "
             f"{percent(t.win_rate)}"
         )
     if len(groups) > LIST_LIMIT:
