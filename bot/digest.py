@@ -13,6 +13,8 @@ from bot.periods import Period, parse_period
 from bot.reports import handoff_stats, rejection_feedback
 from bot.rules import Rules
 from bot.sla_policy import SlaPolicies
+from bot.tuning import tuning_report
+from bot.tuning_blocks import digest_tuning_blocks
 from storage import once
 
 DIGEST_PERIOD = "7d"
@@ -32,6 +34,9 @@ def digest_message(
         {"type": "divider"},
         *reply_blocks.feedback_blocks(groups, title="Top rejection reasons by source"),
     ]
+    if rules.scoring is not None:  # without a model there are no rules to tune
+        report = tuning_report(session, period=period, model=rules.scoring, reasons=rules.reasons)
+        blocks += [{"type": "divider"}, *digest_tuning_blocks(report)]
     text = (
         f"{title}: {reply_blocks.counted(stats.handed_off, 'SQL')} handed off, "
         f"{reply_blocks.percent(stats.acceptance_rate)} accepted, "

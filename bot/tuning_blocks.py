@@ -40,6 +40,16 @@ def tuning_blocks(report: TuningReport, *, title: str, times: TimesCounted) -> l
     return blocks
 
 
+def digest_tuning_blocks(report: TuningReport) -> list[dict[str, Any]]:
+    """The digest's part of the report: the rules sales rejects most, and the threshold, worded
+    as `/leads tune` words them."""
+    return [
+        section("*Score tuning* (`/leads tune` shows every band, rule and source)"),
+        section(_flag_text(report.flagged, report.min_sample)),
+        section(_threshold_text(report)),
+    ]
+
+
 def _groups(title: str, groups: Sequence[Group], times: TimesCounted) -> dict[str, Any]:
     lines = [f"*{title}* (decided · accepted · median claim · won of accepted)"]
     for group in groups[:LIST_LIMIT]:

@@ -26,9 +26,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.digest import digest_message
 from bot.lifecycle import Actor, Lifecycle
 from bot.outcomes import validate_outcome
 from bot.periods import Period
+from bot.reply_blocks import times_counted
 from bot.rules import DEFAULT_REASONS, Rules
 from bot.scoring import ScoringModel
 from bot.sla_policy import SlaPolicies
@@ -42,6 +44,7 @@ from bot.tuning import (
     tuning_report,
     tuning_rows,
 )
+from bot.tuning_blocks import tuning_blocks
 from storage.db import Database
 from tests.factories import create_lead
 
@@ -292,3 +295,22 @@ def test_the_export_has_a_row_per_band_rule_and_source_with_the_same_numbers(
         "top_reasons": "no_authority 4; not_icp 1",
     }
     assert len(rows) == 4 + 4 + 3
+
+
+def test_the_digest_carries_the_flagged_rules_and_threshold_as_tune_says_them(
+    week: Database,
+) -> None:
+    """Only with a model; worded exactly as `/leads tune` words them, over the same leads."""
+    policies = SlaPolicies(Rules())
+    with week.read() as session:
+        digests = [
+            digest_message(session, period=WEEK, rules=rules, policies=policies).blocks
+            for rules in (Rules(scoring=MODEL), Rules())
+        ]
+        report = tuning_report(session, period=WEEK, model=MODEL, reasons=DEFAULT_REASONS)
+    with_model, without = digests
+    tune = tuning_blocks(report, title="Tuning", times=times_counted(Rules()))
+    flags, threshold = with_model[-2:]
+    assert "no score reaches 60% acceptance among at least 20 decided leads" in str(threshold)
+    assert flags in tune and threshold in tune
+    assert "Score tuning" in str(with_model) and "Score tuning" not in str(without)
