@@ -136,7 +136,8 @@ def glance_blocks(
     why = _why(lead)
     if why:
         blocks.append(SectionBlock(block_id=WHY_BLOCK, text=MarkdownTextObject(text=why)))
-    state = status_text(lead, reasons, now, note_limit=CARD_NOTE_LIMIT)
+    # The deadline beside the state, so a card stays about five lines tall.
+    state = status_text(lead, reasons, now, note_limit=CARD_NOTE_LIMIT, separator=" · ")
     blocks.append(SectionBlock(block_id=STATE_BLOCK, text=MarkdownTextObject(text=state)))
     if lead.data_changed_at and lead.data_changes:
         changed = lead_updates.summary(lead.data_changes, CHANGE_LIMIT)
@@ -352,9 +353,10 @@ def status_text(
     now: datetime | None,
     *,
     note_limit: int = SECTION_LIMIT,
+    separator: str = "\n",
 ) -> str:
-    """Who did what and when, then the running deadline, if any; a reject note is cut to
-    `note_limit` characters."""
+    """Who did what and when, then (after `separator`) the running deadline, if any; a reject
+    note is cut to `note_limit` characters."""
     status = lead.status
     if status in (S.NEW, S.OPEN):
         line = "Open: waiting for a rep"
@@ -376,7 +378,7 @@ def status_text(
     else:
         line = f"🏁 Lost by {mention(lead.owner_id)}{_on(lead.closed_at)}{_deal(lead)}"
     deadline = _deadline(lead, now)
-    return f"{line}\n{deadline}" if deadline else line
+    return f"{line}{separator}{deadline}" if deadline else line
 
 
 def _deal(lead: Lead) -> str:

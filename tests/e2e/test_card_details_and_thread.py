@@ -65,7 +65,7 @@ def test_the_card_is_a_glance_and_details_show_everything_to_anyone(
     assert [b.get("block_id") for b in card["blocks"]] == ["who", "why", "state", "buttons"]
     assert card_text(card).strip().startswith("🔥 *hot* · *Dana Whitfield* · VP Operations")
     assert "Score *82* · Intent *demo_request* · 📈 Asked for a demo" in card_text(card)
-    assert state_of(card).startswith("Open: waiting for a rep\n⏰ Claim by <!date^")
+    assert state_of(card).startswith("Open: waiting for a rep · ⏰ Claim by <!date^")
     assert "Approved for Q1" not in card_text(card)
     assert card["text"].startswith("🔥 hot · Dana Whitfield (Northwind Traders): new SQL")
 
