@@ -137,7 +137,7 @@ def _escalation(lead: Lead, drawing: Drawing) -> Message:
     payload = drawing.payload
     headline = payload.get("headline") or f"🚨 *{lead_label(lead)}* needs a manager."
     blocks = [reply_blocks.section(headline), reply_blocks.context(_why(lead, payload))]
-    if lead.status == S.ESCALATED:
+    if _awaits_manager(lead, payload):
         if drawing.card_link and drawing.viewer is not None:
             blocks.append(reply_blocks.context(f"<{drawing.card_link}|Open the card>"))
         blocks.append(_manager_actions(lead))
@@ -145,6 +145,18 @@ def _escalation(lead: Lead, drawing: Drawing) -> Message:
         blocks.append(reply_blocks.section(_where_now(lead, drawing.last_event, drawing.reasons)))
     text = clip(headline.replace("*", ""), SECTION_LIMIT)
     return Message(text=text, blocks=blocks)
+
+
+def _awaits_manager(lead: Lead, payload: Mapping[str, Any]) -> bool:
+    """The lead still waits on the escalation this message reports. Once a manager moved it on
+    and it escalated again, the new escalation's message offers the actions: the old one (whose
+    reason may be stale, e.g. the owner it names) no longer does."""
+    if lead.status != S.ESCALATED:
+        return False
+    reported = payload.get("escalated_at")
+    if reported is None or lead.escalated_at is None:  # queued before escalations were dated
+        return True
+    return as_utc(datetime.fromisoformat(reported)) == as_utc(lead.escalated_at)
 
 
 def _why(lead: Lead, payload: Mapping[str, Any]) -> str:

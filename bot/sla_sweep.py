@@ -125,6 +125,7 @@ class SlaSweep:
             "breach": breached[1],
             "owner": owner,
             "due": due.isoformat() if due is not None else None,
+            "escalated_at": now.isoformat(),  # which escalation: the lead may escalate again
         }
         outbox.thread_reply(
             session,

@@ -97,6 +97,24 @@ def test_an_escalation_of_a_lead_assigned_since_says_by_whom_and_offers_nothing(
     assert f"Assigned to <@{REP}> by <@{MANAGER}>" in rendered(message)
 
 
+def test_an_escalation_dealt_with_offers_nothing_when_the_lead_escalates_again() -> None:
+    """Alice missed her follow-up; a manager gave the lead to Bob, who missed his too: only the
+    newer escalation offers Assign to… and Reopen."""
+    lead = lead_in(LeadStatus.ESCALATED, owner_id=REP, escalated_at=NOW)
+    missed = {**ESCALATED, "breach": "follow_up", "owner": "U0ALICE0001"}
+    earlier = {**missed, "escalated_at": (NOW - timedelta(hours=1)).isoformat()}
+    current = {**missed, "escalated_at": NOW.isoformat()}
+    last = event("escalate", "system")
+
+    assert (
+        elements(drawn(lead, DmKind.ESCALATION, viewer=MANAGER, payload=earlier, last=last)) == []
+    )
+    assert elements(drawn(lead, DmKind.ESCALATION, viewer=MANAGER, payload=current, last=last)) == [
+        ActionId.ASSIGN_TO,
+        ActionId.REOPEN,
+    ]
+
+
 def test_an_assigned_lead_is_announced_as_assigned_by_the_manager() -> None:
     lead = lead_in(LeadStatus.ACCEPTED, owner_id=REP)
     message = drawn(lead, DmKind.OWNER, viewer=REP, payload={"by": MANAGER})

@@ -92,6 +92,24 @@ def test_a_manager_assigns_from_the_escalation_dm_in_one_step(
     wait_for_card(slack, lead_id, lambda c: f"<@{REP_2}>" in card_text(c))
 
 
+def test_an_escalation_dealt_with_offers_nothing_when_the_lead_escalates_again(
+    start_bot: Start, slack: SlackEmulator
+) -> None:
+    """Bob, assigned from the escalation, misses his follow-up too: the new escalation offers
+    Assign to… and Reopen; the first one, dealt with, does not come back to life."""
+    bot, lead_id, _ = escalated(start_bot, slack)
+    (first,) = slack.dms(MANAGER)
+    slack_user(slack, bot, MANAGER).pick_user(MANAGER, first["ts"], "lead.assign_to", REP_2)
+    assert lead_state(bot, lead_id)[:2] == ("accepted", REP_2)
+
+    bot.services.clock.advance(hours=1)  # type: ignore[attr-defined]  # the test's Clock
+    (again,) = eventually(lambda: dms_saying(slack, MANAGER, "has not reached"))
+    assert actions(again) == ["lead.assign_to", "lead.reopen"]
+    settled(bot)
+    assert actions(slack.message(MANAGER, first["ts"])) == []
+    assert actions(slack.message(MANAGER, again["ts"])) == ["lead.assign_to", "lead.reopen"]
+
+
 def test_a_non_rep_picked_in_an_escalation_is_refused_naming_the_lead(
     start_bot: Start, slack: SlackEmulator
 ) -> None:
