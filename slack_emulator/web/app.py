@@ -171,6 +171,17 @@ class _Client:
             return {"ok": False, "error": _failure(error)}
         return _outcome(response)
 
+    def pick(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A user picked in a message's user picker (`channel`, `ts`), sent at once as in Slack."""
+        user = self.driver(body["user"])
+        try:
+            response = user.pick_user(
+                body["channel"], body["ts"], body["action_id"], body["picked"]
+            )
+        except httpx.HTTPError as error:
+            return {"ok": False, "error": _failure(error)}
+        return _outcome(response)
+
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         try:
             response = self.driver(body["user"]).submit_view(body["view_id"], body["values"])
@@ -327,6 +338,7 @@ def build_web_app(
             Route("/api/workspace", workspace),
             Route("/api/state", state),
             Route("/api/click", guarded(client.click), methods=["POST"]),
+            Route("/api/pick", guarded(client.pick), methods=["POST"]),
             Route("/api/submit", guarded(client.submit), methods=["POST"]),
             Route("/api/close", guarded(client.close), methods=["POST"]),
             Route("/api/command", guarded(client.command), methods=["POST"]),

@@ -287,6 +287,7 @@ function richText(elements) {
 
 function renderElement(element, where) {
   if (element.type === "image") return image(element.image_url, element.alt_text);
+  if (element.type === "users_select" && where.ts) return userPicker(element, where);
   if (element.type !== "button") {
     return el("span", { class: "block-unsupported" }, `[${element.type}]`);
   }
@@ -303,18 +304,41 @@ function renderElement(element, where) {
 
 async function clickButton(button, element, where) {
   if (element.url && /^https?:/i.test(element.url)) window.open(element.url, "_blank", "noopener");
-  button.disabled = true;
-  button.parentElement.querySelector(".action-failed")?.remove();
+  await interact(button, "/api/click", { ...where, action_id: element.action_id, value: element.value });
+}
+
+// Send a button's or picker's action; `control` waits disabled until the app has answered.
+async function interact(control, path, body) {
+  control.disabled = true;
+  control.parentElement.querySelector(".action-failed")?.remove();
   try {
-    const answer = await post("/api/click", { ...where, action_id: element.action_id, value: element.value });
+    const answer = await post(path, body);
     if (!answer.ok) {
-      // Slack shows a warning next to the button when the app did not acknowledge in time.
-      button.after(el("span", { class: "action-failed", title: answer.error || "" }, "⚠ The app did not respond"));
+      // Slack shows a warning next to the control when the app did not acknowledge in time.
+      control.after(el("span", { class: "action-failed", title: answer.error || "" }, "⚠ The app did not respond"));
     }
   } finally {
-    button.disabled = false;
+    control.disabled = false;
     pollSoon();
   }
+}
+
+// A user picker in a message: Slack lists the workspace's people and sends the pick at once.
+function userPicker(element, where) {
+  const placeholder = element.placeholder ? decodeEntities(element.placeholder.text) : "Select a user";
+  const select = el("select", {
+    class: "picker",
+    "data-action-id": element.action_id,
+    "aria-label": placeholder,
+  }, el("option", { value: "" }, placeholder));
+  for (const person of ui.workspace.users) {
+    select.append(el("option", { value: person.id }, `${person.real_name} (@${person.name})`));
+  }
+  select.value = element.initial_user || "";
+  select.addEventListener("change", () => {
+    if (select.value) interact(select, "/api/pick", { ...where, action_id: element.action_id, picked: select.value });
+  });
+  return select;
 }
 
 // ------------------------------------------------------------------ messages
