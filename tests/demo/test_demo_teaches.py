@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from slack_emulator import MANAGER, MARKETER
-from tests.demo.test_demo_browser import ARTIFACTS, chromium, running_demo
+from tests.demo.conftest import ARTIFACTS, chromium, running_demo
 
 LEADS = 3
 
