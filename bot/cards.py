@@ -141,7 +141,7 @@ def glance_blocks(
     blocks.append(SectionBlock(block_id=STATE_BLOCK, text=MarkdownTextObject(text=state)))
     if lead.data_changed_at and lead.data_changes:
         changed = lead_updates.summary(lead.data_changes, CHANGE_LIMIT)
-        text = f"✏️ Updated {slack_date(lead.data_changed_at)}: {changed}"
+        text = f"ℹ️ Updated {slack_date(lead.data_changed_at)}: {changed}"
         blocks.append(
             ContextBlock(block_id=CHANGED_BLOCK, elements=[MarkdownTextObject(text=text)])
         )

@@ -111,6 +111,6 @@ def test_the_card_says_what_changed_within_slacks_limits() -> None:
 
     (changed,) = [block for block in blocks if block.get("block_id") == "changed"]
     line = changed["elements"][0]["text"]
-    assert line.startswith("✏️ Updated <!date^") and ": score 72 → 88 · field 0" not in line
+    assert line.startswith("ℹ️ Updated <!date^") and ": score 72 → 88 · field 0" not in line
     assert ": score 72 → 88 · field_0_" in line and len(line) <= SECTION_LIMIT
     assert [block.get("block_id") for block in blocks][-2:] == ["changed", "buttons"]
