@@ -574,6 +574,11 @@ class Lifecycle:
                 )
                 if windows is not None:
                     sla_timers.enter_status(session, lead=updated, windows=windows, now=now)
+                undo_window = self.policies.rules.undo_window
+                if action in UNDONE_VALUES and undo_window:
+                    sla_timers.undo_closes(
+                        session, lead_id=updated.id, event_id=event_id, at=now + undo_window
+                    )
                 outbox.card_changed(session, lead=updated, now=now)
                 # Last: every move of a day's leads writes that day's count rows, so the lock
                 # on them is taken as late, and held as briefly, as the transaction allows.

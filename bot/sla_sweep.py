@@ -57,6 +57,9 @@ class SlaSweep:
         return fired
 
     def _fire(self, session: Session, lead: Lead, kind: TimerKind, now: datetime) -> bool:
+        if kind == TimerKind.UNDO_CLOSES:
+            outbox.messages_changed(session, lead_id=lead.id, now=now)
+            return True
         status = lead.status
         policy = self.policies.policy_named(lead.sla_policy)
         if kind in REMINDERS and status == REMINDERS[kind][0]:

@@ -59,6 +59,16 @@ def windows(lead: Lead, status: LeadStatus, *, policies: SlaPolicies, now: datet
     return Windows(columns, [*timers, (breach, due)])
 
 
+def undo_closes(session: Session, *, lead_id: int, event_id: int, at: datetime) -> None:
+    """The Undo offered for a move (event `event_id`) lapses `at`: the sweep then redraws the
+    messages offering it, so nobody is shown a button that could only refuse. A later move
+    cancels it with the lead's other pending timers, and redraws those messages itself."""
+    timer_store.add_many(
+        session,
+        [{"lead_id": lead_id, "kind": TimerKind.UNDO_CLOSES, "cycle": event_id, "due_at": at}],
+    )
+
+
 def enter_status(session: Session, *, lead: Lead, windows: Windows, now: datetime) -> None:
     """The lead (as the move wrote it) just reached its status: cancel the timers pending
     and add the new cycle's."""

@@ -377,6 +377,7 @@ class TimerKind(enum.StrEnum):
     CLAIM_BREACH = "claim_breach"
     FOLLOW_UP_REMINDER = "follow_up_reminder"
     FOLLOW_UP_BREACH = "follow_up_breach"
+    UNDO_CLOSES = "undo_closes"  # not an SLA window: the Undo beside an accept or reject lapses
 
 
 class SlaTimer(Base):

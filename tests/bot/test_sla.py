@@ -34,8 +34,10 @@ def post(db: Database, *, now: datetime, **fields: object) -> int:
 
 
 def sweep(db: Database, now: datetime, sla: SlaSweep = SWEEP) -> list[tuple[TimerKind, bool]]:
+    """The SLA moments a sweep fired (an Undo lapsing is none: tests/e2e test it end to end)."""
     with db.write() as session:
-        return [(fired.kind, fired.acted) for fired in sla.sweep(session, now=now)]
+        fired = sla.sweep(session, now=now)
+    return [(one.kind, one.acted) for one in fired if one.kind != TimerKind.UNDO_CLOSES]
 
 
 def sweep_for(rules: Rules) -> SlaSweep:
@@ -116,7 +118,11 @@ def test_accepting_starts_the_follow_up_window_in_working_days(db: Database) -> 
     assert lead.follow_up_due_at == NY_TUESDAY_10 + timedelta(days=1)
     assert lead.claim_due_at is None
     pending = [t.kind for t in timers if t.fired_at is None and t.cancelled_at is None]
-    assert pending == [TimerKind.FOLLOW_UP_REMINDER, TimerKind.FOLLOW_UP_BREACH]
+    assert pending == [
+        TimerKind.FOLLOW_UP_REMINDER,
+        TimerKind.FOLLOW_UP_BREACH,
+        TimerKind.UNDO_CLOSES,  # the rep's Undo lapses: its button is then taken away
+    ]
 
 
 def test_reminder_then_breach_fire_once_each(db: Database) -> None:

@@ -245,6 +245,25 @@ def test_undo_is_refused_after_the_window(start_bot: Start, slack: SlackEmulator
     assert lead_state(bot, lead_id)[:2] == ("accepted", REP_1)
 
 
+def test_the_undo_button_goes_when_its_window_closes(
+    start_bot: Start, slack: SlackEmulator
+) -> None:
+    clock = Clock(NOW)
+    bot = start_bot(clock=clock, sweep_every=SWEEP)
+    lead_id, dm = claimed_by_rep_1(bot, slack)
+
+    clock.advance(minutes=5)
+
+    eventually(lambda: "lead.undo" not in actions(slack.message(REP_1, dm["ts"])))
+    assert actions(slack.message(REP_1, dm["ts"])) == [
+        "lead.contacted",
+        "lead.release",
+        "lead.details",
+    ]
+    assert "can undo it" not in card_text(slack.message(REP_1, dm["ts"]))
+    assert lead_state(bot, lead_id)[:2] == ("accepted", REP_1)
+
+
 def test_undo_of_a_reject_restores_the_lead_and_forgets_the_feedback(
     bot: BatonServer, slack: SlackEmulator
 ) -> None:
