@@ -28,9 +28,10 @@ class Away:
 
     def describe(self, timezone: ZoneInfo) -> str:
         if self.until is None:
-            return "away until they say they are back"
+            return "away until `/leads back`"
         local = as_utc(self.until).astimezone(timezone)
-        return f"away until {local:%a %d %b %H:%M}"
+        clock = "" if local.time() == time(0) else f" {local:%H:%M}"
+        return f"away until {local:%a %d %b}{clock}"
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,9 @@ class Subcommand(enum.StrEnum):
     RELEASE = "release"
     SHOW = "show"
     FIND = "find"
+    AWAY = "away"
+    BACK = "back"
+    ROUTING = "routing"
     HELP = "help"
 
 
@@ -53,6 +56,8 @@ class LeadsCommand:
     share: bool = False
     as_csv: bool = False
     outcome: Outcome | None = None
+    rep: str | None = None  # who `away` or `back` is about, when not whoever asks
+    until: str | None = None  # the day `away` ends, as typed (bot.away.return_day reads it)
 
 
 class UnclearCommand(BatonError):
@@ -129,10 +134,12 @@ def _parse(name: Subcommand, rest: list[str], share: bool) -> LeadsCommand:
         return LeadsCommand(name, period=period, source=source, share=share, as_csv=as_csv)
     if name in (Subcommand.SHOW, Subcommand.FIND):
         return _lookup(name, rest, share)
+    if name in (Subcommand.AWAY, Subcommand.BACK):
+        return _availability(name, rest, share)
     if not rest:
         raise UnclearCommand(f"`/leads {name}` needs a lead.", subcommand=name)
     lead_id = lead_number(rest[0])
-    if name in (Subcommand.REOPEN, Subcommand.RELEASE):
+    if name in (Subcommand.REOPEN, Subcommand.RELEASE, Subcommand.ROUTING):
         _no_more(name, rest[1:])
         return LeadsCommand(name, lead_id=lead_id, share=share)
     if name == Subcommand.OUTCOME:
@@ -143,6 +150,22 @@ def _parse(name: Subcommand, rest: list[str], share: bool) -> LeadsCommand:
             "`/leads assign` needs a lead, then the rep as an @mention.", subcommand=name
         )
     return LeadsCommand(name, lead_id=lead_id, assignee=mentioned.group(1), share=share)
+
+
+def _availability(name: Subcommand, words: list[str], share: bool) -> LeadsCommand:
+    """`away [until <day>] [@rep]` and `back [@rep]`, in either order for `away`."""
+    rep = until = None
+    rest = list(words)
+    while rest:
+        word = rest.pop(0)
+        mentioned = _MENTION.fullmatch(word)
+        if mentioned is not None and is_user_id(mentioned.group(1)) and rep is None:
+            rep = mentioned.group(1)
+        elif name == Subcommand.AWAY and word.lower() == "until" and rest and until is None:
+            until = rest.pop(0)
+        else:
+            raise UnclearCommand(f"`/leads {name}` does not take {echo(word)}.", subcommand=name)
+    return LeadsCommand(name, rep=rep, until=until, share=share)
 
 
 def _outcome(words: list[str]) -> Outcome:

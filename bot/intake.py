@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic_core import core_schema
 from sqlalchemy.orm import Session
 
-from bot import extra_fields, lead_updates, lifecycle, scoring
+from bot import assignment, extra_fields, lead_updates, lifecycle, scoring
 from bot.errors import InvalidInput
 from bot.json_input import field_name
 from bot.validation import problems
@@ -258,17 +258,22 @@ def store(
     leads: Sequence[LeadInput],
     *,
     sender: str,
+    moves: lifecycle.Lifecycle,
     now: datetime,
     model: scoring.ScoringModel | None = None,
 ) -> list[Received]:
     """Store valid leads in the caller's transaction, each external_id once; one result each.
     With the team's scoring `model`, each is stored with the model's score and its reasons.
+    New leads of a route that assigns go to their rep (bot.assignment) in that transaction.
 
     A repeat whose data differs from what is stored (an earlier one in `leads` included) updates
     the lead, rescored, audited as by `sender` (the intake API, a CSV import, a hook's name)."""
     sent = [lead.to_fields() for lead in leads]
     scored = [scoring.scored_fields(model, fields, now=now) for fields in sent]
     pairs = lifecycle.create_many(session, leads=scored, now=now)
+    assignment.route_new_leads(
+        session, moves, [lead for lead, created in pairs if created], now=now
+    )
     results: list[Received] = []
     for fields, (lead, created) in zip(sent, pairs, strict=True):
         changes = None
@@ -318,11 +323,12 @@ def receive_checked(
     checked: Sequence[LeadInput | InvalidInput],
     *,
     sender: str,
+    moves: lifecycle.Lifecycle,
     now: datetime,
     model: scoring.ScoringModel | None = None,
 ) -> list[Received | InvalidInput]:
     """Store the valid leads of a checked batch in one go (scored by `model`, as `store`
     does); the invalid ones stay as they are, so the results line up with the batch."""
     valid = [lead for lead in checked if isinstance(lead, LeadInput)]
-    received = iter(store(session, valid, sender=sender, now=now, model=model))
+    received = iter(store(session, valid, sender=sender, moves=moves, now=now, model=model))
     return [item if isinstance(item, InvalidInput) else next(received) for item in checked]

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from bot import intake, lead_updates, reply_blocks
 from bot.cards import packed, status_text
 from bot.extra_fields import described
-from bot.lifecycle import CRM, SYSTEM, Action
+from bot.lifecycle import CRM, ROUTED, SYSTEM, Action
 from bot.rules import Rules
 from bot.slack_text import (
     FIELD_LIMIT,
@@ -144,6 +144,12 @@ def _assigned(event: LeadEvent, _reasons: Mapping[str, str]) -> str:
     return f"assigned to {assignee} by {_who(event.actor)}{_taken_from(event)}"
 
 
+def _routed(event: LeadEvent, _reasons: Mapping[str, str]) -> str:
+    """`routed: skipped @sam: away until Fri 04 Dec 09:00; assigned to @rita: lowest pointer`"""
+    steps = [str(step) for step in event.details.get("steps") or []]
+    return "routed: " + "; ".join(steps) if steps else "routed"
+
+
 def _outcome(event: LeadEvent, _reasons: Mapping[str, str]) -> str:
     """`won by @bob · 12,000 EUR: signed for two years`; an opportunity "became" one."""
     details = event.details
@@ -187,6 +193,7 @@ _WORDS: dict[str, Callable[[LeadEvent, Mapping[str, str]], str]] = {
     Action.ASSIGN: _assigned,
     Action.MARK_CONTACTED: _by("marked contacted"),
     Action.OUTCOME: _outcome,
+    ROUTED: _routed,
     Action.UNDO: lambda event, _reasons: (
         f"{safe_text(str(event.details.get('undid', 'move')), LABEL_LIMIT)} undone by "
         f"{_who(event.actor)}"

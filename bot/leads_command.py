@@ -13,12 +13,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot import delivery_failures, lead_history, outbox, outcomes, reply_blocks
+from bot.away import mark_away, mark_back
 from bot.cards import Message
 from bot.commands import LeadsCommand, Subcommand, UnclearCommand, echo
 from bot.errors import LeadNotFound, NotAllowed
-from bot.lifecycle import Actor, Lifecycle
+from bot.lead_history import history_line
+from bot.lifecycle import ROUTED, Actor, Lifecycle
 from bot.periods import DEFAULT_PERIOD, PERIODS_SHOWN, Period, parse_period
 from bot.reports import handoff_stats, rejection_feedback
+from bot.routing import route_for
 from bot.rules import Rules
 from bot.slack_text import escape_mrkdwn, lead_label, mention, safe_text
 from bot.tuning import tuning_report
@@ -361,6 +364,55 @@ def _sla(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     return _reply(command, "SLA health", blocks)
 
 
+def _away(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    rep = command.rep or asking.actor.id
+    away = mark_away(
+        session,
+        rules=asking.rules,
+        actor=asking.actor,
+        rep=rep,
+        until_word=command.until,
+        now=asking.now,
+    )
+    when = away.describe(ZoneInfo(asking.rules.hours.timezone))
+    if rep == asking.actor.id:
+        return _sentence(command, f"You are {when}: routing gives you no leads meanwhile.")
+    return _sentence(command, f"{mention(rep)} is {when}: routing gives them no leads meanwhile.")
+
+
+def _back(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    rep = command.rep or asking.actor.id
+    was_away = mark_back(session, rules=asking.rules, actor=asking.actor, rep=rep)
+    who = "You are" if rep == asking.actor.id else f"{mention(rep)} is"
+    if not was_away:
+        return _sentence(command, f"{who} not marked away; nothing changed.")
+    return _sentence(command, f"{who} back: routing takes turns with the others again.")
+
+
+def _routing(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    """Why the lead went where it went: the rotation's reasons, or its route's mode."""
+    assert command.lead_id is not None
+    lead = lead_store.get_lead(session, command.lead_id)
+    if lead is None:
+        raise LeadNotFound(command.lead_id)
+    timezone = ZoneInfo(asking.rules.hours.timezone)
+    lines = [
+        history_line(event, reasons=asking.rules.reasons, timezone=timezone, now=asking.now)
+        for event in lead_store.list_events(session, lead.id)
+        if event.action == ROUTED
+    ]
+    if not lines:
+        route = route_for(lead, asking.rules)
+        lines = [
+            "Not routed by the rotation: its route posts to the channel, where the first "
+            "rep to click Accept takes it."
+            if route is None or not route.assigns
+            else "Not routed by the rotation: it had moved on before routing could pick a rep."
+        ]
+    title = f"How {lead_label(lead)} was routed"
+    return _reply(command, title, [reply_blocks.section(f"*{title}*\n" + "\n".join(lines))])
+
+
 def _sentence(command: LeadsCommand, text: str) -> Reply:
     return _reply(command, text, [reply_blocks.section(text)])
 
@@ -434,6 +486,24 @@ COMMANDS: dict[Subcommand, Usage] = {
         _release,
         writes=True,
         example="42",
+    ),
+    Subcommand.AWAY: Usage(
+        "away [until <day>] [@rep]",
+        "routing skips you (or your rep) until that day, or until `back`",
+        _away,
+        writes=True,
+        more="; managers and team leads for their reps",
+        example="until fri",
+    ),
+    Subcommand.BACK: Usage(
+        "back [@rep]",
+        "routing gives you (or your rep) leads again",
+        _back,
+        writes=True,
+        example="<@U0123ABCD>",
+    ),
+    Subcommand.ROUTING: Usage(
+        "routing <lead>", "why routing gave a lead to whom it did", _routing, example="42"
     ),
     Subcommand.HELP: Usage("help", "this list", _help),
 }

@@ -231,6 +231,18 @@ def update_data(
     return lead, change.changes
 
 
+# The event of routing's decision about a new lead (bot.assignment): audited, but no move, so
+# no Action (moves are announced to webhooks; this is not).
+ROUTED = "route"
+
+
+def record_routing(
+    session: Session, *, lead: Lead, actor: Actor, details: dict[str, Any], now: datetime
+) -> None:
+    """Audit routing's decision about the lead: an event whose status stays as it is."""
+    lead_store.add_event(session, _event(lead, ROUTED, lead.status, actor, now, details))
+
+
 class Lifecycle:
     """The moves of a lead after it is stored, bound once to the team's SLA policies, so every
     move starts or stops the SLA windows of the status it reaches and no caller passes them on."""
@@ -739,7 +751,7 @@ def _tell_previous_owner(
 
 def _event(
     lead: Lead,
-    action: Action,
+    action: str,
     from_status: LeadStatus | None,
     actor: Actor,
     now: datetime,
@@ -747,7 +759,7 @@ def _event(
 ) -> dict[str, Any]:
     return {
         "lead_id": lead.id,
-        "action": action.value,
+        "action": str(action),
         "from_status": from_status,
         "to_status": lead.status,
         "actor": actor.id,

@@ -3,9 +3,10 @@
 A pointer per rep, in the style LeanData documents: the available rep with the lowest pointer
 gets the lead (ties go to the first in the pool), and their pointer moves on by 1 / weight, so a
 rep of weight 2 takes twice the leads of a rep of weight 1. A rep skipped because they are away,
-off shift or at capacity is raised to the lowest pointer of the reps available, so on return they
-stand level with the others instead of being owed a flood of catch-up leads. A rep new to the pool starts at
-the pool's lowest pointer; reps leaving it keep theirs; nothing resets when the roster changes.
+off shift or at capacity is raised to the lowest pointer of the reps available, so on return
+they stand level with the others instead of being owed a flood of catch-up leads. A rep new to
+the pool starts at the pool's lowest pointer; reps leaving it keep theirs; nothing resets when
+the roster changes.
 """
 
 from __future__ import annotations

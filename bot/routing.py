@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.rules import Rules
+from bot.rules import Route, Rules
 from storage.models import Lead
 
 MATCHED_FIELDS = (
@@ -24,9 +24,15 @@ def lead_facts(lead: Lead) -> dict[str, Any]:
     return {name: getattr(lead, name) for name in MATCHED_FIELDS}
 
 
-def channel_for(lead: Lead, rules: Rules) -> str:
+def route_for(lead: Lead, rules: Rules) -> Route | None:
+    """The first route that matches the lead (a route without `match` takes every lead)."""
     facts = lead_facts(lead)
     for route in rules.routes:
-        if route.match.matches(facts):
-            return route.channel
-    return rules.channels.sales
+        if route.match is None or route.match.matches(facts):
+            return route
+    return None
+
+
+def channel_for(lead: Lead, rules: Rules) -> str:
+    route = route_for(lead, rules)
+    return rules.channels.sales if route is None else route.channel

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.availability import RepRules, Shift
 from bot.business_hours import WEEKDAYS, WorkingCalendar, closed_days, parse_clock, parse_weekday
 from bot.hook_mapping import HookSource, check_sources
 from bot.hubspot import HubSpotRules
@@ -119,6 +120,14 @@ UserId = Annotated[str, AfterValidator(_check_user_id)]
 ChannelId = Annotated[str, AfterValidator(_check_channel_id)]
 
 
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -146,11 +155,7 @@ class Hours(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
-        return value
+        return _known_zone(value)
 
     @field_validator("days")
     @classmethod
@@ -221,9 +226,85 @@ class SlaPolicy(_Strict):
     escalation_channel: ChannelId | None = None
 
 
+class WorkingHours(_Strict):
+    """A route's shift: when its reps take leads, read in each rep's own time zone."""
+
+    days: list[str] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
+    start: ClockField = time(9, 0)
+    end: ClockField = time(17, 0)
+
+    @field_validator("days")
+    @classmethod
+    def _known_days(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("needs at least one working day")
+        return [parse_weekday(day) for day in value]
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> WorkingHours:
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end:%H:%M} must be after start {self.start:%H:%M}")
+        return self
+
+    def shift(self) -> Shift:
+        return Shift(
+            days=frozenset(WEEKDAYS.index(day) for day in self.days),
+            start=self.start,
+            end=self.end,
+        )
+
+
 class Route(_Strict):
-    match: LeadMatch
+    """Where matching leads go (every lead, without `match`), and how a rep gets them:
+    `channel`, the first click in the channel wins; `assign`, the rotation of `pool` picks the
+    rep (bot.assignment) and the card shows them as the owner."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    match: LeadMatch | None = None
     channel: ChannelId
+    mode: Literal["channel", "assign"] = "channel"
+    pool: list[UserId] = Field(default_factory=list)
+    weights: dict[str, Annotated[float, Field(gt=0, le=100)]] = Field(default_factory=dict)
+    capacity: int | None = Field(default=None, ge=1, le=1000)
+    working_hours: WorkingHours | None = None
+    timezones: dict[str, str] = Field(default_factory=dict)  # a rep's own zone, by user ID
+    team_leads: list[UserId] = Field(default_factory=list)  # may set the pool's availability
+
+    @field_validator("timezones")
+    @classmethod
+    def _known_zones(cls, value: dict[str, str]) -> dict[str, str]:
+        for zone in value.values():
+            _known_zone(zone)
+        return value
+
+    @model_validator(mode="after")
+    def _workable_pool(self) -> Route:
+        if self.mode == "assign" and not self.pool:
+            raise ValueError(f'route to {self.channel}: mode = "assign" needs a `pool` of reps')
+        for key, named in (("weights", self.weights), ("timezones", self.timezones)):
+            strangers = sorted(set(named) - set(self.pool))
+            if strangers:
+                raise ValueError(
+                    f"route to {self.channel}: {key} names {strangers[0]!r}, not in its pool"
+                )
+        return self
+
+    @property
+    def pool_key(self) -> str:
+        """What the rotation's pointers are kept under: the route's name, else its channel."""
+        return self.name or self.channel
+
+    @property
+    def assigns(self) -> bool:
+        return self.mode == "assign"
+
+    def rep_rules(self, team_timezone: str) -> RepRules:
+        return RepRules(
+            shift=self.working_hours.shift() if self.working_hours else None,
+            timezones={rep: ZoneInfo(zone) for rep, zone in self.timezones.items()},
+            capacity=self.capacity,
+            team_timezone=ZoneInfo(team_timezone),
+        )
 
 
 class Intake(_Strict):

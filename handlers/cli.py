@@ -230,6 +230,7 @@ def _import(path: Path, services: Services) -> int:
                 services.unit_of_work,
                 data,
                 progress=progress,
+                moves=services.lifecycle,
                 model=services.config.rules.scoring,
             )
     except UnreadableFile as error:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from bot import intake
 from bot.errors import InvalidInput
+from bot.lifecycle import Lifecycle
 from bot.scoring import ScoringModel
 from handlers.text_files import UnreadableFile, decode_utf8, printable
 
@@ -44,6 +45,7 @@ def import_csv(
     unit_of_work: Callable[[], AbstractContextManager[Session]],
     data: bytes,
     *,
+    moves: Lifecycle,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Callable[[int, int], None] = lambda done, total: None,
     model: ScoringModel | None = None,
@@ -66,7 +68,7 @@ def import_csv(
         checked = [_checked(row) for _, row in chunk]  # before the write lock is taken
         with unit_of_work() as session:
             results = intake.receive_checked(
-                session, checked, sender=intake.CSV_SENDER, now=clock(), model=model
+                session, checked, sender=intake.CSV_SENDER, moves=moves, now=clock(), model=model
             )
         for (line, _), result in zip(chunk, results, strict=True):
             if isinstance(result, InvalidInput):

@@ -175,4 +175,11 @@ def _store(
         raise hook_mapping.explain(invalid, sender.fields) from None
     with services.unit_of_work() as session:
         now, model = services.clock(), services.config.rules.scoring
-        return intake.store(session, [lead_input], sender=sender.name, now=now, model=model)[0]
+        return intake.store(
+            session,
+            [lead_input],
+            sender=sender.name,
+            moves=services.lifecycle,
+            now=now,
+            model=model,
+        )[0]

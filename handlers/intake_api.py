@@ -186,6 +186,7 @@ def _store_all(services: Services, leads: Sequence[intake.LeadInput]) -> list[in
             session,
             leads,
             sender=intake.API_SENDER,
+            moves=services.lifecycle,
             now=services.clock(),
             model=services.config.rules.scoring,
         )
@@ -200,6 +201,7 @@ def _store_batch(services: Services, body: bytes) -> list[intake.Received | Inva
             session,
             checked,
             sender=intake.API_SENDER,
+            moves=services.lifecycle,
             now=services.clock(),
             model=services.config.rules.scoring,
         )

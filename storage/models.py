@@ -14,6 +14,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -493,3 +494,26 @@ class WebhookDelivery(Base):
         ),
         Index("ix_webhook_deliveries_failed_at", "failed_at"),
     )
+
+
+class RepAway(Base):
+    """A rep marked away from routing (`/leads away`): until a moment, or until they are back
+    (`until` None); the row goes when they are back. `set_by` is who marked them."""
+
+    __tablename__ = "rep_away"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    until: Mapped[datetime | None]
+    set_by: Mapped[str] = mapped_column(String(32))
+    set_at: Mapped[datetime]
+
+
+class RotationPointer(Base):
+    """A rep's place in a route pool's rotation (bot.rotation): kept per pool and rep, so a
+    rep leaving or joining a pool leaves everyone else's place as it was."""
+
+    __tablename__ = "rotation_pointers"
+
+    pool: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    pointer: Mapped[float] = mapped_column(Float)

@@ -117,7 +117,7 @@ def test_availability_says_why_a_rep_cannot_take_a_lead() -> None:
     assert reason() is None
     until = NOW + timedelta(days=2)
     assert reason(away=Away(until, "U0MANAGER01")) == "away until Fri 04 Dec 10:00"
-    assert reason(away=Away(None, REPS[0])) == "away until they say they are back"
+    assert reason(away=Away(None, REPS[0])) == "away until `/leads back`"
     assert reason(away=Away(NOW, REPS[0])) is None  # the date has come: back
     assert reason(open_leads=3, capacity=3) == (
         "at capacity (3 claimed leads not yet contacted, of 3)"

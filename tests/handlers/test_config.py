@@ -114,6 +114,30 @@ def test_socket_mode_needs_no_signing_secret() -> None:
         ('[digest]\ncron = "every monday"', "digest.cron"),
         ('[hours]\nholidays = "XX"', "hours: unknown holiday country 'XX'"),
         ('[hours]\nholiday_subdivision = "NY"', "'NY' given without a country"),
+        ('[[routes]]\nchannel = "C0SALES0001"\nmode = "assign"', "needs a `pool` of reps"),
+        ('[[routes]]\nchannel = "C0SALES0001"\nmode = "offer"', "routes[0].mode"),
+        ('[[routes]]\nchannel = "C0SALES0001"\npool = ["sam"]', "routes[0].pool[0]"),
+        (
+            '[[routes]]\nchannel = "C0SALES0001"\npool = ["U0REP000001"]\n'
+            "weights = { U0REP000002 = 2 }",
+            "weights names 'U0REP000002', not in its pool",
+        ),
+        (
+            '[[routes]]\nchannel = "C0SALES0001"\npool = ["U0REP000001"]\n'
+            "weights = { U0REP000001 = 0 }",
+            "routes[0].weights.U0REP000001",
+        ),
+        (
+            '[[routes]]\nchannel = "C0SALES0001"\npool = ["U0REP000001"]\n'
+            'timezones = { U0REP000001 = "Mars/Olympus" }',
+            "unknown time zone 'Mars/Olympus'",
+        ),
+        (
+            '[[routes]]\nchannel = "C0SALES0001"\n'
+            'working_hours = { start = "17:00", end = "09:00" }',
+            "routes[0].working_hours",
+        ),
+        ('[[routes]]\nchannel = "C0SALES0001"\ncapacity = 0', "routes[0].capacity"),
         ("[mystery]\nx = 1", "mystery"),
         ("this is not toml", "not valid TOML"),
         ('[hours]\ntimezone = "UTC"\n# caf\udce9', ":3: byte 0xE9 is not UTF-8"),
@@ -126,6 +150,19 @@ def test_wrong_rules_name_the_setting(tmp_path: Path, toml: str, named: str) -> 
         load_config({"BATON_CONFIG": str(path)})
     message = str(error.value)
     assert named in message and str(path) in message and "\n" not in message
+
+
+def test_the_commented_routing_example_is_valid(tmp_path: Path) -> None:
+    """The example's commented `assign` route, uncommented, loads as docs/routing.md says."""
+    text = EXAMPLE_RULES.read_text()
+    block = text[text.index('# name = "inbound"') - len("# [[routes]]\n") :]
+    block = block[: block.index("\n\n")]
+    uncommented = "\n".join(line.removeprefix("# ") for line in block.splitlines())
+    path = tmp_path / "baton.toml"
+    path.write_text(text + "\n" + uncommented + "\n")
+    (route,) = load_config({"BATON_CONFIG": str(path)}).rules.routes
+    assert (route.mode, route.pool_key, route.capacity) == ("assign", "inbound", 5)
+    assert route.weights == {"U0REP000002": 2.0} and route.match is None
 
 
 def test_the_example_env_file_is_valid_as_documented(tmp_path: Path) -> None:

@@ -10,6 +10,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot import intake
+from bot.lifecycle import Lifecycle
+from bot.rules import Rules
+from bot.sla_policy import SlaPolicies
 from handlers.csv_import import import_csv, iter_rows
 from handlers.text_files import UnreadableFile
 from storage.db import Database
@@ -56,7 +59,9 @@ def count_leads(db: Database) -> int:
 def test_any_file_is_stored_reported_or_refused_in_one_line(db: Database, data: bytes) -> None:
     before = count_leads(db)
     try:
-        report = import_csv(db.write, data, clock=lambda: NOW)
+        report = import_csv(
+            db.write, data, moves=Lifecycle(SlaPolicies(Rules())), clock=lambda: NOW
+        )
     except UnreadableFile as refused:
         assert refused.line >= 1 and str(refused).isprintable()
         assert count_leads(db) == before

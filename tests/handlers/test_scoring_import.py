@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from bot.lifecycle import Lifecycle
+from bot.rules import Rules
 from bot.score_explanation import Score, Verdict
+from bot.sla_policy import SlaPolicies
 from handlers.csv_import import import_csv
 from storage import leads as lead_store
 from storage.db import Database
@@ -17,7 +20,13 @@ c-3,Broken Row,,,101,[]
 
 
 def test_imported_rows_are_stored_with_the_models_score_and_reasons(db: Database) -> None:
-    report = import_csv(db.write, ROWS.encode(), clock=lambda: NOW, model=MODEL)
+    report = import_csv(
+        db.write,
+        ROWS.encode(),
+        moves=Lifecycle(SlaPolicies(Rules())),
+        clock=lambda: NOW,
+        model=MODEL,
+    )
 
     assert (report.created, [line for line, _ in report.problems]) == (2, [4])
     with db.read() as session:

@@ -1,0 +1,73 @@
+"""Queries of routing: reps marked away, each pool's rotation pointers, and how many claimed,
+not yet contacted leads each rep holds."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.leads import HELD
+from storage.models import Lead, RepAway, RotationPointer
+
+
+def _upsert(session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Insert `rows`, or update the row already holding their keys."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(model).values(rows)
+    changed = {name: statement.excluded[name] for name in rows[0] if name not in keys}
+    session.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed))
+
+
+def away_reps(session: Session, user_ids: Collection[str] | None = None) -> dict[str, RepAway]:
+    """The reps marked away (of `user_ids`, or all), by user ID."""
+    query = select(RepAway).order_by(RepAway.user_id)
+    if user_ids is not None:
+        query = query.where(RepAway.user_id.in_(user_ids))
+    return {row.user_id: row for row in session.scalars(query)}
+
+
+def mark_away(
+    session: Session, *, user_id: str, until: datetime | None, set_by: str, now: datetime
+) -> None:
+    row = {"user_id": user_id, "until": until, "set_by": set_by, "set_at": now}
+    _upsert(session, RepAway, [row], ["user_id"])
+
+
+def mark_back(session: Session, *, user_id: str) -> bool:
+    """Whether the rep was marked away (they no longer are)."""
+    return session.execute(delete(RepAway).where(RepAway.user_id == user_id)).rowcount > 0
+
+
+def pointers(session: Session, *, pool: str) -> dict[str, float]:
+    """The pool's pointers by rep, locked until the transaction ends on PostgreSQL, so two
+    leads routed at once through one pool move the rotation one after the other."""
+    rows = session.execute(
+        select(RotationPointer.user_id, RotationPointer.pointer)
+        .where(RotationPointer.pool == pool)
+        .with_for_update()
+    )
+    return {user_id: pointer for user_id, pointer in rows}
+
+
+def save_pointers(session: Session, *, pool: str, pointers: Mapping[str, float]) -> None:
+    if pointers:
+        rows = [
+            {"pool": pool, "user_id": user_id, "pointer": pointer}
+            for user_id, pointer in pointers.items()
+        ]
+        _upsert(session, RotationPointer, rows, ["pool", "user_id"])
+
+
+def held_counts(session: Session, user_ids: Collection[str]) -> dict[str, int]:
+    """How many claimed, not yet contacted leads each of `user_ids` owns (absent: none)."""
+    rows = session.execute(
+        select(Lead.owner_id, func.count())
+        .where(Lead.status.in_(HELD), Lead.owner_id.in_(user_ids))
+        .group_by(Lead.owner_id)
+    )
+    return {owner: count for owner, count in rows if owner is not None}
