@@ -1,0 +1,246 @@
+"""Simulation of routing over a month: the domain's own rotation and availability code
+(bot.rotation, bot.availability) driven by simulated leads and reps, no database or Slack.
+
+10,000 leads (by default) arrive over 30 days, most in the team's working hours (New York),
+some at night and on weekends. 20 reps work 09:00-17:00 on weekdays in one of three time zones,
+take leave (a few spells of 1-5 days each), have weights 1, 1.5 or 2, and hold at most
+`--capacity` claimed, not yet contacted leads; each claimed lead is contacted after an
+exponentially distributed delay. For each mode it prints:
+
+- each rep's share of the leads against the share their weight entitles them to among the
+  reps on shift and not away as each lead arrives, and the worst ratio of the two;
+- leads given to a rep who was unavailable at that moment (checked again independently of the
+  rotation's own input: must be 0);
+- claim SLA misses (a lead claimed later than `--claim-minutes` after it arrived).
+
+`channel` mode is today's first click wins: among the reps on shift and not away, the one who
+clicks first takes the lead (faster reps click sooner, so they take more); a lead arriving
+when nobody works waits for the first rep to come on shift. `assign` is the rotation; a lead
+with nobody available falls back to the channel the same way.
+
+    .venv/bin/python -m benchmarks.routing_simulation [--leads 10000] [--seed 7]
+
+It takes a few seconds of CPU; its figures depend only on the seed, not on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import random
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.availability import Away, RepRules, Shift, unavailable_reason
+from bot.rotation import choose
+
+START = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
+DAYS = 30
+TEAM_ZONE = ZoneInfo("America/New_York")
+ZONES = [TEAM_ZONE, ZoneInfo("America/Los_Angeles"), ZoneInfo("Europe/London")]
+SHIFT = Shift(days=frozenset(range(5)), start=time(9), end=time(17))
+
+
+@dataclass(frozen=True)
+class Rep:
+    user_id: str
+    weight: float
+    zone: ZoneInfo
+    leave: tuple[tuple[datetime, datetime], ...]
+    click_minutes: float  # mean time to click Accept on a card in the channel
+
+    def away_at(self, at: datetime) -> Away | None:
+        for start, end in self.leave:
+            if start <= at < end:
+                return Away(end, self.user_id)
+        return None
+
+
+def make_reps(rng: random.Random, count: int) -> list[Rep]:
+    reps = []
+    for n in range(count):
+        spells = []
+        for _ in range(rng.randint(0, 3)):
+            start = START + timedelta(hours=rng.randrange((DAYS - 1) * 24))
+            spells.append((start, start + timedelta(days=rng.randint(1, 5))))
+        reps.append(
+            Rep(
+                user_id=f"U0SIM{n:06d}",
+                weight=rng.choice([1.0, 1.0, 1.5, 2.0]),
+                zone=ZONES[n % len(ZONES)],
+                leave=tuple(spells),
+                click_minutes=rng.uniform(2, 30),
+            )
+        )
+    return reps
+
+
+def arrivals(rng: random.Random, count: int) -> list[datetime]:
+    """Lead arrival moments: 85 % in New York working hours on weekdays, the rest any time."""
+    moments = []
+    while len(moments) < count:
+        at = START + timedelta(seconds=rng.uniform(0, DAYS * 86400))
+        local = at.astimezone(TEAM_ZONE)
+        in_hours = local.weekday() < 5 and 9 <= local.hour < 17
+        if in_hours or rng.random() < 0.15:
+            moments.append(at)
+    return sorted(moments)
+
+
+class Month:
+    """One mode's run: who holds which leads, and what happened to each."""
+
+    def __init__(self, reps: list[Rep], capacity: int, contact_hours: float, seed: int) -> None:
+        self.reps = {rep.user_id: rep for rep in reps}
+        self.pool = [rep.user_id for rep in reps]
+        self.rules = RepRules(
+            shift=SHIFT,
+            timezones={rep.user_id: rep.zone for rep in reps},
+            capacity=capacity,
+            team_timezone=TEAM_ZONE,
+        )
+        self.contact_hours = contact_hours
+        self.rng = random.Random(seed)
+        self.held: Counter[str] = Counter()
+        self.releases: list[tuple[datetime, str]] = []  # (contacted at, rep)
+        self.given: Counter[str] = Counter()
+        self.to_unavailable = 0
+        self.claim_delays: list[timedelta] = []
+        self.by_hour: dict[datetime, list[str]] = {}
+
+    def unavailable(self, at: datetime, *, capped: bool) -> dict[str, str]:
+        while self.releases and self.releases[0][0] <= at:
+            _, rep = heapq.heappop(self.releases)
+            self.held[rep] -= 1
+        rules = self.rules if capped else RepRules(SHIFT, self.rules.timezones, None, TEAM_ZONE)
+        found = {}
+        for user_id, rep in self.reps.items():
+            why = unavailable_reason(
+                user_id,
+                away=rep.away_at(at),
+                open_leads=self.held[user_id],
+                rules=rules,
+                now=at,
+            )
+            if why is not None:
+                found[user_id] = why
+        return found
+
+    def give(self, rep: str, arrived: datetime, claimed: datetime) -> None:
+        if rep in self.unavailable(claimed, capped=False):
+            self.to_unavailable += 1
+        if self.present(arrived):  # shares count the leads someone could take on arrival
+            self.given[rep] += 1
+        self.held[rep] += 1
+        self.claim_delays.append(claimed - arrived)
+        contact = timedelta(hours=self.rng.expovariate(1 / self.contact_hours))
+        heapq.heappush(self.releases, (claimed + contact, rep))
+
+    def present(self, at: datetime) -> list[str]:
+        """The reps on shift and not away during `at`'s hour (shifts and leave start and end
+        on the hour), remembered by hour: nights and weekends are stepped through often."""
+        hour = at.replace(minute=0, second=0, microsecond=0)
+        if hour not in self.by_hour:
+            away = self.unavailable(hour, capped=False)
+            self.by_hour[hour] = [rep for rep in self.pool if rep not in away]
+        return self.by_hour[hour]
+
+    def first_click(self, arrived: datetime) -> None:
+        """The channel: the first available rep to click takes it, once someone is there."""
+        at = arrived
+        while not self.present(at):
+            at = at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        clicks = {
+            rep: timedelta(minutes=self.rng.expovariate(1 / self.reps[rep].click_minutes))
+            for rep in self.present(at)
+        }
+        winner = min(clicks, key=lambda rep: clicks[rep])
+        self.give(winner, arrived, at)
+        self.claim_delays[-1] += clicks[winner]
+
+
+def run(mode: str, reps: list[Rep], leads: list[datetime], options: argparse.Namespace) -> Month:
+    month = Month(reps, options.capacity, options.contact_hours, options.seed)
+    weights = {rep.user_id: rep.weight for rep in reps}
+    pointers: dict[str, float] = {}
+    for arrived in leads:
+        if mode == "channel":
+            month.first_click(arrived)
+            continue
+        decision = choose(
+            month.pool,
+            pointers=pointers,
+            weights=weights,
+            unavailable=month.unavailable(arrived, capped=True),
+        )
+        pointers = decision.pointers
+        if decision.assignee is None:
+            month.first_click(arrived)
+        else:
+            month.give(decision.assignee, arrived, arrived)
+    return month
+
+
+def entitled_shares(reps: list[Rep], leads: list[datetime]) -> dict[str, float]:
+    """Each rep's fair share: of every lead, the part their weight gives them among the reps
+    on shift and not away when it arrives (leads nobody could take are left out)."""
+    month = Month(reps, capacity=1, contact_hours=1.0, seed=0)
+    weights = {rep.user_id: rep.weight for rep in reps}
+    owed: Counter[str] = Counter()
+    for arrived in leads:
+        present = month.present(arrived)
+        total = sum(weights[rep] for rep in present)
+        for rep in present:
+            owed[rep] += weights[rep] / total
+    counted = sum(owed.values())
+    return {rep.user_id: owed[rep.user_id] / counted for rep in reps}
+
+
+def report(
+    mode: str, month: Month, reps: list[Rep], entitled: dict[str, float], window: timedelta
+) -> None:
+    total = len(month.claim_delays)
+    shared = sum(month.given.values())
+    ratios = {
+        rep.user_id: (month.given[rep.user_id] / shared) / entitled[rep.user_id]
+        for rep in reps
+        if entitled[rep.user_id] > 0
+    }
+    missed = sum(1 for delay in month.claim_delays if delay > window)
+    print(f"\n== mode {mode}: {total} leads, {shared} arriving while a rep was there")
+    print(f"{'rep':<13} {'weight':>6} {'leads':>6} {'share':>7} {'fair':>7} {'ratio':>6}")
+    for rep in reps:
+        share = month.given[rep.user_id] / shared
+        ratio = ratios.get(rep.user_id, float("nan"))
+        print(
+            f"{rep.user_id:<13} {rep.weight:>6} {month.given[rep.user_id]:>6} "
+            f"{share:>7.2%} {entitled[rep.user_id]:>7.2%} {ratio:>6.2f}"
+        )
+    worst = max(ratios.values()) / min(ratios.values())
+    print(f"worst ratio (most / least favoured rep, share against fair share): {worst:.2f}")
+    print(f"leads given to a rep unavailable at that moment: {month.to_unavailable}")
+    print(f"claim SLA misses (claimed > {window}): {missed} ({missed / total:.1%})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=10_000)
+    parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--capacity", type=int, default=10)
+    parser.add_argument("--contact-hours", type=float, default=4.0)
+    parser.add_argument("--claim-minutes", type=float, default=15.0)
+    parser.add_argument("--seed", type=int, default=7)
+    options = parser.parse_args()
+    rng = random.Random(options.seed)
+    reps = make_reps(rng, options.reps)
+    leads = arrivals(rng, options.leads)
+    entitled = entitled_shares(reps, leads)
+    window = timedelta(minutes=options.claim_minutes)
+    for mode in ("channel", "assign"):
+        report(mode, run(mode, reps, leads, options), reps, entitled, window)
+
+
+if __name__ == "__main__":
+    main()
