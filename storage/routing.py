@@ -40,7 +40,10 @@ def mark_away(
 
 def mark_back(session: Session, *, user_id: str) -> bool:
     """Whether the rep was marked away (they no longer are)."""
-    return session.execute(delete(RepAway).where(RepAway.user_id == user_id)).rowcount > 0
+    removed = session.execute(
+        delete(RepAway).where(RepAway.user_id == user_id).returning(RepAway.user_id)
+    ).first()
+    return removed is not None
 
 
 def pointers(session: Session, *, pool: str) -> dict[str, float]:
