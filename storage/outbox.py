@@ -10,12 +10,14 @@ so an older render can never land after a newer one."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Select, Update, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import Lead, OutboxKind, SlackOutbox
 
@@ -159,7 +161,16 @@ def redraw_by_update(session: Session, row: SlackOutbox, *, now: datetime) -> No
 def unrouted_posts(session: Session, *, limit: int) -> Sequence[tuple[SlackOutbox, Lead]]:
     """Undelivered cards and thread replies whose channel is not chosen yet, oldest first, each
     with its lead."""
-    rows = session.execute(
+    rows = session.execute(_unrouted(limit)).all()
+    return [(row, lead) for row, lead in rows]
+
+
+# Every delivery round runs these statements: each is built once (per shape) with its values as
+# parameters, which saves the round most of its CPU (building a statement with aliases and
+# subqueries costs more than running it).
+@functools.cache
+def _unrouted(limit: int) -> Select[tuple[SlackOutbox, Lead]]:
+    return (
         select(SlackOutbox, Lead)
         .join(Lead, Lead.id == SlackOutbox.lead_id)
         .where(
@@ -169,8 +180,7 @@ def unrouted_posts(session: Session, *, limit: int) -> Sequence[tuple[SlackOutbo
         )
         .order_by(SlackOutbox.id)
         .limit(limit)
-    ).all()
-    return [(row, lead) for row, lead in rows]
+    )
 
 
 def count_queued_cards(session: Session, *, channel: str, at_most: int | None = None) -> int:
@@ -229,17 +239,18 @@ def lease_due(
     On PostgreSQL, FOR UPDATE SKIP LOCKED lets several processes lease at once without taking
     the same rows; SQLite has one writer at a time, which serialises leasing by itself.
     """
-    one_at_a_time = (~_other_redraw_leased(now),) if kind in REDRAWS else ()
-    return _lease(
-        session,
+    return _lease(session, _due_of_kind(kind, limit), {"now": now}, lease=lease, owner=owner)
+
+
+@functools.cache
+def _due_of_kind(kind: str, limit: int) -> Select[tuple[SlackOutbox]]:
+    one_at_a_time = (~_other_redraw_leased(),) if kind in REDRAWS else ()
+    return (
         select(SlackOutbox)
-        .where(SlackOutbox.done_at.is_(None), SlackOutbox.kind == kind, *_due(now), *one_at_a_time)
+        .where(SlackOutbox.done_at.is_(None), SlackOutbox.kind == kind, *_due(), *one_at_a_time)
         .order_by(SlackOutbox.id)
         .limit(limit)
-        .with_for_update(skip_locked=True),
-        now=now,
-        lease=lease,
-        owner=owner,
+        .with_for_update(skip_locked=True)
     )
 
 
@@ -264,6 +275,12 @@ def lease_channel_heads(
     """
     if limit <= 0:
         return []
+    parameters = {"now": now, "skip_channels": list(skip_channels)}
+    return _lease(session, _channel_heads(limit), parameters, lease=lease, owner=owner)
+
+
+@functools.cache
+def _channel_heads(limit: int) -> Select[tuple[SlackOutbox]]:
     lanes = _queued_channels()
     notice, post = aliased(SlackOutbox), aliased(SlackOutbox)
     first_notice = (
@@ -288,17 +305,17 @@ def lease_channel_heads(
         .limit(1)
         .scalar_subquery()
     )
-    heads = select(func.coalesce(first_notice, first_post)).where(lanes.c.channel.is_not(None))
-    if skip_channels:
-        heads = heads.where(lanes.c.channel.not_in(skip_channels))
-    query = (
+    heads = select(func.coalesce(first_notice, first_post)).where(
+        lanes.c.channel.is_not(None),
+        lanes.c.channel.not_in(bindparam("skip_channels", expanding=True)),
+    )
+    return (
         select(SlackOutbox)
-        .where(SlackOutbox.id.in_(heads), SlackOutbox.done_at.is_(None), *_due(now))
+        .where(SlackOutbox.id.in_(heads), SlackOutbox.done_at.is_(None), *_due())
         .order_by(SlackOutbox.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return _lease(session, query, now=now, lease=lease, owner=owner)
 
 
 def _queued_channels() -> Any:
@@ -318,35 +335,59 @@ def _queued_channels() -> Any:
     return first.union_all(select(following).where(first.c.channel.is_not(None)))
 
 
-def _other_redraw_leased(now: datetime) -> Any:
-    """Another redraw of the same card is leased: it may be on its way to Slack, and a render
-    sent beside it could arrive after it, older or newer. Redraws of a card go one at a time."""
+def _other_redraw_leased() -> Any:
+    """Another redraw of the same card is leased (at the parameter `now`): it may be on its
+    way to Slack, and a render sent beside it could arrive after it, older or newer. Redraws of
+    a card go one at a time."""
     other = aliased(SlackOutbox)
     return exists().where(
         other.lead_id == SlackOutbox.lead_id,
         other.id != SlackOutbox.id,
         other.kind.in_(REDRAWS),
         other.done_at.is_(None),
-        other.locked_until >= now,
+        other.locked_until >= bindparam("now"),
     )
 
 
-def _due(now: datetime) -> tuple[Any, ...]:
+def _due() -> tuple[Any, ...]:
+    """Due at the parameter `now` and leased by nobody."""
+    now = bindparam("now")
     return (
         SlackOutbox.next_attempt_at <= now,
         or_(SlackOutbox.locked_until.is_(None), SlackOutbox.locked_until < now),
     )
 
 
+_TAKE = (
+    update(SlackOutbox)
+    .where(SlackOutbox.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        locked_until=bindparam("until"),
+        lease_owner=bindparam("owner"),
+        attempts=SlackOutbox.attempts + 1,  # counts tries started: a crash mid-send counts
+    )
+)
+
+
 def _lease(
-    session: Session, query: Any, *, now: datetime, lease: timedelta, owner: str
+    session: Session,
+    query: Select[tuple[SlackOutbox]],
+    parameters: dict[str, Any],
+    *,
+    lease: timedelta,
+    owner: str,
 ) -> Sequence[SlackOutbox]:
-    rows = session.scalars(query).all()
-    for row in rows:
-        row.locked_until = now + lease
-        row.lease_owner = owner
-        row.attempts += 1  # counts tries started, so a crash mid-send still counts as one
-    session.flush()
+    """Run a leasing `query` and take the rows it found in one UPDATE on the connection; the
+    rows handed back show the lease as stored."""
+    rows = session.scalars(query, parameters).all()
+    if rows:
+        until = parameters["now"] + lease
+        taken = {"ids": [row.id for row in rows], "until": until, "owner": owner}
+        session.connection().execute(_TAKE, taken)
+        for row in rows:
+            set_committed_value(row, "locked_until", until)
+            set_committed_value(row, "lease_owner", owner)
+            set_committed_value(row, "attempts", row.attempts + 1)
     return rows
 
 
@@ -357,19 +398,21 @@ def renew_lease(
     worker took it over meanwhile (the lease ran out), so only one of them sends, or when it is
     a redraw and another redraw of the card is leased too (two processes leased one each at
     the same moment): then it waits until that one is settled."""
-    renewed = session.execute(
-        update(SlackOutbox)
-        .where(
-            SlackOutbox.id == row_id,
-            SlackOutbox.lease_owner == owner,
-            SlackOutbox.done_at.is_(None),
-            or_(SlackOutbox.kind.not_in(REDRAWS), ~_other_redraw_leased(now)),
-        )
-        .values(locked_until=now + lease)
-        .returning(SlackOutbox.id)
-        .execution_options(synchronize_session=False)
-    ).first()
-    return renewed is not None
+    parameters = {"row_id": row_id, "owner": owner, "now": now, "until": now + lease}
+    return session.connection().execute(_RENEW, parameters).first() is not None
+
+
+_RENEW: Update = (
+    update(SlackOutbox)
+    .where(
+        SlackOutbox.id == bindparam("row_id"),
+        SlackOutbox.lease_owner == bindparam("owner"),
+        SlackOutbox.done_at.is_(None),
+        or_(SlackOutbox.kind.not_in(REDRAWS), ~_other_redraw_leased()),
+    )
+    .values(locked_until=bindparam("until"))
+    .returning(SlackOutbox.id)
+)
 
 
 def release(session: Session, *, row_ids: Sequence[int], owner: str) -> None:
