@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import lead_updates, outbox, report_facts, sla_timers, webhooks
+from bot import cards, lead_updates, outbox, report_facts, sla_timers, webhooks
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.outbox import DmKind
 from bot.scoring import ScoringModel
@@ -251,11 +251,22 @@ class Lifecycle:
         self.policies = policies
 
     def card_posted(
-        self, session: Session, *, lead_id: int, channel: str, ts: str, now: datetime
+        self,
+        session: Session,
+        *,
+        lead_id: int,
+        channel: str,
+        ts: str,
+        now: datetime,
+        drawn: cards.Message | None = None,
     ) -> Lead:
         """The card is in Slack: remember where. A new lead opens for claiming (its claim window
         starts); a lead that moved on while the post was in flight (a manager assigned it, a rep
-        clicked the card the moment it appeared) keeps its status and windows, and is redrawn."""
+        clicked the card the moment it appeared) keeps its status and windows.
+
+        The card is redrawn unless `drawn`, what was posted, is what the lead looks like now:
+        drawn from `as_posted(lead, now)` with the same `now`, it is, unless the lead changed
+        while the post was in flight."""
         lead = require(session, lead_id)
         while True:
             opens = lead.status == S.NEW
@@ -271,12 +282,31 @@ class Lifecycle:
                     values={"slack_channel": channel, "slack_ts": ts, "posted_at": now},
                     details={"channel": channel, "ts": ts},
                     allowed=ALLOWED_FROM[Action.POST] if opens else POSTED,
+                    drawn=drawn,
                 )
             except InvalidTransition:
                 # A click claimed it between our read and our write: attach to it as it is now.
                 lead = require(session, lead_id)
                 if not opens or lead.status == S.NEW:
                     raise
+
+    def as_posted(self, lead: Lead, *, now: datetime) -> Lead:
+        """The lead as `card_posted` at `now` will leave it, to draw the card being posted: a
+        new lead opens, with its claim window. A copy, never written; any other lead is itself."""
+        if lead.status != S.NEW:
+            return lead
+        windows = sla_timers.windows(lead, S.OPEN, policies=self.policies, now=now)
+        view = lead_store.detached_copy(lead)
+        for name, value in windows.columns.items():
+            if value is not lead_store.COUNT_UP:
+                setattr(view, name, value)
+        view.status = S.OPEN
+        return view
+
+    def card(self, lead: Lead) -> cards.Message:
+        """The lead's channel card, as every way of drawing it (post, update, replace) draws it."""
+        rules = self.policies.rules
+        return cards.lead_card(lead, reasons=rules.reasons, emojis=rules.policy_emojis)
 
     def accept(self, session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
         """Claim the lead for `actor`. Exactly one of several racing claims wins.
@@ -532,12 +562,14 @@ class Lifecycle:
         check: Check | None = None,
         allowed: frozenset[LeadStatus] | None = None,
         seen: Lead | None = None,
+        drawn: cards.Message | None = None,
     ) -> Lead:
         """Apply one checked, audited state change; see the module docstring.
 
         `seen` is the lead as the caller just read it, saving a read; after a lost race the lead is
         read again. A move that changes the owner records who had it before. `to` None keeps the
         status the lead has when written, and its SLA windows; otherwise the windows follow `to`.
+        `drawn` is the card as Slack shows it already: no redraw is asked while it is current.
         """
         for _attempt in range(MAX_ATTEMPTS):
             lead = seen if seen is not None else require(session, lead_id)
@@ -591,7 +623,10 @@ class Lifecycle:
                     sla_timers.undo_closes(
                         session, lead_id=updated.id, event_id=event_id, at=now + undo_window
                     )
-                outbox.card_changed(session, lead=updated, now=now)
+                if drawn is not None and self.card(updated) == drawn:
+                    outbox.messages_changed(session, lead_id=updated.id, now=now)
+                else:
+                    outbox.card_changed(session, lead=updated, now=now)
                 # Last: every move of a day's leads writes that day's count rows, so the lock
                 # on them is taken as late, and held as briefly, as the transaction allows.
                 report_facts.recount(session, counted, updated)

@@ -421,16 +421,19 @@ class DeliveryWorker:
             return
         channel = row.channel
         assert channel is not None  # routed before it was leased
+        lifecycle, now = self.services.lifecycle, self.services.clock()
         # A first try goes straight to posting; after a try whose outcome is unknown, look first.
-        found = None
+        found, drawn = None, None
         if row.attempts > 1:
             found = self._find_posted_card(channel, lead.id, since=row.created_at)
         if found is None:
-            message = self._card(lead)
+            # Drawn as the lead will be once posted (open, its claim window running from now),
+            # so the card needs no redraw right after it appears.
+            drawn = lifecycle.card(lifecycle.as_posted(lead, now=now))
             response = self.clients.poster.chat_postMessage(
                 channel=channel,
-                text=message.text,
-                blocks=message.blocks,
+                text=drawn.text,
+                blocks=drawn.blocks,
                 metadata={"event_type": CARD_EVENT_TYPE, "event_payload": {"lead_id": lead.id}},
                 unfurl_links=False,
             )
@@ -438,8 +441,8 @@ class DeliveryWorker:
         posted_channel, ts = found
 
         def record(session: Any) -> None:
-            self.services.lifecycle.card_posted(
-                session, lead_id=lead.id, channel=posted_channel, ts=ts, now=self.services.clock()
+            lifecycle.card_posted(
+                session, lead_id=lead.id, channel=posted_channel, ts=ts, now=now, drawn=drawn
             )
 
         self._finish(row, record)
@@ -467,14 +470,10 @@ class DeliveryWorker:
                 return None
         return None
 
-    def _card(self, lead: Lead) -> cards.Message:
-        """The lead's channel card as every way of drawing it (post, update, replace) draws it."""
-        return cards.lead_card(lead, reasons=self.rules.reasons, emojis=self.rules.policy_emojis)
-
     def _update_card(self, row: SlackOutbox) -> None:
         lead = self._lead(row.lead_id)
         if lead.slack_ts and lead.slack_channel:
-            message = self._card(lead)
+            message = self.services.lifecycle.card(lead)
             self.clients.delivery.chat_update(
                 channel=lead.slack_channel,
                 ts=lead.slack_ts,
@@ -488,7 +487,7 @@ class DeliveryWorker:
         Slack refuses it (used five times, over 30 minutes old, unreachable), the row becomes
         a chat.update, unless a newer redraw already waits to draw the same state."""
         lead = self._lead(row.lead_id)
-        message = self._card(lead)
+        message = self.services.lifecycle.card(lead)
         body = {"replace_original": True, "text": message.text, "blocks": message.blocks}
         url = row.payload.get("response_url")
         refused = (

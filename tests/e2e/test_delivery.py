@@ -113,6 +113,18 @@ def test_a_burst_is_posted_in_order_and_paced_per_channel(
     assert min(gaps) >= interval * 0.9
 
 
+def test_a_card_is_posted_as_it_stays_until_someone_acts(
+    bot: BatonServer, slack: SlackEmulator
+) -> None:
+    """A new lead's card appears open, with its claim deadline, and is not edited right after
+    it appears (an edit per card would spend chat.update's rate limit on every burst)."""
+    lead_ids = send_leads(bot, 3)
+    wait_until_all_posted(slack, lead_ids)
+    settled(bot)
+    assert all("Claim by" in card_text(card) for card in cards(slack).values())
+    assert slack.calls("chat.update") == []
+
+
 def test_card_updates_survive_slack_errors(
     bot: BatonServer, slack: SlackEmulator, user: Callable[[str], SlackUser]
 ) -> None:
