@@ -47,11 +47,11 @@ def replaced_cards(slack: SlackEmulator) -> list[Any]:
 
 
 def card_updates(slack: SlackEmulator, card: dict[str, Any]) -> list[Any]:
-    """The chat.update calls that redrew the card, since it was posted and first redrawn (as
-    it opened for claiming)."""
+    """The chat.update calls that redrew the card (it is posted open, as it stays until
+    someone acts)."""
     return [
         call for call in slack.calls("chat.update") if call.ok and call.args["ts"] == card["ts"]
-    ][1:]
+    ]
 
 
 def response_url_of(user: SlackUser) -> str:
