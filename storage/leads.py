@@ -192,8 +192,12 @@ def add_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
 
 
 def add_event(session: Session, event: dict[str, Any]) -> int:
-    """Append one event (the fields of `add_events`); returns its id."""
-    return session.execute(insert(LeadEvent).returning(LeadEvent.id), [event]).scalar_one()
+    """Append one event (the fields of `add_events`) on the connection, as every move does;
+    returns its id."""
+    return session.connection().execute(_ADD_EVENT, event).scalar_one()
+
+
+_ADD_EVENT = insert(LeadEvent).returning(LeadEvent.id)
 
 
 def get_event(session: Session, event_id: int) -> LeadEvent | None:

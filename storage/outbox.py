@@ -134,21 +134,23 @@ def redraw_through_response_url(
 ) -> None:
     """Send the lead's waiting redraw through a click's response_url, at once (it may have been
     backing off from chat.update's rate limit); the latest click's URL replaces an earlier one."""
-    session.execute(
-        update(SlackOutbox)
-        .where(
-            SlackOutbox.lead_id == lead_id,
-            SlackOutbox.kind.in_(REDRAWS),
-            SlackOutbox.done_at.is_(None),
-            SlackOutbox.locked_until.is_(None),
-        )
-        .values(
-            kind=OutboxKind.REPLACE_CARD,
-            payload={"response_url": response_url},
-            next_attempt_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    parameters = {"clicked": lead_id, "url": {"response_url": response_url}, "now": now}
+    session.connection().execute(_THROUGH_RESPONSE_URL, parameters)
+
+
+# Every click on a card runs it: built once, run on the connection without the ORM.
+_THROUGH_RESPONSE_URL = (
+    update(SlackOutbox)
+    .where(
+        SlackOutbox.lead_id == bindparam("clicked"),
+        SlackOutbox.kind.in_(REDRAWS),
+        SlackOutbox.done_at.is_(None),
+        SlackOutbox.locked_until.is_(None),
     )
+    .values(
+        kind=OutboxKind.REPLACE_CARD, payload=bindparam("url"), next_attempt_at=bindparam("now")
+    )
+)
 
 
 def redraw_by_update(session: Session, row: SlackOutbox, *, now: datetime) -> None:
