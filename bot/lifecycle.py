@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import cards, lead_updates, outbox, report_facts, sla_timers, webhooks
+from bot import lead_updates, outbox, report_facts, sla_timers, webhooks
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.outbox import DmKind
 from bot.scoring import ScoringModel
@@ -258,14 +258,14 @@ class Lifecycle:
         channel: str,
         ts: str,
         now: datetime,
-        drawn: cards.Message | None = None,
+        still_drawn: Callable[[Lead], bool] | None = None,
     ) -> Lead:
         """The card is in Slack: remember where. A new lead opens for claiming (its claim window
         starts); a lead that moved on while the post was in flight (a manager assigned it, a rep
         clicked the card the moment it appeared) keeps its status and windows.
 
-        The card is redrawn unless `drawn`, what was posted, is what the lead looks like now:
-        drawn from `as_posted(lead, now)` with the same `now`, it is, unless the lead changed
+        The card is redrawn unless `still_drawn` says the card posted shows the lead as written:
+        drawn from `as_posted(lead, now)` with the same `now`, it does, unless the lead changed
         while the post was in flight."""
         lead = require(session, lead_id)
         while True:
@@ -282,7 +282,7 @@ class Lifecycle:
                     values={"slack_channel": channel, "slack_ts": ts, "posted_at": now},
                     details={"channel": channel, "ts": ts},
                     allowed=ALLOWED_FROM[Action.POST] if opens else POSTED,
-                    drawn=drawn,
+                    still_drawn=still_drawn,
                 )
             except InvalidTransition:
                 # A click claimed it between our read and our write: attach to it as it is now.
@@ -302,11 +302,6 @@ class Lifecycle:
                 setattr(view, name, value)
         view.status = S.OPEN
         return view
-
-    def card(self, lead: Lead) -> cards.Message:
-        """The lead's channel card, as every way of drawing it (post, update, replace) draws it."""
-        rules = self.policies.rules
-        return cards.lead_card(lead, reasons=rules.reasons, emojis=rules.policy_emojis)
 
     def accept(self, session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
         """Claim the lead for `actor`. Exactly one of several racing claims wins.
@@ -562,14 +557,15 @@ class Lifecycle:
         check: Check | None = None,
         allowed: frozenset[LeadStatus] | None = None,
         seen: Lead | None = None,
-        drawn: cards.Message | None = None,
+        still_drawn: Callable[[Lead], bool] | None = None,
     ) -> Lead:
         """Apply one checked, audited state change; see the module docstring.
 
         `seen` is the lead as the caller just read it, saving a read; after a lost race the lead is
         read again. A move that changes the owner records who had it before. `to` None keeps the
         status the lead has when written, and its SLA windows; otherwise the windows follow `to`.
-        `drawn` is the card as Slack shows it already: no redraw is asked while it is current.
+        `still_drawn` tells whether the card Slack shows already draws the lead as written: then
+        no redraw is asked.
         """
         for _attempt in range(MAX_ATTEMPTS):
             lead = seen if seen is not None else require(session, lead_id)
@@ -623,7 +619,7 @@ class Lifecycle:
                     sla_timers.undo_closes(
                         session, lead_id=updated.id, event_id=event_id, at=now + undo_window
                     )
-                if drawn is not None and self.card(updated) == drawn:
+                if still_drawn is not None and still_drawn(updated):
                     outbox.messages_changed(session, lead_id=updated.id, now=now)
                 else:
                     outbox.card_changed(session, lead=updated, now=now)

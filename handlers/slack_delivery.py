@@ -429,7 +429,7 @@ class DeliveryWorker:
         if found is None:
             # Drawn as the lead will be once posted (open, its claim window running from now),
             # so the card needs no redraw right after it appears.
-            drawn = lifecycle.card(lifecycle.as_posted(lead, now=now))
+            drawn = self._card(lifecycle.as_posted(lead, now=now))
             response = self.clients.poster.chat_postMessage(
                 channel=channel,
                 text=drawn.text,
@@ -442,7 +442,12 @@ class DeliveryWorker:
 
         def record(session: Any) -> None:
             lifecycle.card_posted(
-                session, lead_id=lead.id, channel=posted_channel, ts=ts, now=now, drawn=drawn
+                session,
+                lead_id=lead.id,
+                channel=posted_channel,
+                ts=ts,
+                now=now,
+                still_drawn=None if drawn is None else lambda written: self._card(written) == drawn,
             )
 
         self._finish(row, record)
@@ -470,10 +475,14 @@ class DeliveryWorker:
                 return None
         return None
 
+    def _card(self, lead: Lead) -> cards.Message:
+        """The lead's channel card as every way of drawing it (post, update, replace) draws it."""
+        return cards.lead_card(lead, reasons=self.rules.reasons, emojis=self.rules.policy_emojis)
+
     def _update_card(self, row: SlackOutbox) -> None:
         lead = self._lead(row.lead_id)
         if lead.slack_ts and lead.slack_channel:
-            message = self.services.lifecycle.card(lead)
+            message = self._card(lead)
             self.clients.delivery.chat_update(
                 channel=lead.slack_channel,
                 ts=lead.slack_ts,
@@ -487,7 +496,7 @@ class DeliveryWorker:
         Slack refuses it (used five times, over 30 minutes old, unreachable), the row becomes
         a chat.update, unless a newer redraw already waits to draw the same state."""
         lead = self._lead(row.lead_id)
-        message = self.services.lifecycle.card(lead)
+        message = self._card(lead)
         body = {"replace_original": True, "text": message.text, "blocks": message.blocks}
         url = row.payload.get("response_url")
         refused = (
