@@ -15,7 +15,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Update, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    Update,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -171,7 +182,7 @@ def unrouted_posts(session: Session, *, limit: int) -> Sequence[tuple[SlackOutbo
 # parameters, which saves the round most of its CPU (building a statement with aliases and
 # subqueries costs more than running it).
 @functools.cache
-def _unrouted(limit: int) -> Select[tuple[SlackOutbox, Lead]]:
+def _unrouted(limit: int) -> Select[SlackOutbox, Lead]:
     return (
         select(SlackOutbox, Lead)
         .join(Lead, Lead.id == SlackOutbox.lead_id)
@@ -245,7 +256,7 @@ def lease_due(
 
 
 @functools.cache
-def _due_of_kind(kind: str, limit: int) -> Select[tuple[SlackOutbox]]:
+def _due_of_kind(kind: str, limit: int) -> Select[SlackOutbox]:
     one_at_a_time = (~_other_redraw_leased(),) if kind in REDRAWS else ()
     return (
         select(SlackOutbox)
@@ -282,7 +293,7 @@ def lease_channel_heads(
 
 
 @functools.cache
-def _channel_heads(limit: int) -> Select[tuple[SlackOutbox]]:
+def _channel_heads(limit: int) -> Select[SlackOutbox]:
     lanes = _queued_channels()
     notice, post = aliased(SlackOutbox), aliased(SlackOutbox)
     first_notice = (
@@ -353,7 +364,7 @@ def _other_redraw_leased() -> Any:
 
 def _due() -> tuple[Any, ...]:
     """Due at the parameter `now` and leased by nobody."""
-    now = bindparam("now")
+    now: BindParameter[datetime] = bindparam("now")
     return (
         SlackOutbox.next_attempt_at <= now,
         or_(SlackOutbox.locked_until.is_(None), SlackOutbox.locked_until < now),
@@ -373,7 +384,7 @@ _TAKE = (
 
 def _lease(
     session: Session,
-    query: Select[tuple[SlackOutbox]],
+    query: Select[SlackOutbox],
     parameters: dict[str, Any],
     *,
     lease: timedelta,
