@@ -174,6 +174,8 @@ def _why(lead: Lead) -> str | None:
     score = Score.from_json(lead.score_explanation)
     if score is not None:
         parts.append(safe_text(why_line(score), SCORE_WHY_LIMIT))
+    if lead.promoted_why:  # an MQL that new data made an SQL (bot.promotion)
+        parts.append(f"🚀 Why now: {safe_text(lead.promoted_why, SCORE_WHY_LIMIT)}")
     if lead.intent:
         parts.append(f"Intent *{safe_text(lead.intent, LABEL_LIMIT)}*")
     signal = next((a for a in lead.activities or [] if isinstance(a, Mapping)), None)
@@ -358,7 +360,9 @@ def status_text(
     """Who did what and when, then (after `separator`) the running deadline, if any; a reject
     note is cut to `note_limit` characters."""
     status = lead.status
-    if status in (S.NEW, S.OPEN):
+    if status == S.MQL:
+        line = "MQL: kept for marketing until its score makes an SQL"
+    elif status in (S.NEW, S.OPEN):
         line = "Open: waiting for a rep"
     elif status == S.ESCALATED:
         breached = f" at {slack_date(lead.escalated_at)}" if lead.escalated_at else ""
@@ -420,6 +424,7 @@ def _summary(lead: Lead, reasons: Mapping[str, str]) -> str:
         code = lead.reject_reason or "unknown"
         return f"rejected ({reasons.get(code, code)})"
     return {
+        S.MQL: "MQL, kept for marketing",
         S.NEW: "new SQL, waiting for a rep",
         S.OPEN: "new SQL, waiting for a rep",
         S.ESCALATED: "SLA breached, waiting for a rep",

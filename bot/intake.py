@@ -28,7 +28,7 @@ from pydantic_core import core_schema
 from sqlalchemy.orm import Session
 
 from bot import assignment, extra_fields, lead_updates, lifecycle, scoring
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, LeadNotFound
 from bot.json_input import field_name
 from bot.validation import problems
 from storage import leads as lead_store
@@ -193,15 +193,34 @@ class LeadInput(BaseModel):
     def to_fields(self) -> dict[str, Any]:
         fields = self.model_dump(exclude={"activities"})
         fields["extra"] = self._extra or None
-        fields["activities"] = [
-            {
-                "type": activity.type,
-                "detail": activity.detail,
-                "at": activity.at.isoformat() if activity.at else None,
-            }
-            for activity in self.activities
-        ]
+        fields["activities"] = _stored_activities(self.activities)
         return fields
+
+
+class NewActivities(BaseModel):
+    """What `POST /api/leads/external/{external_id}/activities` takes: a stored lead's new
+    activities, each as a lead's own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    activities: list[Activity] = Field(min_length=1, max_length=MAX_ACTIVITIES)
+
+    def to_fields(self) -> dict[str, Any]:
+        """Fields as a repeat of the lead holding only these activities sends them: every other
+        field absent, so the stored ones stand (bot.lead_updates)."""
+        absent = dict.fromkeys(LeadInput.model_fields)
+        return {**absent, "extra": None, "activities": _stored_activities(self.activities)}
+
+
+def _stored_activities(activities: Sequence[Activity]) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": activity.type,
+            "detail": activity.detail,
+            "at": activity.at.isoformat() if activity.at else None,
+        }
+        for activity in activities
+    ]
 
 
 FIELD_NAMES = tuple(LeadInput.model_fields)
@@ -287,6 +306,37 @@ def store(
             )
         results.append(Received(lead, created, changes))
     return results
+
+
+def validate_activities(payload: Any) -> NewActivities:
+    """Validate untrusted new activities (`{"activities": [...]}`), as validate_lead does a lead."""
+    if not isinstance(payload, dict):
+        raise InvalidInput({"body": "must be a JSON object"})
+    try:
+        return NewActivities.model_validate(payload)
+    except ValidationError as error:
+        raise InvalidInput(field_errors(error)) from None
+
+
+def add_activities(
+    session: Session,
+    *,
+    external_id: str,
+    activities: NewActivities,
+    sender: str,
+    now: datetime,
+    model: scoring.ScoringModel | None = None,
+) -> Received:
+    """Append new activities to the lead stored under `external_id`, rescored by the team's
+    `model` (an MQL they make an SQL is handed off: bot.lifecycle.update_data); activities
+    already stored change nothing. LeadNotFound when no lead has the external_id."""
+    lead = lead_store.get_leads_by_external_ids(session, [external_id]).get(external_id)
+    if lead is None:
+        raise LeadNotFound(external_id)
+    lead, changes = lifecycle.update_data(
+        session, lead_id=lead.id, fields=activities.to_fields(), sender=sender, model=model, now=now
+    )
+    return Received(lead, False, changes)
 
 
 def check_batch(payload: Any, *, keep_unknown: bool = False) -> list[LeadInput | InvalidInput]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import lead_updates, outbox, report_facts, sla_timers, webhooks
+from bot import lead_updates, outbox, promotion, report_facts, sla_timers, webhooks
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.outbox import DmKind
 from bot.scoring import ScoringModel
@@ -37,6 +37,7 @@ NOTE_MAX_LENGTH = 2000  # the reject form's limit, kept here so a forged submiss
 class Action(enum.StrEnum):
     CREATE = "create"
     UPDATE = "update"  # a repeated delivery changed what is known about the person
+    PROMOTE = "promote"  # new data made an MQL an SQL: it is handed off (bot.promotion)
     POST = "post"
     ACCEPT = "accept"
     REJECT = "reject"
@@ -152,7 +153,8 @@ def create_many(
 
     An external_id already stored, or repeated within `leads`, is stored once: its first
     occurrence here creates it (unless it was stored before), the others return that lead.
-    Each created lead gets its event and its card queued in the caller's transaction.
+    Each created lead gets its event and its card queued in the caller's transaction, but an
+    MQL (the scoring model's verdict is not SQL: bot.promotion) is kept without a card.
     """
     firsts: dict[str, dict[str, Any]] = {}
     for fields in leads:
@@ -160,7 +162,7 @@ def create_many(
     inserted = lead_store.insert_new_leads(
         session,
         [
-            {**fields, "status": S.NEW, "created_at": now, "updated_at": now}
+            {**fields, "status": _first_status(fields), "created_at": now, "updated_at": now}
             for fields in firsts.values()
         ],
     )
@@ -174,7 +176,7 @@ def create_many(
     ]
     lead_store.add_events(session, [event for _, event in events])
     webhooks.lead_events(session, events=events)
-    outbox.cards_created(session, leads=created, now=now)
+    outbox.cards_created(session, leads=[lead for lead in created if lead.status == S.NEW], now=now)
     not_yet_returned = set(inserted)
     results = []
     for fields in leads:
@@ -203,7 +205,7 @@ def update_data(
     (status, owner, SLA windows) never changes, so no compare-and-set on it is needed; the row is
     locked instead, so two repeats racing each other record each change against what it replaced.
     A change is an `update` event by `sender`, a line in the card's thread, a `lead.updated`
-    webhook and a redrawn card.
+    webhook and a redrawn card. An MQL has no card; one the change makes an SQL is promoted.
     """
     lead = lead_store.lock_lead(session, lead_id)
     change = lead_updates.compare(lead, fields)
@@ -211,6 +213,7 @@ def update_data(
         return lead, None
     if model is not None:
         change = lead_updates.rescored(change, lead, fields, model, now=now)
+    explained_before = lead.score_explanation
     lead = lead_store.update_lead(
         session,
         lead_id,
@@ -225,9 +228,12 @@ def update_data(
         lead, Action.UPDATE, lead.status, Actor(sender), now, {"changes": change.changes}
     )
     event_id = lead_store.add_event(session, event)
-    outbox.history_reply(session, lead=lead, event_id=event_id, now=now)
     webhooks.lead_events(session, events=[(lead, event)])
-    outbox.card_changed(session, lead=lead, now=now)
+    if lead.status != S.MQL:
+        outbox.history_reply(session, lead=lead, event_id=event_id, now=now)
+        outbox.card_changed(session, lead=lead, now=now)
+    elif promotion.promoted(explained_before, lead.score_explanation):
+        lead = _promote(session, lead, explained_before, Actor(sender), now)
     return lead, change.changes
 
 
@@ -241,6 +247,24 @@ def record_routing(
 ) -> None:
     """Audit routing's decision about the lead: an event whose status stays as it is."""
     lead_store.add_event(session, _event(lead, ROUTED, lead.status, actor, now, details))
+
+
+def _first_status(fields: Mapping[str, Any]) -> LeadStatus:
+    return S.MQL if promotion.held_back(fields) else S.NEW
+
+
+def _promote(
+    session: Session, lead: Lead, explained_before: Any, actor: Actor, now: datetime
+) -> Lead:
+    """Hand off an MQL that new data made an SQL, as a new lead is: its card is queued (the SLA
+    starts when it posts), saying why now; audited as a `promote` event with the reason."""
+    why = promotion.why_now(explained_before, lead.score_explanation)
+    lead = lead_store.update_lead(
+        session, lead.id, {"status": S.NEW, "promoted_at": now, "promoted_why": why}
+    )
+    lead_store.add_event(session, _event(lead, Action.PROMOTE, S.MQL, actor, now, {"why": why}))
+    outbox.cards_created(session, leads=[lead], now=now)
+    return lead
 
 
 class Lifecycle:

@@ -1,4 +1,5 @@
-"""HTTP intake: `POST /api/leads` and `GET /api/leads/{id}`, as docs/http-api.md documents them."""
+"""HTTP intake: `POST /api/leads`, `POST /api/leads/external/{external_id}/activities` and
+`GET /api/leads/{id}`, as docs/http-api.md documents them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bot import intake, json_input
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, LeadNotFound
 from handlers import metrics
 from handlers.api_requests import (
     LEAD_ID,
@@ -55,6 +56,7 @@ def lead_json(lead: Lead) -> dict[str, Any]:
         data[name] = getattr(lead, name)
     for name in (
         "data_changed_at",
+        "promoted_at",
         "claim_due_at",
         "follow_up_due_at",
         "created_at",
@@ -78,6 +80,7 @@ def lead_json(lead: Lead) -> dict[str, Any]:
     # Why the team's scoring model gave the score (docs/scoring.md); null: the sender's score.
     data["score_explanation"] = lead.score_explanation
     data["data_changes"] = lead.data_changes
+    data["promoted_why"] = lead.promoted_why  # why new data made an MQL an SQL (bot.promotion)
     return data
 
 
@@ -127,6 +130,24 @@ def router(services: Services) -> APIRouter:
         except DatabaseUnavailable:
             return unavailable()
         return _batch_answer(results)
+
+    @api.post("/leads/external/{external_id:path}/activities")
+    async def add_activities(external_id: str, request: Request) -> JSONResponse:
+        body = await json_body(request, services, MAX_BODY_BYTES)
+        if isinstance(body, JSONResponse):
+            return body
+        try:
+            activities = intake.validate_activities(json_input.parse(body))
+            received = await in_thread(_store_activities, services, external_id, activities)
+        except json_input.BrokenJson as broken:
+            return problem(400, str(broken))
+        except InvalidInput as invalid:
+            return problem(422, "invalid activities", fields=invalid.errors)
+        except DatabaseUnavailable:
+            return unavailable()
+        except LeadNotFound:
+            return problem(404, "no lead has this external_id")
+        return JSONResponse(item_result(received)[1])
 
     @api.get("/leads/{lead_id}")
     async def read_lead(lead_id: str, request: Request) -> JSONResponse:
@@ -202,6 +223,20 @@ def _store_batch(services: Services, body: bytes) -> list[intake.Received | Inva
             checked,
             sender=intake.API_SENDER,
             moves=services.lifecycle,
+            now=services.clock(),
+            model=services.config.rules.scoring,
+        )
+
+
+def _store_activities(
+    services: Services, external_id: str, activities: intake.NewActivities
+) -> intake.Received:
+    with services.unit_of_work() as session:
+        return intake.add_activities(
+            session,
+            external_id=external_id,
+            activities=activities,
+            sender=intake.API_SENDER,
             now=services.clock(),
             model=services.config.rules.scoring,
         )

@@ -33,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 class LeadStatus(enum.StrEnum):
     """Where a lead is in the handoff; the allowed moves between them live in bot.lifecycle."""
 
+    MQL = "mql"  # the scoring model says marketing's still: stored, not posted, no SLA
     NEW = "new"  # stored, card not yet in Slack
     OPEN = "open"  # card posted, claim SLA running
     ESCALATED = "escalated"  # an SLA was breached; managers were told
@@ -151,6 +152,9 @@ class Lead(Base):
     # and what changed, as its `update` event holds it; None until a repeat changes something.
     data_changed_at: Mapped[datetime | None]
     data_changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When new data made an MQL an SQL (bot.promotion), and what did: the card's "why now".
+    promoted_at: Mapped[datetime | None]
+    promoted_why: Mapped[str | None] = mapped_column(String(500))
 
     # Handoff state.
     owner_id: Mapped[str | None] = mapped_column(String(32))

@@ -38,27 +38,29 @@ def test_the_models_score_and_why_are_on_the_card_and_in_details(
         activities=[
             {"type": "pricing_page", "detail": "Viewed pricing"},
             {"type": "pricing_page"},
+            {"type": "pricing_page", "detail": "Again"},
             {"type": "webinar", "detail": "Scaling ops"},
         ],
     )
-    # VP (+25), 201-500 (+15), two pricing page visits (+16), a webinar (+10); need and timeline.
-    assert lead["score"] == 66
-    assert lead["score_explanation"]["verdict"] == "mql"
+    # VP (+25), 201-500 (+15), three pricing page visits (+24, capped at 20), a webinar (+10);
+    # need and timeline known.
+    assert lead["score"] == 70
+    assert lead["score_explanation"]["verdict"] == "sql"
     assert lead["score_explanation"]["sender_score"] == 12
 
     card = wait_for_card(slack, lead["id"], lambda c: "Claim by" in card_text(c))
     (why,) = [b["text"]["text"] for b in card["blocks"] if b.get("block_id") == "why"]
     assert why == (
-        "Score *66* · MQL (SQL from 70): decision maker +25, pricing page 2× +16"
+        "Score *70* · SQL (from 70): decision maker +25, pricing page 3× +20 (capped)"
         " · need ✓ timeline ✓ · 📈 Viewed pricing"
     )
 
     user(REP_2).click(SALES_CHANNEL, card["ts"], "lead.details")
     shown = details_of(slack, REP_2)
     for line in (
-        "*Why this score*\nScore 66 of 100: MQL (SQL from 70)",
+        "*Why this score*\nScore 70 of 100: SQL (from 70)",
         "Fit +40\n• decision maker +25\n• mid-market +15",
-        "Engagement +26\n• pricing page 2× +16\n• webinar 1× +10",
+        "Engagement +30\n• pricing page 3× +20 (capped)\n• webinar 1× +10",
         "Required: need ✓, timeline ✓",
         "Sender's score: 12",
     ):
@@ -103,9 +105,10 @@ def test_a_batch_is_scored_lead_by_lead(bot: BatonServer) -> None:
 def test_a_repeat_with_a_new_activity_is_rescored_and_an_identical_one_is_not(
     bot: BatonServer, slack: SlackEmulator
 ) -> None:
-    activities = [{"type": "pricing_page", "detail": "Viewed pricing"}]
+    activities = [{"type": "pricing_page", "detail": "Viewed pricing"}, {"type": "demo_request"}]
     lead = send_lead(bot, score=12, intent=None, activities=activities)
-    assert lead["score"] == 48  # VP (+25), 201-500 (+15), a pricing page visit (+8)
+    # VP (+25), 201-500 (+15), a pricing page visit (+8); an SQL by the demo request's fast lane.
+    assert lead["score"] == 48
     wait_for_card(slack, lead["id"], lambda c: "Claim by" in card_text(c))
 
     identical = send_lead(bot, score=12, intent=None, activities=activities)
