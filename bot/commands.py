@@ -20,6 +20,7 @@ from storage.leads import MAX_LEAD_ID
 class Subcommand(enum.StrEnum):
     MINE = "mine"
     QUEUE = "queue"
+    MQL = "mql"
     SLA = "sla"
     FEEDBACK = "feedback"
     STATS = "stats"
@@ -111,7 +112,7 @@ def parse_leads_command(text: str) -> LeadsCommand:
 
 
 def _parse(name: Subcommand, rest: list[str], share: bool) -> LeadsCommand:
-    if name in (Subcommand.MINE, Subcommand.QUEUE, Subcommand.SLA, Subcommand.HELP):
+    if name in (Subcommand.MINE, Subcommand.QUEUE, Subcommand.MQL, Subcommand.SLA, Subcommand.HELP):
         _no_more(name, rest)
         return LeadsCommand(name, share=share)
     if name == Subcommand.STATS:

@@ -342,6 +342,20 @@ def _queue(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     return _reply(command, f"Lead queue: {total} waiting", blocks)
 
 
+def _mql(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    """The leads kept for marketing until their score makes an SQL, highest first."""
+    leads, total = lead_store.list_mqls(session, limit=LIMIT)
+    blocks = reply_blocks.lead_list(
+        "MQLs, highest score first",
+        leads,
+        total,
+        asking.team_domain,
+        "No MQL: every lead scored is an SQL, or there is no scoring model.",
+        line=reply_blocks.mql_line,
+    )
+    return _reply(command, f"MQLs: {total}", blocks)
+
+
 def _sla(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     """SLA health for a manager; a rep's own follow-up deadlines for a rep."""
     actor, now, team_domain = asking.actor, asking.now, asking.team_domain
@@ -424,6 +438,12 @@ def _reply(command: LeadsCommand, text: str, blocks: list[dict[str, Any]]) -> Re
 COMMANDS: dict[Subcommand, Usage] = {
     Subcommand.MINE: Usage("mine", "your open leads and their deadlines", _mine),
     Subcommand.QUEUE: Usage("queue", "leads waiting for a rep, most urgent first", _queue),
+    Subcommand.MQL: Usage(
+        "mql",
+        "leads kept for marketing until their score makes an SQL, highest first",
+        _mql,
+        Audience.MANAGERS_AND_MARKETERS,
+    ),
     Subcommand.SLA: Usage("sla", "SLA health: overdue and soon-due leads, breaches", _sla),
     Subcommand.SHOW: Usage(
         "show <lead>",

@@ -3,7 +3,7 @@ App Home and the digest), kept inside Slack's limits however much data there is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from bot.cards import Message
 from bot.periods import Period
 from bot.reports import FeedbackGroup, HandoffStats, ReasonCount
 from bot.rules import Rules
+from bot.score_explanation import Score
 from bot.slack_ids import ActionId
 from bot.slack_text import (
     BUTTON_TEXT_LIMIT,
@@ -40,6 +41,7 @@ from storage.models import Lead
 
 LIST_LIMIT = 15  # leads shown in one list; the rest are counted
 HANDOFF_NUMBERS = "Handoff numbers"  # everyone's, as stats, App Home and the digest title them
+MQL_WHY_LIMIT = 120  # characters of an MQL's leading contributions in a list
 
 
 def header(text: str) -> dict[str, Any]:
@@ -94,12 +96,26 @@ def lead_line(lead: Lead, team_domain: str | None) -> str:
     return "• " + " · ".join(parts)
 
 
+def mql_line(lead: Lead, team_domain: str | None) -> str:
+    """A lead kept for marketing: its line, its score and what gives it most, e.g.
+    `… · score *58*: decision maker +25, pricing page 1× +8`."""
+    line = f"{lead_line(lead, team_domain)} · score *{lead.score}*"
+    score = Score.from_json(lead.score_explanation)
+    leading = ", ".join(c.text() for c in score.leading()) if score else ""
+    return f"{line}: {safe_text(leading, MQL_WHY_LIMIT)}" if leading else line
+
+
 def lead_list(
-    title: str, leads: Sequence[Lead], total: int, team_domain: str | None, empty: str
+    title: str,
+    leads: Sequence[Lead],
+    total: int,
+    team_domain: str | None,
+    empty: str,
+    line: Callable[[Lead, str | None], str] = lead_line,
 ) -> list[dict[str, Any]]:
     if not leads:
         return [section(f"*{title}*\n{empty}")]
-    lines = [lead_line(lead, team_domain) for lead in leads[:LIST_LIMIT]]
+    lines = [line(lead, team_domain) for lead in leads[:LIST_LIMIT]]
     blocks = [section(f"*{title}* ({total})\n" + "\n".join(lines))]
     if total > len(lines):
         blocks.append(context(f"…and {total - len(lines)} more."))

@@ -284,6 +284,18 @@ def list_waiting(session: Session, *, limit: int) -> tuple[Sequence[Lead], int]:
     return leads, _count(session, condition)
 
 
+def list_mqls(session: Session, *, limit: int) -> tuple[Sequence[Lead], int]:
+    """Leads kept for marketing (status mql), highest score first; and how many in all."""
+    condition = Lead.status == LeadStatus.MQL
+    leads = session.scalars(
+        select(Lead)
+        .where(condition)
+        .order_by(Lead.score.is_(None), Lead.score.desc(), Lead.id)
+        .limit(limit)
+    ).all()
+    return leads, _count(session, condition)
+
+
 def list_claimed(
     session: Session, *, limit: int, owner_id: str | None = None
 ) -> tuple[Sequence[Lead], int]:

@@ -198,6 +198,7 @@ def largest_realistic_fields() -> dict[str, Any]:
 
 
 STATE_OVERRIDES: dict[LeadStatus, dict[str, Any]] = {
+    LeadStatus.MQL: {"claim_due_at": None, "posted_at": None},
     LeadStatus.NEW: {"claim_due_at": None, "posted_at": None},
     LeadStatus.OPEN: {},
     LeadStatus.ESCALATED: {"escalated_at": CLAIM_DUE},
@@ -484,6 +485,7 @@ def test_ten_thousand_character_fields_are_clipped_within_every_limit() -> None:
             "email",
             "phone",
             "sla_policy",
+            "promoted_why",
         )
     }
     activities = [{"type": huge, "detail": huge, "at": "not a date"}] * 200

@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from handlers.serve import BatonServer
-from slack_emulator import SlackEmulator
+from slack_emulator import MANAGER, MARKETER, REP_1, SlackEmulator
 from storage import leads as lead_store
 from tests.bot.test_scoring import MODEL_TOML
 from tests.conftest import EXAMPLE_RULES
 from tests.e2e.conftest import INTAKE_AUTH, card_text, send_lead, settled, wait_for_card
+from tests.e2e.test_leads_command import As, ask
 
 MQL = {"external_id": "mql-1", "score": 12, "intent": None}
 # VP (+25), 201-500 (+15), a pricing page visit (+8): an MQL (SQL from 70).
@@ -132,3 +133,21 @@ def test_bad_activities_are_refused_and_change_nothing(
     assert response.status_code == status, response.text
     assert told in response.text
     assert actions(bot, lead["id"]) == ["create"]
+
+
+def test_leads_mql_lists_mqls_by_score_with_their_leading_rules_for_marketers_and_managers(
+    bot: BatonServer, slack: SlackEmulator, user: As
+) -> None:
+    lower = send_lead(bot, **MQL, activities=FIRST_VISIT)
+    higher = send_lead(bot, **{**MQL, "external_id": "mql-2"}, activities=[{"type": "webinar"}])
+    sql = send_lead(bot, external_id="sql-1", activities=[{"type": "demo_request"}])
+
+    for who in (MARKETER, MANAGER):
+        reply = ask(user, slack, who, "mql")
+        assert "MQLs, highest score first* (2)" in reply
+        assert f"#{higher['id']} · mql · score *50*: decision maker +25, webinar 1× +10" in reply
+        assert f"#{lower['id']} · mql · score *48*: decision maker +25, pricing page 1× +8" in reply
+        assert reply.index(f"#{higher['id']}") < reply.index(f"#{lower['id']}")
+        assert f"#{sql['id']}" not in reply
+
+    assert "`/leads mql` is only for managers and marketers." in ask(user, slack, REP_1, "mql")
