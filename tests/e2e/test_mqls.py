@@ -106,6 +106,20 @@ def test_an_activity_that_leaves_it_an_mql_rescores_it_and_posts_nothing(
     assert actions(bot, lead["id"]) == ["create", "update"]
 
 
+def test_a_repeat_of_the_lead_that_makes_it_an_sql_promotes_it_too(
+    bot: BatonServer, slack: SlackEmulator
+) -> None:
+    lead = send_lead(bot, **MQL, activities=FIRST_VISIT)
+
+    again = send_lead(bot, **MQL, activities=[*FIRST_VISIT, {"type": "demo_request"}])
+
+    assert (again["status"], again["promoted_why"]) == ("new", "fast lane demo request")
+    card = wait_for_card(slack, lead["id"], lambda c: "Claim by" in card_text(c))
+    assert "🚀 Why now: fast lane demo request" in card_text(card)
+    settled(bot)
+    assert actions(bot, lead["id"]) == ["create", "update", "promote", "post"]
+
+
 @pytest.mark.parametrize(
     ("external_id", "body", "headers", "status", "told"),
     [
