@@ -4,8 +4,8 @@ A lead the team's scoring model finds under its SQL threshold is kept as an MQL:
 status can now be 'mql'; a lead remembers when new data promoted it to an SQL and why (the
 card's "why now"). No past lead was an MQL, so nothing is moved.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-11-30 17:20:00.000000
 """
 
@@ -24,8 +24,8 @@ STATUSES_BEFORE = (
 )
 STATUSES = f"'mql', {STATUSES_BEFORE}"
 
-revision: str = '0017'
-down_revision: str | None = '0016'
+revision: str = '0018'
+down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
