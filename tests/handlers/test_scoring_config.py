@@ -25,7 +25,7 @@ def test_without_a_scoring_section_there_is_no_model(tmp_path: Path) -> None:
 
 def test_the_example_configurations_model_is_valid_once_uncommented(tmp_path: Path) -> None:
     example = (Path(__file__).parents[2] / "baton.example.toml").read_text(encoding="utf-8")
-    section = example[example.index("# [scoring]") :]
+    section = example[example.index("# [scoring]") :].split("\n\n")[0]  # to its blank line
     uncommented = "\n".join(
         line.removeprefix("#").removeprefix(" ") for line in section.splitlines()
     )
