@@ -18,6 +18,7 @@ from slack_emulator import (
     SALES_CHANNEL,
     SlackEmulator,
 )
+from storage import lead_messages as message_store
 from storage import leads as lead_store
 from storage import reports as report_store
 from tests.conftest import NOW
@@ -251,6 +252,8 @@ def test_the_undo_button_goes_when_its_window_closes(
     clock = Clock(NOW)
     bot = start_bot(clock=clock, sweep_every=SWEEP)
     lead_id, dm = claimed_by_rep_1(bot, slack)
+    eventually(lambda: remembered(bot, lead_id))  # Slack shows the DM a moment before Baton
+    # has recorded it: a window closing in between could not know to redraw it
 
     clock.advance(minutes=5)
 
@@ -262,6 +265,12 @@ def test_the_undo_button_goes_when_its_window_closes(
     ]
     assert "can undo it" not in card_text(slack.message(REP_1, dm["ts"]))
     assert lead_state(bot, lead_id)[:2] == ("accepted", REP_1)
+
+
+def remembered(bot: BatonServer, lead_id: int) -> bool:
+    """Baton has recorded a message about the lead that it keeps true (the owner's DM)."""
+    with bot.services.db.read() as session:
+        return message_store.has_any(session, lead_id=lead_id)
 
 
 def test_undo_of_a_reject_restores_the_lead_and_forgets_the_feedback(
