@@ -262,7 +262,9 @@ def _promote(
     lead = lead_store.update_lead(
         session, lead.id, {"status": S.NEW, "promoted_at": now, "promoted_why": why}
     )
-    lead_store.add_event(session, _event(lead, Action.PROMOTE, S.MQL, actor, now, {"why": why}))
+    event = _event(lead, Action.PROMOTE, S.MQL, actor, now, {"why": why})
+    lead_store.add_event(session, event)
+    webhooks.lead_events(session, events=[(lead, event)])
     outbox.cards_created(session, leads=[lead], now=now)
     return lead
 

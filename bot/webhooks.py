@@ -23,6 +23,7 @@ from storage.models import Lead
 ACTION_TYPES = {
     "create": "lead.created",
     "update": "lead.updated",
+    "promote": "lead.promoted",
     "post": "lead.posted",
     "accept": "lead.accepted",
     "reject": "lead.rejected",

@@ -4,6 +4,7 @@ handed off once, its card saying why now."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,16 @@ from slack_emulator import MANAGER, MARKETER, REP_1, SlackEmulator
 from storage import leads as lead_store
 from tests.bot.test_scoring import MODEL_TOML
 from tests.conftest import EXAMPLE_RULES
-from tests.e2e.conftest import INTAKE_AUTH, card_text, send_lead, settled, wait_for_card
+from tests.e2e.conftest import (
+    INTAKE_AUTH,
+    card_text,
+    eventually,
+    send_lead,
+    settled,
+    wait_for_card,
+)
 from tests.e2e.test_leads_command import As, ask
+from tests.webhook_receiver import SECRET, WebhookReceiver, webhook_toml
 
 MQL = {"external_id": "mql-1", "score": 12, "intent": None}
 # VP (+25), 201-500 (+15), a pricing page visit (+8): an MQL (SQL from 70).
@@ -24,11 +33,20 @@ FIRST_VISIT = [{"type": "pricing_page", "detail": "Viewed pricing"}]
 
 
 @pytest.fixture
-def config_env(config_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    """The example rules with the test scoring model."""
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def config_env(
+    config_env: dict[str, str], tmp_path: Path, receiver: WebhookReceiver
+) -> dict[str, str]:
+    """The example rules with the test scoring model, and a webhook endpoint: the receiver."""
     rules = tmp_path / "baton.toml"
-    rules.write_text(EXAMPLE_RULES.read_text(encoding="utf-8") + MODEL_TOML, encoding="utf-8")
-    return {**config_env, "BATON_CONFIG": str(rules)}
+    text = EXAMPLE_RULES.read_text(encoding="utf-8") + MODEL_TOML + webhook_toml(receiver.url)
+    rules.write_text(text, encoding="utf-8")
+    return {**config_env, "BATON_CONFIG": str(rules), "RECEIVER_SECRET": SECRET}
 
 
 def add_activities(bot: BatonServer, external_id: str, body: Any, **headers: str) -> httpx.Response:
@@ -107,7 +125,7 @@ def test_an_activity_that_leaves_it_an_mql_rescores_it_and_posts_nothing(
 
 
 def test_a_repeat_of_the_lead_that_makes_it_an_sql_promotes_it_too(
-    bot: BatonServer, slack: SlackEmulator
+    bot: BatonServer, slack: SlackEmulator, receiver: WebhookReceiver
 ) -> None:
     lead = send_lead(bot, **MQL, activities=FIRST_VISIT)
 
@@ -118,6 +136,10 @@ def test_a_repeat_of_the_lead_that_makes_it_an_sql_promotes_it_too(
     assert "🚀 Why now: fast lane demo request" in card_text(card)
     settled(bot)
     assert actions(bot, lead["id"]) == ["create", "update", "promote", "post"]
+    announced = ["lead.created", "lead.updated", "lead.promoted", "lead.posted"]
+    eventually(lambda: receiver.types_by_lead().get(lead["id"]) == announced)
+    promoted = next(event for event in receiver.events() if event.type == "lead.promoted")
+    assert promoted.data["why"] == "fast lane demo request"
 
 
 @pytest.mark.parametrize(
