@@ -28,7 +28,7 @@ from handlers import metrics
 from handlers.delivery_rounds import RoundsThread
 from handlers.hubspot_api import Contact, HubSpotApi, HubSpotError
 from handlers.services import Services
-from handlers.webhook_delivery import retry_wait
+from handlers.webhook_delivery import lease_and_send, retry_wait
 from storage import webhooks as webhook_store
 from storage.models import WebhookDelivery
 
@@ -199,18 +199,15 @@ class HubSpotWorker:
         once and settle each; returns how many were leased."""
         if time.monotonic() < self._held_until:
             return 0
-        with self.services.db.write() as session:
-            rows = webhook_store.lease_due(
-                session,
-                endpoints=[hubspot.ENDPOINT],
-                now=self.services.clock(),
-                limit=SENDERS,
-                lease=self.lease,
-                owner=self.worker_id,
-            )
-        for _ in self._pool.map(self._deliver, rows):
-            pass
-        return len(rows)
+        return lease_and_send(
+            self.services,
+            [hubspot.ENDPOINT],
+            lease=self.lease,
+            owner=self.worker_id,
+            senders=SENDERS,
+            pool=self._pool,
+            send=self._deliver,
+        )
 
     def _deliver(self, row: WebhookDelivery) -> None:
         try:

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -123,6 +123,32 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+def lease_and_send(
+    services: Services,
+    endpoints: list[str],
+    *,
+    lease: timedelta,
+    owner: str,
+    senders: int,
+    pool: ThreadPoolExecutor,
+    send: Callable[[WebhookDelivery], None],
+) -> int:
+    """Lease up to `senders` due deliveries of these endpoints (each the head of its lead's
+    lane), send them at once on the pool and wait for all; returns how many were leased."""
+    with services.db.write() as session:
+        rows = webhook_store.lease_due(
+            session,
+            endpoints=endpoints,
+            now=services.clock(),
+            limit=senders,
+            lease=lease,
+            owner=owner,
+        )
+    for _ in pool.map(send, rows):
+        pass
+    return len(rows)
+
+
 def sync_endpoints(config: Config, db: Database) -> None:
     """Store the configured endpoints and what they subscribe to, as every process reads them;
     with HUBSPOT_ACCESS_TOKEN set, the HubSpot write-back's too (bot.hubspot)."""
@@ -177,18 +203,15 @@ class WebhookWorker:
         """Lease the due heads of up to SENDERS lanes, send them at once and settle each;
         returns how many were leased."""
         self._refresh_disabled_gauge()
-        with self.services.db.write() as session:
-            rows = webhook_store.lease_due(
-                session,
-                endpoints=list(self.endpoints),
-                now=self.services.clock(),
-                limit=SENDERS,
-                lease=self.lease,
-                owner=self.worker_id,
-            )
-        for _ in self._pool.map(self._deliver, rows):
-            pass
-        return len(rows)
+        return lease_and_send(
+            self.services,
+            list(self.endpoints),
+            lease=self.lease,
+            owner=self.worker_id,
+            senders=SENDERS,
+            pool=self._pool,
+            send=self._deliver,
+        )
 
     def _deliver(self, row: WebhookDelivery) -> None:
         endpoint = self.endpoints[row.endpoint]
