@@ -1,0 +1,188 @@
+"""Charts as PNG bytes, drawn from plain data: the funnel by group (`render_funnel_chart`) and
+the weekly acceptance rate per source with its trend (`render_acceptance_trend_chart`).
+
+Slack shows them as uploaded files (Block Kit images need a public URL, which a self-hosted
+Baton may not have). Every chart is CHART_WIDTH × CHART_HEIGHT pixels; one with nothing to
+draw says so ("No leads yet") rather than failing, so a caller may always send what it gets.
+
+matplotlib is imported when a chart is drawn, not when Baton starts (it takes about a second
+to load). Figures are built with its object API on the Agg canvas, never through pyplot, whose
+global state is not meant for a server; the lock keeps the delivery threads from drawing at
+the same time, which matplotlib does not promise to survive (font cache, text layout).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+CHART_WIDTH = 800  # pixels
+CHART_HEIGHT = 450
+DPI = 100
+MAX_GROUPS = 6  # groups drawn apiece; the rest are summed into OTHERS (funnel) or left out
+OTHERS = "others"
+NOTHING_YET = "No leads yet"
+# Tableau's ten colours (matplotlib's default cycle): told apart by most colour-blind readers.
+COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1")
+GREY = "#9d9d9d"
+
+_drawing = threading.Lock()
+
+
+def render_funnel_chart(
+    stages: Sequence[str], counts_by_group: Mapping[str, Sequence[int]], title: str
+) -> bytes:
+    """The funnel as a PNG: one horizontal bar per stage (the first on top), as long as the
+    stage's count and split by group (e.g. by source), each labelled with its total and its
+    share of the stage before it.
+
+    `counts_by_group` maps a group's label to its count at each stage, in the order of
+    `stages`. Groups are drawn largest first (by their first stage); beyond MAX_GROUPS the
+    smallest are summed into one "others" segment. No groups, or only zeros, draw a chart
+    that says "No leads yet". Raises ValueError when a group's counts do not match the
+    stages or a count is negative.
+    """
+    for group, counts in counts_by_group.items():
+        if len(counts) != len(stages):
+            raise ValueError(f"group {group!r} has {len(counts)} counts for {len(stages)} stages")
+        if any(count < 0 for count in counts):
+            raise ValueError(f"group {group!r} has a negative count")
+    groups = _largest_groups(stages, counts_by_group)
+    with _drawing:
+        figure, axes = _figure(title)
+        totals = [sum(counts[index] for counts in groups.values()) for index in range(len(stages))]
+        if not any(totals):
+            return _nothing_yet(figure, axes)
+        rows = list(range(len(stages)))[::-1]  # the first stage on top
+        left = [0] * len(stages)
+        for colour, (group, counts) in zip(_colours(groups), groups.items(), strict=True):
+            axes.barh(rows, counts, left=left, color=colour, label=group, height=0.6)
+            left = [start + count for start, count in zip(left, counts, strict=True)]
+        for row, index in zip(rows, range(len(stages)), strict=True):
+            share = _share(totals[index], totals[index - 1]) if index else ""
+            axes.annotate(
+                f" {totals[index]}{share}",
+                (totals[index], row),
+                va="center",
+                fontsize=10,
+            )
+        axes.set_yticks(rows, list(stages))
+        axes.set_xlim(0, max(totals) * 1.2)
+        axes.set_xlabel("leads")
+        axes.spines[["top", "right"]].set_visible(False)
+        if len(groups) > 1:
+            axes.legend(loc="lower right", frameon=False)
+        return _png(figure)
+
+
+def render_acceptance_trend_chart(
+    weeks: Sequence[date], rates_by_source: Mapping[str, Sequence[float | None]], title: str
+) -> bytes:
+    """The weekly acceptance rate per source as a PNG: a solid line per source through the
+    weeks it has a rate (a fraction, 0 to 1; None for a week with no decided lead), and a
+    dashed least-squares line of the same colour, its trend, where it has two rates or more.
+
+    `weeks` are the weeks' first days, oldest first; each source has one rate per week. At
+    most MAX_GROUPS sources are drawn, in the order given (pass the busiest first). No
+    source with a rate draws a chart that says "No leads yet". Raises ValueError when a
+    source's rates do not match the weeks or a rate is outside 0 to 1.
+    """
+    for source, rates in rates_by_source.items():
+        if len(rates) != len(weeks):
+            raise ValueError(f"source {source!r} has {len(rates)} rates for {len(weeks)} weeks")
+        if any(rate is not None and not 0 <= rate <= 1 for rate in rates):
+            raise ValueError(f"source {source!r} has a rate outside 0 to 1")
+    drawn = {
+        source: rates
+        for source, rates in list(rates_by_source.items())[:MAX_GROUPS]
+        if any(rate is not None for rate in rates)
+    }
+    with _drawing:
+        figure, axes = _figure(title)
+        if not drawn:
+            return _nothing_yet(figure, axes)
+        positions = list(range(len(weeks)))
+        for colour, (source, rates) in zip(_colours(drawn), drawn.items(), strict=True):
+            percents = [math.nan if rate is None else rate * 100 for rate in rates]
+            axes.plot(positions, percents, marker="o", color=colour, label=source)
+            trend = _least_squares(positions, percents)
+            if trend is not None:
+                slope, intercept = trend
+                ends = [positions[0], positions[-1]]
+                axes.plot(ends, [slope * x + intercept for x in ends], linestyle="--", color=colour)
+        axes.plot([], [], linestyle="--", color=GREY, label="trend (least squares)")
+        axes.set_xticks(positions, [f"{week:%d %b}" for week in weeks])
+        axes.set_ylim(0, 105)
+        axes.set_ylabel("accepted, % of decided")
+        axes.set_xlabel("week starting")
+        axes.grid(axis="y", alpha=0.3)
+        axes.spines[["top", "right"]].set_visible(False)
+        axes.legend(loc="best", frameon=False, fontsize=9)
+        return _png(figure)
+
+
+def _largest_groups(
+    stages: Sequence[str], counts_by_group: Mapping[str, Sequence[int]]
+) -> dict[str, list[int]]:
+    """The MAX_GROUPS groups with the most at the first stage, the rest summed as OTHERS."""
+    ranked = sorted(counts_by_group.items(), key=lambda item: -item[1][0] if item[1] else 0)
+    kept = {group: list(counts) for group, counts in ranked[:MAX_GROUPS]}
+    rest = [counts for _, counts in ranked[MAX_GROUPS:]]
+    if rest:
+        kept[OTHERS] = [sum(counts[index] for counts in rest) for index in range(len(stages))]
+    return kept
+
+
+def _least_squares(xs: Sequence[int], ys: Sequence[float]) -> tuple[float, float] | None:
+    """Slope and intercept of the line nearest the points with a value; None under two."""
+    points = [(x, y) for x, y in zip(xs, ys, strict=True) if not math.isnan(y)]
+    if len(points) < 2:
+        return None
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
+    return slope, mean_y - slope * mean_x
+
+
+def _share(count: int, before: int) -> str:
+    return f" ({count / before:.0%})" if before else ""
+
+
+def _colours(groups: Mapping[str, object]) -> list[str]:
+    return [
+        GREY if group == OTHERS else COLOURS[index % len(COLOURS)]
+        for index, group in enumerate(groups)
+    ]
+
+
+def _figure(title: str) -> tuple[Figure, Axes]:
+    from matplotlib.figure import Figure  # here, not at the top: see the module docstring
+
+    figure = Figure(figsize=(CHART_WIDTH / DPI, CHART_HEIGHT / DPI), dpi=DPI, layout="constrained")
+    axes = figure.add_subplot()
+    axes.set_title(title, loc="left", fontsize=12)
+    return figure, axes
+
+
+def _nothing_yet(figure: Figure, axes: Axes) -> bytes:
+    axes.set_axis_off()
+    axes.text(0.5, 0.5, NOTHING_YET, ha="center", va="center", fontsize=14, color=GREY)
+    return _png(figure)
+
+
+def _png(figure: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)  # draws on Agg, whatever backend the process chose
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=DPI)
+    return out.getvalue()

@@ -1,0 +1,170 @@
+"""The charts are PNGs of the agreed size that draw the data they are given: bars as long as
+their counts, a rising rate as a line that rises; nothing to draw still gives a picture."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import numpy
+import pytest
+from PIL import Image
+
+from bot.charts import (
+    CHART_HEIGHT,
+    CHART_WIDTH,
+    COLOURS,
+    render_acceptance_trend_chart,
+    render_funnel_chart,
+)
+
+STAGES = ("MQL", "SQL", "accepted", "won")
+WEEKS = [date(2026, 10, 5) + timedelta(weeks=week) for week in range(6)]
+
+
+def decoded(png: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(png))
+    assert image.format == "PNG"
+    assert image.size == (CHART_WIDTH, CHART_HEIGHT)
+    return image.convert("RGB")
+
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    red, green, blue = (int(colour[index : index + 2], 16) for index in (1, 3, 5))
+    return red, green, blue
+
+
+def pixels_of(image: Image.Image, colour: str) -> list[tuple[int, int]]:
+    """Every (x, y) painted exactly `colour`: a bar's or a line's inside, not its edges."""
+    ys, xs = numpy.nonzero(numpy.all(numpy.asarray(image) == rgb(colour), axis=2))
+    return list(zip(xs.tolist(), ys.tolist(), strict=True))
+
+
+def bar_lengths(image: Image.Image, colour: str) -> list[int]:
+    """The length in pixels of each horizontal bar of `colour`, top to bottom: the longest
+    run of it across the bar's middle row (a legend's swatch may share the row)."""
+    rows: dict[int, list[int]] = {}
+    for x, y in pixels_of(image, colour):
+        rows.setdefault(y, []).append(x)
+    bars: list[list[int]] = []
+    for y in sorted(rows):
+        if bars and y == bars[-1][-1] + 1:
+            bars[-1].append(y)
+        else:
+            bars.append([y])
+    return [longest_run(rows[bar[len(bar) // 2]]) for bar in bars]
+
+
+def longest_run(xs: list[int]) -> int:
+    longest = run = 1
+    for before, x in itertools.pairwise(xs):
+        run = run + 1 if x == before + 1 else 1
+        longest = max(longest, run)
+    return longest
+
+
+def test_funnel_bars_are_as_long_as_their_counts() -> None:
+    image = decoded(render_funnel_chart(STAGES, {"webinar": [100, 50, 25, 10]}, "Funnel"))
+
+    lengths = bar_lengths(image, COLOURS[0])
+
+    assert len(lengths) == len(STAGES)
+    for length, count in zip(lengths, [100, 50, 25, 10], strict=True):
+        assert length == pytest.approx(lengths[0] * count / 100, abs=4)
+
+
+def test_funnel_splits_each_stage_by_group() -> None:
+    counts = {"webinar": [60, 30, 20, 5], "ads": [20, 10, 10, 5]}
+    image = decoded(render_funnel_chart(STAGES, counts, "Funnel by source"))
+
+    webinar, ads = bar_lengths(image, COLOURS[0]), bar_lengths(image, COLOURS[1])
+
+    assert len(webinar) == len(ads) == len(STAGES)
+    assert webinar[0] == pytest.approx(3 * ads[0], abs=6)
+    assert webinar[3] == pytest.approx(ads[3], abs=4)
+
+
+def test_funnel_changes_with_its_data() -> None:
+    before = render_funnel_chart(STAGES, {"webinar": [100, 50, 25, 10]}, "Funnel")
+    after = render_funnel_chart(STAGES, {"webinar": [100, 80, 25, 10]}, "Funnel")
+
+    assert bar_lengths(decoded(before), COLOURS[0])[1] < bar_lengths(decoded(after), COLOURS[0])[1]
+
+
+@pytest.mark.parametrize("counts", [{}, {"webinar": [0, 0, 0, 0]}])
+def test_a_funnel_with_no_leads_is_a_picture_saying_so(counts: dict[str, list[int]]) -> None:
+    image = decoded(render_funnel_chart(STAGES, counts, "Funnel"))
+
+    assert pixels_of(image, COLOURS[0]) == []
+
+
+@pytest.mark.parametrize(
+    ("counts", "problem"),
+    [({"webinar": [1, 2]}, "2 counts for 4 stages"), ({"ads": [3, -1, 0, 0]}, "negative")],
+)
+def test_a_funnel_refuses_counts_that_do_not_fit(
+    counts: dict[str, list[int]], problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        render_funnel_chart(STAGES, counts, "Funnel")
+
+
+def mean_height(points: Sequence[tuple[int, int]]) -> float:
+    """How high the points stand, in pixels from the bottom of the image."""
+    return CHART_HEIGHT - sum(y for _, y in points) / len(points)
+
+
+def line_heights(png: bytes) -> tuple[float, float]:
+    """How high the first source's line stands at its left and at its right end."""
+    points = pixels_of(decoded(png), COLOURS[0])
+    xs = sorted(x for x, _ in points)
+    left, right = xs[0], xs[-1]
+    third = (right - left) // 3
+    return (
+        mean_height([(x, y) for x, y in points if x < left + third]),
+        mean_height([(x, y) for x, y in points if x > right - third]),
+    )
+
+
+def test_a_rising_acceptance_rate_is_drawn_rising_and_a_falling_one_falling() -> None:
+    rising = [0.2, 0.3, 0.4, None, 0.6, 0.7]
+
+    up = line_heights(render_acceptance_trend_chart(WEEKS, {"webinar": rising}, "Acceptance"))
+    down = line_heights(
+        render_acceptance_trend_chart(WEEKS, {"webinar": rising[::-1]}, "Acceptance")
+    )
+
+    assert up[0] < up[1]
+    assert down[0] > down[1]
+
+
+def test_each_source_gets_its_own_line() -> None:
+    rates: dict[str, list[float | None]] = {"webinar": [0.5] * 6, "ads": [None] * 5 + [0.9]}
+
+    image = decoded(render_acceptance_trend_chart(WEEKS, rates, "Acceptance"))
+
+    assert pixels_of(image, COLOURS[0]) and pixels_of(image, COLOURS[1])
+
+
+def test_no_rate_yet_is_a_picture_saying_so() -> None:
+    image = decoded(render_acceptance_trend_chart(WEEKS, {"webinar": [None] * 6}, "Acceptance"))
+
+    assert pixels_of(image, COLOURS[0]) == []
+
+
+def test_an_acceptance_rate_is_a_fraction() -> None:
+    with pytest.raises(ValueError, match="outside 0 to 1"):
+        render_acceptance_trend_chart(WEEKS, {"webinar": [0.5] * 5 + [50.0]}, "Acceptance")
+
+
+def test_starting_baton_does_not_load_matplotlib() -> None:
+    """matplotlib costs about a second to import: only drawing a chart loads it."""
+    check = (
+        "import sys, bot.charts, handlers.cli, handlers.serve, handlers.slack_delivery; "
+        "sys.exit('matplotlib' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", check], check=False).returncode == 0
