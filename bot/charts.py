@@ -17,6 +17,7 @@ import io
 import math
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,17 @@ COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b
 GREY = "#9d9d9d"
 
 _drawing = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ChartFile:
+    """A drawn chart as Slack is sent it: the PNG, its file name and title, and the message
+    that goes with it."""
+
+    png: bytes
+    name: str
+    title: str
+    comment: str
 
 
 def render_funnel_chart(

@@ -26,6 +26,7 @@ KIND_WORDS: dict[str, str] = {
     OutboxKind.PUBLISH_HOME: "App Home",
     OutboxKind.FEEDBACK_FILE: "feedback file",
     OutboxKind.BURST_NOTICE: "burst notice",
+    OutboxKind.CHANNEL_CHART: "chart",
 }
 
 

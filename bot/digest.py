@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot import outbox, reply_blocks
+from bot.acceptance_trend import trend_period
 from bot.cards import Message
 from bot.periods import Period, parse_period
 from bot.reports import handoff_stats, rejection_feedback
@@ -59,7 +60,8 @@ def send_digest(session: Session, *, rules: Rules, policies: SlaPolicies, now: d
 
 def queue_digest(session: Session, *, rules: Rules, policies: SlaPolicies, now: datetime) -> bool:
     """Queue the last seven days' digest to the marketing channel now, whether or not today's
-    went out (someone asked for it); False when the digest is off or has no channel."""
+    went out (someone asked for it), and after it the chart of the weekly acceptance rates
+    (bot.acceptance_trend); False when the digest is off or has no channel."""
     channel = rules.digest_channel
     if not rules.digest.enabled or channel is None:
         return False
@@ -67,5 +69,12 @@ def queue_digest(session: Session, *, rules: Rules, policies: SlaPolicies, now: 
     message = digest_message(session, period=period, rules=rules, policies=policies)
     outbox.channel_message(
         session, channel=channel, text=message.text, blocks=message.blocks, now=now
+    )
+    outbox.channel_chart(
+        session,
+        channel=channel,
+        chart=outbox.Chart.ACCEPTANCE_TREND,
+        period=trend_period(period.end),
+        now=now,
     )
     return True

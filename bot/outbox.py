@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.periods import Period
 from storage import lead_messages as message_store
 from storage import outbox as outbox_store
 from storage.models import Lead, OutboxKind
@@ -30,6 +31,12 @@ class ExportedReport(StrEnum):
 
     FEEDBACK = "feedback"  # one row per rejection (bot.reports.feedback_rows)
     TUNING = "tuning"  # one row per score band, rule and source (bot.tuning.tuning_rows)
+
+
+class Chart(StrEnum):
+    """Which chart a CHANNEL_CHART row draws, from stored state when it is sent."""
+
+    ACCEPTANCE_TREND = "acceptance_trend"  # weekly acceptance per source (bot.acceptance_trend)
 
 
 def cards_created(session: Session, *, leads: Sequence[Lead], now: datetime) -> None:
@@ -266,4 +273,33 @@ def feedback_file(
             "report": report.value,
         },
         now=now,
+    )
+
+
+def channel_chart(
+    session: Session, *, channel: str, chart: Chart, period: Period, now: datetime
+) -> None:
+    """A chart as a PNG file in `channel`, after what was queued there before it (the
+    digest's message). The period is fixed now; the chart is drawn from the stored leads
+    when it is sent, so the row stays a few bytes and a retry draws the same picture."""
+    outbox_store.add(
+        session,
+        kind=OutboxKind.CHANNEL_CHART,
+        channel=channel,
+        payload={
+            "chart": chart.value,
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+            "label": period.label,
+        },
+        now=now,
+    )
+
+
+def queued_period(payload: dict[str, Any]) -> Period:
+    """The period a file's row was queued for (`feedback_file`, `channel_chart`)."""
+    return Period(
+        start=datetime.fromisoformat(payload["start"]),
+        end=datetime.fromisoformat(payload["end"]),
+        label=payload["label"],
     )

@@ -192,6 +192,15 @@ def tuning_report(
     )
 
 
+def source_tallies(session: Session, *, period: Period) -> dict[str, Tally]:
+    """How the leads of each source handed off in `period` fared, counted as the report's
+    "By source" counts them (the digest's weekly chart draws these)."""
+    sources: dict[str, Tally] = defaultdict(Tally)
+    for lead in _handoffs(session, period):
+        sources[lead.source].add(lead)
+    return sources
+
+
 def tuning_rows(report: TuningReport) -> list[dict[str, object]]:
     """Every band, rule and source of the report as a flat record, for CSV export: rates as
     fractions, the median in minutes, empty when there is nothing to rate."""

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -33,9 +34,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot import cards, channel_posts, lead_history, lead_messages, outbox
+from bot.chart_files import chart_file
 from bot.home import home_view
 from bot.lifecycle import Actor
-from bot.periods import Period
 from bot.reports import feedback_rows
 from bot.rules import Rules
 from bot.tuning import TUNING_COLUMNS, tuning_report, tuning_rows
@@ -209,6 +210,7 @@ class DeliveryWorker:
             OutboxKind.BURST_NOTICE: self._burst_notice,
             OutboxKind.PUBLISH_HOME: self._publish_home,
             OutboxKind.FEEDBACK_FILE: self._feedback_file,
+            OutboxKind.CHANNEL_CHART: self._channel_chart,
         }
 
     @property
@@ -425,7 +427,7 @@ class DeliveryWorker:
         # A first try goes straight to posting; after a try whose outcome is unknown, look first.
         found, drawn = None, None
         if row.attempts > 1:
-            found = self._find_posted_card(channel, lead.id, since=row.created_at)
+            found = self._find_posted(channel, since=row.created_at, is_it=_card_of(lead.id))
         if found is None:
             # Drawn as the lead will be once posted (open, its claim window running from now),
             # so the card needs no redraw right after it appears.
@@ -452,10 +454,11 @@ class DeliveryWorker:
 
         self._finish(row, record)
 
-    def _find_posted_card(
-        self, channel: str, lead_id: int, *, since: datetime
+    def _find_posted(
+        self, channel: str, *, since: datetime, is_it: Callable[[dict[str, Any]], bool]
     ) -> tuple[str, str] | None:
-        """Look in the channel for a card an earlier, unconfirmed attempt may have posted."""
+        """Look in the channel for a message (a card, a chart) an earlier, unconfirmed attempt
+        may have posted: its channel and ts, or None."""
         oldest = f"{(since - timedelta(minutes=1)).timestamp():.6f}"
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
@@ -464,11 +467,7 @@ class DeliveryWorker:
             )
             messages: list[dict[str, Any]] = page.get("messages", [])
             for message in messages:
-                metadata = message.get("metadata") or {}
-                if (
-                    metadata.get("event_type") == CARD_EVENT_TYPE
-                    and (metadata.get("event_payload") or {}).get("lead_id") == lead_id
-                ):
+                if is_it(message):
                     return channel, message["ts"]
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
@@ -698,11 +697,7 @@ class DeliveryWorker:
         the row names another report)."""
         assert row.user_id is not None
         payload = row.payload
-        period = Period(
-            start=datetime.fromisoformat(payload["start"]),
-            end=datetime.fromisoformat(payload["end"]),
-            label=payload["label"],
-        )
+        period = outbox.queued_period(payload)
         report = outbox.ExportedReport(payload.get("report", outbox.ExportedReport.FEEDBACK))
         with self.services.db.read() as session:
             if report == outbox.ExportedReport.TUNING:
@@ -728,6 +723,49 @@ class DeliveryWorker:
             initial_comment=f"{title}, {period.label}: {summary}",
         )
         self._finish(row)
+
+    def _channel_chart(self, row: SlackOutbox) -> None:
+        """A chart as a PNG file in the row's channel, drawn now from the stored leads (nothing
+        is sent when there is nothing to draw). The file's name carries the row's id, so a
+        retry after an attempt whose outcome is unknown looks for it before uploading again."""
+        assert row.channel is not None
+        with self.services.db.read() as session:
+            drawn = chart_file(
+                session,
+                chart=outbox.Chart(row.payload["chart"]),
+                period=outbox.queued_period(row.payload),
+                timezone=ZoneInfo(self.rules.hours.timezone),
+            )
+        if drawn is not None:
+            name = f"{drawn.name.removesuffix('.png')}-{row.id}.png"
+            posted = row.attempts > 1 and self._find_posted(
+                row.channel, since=row.created_at, is_it=_sharing(name)
+            )
+            if not posted:
+                self.clients.poster.files_upload_v2(
+                    channel=row.channel,
+                    content=drawn.png,
+                    filename=name,
+                    title=drawn.title,
+                    initial_comment=drawn.comment,
+                )
+        self._finish(row)
+
+
+def _card_of(lead_id: int) -> Callable[[dict[str, Any]], bool]:
+    """Whether a message is the lead's card, by the metadata it was posted with."""
+
+    def is_card(message: dict[str, Any]) -> bool:
+        metadata = message.get("metadata") or {}
+        payload = metadata.get("event_payload") or {}
+        return metadata.get("event_type") == CARD_EVENT_TYPE and payload.get("lead_id") == lead_id
+
+    return is_card
+
+
+def _sharing(file_name: str) -> Callable[[dict[str, Any]], bool]:
+    """Whether a message shares the file named `file_name`."""
+    return lambda message: any(file.get("name") == file_name for file in message.get("files", []))
 
 
 def _count_given_up(row: SlackOutbox, reason: str) -> None:

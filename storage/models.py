@@ -310,6 +310,7 @@ class OutboxKind(enum.StrEnum):
     FEEDBACK_FILE = "feedback_file"  # the rejection feedback export, as a CSV in `user_id`'s DM
     BURST_NOTICE = "burst_notice"  # "N leads are arriving": into `channel`, ahead of its cards
     REDRAW_MESSAGES = "redraw_messages"  # redraw the lead's remembered messages (LeadMessage)
+    CHANNEL_CHART = "channel_chart"  # a chart (payload: which, and its period) as a PNG file
 
 
 class LeadMessage(Base):

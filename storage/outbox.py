@@ -38,6 +38,7 @@ CHANNEL_POSTS = (
     OutboxKind.THREAD_REPLY,
     OutboxKind.CHANNEL_MESSAGE,
     OutboxKind.BURST_NOTICE,
+    OutboxKind.CHANNEL_CHART,
 )
 # Posts whose channel follows from the lead (its route, or where its card is).
 ROUTED_POSTS = (OutboxKind.POST_CARD, OutboxKind.THREAD_REPLY)

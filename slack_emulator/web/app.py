@@ -139,6 +139,8 @@ class _Client:
                     "title": file["title"],
                     "size": file["size"],
                     "url": f"/files/{file['id']}/{file['name']}",
+                    # Slack previews an image in the message; the client does too.
+                    "image": (mimetypes.guess_type(file["name"])[0] or "").startswith("image/"),
                 }
                 for file in message.get("files", [])
             ],

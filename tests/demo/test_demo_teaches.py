@@ -1,6 +1,6 @@
 """The demo teaches a newcomer: a welcome per role, the demo clock, emoji that render without an
-emoji font, `@name` mentions, the digest on demand, a CSV to download, and a feed that shows the
-answer to what was typed though it was scrolled up."""
+emoji font, `@name` mentions, the digest on demand with its chart, a CSV to download, and a feed
+that shows the answer to what was typed though it was scrolled up."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from bot.charts import CHART_WIDTH
 from slack_emulator import MANAGER, MARKETER
 from tests.demo.conftest import ARTIFACTS, chromium, running_demo
 
@@ -99,6 +100,10 @@ def test_the_demo_teaches_each_role(demo: Page) -> None:
     expect(page.locator(".control-said")).to_have_text("The digest is on its way to #marketing.")
     go_to(page, "marketing")
     expect(page.locator("#feed .message", has_text="Lead handoff digest")).to_have_count(1)
+    # Its chart follows as an image (the lead Bob was assigned is a decided one).
+    chart = page.locator("#feed img.file-preview")
+    expect(chart).to_be_visible()
+    assert chart.evaluate("image => image.naturalWidth") == CHART_WIDTH
     page.screenshot(path=ARTIFACTS / "teaches-03-digest.png")
 
     # …and asks for the feedback as CSV: the file shows in his DMs and downloads.

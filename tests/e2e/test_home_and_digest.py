@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -9,6 +10,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from PIL import Image
+
+from bot.charts import CHART_HEIGHT, CHART_WIDTH
 from handlers.digest_job import DIGEST_JOB_ID, send_digest_now, send_digest_on_request
 from handlers.serve import BatonServer
 from slack_driver import SlackUser
@@ -89,7 +93,8 @@ def test_the_digest_reaches_marketing_once_per_period(
     assert send_digest_now(bot.services) is False
     settled(bot)
 
-    (digest,) = slack.messages(MARKETING_CHANNEL)
+    digest, chart = slack.messages(MARKETING_CHANNEL)
+    assert [file["name"][-4:] for file in chart["files"]] == [".png"]
     text = card_text(digest)
     assert "Lead handoff digest" in text and "Handed off*\n4" in text
     assert "Acceptance rate*\n50%" in text
@@ -103,9 +108,55 @@ def test_a_digest_asked_for_goes_out_though_todays_has(
     assert send_digest_on_request(bot.services) is True  # the demo's "Send the digest now"
     settled(bot)
 
-    digests = slack.messages(MARKETING_CHANNEL)
+    digests = [message for message in slack.messages(MARKETING_CHANNEL) if "files" not in message]
     assert len(digests) == 2
     assert card_text(digests[0]) == card_text(digests[1])
+
+
+def test_the_digest_is_followed_by_its_chart_as_a_png(
+    seeded: list[int], bot: BatonServer, slack: SlackEmulator
+) -> None:
+    """Weekly acceptance by source, uploaded as a file into the digest's channel after it."""
+    assert send_digest_now(bot.services) is True
+    settled(bot)
+
+    digest, chart = slack.messages(MARKETING_CHANNEL)
+    assert "Lead handoff digest" in card_text(digest)
+    assert chart["text"].startswith("Acceptance rate by source, week by week over the last 8")
+    (file,) = chart["files"]
+    assert file["title"] == "Acceptance rate by source, last 8 weeks"
+    assert file["name"].startswith("baton-acceptance-") and file["name"].endswith(".png")
+    image = Image.open(io.BytesIO(slack.file_content(file["id"])))
+    assert (image.format, image.size) == ("PNG", (CHART_WIDTH, CHART_HEIGHT))
+    (upload,) = slack.calls("files.completeUploadExternal")
+    assert upload.args["channel_id"] == MARKETING_CHANNEL
+
+
+def test_a_chart_slack_shared_before_the_connection_dropped_is_not_shared_again(
+    seeded: list[int], bot: BatonServer, slack: SlackEmulator
+) -> None:
+    dropped = slack.faults.add("files.completeUploadExternal", apply=True, drop=True, times=1)
+    assert send_digest_now(bot.services) is True
+    slack.wait_for(lambda: slack.calls("conversations.history"))
+    settled(bot)
+
+    assert dropped.hits == 1
+    assert [len(message.get("files", [])) for message in slack.messages(MARKETING_CHANNEL)] == [
+        0,
+        1,
+    ]
+
+
+def test_a_digest_without_decided_leads_goes_without_a_chart(
+    bot: BatonServer, slack: SlackEmulator
+) -> None:
+    """Its numbers already say nothing was handed off; a blank chart would add nothing."""
+    assert send_digest_now(bot.services) is True
+    settled(bot)
+
+    (digest,) = slack.messages(MARKETING_CHANNEL)
+    assert "Lead handoff digest" in card_text(digest)
+    assert slack.calls("files.getUploadURLExternal") == []
 
 
 def test_the_digest_runs_on_the_configured_cron(bot: BatonServer) -> None:
@@ -125,7 +176,7 @@ def test_stats_home_digest_and_export_agree(
     home = card_text(open_home(slack, user, MANAGER))
     send_digest_now(bot.services)
     settled(bot)
-    digest = card_text(slack.messages(MARKETING_CHANNEL)[-1])
+    digest = card_text(slack.messages(MARKETING_CHANNEL)[0])
     for view in (stats, home, digest):
         assert "Handed off*\n4" in view and "Accepted / rejected*\n1 / 1" in view
         assert "Acceptance rate*\n50%" in view

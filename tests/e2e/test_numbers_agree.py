@@ -143,7 +143,7 @@ def test_stats_home_digest_and_export_agree_on_seeded_leads(
     home = open_home(slack, user, MANAGER)
     assert send_digest_now(bot.services)
     settled(bot)
-    (digest,) = slack.messages(MARKETING_CHANNEL)
+    digest, _chart = slack.messages(MARKETING_CHANNEL)
 
     # One set of numbers, each under a heading naming its period once, units stated.
     for surface, period in ((stats, "last 7 days"), (home, "this week"), (digest, "last 7 days")):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
@@ -13,12 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from slack_sdk import WebClient
 
 from slack_emulator import (
     DEFAULT_TOKEN,
     MANAGER,
     MARKETER,
+    MARKETING_CHANNEL,
     REP_2,
     SALES_CHANNEL,
     FastClock,
@@ -107,13 +110,33 @@ def test_an_uploaded_file_shows_on_its_message_and_downloads(
     (message,) = state(web, MARKETER, MARKETER)["messages"]
     (file,) = message["files"]
     assert file["title"] == "Rejection feedback, last 30 days"
-    assert (file["name"], file["size"]) == ("baton-feedback.csv", len(content))
+    assert (file["name"], file["size"], file["image"]) == (
+        "baton-feedback.csv",
+        len(content),
+        False,
+    )
     download = web.get(file["url"])
     assert download.status_code == 200
     assert download.text == content
     assert download.headers["content-type"].startswith("text/csv")
     assert download.headers["content-disposition"] == 'attachment; filename="baton-feedback.csv"'
     assert web.get("/files/F404/nothing.csv").status_code == 404
+
+
+def test_an_uploaded_image_is_shown_as_one(web: httpx.Client, slack: SlackEmulator) -> None:
+    bot = WebClient(base_url=slack.api_url, token=DEFAULT_TOKEN)
+    picture = io.BytesIO()
+    Image.new("RGB", (4, 3), "#4e79a7").save(picture, format="PNG")
+    bot.files_upload_v2(
+        channel=MARKETING_CHANNEL, content=picture.getvalue(), filename="chart.png", title="Chart"
+    )
+
+    (message,) = state(web, MARKETER, MARKETING_CHANNEL)["messages"]
+    (file,) = message["files"]
+    assert file["image"] is True
+    shown = web.get(file["url"])
+    assert shown.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(shown.content)).size == (4, 3)
 
 
 def test_messages_and_the_clients_notices_are_stamped_by_the_message_clock(

@@ -376,12 +376,16 @@ function renderMessage(message, channel, inThread) {
 
 function renderFile(file) {
   const kind = (file.name.split(".").pop() || "file").toUpperCase();
-  return el("div", { class: "file", "data-file": file.name },
+  const box = el("div", { class: "file", "data-file": file.name },
     el("span", { class: "file-icon", "aria-hidden": "true" }, kind.slice(0, 4)),
     el("div", { class: "file-body" },
       el("a", { class: "file-title", href: file.url, download: file.name }, file.title || file.name),
       el("div", { class: "file-meta" }, `${file.name} · ${formatSize(file.size)}`)),
     el("a", { class: "btn file-download", href: file.url, download: file.name }, "Download"));
+  if (!file.image) return box;
+  // An image shows itself above its file, as Slack previews one (a chart Baton drew).
+  return el("div", { class: "file-with-preview" },
+    el("img", { class: "file-preview", src: file.url, alt: file.title || file.name }), box);
 }
 
 function formatSize(bytes) {
