@@ -281,7 +281,8 @@ def channel_chart(
 ) -> None:
     """A chart as a PNG file in `channel`, after what was queued there before it (the
     digest's message). The period is fixed now; the chart is drawn from the stored leads
-    when it is sent, so the row stays a few bytes and a retry draws the same picture."""
+    when it is sent, so the row stays a few bytes (not a picture) and a late or retried
+    delivery still draws the weeks the digest covered."""
     outbox_store.add(
         session,
         kind=OutboxKind.CHANNEL_CHART,
