@@ -362,6 +362,8 @@ def status_text(
     status = lead.status
     if status == S.MQL:
         line = "MQL: kept for marketing until its score makes an SQL"
+    elif status == S.RECYCLED:
+        line = "Recycled: an MQL gone cold, back to marketing until it acts again"
     elif status in (S.NEW, S.OPEN):
         line = "Open: waiting for a rep"
     elif status == S.ESCALATED:
@@ -425,6 +427,7 @@ def _summary(lead: Lead, reasons: Mapping[str, str]) -> str:
         return f"rejected ({reasons.get(code, code)})"
     return {
         S.MQL: "MQL, kept for marketing",
+        S.RECYCLED: "recycled MQL, back to nurture",
         S.NEW: "new SQL, waiting for a rep",
         S.OPEN: "new SQL, waiting for a rep",
         S.ESCALATED: "SLA breached, waiting for a rep",

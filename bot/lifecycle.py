@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import lead_updates, outbox, promotion, report_facts, sla_timers, webhooks
+from bot import lead_updates, outbox, promotion, report_facts, scoring, sla_timers, webhooks
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.outbox import DmKind
 from bot.scoring import ScoringModel
@@ -38,6 +38,7 @@ class Action(enum.StrEnum):
     CREATE = "create"
     UPDATE = "update"  # a repeated delivery changed what is known about the person
     PROMOTE = "promote"  # new data made an MQL an SQL: it is handed off (bot.promotion)
+    RECYCLE = "recycle"  # an MQL went cold: back to nurture until it acts again (bot.mql_upkeep)
     POST = "post"
     ACCEPT = "accept"
     REJECT = "reject"
@@ -162,7 +163,14 @@ def create_many(
     inserted = lead_store.insert_new_leads(
         session,
         [
-            {**fields, "status": _first_status(fields), "created_at": now, "updated_at": now}
+            {
+                **fields,
+                "status": _first_status(fields),
+                "created_at": now,
+                "updated_at": now,
+                "scored_at": now if fields.get("score_explanation") else None,
+                "last_activity_at": scoring.latest_activity_at(fields["activities"], received=now),
+            }
             for fields in firsts.values()
         ],
     )
@@ -213,28 +221,83 @@ def update_data(
         return lead, None
     if model is not None:
         change = lead_updates.rescored(change, lead, fields, model, now=now)
-    explained_before = lead.score_explanation
+    values = dict(change.values)
+    added = change.changes.get("activities")
+    if added:
+        latest = scoring.latest_activity_at(added["added"], received=now)
+        values["last_activity_at"] = max(filter(None, (lead.last_activity_at, latest)))
+        if lead.status == S.RECYCLED:  # a recycled MQL that acts again is marketing's again
+            values["status"] = S.MQL
+    if model is not None:
+        values["scored_at"] = now
+    lead = _record_change(session, lead, values, change.changes, Actor(sender), now)
+    return lead, change.changes
+
+
+def _record_change(
+    session: Session,
+    lead: Lead,
+    values: Mapping[str, Any],
+    changes: dict[str, Any],
+    actor: Actor,
+    now: datetime,
+) -> Lead:
+    """Write a change to what is known about the lead, on its locked row: an `update` event, a
+    `lead.updated` webhook and, for a posted lead, a line in its thread and a redrawn card. An
+    MQL has no card; one the change makes an SQL is promoted."""
+    explained_before, status_before = lead.score_explanation, lead.status
     lead = lead_store.update_lead(
         session,
-        lead_id,
-        {
-            **change.values,
-            "data_changed_at": now,
-            "data_changes": change.changes,
-            "updated_at": now,
-        },
+        lead.id,
+        {**values, "data_changed_at": now, "data_changes": changes, "updated_at": now},
     )
-    event = _event(
-        lead, Action.UPDATE, lead.status, Actor(sender), now, {"changes": change.changes}
-    )
+    event = _event(lead, Action.UPDATE, status_before, actor, now, {"changes": changes})
     event_id = lead_store.add_event(session, event)
     webhooks.lead_events(session, events=[(lead, event)])
-    if lead.status != S.MQL:
+    if lead.status not in HELD:
         outbox.history_reply(session, lead=lead, event_id=event_id, now=now)
         outbox.card_changed(session, lead=lead, now=now)
     elif promotion.promoted(explained_before, lead.score_explanation):
-        lead = _promote(session, lead, explained_before, Actor(sender), now)
-    return lead, change.changes
+        lead = _promote(session, lead, explained_before, actor, now)
+    return lead
+
+
+def rescore_aged(session: Session, *, lead_id: int, model: ScoringModel, now: datetime) -> bool:
+    """Score a held lead (an MQL, or a recycled one) again as its activities age, by the path
+    new data takes (bot.lead_updates.rescored); a new score is an `update` by Baton. Decay alone
+    never makes an SQL: a rescore that would is not stored, and the next new data promotes it.
+    Each lead once a day, however many processes ask: False when it was not due any more."""
+    lead = lead_store.lock_lead(session, lead_id)
+    if lead.status not in HELD or (lead.scored_at and lead.scored_at > now - RESCORE_EVERY):
+        return False
+    unchanged = lead_updates.DataChange({}, {})
+    change = lead_updates.rescored(unchanged, lead, RESCORED_FIELDS, model, now=now)
+    values = {**change.values, "scored_at": now}
+    if change.values["score_explanation"] == lead.score_explanation or not promotion.held_back(
+        change.values
+    ):
+        lead_store.update_lead(session, lead.id, {"scored_at": now})
+    elif not change.changes:  # the reasons moved, not the total: nothing to tell
+        lead_store.update_lead(session, lead.id, values)
+    else:
+        _record_change(session, lead, values, change.changes, SYSTEM, now)
+    return True
+
+
+def recycle(session: Session, *, lead_id: int, after: timedelta, now: datetime) -> bool:
+    """Mark an MQL whose latest activity is `after` old or more recycled (back to nurture),
+    audited as a `recycle` event and announced; False when, on its locked row, it is no cold
+    MQL (any more: another process recycled it, new data came in)."""
+    lead = lead_store.lock_lead(session, lead_id)
+    went_cold = lead.last_activity_at or lead.created_at
+    if lead.status != S.MQL or went_cold > now - after:
+        return False
+    lead = lead_store.update_lead(session, lead_id, {"status": S.RECYCLED, "updated_at": now})
+    details = {"last_activity_at": as_utc(went_cold).isoformat(), "after_days": after.days}
+    event = _event(lead, Action.RECYCLE, S.MQL, SYSTEM, now, details)
+    lead_store.add_event(session, event)
+    webhooks.lead_events(session, events=[(lead, event)])
+    return True
 
 
 # The event of routing's decision about a new lead (bot.assignment): audited, but no move, so
@@ -249,6 +312,14 @@ def record_routing(
     lead_store.add_event(session, _event(lead, ROUTED, lead.status, actor, now, details))
 
 
+# The statuses of leads kept for marketing, whose score new data (or age) may change.
+HELD = frozenset({S.MQL, S.RECYCLED})
+# How often a held lead is scored again as its activities age (ages count in whole days).
+RESCORE_EVERY = timedelta(days=1)
+# What the scoring model reads of a stored lead to score it again.
+RESCORED_FIELDS = dict.fromkeys((*scoring.SCORED_FIELDS, "activities"))
+
+
 def _first_status(fields: Mapping[str, Any]) -> LeadStatus:
     return S.MQL if promotion.held_back(fields) else S.NEW
 
@@ -259,10 +330,11 @@ def _promote(
     """Hand off an MQL that new data made an SQL, as a new lead is: its card is queued (the SLA
     starts when it posts), saying why now; audited as a `promote` event with the reason."""
     why = promotion.why_now(explained_before, lead.score_explanation)
+    held = lead.status
     lead = lead_store.update_lead(
         session, lead.id, {"status": S.NEW, "promoted_at": now, "promoted_why": why}
     )
-    event = _event(lead, Action.PROMOTE, S.MQL, actor, now, {"why": why})
+    event = _event(lead, Action.PROMOTE, held, actor, now, {"why": why})
     lead_store.add_event(session, event)
     webhooks.lead_events(session, events=[(lead, event)])
     outbox.cards_created(session, leads=[lead], now=now)

@@ -296,6 +296,32 @@ def list_mqls(session: Session, *, limit: int) -> tuple[Sequence[Lead], int]:
     return leads, _count(session, condition)
 
 
+def held_scored_before(session: Session, moment: datetime, *, limit: int) -> Sequence[int]:
+    """Leads kept for marketing (MQL or recycled) last scored before `moment`, or never."""
+    return session.scalars(
+        select(Lead.id)
+        .where(
+            Lead.status.in_((LeadStatus.MQL, LeadStatus.RECYCLED)),
+            or_(Lead.scored_at.is_(None), Lead.scored_at <= moment),
+        )
+        .order_by(Lead.id)
+        .limit(limit)
+    ).all()
+
+
+def mqls_cold_since(session: Session, moment: datetime, *, limit: int) -> Sequence[int]:
+    """MQLs whose latest activity (or, without one, their arrival) is at `moment` or before."""
+    return session.scalars(
+        select(Lead.id)
+        .where(
+            Lead.status == LeadStatus.MQL,
+            func.coalesce(Lead.last_activity_at, Lead.created_at) <= moment,
+        )
+        .order_by(Lead.id)
+        .limit(limit)
+    ).all()
+
+
 def list_claimed(
     session: Session, *, limit: int, owner_id: str | None = None
 ) -> tuple[Sequence[Lead], int]:

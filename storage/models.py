@@ -34,6 +34,7 @@ class LeadStatus(enum.StrEnum):
     """Where a lead is in the handoff; the allowed moves between them live in bot.lifecycle."""
 
     MQL = "mql"  # the scoring model says marketing's still: stored, not posted, no SLA
+    RECYCLED = "recycled"  # an MQL gone cold (no new activity for a while): back to nurture
     NEW = "new"  # stored, card not yet in Slack
     OPEN = "open"  # card posted, claim SLA running
     ESCALATED = "escalated"  # an SLA was breached; managers were told
@@ -155,6 +156,11 @@ class Lead(Base):
     # When new data made an MQL an SQL (bot.promotion), and what did: the card's "why now".
     promoted_at: Mapped[datetime | None]
     promoted_why: Mapped[str | None] = mapped_column(String(500))
+    # When the model last scored it (the daily decay rescores MQLs a day after), and the time
+    # of its latest activity (one sent without a time counts when received): an MQL whose
+    # latest activity is older than `recycle_after` is recycled (bot.mql_upkeep).
+    scored_at: Mapped[datetime | None]
+    last_activity_at: Mapped[datetime | None]
 
     # Handoff state.
     owner_id: Mapped[str | None] = mapped_column(String(32))
