@@ -47,7 +47,8 @@ def home_view(
     session: Session, *, actor: Actor, rules: Rules, policies: SlaPolicies, now: datetime
 ) -> dict[str, Any]:
     """A rep sees their leads and the queue; a manager adds SLA health and the week's numbers;
-    a marketer sees why sales rejected leads, by source, and the weekly trend."""
+    a marketer sees the hottest MQLs, why sales rejected leads, by source, and the weekly
+    trend."""
     zone = ZoneInfo(rules.hours.timezone)
     blocks: list[dict[str, Any]] = [reply_blocks.header("Baton: the lead handoff")]
     if actor.is_marketer and not actor.is_manager:
@@ -104,7 +105,10 @@ def _marketer(
         end = now - timedelta(weeks=weeks_ago)
         week = Period(start=end - timedelta(weeks=1), end=end, label="")
         trend.append(str(rejections_in(session, period=week)))
+    mqls, mql_total, recycled = lead_store.list_mqls(session, limit=HOME_LIST)
     return [
+        *reply_blocks.mql_blocks(mqls, mql_total, recycled, None, title=reply_blocks.MQL_TITLE),
+        {"type": "divider"},
         *reply_blocks.feedback_blocks(groups, title="Why sales rejected leads, last 30 days"),
         reply_blocks.context(
             f"Rejections per week, last {TREND_WEEKS} weeks (oldest first): {', '.join(trend)}"

@@ -344,14 +344,9 @@ def _queue(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
 
 def _mql(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     """The leads kept for marketing until their score makes an SQL, highest first."""
-    leads, total = lead_store.list_mqls(session, limit=LIMIT)
-    blocks = reply_blocks.lead_list(
-        "MQLs, highest score first",
-        leads,
-        total,
-        asking.team_domain,
-        "No MQL: every lead scored is an SQL, or there is no scoring model.",
-        line=reply_blocks.mql_line,
+    leads, total, recycled = lead_store.list_mqls(session, limit=LIMIT)
+    blocks = reply_blocks.mql_blocks(
+        leads, total, recycled, asking.team_domain, title=reply_blocks.MQL_TITLE
     )
     return _reply(command, f"MQLs: {total}", blocks)
 

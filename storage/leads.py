@@ -284,8 +284,9 @@ def list_waiting(session: Session, *, limit: int) -> tuple[Sequence[Lead], int]:
     return leads, _count(session, condition)
 
 
-def list_mqls(session: Session, *, limit: int) -> tuple[Sequence[Lead], int]:
-    """Leads kept for marketing (status mql), highest score first; and how many in all."""
+def list_mqls(session: Session, *, limit: int) -> tuple[Sequence[Lead], int, int]:
+    """Leads kept for marketing (status mql), highest score first; how many in all; and how
+    many are recycled."""
     condition = Lead.status == LeadStatus.MQL
     leads = session.scalars(
         select(Lead)
@@ -293,7 +294,8 @@ def list_mqls(session: Session, *, limit: int) -> tuple[Sequence[Lead], int]:
         .order_by(Lead.score.is_(None), Lead.score.desc(), Lead.id)
         .limit(limit)
     ).all()
-    return leads, _count(session, condition)
+    recycled = _count(session, Lead.status == LeadStatus.RECYCLED)
+    return leads, _count(session, condition), recycled
 
 
 def held_scored_before(session: Session, moment: datetime, *, limit: int) -> Sequence[int]:

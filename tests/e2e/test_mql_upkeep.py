@@ -12,10 +12,20 @@ import httpx
 import pytest
 
 from handlers.serve import BatonServer
-from slack_emulator import SlackEmulator
+from slack_emulator import MARKETER, SlackEmulator
 from tests.bot.test_scoring import MODEL_TOML
 from tests.conftest import EXAMPLE_RULES, NOW
-from tests.e2e.conftest import INTAKE_AUTH, card_text, eventually, send_lead, settled, wait_for_card
+from tests.e2e.conftest import (
+    INTAKE_AUTH,
+    card_text,
+    eventually,
+    send_lead,
+    settled,
+    slack_user,
+    wait_for_card,
+)
+from tests.e2e.test_home_and_digest import open_home
+from tests.e2e.test_leads_command import ask
 from tests.e2e.test_mqls import MQL, actions, add_activities, posted_cards
 from tests.e2e.test_sla_flow import Clock
 from tests.webhook_receiver import SECRET, WebhookReceiver, webhook_toml
@@ -108,3 +118,30 @@ def test_a_recycled_lead_that_a_new_activity_makes_an_sql_goes_straight_to_sales
     wait_for_card(slack, lead["id"], lambda card: "Claim by" in card_text(card))
     settled(bot)
     assert actions(bot, lead["id"])[-3:] == ["update", "promote", "post"]
+
+
+def test_leads_mql_and_the_marketers_home_show_the_same_hottest_mqls_and_the_recycled_count(
+    start_bot: Callable[..., BatonServer], slack: SlackEmulator
+) -> None:
+    clock = Clock(NOW)
+    bot = start_bot(clock=clock, upkeep_every=UPKEEP)
+    cold = send_lead(bot, **MQL, activities=VISIT)
+    clock.advance(days=31)
+    eventually(lambda: stored(bot, cold["id"])["status"] == "recycled")
+    webinar = [{"type": "webinar", "at": clock().isoformat()}]
+    warm = send_lead(bot, **{**MQL, "external_id": "mql-2"}, activities=webinar)
+    hot = send_lead(bot, **{**MQL, "external_id": "mql-3"}, activities=[*webinar, *VISIT])
+
+    def user(who: str) -> Any:
+        return slack_user(slack, bot, who)
+
+    reply = ask(user, slack, MARKETER, "mql")
+    home = card_text(open_home(slack, user, MARKETER))
+    for shown in (reply, home):
+        assert "MQLs, highest score first* (2)" in shown
+        assert f"#{hot['id']} · mql · score *51*: decision maker +25, webinar 1× +10" in shown
+        assert f"#{warm['id']} · mql · score *50*: decision maker +25, webinar 1× +10" in shown
+        assert shown.index(f"#{hot['id']}") < shown.index(f"#{warm['id']}")
+        assert "· last activity <!date^" in shown
+        assert f"#{cold['id']}" not in shown
+        assert "Recycled (gone cold, back to nurture): 1" in shown
