@@ -31,8 +31,15 @@ from tests.e2e.test_sla_flow import Clock
 from tests.webhook_receiver import SECRET, WebhookReceiver, webhook_toml
 
 UPKEEP = 0.1
-RECYCLING_MODEL = MODEL_TOML.replace(
-    "half_life_days = 10\n", 'half_life_days = 10\nrecycle_after = "30d"\n', 1
+RECYCLING_MODEL = (
+    MODEL_TOML.replace("half_life_days = 10\n", 'half_life_days = 10\nrecycle_after = "30d"\n', 1)
+    + """
+[[scoring.engagement]]
+name = "unsubscribed"
+activity = "unsubscribe"
+points = -20
+half_life_days = 1
+"""
 )
 # VP (+25), 201-500 (+15), a pricing page visit today (+8, halving every 10 days): 48, an MQL.
 VISIT = [{"type": "pricing_page", "detail": "Viewed pricing", "at": NOW.isoformat()}]
@@ -145,3 +152,30 @@ def test_leads_mql_and_the_marketers_home_show_the_same_hottest_mqls_and_the_rec
         assert "· last activity <!date^" in shown
         assert f"#{cold['id']}" not in shown
         assert "Recycled (gone cold, back to nurture): 1" in shown
+
+
+def test_decay_alone_never_makes_an_sql_the_next_new_activity_does(
+    start_bot: Callable[..., BatonServer], slack: SlackEmulator
+) -> None:
+    clock = Clock(NOW)
+    bot = start_bot(clock=clock, upkeep_every=UPKEEP)
+    today = NOW.isoformat()
+    webinars = [{"type": "webinar", "detail": f"Part {n}", "at": today} for n in range(4)]
+    unsubscribed = [*webinars, {"type": "unsubscribe", "at": today}]
+    # 25 + 15 + 4 webinars 40 - 20 = 60; in 3 days 25 + 15 + 37 - 3 = 74, over the SQL's 70.
+    climbing = send_lead(bot, **MQL, activities=unsubscribed)
+    witness = send_lead(bot, **{**MQL, "external_id": "mql-2"}, activities=VISIT)
+    assert (climbing["status"], climbing["score"]) == ("mql", 60)
+
+    clock.advance(days=3)  # rescored in order of arrival: the witness after the climbing one
+    assert eventually(lambda: stored(bot, witness["id"])["score"] == 46)
+
+    assert (stored(bot, climbing["id"])["status"], stored(bot, climbing["id"])["score"]) == (
+        "mql",
+        60,
+    )
+    assert actions(bot, climbing["id"]) == ["create"]
+    # Any new data rescores it by the activities' path, which promotes it.
+    promoted = add_activities(bot, "mql-1", {"activities": [{"type": "page_view"}]})
+    assert (promoted.json()["status"], promoted.json()["score"]) == ("new", 74)
+    wait_for_card(slack, climbing["id"], lambda card: "Claim by" in card_text(card))
