@@ -14,7 +14,7 @@ import pytest
 from handlers.serve import BatonServer
 from slack_emulator import MARKETER, SlackEmulator
 from tests.bot.test_scoring import MODEL_TOML
-from tests.conftest import EXAMPLE_RULES, NOW
+from tests.conftest import NOW
 from tests.e2e.conftest import (
     INTAKE_AUTH,
     card_text,
@@ -26,9 +26,9 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.test_home_and_digest import open_home
 from tests.e2e.test_leads_command import ask
-from tests.e2e.test_mqls import MQL, actions, add_activities, posted_cards
+from tests.e2e.test_mqls import MQL, actions, add_activities, posted_cards, scoring_env
 from tests.e2e.test_sla_flow import Clock
-from tests.webhook_receiver import SECRET, WebhookReceiver, webhook_toml
+from tests.webhook_receiver import WebhookReceiver
 
 UPKEEP = 0.1
 RECYCLING_MODEL = (
@@ -55,10 +55,7 @@ def receiver() -> Iterator[WebhookReceiver]:
 def config_env(
     config_env: dict[str, str], tmp_path: Path, receiver: WebhookReceiver
 ) -> dict[str, str]:
-    rules = tmp_path / "baton.toml"
-    text = EXAMPLE_RULES.read_text(encoding="utf-8") + RECYCLING_MODEL + webhook_toml(receiver.url)
-    rules.write_text(text, encoding="utf-8")
-    return {**config_env, "BATON_CONFIG": str(rules), "RECEIVER_SECRET": SECRET}
+    return scoring_env(config_env, tmp_path, receiver, RECYCLING_MODEL)
 
 
 def stored(bot: BatonServer, lead_id: int) -> dict[str, Any]:
