@@ -401,13 +401,24 @@ class Lifecycle:
         view.status = S.OPEN
         return view
 
-    def accept(self, session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+    def accept(
+        self,
+        session: Session,
+        *,
+        lead_id: int,
+        actor: Actor,
+        now: datetime,
+        clicked: outbox.Click | None = None,
+    ) -> Lead:
         """Claim the lead for `actor`. Exactly one of several racing claims wins.
 
-        A repeated click by the rep who already owns it returns the lead unchanged.
+        A repeated click by the rep who already owns it returns the lead unchanged. `clicked`:
+        the click that asked it (the card's redraw answers it).
         """
         lead = require(session, lead_id)
         if lead.status == S.ACCEPTED and lead.owner_id == actor.id:
+            if clicked is not None:
+                outbox.card_clicked(session, lead=lead, clicked=clicked, now=now)
             return lead
         lead = self._transition(
             session,
@@ -419,6 +430,7 @@ class Lifecycle:
             to=S.ACCEPTED,
             values={"owner_id": actor.id, "accepted_at": now},
             check=_unclaimed,
+            clicked=clicked,
         )
         outbox.direct_message(session, lead=lead, user_id=actor.id, kind=DmKind.OWNER, now=now)
         return lead
@@ -474,7 +486,15 @@ class Lifecycle:
             details={"breach": breach, "reopened": reopen},
         )
 
-    def reopen(self, session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+    def reopen(
+        self,
+        session: Session,
+        *,
+        lead_id: int,
+        actor: Actor,
+        now: datetime,
+        clicked: outbox.Click | None = None,
+    ) -> Lead:
         """A manager puts a lead back in the open queue, whoever had it and whatever was decided."""
         return self._transition(
             session,
@@ -485,9 +505,18 @@ class Lifecycle:
             to=S.OPEN,
             values=_UNCLAIMED,
             check=_manager_only(actor, "reopen {lead}"),
+            clicked=clicked,
         )
 
-    def release(self, session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+    def release(
+        self,
+        session: Session,
+        *,
+        lead_id: int,
+        actor: Actor,
+        now: datetime,
+        clicked: outbox.Click | None = None,
+    ) -> Lead:
         """The owner gives the lead back to the queue (or a manager does it for them)."""
         return self._transition(
             session,
@@ -498,6 +527,7 @@ class Lifecycle:
             to=S.OPEN,
             values=_UNCLAIMED,
             check=_owner_or_manager(actor, "release {lead}"),
+            clicked=clicked,
         )
 
     def assign(
@@ -532,7 +562,13 @@ class Lifecycle:
         return lead
 
     def mark_contacted(
-        self, session: Session, *, lead_id: int, actor: Actor, now: datetime
+        self,
+        session: Session,
+        *,
+        lead_id: int,
+        actor: Actor,
+        now: datetime,
+        clicked: outbox.Click | None = None,
     ) -> Lead:
         """The owner reached the lead: stop the follow-up clock."""
         return self._transition(
@@ -544,6 +580,7 @@ class Lifecycle:
             to=S.CONTACTED,
             values={"contacted_at": now},
             check=_owner_or_manager(actor, "mark {lead} contacted"),
+            clicked=clicked,
         )
 
     def record_outcome(
@@ -656,6 +693,7 @@ class Lifecycle:
         allowed: frozenset[LeadStatus] | None = None,
         seen: Lead | None = None,
         still_drawn: Callable[[Lead], bool] | None = None,
+        clicked: outbox.Click | None = None,
     ) -> Lead:
         """Apply one checked, audited state change; see the module docstring.
 
@@ -663,7 +701,8 @@ class Lifecycle:
         read again. A move that changes the owner records who had it before. `to` None keeps the
         status the lead has when written, and its SLA windows; otherwise the windows follow `to`.
         `still_drawn` tells whether the card Slack shows already draws the lead as written: then
-        no redraw is asked.
+        no redraw is asked. `clicked`: the click on the card that asked the move, whose
+        response_url redraws it.
         """
         for _attempt in range(MAX_ATTEMPTS):
             lead = seen if seen is not None else require(session, lead_id)
@@ -710,17 +749,24 @@ class Lifecycle:
                     events=[(updated, _event(updated, action, seen_status, actor, now, audit))],
                     reasons=self.policies.rules.reasons,
                 )
-                if windows is not None:
-                    sla_timers.enter_status(session, lead=updated, windows=windows, now=now)
                 undo_window = self.policies.rules.undo_window
-                if action in UNDONE_VALUES and undo_window:
-                    sla_timers.undo_closes(
-                        session, lead_id=updated.id, event_id=event_id, at=now + undo_window
+                lapses = (
+                    [
+                        sla_timers.undo_closes(
+                            lead_id=lead_id, event_id=event_id, at=now + undo_window
+                        )
+                    ]
+                    if action in UNDONE_VALUES and undo_window
+                    else []
+                )
+                if windows is not None or lapses:
+                    sla_timers.enter_status(
+                        session, lead=updated, windows=windows, now=now, also=lapses
                     )
                 if still_drawn is not None and still_drawn(updated):
                     outbox.messages_changed(session, lead_id=updated.id, now=now)
                 else:
-                    outbox.card_changed(session, lead=updated, now=now)
+                    outbox.card_changed(session, lead=updated, now=now, clicked=clicked)
                 # Last: every move of a day's leads writes that day's count rows, so the lock
                 # on them is taken as late, and held as briefly, as the transaction allows.
                 report_facts.recount(session, counted, updated)

@@ -54,19 +54,17 @@ def register(app: App, services: Services, roles: RoleResolver, assignees: Assig
     def transition(move: Any, body: dict[str, Any]) -> None:
         lead_id, who = clicked(body)
         container = body.get("container") or {}
+        in_home = container.get("type") == "view"
+        click = None
+        if not in_home:
+            click = outbox.Click(
+                container.get("channel_id"), container.get("message_ts"), body.get("response_url")
+            )
         with services.unit_of_work() as session:
             now = services.clock()
-            lead = move(session, lead_id=lead_id, actor=who, now=now)
-            if container.get("type") == "view":
+            move(session, lead_id=lead_id, actor=who, now=now, clicked=click)
+            if in_home:
                 request_home(session, actor=who, now=now)  # clicked in App Home: redraw it
-            else:
-                outbox.card_clicked(
-                    session,
-                    lead=lead,
-                    clicked=(container.get("channel_id"), container.get("message_ts")),
-                    response_url=body.get("response_url"),
-                    now=now,
-                )
 
     @app.action(ActionId.ACCEPT)
     def on_lead_accept(ack: Ack, body: dict[str, Any]) -> None:

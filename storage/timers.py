@@ -15,7 +15,10 @@ from storage.models import SlaTimer
 def add_many(session: Session, timers: Sequence[dict[str, Any]]) -> None:
     """Add timers (lead_id, kind, cycle, due_at) in one executemany; nobody reads their ids."""
     if timers:
-        session.connection().execute(insert(SlaTimer), list(timers))
+        session.connection().execute(_ADD, list(timers))
+
+
+_ADD = insert(SlaTimer)  # built once: every move runs it
 
 
 # Every claim runs it: built once, run on the connection without the ORM.
