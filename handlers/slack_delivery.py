@@ -394,13 +394,12 @@ class DeliveryWorker:
         _count_given_up(row, code)
 
     def _finish(self, row: SlackOutbox, after: Callable[[Any], None] | None = None) -> None:
+        """Mark the row delivered and, unless another worker already had, run `after` in the
+        same transaction."""
         with self.services.db.write() as session:
-            stored = outbox_store.get(session, row.id)
-            if stored is None or stored.done_at is not None:
-                return
-            if after is not None:
+            now = self.services.clock()
+            if outbox_store.finish(session, row_id=row.id, kind=row.kind, now=now) and after:
                 after(session)
-            outbox_store.mark_done(session, stored, now=self.services.clock())
 
     def _lead(self, lead_id: int | None) -> Lead:
         with self.services.db.read() as session:

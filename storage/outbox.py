@@ -465,6 +465,25 @@ def mark_done(session: Session, row: SlackOutbox, *, now: datetime) -> None:
     session.flush()
 
 
+def finish(session: Session, *, row_id: int, kind: str, now: datetime) -> bool:
+    """`mark_done` for a row not read in this transaction, in one UPDATE on the connection
+    (every delivered row runs it); False when the row is gone or already done (another worker
+    finished it), and nothing changed."""
+    statement = _FINISH_FORGETTING if kind == OutboxKind.REPLACE_CARD else _FINISH
+    return (
+        session.connection().execute(statement, {"row_id": row_id, "now": now}).first() is not None
+    )
+
+
+_FINISH = (
+    update(SlackOutbox)
+    .where(SlackOutbox.id == bindparam("row_id"), SlackOutbox.done_at.is_(None))
+    .values(done_at=bindparam("now"), locked_until=None, lease_owner=None)
+    .returning(SlackOutbox.id)
+)
+_FINISH_FORGETTING = _FINISH.values(payload={})  # as `mark_done`: the response_url goes
+
+
 def mark_failed(session: Session, row: SlackOutbox, *, error: str, retry_at: datetime) -> None:
     row.last_error = error[:2000]
     row.next_attempt_at = retry_at
