@@ -415,7 +415,7 @@ def _routing(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
         lines = [
             "Not routed by the rotation: its route posts to the channel, where the first "
             "rep to click Accept takes it."
-            if route is None or not route.assigns
+            if route is None or not route.uses_pool
             else "Not routed by the rotation: it had moved on before routing could pick a rep."
         ]
     title = f"How {lead_label(lead)} was routed"

@@ -307,9 +307,9 @@ ROUTED = "route"
 
 def record_routing(
     session: Session, *, lead: Lead, actor: Actor, details: dict[str, Any], now: datetime
-) -> None:
-    """Audit routing's decision about the lead: an event whose status stays as it is."""
-    lead_store.add_event(session, _event(lead, ROUTED, lead.status, actor, now, details))
+) -> int:
+    """Audit routing's decision about the lead: an event whose status stays as it is; its id."""
+    return lead_store.add_event(session, _event(lead, ROUTED, lead.status, actor, now, details))
 
 
 # The statuses of leads kept for marketing, whose score new data (or age) may change.
@@ -429,7 +429,7 @@ class Lifecycle:
             now=now,
             to=S.ACCEPTED,
             values={"owner_id": actor.id, "accepted_at": now},
-            check=_unclaimed,
+            check=_both(_unclaimed, _not_offered_to_another(actor)),
             clicked=clicked,
         )
         outbox.direct_message(session, lead=lead, user_id=actor.id, kind=DmKind.OWNER, now=now)
@@ -462,7 +462,7 @@ class Lifecycle:
                 "rejected_at": now,
             },
             details={"reason": reason, "note": note},
-            check=_unclaimed_or_owned_by(actor),
+            check=_both(_unclaimed_or_owned_by(actor), _not_offered_to_another(actor)),
         )
         report_facts.record_rejection(session, lead=lead, reason=reason, note=note, now=now)
         outbox.direct_message(session, lead=lead, user_id=actor.id, kind=DmKind.REJECTED, now=now)
@@ -712,6 +712,8 @@ class Lifecycle:
             if check is not None:
                 check(lead)
             seen_status, seen_owner = lead.status, lead.owner_id
+            if lead.offered_to is not None and action != Action.POST:
+                values = {**values, "offered_to": None}  # any move but posting ends an offer
             facts = report_facts.on_transition(
                 lead, action, values, actor_id=actor.id, now=now, policies=self.policies
             )
@@ -726,6 +728,7 @@ class Lifecycle:
                 lead_id,
                 status=seen_status,
                 owner_id=seen_owner,
+                offer_tries=lead.offer_tries,
                 values={
                     **values,
                     **facts,
@@ -844,6 +847,41 @@ def _unclaimed(lead: Lead) -> None:
     """An escalated lead whose policy did not reopen it still belongs to its owner."""
     if lead.owner_id is not None:
         raise _claimed_by(lead)
+
+
+def _both(first: Check, second: Check) -> Check:
+    def check(lead: Lead) -> None:
+        first(lead)
+        second(lead)
+
+    return check
+
+
+def _not_offered_to_another(actor: Actor) -> Check:
+    """A lead offered to one rep (bot.offers) is theirs to take or pass, nobody else's."""
+
+    def check(lead: Lead) -> None:
+        if lead.offered_to is not None and lead.offered_to != actor.id:
+            raise offer_ended(lead)
+
+    return check
+
+
+def offer_ended(lead: Lead) -> InvalidTransition:
+    """The refusal of a click on an offer that is not (or no longer) the clicker's: one line
+    saying where the lead is now."""
+    label = lead_label(lead)
+    if lead.offered_to is not None:
+        text = f"{label} is offered to {mention(lead.offered_to)} now; nothing was changed."
+    else:
+        if lead.owner_id is not None:
+            where = f"it is {mention(lead.owner_id)}'s"
+        elif lead.status in (S.NEW, S.OPEN, S.ESCALATED):
+            where = "it is open to every rep in the channel"
+        else:
+            where = f"it is {lead.status.value}"
+        text = f"The offer of {label} has ended: {where}; nothing was changed."
+    return InvalidTransition(text, lead_id=lead.id, status=lead.status, owner_id=lead.owner_id)
 
 
 def _unclaimed_or_owned_by(actor: Actor) -> Check:

@@ -25,6 +25,7 @@ class DmKind(StrEnum):
     ESCALATION = "escalation"  # to a manager (and in the card's thread): an SLA was breached
     TAKEN = "taken"  # to a rep: someone else reassigned or reopened their lead
     REJECTED = "rejected"  # to whoever rejected the lead: what they did, and an Undo
+    OFFER = "offer"  # to the rep a lead is offered to (bot.offers): Accept or Pass
 
 
 class ExportedReport(StrEnum):

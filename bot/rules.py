@@ -257,18 +257,22 @@ class WorkingHours(_Strict):
 class Route(_Strict):
     """Where matching leads go (every lead, without `match`), and how a rep gets them:
     `channel`, the first click in the channel wins; `assign`, the rotation of `pool` picks the
-    rep (bot.assignment) and the card shows them as the owner."""
+    rep (bot.assignment) and the card shows them as the owner; `offer`, the rotation picks a
+    rep who may take it or pass, `offer_tries` reps at most, each for `offer_timeout` of wall
+    clock (bot.offers), before the channel's first click wins."""
 
     name: str | None = Field(default=None, min_length=1, max_length=64)
     match: LeadMatch | None = None
     channel: ChannelId
-    mode: Literal["channel", "assign"] = "channel"
+    mode: Literal["channel", "assign", "offer"] = "channel"
     pool: list[UserId] = Field(default_factory=list)
     weights: dict[str, Annotated[float, Field(gt=0, le=100)]] = Field(default_factory=dict)
     capacity: int | None = Field(default=None, ge=1, le=1000)
     working_hours: WorkingHours | None = None
     timezones: dict[str, str] = Field(default_factory=dict)  # a rep's own zone, by user ID
     team_leads: list[UserId] = Field(default_factory=list)  # may set the pool's availability
+    offer_timeout: WindowField = Window(5, "m")
+    offer_tries: int = Field(default=3, ge=1, le=100)
 
     @field_validator("timezones")
     @classmethod
@@ -279,8 +283,10 @@ class Route(_Strict):
 
     @model_validator(mode="after")
     def _workable_pool(self) -> Route:
-        if self.mode == "assign" and not self.pool:
-            raise ValueError(f'route to {self.channel}: mode = "assign" needs a `pool` of reps')
+        if self.uses_pool and not self.pool:
+            raise ValueError(
+                f'route to {self.channel}: mode = "{self.mode}" needs a `pool` of reps'
+            )
         for key, named in (("weights", self.weights), ("timezones", self.timezones)):
             strangers = sorted(set(named) - set(self.pool))
             if strangers:
@@ -295,8 +301,15 @@ class Route(_Strict):
         return self.name or self.channel
 
     @property
-    def assigns(self) -> bool:
-        return self.mode == "assign"
+    def uses_pool(self) -> bool:
+        """Whether the rotation of `pool` routes the route's leads (else: the channel)."""
+        return self.mode in ("assign", "offer")
+
+    @property
+    def offer_wait(self) -> timedelta:
+        """How long an offer waits for its rep: wall clock (a day is 24 hours), since a rep is
+        offered a lead only while on shift."""
+        return self.offer_timeout.as_timedelta(timedelta(days=1))
 
     def rep_rules(self, team_timezone: str) -> RepRules:
         return RepRules(

@@ -77,10 +77,12 @@ def enter_status(
     also: Sequence[dict[str, Any]] = (),
 ) -> None:
     """The lead (as the move wrote it) just reached its status: with its `windows`, cancel the
-    timers pending and add the new cycle's (None: the move keeps them). The move's other
-    timers (`also`) are added in the same statement."""
+    timers pending (but the timeout of an offer the move left running: bot.offers) and add the
+    new cycle's (None: the move keeps them). The move's other timers (`also`) are added in the
+    same statement."""
     if windows is not None:
-        timer_store.cancel_pending(session, lead_id=lead.id, now=now)
+        offered = TimerKind.OFFER_TIMEOUT if lead.offered_to is not None else None
+        timer_store.cancel_pending(session, lead_id=lead.id, now=now, sparing=offered)
     cycle = [
         {"lead_id": lead.id, "kind": kind, "cycle": lead.sla_cycle, "due_at": due_at}
         for kind, due_at in (windows.timers if windows is not None else ())

@@ -16,6 +16,7 @@ class ActionId(StrEnum):
     REOPEN = "lead.reopen"
     ASSIGN_TO = "lead.assign_to"  # a user picker; its block id carries the lead id
     UNDO = "lead.undo"  # its value is the id of the event to undo
+    PASS = "lead.pass"  # the rep a lead is offered to hands it on (bot.offers)
 
 
 # The block holding an escalation's Assign to… picker: this prefix, then the lead id (a

@@ -8,7 +8,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import lifecycle, notices, outbox
+from bot import lifecycle, notices, offers, outbox
 from bot.commands import lead_number
 from bot.errors import BatonError, InvalidInput, InvalidTransition, NotAllowed
 from bot.home import request_home
@@ -80,6 +80,15 @@ def register(app: App, services: Services, roles: RoleResolver, assignees: Assig
     def on_lead_contacted(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         transition(services.lifecycle.mark_contacted, body)
+
+    @app.action(ActionId.PASS)
+    def on_lead_pass(ack: Ack, body: dict[str, Any]) -> None:
+        """The rep a lead is offered to hands it on to the next rep (bot.offers)."""
+        ack()
+        transition(
+            lambda session, **move: offers.pass_offer(session, rules=rules, reason=None, **move),
+            body,
+        )
 
     @app.action(ActionId.REOPEN)
     def on_lead_reopen(ack: Ack, body: dict[str, Any]) -> None:

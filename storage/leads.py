@@ -78,6 +78,16 @@ def lock_lead(session: Session, lead_id: int) -> Lead:
     ).one()
 
 
+def lock_lead_unless_busy(session: Session, lead_id: int) -> Lead | None:
+    """`lock_lead`, or None at once when another transaction holds the row (PostgreSQL), for a
+    job that holds other locks (a due timer's) and must not wait for a move that may be
+    waiting for them."""
+    return session.scalars(
+        select(Lead).where(Lead.id == lead_id).with_for_update(skip_locked=True),
+        execution_options={"populate_existing": True},
+    ).one_or_none()
+
+
 def detached_copy(lead: Lead) -> Lead:
     """The lead's columns as they are now, in an object no session tracks: what stays true of
     it after the row changes later in the transaction."""
@@ -171,9 +181,11 @@ def update_lead_if_unchanged(
     *,
     status: LeadStatus,
     owner_id: str | None,
+    offer_tries: int,
     values: Mapping[str, Any],
 ) -> Lead | None:
-    """Change a lead only if its status and owner are still those the caller saw; else None.
+    """Change a lead only if its status, owner and offer (bot.offers counts each one made) are
+    still those the caller saw; else None.
 
     A compare-and-set inside the UPDATE itself: when two requests race, exactly one row update
     wins (PostgreSQL re-checks the WHERE after waiting for the other writer; SQLite serialises
@@ -183,7 +195,9 @@ def update_lead_if_unchanged(
     counted = tuple(sorted(name for name, value in values.items() if value is COUNT_UP))
     given = tuple(sorted(name for name, value in values.items() if value is not COUNT_UP))
     parameters = {f"new_{name}": values[name] for name in given}
-    parameters.update(lead_id=lead_id, seen_status=status, seen_owner=owner_id)
+    parameters.update(
+        lead_id=lead_id, seen_status=status, seen_owner=owner_id, seen_offer=offer_tries
+    )
     tracked = _tracked(session, lead_id)  # then its copy is refreshed, as its holder expects
     statement = _compare_and_set(given, counted, owner_known=owner_id is not None, orm=tracked)
     if tracked:
@@ -208,7 +222,7 @@ def _compare_and_set(
     return (
         update(Lead)
         .where(Lead.id == bindparam("lead_id"), Lead.status == bindparam("seen_status"))
-        .where(owner_matches)
+        .where(owner_matches, Lead.offer_tries == bindparam("seen_offer"))
         .values(values)
         # The whole row, as the entity (`orm`) or as columns: no second SELECT.
         .returning(*((Lead,) if orm else _LEAD_COLUMNS))

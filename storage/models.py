@@ -164,6 +164,11 @@ class Lead(Base):
 
     # Handoff state.
     owner_id: Mapped[str | None] = mapped_column(String(32))
+    # The rep the lead is offered to now (a route in `offer` mode: bot.offers), who alone may
+    # claim it; and how many offers it has had, which names the current one (its timeout's
+    # cycle, the compare-and-set every move makes, so a click on a stale offer loses).
+    offered_to: Mapped[str | None] = mapped_column(String(32))
+    offer_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     rejected_by: Mapped[str | None] = mapped_column(String(32))
     reject_reason: Mapped[str | None] = mapped_column(String(64))
     reject_note: Mapped[str | None] = mapped_column(Text)
@@ -390,6 +395,7 @@ class TimerKind(enum.StrEnum):
     FOLLOW_UP_REMINDER = "follow_up_reminder"
     FOLLOW_UP_BREACH = "follow_up_breach"
     UNDO_CLOSES = "undo_closes"  # not an SLA window: the Undo beside an accept or reject lapses
+    OFFER_TIMEOUT = "offer_timeout"  # not an SLA window: an offer passes on (cycle: its try)
 
 
 class SlaTimer(Base):
@@ -521,10 +527,12 @@ class RepAway(Base):
 
 class RotationPointer(Base):
     """A rep's place in a route pool's rotation (bot.rotation): kept per pool and rep, so a
-    rep leaving or joining a pool leaves everyone else's place as it was."""
+    rep leaving or joining a pool leaves everyone else's place as it was. A row without a
+    pointer is a rep new to the pool, written first so that routing has a row to lock even for
+    a pool's very first lead (storage.routing.pointers)."""
 
     __tablename__ = "rotation_pointers"
 
     pool: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    pointer: Mapped[float] = mapped_column(Float)
+    pointer: Mapped[float | None] = mapped_column(Float)

@@ -3,7 +3,7 @@ not yet contacted leads each rep holds."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,10 +15,15 @@ from storage.leads import HELD
 from storage.models import Lead, RepAway, RotationPointer
 
 
+def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> Any:
+    """An INSERT of `rows` in the database's own dialect, which can say what a conflict does."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).values(rows)
+
+
 def _upsert(session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
     """Insert `rows`, or update the row already holding their keys."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(model).values(rows)
+    statement = _insert(session, model, rows)
     changed = {name: statement.excluded[name] for name in rows[0] if name not in keys}
     session.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed))
 
@@ -46,15 +51,26 @@ def mark_back(session: Session, *, user_id: str) -> bool:
     return removed is not None
 
 
-def pointers(session: Session, *, pool: str) -> dict[str, float]:
-    """The pool's pointers by rep, locked until the transaction ends on PostgreSQL, so two
-    leads routed at once through one pool move the rotation one after the other."""
+def pointers(session: Session, *, pool: str, reps: Sequence[str]) -> dict[str, float]:
+    """The pool's pointers by rep (a rep new to the pool has none), locked until the
+    transaction ends, so two leads routed at once through one pool move the rotation one
+    after the other (SQLite's single writer does that by itself).
+
+    Every rep of `reps` first gets a row (empty for a newcomer; nothing changes for a rep who
+    has one): a pool's very first lead then finds rows to lock, as every later one does. Two
+    processes routing it at once meet on the insert, the second waiting for the first's
+    commit, and lock the rows in one order (by rep), so neither can pick a rep the other just
+    picked, nor deadlock."""
+    if reps:
+        newcomers = [{"pool": pool, "user_id": rep, "pointer": None} for rep in reps]
+        session.execute(_insert(session, RotationPointer, newcomers).on_conflict_do_nothing())
     rows = session.execute(
         select(RotationPointer.user_id, RotationPointer.pointer)
         .where(RotationPointer.pool == pool)
+        .order_by(RotationPointer.user_id)
         .with_for_update()
     )
-    return {user_id: pointer for user_id, pointer in rows}
+    return {user_id: pointer for user_id, pointer in rows if pointer is not None}
 
 
 def save_pointers(session: Session, *, pool: str, pointers: Mapping[str, float]) -> None:

@@ -33,8 +33,21 @@ _CANCEL_PENDING = (
 )
 
 
-def cancel_pending(session: Session, *, lead_id: int, now: datetime) -> None:
-    session.connection().execute(_CANCEL_PENDING, {"of_lead": lead_id, "cancelled": now})
+def cancel_pending(
+    session: Session,
+    *,
+    lead_id: int,
+    now: datetime,
+    only: str | None = None,
+    sparing: str | None = None,
+) -> None:
+    """Cancel the lead's pending timers: all, `only` those of one kind, or all but `sparing`'s."""
+    statement = _CANCEL_PENDING
+    if only is not None:
+        statement = statement.where(SlaTimer.kind == only)
+    if sparing is not None:
+        statement = statement.where(SlaTimer.kind != sparing)
+    session.connection().execute(statement, {"of_lead": lead_id, "cancelled": now})
 
 
 def take_due(session: Session, *, now: datetime, limit: int) -> Sequence[SlaTimer]:
@@ -59,6 +72,12 @@ def take_due(session: Session, *, now: datetime, limit: int) -> Sequence[SlaTime
         timer.fired_at = now
     session.flush()
     return timers
+
+
+def put_back(session: Session, timer: SlaTimer) -> None:
+    """A timer taken by `take_due` that could not act now: the next sweep takes it again."""
+    timer.fired_at = None
+    session.flush()
 
 
 def list_for_lead(session: Session, lead_id: int) -> Sequence[SlaTimer]:

@@ -115,7 +115,12 @@ def test_socket_mode_needs_no_signing_secret() -> None:
         ('[hours]\nholidays = "XX"', "hours: unknown holiday country 'XX'"),
         ('[hours]\nholiday_subdivision = "NY"', "'NY' given without a country"),
         ('[[routes]]\nchannel = "C0SALES0001"\nmode = "assign"', "needs a `pool` of reps"),
-        ('[[routes]]\nchannel = "C0SALES0001"\nmode = "offer"', "routes[0].mode"),
+        ('[[routes]]\nchannel = "C0SALES0001"\nmode = "offer"', 'mode = "offer" needs a `pool`'),
+        ('[[routes]]\nchannel = "C0SALES0001"\nmode = "owner"', "routes[0].mode"),
+        (
+            '[[routes]]\nchannel = "C0SALES0001"\npool = ["U0REP000001"]\noffer_timeout = "5s"',
+            "routes[0].offer_timeout",
+        ),
         ('[[routes]]\nchannel = "C0SALES0001"\npool = ["sam"]', "routes[0].pool[0]"),
         (
             '[[routes]]\nchannel = "C0SALES0001"\npool = ["U0REP000001"]\n'
