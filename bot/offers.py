@@ -45,12 +45,21 @@ def offer_new_leads(
     pool.save()
 
 
+def ensure_offered(session: Session, *, lead_id: int, actor: Actor) -> Lead:
+    """The lead, if it is offered to `actor` now: Pass asks for a reason first, and an offer
+    that ended meanwhile is refused before the rep fills in the form, not after."""
+    lead = require(session, lead_id)
+    if lead.offered_to != actor.id or lead.status not in OFFERABLE:
+        raise offer_ended(lead)
+    return lead
+
+
 def pass_offer(
     session: Session, *, rules: Rules, lead_id: int, actor: Actor, reason: str | None, now: datetime
 ) -> Lead:
     """The rep the lead is offered to passes it on (with an optional reason, audited); a Pass
     on an offer that is not theirs (any more) is refused, changing nothing."""
-    require(session, lead_id)
+    ensure_offered(session, lead_id=lead_id, actor=actor)
     lead = lead_store.lock_lead(session, lead_id)
     if lead.offered_to != actor.id or lead.status not in OFFERABLE:
         raise offer_ended(lead)

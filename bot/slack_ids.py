@@ -28,6 +28,7 @@ class ViewId(StrEnum):
     """The `callback_id` of each modal; its `private_metadata` carries the lead id."""
 
     REJECT = "lead.reject.submit"
+    PASS = "lead.pass.submit"  # an offered lead handed on, with an optional reason
     DETAILS = "lead.details.view"  # has no submit: it only shows
 
 
@@ -36,3 +37,6 @@ REASON_BLOCK = "reason"
 REASON_ACTION = "reason_select"
 NOTE_BLOCK = "note"
 NOTE_ACTION = "note_input"
+# The pass modal's one input, its optional reason.
+PASS_REASON_BLOCK = "pass_reason"
+PASS_REASON_ACTION = "pass_reason_input"

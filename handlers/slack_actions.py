@@ -14,7 +14,13 @@ from bot.errors import BatonError, InvalidInput, InvalidTransition, NotAllowed
 from bot.home import request_home
 from bot.lead_details import lead_details
 from bot.lifecycle import Action, Actor
-from bot.modals import parse_reject_submission, reject_errors, reject_modal
+from bot.modals import (
+    parse_pass_submission,
+    parse_reject_submission,
+    pass_modal,
+    reject_errors,
+    reject_modal,
+)
 from bot.slack_ids import ASSIGN_BLOCK_PREFIX, REASON_ACTION, REASON_BLOCK, ActionId, ViewId
 from bot.slack_text import lead_label
 from handlers.roles import AssigneeCheck, RoleResolver
@@ -82,13 +88,29 @@ def register(app: App, services: Services, roles: RoleResolver, assignees: Assig
         transition(services.lifecycle.mark_contacted, body)
 
     @app.action(ActionId.PASS)
-    def on_lead_pass(ack: Ack, body: dict[str, Any]) -> None:
-        """The rep a lead is offered to hands it on to the next rep (bot.offers)."""
+    def on_lead_pass(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """The rep a lead is offered to asks to hand it on: the form for an optional reason."""
         ack()
-        transition(
-            lambda session, **move: offers.pass_offer(session, rules=rules, reason=None, **move),
-            body,
-        )
+        lead_id, who = clicked(body)
+        with services.db.read() as session:
+            lead = offers.ensure_offered(session, lead_id=lead_id, actor=who)
+            view = pass_modal(lead)
+            expired = notices.form_expired(lead, button="Pass", form="the Pass form")
+        open_modal(client, body, view, expired)
+
+    @app.view(ViewId.PASS)
+    def on_lead_pass_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The lead goes to the next rep (bot.offers); a refusal shows in the form."""
+        with services.unit_of_work() as session:
+            offers.pass_offer(
+                session,
+                rules=rules,
+                lead_id=lead_id_of(view.get("private_metadata")),
+                actor=actor(body["user"]["id"]),
+                reason=parse_pass_submission(view["state"]["values"]),
+                now=services.clock(),
+            )
+        ack()
 
     @app.action(ActionId.REOPEN)
     def on_lead_reopen(ack: Ack, body: dict[str, Any]) -> None:
