@@ -10,6 +10,7 @@ from slack_sdk.models.blocks import ActionsBlock
 from sqlalchemy.orm import Session
 
 from bot import delivery_failures, outbox, reply_blocks
+from bot.funnel_blocks import funnel_section
 from bot.lifecycle import Actor
 from bot.periods import Period, parse_period
 from bot.reports import handoff_stats, rejection_feedback, rejections_in
@@ -23,6 +24,7 @@ from storage.models import Lead, LeadStatus
 
 HOME_LIST = 8
 TREND_WEEKS = 4
+FUNNEL_PERIOD = "30d"  # long enough for leads to move down the funnel
 
 
 def home_opened(session: Session, *, event_id: str, actor: Actor, now: datetime) -> bool:
@@ -92,6 +94,7 @@ def _manager(
         *reply_blocks.stats_blocks(
             stats, title=reply_blocks.HANDOFF_NUMBERS, times=reply_blocks.times_counted(rules)
         ),
+        *_funnel(session, rules=rules, now=now, zone=zone),
     ]
 
 
@@ -113,7 +116,16 @@ def _marketer(
         reply_blocks.context(
             f"Rejections per week, last {TREND_WEEKS} weeks (oldest first): {', '.join(trend)}"
         ),
+        *_funnel(session, rules=rules, now=now, zone=zone),
     ]
+
+
+def _funnel(
+    session: Session, *, rules: Rules, now: datetime, zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """The last FUNNEL_PERIOD's funnel, for managers and marketers."""
+    period = parse_period(FUNNEL_PERIOD, now=now, timezone=zone)
+    return [{"type": "divider"}, *funnel_section(session, period=period, rules=rules)]
 
 
 def _with_owner_buttons(lead: Lead) -> list[dict[str, Any]]:

@@ -17,6 +17,8 @@ from bot.away import mark_away, mark_back
 from bot.cards import Message
 from bot.commands import LeadsCommand, Subcommand, UnclearCommand, echo
 from bot.errors import LeadNotFound, NotAllowed
+from bot.funnel import funnel_report
+from bot.funnel_blocks import funnel_blocks, funnel_title
 from bot.lead_history import history_line
 from bot.lifecycle import ROUTED, Actor, Lifecycle
 from bot.periods import DEFAULT_PERIOD, PERIODS_SHOWN, Period, parse_period
@@ -119,7 +121,7 @@ def answer(
 def writes(command: LeadsCommand) -> bool:
     """Whether answering `command` changes anything: a move, or a CSV export queued in the
     outbox."""
-    return COMMANDS[command.name].writes or command.as_csv
+    return COMMANDS[command.name].writes or command.as_csv or command.as_json
 
 
 def help_reply() -> Reply:
@@ -240,6 +242,18 @@ def _tune(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     return _reply(command, f"{title}: {period.label}", blocks)
 
 
+def _funnel(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    """How far the period's leads got, MQL to won, overall and by the grouping asked for."""
+    period = _period(command, asking)
+    if command.as_csv or command.as_json:
+        return _export(session, command, asking, period, outbox.ExportedReport.FUNNEL)
+    funnel = funnel_report(
+        session, period=period, timezone=ZoneInfo(asking.rules.hours.timezone), by=command.by
+    )
+    blocks = funnel_blocks(funnel, times=reply_blocks.times_counted(asking.rules))
+    return _reply(command, funnel_title(funnel), blocks)
+
+
 def _feedback(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     period = _period(command, asking)
     if command.as_csv:
@@ -256,6 +270,7 @@ def _feedback(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
 EXPORT_NAMES = {
     outbox.ExportedReport.FEEDBACK: "rejection feedback",
     outbox.ExportedReport.TUNING: "score tuning",
+    outbox.ExportedReport.FUNNEL: "funnel",
 }
 
 
@@ -266,7 +281,7 @@ def _export(
     period: Period,
     report: outbox.ExportedReport,
 ) -> Reply:
-    """Queue the report's rows as a CSV file for the asker's DMs, and say so."""
+    """Queue the report's rows as a CSV (or JSON) file for the asker's DMs, and say so."""
     outbox.feedback_file(
         session,
         user_id=asking.actor.id,
@@ -276,9 +291,12 @@ def _export(
         source=command.source,
         now=asking.now,
         report=report,
+        file_format="json" if command.as_json else "csv",
     )
-    name = EXPORT_NAMES[report]
-    return _sentence(command, f"The {name} for {period.label} is on its way to your DMs as a CSV.")
+    name, kind = EXPORT_NAMES[report], "JSON" if command.as_json else "CSV"
+    return _sentence(
+        command, f"The {name} for {period.label} is on its way to your DMs as a {kind}."
+    )
 
 
 def _assign(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
@@ -471,6 +489,15 @@ COMMANDS: dict[Subcommand, Usage] = {
         Audience.MANAGERS_AND_MARKETERS,
         more="; `csv` sends the rows to your DMs as a file",
         example="90d",
+    ),
+    Subcommand.FUNNEL: Usage(
+        "funnel [period] [by source|campaign|segment|cohort] [csv|json]",
+        "MQL → SQL → accepted → contacted → opportunity → won for the leads that entered in the "
+        "period: counts, conversion and median time per step, overall and by the grouping",
+        _funnel,
+        Audience.MANAGERS_AND_MARKETERS,
+        more="; `csv` or `json` sends every grouping to your DMs as a file",
+        example="90d by source",
     ),
     Subcommand.ASSIGN: Usage(
         "assign <lead> @rep",

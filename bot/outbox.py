@@ -33,6 +33,7 @@ class ExportedReport(StrEnum):
 
     FEEDBACK = "feedback"  # one row per rejection (bot.reports.feedback_rows)
     TUNING = "tuning"  # one row per score band, rule and source (bot.tuning.tuning_rows)
+    FUNNEL = "funnel"  # everyone's funnel, then one row per group (bot.funnel.funnel_rows)
 
 
 class Chart(StrEnum):
@@ -289,9 +290,11 @@ def feedback_file(
     source: str | None,
     now: datetime,
     report: ExportedReport = ExportedReport.FEEDBACK,
+    file_format: str = "csv",
 ) -> None:
-    """Send someone a report's export as a file (`report`: the rejection feedback, or the
-    score tuning); the period is fixed now, the rows are read when it is sent."""
+    """Send someone a report's export as a file (`report`: the rejection feedback, the score
+    tuning or the funnel; `file_format`: csv, or json for the funnel); the period is fixed now,
+    the rows are read when it is sent."""
     outbox_store.add(
         session,
         kind=OutboxKind.FEEDBACK_FILE,
@@ -302,6 +305,7 @@ def feedback_file(
             "label": label,
             "source": source,
             "report": report.value,
+            "format": file_format,
         },
         now=now,
     )

@@ -35,6 +35,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot import cards, channel_posts, lead_history, lead_messages, outbox
 from bot.chart_files import chart_file
+from bot.funnel import funnel_rows
 from bot.home import home_view
 from bot.lifecycle import Actor
 from bot.reports import feedback_rows
@@ -42,7 +43,7 @@ from bot.rules import Rules
 from bot.tuning import TUNING_COLUMNS, tuning_report, tuning_rows
 from handlers import metrics, response_urls
 from handlers.delivery_rounds import run_rounds
-from handlers.exports import feedback_csv, write_csv
+from handlers.exports import feedback_csv, funnel_file, write_csv
 from handlers.services import Services
 from handlers.slack_errors import PERMANENT_ERRORS, TOKEN_ERRORS
 from storage import lead_messages as message_store
@@ -692,14 +693,19 @@ class DeliveryWorker:
         self._finish(row)
 
     def _feedback_file(self, row: SlackOutbox) -> None:
-        """A report's export as a CSV file in the asker's DMs (the rejection feedback unless
-        the row names another report)."""
+        """A report's export as a file in the asker's DMs (the rejection feedback unless the
+        row names another report; CSV unless it says JSON)."""
         assert row.user_id is not None
         payload = row.payload
         period = outbox.queued_period(payload)
         report = outbox.ExportedReport(payload.get("report", outbox.ExportedReport.FEEDBACK))
         with self.services.db.read() as session:
-            if report == outbox.ExportedReport.TUNING:
+            if report == outbox.ExportedReport.FUNNEL:
+                zone = ZoneInfo(self.rules.hours.timezone)
+                rows = funnel_rows(session, period=period, timezone=zone)
+                content, title = funnel_file(rows, payload.get("format", "csv")), "Funnel"
+                summary = f"everyone and {len(rows) - 1} sources, campaigns, segments and months."
+            elif report == outbox.ExportedReport.TUNING:
                 tuned = tuning_report(
                     session, period=period, model=self.rules.scoring, reasons=self.rules.reasons
                 )
@@ -717,7 +723,7 @@ class DeliveryWorker:
         self.clients.poster.files_upload_v2(
             channel=channel,
             content=content,
-            filename=f"baton-{report.value}-{days}.csv",
+            filename=f"baton-{report.value}-{days}.{payload.get('format', 'csv')}",
             title=f"{title}, {period.label}",
             initial_comment=f"{title}, {period.label}: {summary}",
         )
