@@ -98,16 +98,11 @@ def funnel_report(
     """The funnel of the leads that entered in `period`, and by `by` if given; months are the
     team's (`timezone`) calendar months."""
     total = _groups(session, period, None, timezone)
-    groups = [] if by is None else _groups(session, period, by, timezone)
-    if by == "cohort":
-        groups.sort(key=lambda group: group.label)
-    else:
-        groups.sort(key=lambda group: (-group.entered, group.label == NO_SOURCE, group.label))
     return Funnel(
         period=period,
-        total=total[0] if total else _empty(""),
+        total=total[0] if total else _group("", {}, {}),
         by=by,
-        groups=groups,
+        groups=[] if by is None else _groups(session, period, by, timezone),
     )
 
 
@@ -117,8 +112,7 @@ def funnel_rows(session: Session, *, period: Period, timezone: ZoneInfo) -> list
     report = funnel_report(session, period=period, timezone=timezone)
     rows = [_row("all", "", report.total)]
     for by in GROUPINGS:
-        grouped = funnel_report(session, period=period, timezone=timezone, by=by)
-        rows += [_row(by, group.label, group) for group in grouped.groups]
+        rows += [_row(by, group.label, group) for group in _groups(session, period, by, timezone)]
     return rows
 
 
@@ -139,6 +133,8 @@ def months_of(period: Period, timezone: ZoneInfo) -> list[tuple[str, datetime]]:
 def _groups(
     session: Session, period: Period, by: str | None, timezone: ZoneInfo
 ) -> list[FunnelGroup]:
+    """The period's funnel per group of `by` (None: everyone, as one group), most MQLs first
+    (months oldest first): the counts in one statement, then each step's medians in one."""
     key = funnel_store.group_key(by, months_of(period, timezone))
     start, end = period.start, period.end
     counts = {
@@ -148,7 +144,7 @@ def _groups(
     for stage, value in funnel_store.stage_times(session).items():
         rows = funnel_store.median_by_group(session, start=start, end=end, key=key, value=value)
         medians[stage] = {row.key: row.value for row in rows}
-    return [
+    groups = [
         _group(
             _label(by, key_value),
             row._mapping,
@@ -156,6 +152,11 @@ def _groups(
         )
         for key_value, row in counts.items()
     ]
+    if by == "cohort":
+        groups.sort(key=lambda group: group.label)
+    else:
+        groups.sort(key=lambda group: (-group.entered, group.label == NO_SOURCE, group.label))
+    return groups
 
 
 def _group(label: str, counts: Mapping[Any, Any], medians: Mapping[str, int | None]) -> FunnelGroup:
@@ -167,10 +168,6 @@ def _group(label: str, counts: Mapping[Any, Any], medians: Mapping[str, int | No
         stages.append(Stage(name, count, rate, duration(medians.get(name))))
         previous = count
     return FunnelGroup(label, stages)
-
-
-def _empty(label: str) -> FunnelGroup:
-    return _group(label, {}, {})
 
 
 def _label(by: str | None, value: Any) -> str:

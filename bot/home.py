@@ -94,6 +94,7 @@ def _manager(
         *reply_blocks.stats_blocks(
             stats, title=reply_blocks.HANDOFF_NUMBERS, times=reply_blocks.times_counted(rules)
         ),
+        {"type": "divider"},
         *_funnel(session, rules=rules, now=now, zone=zone),
     ]
 
@@ -112,11 +113,12 @@ def _marketer(
     return [
         *reply_blocks.mql_blocks(mqls, mql_total, recycled, None, title=reply_blocks.MQL_TITLE),
         {"type": "divider"},
+        *_funnel(session, rules=rules, now=now, zone=zone),
+        {"type": "divider"},
         *reply_blocks.feedback_blocks(groups, title="Why sales rejected leads, last 30 days"),
         reply_blocks.context(
             f"Rejections per week, last {TREND_WEEKS} weeks (oldest first): {', '.join(trend)}"
         ),
-        *_funnel(session, rules=rules, now=now, zone=zone),
     ]
 
 
@@ -125,7 +127,7 @@ def _funnel(
 ) -> list[dict[str, Any]]:
     """The last FUNNEL_PERIOD's funnel, for managers and marketers."""
     period = parse_period(FUNNEL_PERIOD, now=now, timezone=zone)
-    return [{"type": "divider"}, *funnel_section(session, period=period, rules=rules)]
+    return funnel_section(session, period=period, rules=rules)
 
 
 def _with_owner_buttons(lead: Lead) -> list[dict[str, Any]]:

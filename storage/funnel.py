@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from storage.models import Lead, LeadStatus
-from storage.reports import CLAIMS
+from storage.reports import CLAIMS, period_range
 
 UNQUALIFIED = "unqualified"  # the scoring model's verdict under its MQL threshold
 GROUPINGS = ("source", "campaign", "segment", "cohort")
@@ -60,9 +60,10 @@ STAGES: dict[str, ColumnElement[bool]] = {
 }
 
 
-def entered(start: datetime, end: datetime) -> ColumnElement[bool]:
-    """The leads Baton stored in [start, end) (`ix_leads_created_at`)."""
-    return (Lead.created_at >= start) & (Lead.created_at < end)
+def entered(session: Session, start: datetime, end: datetime) -> ColumnElement[bool]:
+    """The leads Baton stored in [start, end), the planner steered for the period's size as
+    the handoff reports steer it (a day reads `ix_leads_created_at`, a year the table)."""
+    return period_range(session, Lead.created_at, start, end)
 
 
 def group_key(by: str | None, months: Sequence[tuple[str, datetime]]) -> ColumnElement[Any]:
@@ -84,7 +85,7 @@ def count_stages(
     """Per group: `key`, then how many of the period's leads reached each stage (named as
     STAGES), in one grouped statement."""
     flags = (case((condition, 1), else_=0).label(name) for name, condition in STAGES.items())
-    leads = _keyed(key, start, end, *flags)
+    leads = _keyed(session, key, start, end, *flags)
     return session.execute(
         select(leads.c.key, *(func.sum(leads.c[name]).label(name) for name in STAGES)).group_by(
             leads.c.key
@@ -102,7 +103,7 @@ def median_by_group(
 ) -> Sequence[Row[*tuple[Any, ...]]]:
     """Per group: `key`, `value` at the nearest rank ⌈n/2⌉ of the group's n non-null values
     (bot.reports.rank_of), and `n`."""
-    leads = _keyed(key, start, end, value.label("value"), where=value.is_not(None))
+    leads = _keyed(session, key, start, end, value.label("value"), where=value.is_not(None))
     ranked = select(
         leads.c.key,
         leads.c.value,
@@ -117,6 +118,7 @@ def median_by_group(
 
 
 def _keyed(
+    session: Session,
     key: ColumnElement[Any],
     start: datetime,
     end: datetime,
@@ -126,7 +128,9 @@ def _keyed(
     """The period's leads as a subquery of their group `key` and `columns`: grouped and
     partitioned on as a plain column, so PostgreSQL never has to match two renderings of an
     expression with bound values (a cohort's month bounds)."""
-    condition = entered(start, end) if where is None else entered(start, end) & where
+    condition = entered(session, start, end)
+    if where is not None:
+        condition = condition & where
     return select(key.label("key"), *columns).where(condition).subquery()
 
 
