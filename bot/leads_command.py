@@ -251,6 +251,19 @@ def _funnel(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
         session, period=period, timezone=ZoneInfo(asking.rules.hours.timezone), by=command.by
     )
     blocks = funnel_blocks(funnel, times=reply_blocks.times_counted(asking.rules))
+    if funnel.total.entered:  # a picture of nothing would say no more than the answer
+        outbox.feedback_file(
+            session,
+            user_id=asking.actor.id,
+            start=period.start,
+            end=period.end,
+            label=period.label,
+            source=None,
+            now=asking.now,
+            report=outbox.ExportedReport.FUNNEL_CHART,
+            by=command.by,
+        )
+        blocks.append(reply_blocks.context("The chart follows in your DMs."))
     return _reply(command, funnel_title(funnel), blocks)
 
 
@@ -496,7 +509,8 @@ COMMANDS: dict[Subcommand, Usage] = {
         "period: counts, conversion and median time per step, overall and by the grouping",
         _funnel,
         Audience.MANAGERS_AND_MARKETERS,
-        more="; `csv` or `json` sends every grouping to your DMs as a file",
+        writes=True,  # its chart is queued for the asker's DMs
+        more="; its chart, and with `csv` or `json` every grouping, arrive in your DMs as files",
         example="90d by source",
     ),
     Subcommand.ASSIGN: Usage(

@@ -34,6 +34,7 @@ class ExportedReport(StrEnum):
     FEEDBACK = "feedback"  # one row per rejection (bot.reports.feedback_rows)
     TUNING = "tuning"  # one row per score band, rule and source (bot.tuning.tuning_rows)
     FUNNEL = "funnel"  # everyone's funnel, then one row per group (bot.funnel.funnel_rows)
+    FUNNEL_CHART = "funnel_chart"  # the funnel by a grouping as a PNG (bot.funnel_chart)
 
 
 class Chart(StrEnum):
@@ -291,10 +292,11 @@ def feedback_file(
     now: datetime,
     report: ExportedReport = ExportedReport.FEEDBACK,
     file_format: str = "csv",
+    by: str | None = None,
 ) -> None:
     """Send someone a report's export as a file (`report`: the rejection feedback, the score
-    tuning or the funnel; `file_format`: csv, or json for the funnel); the period is fixed now,
-    the rows are read when it is sent."""
+    tuning, the funnel, or the funnel's chart by `by`; `file_format`: csv, or json for the
+    funnel); the period is fixed now, the rows are read when it is sent."""
     outbox_store.add(
         session,
         kind=OutboxKind.FEEDBACK_FILE,
@@ -306,6 +308,7 @@ def feedback_file(
             "source": source,
             "report": report.value,
             "format": file_format,
+            "by": by,
         },
         now=now,
     )

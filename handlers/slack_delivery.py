@@ -36,8 +36,10 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot import cards, channel_posts, lead_history, lead_messages, outbox
 from bot.chart_files import chart_file
 from bot.funnel import funnel_rows
+from bot.funnel_chart import funnel_chart_file
 from bot.home import home_view
 from bot.lifecycle import Actor
+from bot.periods import Period
 from bot.reports import feedback_rows
 from bot.rules import Rules
 from bot.tuning import TUNING_COLUMNS, tuning_report, tuning_rows
@@ -699,6 +701,9 @@ class DeliveryWorker:
         payload = row.payload
         period = outbox.queued_period(payload)
         report = outbox.ExportedReport(payload.get("report", outbox.ExportedReport.FEEDBACK))
+        if report == outbox.ExportedReport.FUNNEL_CHART:
+            self._funnel_chart(row, period)
+            return
         with self.services.db.read() as session:
             if report == outbox.ExportedReport.FUNNEL:
                 zone = ZoneInfo(self.rules.hours.timezone)
@@ -727,6 +732,28 @@ class DeliveryWorker:
             title=f"{title}, {period.label}",
             initial_comment=f"{title}, {period.label}: {summary}",
         )
+        self._finish(row)
+
+    def _funnel_chart(self, row: SlackOutbox, period: Period) -> None:
+        """`/leads funnel`'s chart as a PNG file in the asker's DMs (nothing when no lead
+        entered in the period)."""
+        assert row.user_id is not None
+        with self.services.db.read() as session:
+            drawn = funnel_chart_file(
+                session,
+                period=period,
+                timezone=ZoneInfo(self.rules.hours.timezone),
+                by=row.payload.get("by"),
+            )
+        if drawn is not None:
+            channel = self.clients.delivery.conversations_open(users=row.user_id)["channel"]["id"]
+            self.clients.poster.files_upload_v2(
+                channel=channel,
+                content=drawn.png,
+                filename=drawn.name,
+                title=drawn.title,
+                initial_comment=drawn.comment,
+            )
         self._finish(row)
 
     def _channel_chart(self, row: SlackOutbox) -> None:

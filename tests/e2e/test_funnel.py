@@ -89,12 +89,26 @@ def funnel_bot(start_bot: Callable[..., BatonServer], slack: SlackEmulator) -> B
     return bot
 
 
+def files(slack: SlackEmulator, who: str, ending: str) -> list[dict[str, Any]]:
+    """The files sent to `who`'s DMs whose name ends so."""
+    sent = [file for message in slack.dms(who) for file in message.get("files", [])]
+    return [file for file in sent if file["name"].endswith(ending)]
+
+
 def test_the_funnel_agrees_in_slack_app_home_the_digest_and_both_exports(
     funnel_bot: BatonServer, slack: SlackEmulator
 ) -> None:
     user: Callable[[str], SlackUser] = partial(slack_user, slack, funnel_bot)
     funnel = ask_late(user, slack, MARKETER, "funnel 7d")
     assert "*Funnel to revenue, last 7 days*\n" + EVERYONE in funnel
+    assert "The chart follows in your DMs." in funnel
+    (chart,) = slack.wait_for(lambda: files(slack, MARKETER, ".png"), timeout=30)
+    assert chart["name"].startswith("baton-funnel-")
+    comments = [message.get("text", "") for message in slack.dms(MARKETER)]
+    assert any(
+        c.startswith("Funnel to revenue, last 7 days, by source: each bar") for c in comments
+    )
+    assert slack.file_content(chart["id"]).startswith(b"\x89PNG\r\n\x1a\n")
     assert "to accepted and to contacted: as `/leads stats` counts them (by SLA policy)" in funnel
 
     by_source = ask_late(user, slack, MANAGER, "funnel 7d by source")
@@ -112,7 +126,7 @@ def test_the_funnel_agrees_in_slack_app_home_the_digest_and_both_exports(
         )
     assert send_digest_now(funnel_bot.services)
     settled(funnel_bot)
-    (digest,) = slack.messages(MARKETING_CHANNEL)
+    digest, _chart = slack.messages(MARKETING_CHANNEL)
     assert "*Funnel to revenue, last 7 days*\n" + EVERYONE in card_text(digest)
 
     # Both exports hold them too: everyone, then each source, campaign, segment and month.
@@ -120,12 +134,11 @@ def test_the_funnel_agrees_in_slack_app_home_the_digest_and_both_exports(
     assert "funnel for last 30 days is on its way to your DMs as a CSV" in ask_late(
         user, slack, MARKETER, "funnel 30d csv"
     )
-
-    def sent() -> list[dict[str, Any]]:
-        return [file for message in slack.dms(MARKETER) for file in message.get("files", [])]
-
-    files = slack.wait_for(lambda: sent() if len(sent()) == 2 else [])
-    by_name = {f["name"].rsplit(".", 1)[1]: f for f in files}
+    sent = slack.wait_for(
+        lambda: files(slack, MARKETER, ".json") and files(slack, MARKETER, ".csv")
+    )
+    assert sent
+    by_name = {kind: files(slack, MARKETER, f".{kind}")[0] for kind in ("json", "csv")}
     assert by_name["json"]["name"].startswith("baton-funnel-")
     rows = json.loads(slack.file_content(by_name["json"]["id"]))
     assert rows[0] == {
@@ -164,8 +177,9 @@ def test_the_funnel_agrees_in_slack_app_home_the_digest_and_both_exports(
 
 
 def test_bad_input_is_one_line_that_changes_nothing_and_a_rep_is_refused(
-    bot: BatonServer, slack: SlackEmulator
+    start_bot: Callable[..., BatonServer], slack: SlackEmulator
 ) -> None:
+    bot = start_bot(answer_within=0)  # what reaches the domain answers late, however busy
     user: Callable[[str], SlackUser] = partial(slack_user, slack, bot)
     usage = "Type `/leads funnel [period] [by source|campaign|segment|cohort] [csv|json]`"
     for typed, said in [
@@ -174,9 +188,11 @@ def test_bad_input_is_one_line_that_changes_nothing_and_a_rep_is_refused(
         ("funnel fortnight json", "`fortnight` is not a period such as `7d`"),
         ("funnel 7d by source extra", "`/leads funnel` does not take `extra`"),
     ]:
-        answer = user(MARKETER).slash_command("/leads", typed).json()["text"]
+        answer = user(MARKETER).slash_command("/leads", typed).json()["text"]  # in the ack
         assert said in answer and usage in answer and "\n" not in answer, answer
-    refused = user(REP_1).slash_command("/leads", "funnel 7d csv").json()["text"]
+    empty = ask_late(user, slack, MARKETER, "funnel 7d by source")
+    assert "No lead entered in this period." in empty and "chart" not in empty  # none of nothing
+    refused = ask_late(user, slack, REP_1, "funnel 7d csv")
     assert "`/leads funnel` is only for managers and marketers" in refused
     settled(bot)
     assert not [m for m in slack.dms(MARKETER) + slack.dms(REP_1) if m.get("files")]
