@@ -252,17 +252,7 @@ def _funnel(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     )
     blocks = funnel_blocks(funnel, times=reply_blocks.times_counted(asking.rules))
     if funnel.total.entered:  # a picture of nothing would say no more than the answer
-        outbox.feedback_file(
-            session,
-            user_id=asking.actor.id,
-            start=period.start,
-            end=period.end,
-            label=period.label,
-            source=None,
-            now=asking.now,
-            report=outbox.ExportedReport.FUNNEL_CHART,
-            by=command.by,
-        )
+        _queue_file(session, command, asking, period, outbox.ExportedReport.FUNNEL_CHART)
         blocks.append(reply_blocks.context("The chart follows in your DMs."))
     return _reply(command, funnel_title(funnel), blocks)
 
@@ -295,6 +285,21 @@ def _export(
     report: outbox.ExportedReport,
 ) -> Reply:
     """Queue the report's rows as a CSV (or JSON) file for the asker's DMs, and say so."""
+    _queue_file(session, command, asking, period, report)
+    name, kind = EXPORT_NAMES[report], "JSON" if command.as_json else "CSV"
+    return _sentence(
+        command, f"The {name} for {period.label} is on its way to your DMs as a {kind}."
+    )
+
+
+def _queue_file(
+    session: Session,
+    command: LeadsCommand,
+    asking: Asking,
+    period: Period,
+    report: outbox.ExportedReport,
+) -> None:
+    """Queue the report as a file for the asker's DMs, as the command asked for it."""
     outbox.feedback_file(
         session,
         user_id=asking.actor.id,
@@ -305,10 +310,7 @@ def _export(
         now=asking.now,
         report=report,
         file_format="json" if command.as_json else "csv",
-    )
-    name, kind = EXPORT_NAMES[report], "JSON" if command.as_json else "CSV"
-    return _sentence(
-        command, f"The {name} for {period.label} is on its way to your DMs as a {kind}."
+        by=command.by,
     )
 
 
