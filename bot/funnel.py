@@ -7,11 +7,12 @@ Definitions (docs/metrics.md, "The funnel"):
 - **The cohort**: the leads Baton stored (`created_at`) in the period, whatever became of them
   since, so a recent period's numbers still move as its leads advance.
 - **Stages**, each implying the ones before it: *MQL*, every lead but one the scoring model
-  still keeps under its MQL threshold; *SQL*, handed off (stored as an SQL, or promoted from an
-  MQL); *accepted*, claimed by a rep at some time (accepted or assigned, also after a first
-  reject and a reopen); *contacted*, marked contacted; *opportunity*, the CRM (or the owner)
-  opened a deal; *won*. A lead at a later stage counts as having passed the earlier ones (a
-  deal the CRM reports without a "mark contacted" was contacted).
+  still keeps (as an MQL or recycled) under its MQL threshold; *SQL*, handed off (stored as an
+  SQL, or promoted from an MQL; a recycled MQL is not); *accepted*, claimed by a rep at some
+  time (accepted or assigned, also after a first reject and a reopen); *contacted*, marked
+  contacted; *opportunity*, the CRM (or the owner) opened a deal; *won*. A lead at a later
+  stage counts as having passed the earlier ones (a deal the CRM reports without a "mark
+  contacted" was contacted).
 - **Conversion**: a stage's count over the previous stage's; **overall**: won over MQL; None
   when the previous stage holds no lead.
 - **Time per stage**: the nearest-rank median, over the leads that made the step, of the time

@@ -42,11 +42,13 @@ WON = Lead.status == LeadStatus.WON
 OPPORTUNITY = or_(Lead.opportunity_at.is_not(None), WON)
 CONTACTED = or_(Lead.contact_credit.is_not(None), OPPORTUNITY)
 ACCEPTED = or_(Lead.first_claimed_at.is_not(None), CONTACTED)
-SQL = or_(Lead.status != LeadStatus.MQL, ACCEPTED)
-# A lead still kept under the model's MQL threshold is not yet an MQL; every other lead is.
+# Marketing's still: an MQL, or one recycled (gone cold, back to nurture).
+KEPT = Lead.status.in_((LeadStatus.MQL, LeadStatus.RECYCLED))
+SQL = or_(not_(KEPT), ACCEPTED)
+# A lead kept under the model's MQL threshold is not yet an MQL; every other lead is.
 MQL = not_(
     and_(
-        Lead.status == LeadStatus.MQL,
+        KEPT,
         func.coalesce(Lead.score_explanation["verdict"].as_string(), "") == UNQUALIFIED,
     )
 )

@@ -12,7 +12,7 @@ contact below falls inside them, so business and wall-clock minutes agree).
 | A2   | webinar | Oct 20  | SQL; accepted 10 min, contacted 120 min; opportunity 4 days, lost |
 | A3   | webinar | Oct 20  | SQL; rejected                                                  |
 | M1   | ads     | Oct 20  | MQL, promoted 3 days later; accepted 20 min after its post     |
-| M2   | ads     | Oct 20  | MQL, still                                                     |
+| M2   | ads     | Oct 20  | MQL, recycled (gone cold): an MQL, not an SQL                  |
 | U1   | ads     | Oct 20  | under the MQL threshold, still: in no stage                    |
 | B1   | webinar | Nov 17  | SQL; accepted 40 min, contacted 30 min; opportunity 1 day, won 6 days |
 | B2   | (none)  | Nov 17  | SQL, still open                                                |
@@ -63,6 +63,7 @@ class Seeder:
         source: str | None,
         *,
         verdict: str | None = None,
+        recycled: bool = False,
         promoted_after: timedelta | None = None,
         accept: timedelta | None = None,
         reject: bool = False,
@@ -79,7 +80,11 @@ class Seeder:
                 now=entered.astimezone(UTC),
                 source=source,
                 campaign=f"{source} campaign" if source else None,
-                status=LeadStatus.MQL if held else LeadStatus.NEW,
+                status=LeadStatus.RECYCLED
+                if recycled
+                else LeadStatus.MQL
+                if held
+                else LeadStatus.NEW,
             )
             if verdict is not None:
                 lead.score_explanation = {"verdict": verdict, "total": 50, "contributions": []}
@@ -128,7 +133,7 @@ def seeded(db: Database) -> Database:
            closed=("lost", days))  # fmt: skip
     s.lead("A3", OCT, "webinar", reject=True)
     s.lead("M1", OCT, "ads", verdict="sql", promoted_after=3 * days, accept=minutes(20))
-    s.lead("M2", OCT, "ads", verdict="mql")
+    s.lead("M2", OCT, "ads", verdict="mql", recycled=True)
     s.lead("U1", OCT, "ads", verdict="unqualified")
     s.lead("B1", NOV, "webinar", accept=minutes(40), contact=minutes(30), opportunity=days,
            closed=("won", 6 * days))  # fmt: skip
