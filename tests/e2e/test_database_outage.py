@@ -166,7 +166,12 @@ def test_a_click_during_a_database_outage_is_acknowledged_and_the_rep_told_to_re
     assert_log_clean(caplog, "Freeze until May", "Late Lead", postgres.url)
     said = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
     told = [line for line in said if "told the sender of a Slack" in line]
-    background = [line for line in said if line not in told]
+    # APScheduler's own "skipped: maximum number of running instances" may repeat when a busy
+    # machine slows a sweep past its interval; Baton's workers must each say the outage once.
+    scheduler_said = {
+        record.getMessage() for record in caplog.records if record.name.startswith("apscheduler")
+    }
+    background = [line for line in said if line not in told and line not in scheduler_said]
     assert len(told) == 5  # one line per Slack request answered during the outage
     assert "could not answer through response_url: TimeoutError" in background
     assert len(background) == len(set(background))  # workers say it once, not once per try

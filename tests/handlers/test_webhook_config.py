@@ -31,6 +31,7 @@ def test_an_endpoint_subscribes_to_what_its_patterns_name_and_signs_with_every_s
     )
     (endpoint,) = config.rules.webhooks
     assert endpoint.event_types == [
+        "lead.recycled",
         "lead.rejected",
         "lead.released",
         "lead.reopened",
