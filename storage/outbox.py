@@ -262,6 +262,17 @@ def lease_due(
     return _lease(session, _due_of_kind(kind, limit), {"now": now}, lease=lease, owner=owner)
 
 
+def due_kinds(session: Session, *, now: datetime, kinds: Sequence[str]) -> set[str]:
+    """Which of `kinds` have a row due and leased by nobody: one look along
+    ix_slack_outbox_queue_by_kind, so a round leases only those lanes instead of asking each of
+    them (a card's round otherwise spent a third of its CPU finding seven method lanes empty).
+    A kind named may still lease nothing (a redraw waiting for another)."""
+    if not kinds:
+        return set()
+    parameters = {"now": now, "kinds": list(kinds)}
+    return set(session.connection().execute(_DUE_KINDS, parameters).scalars())
+
+
 @functools.cache
 def _due_of_kind(kind: str, limit: int) -> Select[SlackOutbox]:
     one_at_a_time = (~_other_redraw_leased(),) if kind in REDRAWS else ()
@@ -377,6 +388,16 @@ def _due() -> tuple[Any, ...]:
         or_(SlackOutbox.locked_until.is_(None), SlackOutbox.locked_until < now),
     )
 
+
+_DUE_KINDS = (
+    select(SlackOutbox.kind)
+    .where(
+        SlackOutbox.done_at.is_(None),
+        SlackOutbox.kind.in_(bindparam("kinds", expanding=True)),
+        *_due(),
+    )
+    .distinct()
+)
 
 _TAKE = (
     update(SlackOutbox)
