@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import manager_of_class
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.dml import ReturningInsert
 
 from storage.models import Lead, LeadEvent, LeadStatus
 
@@ -107,8 +108,15 @@ def get_leads_by_external_ids(session: Session, external_ids: Sequence[str]) -> 
     """The stored leads among these external_ids, by external_id."""
     if not external_ids:
         return {}
-    leads = session.scalars(select(Lead).where(Lead.external_id.in_(external_ids)))
+    leads = session.scalars(_LEADS_BY_EXTERNAL_IDS, {"external_ids": list(external_ids)})
     return {lead.external_id: lead for lead in leads}
+
+
+# Intake asks these for every group of leads: built once (building one cost more than running it).
+_LEADS_BY_EXTERNAL_IDS = select(Lead).where(
+    Lead.external_id.in_(bindparam("external_ids", expanding=True))
+)
+_LEADS_BY_IDS = select(Lead).where(Lead.id.in_(bindparam("ids", expanding=True)))
 
 
 _NEW_BY = Lead.external_id  # the unique key that tells a new lead from a stored one
@@ -124,34 +132,43 @@ def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[s
     """
     if not rows:
         return {}
-    if session.get_bind().dialect.name == "postgresql":
-        statement = _insert_from_json(rows).on_conflict_do_nothing(index_elements=[_NEW_BY])
-        ids = session.connection().execute(statement.returning(Lead.id)).scalars().all()
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        statement = _insert_from_json(tuple(rows[0]))
+        ids = connection.execute(statement, {"rows": _json_text(rows)}).scalars().all()
     else:  # SQLite: few multi-row statements (SQLAlchemy's "insertmanyvalues")
-        into = sqlite.insert(Lead).on_conflict_do_nothing(index_elements=[_NEW_BY])
-        ids = session.connection().execute(into.returning(Lead.id), list(rows)).scalars().all()
+        ids = connection.execute(_INSERT_NEW_SQLITE, list(rows)).scalars().all()
     if not ids:
         return {}
-    return {
-        lead.external_id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(ids)))
-    }
+    return {lead.external_id: lead for lead in session.scalars(_LEADS_BY_IDS, {"ids": ids})}
 
 
-def _insert_from_json(rows: Sequence[dict[str, Any]]) -> postgresql.Insert:
-    """`INSERT INTO leads (...) SELECT ... FROM json_to_recordset(:rows) AS r(name type, ...)`:
+_INSERT_NEW_SQLITE = (
+    sqlite.insert(Lead).on_conflict_do_nothing(index_elements=[_NEW_BY]).returning(Lead.id)
+)
+
+
+@functools.cache
+def _insert_from_json(names: tuple[str, ...]) -> ReturningInsert[int]:
+    """`INSERT INTO leads (names) SELECT ... FROM json_to_recordset(:rows) AS r(name type, ...)
+    ON CONFLICT DO NOTHING RETURNING id`, built once per set of columns:
     the rows travel as one JSON text, encoded in C, which the server takes apart by the
     columns' own types. As VALUES lists, a thousand leads are 25,000 parameters that psycopg
     parses anew each time and the server plans slowly; as one array per column (unnest),
     psycopg builds the arrays in Python element by element, about a fifth of a batch request's
     CPU time (py-spy), which json.dumps does in C."""
     table = Lead.__table__
-    names = list(rows[0])
     source = (
-        func.json_to_recordset(cast(bindparam("rows", _json_text(rows), type_=Text), JSON))
+        func.json_to_recordset(cast(bindparam("rows", type_=Text), JSON))
         .table_valued(*(column(name, table.c[name].type) for name in names))
         .render_derived(with_types=True)
     )
-    return postgresql.insert(Lead).from_select(names, select(*source.c))
+    return (
+        postgresql.insert(Lead)
+        .from_select(list(names), select(*source.c))
+        .on_conflict_do_nothing(index_elements=[_NEW_BY])
+        .returning(Lead.id)
+    )
 
 
 def _json_text(value: Any) -> str:
@@ -234,7 +251,10 @@ def add_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
     executemany on the connection; nobody reads their ids back, so no RETURNING has to match
     rows to them, and the ORM's bulk insert (a third of an intake group's time) is skipped."""
     if events:
-        session.connection().execute(insert(LeadEvent), list(events))
+        session.connection().execute(_ADD_EVENTS, list(events))
+
+
+_ADD_EVENTS = insert(LeadEvent)
 
 
 def add_event(session: Session, event: dict[str, Any]) -> int:

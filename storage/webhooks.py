@@ -49,7 +49,7 @@ def queue(session: Session, deliveries: Sequence[tuple[str, Event]]) -> None:
     """Queue each (endpoint, event), in this order, in one executemany."""
     if deliveries:
         session.connection().execute(
-            insert(WebhookDelivery),
+            _QUEUE,
             [
                 {
                     "endpoint": endpoint,
@@ -65,6 +65,9 @@ def queue(session: Session, deliveries: Sequence[tuple[str, Event]]) -> None:
                 for endpoint, event in deliveries
             ],
         )
+
+
+_QUEUE = insert(WebhookDelivery)  # built once: every lead and every move queues through it
 
 
 def sync_endpoints(session: Session, endpoints: Mapping[str, tuple[str, Sequence[str]]]) -> None:
