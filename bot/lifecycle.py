@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from bot import lead_updates, outbox, promotion, report_facts, sla_timers, webhooks
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.outbox import DmKind
+from bot.rep_directory import Directory, NoDirectory
 from bot.scoring import ScoringModel
 from bot.sla_policy import SlaPolicies
 from bot.slack_text import as_utc, lead_label, mention
@@ -271,10 +272,12 @@ def _promote(
 
 class Lifecycle:
     """The moves of a lead after it is stored, bound once to the team's SLA policies, so every
-    move starts or stops the SLA windows of the status it reaches and no caller passes them on."""
+    move starts or stops the SLA windows of the status it reaches and no caller passes them on.
+    `directory` is what Slack says of reps, for routing (the server binds Slack's)."""
 
-    def __init__(self, policies: SlaPolicies) -> None:
+    def __init__(self, policies: SlaPolicies, directory: Directory | None = None) -> None:
         self.policies = policies
+        self.directory: Directory = directory or NoDirectory()
 
     def card_posted(
         self,

@@ -257,17 +257,23 @@ class WorkingHours(_Strict):
 class Route(_Strict):
     """Where matching leads go (every lead, without `match`), and how a rep gets them:
     `channel`, the first click in the channel wins; `assign`, the rotation of `pool` picks the
-    rep (bot.assignment) and the card shows them as the owner."""
+    rep (bot.assignment) and the card shows them as the owner; `owner`, the lead's CRM owner
+    (its `owner_email`, as Slack knows them) gets it, else the route's `fallback` mode does."""
 
     name: str | None = Field(default=None, min_length=1, max_length=64)
     match: LeadMatch | None = None
     channel: ChannelId
-    mode: Literal["channel", "assign"] = "channel"
+    mode: Literal["channel", "assign", "owner"] = "channel"
+    fallback: Literal["channel", "assign"] = "channel"  # `owner` mode's, when the owner can't
     pool: list[UserId] = Field(default_factory=list)
     weights: dict[str, Annotated[float, Field(gt=0, le=100)]] = Field(default_factory=dict)
     capacity: int | None = Field(default=None, ge=1, le=1000)
     working_hours: WorkingHours | None = None
     timezones: dict[str, str] = Field(default_factory=dict)  # a rep's own zone, by user ID
+    # A rep whose Slack status (its emoji, or text it starts with) is one of these is away.
+    away_statuses: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list
+    )
     team_leads: list[UserId] = Field(default_factory=list)  # may set the pool's availability
 
     @field_validator("timezones")
@@ -279,8 +285,9 @@ class Route(_Strict):
 
     @model_validator(mode="after")
     def _workable_pool(self) -> Route:
-        if self.mode == "assign" and not self.pool:
-            raise ValueError(f'route to {self.channel}: mode = "assign" needs a `pool` of reps')
+        if self.rotates and not self.pool:
+            how = "assign" if self.mode == "assign" else 'owner", fallback = "assign'
+            raise ValueError(f'route to {self.channel}: mode = "{how}" needs a `pool` of reps')
         for key, named in (("weights", self.weights), ("timezones", self.timezones)):
             strangers = sorted(set(named) - set(self.pool))
             if strangers:
@@ -296,7 +303,13 @@ class Route(_Strict):
 
     @property
     def assigns(self) -> bool:
-        return self.mode == "assign"
+        """Whether Baton picks the rep (any mode but `channel`)."""
+        return self.mode != "channel"
+
+    @property
+    def rotates(self) -> bool:
+        """Whether the pool's rotation may pick the rep: `assign`, or `owner` falling back to it."""
+        return self.mode == "assign" or (self.mode == "owner" and self.fallback == "assign")
 
     def rep_rules(self, team_timezone: str) -> RepRules:
         return RepRules(
@@ -304,6 +317,7 @@ class Route(_Strict):
             timezones={rep: ZoneInfo(zone) for rep, zone in self.timezones.items()},
             capacity=self.capacity,
             team_timezone=ZoneInfo(team_timezone),
+            away_statuses=tuple(self.away_statuses),
         )
 
 

@@ -146,6 +146,8 @@ class Lead(Base):
     activities: Mapped[list[Any]] = mapped_column(default=list)
     notes: Mapped[str | None] = mapped_column(Text)
     crm_url: Mapped[str | None] = mapped_column(String(2000))
+    # The lead's owner in the CRM, by email: `owner` routing hands the lead to their Slack user.
+    owner_email: Mapped[str | None] = mapped_column(String(320))
     # Fields the sender sent that Baton does not know, as sent (bot.extra_fields); None: none.
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The latest change a repeated delivery made to the fields above (bot.lead_updates): when,
