@@ -89,9 +89,8 @@ def test_owner_mode_finds_the_owner_by_email_and_falls_back_when_it_cannot(
 
     assert "You are away" in ask(user, slack, REP_2, "away")
     assert owner_of(bot, external_id="hs-4", owner_email=bob) not in (REP_2, None)
-    assert (
-        f"owner {bob} is <@{REP_2}>: away until `/leads back` → fallback assign"
-        in ask(user, slack, REP_1, "routing 4")
+    assert f"owner {bob} is <@{REP_2}>: away until `/leads back` → fallback assign" in ask(
+        user, slack, REP_1, "routing 4"
     )
 
 
