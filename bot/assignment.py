@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from bot import rotation
 from bot.availability import Away, unavailable_reason
 from bot.lifecycle import Actor, Lifecycle, record_routing
+from bot.rep_directory import Directory
 from bot.routing import route_for
 from bot.rules import Route
 from bot.slack_text import mention
@@ -40,15 +41,27 @@ class RouteState:
     """One route's reps as routing sees them, read once for a batch of its leads and kept up
     to date as leads go to reps: away marks, leads held, Slack's profiles, the rotation."""
 
-    def __init__(self, session: Session, lifecycle: Lifecycle, route: Route, now: datetime):
+    def __init__(
+        self,
+        session: Session,
+        route: Route,
+        *,
+        directory: Directory,
+        team_timezone: str,
+        now: datetime,
+        lock_rotation: bool = True,
+    ) -> None:
+        """With `lock_rotation` (routing), a rotating route's pointers are locked before
+        anything else is read, so a process routing at the same time waits and then reads the
+        leads this one handed out; without it (a view) nothing is locked."""
         self.session = session
         self.route = route
         self.now = now
-        self.directory = lifecycle.directory
-        self.rules = route.rep_rules(lifecycle.policies.rules.hours.timezone)
-        self.pointers = (
-            routing_store.pointers(session, pool=route.pool_key) if route.rotates else {}
-        )
+        self.directory = directory
+        self.rules = route.rep_rules(team_timezone)
+        self.pointers: dict[str, float] | None = None
+        if lock_rotation and route.rotates:
+            self.pointers = routing_store.pointers(session, pool=route.pool_key)
         self.away: dict[str, Away] = {}
         self.held: dict[str, int] = {}
         self._known: set[str] = set()
@@ -81,6 +94,8 @@ class RouteState:
         unavailable = {
             rep: reason for rep in pool if (reason := self.why_unavailable(rep)) is not None
         }
+        if self.pointers is None:
+            self.pointers = routing_store.pointers(self.session, pool=self.route.pool_key)
         decision = rotation.choose(
             pool, pointers=self.pointers, weights=self.route.weights, unavailable=unavailable
         )
@@ -91,7 +106,7 @@ class RouteState:
         self.held[rep] = self.held.get(rep, 0) + 1
 
     def save(self) -> None:
-        if self.route.rotates:
+        if self.pointers is not None:
             routing_store.save_pointers(
                 self.session, pool=self.route.pool_key, pointers=self.pointers
             )
@@ -147,7 +162,13 @@ def _route(
     session: Session, lifecycle: Lifecycle, route: Route, leads: Sequence[Lead], *, now: datetime
 ) -> None:
     """One route's leads, in order."""
-    state = RouteState(session, lifecycle, route, now)
+    state = RouteState(
+        session,
+        route,
+        directory=lifecycle.directory,
+        team_timezone=lifecycle.policies.rules.hours.timezone,
+        now=now,
+    )
     pick = MODES[route.mode]
     for lead in leads:
         outcome = pick(state, lead)

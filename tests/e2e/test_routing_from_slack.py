@@ -16,10 +16,10 @@ import pytest
 
 from handlers.serve import BatonServer
 from slack_driver import SlackUser
-from slack_emulator import REP_1, REP_2, SALES_CHANNEL, SlackEmulator
+from slack_emulator import MANAGER, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
 from storage import leads as lead_store
 from tests.conftest import EXAMPLE_RULES, EXTRA_REPS, NOW
-from tests.e2e.conftest import eventually, send_lead, slack_user
+from tests.e2e.conftest import card_text, eventually, send_lead, slack_user
 from tests.e2e.test_leads_command import ask
 from tests.e2e.test_sla_flow import Clock
 
@@ -117,6 +117,18 @@ def test_slack_status_and_time_zone_decide_who_is_available(
         in explained
     )  # the expiry, in Bob's own time zone (Chicago)
     assert f"skipped <@{REP_3}>: off shift (works 09:00-17:00 Asia/Tokyo, Wed 00:00" in explained
+
+    # The manager's App Home says the same of each rep of the pool.
+    assert "You are away" in ask(user, slack, REP_1, "away until tomorrow")
+    user(MANAGER).open_app_home()
+    home = eventually(lambda: card_text(slack.home(MANAGER) or {}))
+    assert "*Who routing can give leads to*" in home and "*owned* (`owner` mode)" in home
+    assert f"<@{REP_1}>: away until Wed 25 Nov" in home
+    assert f"<@{REP_2}>: Slack status :palm_tree: Vacationing until Tue 24 Nov 11:00" in home
+    assert f"<@{REP_3}>: off shift (works 09:00-17:00 Asia/Tokyo" in home
+    user(REP_2).open_app_home()  # a rep's own home has no such section
+    assert "Who routing" not in card_text(eventually(lambda: slack.home(REP_2)))
+    assert "You are back" in ask(user, slack, REP_1, "back")
 
     clock.advance(hours=2)  # the status has expired
     assert owner_of(bot, external_id="hs-2", owner_email=bob) == REP_2
