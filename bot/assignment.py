@@ -73,7 +73,7 @@ class RouteState:
         if not new:
             return
         for rep, row in routing_store.away_reps(self.session, new).items():
-            self.away[rep] = Away(row.until, row.set_by)
+            self.away[rep] = Away(row.until, row.set_by, row.reason)
         self.held.update(routing_store.held_counts(self.session, new))
         self._known.update(new)
 

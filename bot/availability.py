@@ -21,15 +21,19 @@ from bot.slack_text import as_utc
 
 @dataclass(frozen=True)
 class Away:
-    """A rep marked away (by themselves or a lead/manager); `until` None: until they are back."""
+    """A rep marked away (by themselves or a lead/manager), or paused by Baton (`reason` says
+    why); `until` None: until they are back."""
 
     until: datetime | None
     set_by: str
+    reason: str | None = None
 
     def covers(self, now: datetime) -> bool:
         return self.until is None or as_utc(now) < as_utc(self.until)
 
     def describe(self, timezone: ZoneInfo) -> str:
+        if self.reason is not None:
+            return f"{self.reason}, until `/leads back`"
         if self.until is None:
             return "away until `/leads back`"
         local = as_utc(self.until).astimezone(timezone)

@@ -26,6 +26,7 @@ from bot.scoring import ScoringModel
 from bot.sla_policy import SlaPolicies
 from bot.slack_text import as_utc, lead_label, mention
 from storage import leads as lead_store
+from storage import routing as routing_store
 from storage.models import Lead, LeadStatus
 
 S = LeadStatus
@@ -465,10 +466,14 @@ class Lifecycle:
     def mark_contacted(
         self, session: Session, *, lead_id: int, actor: Actor, now: datetime
     ) -> Lead:
-        """The owner reached the lead: stop the follow-up clock."""
-        return self._transition(
+        """The owner reached the lead: stop the follow-up clock. Reached in time (before an
+        escalation), the owner's count of SLAs missed in a row starts again (bot.pauses)."""
+        before = require(session, lead_id)
+        in_time = before.status == S.ACCEPTED
+        lead = self._transition(
             session,
             lead_id=lead_id,
+            seen=before,
             action=Action.MARK_CONTACTED,
             actor=actor,
             now=now,
@@ -476,6 +481,9 @@ class Lifecycle:
             values={"contacted_at": now},
             check=_owner_or_manager(actor, "mark {lead} contacted"),
         )
+        if in_time and lead.owner_id is not None:
+            routing_store.reset_missed(session, user_id=lead.owner_id)
+        return lead
 
     def record_outcome(
         self, session: Session, *, lead_id: int, actor: Actor, outcome: Outcome, now: datetime

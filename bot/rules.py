@@ -275,6 +275,8 @@ class Route(_Strict):
         default_factory=list
     )
     team_leads: list[UserId] = Field(default_factory=list)  # may set the pool's availability
+    # Pause a rep whose leads of this route breached this many SLAs in a row (None: never).
+    pause_after_missed: int | None = Field(default=None, ge=1, le=100)
 
     @field_validator("timezones")
     @classmethod

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot import notices, outbox, webhooks
+from bot import notices, outbox, pauses, webhooks
 from bot.lifecycle import Lifecycle
 from bot.outbox import DmKind
 from storage import leads as lead_store
@@ -155,4 +155,8 @@ class SlaSweep:
                 now=now,
                 details=details,
             )
+        told = [*managers, *([policy.escalation_channel] if policy.escalation_channel else [])]
+        pauses.missed_sla(
+            session, rules=self.policies.rules, lead=lead, owner=owner, tell=told, now=now
+        )
         return True

@@ -513,6 +513,18 @@ class RepAway(Base):
     until: Mapped[datetime | None]
     set_by: Mapped[str] = mapped_column(String(32))
     set_at: Mapped[datetime]
+    # Why, when Baton paused the rep itself (bot.pauses); None for `/leads away`.
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class RepMissedSlas(Base):
+    """How many SLAs in a row a rep's leads have breached since they last met one (a rep
+    with no row has missed none), for pausing them (bot.pauses)."""
+
+    __tablename__ = "rep_missed_slas"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    in_a_row: Mapped[int] = mapped_column(Integer)
 
 
 class RotationPointer(Base):

@@ -34,6 +34,7 @@ fallback = "assign"
 pool = ["{REP_1}", "{REP_2}", "{REP_3}"]
 working_hours = {{ start = "09:00", end = "17:00" }}
 away_statuses = [":palm_tree:", "Out sick"]
+pause_after_missed = 2
 """
 
 
@@ -133,3 +134,28 @@ def test_slack_status_and_time_zone_decide_who_is_available(
     clock.advance(hours=2)  # the status has expired
     assert owner_of(bot, external_id="hs-2", owner_email=bob) == REP_2
     assert owner_of(bot, external_id="hs-3") == REP_1  # Tokyo is still asleep
+
+
+def test_a_rep_who_misses_slas_in_a_row_is_paused_until_back(
+    start_bot: Callable[..., BatonServer], slack: SlackEmulator, clock: Clock
+) -> None:
+    bot = start_bot(clock=clock, sweep_every=0.05)
+    user = lambda user_id: slack_user(slack, bot, user_id)  # noqa: E731
+    for rep in (REP_2, REP_3):
+        assert "is away" in ask(user, slack, MANAGER, f"away <@{rep}>")
+    assert [owner_of(bot, external_id=f"hs-{n}") for n in (1, 2)] == [REP_1, REP_1]
+
+    clock.advance(hours=2)  # both hot leads' one-hour follow-up windows breach
+    (told,) = eventually(lambda: [dm for dm in slack.dms(MANAGER) if "SLAs in a row" in dm["text"]])
+    assert f"<@{REP_1}> missed 2 SLAs in a row" in told["text"]
+    assert f"`/leads back <@{REP_1}>`" in told["text"]
+
+    for rep in (REP_2, REP_3):
+        assert "is back" in ask(user, slack, MANAGER, f"back <@{rep}>")
+    assert owner_of(bot, external_id="hs-3") == REP_2
+    assert f"skipped <@{REP_1}>: paused after 2 missed SLAs in a row, until `/leads back`" in ask(
+        user, slack, MANAGER, "routing 3"
+    )
+
+    assert "You are back" in ask(user, slack, REP_1, "back")
+    assert [owner_of(bot, external_id=f"hs-{n}") for n in (4, 5)] == [REP_1, REP_3]
