@@ -16,9 +16,11 @@ exponentially distributed delay. For each mode it prints:
 `channel` mode is today's first click wins: among the reps on shift and not away, the one who
 clicks first takes the lead (faster reps click sooner, so they take more); a lead arriving
 when nobody works waits for the first rep to come on shift. `assign` is the rotation; a lead
-with nobody available falls back to the channel the same way.
+with nobody available falls back to the channel the same way. `owner` gives a lead to its
+CRM owner (`--owned` of the leads have one, a rep drawn by weight) when they are available,
+else falls back to the rotation (`fallback = "assign"`), as bot.assignment does.
 
-    .venv/bin/python -m benchmarks.routing_simulation [--leads 10000] [--seed 7]
+    .venv/bin/python -m benchmarks.routing_simulation [--leads 10000] [--seed 7] [--owned 0.7]
 
 It takes a few seconds of CPU; its figures depend only on the seed, not on the machine.
 """
@@ -161,20 +163,34 @@ class Month:
         self.claim_delays[-1] += clicks[winner]
 
 
-def run(mode: str, reps: list[Rep], leads: list[datetime], options: argparse.Namespace) -> Month:
+def crm_owners(rng: random.Random, reps: list[Rep], leads: int, owned: float) -> list[str | None]:
+    """Each lead's CRM owner: a share `owned` have one, a rep drawn in proportion to weight."""
+    weights = [rep.weight for rep in reps]
+    return [
+        rng.choices(reps, weights)[0].user_id if rng.random() < owned else None
+        for _ in range(leads)
+    ]
+
+
+def run(
+    mode: str,
+    reps: list[Rep],
+    leads: list[datetime],
+    owners: list[str | None],
+    options: argparse.Namespace,
+) -> Month:
     month = Month(reps, options.capacity, options.contact_hours, options.seed)
     weights = {rep.user_id: rep.weight for rep in reps}
     pointers: dict[str, float] = {}
-    for arrived in leads:
+    for arrived, owner in zip(leads, owners, strict=True):
         if mode == "channel":
             month.first_click(arrived)
             continue
-        decision = choose(
-            month.pool,
-            pointers=pointers,
-            weights=weights,
-            unavailable=month.unavailable(arrived, capped=True),
-        )
+        unavailable = month.unavailable(arrived, capped=True)
+        if mode == "owner" and owner is not None and owner not in unavailable:
+            month.give(owner, arrived, arrived)
+            continue
+        decision = choose(month.pool, pointers=pointers, weights=weights, unavailable=unavailable)
         pointers = decision.pointers
         if decision.assignee is None:
             month.first_click(arrived)
@@ -232,14 +248,16 @@ def main() -> None:
     parser.add_argument("--contact-hours", type=float, default=4.0)
     parser.add_argument("--claim-minutes", type=float, default=15.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--owned", type=float, default=0.7, help="share of leads with an owner")
     options = parser.parse_args()
     rng = random.Random(options.seed)
     reps = make_reps(rng, options.reps)
     leads = arrivals(rng, options.leads)
+    owners = crm_owners(rng, reps, len(leads), options.owned)
     entitled = entitled_shares(reps, leads)
     window = timedelta(minutes=options.claim_minutes)
-    for mode in ("channel", "assign"):
-        report(mode, run(mode, reps, leads, options), reps, entitled, window)
+    for mode in ("channel", "assign", "owner"):
+        report(mode, run(mode, reps, leads, owners, options), reps, entitled, window)
 
 
 if __name__ == "__main__":
