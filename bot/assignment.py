@@ -124,7 +124,7 @@ def owner_mode(state: RouteState, lead: Lead) -> Outcome:
     if email is None:
         why = "no CRM owner"
     elif owner is None:
-        why = f"owner {email}: no Slack user has this email"
+        why = f"owner {email}: not found in Slack (no such user, or Slack did not answer)"
     elif (reason := state.why_unavailable(owner)) is not None:
         why = f"owner {email} is {mention(owner)}: {reason}"
     else:

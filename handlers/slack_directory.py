@@ -31,6 +31,7 @@ PROFILE_REFRESH_JOB_ID = "rep-profiles-refresh"
 EMAIL_CACHE_SECONDS = 3600.0
 UNKNOWN_EMAIL_CACHE_SECONDS = 600.0  # a new hire's account may appear soon
 EMAIL_CACHE_SIZE = 10_000
+QUIET_AFTER_FAILURE_SECONDS = 30.0
 
 
 def profile_of(user: Mapping[str, Any]) -> SlackProfile:
@@ -64,6 +65,7 @@ class SlackDirectory:
         self._profiles: dict[str, SlackProfile] = {}
         self._lock = threading.Lock()
         self._emails: dict[str, tuple[float, str | None]] = {}
+        self._quiet_until = 0.0  # after a failed look-up, Slack is left alone until then
 
     @property
     def watched(self) -> set[str]:
@@ -83,15 +85,17 @@ class SlackDirectory:
             cached = self._emails.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
+        if now < self._quiet_until:
+            return None
         try:
             user = self.quick.users_lookupByEmail(email=email)["user"]
         except SlackApiError as error:
             if error.response.get("error") != "users_not_found":
-                log.warning("cannot look up a CRM owner in Slack: %s", error.response.get("error"))
-                return None  # not remembered: the next lead asks again
+                self._failed(str(error.response.get("error")), now)
+                return None
             user = None
         except (SlackClientError, OSError) as error:
-            log.warning("cannot look up a CRM owner in Slack: %s", type(error).__name__)
+            self._failed(type(error).__name__, now)
             return None
         found = None if user is None or user.get("deleted") else str(user["id"])
         keep = EMAIL_CACHE_SECONDS if found else UNKNOWN_EMAIL_CACHE_SECONDS
@@ -104,6 +108,13 @@ class SlackDirectory:
         if user is not None and found is not None:
             self.learn(user)
         return found
+
+    def _failed(self, why: str, now: float) -> None:
+        """Not remembered: a later lead asks again, once a moment has passed, so a batch of
+        leads meeting a slow or rate-limited Slack falls back at once instead of waiting on
+        each look-up."""
+        log.warning("cannot look up a CRM owner in Slack: %s", why)
+        self._quiet_until = now + QUIET_AFTER_FAILURE_SECONDS
 
     def learn(self, user: Mapping[str, Any]) -> None:
         """Take a user object Slack sent (a `user_change` event, a look-up) as their profile."""
