@@ -11,14 +11,20 @@ exponentially distributed delay. For each mode it prints:
   reps on shift and not away as each lead arrives, and the worst ratio of the two;
 - leads given to a rep who was unavailable at that moment (checked again independently of the
   rotation's own input: must be 0);
-- claim SLA misses (a lead claimed later than `--claim-minutes` after it arrived).
+- claim SLA misses (a lead claimed later than `--claim-minutes` after it arrived);
+- in `offer` mode, the offers made, passed and timed out, and leads offered to a rep who was
+  unavailable at that moment (must be 0).
 
 `channel` mode is today's first click wins: among the reps on shift and not away, the one who
 clicks first takes the lead (faster reps click sooner, so they take more); a lead arriving
 when nobody works waits for the first rep to come on shift. `assign` is the rotation; a lead
-with nobody available falls back to the channel the same way. `owner` gives a lead to its
-CRM owner (`--owned` of the leads have one, a rep drawn by weight) when they are available,
-else falls back to the rotation (`fallback = "assign"`), as bot.assignment does.
+with nobody available falls back to the channel the same way. `offer` offers each lead to the
+rep the rotation picks, then to the next (at most `--offer-tries`): each rep passes a share of
+their offers (0-20 %) and answers after an exponentially distributed delay (mean 1-6 min), so
+an answer later than `--offer-minutes` times out; with nobody (more) to offer it to, the channel
+takes it. `owner` gives a lead to its CRM owner (`--owned` of the leads have one, a rep drawn by
+weight) when they are available, else falls back to the rotation (`fallback = "assign"`), as
+bot.assignment does.
 
     .venv/bin/python -m benchmarks.routing_simulation [--leads 10000] [--seed 7] [--owned 0.7]
 
@@ -111,6 +117,7 @@ class Month:
         self.to_unavailable = 0
         self.claim_delays: list[timedelta] = []
         self.by_hour: dict[datetime, list[str]] = {}
+        self.offers: Counter[str] = Counter()  # made, passed, timed out, to an unavailable rep
 
     def unavailable(self, at: datetime, *, capped: bool) -> dict[str, str]:
         while self.releases and self.releases[0][0] <= at:
@@ -130,8 +137,12 @@ class Month:
                 found[user_id] = why
         return found
 
-    def give(self, rep: str, arrived: datetime, claimed: datetime) -> None:
-        if rep in self.unavailable(claimed, capped=False):
+    def give(
+        self, rep: str, arrived: datetime, claimed: datetime, chosen: datetime | None = None
+    ) -> None:
+        """`rep` claims the lead at `claimed`; they had to be available when `chosen` for it
+        (an offer accepted a minute after their shift ended was still theirs to take)."""
+        if rep in self.unavailable(chosen or claimed, capped=False):
             self.to_unavailable += 1
         if self.present(arrived):  # shares count the leads someone could take on arrival
             self.given[rep] += 1
@@ -149,9 +160,10 @@ class Month:
             self.by_hour[hour] = [rep for rep in self.pool if rep not in away]
         return self.by_hour[hour]
 
-    def first_click(self, arrived: datetime) -> None:
-        """The channel: the first available rep to click takes it, once someone is there."""
-        at = arrived
+    def first_click(self, arrived: datetime, opened: datetime | None = None) -> None:
+        """The channel: the first available rep to click takes it, once someone is there (the
+        card is open to all from `opened`, by default on arrival)."""
+        at = opened or arrived
         while not self.present(at):
             at = at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         clicks = {
@@ -172,6 +184,65 @@ def crm_owners(rng: random.Random, reps: list[Rep], leads: int, owned: float) ->
     ]
 
 
+@dataclass(frozen=True)
+class Habit:
+    """How a rep answers offers: the share they pass, and their mean time to answer."""
+
+    pass_rate: float
+    answer_minutes: float
+
+
+def offer_habits(reps: list[Rep], seed: int) -> dict[str, Habit]:
+    """Drawn apart from the reps themselves, so the other modes' figures stay as they were."""
+    rng = random.Random(seed + 1)
+    return {rep.user_id: Habit(rng.uniform(0, 0.2), rng.uniform(1, 6)) for rep in reps}
+
+
+def offer(
+    month: Month,
+    arrived: datetime,
+    pointers: dict[str, float],
+    weights: dict[str, float],
+    habits: dict[str, Habit],
+    options: argparse.Namespace,
+) -> dict[str, float]:
+    """Offer the lead to one rep after another, as bot.offers does; the rotation's pointers
+    after it."""
+    at, tried = arrived, set[str]()
+    timeout = timedelta(minutes=options.offer_minutes)
+    for _ in range(options.offer_tries):
+        unavailable = month.unavailable(at, capped=True)
+        pool = [rep for rep in month.pool if rep not in tried]
+        decision = choose(
+            pool,
+            pointers=pointers,
+            weights=weights,
+            unavailable={rep: why for rep, why in unavailable.items() if rep in pool},
+            verb="offered to",
+        )
+        pointers = decision.pointers
+        rep = decision.assignee
+        if rep is None:
+            break
+        tried.add(rep)
+        month.offers["made"] += 1
+        if rep in month.unavailable(at, capped=False):
+            month.offers["to an unavailable rep"] += 1
+        habit = habits[rep]
+        answer = timedelta(minutes=month.rng.expovariate(1 / habit.answer_minutes))
+        if answer >= timeout:
+            month.offers["timed out"] += 1
+            at += timeout
+        elif month.rng.random() < habit.pass_rate:
+            month.offers["passed"] += 1
+            at += answer
+        else:
+            month.give(rep, arrived, at + answer, chosen=at)
+            return pointers
+    month.first_click(arrived, opened=at)
+    return pointers
+
+
 def run(
     mode: str,
     reps: list[Rep],
@@ -181,10 +252,14 @@ def run(
 ) -> Month:
     month = Month(reps, options.capacity, options.contact_hours, options.seed)
     weights = {rep.user_id: rep.weight for rep in reps}
+    habits = offer_habits(reps, options.seed)
     pointers: dict[str, float] = {}
     for arrived, owner in zip(leads, owners, strict=True):
         if mode == "channel":
             month.first_click(arrived)
+            continue
+        if mode == "offer":
+            pointers = offer(month, arrived, pointers, weights, habits, options)
             continue
         unavailable = month.unavailable(arrived, capped=True)
         if mode == "owner" and owner is not None and owner not in unavailable:
@@ -238,6 +313,13 @@ def report(
     print(f"worst ratio (most / least favoured rep, share against fair share): {worst:.2f}")
     print(f"leads given to a rep unavailable at that moment: {month.to_unavailable}")
     print(f"claim SLA misses (claimed > {window}): {missed} ({missed / total:.1%})")
+    if month.offers:
+        made = month.offers["made"]
+        print(
+            f"offers: {made} made, {month.offers['passed']} passed, "
+            f"{month.offers['timed out']} timed out; "
+            f"offered to a rep unavailable at that moment: {month.offers['to an unavailable rep']}"
+        )
 
 
 def main() -> None:
@@ -249,6 +331,8 @@ def main() -> None:
     parser.add_argument("--claim-minutes", type=float, default=15.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--owned", type=float, default=0.7, help="share of leads with an owner")
+    parser.add_argument("--offer-minutes", type=float, default=5.0)
+    parser.add_argument("--offer-tries", type=int, default=3)
     options = parser.parse_args()
     rng = random.Random(options.seed)
     reps = make_reps(rng, options.reps)
@@ -256,7 +340,7 @@ def main() -> None:
     owners = crm_owners(rng, reps, len(leads), options.owned)
     entitled = entitled_shares(reps, leads)
     window = timedelta(minutes=options.claim_minutes)
-    for mode in ("channel", "assign", "owner"):
+    for mode in ("channel", "assign", "offer", "owner"):
         report(mode, run(mode, reps, leads, owners, options), reps, entitled, window)
 
 

@@ -113,6 +113,28 @@ def lead_dm(
     return Message(text=text, blocks=_dicts(blocks))
 
 
+def offer_dm(
+    lead: Lead,
+    *,
+    intro: str,
+    reasons: Mapping[str, str],
+    emojis: Mapping[str, str] | None = None,
+) -> Message:
+    """The DM offering the lead to one rep (bot.offers): the card's glance, Accept or Pass."""
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=intro)),
+        *glance_blocks(lead, reasons=reasons, now=None, emojis=emojis),
+        _actions(
+            [
+                _button(lead, "Accept", ActionId.ACCEPT, "primary"),
+                _button(lead, "Pass", ActionId.PASS, None),
+                details_button(lead),
+            ]
+        ),
+    ]
+    return Message(text=clip(intro.replace("*", ""), SECTION_LIMIT), blocks=_dicts(blocks))
+
+
 def details_button(lead: Lead) -> ButtonElement:
     """Opens the lead's details (bot.lead_details) for whoever clicks, wherever the card is."""
     return _button(lead, "Details", ActionId.DETAILS, None)
@@ -362,6 +384,10 @@ def status_text(
     status = lead.status
     if status == S.MQL:
         line = "MQL: kept for marketing until its score makes an SQL"
+    elif status == S.RECYCLED:
+        line = "Recycled: an MQL gone cold, back to marketing until it acts again"
+    elif status in (S.NEW, S.OPEN) and lead.offered_to:
+        line = f"🎯 Offered to {mention(lead.offered_to)}: theirs to accept or pass"
     elif status in (S.NEW, S.OPEN):
         line = "Open: waiting for a rep"
     elif status == S.ESCALATED:
@@ -423,8 +449,11 @@ def _summary(lead: Lead, reasons: Mapping[str, str]) -> str:
     if status == S.REJECTED:
         code = lead.reject_reason or "unknown"
         return f"rejected ({reasons.get(code, code)})"
+    if lead.offered_to and status in (S.NEW, S.OPEN):
+        return "new SQL, offered to a rep"
     return {
         S.MQL: "MQL, kept for marketing",
+        S.RECYCLED: "recycled MQL, back to nurture",
         S.NEW: "new SQL, waiting for a rep",
         S.OPEN: "new SQL, waiting for a rep",
         S.ESCALATED: "SLA breached, waiting for a rep",
@@ -442,8 +471,9 @@ def _card_buttons(lead: Lead, *, for_owner: bool) -> list[ButtonElement]:
     status = lead.status
     if status == S.ESCALATED and lead.owner_id:  # breached follow-up, not reopened: still theirs
         status = S.ACCEPTED
-    buttons = []
-    if status in (S.NEW, S.OPEN, S.ESCALATED):
+    buttons: list[ButtonElement] = []
+    # An offered lead's Accept and Pass are in its rep's DM (offer_dm), not on the card.
+    if status in (S.NEW, S.OPEN, S.ESCALATED) and not lead.offered_to:
         buttons = [
             _button(lead, "Accept", ActionId.ACCEPT, "primary"),
             _button(lead, "Reject", ActionId.REJECT, "danger"),

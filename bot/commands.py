@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import BatonError, InvalidInput, LeadNotFound
+from bot.funnel import GROUPINGS
 from bot.lifecycle import Outcome
 from bot.outcomes import STAGES, validate_outcome
 from bot.periods import check_period, is_period
@@ -25,6 +26,7 @@ class Subcommand(enum.StrEnum):
     FEEDBACK = "feedback"
     STATS = "stats"
     TUNE = "tune"
+    FUNNEL = "funnel"
     ASSIGN = "assign"
     REOPEN = "reopen"
     OUTCOME = "outcome"
@@ -59,6 +61,8 @@ class LeadsCommand:
     outcome: Outcome | None = None
     rep: str | None = None  # who `away` or `back` is about, when not whoever asks
     until: str | None = None  # the day `away` ends, as typed (bot.away.return_day reads it)
+    by: str | None = None  # what `funnel` groups by: source, campaign, segment or cohort
+    as_json: bool = False  # the export as JSON rather than CSV (`funnel`)
 
 
 class UnclearCommand(BatonError):
@@ -124,6 +128,8 @@ def _parse(name: Subcommand, rest: list[str], share: bool) -> LeadsCommand:
         _no_more(name, rest[1:])
         period = _period(rest[0]) if rest else None
         return LeadsCommand(name, period=period, share=share, as_csv=as_csv)
+    if name == Subcommand.FUNNEL:
+        return _funnel(rest, share)
     if name == Subcommand.FEEDBACK:
         as_csv = bool(rest) and rest[-1].lower() == "csv"
         if as_csv:
@@ -151,6 +157,29 @@ def _parse(name: Subcommand, rest: list[str], share: bool) -> LeadsCommand:
             "`/leads assign` needs a lead, then the rep as an @mention.", subcommand=name
         )
     return LeadsCommand(name, lead_id=lead_id, assignee=mentioned.group(1), share=share)
+
+
+def _funnel(words: list[str], share: bool) -> LeadsCommand:
+    """`funnel [period] [by source|campaign|segment|cohort] [csv|json]`."""
+    rest = list(words)
+    export = rest.pop().lower() if rest and rest[-1].lower() in ("csv", "json") else None
+    period = _period(rest.pop(0)) if rest and rest[0].lower() != "by" else None
+    by = None
+    if rest and rest[0].lower() == "by":
+        if len(rest) < 2 or rest[1].lower() not in GROUPINGS:
+            given = f", not {echo(rest[1])}" if len(rest) > 1 else ""
+            choices = f"{', '.join(GROUPINGS[:-1])} or {GROUPINGS[-1]}"
+            raise InvalidInput({"by": f"`by` takes {choices}{given}"})
+        by, rest = rest[1].lower(), rest[2:]
+    _no_more(Subcommand.FUNNEL, rest)
+    return LeadsCommand(
+        Subcommand.FUNNEL,
+        period=period,
+        by=by,
+        share=share,
+        as_csv=export == "csv",
+        as_json=export == "json",
+    )
 
 
 def _availability(name: Subcommand, words: list[str], share: bool) -> LeadsCommand:

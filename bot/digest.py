@@ -1,4 +1,5 @@
-"""The weekly digest for marketing: the period's numbers and top rejection reasons by source."""
+"""The weekly digest for marketing: the period's numbers, top rejection reasons by source and
+the funnel."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot import outbox, reply_blocks
 from bot.acceptance_trend import trend_period
 from bot.cards import Message
+from bot.funnel_blocks import funnel_section
 from bot.periods import Period, parse_period
 from bot.reports import handoff_stats, rejection_feedback
 from bot.rules import Rules
@@ -34,6 +36,8 @@ def digest_message(
         ),
         {"type": "divider"},
         *reply_blocks.feedback_blocks(groups, title="Top rejection reasons by source"),
+        {"type": "divider"},
+        *funnel_section(session, period=period, rules=rules),
     ]
     if rules.scoring is not None:  # without a model there are no rules to tune
         report = tuning_report(session, period=period, model=rules.scoring, reasons=rules.reasons)

@@ -10,6 +10,7 @@ from slack_sdk.models.blocks import ActionsBlock
 from sqlalchemy.orm import Session
 
 from bot import delivery_failures, outbox, reply_blocks
+from bot.funnel_blocks import funnel_section
 from bot.lifecycle import Actor
 from bot.periods import Period, parse_period
 from bot.rep_directory import Directory
@@ -25,6 +26,7 @@ from storage.models import Lead, LeadStatus
 
 HOME_LIST = 8
 TREND_WEEKS = 4
+FUNNEL_PERIOD = "30d"  # long enough for leads to move down the funnel
 
 
 def home_opened(session: Session, *, event_id: str, actor: Actor, now: datetime) -> bool:
@@ -56,7 +58,7 @@ def home_view(
 ) -> dict[str, Any]:
     """A rep sees their leads and the queue; a manager adds SLA health, the week's numbers and
     who routing can give leads to (what Slack says of reps from `directory`); a marketer sees
-    why sales rejected leads, by source, and the weekly trend."""
+    the hottest MQLs, why sales rejected leads, by source, and the weekly trend."""
     zone = ZoneInfo(rules.hours.timezone)
     blocks: list[dict[str, Any]] = [reply_blocks.header("Baton: the lead handoff")]
     if actor.is_marketer and not actor.is_manager:
@@ -101,6 +103,8 @@ def _manager(
         *reply_blocks.stats_blocks(
             stats, title=reply_blocks.HANDOFF_NUMBERS, times=reply_blocks.times_counted(rules)
         ),
+        {"type": "divider"},
+        *_funnel(session, rules=rules, now=now, zone=zone),
     ]
 
 
@@ -114,12 +118,25 @@ def _marketer(
         end = now - timedelta(weeks=weeks_ago)
         week = Period(start=end - timedelta(weeks=1), end=end, label="")
         trend.append(str(rejections_in(session, period=week)))
+    mqls, mql_total, recycled = lead_store.list_mqls(session, limit=HOME_LIST)
     return [
+        *reply_blocks.mql_blocks(mqls, mql_total, recycled, None, title=reply_blocks.MQL_TITLE),
+        {"type": "divider"},
+        *_funnel(session, rules=rules, now=now, zone=zone),
+        {"type": "divider"},
         *reply_blocks.feedback_blocks(groups, title="Why sales rejected leads, last 30 days"),
         reply_blocks.context(
             f"Rejections per week, last {TREND_WEEKS} weeks (oldest first): {', '.join(trend)}"
         ),
     ]
+
+
+def _funnel(
+    session: Session, *, rules: Rules, now: datetime, zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """The last FUNNEL_PERIOD's funnel, for managers and marketers."""
+    period = parse_period(FUNNEL_PERIOD, now=now, timezone=zone)
+    return funnel_section(session, period=period, rules=rules)
 
 
 def _with_owner_buttons(lead: Lead) -> list[dict[str, Any]]:

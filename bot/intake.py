@@ -32,7 +32,7 @@ from bot.errors import InvalidInput, LeadNotFound
 from bot.json_input import field_name
 from bot.validation import problems
 from storage import leads as lead_store
-from storage.models import Lead
+from storage.models import Lead, LeadStatus
 
 log = logging.getLogger(__name__)
 
@@ -295,6 +295,7 @@ def store(
         session, moves, [lead for lead, created in pairs if created], now=now
     )
     results: list[Received] = []
+    promoted: list[Lead] = []
     for fields, (lead, created) in zip(sent, pairs, strict=True):
         changes = None
         # Compared unlocked first, so an identical repeat (the common one) locks nothing.
@@ -305,8 +306,15 @@ def store(
             lead, changes = lifecycle.update_data(
                 session, lead_id=lead.id, fields=fields, sender=sender, model=model, now=now
             )
+            promoted += [lead] if _promoted(before, lead) else []
         results.append(Received(lead, created, changes))
+    assignment.route_new_leads(session, moves, promoted, now=now)
     return results
+
+
+def _promoted(before: Lead, after: Lead) -> bool:
+    """Whether an update made a lead kept for marketing an SQL: it is routed as a new lead."""
+    return before.status in lifecycle.HELD and after.status == LeadStatus.NEW
 
 
 def validate_activities(payload: Any) -> NewActivities:
@@ -325,18 +333,23 @@ def add_activities(
     external_id: str,
     activities: NewActivities,
     sender: str,
+    moves: lifecycle.Lifecycle,
     now: datetime,
     model: scoring.ScoringModel | None = None,
 ) -> Received:
     """Append new activities to the lead stored under `external_id`, rescored by the team's
-    `model` (an MQL they make an SQL is handed off: bot.lifecycle.update_data); activities
+    `model` (an MQL they make an SQL is handed off, and routed as a new lead is: an `assign`
+    route gives it to its rep); activities
     already stored change nothing. LeadNotFound when no lead has the external_id."""
     lead = lead_store.get_leads_by_external_ids(session, [external_id]).get(external_id)
     if lead is None:
         raise LeadNotFound(external_id)
+    before = lead_store.detached_copy(lead)
     lead, changes = lifecycle.update_data(
         session, lead_id=lead.id, fields=activities.to_fields(), sender=sender, model=model, now=now
     )
+    if _promoted(before, lead):
+        assignment.route_new_leads(session, moves, [lead], now=now)
     return Received(lead, False, changes)
 
 

@@ -34,7 +34,7 @@ S = LeadStatus
 UNDOABLE = frozenset({"accept", "reject"})
 # Kinds redrawn when the lead moves on: they offer buttons, or say where the lead stands.
 REMEMBERED = frozenset(
-    {DmKind.OWNER, DmKind.FOLLOW_UP_REMINDER, DmKind.ESCALATION, DmKind.REJECTED}
+    {DmKind.OWNER, DmKind.FOLLOW_UP_REMINDER, DmKind.ESCALATION, DmKind.REJECTED, DmKind.OFFER}
 )
 MISSED = {"claim": "claim", "follow_up": "follow-up"}
 
@@ -64,6 +64,8 @@ def draw(lead: Lead, drawing: Drawing) -> Message:
         return _plain(_taken(lead, drawing.payload))
     if drawing.kind == DmKind.REJECTED:
         return _rejected(lead, drawing)
+    if drawing.kind == DmKind.OFFER:
+        return _offer(lead, drawing)
     return cards.lead_dm(
         lead,
         kind=drawing.kind,
@@ -129,6 +131,24 @@ def _rejected(lead: Lead, drawing: Drawing) -> Message:
         blocks.append(reply_blocks.context(f"You can undo it until {slack_date(until)}."))
         blocks.append({"type": "actions", "elements": [b.to_dict() for b in undo]})
     return Message(text=clip(text.replace("*", ""), SECTION_LIMIT), blocks=blocks)
+
+
+def _offer(lead: Lead, drawing: Drawing) -> Message:
+    """The lead offered to its reader: Accept or Pass until the offer's timeout. Once the offer
+    is no longer theirs (passed, timed out, taken, reassigned), where the lead is now, and no
+    button that could only be refused."""
+    payload = drawing.payload
+    current = lead.offered_to == drawing.viewer and payload.get("offer") == lead.offer_tries
+    if current and drawing.viewer is not None:
+        until = payload.get("until")
+        by = f" by {slack_date(datetime.fromisoformat(until))}" if until else ""
+        intro = (
+            f"🎯 *{lead_title(lead)}* is offered to you: *Accept* it, or *Pass* it on{by} "
+            "(it passes on by itself then)."
+        )
+        return cards.offer_dm(lead, intro=intro, reasons=drawing.reasons, emojis=drawing.emojis)
+    where = _where_now(lead, drawing.last_event, drawing.reasons)
+    return _plain(f"The offer of *{lead_label(lead)}* to you has ended. Now: {where}")
 
 
 def _escalation(lead: Lead, drawing: Drawing) -> Message:

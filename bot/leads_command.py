@@ -17,6 +17,8 @@ from bot.away import mark_away, mark_back
 from bot.cards import Message
 from bot.commands import LeadsCommand, Subcommand, UnclearCommand, echo
 from bot.errors import LeadNotFound, NotAllowed
+from bot.funnel import funnel_report
+from bot.funnel_blocks import funnel_blocks, funnel_title
 from bot.lead_history import history_line
 from bot.lifecycle import ROUTED, Actor, Lifecycle
 from bot.periods import DEFAULT_PERIOD, PERIODS_SHOWN, Period, parse_period
@@ -119,7 +121,7 @@ def answer(
 def writes(command: LeadsCommand) -> bool:
     """Whether answering `command` changes anything: a move, or a CSV export queued in the
     outbox."""
-    return COMMANDS[command.name].writes or command.as_csv
+    return COMMANDS[command.name].writes or command.as_csv or command.as_json
 
 
 def help_reply() -> Reply:
@@ -240,6 +242,21 @@ def _tune(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     return _reply(command, f"{title}: {period.label}", blocks)
 
 
+def _funnel(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
+    """How far the period's leads got, MQL to won, overall and by the grouping asked for."""
+    period = _period(command, asking)
+    if command.as_csv or command.as_json:
+        return _export(session, command, asking, period, outbox.ExportedReport.FUNNEL)
+    funnel = funnel_report(
+        session, period=period, timezone=ZoneInfo(asking.rules.hours.timezone), by=command.by
+    )
+    blocks = funnel_blocks(funnel, times=reply_blocks.times_counted(asking.rules))
+    if funnel.total.entered:  # a picture of nothing would say no more than the answer
+        _queue_file(session, command, asking, period, outbox.ExportedReport.FUNNEL_CHART)
+        blocks.append(reply_blocks.context("The chart follows in your DMs."))
+    return _reply(command, funnel_title(funnel), blocks)
+
+
 def _feedback(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     period = _period(command, asking)
     if command.as_csv:
@@ -256,6 +273,7 @@ def _feedback(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
 EXPORT_NAMES = {
     outbox.ExportedReport.FEEDBACK: "rejection feedback",
     outbox.ExportedReport.TUNING: "score tuning",
+    outbox.ExportedReport.FUNNEL: "funnel",
 }
 
 
@@ -266,7 +284,22 @@ def _export(
     period: Period,
     report: outbox.ExportedReport,
 ) -> Reply:
-    """Queue the report's rows as a CSV file for the asker's DMs, and say so."""
+    """Queue the report's rows as a CSV (or JSON) file for the asker's DMs, and say so."""
+    _queue_file(session, command, asking, period, report)
+    name, kind = EXPORT_NAMES[report], "JSON" if command.as_json else "CSV"
+    return _sentence(
+        command, f"The {name} for {period.label} is on its way to your DMs as a {kind}."
+    )
+
+
+def _queue_file(
+    session: Session,
+    command: LeadsCommand,
+    asking: Asking,
+    period: Period,
+    report: outbox.ExportedReport,
+) -> None:
+    """Queue the report as a file for the asker's DMs, as the command asked for it."""
     outbox.feedback_file(
         session,
         user_id=asking.actor.id,
@@ -276,9 +309,9 @@ def _export(
         source=command.source,
         now=asking.now,
         report=report,
+        file_format="json" if command.as_json else "csv",
+        by=command.by,
     )
-    name = EXPORT_NAMES[report]
-    return _sentence(command, f"The {name} for {period.label} is on its way to your DMs as a CSV.")
 
 
 def _assign(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
@@ -344,14 +377,9 @@ def _queue(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
 
 def _mql(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     """The leads kept for marketing until their score makes an SQL, highest first."""
-    leads, total = lead_store.list_mqls(session, limit=LIMIT)
-    blocks = reply_blocks.lead_list(
-        "MQLs, highest score first",
-        leads,
-        total,
-        asking.team_domain,
-        "No MQL: every lead scored is an SQL, or there is no scoring model.",
-        line=reply_blocks.mql_line,
+    leads, total, recycled = lead_store.list_mqls(session, limit=LIMIT)
+    blocks = reply_blocks.mql_blocks(
+        leads, total, recycled, asking.team_domain, title=reply_blocks.MQL_TITLE
     )
     return _reply(command, f"MQLs: {total}", blocks)
 
@@ -420,7 +448,7 @@ def _routing(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
         lines = [
             "Not routed by the rotation: its route posts to the channel, where the first "
             "rep to click Accept takes it."
-            if route is None or not route.assigns
+            if route is None or not route.uses_pool
             else "Not routed by the rotation: it had moved on before routing could pick a rep."
         ]
     title = f"How {lead_label(lead)} was routed"
@@ -476,6 +504,16 @@ COMMANDS: dict[Subcommand, Usage] = {
         Audience.MANAGERS_AND_MARKETERS,
         more="; `csv` sends the rows to your DMs as a file",
         example="90d",
+    ),
+    Subcommand.FUNNEL: Usage(
+        "funnel [period] [by source|campaign|segment|cohort] [csv|json]",
+        "MQL → SQL → accepted → contacted → opportunity → won for the leads that entered in the "
+        "period: counts, conversion and median time per step, overall and by the grouping",
+        _funnel,
+        Audience.MANAGERS_AND_MARKETERS,
+        writes=True,  # its chart is queued for the asker's DMs
+        more="; its chart, and with `csv` or `json` every grouping, arrive in your DMs as files",
+        example="90d by source",
     ),
     Subcommand.ASSIGN: Usage(
         "assign <lead> @rep",

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import lead_updates, outbox, promotion, report_facts, sla_timers, webhooks
+from bot import lead_updates, outbox, promotion, report_facts, scoring, sla_timers, webhooks
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.outbox import DmKind
 from bot.rep_directory import Directory, NoDirectory
@@ -40,6 +40,7 @@ class Action(enum.StrEnum):
     CREATE = "create"
     UPDATE = "update"  # a repeated delivery changed what is known about the person
     PROMOTE = "promote"  # new data made an MQL an SQL: it is handed off (bot.promotion)
+    RECYCLE = "recycle"  # an MQL went cold: back to nurture until it acts again (bot.mql_upkeep)
     POST = "post"
     ACCEPT = "accept"
     REJECT = "reject"
@@ -164,7 +165,14 @@ def create_many(
     inserted = lead_store.insert_new_leads(
         session,
         [
-            {**fields, "status": _first_status(fields), "created_at": now, "updated_at": now}
+            {
+                **fields,
+                "status": _first_status(fields),
+                "created_at": now,
+                "updated_at": now,
+                "scored_at": now if fields.get("score_explanation") else None,
+                "last_activity_at": scoring.latest_activity_at(fields["activities"], received=now),
+            }
             for fields in firsts.values()
         ],
     )
@@ -215,28 +223,83 @@ def update_data(
         return lead, None
     if model is not None:
         change = lead_updates.rescored(change, lead, fields, model, now=now)
-    explained_before = lead.score_explanation
+    values = dict(change.values)
+    added = change.changes.get("activities")
+    if added:
+        latest = scoring.latest_activity_at(added["added"], received=now)
+        values["last_activity_at"] = max(filter(None, (lead.last_activity_at, latest)))
+        if lead.status == S.RECYCLED:  # a recycled MQL that acts again is marketing's again
+            values["status"] = S.MQL
+    if model is not None:
+        values["scored_at"] = now
+    lead = _record_change(session, lead, values, change.changes, Actor(sender), now)
+    return lead, change.changes
+
+
+def _record_change(
+    session: Session,
+    lead: Lead,
+    values: Mapping[str, Any],
+    changes: dict[str, Any],
+    actor: Actor,
+    now: datetime,
+) -> Lead:
+    """Write a change to what is known about the lead, on its locked row: an `update` event, a
+    `lead.updated` webhook and, for a posted lead, a line in its thread and a redrawn card. An
+    MQL has no card; one the change makes an SQL is promoted."""
+    explained_before, status_before = lead.score_explanation, lead.status
     lead = lead_store.update_lead(
         session,
-        lead_id,
-        {
-            **change.values,
-            "data_changed_at": now,
-            "data_changes": change.changes,
-            "updated_at": now,
-        },
+        lead.id,
+        {**values, "data_changed_at": now, "data_changes": changes, "updated_at": now},
     )
-    event = _event(
-        lead, Action.UPDATE, lead.status, Actor(sender), now, {"changes": change.changes}
-    )
+    event = _event(lead, Action.UPDATE, status_before, actor, now, {"changes": changes})
     event_id = lead_store.add_event(session, event)
     webhooks.lead_events(session, events=[(lead, event)])
-    if lead.status != S.MQL:
+    if lead.status not in HELD:
         outbox.history_reply(session, lead=lead, event_id=event_id, now=now)
         outbox.card_changed(session, lead=lead, now=now)
     elif promotion.promoted(explained_before, lead.score_explanation):
-        lead = _promote(session, lead, explained_before, Actor(sender), now)
-    return lead, change.changes
+        lead = _promote(session, lead, explained_before, actor, now)
+    return lead
+
+
+def rescore_aged(session: Session, *, lead_id: int, model: ScoringModel, now: datetime) -> bool:
+    """Score a held lead (an MQL, or a recycled one) again as its activities age, by the path
+    new data takes (bot.lead_updates.rescored); a new score is an `update` by Baton. Decay alone
+    never makes an SQL: a rescore that would is not stored, and the next new data promotes it.
+    Each lead once a day, however many processes ask: False when it was not due any more."""
+    lead = lead_store.lock_lead(session, lead_id)
+    if lead.status not in HELD or (lead.scored_at and lead.scored_at > now - RESCORE_EVERY):
+        return False
+    unchanged = lead_updates.DataChange({}, {})
+    change = lead_updates.rescored(unchanged, lead, RESCORED_FIELDS, model, now=now)
+    values = {**change.values, "scored_at": now}
+    if change.values["score_explanation"] == lead.score_explanation or not promotion.held_back(
+        change.values
+    ):
+        lead_store.update_lead(session, lead.id, {"scored_at": now})
+    elif not change.changes:  # the reasons moved, not the total: nothing to tell
+        lead_store.update_lead(session, lead.id, values)
+    else:
+        _record_change(session, lead, values, change.changes, SYSTEM, now)
+    return True
+
+
+def recycle(session: Session, *, lead_id: int, after: timedelta, now: datetime) -> bool:
+    """Mark an MQL whose latest activity is `after` old or more recycled (back to nurture),
+    audited as a `recycle` event and announced; False when, on its locked row, it is no cold
+    MQL (any more: another process recycled it, new data came in)."""
+    lead = lead_store.lock_lead(session, lead_id)
+    went_cold = lead.last_activity_at or lead.created_at
+    if lead.status != S.MQL or went_cold > now - after:
+        return False
+    lead = lead_store.update_lead(session, lead_id, {"status": S.RECYCLED, "updated_at": now})
+    details = {"last_activity_at": as_utc(went_cold).isoformat(), "after_days": after.days}
+    event = _event(lead, Action.RECYCLE, S.MQL, SYSTEM, now, details)
+    lead_store.add_event(session, event)
+    webhooks.lead_events(session, events=[(lead, event)])
+    return True
 
 
 # The event of routing's decision about a new lead (bot.assignment): audited, but no move, so
@@ -246,9 +309,17 @@ ROUTED = "route"
 
 def record_routing(
     session: Session, *, lead: Lead, actor: Actor, details: dict[str, Any], now: datetime
-) -> None:
-    """Audit routing's decision about the lead: an event whose status stays as it is."""
-    lead_store.add_event(session, _event(lead, ROUTED, lead.status, actor, now, details))
+) -> int:
+    """Audit routing's decision about the lead: an event whose status stays as it is; its id."""
+    return lead_store.add_event(session, _event(lead, ROUTED, lead.status, actor, now, details))
+
+
+# The statuses of leads kept for marketing, whose score new data (or age) may change.
+HELD = frozenset({S.MQL, S.RECYCLED})
+# How often a held lead is scored again as its activities age (ages count in whole days).
+RESCORE_EVERY = timedelta(days=1)
+# What the scoring model reads of a stored lead to score it again.
+RESCORED_FIELDS = dict.fromkeys((*scoring.SCORED_FIELDS, "activities"))
 
 
 def _first_status(fields: Mapping[str, Any]) -> LeadStatus:
@@ -261,10 +332,11 @@ def _promote(
     """Hand off an MQL that new data made an SQL, as a new lead is: its card is queued (the SLA
     starts when it posts), saying why now; audited as a `promote` event with the reason."""
     why = promotion.why_now(explained_before, lead.score_explanation)
+    held = lead.status
     lead = lead_store.update_lead(
         session, lead.id, {"status": S.NEW, "promoted_at": now, "promoted_why": why}
     )
-    event = _event(lead, Action.PROMOTE, S.MQL, actor, now, {"why": why})
+    event = _event(lead, Action.PROMOTE, held, actor, now, {"why": why})
     lead_store.add_event(session, event)
     webhooks.lead_events(session, events=[(lead, event)])
     outbox.cards_created(session, leads=[lead], now=now)
@@ -333,13 +405,24 @@ class Lifecycle:
         view.status = S.OPEN
         return view
 
-    def accept(self, session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+    def accept(
+        self,
+        session: Session,
+        *,
+        lead_id: int,
+        actor: Actor,
+        now: datetime,
+        clicked: outbox.Click | None = None,
+    ) -> Lead:
         """Claim the lead for `actor`. Exactly one of several racing claims wins.
 
-        A repeated click by the rep who already owns it returns the lead unchanged.
+        A repeated click by the rep who already owns it returns the lead unchanged. `clicked`:
+        the click that asked it (the card's redraw answers it).
         """
         lead = require(session, lead_id)
         if lead.status == S.ACCEPTED and lead.owner_id == actor.id:
+            if clicked is not None:
+                outbox.card_clicked(session, lead=lead, clicked=clicked, now=now)
             return lead
         lead = self._transition(
             session,
@@ -350,7 +433,8 @@ class Lifecycle:
             now=now,
             to=S.ACCEPTED,
             values={"owner_id": actor.id, "accepted_at": now},
-            check=_unclaimed,
+            check=_both(_unclaimed, _not_offered_to_another(actor)),
+            clicked=clicked,
         )
         outbox.direct_message(session, lead=lead, user_id=actor.id, kind=DmKind.OWNER, now=now)
         return lead
@@ -382,7 +466,7 @@ class Lifecycle:
                 "rejected_at": now,
             },
             details={"reason": reason, "note": note},
-            check=_unclaimed_or_owned_by(actor),
+            check=_both(_unclaimed_or_owned_by(actor), _not_offered_to_another(actor)),
         )
         report_facts.record_rejection(session, lead=lead, reason=reason, note=note, now=now)
         outbox.direct_message(session, lead=lead, user_id=actor.id, kind=DmKind.REJECTED, now=now)
@@ -406,7 +490,15 @@ class Lifecycle:
             details={"breach": breach, "reopened": reopen},
         )
 
-    def reopen(self, session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+    def reopen(
+        self,
+        session: Session,
+        *,
+        lead_id: int,
+        actor: Actor,
+        now: datetime,
+        clicked: outbox.Click | None = None,
+    ) -> Lead:
         """A manager puts a lead back in the open queue, whoever had it and whatever was decided."""
         return self._transition(
             session,
@@ -417,9 +509,18 @@ class Lifecycle:
             to=S.OPEN,
             values=_UNCLAIMED,
             check=_manager_only(actor, "reopen {lead}"),
+            clicked=clicked,
         )
 
-    def release(self, session: Session, *, lead_id: int, actor: Actor, now: datetime) -> Lead:
+    def release(
+        self,
+        session: Session,
+        *,
+        lead_id: int,
+        actor: Actor,
+        now: datetime,
+        clicked: outbox.Click | None = None,
+    ) -> Lead:
         """The owner gives the lead back to the queue (or a manager does it for them)."""
         return self._transition(
             session,
@@ -430,6 +531,7 @@ class Lifecycle:
             to=S.OPEN,
             values=_UNCLAIMED,
             check=_owner_or_manager(actor, "release {lead}"),
+            clicked=clicked,
         )
 
     def assign(
@@ -464,7 +566,13 @@ class Lifecycle:
         return lead
 
     def mark_contacted(
-        self, session: Session, *, lead_id: int, actor: Actor, now: datetime
+        self,
+        session: Session,
+        *,
+        lead_id: int,
+        actor: Actor,
+        now: datetime,
+        clicked: outbox.Click | None = None,
     ) -> Lead:
         """The owner reached the lead: stop the follow-up clock. Reached in time (before an
         escalation), the owner's count of SLAs missed in a row starts again (bot.pauses)."""
@@ -480,6 +588,7 @@ class Lifecycle:
             to=S.CONTACTED,
             values={"contacted_at": now},
             check=_owner_or_manager(actor, "mark {lead} contacted"),
+            clicked=clicked,
         )
         if in_time and lead.owner_id is not None:
             routing_store.reset_missed(session, user_id=lead.owner_id)
@@ -595,6 +704,7 @@ class Lifecycle:
         allowed: frozenset[LeadStatus] | None = None,
         seen: Lead | None = None,
         still_drawn: Callable[[Lead], bool] | None = None,
+        clicked: outbox.Click | None = None,
     ) -> Lead:
         """Apply one checked, audited state change; see the module docstring.
 
@@ -602,7 +712,8 @@ class Lifecycle:
         read again. A move that changes the owner records who had it before. `to` None keeps the
         status the lead has when written, and its SLA windows; otherwise the windows follow `to`.
         `still_drawn` tells whether the card Slack shows already draws the lead as written: then
-        no redraw is asked.
+        no redraw is asked. `clicked`: the click on the card that asked the move, whose
+        response_url redraws it.
         """
         for _attempt in range(MAX_ATTEMPTS):
             lead = seen if seen is not None else require(session, lead_id)
@@ -612,6 +723,8 @@ class Lifecycle:
             if check is not None:
                 check(lead)
             seen_status, seen_owner = lead.status, lead.owner_id
+            if lead.offered_to is not None and action != Action.POST:
+                values = {**values, "offered_to": None}  # any move but posting ends an offer
             facts = report_facts.on_transition(
                 lead, action, values, actor_id=actor.id, now=now, policies=self.policies
             )
@@ -626,6 +739,7 @@ class Lifecycle:
                 lead_id,
                 status=seen_status,
                 owner_id=seen_owner,
+                offer_tries=lead.offer_tries,
                 values={
                     **values,
                     **facts,
@@ -649,17 +763,24 @@ class Lifecycle:
                     events=[(updated, _event(updated, action, seen_status, actor, now, audit))],
                     reasons=self.policies.rules.reasons,
                 )
-                if windows is not None:
-                    sla_timers.enter_status(session, lead=updated, windows=windows, now=now)
                 undo_window = self.policies.rules.undo_window
-                if action in UNDONE_VALUES and undo_window:
-                    sla_timers.undo_closes(
-                        session, lead_id=updated.id, event_id=event_id, at=now + undo_window
+                lapses = (
+                    [
+                        sla_timers.undo_closes(
+                            lead_id=lead_id, event_id=event_id, at=now + undo_window
+                        )
+                    ]
+                    if action in UNDONE_VALUES and undo_window
+                    else []
+                )
+                if windows is not None or lapses:
+                    sla_timers.enter_status(
+                        session, lead=updated, windows=windows, now=now, also=lapses
                     )
                 if still_drawn is not None and still_drawn(updated):
                     outbox.messages_changed(session, lead_id=updated.id, now=now)
                 else:
-                    outbox.card_changed(session, lead=updated, now=now)
+                    outbox.card_changed(session, lead=updated, now=now, clicked=clicked)
                 # Last: every move of a day's leads writes that day's count rows, so the lock
                 # on them is taken as late, and held as briefly, as the transaction allows.
                 report_facts.recount(session, counted, updated)
@@ -737,6 +858,41 @@ def _unclaimed(lead: Lead) -> None:
     """An escalated lead whose policy did not reopen it still belongs to its owner."""
     if lead.owner_id is not None:
         raise _claimed_by(lead)
+
+
+def _both(first: Check, second: Check) -> Check:
+    def check(lead: Lead) -> None:
+        first(lead)
+        second(lead)
+
+    return check
+
+
+def _not_offered_to_another(actor: Actor) -> Check:
+    """A lead offered to one rep (bot.offers) is theirs to take or pass, nobody else's."""
+
+    def check(lead: Lead) -> None:
+        if lead.offered_to is not None and lead.offered_to != actor.id:
+            raise offer_ended(lead)
+
+    return check
+
+
+def offer_ended(lead: Lead) -> InvalidTransition:
+    """The refusal of a click on an offer that is not (or no longer) the clicker's: one line
+    saying where the lead is now."""
+    label = lead_label(lead)
+    if lead.offered_to is not None:
+        text = f"{label} is offered to {mention(lead.offered_to)} now; nothing was changed."
+    else:
+        if lead.owner_id is not None:
+            where = f"it is {mention(lead.owner_id)}'s"
+        elif lead.status in (S.NEW, S.OPEN, S.ESCALATED):
+            where = "it is open to every rep in the channel"
+        else:
+            where = f"it is {lead.status.value}"
+        text = f"The offer of {label} has ended: {where}; nothing was changed."
+    return InvalidTransition(text, lead_id=lead.id, status=lead.status, owner_id=lead.owner_id)
 
 
 def _unclaimed_or_owned_by(actor: Actor) -> Check:

@@ -1,4 +1,5 @@
-"""The reject modal: the view a rep fills in, and reading and answering its submission."""
+"""The reject and pass modals: the views a rep fills in, and reading and answering their
+submissions."""
 
 from __future__ import annotations
 
@@ -17,7 +18,16 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.lifecycle import NOTE_MAX_LENGTH
-from bot.slack_ids import NOTE_ACTION, NOTE_BLOCK, REASON_ACTION, REASON_BLOCK, ViewId
+from bot.offers import PASS_REASON_LIMIT
+from bot.slack_ids import (
+    NOTE_ACTION,
+    NOTE_BLOCK,
+    PASS_REASON_ACTION,
+    PASS_REASON_BLOCK,
+    REASON_ACTION,
+    REASON_BLOCK,
+    ViewId,
+)
 from bot.slack_text import OPTION_TEXT_LIMIT, OPTIONS_LIMIT, clip, lead_title
 from storage.models import Lead
 
@@ -78,6 +88,41 @@ def reject_modal(
         ],
     )
     return view.to_dict()
+
+
+def pass_modal(lead: Lead) -> dict[str, Any]:
+    """The modal Pass opens on an offered lead: an optional reason, kept in the lead's routing
+    history; the lead id travels in `private_metadata`."""
+    view = View(
+        type="modal",
+        callback_id=ViewId.PASS.value,
+        private_metadata=str(lead.id),
+        title=PlainTextObject(text="Pass lead on"),
+        submit=PlainTextObject(text="Pass"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f"Passing *{lead_title(lead)}* on to the next rep of the rotation."
+                )
+            ),
+            InputBlock(
+                block_id=PASS_REASON_BLOCK,
+                label=PlainTextObject(text="Why (optional)"),
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=PASS_REASON_ACTION, max_length=PASS_REASON_LIMIT
+                ),
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+def parse_pass_submission(state_values: Mapping[str, Any]) -> str | None:
+    """The reason a Pass gave, None when left empty."""
+    reason = _action_state(state_values, PASS_REASON_BLOCK, PASS_REASON_ACTION).get("value")
+    return (reason.strip() or None) if isinstance(reason, str) else None
 
 
 def parse_reject_submission(state_values: Mapping[str, Any]) -> tuple[str | None, str | None]:

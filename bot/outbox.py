@@ -4,6 +4,7 @@ transaction as the change; the delivery worker (an adapter) renders and sends it
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -24,6 +25,7 @@ class DmKind(StrEnum):
     ESCALATION = "escalation"  # to a manager (and in the card's thread): an SLA was breached
     TAKEN = "taken"  # to a rep: someone else reassigned or reopened their lead
     REJECTED = "rejected"  # to whoever rejected the lead: what they did, and an Undo
+    OFFER = "offer"  # to the rep a lead is offered to (bot.offers): Accept or Pass
 
 
 class ExportedReport(StrEnum):
@@ -31,6 +33,8 @@ class ExportedReport(StrEnum):
 
     FEEDBACK = "feedback"  # one row per rejection (bot.reports.feedback_rows)
     TUNING = "tuning"  # one row per score band, rule and source (bot.tuning.tuning_rows)
+    FUNNEL = "funnel"  # everyone's funnel, then one row per group (bot.funnel.funnel_rows)
+    FUNNEL_CHART = "funnel_chart"  # the funnel by a grouping as a PNG (bot.funnel_chart)
 
 
 class Chart(StrEnum):
@@ -47,11 +51,28 @@ def cards_created(session: Session, *, leads: Sequence[Lead], now: datetime) -> 
     )
 
 
-def card_changed(session: Session, *, lead: Lead, now: datetime) -> None:
+def card_changed(
+    session: Session, *, lead: Lead, now: datetime, clicked: Click | None = None
+) -> None:
     """Ask for a redraw of the card, and of the messages remembered about the lead (DMs,
     escalations); one waiting redraw of each is enough, since it renders the state at send
-    time."""
-    if not outbox_store.has_pending_redraw(session, lead_id=lead.id):
+    time. A change `clicked` on the card itself is redrawn through the click's response_url
+    (see `Click`)."""
+    response_url = clicked.response_url_on(lead) if clicked is not None else None
+    if response_url is not None:
+        # The click's usual case in two statements: no waiting redraw took the URL, so one
+        # that sends through it is queued.
+        if not outbox_store.redraw_through_response_url(
+            session, lead_id=lead.id, response_url=response_url, now=now
+        ):
+            outbox_store.queue(
+                session,
+                kind=OutboxKind.REPLACE_CARD,
+                lead_id=lead.id,
+                payload={"response_url": response_url},
+                now=now,
+            )
+    elif not outbox_store.has_pending_redraw(session, lead_id=lead.id):
         outbox_store.queue(session, kind=OutboxKind.UPDATE_CARD, lead_id=lead.id, now=now)
     messages_changed(session, lead_id=lead.id, now=now)
 
@@ -89,21 +110,33 @@ def remember_message(
     )
 
 
-def card_clicked(
-    session: Session,
-    *,
-    lead: Lead,
-    clicked: tuple[str | None, str | None],
-    response_url: str | None,
-    now: datetime,
-) -> None:
-    """After a click changed the lead: if the clicked message (channel, ts) is the card itself,
-    its waiting redraw goes through the click's response_url, which Slack does not count
-    against chat.update's tier (about 50 a minute): the rep sees the click at once, however
-    busy the workspace. A click elsewhere (App Home, a DM, an escalation's copy) would replace
-    that message instead, so the card is left to chat.update."""
-    on_card = lead.slack_ts is not None and clicked == (lead.slack_channel, lead.slack_ts)
-    if response_url and on_card:
+@dataclass(frozen=True)
+class Click:
+    """A click on a lead's buttons in a message: which one (channel, ts) and its response_url.
+
+    If the clicked message is the card itself, its redraw goes through the response_url, which
+    Slack does not count against chat.update's tier (about 50 a minute): the rep sees the click
+    at once, however busy the workspace. A click elsewhere (a DM, an escalation's copy) would
+    replace that message instead, so the card is left to chat.update."""
+
+    channel: str | None
+    message_ts: str | None
+    response_url: str | None
+
+    def response_url_on(self, lead: Lead) -> str | None:
+        """The response_url, if it answers a click on the lead's card."""
+        on_card = lead.slack_ts is not None and (self.channel, self.message_ts) == (
+            lead.slack_channel,
+            lead.slack_ts,
+        )
+        return self.response_url if on_card else None
+
+
+def card_clicked(session: Session, *, lead: Lead, clicked: Click, now: datetime) -> None:
+    """A click on the card changed nothing: a redraw still waiting (backing off from
+    chat.update's rate limit) goes through the click's response_url, at once."""
+    response_url = clicked.response_url_on(lead)
+    if response_url is not None:
         outbox_store.redraw_through_response_url(
             session, lead_id=lead.id, response_url=response_url, now=now
         )
@@ -258,9 +291,12 @@ def feedback_file(
     source: str | None,
     now: datetime,
     report: ExportedReport = ExportedReport.FEEDBACK,
+    file_format: str = "csv",
+    by: str | None = None,
 ) -> None:
-    """Send someone a report's export as a file (`report`: the rejection feedback, or the
-    score tuning); the period is fixed now, the rows are read when it is sent."""
+    """Send someone a report's export as a file (`report`: the rejection feedback, the score
+    tuning, the funnel, or the funnel's chart by `by`; `file_format`: csv, or json for the
+    funnel); the period is fixed now, the rows are read when it is sent."""
     outbox_store.add(
         session,
         kind=OutboxKind.FEEDBACK_FILE,
@@ -271,6 +307,8 @@ def feedback_file(
             "label": label,
             "source": source,
             "report": report.value,
+            "format": file_format,
+            "by": by,
         },
         now=now,
     )

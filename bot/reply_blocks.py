@@ -41,6 +41,7 @@ from storage.models import Lead
 
 LIST_LIMIT = 15  # leads shown in one list; the rest are counted
 HANDOFF_NUMBERS = "Handoff numbers"  # everyone's, as stats, App Home and the digest title them
+MQL_TITLE = "MQLs, highest score first"  # `/leads mql` and the marketer's App Home
 MQL_WHY_LIMIT = 120  # characters of an MQL's leading contributions in a list
 
 
@@ -102,7 +103,22 @@ def mql_line(lead: Lead, team_domain: str | None) -> str:
     line = f"{lead_line(lead, team_domain)} · score *{lead.score}*"
     score = Score.from_json(lead.score_explanation)
     leading = ", ".join(c.text() for c in score.leading()) if score else ""
-    return f"{line}: {safe_text(leading, MQL_WHY_LIMIT)}" if leading else line
+    line = f"{line}: {safe_text(leading, MQL_WHY_LIMIT)}" if leading else line
+    if lead.last_activity_at is not None:
+        line += f" · last activity {slack_date(lead.last_activity_at)}"
+    return line
+
+
+def mql_blocks(
+    leads: Sequence[Lead], total: int, recycled: int, team_domain: str | None, *, title: str
+) -> list[dict[str, Any]]:
+    """The MQLs (storage.leads.list_mqls), hottest first, and how many are recycled: the same
+    in `/leads mql` and the marketer's App Home."""
+    empty = "No MQL: every lead scored is an SQL, or there is no scoring model."
+    blocks = lead_list(title, leads, total, team_domain, empty, line=mql_line)
+    if recycled:
+        blocks.append(context(f"Recycled (gone cold, back to nurture): {recycled}"))
+    return blocks
 
 
 def lead_list(

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot import reply_blocks
-from bot.assignment import RouteState
+from bot.pools import Pool
 from bot.rep_directory import Directory
 from bot.rules import Rules
 from bot.slack_text import mention
@@ -26,7 +26,7 @@ def roster_blocks(
         return []
     blocks = [{"type": "divider"}, reply_blocks.section("*Who routing can give leads to*")]
     for route in routes:
-        state = RouteState(
+        pool = Pool(
             session,
             route,
             directory=directory,
@@ -35,7 +35,7 @@ def roster_blocks(
             lock_rotation=False,
         )
         shown = route.pool[:ROSTER_LINES]
-        lines = [f"• {mention(rep)}: {state.why_unavailable(rep) or 'available'}" for rep in shown]
+        lines = [f"• {mention(rep)}: {pool.why_unavailable(rep) or 'available'}" for rep in shown]
         if len(route.pool) > len(shown):
             lines.append(f"• and {len(route.pool) - len(shown)} more")
         title = f"*{route.pool_key}* (`{route.mode}` mode)"

@@ -41,10 +41,12 @@ def choose(
     pointers: Mapping[str, float],
     weights: Mapping[str, float],
     unavailable: Mapping[str, str],
+    verb: str = "assigned to",
 ) -> Decision:
     """The next rep of `pool` for one lead. `pointers` are the stored ones (reps missing from it
     are new to the pool), `weights` default to 1, and `unavailable` maps a rep to why they
-    cannot take a lead now ("away until Fri 4 Dec")."""
+    cannot take a lead now ("away until Fri 4 Dec"); `verb` says what the chosen rep gets
+    ("offered to")."""
     pointers = _with_newcomers(pool, pointers, unavailable)
     available = [rep for rep in pool if rep not in unavailable]
     steps = [f"skipped {mention(rep)}: {unavailable[rep]}" for rep in pool if rep in unavailable]
@@ -58,7 +60,7 @@ def choose(
         moved[rep] = max(moved[rep], floor)
     tie = sum(1 for rep in available if pointers[rep] == level) > 1
     why = "lowest pointer, first in the pool of those level" if tie else "lowest pointer"
-    return Decision(chosen, moved, (*steps, f"assigned to {mention(chosen)}: {why}"))
+    return Decision(chosen, moved, (*steps, f"{verb} {mention(chosen)}: {why}"))
 
 
 def _with_newcomers(

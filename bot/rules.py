@@ -257,13 +257,15 @@ class WorkingHours(_Strict):
 class Route(_Strict):
     """Where matching leads go (every lead, without `match`), and how a rep gets them:
     `channel`, the first click in the channel wins; `assign`, the rotation of `pool` picks the
-    rep (bot.assignment) and the card shows them as the owner; `owner`, the lead's CRM owner
+    rep (bot.assignment) and the card shows them as the owner; `offer`, the rotation picks a
+    rep who may take it or pass, `offer_tries` reps at most, each for `offer_timeout` of wall
+    clock (bot.offers), before the channel's first click wins; `owner`, the lead's CRM owner
     (its `owner_email`, as Slack knows them) gets it, else the route's `fallback` mode does."""
 
     name: str | None = Field(default=None, min_length=1, max_length=64)
     match: LeadMatch | None = None
     channel: ChannelId
-    mode: Literal["channel", "assign", "owner"] = "channel"
+    mode: Literal["channel", "assign", "offer", "owner"] = "channel"
     fallback: Literal["channel", "assign"] = "channel"  # `owner` mode's, when the owner can't
     pool: list[UserId] = Field(default_factory=list)
     weights: dict[str, Annotated[float, Field(gt=0, le=100)]] = Field(default_factory=dict)
@@ -277,6 +279,8 @@ class Route(_Strict):
     team_leads: list[UserId] = Field(default_factory=list)  # may set the pool's availability
     # Pause a rep whose leads of this route breached this many SLAs in a row (None: never).
     pause_after_missed: int | None = Field(default=None, ge=1, le=100)
+    offer_timeout: WindowField = Window(5, "m")
+    offer_tries: int = Field(default=3, ge=1, le=100)
 
     @field_validator("timezones")
     @classmethod
@@ -287,8 +291,8 @@ class Route(_Strict):
 
     @model_validator(mode="after")
     def _workable_pool(self) -> Route:
-        if self.rotates and not self.pool:
-            how = "assign" if self.mode == "assign" else 'owner", fallback = "assign'
+        if self.uses_pool and not self.pool:
+            how = self.mode if self.mode != "owner" else 'owner", fallback = "assign'
             raise ValueError(f'route to {self.channel}: mode = "{how}" needs a `pool` of reps')
         for key, named in (("weights", self.weights), ("timezones", self.timezones)):
             strangers = sorted(set(named) - set(self.pool))
@@ -309,9 +313,18 @@ class Route(_Strict):
         return self.mode != "channel"
 
     @property
-    def rotates(self) -> bool:
-        """Whether the pool's rotation may pick the rep: `assign`, or `owner` falling back to it."""
-        return self.mode == "assign" or (self.mode == "owner" and self.fallback == "assign")
+    def uses_pool(self) -> bool:
+        """Whether the rotation of `pool` may pick the rep: `assign`, `offer`, or `owner`
+        falling back to `assign` (else: the channel's first click, or the CRM owner only)."""
+        return self.mode in ("assign", "offer") or (
+            self.mode == "owner" and self.fallback == "assign"
+        )
+
+    @property
+    def offer_wait(self) -> timedelta:
+        """How long an offer waits for its rep: wall clock (a day is 24 hours), since a rep is
+        offered a lead only while on shift."""
+        return self.offer_timeout.as_timedelta(timedelta(days=1))
 
     def rep_rules(self, team_timezone: str) -> RepRules:
         return RepRules(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -38,6 +38,7 @@ SCORED_FIELDS = (
     "timeline",
 )
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_DAYS = re.compile(r"^\s*([1-9]\d{0,3})\s*([dw])\s*$")
 
 
 class _Strict(BaseModel):
@@ -58,6 +59,15 @@ def _words(values: list[str]) -> list[str]:
     if not values or not all(value.strip() for value in values):
         raise ValueError("needs at least one non-blank value")
     return values
+
+
+def _days(value: Any) -> timedelta:
+    """`"90d"`, `"12w"`: a time of whole days or weeks (up to 9999)."""
+    match = _DAYS.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError('must be a number of days or weeks, e.g. "90d" or "12w"')
+    amount = int(match.group(1))
+    return timedelta(days=amount if match.group(2) == "d" else amount * 7)
 
 
 LeadField = Annotated[str, AfterValidator(_known_field)]
@@ -210,6 +220,8 @@ class ScoringModel(_Strict):
     fast_lanes: list[FastLane] = Field(default_factory=list)
     # The acceptance rate the team aims for: `/leads tune` says from which score it is reached.
     target_acceptance: float | None = Field(default=None, gt=0, le=1)
+    # An MQL with no new activity for this long is recycled (bot.mql_upkeep); none: never.
+    recycle_after: Annotated[timedelta, BeforeValidator(_days)] | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> ScoringModel:
@@ -292,6 +304,17 @@ def _activities(value: Any, now: datetime) -> list[tuple[str, int]]:
             age = 0 if at is None else max(0, (now - at).days)
             activities.append((_fold(item["type"]), age))
     return activities
+
+
+def latest_activity_at(value: Any, *, received: datetime) -> datetime | None:
+    """When the latest of these activities happened (one without a time, or dated after
+    `received`, happened when received); None without activities."""
+    moments = [
+        min(_moment(item.get("at")) or received, received)
+        for item in (value if isinstance(value, list) else ())
+        if isinstance(item, Mapping)
+    ]
+    return max(moments, default=None)
 
 
 def _moment(value: Any) -> datetime | None:

@@ -1,5 +1,6 @@
 """The SLA sweep: fires the due timers, each exactly once, by reminding (a thread reply, a DM)
-or by escalating the lead through the lifecycle and calling the managers in."""
+or by escalating the lead through the lifecycle and calling the managers in; an offer's timeout
+passes the lead on (bot.offers)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot import notices, outbox, pauses, webhooks
+from bot import notices, offers, outbox, pauses, webhooks
 from bot.lifecycle import Lifecycle
 from bot.outbox import DmKind
 from storage import leads as lead_store
@@ -52,7 +53,20 @@ class SlaSweep:
             lead = lead_store.get_lead(session, timer.lead_id)
             assert lead is not None
             kind = TimerKind(timer.kind)
-            acted = self._fire(session, lead, kind, now)
+            if kind == TimerKind.OFFER_TIMEOUT:
+                rules = self.policies.rules
+                timed_out = offers.time_out(
+                    session,
+                    rules=rules,
+                    directory=self.lifecycle.directory,
+                    timer=timer,
+                    now=now,
+                )
+                if timed_out is None:
+                    continue  # put back: the lead is being moved; a later sweep takes it
+                acted = timed_out
+            else:
+                acted = self._fire(session, lead, kind, now)
             fired.append(Fired(lead.id, kind, acted))
         return fired
 

@@ -7,6 +7,7 @@ pending and adds the new cycle's timers, in the move's transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -59,24 +60,31 @@ def windows(lead: Lead, status: LeadStatus, *, policies: SlaPolicies, now: datet
     return Windows(columns, [*timers, (breach, due)])
 
 
-def undo_closes(session: Session, *, lead_id: int, event_id: int, at: datetime) -> None:
-    """The Undo offered for a move (event `event_id`) lapses `at`: the sweep then redraws the
-    messages offering it, so nobody is shown a button that could only refuse. A later move
-    cancels it with the lead's other pending timers, and redraws those messages itself."""
-    timer_store.add_many(
-        session,
-        [{"lead_id": lead_id, "kind": TimerKind.UNDO_CLOSES, "cycle": event_id, "due_at": at}],
-    )
+def undo_closes(*, lead_id: int, event_id: int, at: datetime) -> dict[str, Any]:
+    """The timer by which the Undo offered for a move (event `event_id`) lapses `at`: the sweep
+    then redraws the messages offering it, so nobody is shown a button that could only refuse.
+    A later move cancels it with the lead's other pending timers, and redraws those messages
+    itself. Written by `enter_status`, with the move's other timers."""
+    return {"lead_id": lead_id, "kind": TimerKind.UNDO_CLOSES, "cycle": event_id, "due_at": at}
 
 
-def enter_status(session: Session, *, lead: Lead, windows: Windows, now: datetime) -> None:
-    """The lead (as the move wrote it) just reached its status: cancel the timers pending
-    and add the new cycle's."""
-    timer_store.cancel_pending(session, lead_id=lead.id, now=now)
-    timer_store.add_many(
-        session,
-        [
-            {"lead_id": lead.id, "kind": kind, "cycle": lead.sla_cycle, "due_at": due_at}
-            for kind, due_at in windows.timers
-        ],
-    )
+def enter_status(
+    session: Session,
+    *,
+    lead: Lead,
+    windows: Windows | None,
+    now: datetime,
+    also: Sequence[dict[str, Any]] = (),
+) -> None:
+    """The lead (as the move wrote it) just reached its status: with its `windows`, cancel the
+    timers pending (but the timeout of an offer the move left running: bot.offers) and add the
+    new cycle's (None: the move keeps them). The move's other timers (`also`) are added in the
+    same statement."""
+    if windows is not None:
+        offered = TimerKind.OFFER_TIMEOUT if lead.offered_to is not None else None
+        timer_store.cancel_pending(session, lead_id=lead.id, now=now, sparing=offered)
+    cycle = [
+        {"lead_id": lead.id, "kind": kind, "cycle": lead.sla_cycle, "due_at": due_at}
+        for kind, due_at in (windows.timers if windows is not None else ())
+    ]
+    timer_store.add_many(session, [*cycle, *also])

@@ -16,6 +16,7 @@ class ActionId(StrEnum):
     REOPEN = "lead.reopen"
     ASSIGN_TO = "lead.assign_to"  # a user picker; its block id carries the lead id
     UNDO = "lead.undo"  # its value is the id of the event to undo
+    PASS = "lead.pass"  # the rep a lead is offered to hands it on (bot.offers)
 
 
 # The block holding an escalation's Assign to… picker: this prefix, then the lead id (a
@@ -27,6 +28,7 @@ class ViewId(StrEnum):
     """The `callback_id` of each modal; its `private_metadata` carries the lead id."""
 
     REJECT = "lead.reject.submit"
+    PASS = "lead.pass.submit"  # an offered lead handed on, with an optional reason
     DETAILS = "lead.details.view"  # has no submit: it only shows
 
 
@@ -35,3 +37,6 @@ REASON_BLOCK = "reason"
 REASON_ACTION = "reason_select"
 NOTE_BLOCK = "note"
 NOTE_ACTION = "note_input"
+# The pass modal's one input, its optional reason.
+PASS_REASON_BLOCK = "pass_reason"
+PASS_REASON_ACTION = "pass_reason_input"

@@ -24,6 +24,7 @@ ACTION_TYPES = {
     "create": "lead.created",
     "update": "lead.updated",
     "promote": "lead.promoted",
+    "recycle": "lead.recycled",
     "post": "lead.posted",
     "accept": "lead.accepted",
     "reject": "lead.rejected",

@@ -116,9 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("check", help="check the configuration, the database and Slack")
 
     score = commands.add_parser("score", help="explain the score the scoring model gives a lead")
-    score.add_argument("lead", type=Path, help="the lead as JSON, as POST /api/leads takes it")
+    score.add_argument(
+        "lead", type=Path, nargs="?", help="the lead as JSON, as POST /api/leads takes it"
+    )
     score.add_argument(
         "--config", type=Path, help="rules file with the [scoring] model (default: BATON_CONFIG)"
+    )
+    score.add_argument(
+        "--replay",
+        action="store_true",
+        help="instead of a lead: score the stored leads of --since again, and compare",
+    )
+    score.add_argument(
+        "--since", default="90d", metavar="PERIOD", help="the replay's period (default 90d)"
     )
 
     hooks = commands.add_parser("webhooks", help="outbound webhooks: endpoints and deliveries")
@@ -254,8 +264,21 @@ def _score(args: argparse.Namespace, config: Config) -> int:
         return _stopped(f"--config: no such file: {args.config}")
     else:
         rules, path = read_rules(args.config, explicit=True), args.config
+    now = datetime.now(UTC)
     try:
-        print(score_command.explanation(args.lead, rules, config_path=path, now=datetime.now(UTC)))
+        if args.replay == (args.lead is not None):
+            raise score_command.CannotScore("score: give a lead file, or --replay (not both)")
+        if args.replay:
+            db = Database.from_url(config.settings.database_url)
+            try:
+                migrate.ensure_current(
+                    db.engine, elapsed=report_facts.elapsed_by(SlaPolicies(config.rules))
+                )
+                print(score_command.replayed(db, rules, since=args.since, now=now))
+            finally:
+                db.dispose()
+        else:
+            print(score_command.explanation(args.lead, rules, config_path=path, now=now))
     except score_command.CannotScore as error:
         return _stopped(str(error))
     return 0

@@ -1,5 +1,5 @@
-"""Files Baton writes for marketing's own tools: the feedback export as JSON, or as CSV that is
-safe to open in a spreadsheet, whoever typed the cells.
+"""Files Baton writes for marketing's own tools: the feedback and funnel exports as JSON, or as
+CSV that is safe to open in a spreadsheet, whoever typed the cells.
 
 A cell that starts with `=`, `+`, `-` or `@` (or a tab or carriage return, which some
 spreadsheets skip before reading one of those) is a formula to Excel, LibreOffice and Google
@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from bot.funnel import FUNNEL_COLUMNS
 from bot.reports import FEEDBACK_COLUMNS
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -47,3 +48,8 @@ def feedback_csv(rows: Sequence[Mapping[str, Any]]) -> str:
 
 def feedback_json(rows: Sequence[Mapping[str, Any]]) -> str:
     return json.dumps(list(rows), ensure_ascii=False, indent=2) + "\n"
+
+
+def funnel_file(rows: Sequence[Mapping[str, Any]], file_format: str) -> str:
+    """The funnel export (bot.funnel.funnel_rows) as `json` or CSV."""
+    return feedback_json(rows) if file_format == "json" else write_csv(FUNNEL_COLUMNS, rows)

@@ -237,6 +237,7 @@ def _store_activities(
             external_id=external_id,
             activities=activities,
             sender=intake.API_SENDER,
+            moves=services.lifecycle,
             now=services.clock(),
             model=services.config.rules.scoring,
         )

@@ -24,6 +24,7 @@ from handlers.delivery_process import DeliveryChild, DeliveryOptions
 from handlers.digest_job import schedule_digest
 from handlers.http_app import create_http_app
 from handlers.hubspot_writeback import HubSpotWorker
+from handlers.mql_job import DEFAULT_UPKEEP_SECONDS, schedule_mql_upkeep
 from handlers.roles import GROUP_REFRESH_SECONDS, RoleResolver, schedule_group_refresh
 from handlers.services import Services, utc_now
 from handlers.sla_sweep import schedule_sweep
@@ -97,6 +98,7 @@ class BatonServer:
         post_interval: float = DEFAULT_POST_INTERVAL,
         first_retry: float = 1.0,
         sweep_every: float = DEFAULT_SWEEP_SECONDS,
+        upkeep_every: float = DEFAULT_UPKEEP_SECONDS,
         answer_within: float = DEFAULT_WAIT,
         refresh_groups_every: float = GROUP_REFRESH_SECONDS,
         refresh_profiles_every: float = PROFILE_REFRESH_SECONDS,
@@ -119,6 +121,7 @@ class BatonServer:
         migrate.ensure_current(db.engine, elapsed=report_facts.elapsed_by(self.services.policies))
         schedule_sweep(scheduler, self.services, every=sweep_every)
         schedule_digest(scheduler, self.services)
+        schedule_mql_upkeep(scheduler, self.services, every=upkeep_every)
         self.clients = SlackClients.build(settings.slack_bot_token, settings.slack_api_url)
         if delivery is None:
             delivery = delivery_mode(settings.delivery, db.dialect)

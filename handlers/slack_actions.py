@@ -8,13 +8,19 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import lifecycle, notices, outbox
+from bot import lifecycle, notices, offers, outbox
 from bot.commands import lead_number
 from bot.errors import BatonError, InvalidInput, InvalidTransition, NotAllowed
 from bot.home import request_home
 from bot.lead_details import lead_details
 from bot.lifecycle import Action, Actor
-from bot.modals import parse_reject_submission, reject_errors, reject_modal
+from bot.modals import (
+    parse_pass_submission,
+    parse_reject_submission,
+    pass_modal,
+    reject_errors,
+    reject_modal,
+)
 from bot.slack_ids import ASSIGN_BLOCK_PREFIX, REASON_ACTION, REASON_BLOCK, ActionId, ViewId
 from bot.slack_text import lead_label
 from handlers.roles import AssigneeCheck, RoleResolver
@@ -54,19 +60,17 @@ def register(app: App, services: Services, roles: RoleResolver, assignees: Assig
     def transition(move: Any, body: dict[str, Any]) -> None:
         lead_id, who = clicked(body)
         container = body.get("container") or {}
+        in_home = container.get("type") == "view"
+        click = None
+        if not in_home:
+            click = outbox.Click(
+                container.get("channel_id"), container.get("message_ts"), body.get("response_url")
+            )
         with services.unit_of_work() as session:
             now = services.clock()
-            lead = move(session, lead_id=lead_id, actor=who, now=now)
-            if container.get("type") == "view":
+            move(session, lead_id=lead_id, actor=who, now=now, clicked=click)
+            if in_home:
                 request_home(session, actor=who, now=now)  # clicked in App Home: redraw it
-            else:
-                outbox.card_clicked(
-                    session,
-                    lead=lead,
-                    clicked=(container.get("channel_id"), container.get("message_ts")),
-                    response_url=body.get("response_url"),
-                    now=now,
-                )
 
     @app.action(ActionId.ACCEPT)
     def on_lead_accept(ack: Ack, body: dict[str, Any]) -> None:
@@ -82,6 +86,32 @@ def register(app: App, services: Services, roles: RoleResolver, assignees: Assig
     def on_lead_contacted(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         transition(services.lifecycle.mark_contacted, body)
+
+    @app.action(ActionId.PASS)
+    def on_lead_pass(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """The rep a lead is offered to asks to hand it on: the form for an optional reason."""
+        ack()
+        lead_id, who = clicked(body)
+        with services.db.read() as session:
+            lead = offers.ensure_offered(session, lead_id=lead_id, actor=who)
+            view = pass_modal(lead)
+            expired = notices.form_expired(lead, button="Pass", form="the Pass form")
+        open_modal(client, body, view, expired)
+
+    @app.view(ViewId.PASS)
+    def on_lead_pass_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The lead goes to the next rep (bot.offers); a refusal shows in the form."""
+        with services.unit_of_work() as session:
+            offers.pass_offer(
+                session,
+                rules=rules,
+                directory=services.lifecycle.directory,
+                lead_id=lead_id_of(view.get("private_metadata")),
+                actor=actor(body["user"]["id"]),
+                reason=parse_pass_submission(view["state"]["values"]),
+                now=services.clock(),
+            )
+        ack()
 
     @app.action(ActionId.REOPEN)
     def on_lead_reopen(ack: Ack, body: dict[str, Any]) -> None:

@@ -35,14 +35,17 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot import cards, channel_posts, lead_history, lead_messages, outbox
 from bot.chart_files import chart_file
+from bot.funnel import funnel_rows
+from bot.funnel_chart import funnel_chart_file
 from bot.home import home_view
 from bot.lifecycle import Actor
+from bot.periods import Period
 from bot.reports import feedback_rows
 from bot.rules import Rules
 from bot.tuning import TUNING_COLUMNS, tuning_report, tuning_rows
 from handlers import metrics, response_urls
 from handlers.delivery_rounds import run_rounds
-from handlers.exports import feedback_csv, write_csv
+from handlers.exports import feedback_csv, funnel_file, write_csv
 from handlers.services import Services
 from handlers.slack_errors import PERMANENT_ERRORS, TOKEN_ERRORS
 from storage import lead_messages as message_store
@@ -394,13 +397,12 @@ class DeliveryWorker:
         _count_given_up(row, code)
 
     def _finish(self, row: SlackOutbox, after: Callable[[Any], None] | None = None) -> None:
+        """Mark the row delivered and, unless another worker already had, run `after` in the
+        same transaction."""
         with self.services.db.write() as session:
-            stored = outbox_store.get(session, row.id)
-            if stored is None or stored.done_at is not None:
-                return
-            if after is not None:
+            now = self.services.clock()
+            if outbox_store.finish(session, row_id=row.id, kind=row.kind, now=now) and after:
                 after(session)
-            outbox_store.mark_done(session, stored, now=self.services.clock())
 
     def _lead(self, lead_id: int | None) -> Lead:
         with self.services.db.read() as session:
@@ -694,14 +696,22 @@ class DeliveryWorker:
         self._finish(row)
 
     def _feedback_file(self, row: SlackOutbox) -> None:
-        """A report's export as a CSV file in the asker's DMs (the rejection feedback unless
-        the row names another report)."""
+        """A report's export as a file in the asker's DMs (the rejection feedback unless the
+        row names another report; CSV unless it says JSON)."""
         assert row.user_id is not None
         payload = row.payload
         period = outbox.queued_period(payload)
         report = outbox.ExportedReport(payload.get("report", outbox.ExportedReport.FEEDBACK))
+        if report == outbox.ExportedReport.FUNNEL_CHART:
+            self._funnel_chart(row, period)
+            return
         with self.services.db.read() as session:
-            if report == outbox.ExportedReport.TUNING:
+            if report == outbox.ExportedReport.FUNNEL:
+                zone = ZoneInfo(self.rules.hours.timezone)
+                rows = funnel_rows(session, period=period, timezone=zone)
+                content, title = funnel_file(rows, payload.get("format", "csv")), "Funnel"
+                summary = f"everyone and {len(rows) - 1} sources, campaigns, segments and months."
+            elif report == outbox.ExportedReport.TUNING:
                 tuned = tuning_report(
                     session, period=period, model=self.rules.scoring, reasons=self.rules.reasons
                 )
@@ -719,10 +729,32 @@ class DeliveryWorker:
         self.clients.poster.files_upload_v2(
             channel=channel,
             content=content,
-            filename=f"baton-{report.value}-{days}.csv",
+            filename=f"baton-{report.value}-{days}.{payload.get('format', 'csv')}",
             title=f"{title}, {period.label}",
             initial_comment=f"{title}, {period.label}: {summary}",
         )
+        self._finish(row)
+
+    def _funnel_chart(self, row: SlackOutbox, period: Period) -> None:
+        """`/leads funnel`'s chart as a PNG file in the asker's DMs (nothing when no lead
+        entered in the period)."""
+        assert row.user_id is not None
+        with self.services.db.read() as session:
+            drawn = funnel_chart_file(
+                session,
+                period=period,
+                timezone=ZoneInfo(self.rules.hours.timezone),
+                by=row.payload.get("by"),
+            )
+        if drawn is not None:
+            channel = self.clients.delivery.conversations_open(users=row.user_id)["channel"]["id"]
+            self.clients.poster.files_upload_v2(
+                channel=channel,
+                content=drawn.png,
+                filename=drawn.name,
+                title=drawn.title,
+                initial_comment=drawn.comment,
+            )
         self._finish(row)
 
     def _channel_chart(self, row: SlackOutbox) -> None:

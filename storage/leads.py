@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import manager_of_class
+from sqlalchemy.orm.util import identity_key
 
 from storage.models import Lead, LeadEvent, LeadStatus
 
@@ -35,10 +37,35 @@ MAX_LEAD_ID = 2**31 - 1
 
 
 def get_lead(session: Session, lead_id: int) -> Lead | None:
-    """The lead as the database has it now, not as this session last saw it."""
+    """The lead as the database has it now, not as this session last saw it.
+
+    Read on the connection into a Lead no session tracks (`_untracked`): the ORM's load costs
+    three times the query, and every click reads its lead. A lead this session already tracks
+    is refreshed in place instead, as whoever holds it expects."""
     if not 0 < lead_id <= MAX_LEAD_ID:
         return None
-    return session.get(Lead, lead_id, populate_existing=True)
+    if _tracked(session, lead_id):
+        return session.get(Lead, lead_id, populate_existing=True)
+    row = session.connection().execute(_LEAD_BY_ID, {"lead_id": lead_id}).first()
+    return None if row is None else _untracked(row)
+
+
+_LEAD_COLUMNS = tuple(Lead.__table__.columns)
+_LEAD_KEYS = tuple(column.key for column in _LEAD_COLUMNS)
+_LEAD_BY_ID = select(*_LEAD_COLUMNS).where(Lead.__table__.c.id == bindparam("lead_id"))
+_new_lead = manager_of_class(Lead).new_instance
+
+
+def _tracked(session: Session, lead_id: int) -> bool:
+    return identity_key(Lead, lead_id) in session.identity_map
+
+
+def _untracked(row: Sequence[Any]) -> Lead:
+    """A Lead holding `row` (every column, in `_LEAD_COLUMNS` order), in no session: what the
+    ORM's load would build, without its bookkeeping. Nothing writes through it."""
+    lead: Lead = _new_lead()
+    lead.__dict__.update(zip(_LEAD_KEYS, row, strict=True))
+    return lead
 
 
 def lock_lead(session: Session, lead_id: int) -> Lead:
@@ -49,6 +76,16 @@ def lock_lead(session: Session, lead_id: int) -> Lead:
         select(Lead).where(Lead.id == lead_id).with_for_update(),
         execution_options={"populate_existing": True},
     ).one()
+
+
+def lock_lead_unless_busy(session: Session, lead_id: int) -> Lead | None:
+    """`lock_lead`, or None at once when another transaction holds the row (PostgreSQL), for a
+    job that holds other locks (a due timer's) and must not wait for a move that may be
+    waiting for them."""
+    return session.scalars(
+        select(Lead).where(Lead.id == lead_id).with_for_update(skip_locked=True),
+        execution_options={"populate_existing": True},
+    ).one_or_none()
 
 
 def detached_copy(lead: Lead) -> Lead:
@@ -144,9 +181,11 @@ def update_lead_if_unchanged(
     *,
     status: LeadStatus,
     owner_id: str | None,
+    offer_tries: int,
     values: Mapping[str, Any],
 ) -> Lead | None:
-    """Change a lead only if its status and owner are still those the caller saw; else None.
+    """Change a lead only if its status, owner and offer (bot.offers counts each one made) are
+    still those the caller saw; else None.
 
     A compare-and-set inside the UPDATE itself: when two requests race, exactly one row update
     wins (PostgreSQL re-checks the WHERE after waiting for the other writer; SQLite serialises
@@ -155,19 +194,25 @@ def update_lead_if_unchanged(
     """
     counted = tuple(sorted(name for name, value in values.items() if value is COUNT_UP))
     given = tuple(sorted(name for name, value in values.items() if value is not COUNT_UP))
-    statement = _compare_and_set(given, counted, owner_known=owner_id is not None)
     parameters = {f"new_{name}": values[name] for name in given}
-    parameters.update(lead_id=lead_id, seen_status=status, seen_owner=owner_id)
-    return session.scalars(
-        statement,
-        parameters,
-        execution_options={"synchronize_session": False, "populate_existing": True},
-    ).one_or_none()
+    parameters.update(
+        lead_id=lead_id, seen_status=status, seen_owner=owner_id, seen_offer=offer_tries
+    )
+    tracked = _tracked(session, lead_id)  # then its copy is refreshed, as its holder expects
+    statement = _compare_and_set(given, counted, owner_known=owner_id is not None, orm=tracked)
+    if tracked:
+        return session.scalars(
+            statement,
+            parameters,
+            execution_options={"synchronize_session": False, "populate_existing": True},
+        ).one_or_none()
+    row = session.connection().execute(statement, parameters).first()
+    return None if row is None else _untracked(row)
 
 
 @functools.cache
 def _compare_and_set(
-    given: tuple[str, ...], counted: tuple[str, ...], *, owner_known: bool
+    given: tuple[str, ...], counted: tuple[str, ...], *, owner_known: bool, orm: bool
 ) -> Update:
     owner_matches = (
         Lead.owner_id == bindparam("seen_owner") if owner_known else Lead.owner_id.is_(None)
@@ -177,9 +222,10 @@ def _compare_and_set(
     return (
         update(Lead)
         .where(Lead.id == bindparam("lead_id"), Lead.status == bindparam("seen_status"))
-        .where(owner_matches)
+        .where(owner_matches, Lead.offer_tries == bindparam("seen_offer"))
         .values(values)
-        .returning(Lead)  # the whole row, refreshed in the session: no second SELECT
+        # The whole row, as the entity (`orm`) or as columns: no second SELECT.
+        .returning(*((Lead,) if orm else _LEAD_COLUMNS))
     )
 
 
@@ -284,8 +330,9 @@ def list_waiting(session: Session, *, limit: int) -> tuple[Sequence[Lead], int]:
     return leads, _count(session, condition)
 
 
-def list_mqls(session: Session, *, limit: int) -> tuple[Sequence[Lead], int]:
-    """Leads kept for marketing (status mql), highest score first; and how many in all."""
+def list_mqls(session: Session, *, limit: int) -> tuple[Sequence[Lead], int, int]:
+    """Leads kept for marketing (status mql), highest score first; how many in all; and how
+    many are recycled."""
     condition = Lead.status == LeadStatus.MQL
     leads = session.scalars(
         select(Lead)
@@ -293,7 +340,34 @@ def list_mqls(session: Session, *, limit: int) -> tuple[Sequence[Lead], int]:
         .order_by(Lead.score.is_(None), Lead.score.desc(), Lead.id)
         .limit(limit)
     ).all()
-    return leads, _count(session, condition)
+    recycled = _count(session, Lead.status == LeadStatus.RECYCLED)
+    return leads, _count(session, condition), recycled
+
+
+def held_scored_before(session: Session, moment: datetime, *, limit: int) -> Sequence[int]:
+    """Leads kept for marketing (MQL or recycled) last scored before `moment`, or never."""
+    return session.scalars(
+        select(Lead.id)
+        .where(
+            Lead.status.in_((LeadStatus.MQL, LeadStatus.RECYCLED)),
+            or_(Lead.scored_at.is_(None), Lead.scored_at <= moment),
+        )
+        .order_by(Lead.id)
+        .limit(limit)
+    ).all()
+
+
+def mqls_cold_since(session: Session, moment: datetime, *, limit: int) -> Sequence[int]:
+    """MQLs whose latest activity (or, without one, their arrival) is at `moment` or before."""
+    return session.scalars(
+        select(Lead.id)
+        .where(
+            Lead.status == LeadStatus.MQL,
+            func.coalesce(Lead.last_activity_at, Lead.created_at) <= moment,
+        )
+        .order_by(Lead.id)
+        .limit(limit)
+    ).all()
 
 
 def list_claimed(

@@ -34,6 +34,7 @@ class LeadStatus(enum.StrEnum):
     """Where a lead is in the handoff; the allowed moves between them live in bot.lifecycle."""
 
     MQL = "mql"  # the scoring model says marketing's still: stored, not posted, no SLA
+    RECYCLED = "recycled"  # an MQL gone cold (no new activity for a while): back to nurture
     NEW = "new"  # stored, card not yet in Slack
     OPEN = "open"  # card posted, claim SLA running
     ESCALATED = "escalated"  # an SLA was breached; managers were told
@@ -157,9 +158,19 @@ class Lead(Base):
     # When new data made an MQL an SQL (bot.promotion), and what did: the card's "why now".
     promoted_at: Mapped[datetime | None]
     promoted_why: Mapped[str | None] = mapped_column(String(500))
+    # When the model last scored it (the daily decay rescores MQLs a day after), and the time
+    # of its latest activity (one sent without a time counts when received): an MQL whose
+    # latest activity is older than `recycle_after` is recycled (bot.mql_upkeep).
+    scored_at: Mapped[datetime | None]
+    last_activity_at: Mapped[datetime | None]
 
     # Handoff state.
     owner_id: Mapped[str | None] = mapped_column(String(32))
+    # The rep the lead is offered to now (a route in `offer` mode: bot.offers), who alone may
+    # claim it; and how many offers it has had, which names the current one (its timeout's
+    # cycle, the compare-and-set every move makes, so a click on a stale offer loses).
+    offered_to: Mapped[str | None] = mapped_column(String(32))
+    offer_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     rejected_by: Mapped[str | None] = mapped_column(String(32))
     reject_reason: Mapped[str | None] = mapped_column(String(64))
     reject_note: Mapped[str | None] = mapped_column(Text)
@@ -386,6 +397,7 @@ class TimerKind(enum.StrEnum):
     FOLLOW_UP_REMINDER = "follow_up_reminder"
     FOLLOW_UP_BREACH = "follow_up_breach"
     UNDO_CLOSES = "undo_closes"  # not an SLA window: the Undo beside an accept or reject lapses
+    OFFER_TIMEOUT = "offer_timeout"  # not an SLA window: an offer passes on (cycle: its try)
 
 
 class SlaTimer(Base):
@@ -529,10 +541,12 @@ class RepMissedSlas(Base):
 
 class RotationPointer(Base):
     """A rep's place in a route pool's rotation (bot.rotation): kept per pool and rep, so a
-    rep leaving or joining a pool leaves everyone else's place as it was."""
+    rep leaving or joining a pool leaves everyone else's place as it was. A row without a
+    pointer is a rep new to the pool, written first so that routing has a row to lock even for
+    a pool's very first lead (storage.routing.pointers)."""
 
     __tablename__ = "rotation_pointers"
 
     pool: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    pointer: Mapped[float] = mapped_column(Float)
+    pointer: Mapped[float | None] = mapped_column(Float)

@@ -77,7 +77,7 @@ def queue(
     """`add` for a caller that needs no row back (a click's transaction): one INSERT on the
     connection, without the ORM building and flushing an object."""
     values = _values(kind, now, lead_id=lead_id, channel=channel, user_id=user_id, payload=payload)
-    session.connection().execute(insert(SlackOutbox), [values])
+    session.connection().execute(_QUEUE, [values])
 
 
 def add_for_leads(session: Session, *, kind: str, lead_ids: Sequence[int], now: datetime) -> None:
@@ -85,7 +85,10 @@ def add_for_leads(session: Session, *, kind: str, lead_ids: Sequence[int], now: 
     `queue` does: no ORM bulk insert, which costs more than the statement itself)."""
     if lead_ids:
         rows = [_values(kind, now, lead_id=id_) for id_ in lead_ids]
-        session.connection().execute(insert(SlackOutbox), rows)
+        session.connection().execute(_QUEUE, rows)
+
+
+_QUEUE = insert(SlackOutbox)  # built once: a click queues three rows
 
 
 def _values(
@@ -143,11 +146,13 @@ def has_pending_redraw(session: Session, *, lead_id: int, of_messages: bool = Fa
 
 def redraw_through_response_url(
     session: Session, *, lead_id: int, response_url: str, now: datetime
-) -> None:
+) -> bool:
     """Send the lead's waiting redraw through a click's response_url, at once (it may have been
-    backing off from chat.update's rate limit); the latest click's URL replaces an earlier one."""
+    backing off from chat.update's rate limit); the latest click's URL replaces an earlier one.
+    False when no redraw was waiting. The row changed stays locked until the caller commits,
+    as `has_pending_redraw`'s does."""
     parameters = {"clicked": lead_id, "url": {"response_url": response_url}, "now": now}
-    session.connection().execute(_THROUGH_RESPONSE_URL, parameters)
+    return session.connection().execute(_THROUGH_RESPONSE_URL, parameters).first() is not None
 
 
 # Every click on a card runs it: built once, run on the connection without the ORM.
@@ -162,6 +167,7 @@ _THROUGH_RESPONSE_URL = (
     .values(
         kind=OutboxKind.REPLACE_CARD, payload=bindparam("url"), next_attempt_at=bindparam("now")
     )
+    .returning(SlackOutbox.id)
 )
 
 
@@ -457,6 +463,25 @@ def mark_done(session: Session, row: SlackOutbox, *, now: datetime) -> None:
     row.locked_until = None
     row.lease_owner = None
     session.flush()
+
+
+def finish(session: Session, *, row_id: int, kind: str, now: datetime) -> bool:
+    """`mark_done` for a row not read in this transaction, in one UPDATE on the connection
+    (every delivered row runs it); False when the row is gone or already done (another worker
+    finished it), and nothing changed."""
+    statement = _FINISH_FORGETTING if kind == OutboxKind.REPLACE_CARD else _FINISH
+    return (
+        session.connection().execute(statement, {"row_id": row_id, "now": now}).first() is not None
+    )
+
+
+_FINISH = (
+    update(SlackOutbox)
+    .where(SlackOutbox.id == bindparam("row_id"), SlackOutbox.done_at.is_(None))
+    .values(done_at=bindparam("now"), locked_until=None, lease_owner=None)
+    .returning(SlackOutbox.id)
+)
+_FINISH_FORGETTING = _FINISH.values(payload={})  # as `mark_done`: the response_url goes
 
 
 def mark_failed(session: Session, row: SlackOutbox, *, error: str, retry_at: datetime) -> None:

@@ -30,7 +30,7 @@ REJECT = "reject"
 # SQLite keeps no statistics of value ranges, so it takes any range of times for a small slice: it
 # reads the slice and sorts it for a GROUP BY or a rank. A period holding more than this share of
 # the stored rows is better read in the order of an index that needs no sort (by duration, by
-# source and reason); its range is then kept off the indexes (see `_range`).
+# source and reason); its range is then kept off the indexes (see `period_range`).
 WHOLE_SHARE = 0.1
 # SQLite takes at most 500 SELECTs in one compound statement.
 GROUPS_PER_STATEMENT = 200
@@ -49,7 +49,7 @@ class Scope:
 
 def cohort(session: Session, scope: Scope) -> ColumnElement[bool]:
     """The scope's leads as a condition on `leads`."""
-    condition = _range(session, Lead.posted_at, scope.start, scope.end) & _source_is(
+    condition = period_range(session, Lead.posted_at, scope.start, scope.end) & _source_is(
         Lead.source, scope.source
     )
     if scope.decided_by is not None:
@@ -57,7 +57,7 @@ def cohort(session: Session, scope: Scope) -> ColumnElement[bool]:
     return condition
 
 
-def _range(
+def period_range(
     session: Session,
     column: InstrumentedAttribute[datetime | None],
     start: datetime,
@@ -294,7 +294,7 @@ def delete_rejection(session: Session, *, lead_id: int, at: datetime) -> None:
 def _rejected_in(
     session: Session, start: datetime, end: datetime, source: str | None
 ) -> ColumnElement[bool]:
-    return _range(session, Rejection.at, start, end) & _source_is(Rejection.source, source)
+    return period_range(session, Rejection.at, start, end) & _source_is(Rejection.source, source)
 
 
 def tally_rejections(

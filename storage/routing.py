@@ -3,7 +3,7 @@ not yet contacted leads each rep holds."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -71,15 +71,28 @@ def mark_back(session: Session, *, user_id: str) -> bool:
     return removed is not None
 
 
-def pointers(session: Session, *, pool: str) -> dict[str, float]:
-    """The pool's pointers by rep, locked until the transaction ends on PostgreSQL, so two
-    leads routed at once through one pool move the rotation one after the other."""
+def pointers(session: Session, *, pool: str, reps: Sequence[str]) -> dict[str, float]:
+    """The pool's pointers by rep (a rep new to the pool has none), locked until the
+    transaction ends, so two leads routed at once through one pool move the rotation one
+    after the other (SQLite's single writer does that by itself).
+
+    Every rep of `reps` first gets a row (empty for a newcomer; nothing changes for a rep who
+    has one): a pool's very first lead then finds rows to lock, as every later one does. Two
+    processes routing it at once meet on the insert, the second waiting for the first's
+    commit, and lock the rows in one order (by rep), so neither can pick a rep the other just
+    picked, nor deadlock."""
+    if reps:
+        newcomers = [{"pool": pool, "user_id": rep, "pointer": None} for rep in reps]
+        session.execute(
+            _insert(session, RotationPointer).values(newcomers).on_conflict_do_nothing()
+        )
     rows = session.execute(
         select(RotationPointer.user_id, RotationPointer.pointer)
         .where(RotationPointer.pool == pool)
+        .order_by(RotationPointer.user_id)
         .with_for_update()
     )
-    return {user_id: pointer for user_id, pointer in rows}
+    return {user_id: pointer for user_id, pointer in rows if pointer is not None}
 
 
 def save_pointers(session: Session, *, pool: str, pointers: Mapping[str, float]) -> None:

@@ -15,7 +15,10 @@ from storage.models import SlaTimer
 def add_many(session: Session, timers: Sequence[dict[str, Any]]) -> None:
     """Add timers (lead_id, kind, cycle, due_at) in one executemany; nobody reads their ids."""
     if timers:
-        session.connection().execute(insert(SlaTimer), list(timers))
+        session.connection().execute(_ADD, list(timers))
+
+
+_ADD = insert(SlaTimer)  # built once: every move runs it
 
 
 # Every claim runs it: built once, run on the connection without the ORM.
@@ -30,8 +33,21 @@ _CANCEL_PENDING = (
 )
 
 
-def cancel_pending(session: Session, *, lead_id: int, now: datetime) -> None:
-    session.connection().execute(_CANCEL_PENDING, {"of_lead": lead_id, "cancelled": now})
+def cancel_pending(
+    session: Session,
+    *,
+    lead_id: int,
+    now: datetime,
+    only: str | None = None,
+    sparing: str | None = None,
+) -> None:
+    """Cancel the lead's pending timers: all, `only` those of one kind, or all but `sparing`'s."""
+    statement = _CANCEL_PENDING
+    if only is not None:
+        statement = statement.where(SlaTimer.kind == only)
+    if sparing is not None:
+        statement = statement.where(SlaTimer.kind != sparing)
+    session.connection().execute(statement, {"of_lead": lead_id, "cancelled": now})
 
 
 def take_due(session: Session, *, now: datetime, limit: int) -> Sequence[SlaTimer]:
@@ -56,6 +72,12 @@ def take_due(session: Session, *, now: datetime, limit: int) -> Sequence[SlaTime
         timer.fired_at = now
     session.flush()
     return timers
+
+
+def put_back(session: Session, timer: SlaTimer) -> None:
+    """A timer taken by `take_due` that could not act now: the next sweep takes it again."""
+    timer.fired_at = None
+    session.flush()
 
 
 def list_for_lead(session: Session, lead_id: int) -> Sequence[SlaTimer]:

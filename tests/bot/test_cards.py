@@ -199,6 +199,7 @@ def largest_realistic_fields() -> dict[str, Any]:
 
 STATE_OVERRIDES: dict[LeadStatus, dict[str, Any]] = {
     LeadStatus.MQL: {"claim_due_at": None, "posted_at": None},
+    LeadStatus.RECYCLED: {"claim_due_at": None, "posted_at": None},
     LeadStatus.NEW: {"claim_due_at": None, "posted_at": None},
     LeadStatus.OPEN: {},
     LeadStatus.ESCALATED: {"escalated_at": CLAIM_DUE},

@@ -19,7 +19,7 @@ def test_every_lifecycle_move_is_announced() -> None:
     [
         ("lead.rejected", ["lead.rejected"]),
         ("sla.*", ["sla.reminded", "sla.breached"]),
-        ("lead.re*", ["lead.rejected", "lead.released", "lead.reopened"]),
+        ("lead.re*", ["lead.recycled", "lead.rejected", "lead.released", "lead.reopened"]),
         ("*", list(EVENT_TYPES)),
         ("lead.rejected.*", []),
         ("Lead.*", []),

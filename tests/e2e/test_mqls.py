@@ -38,15 +38,22 @@ def receiver() -> Iterator[WebhookReceiver]:
         yield receiver
 
 
+def scoring_env(
+    config_env: dict[str, str], tmp_path: Path, receiver: WebhookReceiver, model: str
+) -> dict[str, str]:
+    """The example rules with a scoring `model`, and a webhook endpoint: the receiver."""
+    rules = tmp_path / "baton.toml"
+    text = EXAMPLE_RULES.read_text(encoding="utf-8") + model + webhook_toml(receiver.url)
+    rules.write_text(text, encoding="utf-8")
+    return {**config_env, "BATON_CONFIG": str(rules), "RECEIVER_SECRET": SECRET}
+
+
 @pytest.fixture
 def config_env(
     config_env: dict[str, str], tmp_path: Path, receiver: WebhookReceiver
 ) -> dict[str, str]:
     """The example rules with the test scoring model, and a webhook endpoint: the receiver."""
-    rules = tmp_path / "baton.toml"
-    text = EXAMPLE_RULES.read_text(encoding="utf-8") + MODEL_TOML + webhook_toml(receiver.url)
-    rules.write_text(text, encoding="utf-8")
-    return {**config_env, "BATON_CONFIG": str(rules), "RECEIVER_SECRET": SECRET}
+    return scoring_env(config_env, tmp_path, receiver, MODEL_TOML)
 
 
 def add_activities(bot: BatonServer, external_id: str, body: Any, **headers: str) -> httpx.Response:

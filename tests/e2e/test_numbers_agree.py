@@ -1,6 +1,6 @@
 """The same leads read through every surface that counts them: `/leads stats`, `/leads sla`,
-`/leads mine`, App Home, the weekly digest and the feedback export give the same numbers, each
-with its period, its units and what it counts, on leads seeded in known states.
+`/leads mine`, `/leads funnel`, App Home, the weekly digest and the feedback export give the same
+numbers, each with its period, its units and what it counts, on leads seeded in known states.
 
 Seeded on Tuesday 24 November 2026, 10:00 in New York (business hours, example rules):
 
@@ -37,6 +37,7 @@ from storage import leads as lead_store
 from storage.models import LeadStatus
 from tests.conftest import NOW
 from tests.e2e.conftest import card_text, eventually, send_lead, settled, slack_user, wait_for_card
+from tests.e2e.test_funnel import files
 from tests.e2e.test_home_and_digest import open_home
 from tests.e2e.test_sla_flow import SWEEP, Clock
 
@@ -61,6 +62,13 @@ HEALTH = (
     "*Waiting for a rep:* 3 (2 past their deadline, 0 due within the hour)\n"
     "*Claimed, not yet contacted:* 2 (0 past the follow-up deadline, 0 due within the hour)\n"
     "*Escalated now:* 2"
+)
+# Claims 0, 0 and 15 minutes (ranks: the 2nd), std-3's contact 15 minutes; no deal yet.
+FUNNEL = (
+    "MQL *7* → SQL *7* (100%) → accepted *3* (43%) → contacted *1* (33%) → "
+    "opportunity *0* (0%) → won *0* (–) · *0%* of MQLs won\n"
+    "Median time per step: to SQL – · to accepted 0 min · to contacted 15 min · "
+    "to opportunity – · to won –"
 )
 COUNTED = (
     "Times count business hours (Mon–Fri 09:00–17:00 America/New_York, US holidays off) "
@@ -153,6 +161,18 @@ def test_stats_home_digest_and_export_agree_on_seeded_leads(
         assert COUNTED in card_text(surface)
     assert "This week: this week" not in card_text(home)
 
+    # The funnel of the same leads (no scoring model: every lead an MQL and an SQL) reads the
+    # same in `/leads funnel`, both App Homes and the digest.
+    funnel = reply(slack, user, MARKETER, "funnel 7d")
+    marketers_home = open_home(slack, user, MARKETER)
+    for surface, period in (
+        (funnel, "last 7 days"),
+        (home, "last 30 days"),
+        (marketers_home, "last 30 days"),
+        (digest, "last 7 days"),
+    ):
+        assert section(surface, "*Funnel to revenue") == f"*Funnel to revenue, {period}*\n{FUNNEL}"
+
     # SLA health: escalated leads waiting for a rep are past their deadline, wherever it shows.
     assert section(home, "*Waiting for a rep:*") == HEALTH
     assert section(reply(slack, user, MANAGER, "sla"), "*Waiting for a rep:*") == HEALTH
@@ -186,6 +206,6 @@ def test_stats_home_digest_and_export_agree_on_seeded_leads(
     assert feedback == section(open_home(slack, user, MARKETER), webinar)
     assert feedback == section(digest, webinar)  # the one rejection is in both periods
     reply(slack, user, MARKETER, "feedback 7d csv")
-    (sent,) = slack.wait_for(lambda: [m for m in slack.dms(MARKETER) if m.get("files")])
-    (header, row) = slack.file_content(sent["files"][0]["id"]).decode().splitlines()
+    (sent,) = slack.wait_for(lambda: files(slack, MARKETER, ".csv"))  # after the funnel's chart
+    (header, row) = slack.file_content(sent["id"]).decode().splitlines()
     assert header.startswith("lead_id,") and "no_budget" in row and "Freeze until May" in row

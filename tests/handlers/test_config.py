@@ -115,7 +115,11 @@ def test_socket_mode_needs_no_signing_secret() -> None:
         ('[hours]\nholidays = "XX"', "hours: unknown holiday country 'XX'"),
         ('[hours]\nholiday_subdivision = "NY"', "'NY' given without a country"),
         ('[[routes]]\nchannel = "C0SALES0001"\nmode = "assign"', "needs a `pool` of reps"),
-        ('[[routes]]\nchannel = "C0SALES0001"\nmode = "offer"', "routes[0].mode"),
+        ('[[routes]]\nchannel = "C0SALES0001"\nmode = "offer"', 'mode = "offer" needs a `pool`'),
+        (
+            '[[routes]]\nchannel = "C0SALES0001"\npool = ["U0REP000001"]\noffer_timeout = "5s"',
+            "routes[0].offer_timeout",
+        ),
         (
             '[[routes]]\nchannel = "C0SALES0001"\nmode = "owner"\nfallback = "assign"',
             'mode = "owner", fallback = "assign" needs a `pool` of reps',
@@ -177,7 +181,7 @@ def test_the_commented_routing_examples_are_valid(tmp_path: Path) -> None:
     assert route.weights == {"U0REP000002": 2.0} and route.match is None
     assert (route.away_statuses, route.pause_after_missed) == ([":palm_tree:", "Out sick"], 3)
     owned = commented_route(tmp_path, "owned")
-    assert (owned.mode, owned.fallback, owned.rotates) == ("owner", "assign", True)
+    assert (owned.mode, owned.fallback, owned.uses_pool) == ("owner", "assign", True)
 
 
 def test_the_example_env_file_is_valid_as_documented(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ Baton paused after missed SLAs is marked away with the reason; each rep's SLAs m
 are counted. Nothing existing changes.
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0020
 Create Date: 2026-11-30 19:36:31.620325
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 
 
 revision: str = '0021'
-down_revision: str | None = '0018'
+down_revision: str | None = '0020'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,161 @@
+"""The queries behind the funnel (bot.funnel): how far the leads that entered in a period got,
+counted and timed in the database, per group (source, campaign, segment or monthly cohort).
+
+Each stage is a condition on columns the transitions keep (never cleared by a reopen), so one
+grouped statement counts every stage; each median is the one value at its rank in its group,
+picked by a window over the group (the database sorts, nothing is read into memory per lead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Row,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from storage.models import Lead, LeadStatus
+from storage.reports import CLAIMS, period_range
+
+UNQUALIFIED = "unqualified"  # the scoring model's verdict under its MQL threshold
+GROUPINGS = ("source", "campaign", "segment", "cohort")
+MICROSECONDS = 1_000_000
+
+# What "reached the stage" means, each stage implying the ones before it (docs/metrics.md):
+# a won deal was an opportunity, an opportunity was contacted, a contacted lead was claimed.
+WON = Lead.status == LeadStatus.WON
+OPPORTUNITY = or_(Lead.opportunity_at.is_not(None), WON)
+CONTACTED = or_(Lead.contact_credit.is_not(None), OPPORTUNITY)
+ACCEPTED = or_(Lead.first_claimed_at.is_not(None), CONTACTED)
+# Marketing's still: an MQL, or one recycled (gone cold, back to nurture).
+KEPT = Lead.status.in_((LeadStatus.MQL, LeadStatus.RECYCLED))
+SQL = or_(not_(KEPT), ACCEPTED)
+# A lead kept under the model's MQL threshold is not yet an MQL; every other lead is.
+MQL = not_(
+    and_(
+        KEPT,
+        func.coalesce(Lead.score_explanation["verdict"].as_string(), "") == UNQUALIFIED,
+    )
+)
+STAGES: dict[str, ColumnElement[bool]] = {
+    "mql": MQL,
+    "sql": SQL,
+    "accepted": ACCEPTED,
+    "contacted": CONTACTED,
+    "opportunity": OPPORTUNITY,
+    "won": WON,
+}
+
+
+def entered(session: Session, start: datetime, end: datetime) -> ColumnElement[bool]:
+    """The leads Baton stored in [start, end), the planner steered for the period's size as
+    the handoff reports steer it (a day reads `ix_leads_created_at`, a year the table)."""
+    return period_range(session, Lead.created_at, start, end)
+
+
+def group_key(by: str | None, months: Sequence[tuple[str, datetime]]) -> ColumnElement[Any]:
+    """The column a funnel is grouped by: a field trimmed (blank reads as none), or for
+    `cohort` the label of the month a lead entered, from `months` as (label, end of the month)
+    in order; None (no grouping) is one group."""
+    if by is None:
+        return literal_column("''")
+    if by == "cohort":
+        return case(*((Lead.created_at < month_end, label) for label, month_end in months))
+    if by not in GROUPINGS:
+        raise ValueError(f"unknown grouping {by!r}")
+    return func.nullif(func.trim(getattr(Lead, by)), "")
+
+
+def count_stages(
+    session: Session, *, start: datetime, end: datetime, key: ColumnElement[Any]
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """Per group: `key`, then how many of the period's leads reached each stage (named as
+    STAGES), in one grouped statement."""
+    flags = (case((condition, 1), else_=0).label(name) for name, condition in STAGES.items())
+    leads = _keyed(session, key, start, end, *flags)
+    return session.execute(
+        select(leads.c.key, *(func.sum(leads.c[name]).label(name) for name in STAGES)).group_by(
+            leads.c.key
+        )
+    ).all()
+
+
+def median_by_group(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    key: ColumnElement[Any],
+    value: ColumnElement[Any],
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """Per group: `key`, `value` at the nearest rank ⌈n/2⌉ of the group's n non-null values
+    (bot.reports.rank_of), and `n`."""
+    leads = _keyed(session, key, start, end, value.label("value"), where=value.is_not(None))
+    ranked = select(
+        leads.c.key,
+        leads.c.value,
+        func.row_number().over(partition_by=leads.c.key, order_by=leads.c.value).label("position"),
+        func.count().over(partition_by=leads.c.key).label("n"),
+    ).subquery()
+    return session.execute(
+        select(ranked.c.key, ranked.c.value, ranked.c.n).where(
+            ranked.c.position == (ranked.c.n * 50 + 99) // 100
+        )
+    ).all()
+
+
+def _keyed(
+    session: Session,
+    key: ColumnElement[Any],
+    start: datetime,
+    end: datetime,
+    *columns: ColumnElement[Any],
+    where: ColumnElement[bool] | None = None,
+) -> Any:
+    """The period's leads as a subquery of their group `key` and `columns`: grouped and
+    partitioned on as a plain column, so PostgreSQL never has to match two renderings of an
+    expression with bound values (a cohort's month bounds)."""
+    condition = entered(session, start, end)
+    if where is not None:
+        condition = condition & where
+    return select(key.label("key"), *columns).where(condition).subquery()
+
+
+def _seconds_between(session: Session, earlier: Any, later: Any) -> ColumnElement[int]:
+    """Whole seconds from `earlier` to `later` (none below zero: a CRM may backdate a
+    stage), as each database subtracts times."""
+    if session.get_bind().dialect.name == "sqlite":
+        days = func.julianday(later) - func.julianday(earlier)
+        seconds: ColumnElement[Any] = cast(func.round(days * 86400), Integer)
+    else:
+        seconds = cast(func.round(extract("epoch", later - earlier)), BigInteger)
+    return case((seconds < 0, 0), else_=seconds)
+
+
+def stage_times(session: Session) -> dict[str, ColumnElement[Any]]:
+    """The time each stage took to reach from the one before, in microseconds, for the leads
+    that made that step (NULL for the others): claim and contact as the transitions counted them
+    (business hours where the lead's SLA policy does), the rest calendar time."""
+    between = _seconds_between
+    return {
+        "sql": between(session, Lead.created_at, Lead.promoted_at) * MICROSECONDS,
+        "accepted": case((Lead.first_decision.in_(CLAIMS), Lead.time_to_claim_us)),
+        "contacted": Lead.time_to_contact_us.expression,
+        "opportunity": between(session, Lead.contacted_at, Lead.opportunity_at) * MICROSECONDS,
+        "won": case((WON, between(session, Lead.opportunity_at, Lead.closed_at) * MICROSECONDS)),
+    }
