@@ -102,13 +102,7 @@ def _give(
     pick: Callable[[Pool, Lead], Outcome],
 ) -> None:
     """Each lead to the rep `pick` names (None: left to the channel), audited."""
-    pool = Pool(
-        session,
-        route,
-        directory=lifecycle.directory,
-        team_timezone=lifecycle.policies.rules.hours.timezone,
-        now=now,
-    )
+    pool = Pool.for_routing(session, lifecycle, route, now=now)
     for lead in leads:
         outcome = pick(pool, lead)
         record_routing(

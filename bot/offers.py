@@ -40,13 +40,7 @@ def offer_new_leads(
     session: Session, lifecycle: Lifecycle, route: Route, leads: Sequence[Lead], now: datetime
 ) -> None:
     """Offer each new lead of an `offer` route to the next available rep of its pool."""
-    pool = Pool(
-        session,
-        route,
-        directory=lifecycle.directory,
-        team_timezone=lifecycle.policies.rules.hours.timezone,
-        now=now,
-    )
+    pool = Pool.for_routing(session, lifecycle, route, now=now)
     for lead in leads:
         _offer_next(session, lead, route, pool, steps=[], actor=ROUTING, now=now)
     pool.save()

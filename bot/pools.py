@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot import rotation
 from bot.availability import Away, RepRules, unavailable_reason
-from bot.lifecycle import Actor
+from bot.lifecycle import Actor, Lifecycle
 from bot.rep_directory import Directory
 from bot.rules import Route
 from storage import routing as routing_store
@@ -48,6 +48,20 @@ class Pool:
         self.held: dict[str, int] = {}
         self._known: set[str] = set()
         self._learn(route.pool)
+
+    @classmethod
+    def for_routing(
+        cls, session: Session, lifecycle: Lifecycle, route: Route, *, now: datetime
+    ) -> Pool:
+        """The pool as routing reads it, locked: what Slack says of reps comes from the
+        lifecycle's directory, shifts default to the team's time zone."""
+        return cls(
+            session,
+            route,
+            directory=lifecycle.directory,
+            team_timezone=lifecycle.policies.rules.hours.timezone,
+            now=now,
+        )
 
     def _locked_pointers(self) -> dict[str, float]:
         return routing_store.pointers(self.session, pool=self.route.pool_key, reps=self.route.pool)
