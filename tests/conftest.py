@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import URL, create_engine, make_url, text
+from sqlalchemy.exc import DBAPIError
 
 from handlers.config import Config, load_config
 from handlers.serve import BatonServer
@@ -39,14 +41,58 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `-n` (scripts/test), tests go to whichever worker is free, but each demo journey's
+    module runs whole on one worker (tests/parallel.py)."""
+    if config.getvalue("dist") != "load":
+        return None  # the --dist mode asked for
+    from tests.parallel import JourneysTogether
+
+    return JourneysTogether(config, log)
+
+
 def postgres_url() -> str:
+    """The PostgreSQL database this test process owns: the one `BATON_TEST_POSTGRES_URL` names,
+    or under pytest-xdist the worker's own `<database>_<worker>` (e.g. `baton_test_gw0`), made
+    on first use, since every test empties the database it runs on."""
     url = os.environ.get(POSTGRES_URL_VARIABLE)
     if not url:
         pytest.fail(
             f"{POSTGRES_URL_VARIABLE} is not set: run the suite with scripts/test, which brings "
             "PostgreSQL up, or point the variable at a PostgreSQL database you own"
         )
-    return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return url if worker is None else _worker_database(url, worker)
+
+
+@functools.cache
+def _worker_database(url: str, worker: str) -> str:
+    shared = make_url(url)
+    own = shared.set(database=f"{shared.database}_{worker}")
+    _create_database(shared, own)
+    return own.render_as_string(hide_password=False)
+
+
+def _create_database(server: URL, wanted: URL) -> None:
+    """Create `wanted`'s database on `server` unless it exists (the role needs CREATEDB, which
+    scripts/postgres-up grants)."""
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": wanted.database},
+            ).first()
+            if found is None:
+                connection.execute(text(f'CREATE DATABASE "{wanted.database}"'))
+    except DBAPIError as error:
+        pytest.fail(
+            f"cannot create {wanted.database!r} for this pytest-xdist worker ({error.orig}): "
+            f"grant CREATEDB to {server.username!r}, or run the tests serially (-n 0)"
+        )
+    finally:
+        engine.dispose()
 
 
 def reset_postgres(url: str) -> None:

@@ -169,6 +169,9 @@ class Served(NamedTuple):
 
 
 Serve = Callable[..., Served]
+# A fresh `python -m bot serve` imports everything before it answers; with the suite's parallel
+# workers starting several at once on a loaded machine that has taken over 30 s.
+SERVE_STARTUP_SECONDS = 90
 
 
 @pytest.fixture
@@ -196,7 +199,7 @@ def serve(config_env: dict[str, str], tmp_path: Path) -> Iterator[Serve]:
             )
         processes.append(process)
         url = f"http://127.0.0.1:{port}"
-        eventually(lambda: _healthy(url, process), timeout=30)
+        eventually(lambda: _healthy(url, process), timeout=SERVE_STARTUP_SECONDS)
         return Served(process, url, log)
 
     yield start
