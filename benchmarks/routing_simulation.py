@@ -22,9 +22,11 @@ with nobody available falls back to the channel the same way. `offer` offers eac
 rep the rotation picks, then to the next (at most `--offer-tries`): each rep passes a share of
 their offers (0-20 %) and answers after an exponentially distributed delay (mean 1-6 min), so
 an answer later than `--offer-minutes` times out; with nobody (more) to offer it to, the channel
-takes it.
+takes it. `owner` gives a lead to its CRM owner (`--owned` of the leads have one, a rep drawn by
+weight) when they are available, else falls back to the rotation (`fallback = "assign"`), as
+bot.assignment does.
 
-    .venv/bin/python -m benchmarks.routing_simulation [--leads 10000] [--seed 7]
+    .venv/bin/python -m benchmarks.routing_simulation [--leads 10000] [--seed 7] [--owned 0.7]
 
 It takes a few seconds of CPU; its figures depend only on the seed, not on the machine.
 """
@@ -173,6 +175,15 @@ class Month:
         self.claim_delays[-1] += clicks[winner]
 
 
+def crm_owners(rng: random.Random, reps: list[Rep], leads: int, owned: float) -> list[str | None]:
+    """Each lead's CRM owner: a share `owned` have one, a rep drawn in proportion to weight."""
+    weights = [rep.weight for rep in reps]
+    return [
+        rng.choices(reps, weights)[0].user_id if rng.random() < owned else None
+        for _ in range(leads)
+    ]
+
+
 @dataclass(frozen=True)
 class Habit:
     """How a rep answers offers: the share they pass, and their mean time to answer."""
@@ -232,24 +243,29 @@ def offer(
     return pointers
 
 
-def run(mode: str, reps: list[Rep], leads: list[datetime], options: argparse.Namespace) -> Month:
+def run(
+    mode: str,
+    reps: list[Rep],
+    leads: list[datetime],
+    owners: list[str | None],
+    options: argparse.Namespace,
+) -> Month:
     month = Month(reps, options.capacity, options.contact_hours, options.seed)
     weights = {rep.user_id: rep.weight for rep in reps}
     habits = offer_habits(reps, options.seed)
     pointers: dict[str, float] = {}
-    for arrived in leads:
+    for arrived, owner in zip(leads, owners, strict=True):
         if mode == "channel":
             month.first_click(arrived)
             continue
         if mode == "offer":
             pointers = offer(month, arrived, pointers, weights, habits, options)
             continue
-        decision = choose(
-            month.pool,
-            pointers=pointers,
-            weights=weights,
-            unavailable=month.unavailable(arrived, capped=True),
-        )
+        unavailable = month.unavailable(arrived, capped=True)
+        if mode == "owner" and owner is not None and owner not in unavailable:
+            month.give(owner, arrived, arrived)
+            continue
+        decision = choose(month.pool, pointers=pointers, weights=weights, unavailable=unavailable)
         pointers = decision.pointers
         if decision.assignee is None:
             month.first_click(arrived)
@@ -314,16 +330,18 @@ def main() -> None:
     parser.add_argument("--contact-hours", type=float, default=4.0)
     parser.add_argument("--claim-minutes", type=float, default=15.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--owned", type=float, default=0.7, help="share of leads with an owner")
     parser.add_argument("--offer-minutes", type=float, default=5.0)
     parser.add_argument("--offer-tries", type=int, default=3)
     options = parser.parse_args()
     rng = random.Random(options.seed)
     reps = make_reps(rng, options.reps)
     leads = arrivals(rng, options.leads)
+    owners = crm_owners(rng, reps, len(leads), options.owned)
     entitled = entitled_shares(reps, leads)
     window = timedelta(minutes=options.claim_minutes)
-    for mode in ("channel", "assign", "offer"):
-        report(mode, run(mode, reps, leads, options), reps, entitled, window)
+    for mode in ("channel", "assign", "offer", "owner"):
+        report(mode, run(mode, reps, leads, owners, options), reps, entitled, window)
 
 
 if __name__ == "__main__":

@@ -1,27 +1,38 @@
-"""Routing new leads to reps, one function per route mode: `assign` (here) gives each lead to
-the rep the rotation of the route's pool picks (bot.pools), as a manager would assign it (DM,
-card showing the owner); `offer` (bot.offers) offers it to them first. A route in `channel`
-mode, or with nobody available, leaves the lead to its channel, first click wins. Every
-decision is audited with its reasons, which `/leads routing` shows.
+"""Routing new leads to reps, one function per route mode (`ROUTERS`): `assign` (here) gives
+each lead to the rep the rotation of the route's pool picks (bot.pools), as a manager would
+assign it (DM, card showing the owner); `offer` (bot.offers) offers it to them first; `owner`
+(here) gives it to the lead's CRM owner as Slack knows them by email, else the route's fallback
+decides. A route in `channel` mode, or with nobody picked, leaves the lead to its channel, first
+click wins. Every decision is audited with its reasons, which `/leads routing` shows.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot import offers
+from bot import offers, rotation
 from bot.lifecycle import Lifecycle, record_routing
 from bot.pools import ROUTING, Pool
 from bot.routing import route_for
 from bot.rules import Route
+from bot.slack_text import mention
 from storage.models import Lead, LeadStatus
 
 # What routes one route's new leads, by the route's mode, in the caller's transaction.
 Router = Callable[[Session, Lifecycle, Route, Sequence[Lead], datetime], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Who gets the lead (None: the channel's first click) and why, one step per rep looked at."""
+
+    assignee: str | None
+    steps: tuple[str, ...]
 
 
 def route_new_leads(
@@ -41,30 +52,81 @@ def route_new_leads(
         ROUTERS[route.mode](session, lifecycle, route, by_route[index], now)
 
 
+def rotate(pool: Pool, lead: Lead) -> Outcome:
+    """The pool's next available rep, the rotation moved on."""
+    decision = pool.choose(verb="assigned to")
+    return Outcome(decision.assignee, decision.steps)
+
+
+def owner_or_fallback(pool: Pool, lead: Lead) -> Outcome:
+    """The lead's CRM owner, when Slack knows their email and they can take it; else the
+    route's fallback, the reason first."""
+    email = lead.owner_email
+    owner = pool.directory.user_by_email(email) if email else None
+    if email is None:
+        why = "no CRM owner"
+    elif owner is None:
+        why = f"owner {email}: not found in Slack (no such user, or Slack did not answer)"
+    elif (reason := pool.why_unavailable(owner)) is not None:
+        why = f"owner {email} is {mention(owner)}: {reason}"
+    else:
+        return Outcome(owner, (f"assigned to owner {email}, {mention(owner)}",))
+    step = f"{why} → fallback {pool.route.fallback}"
+    if pool.route.fallback == "assign":
+        rotated = rotate(pool, lead)
+        return Outcome(rotated.assignee, (step, *rotated.steps))
+    return Outcome(None, (step, rotation.TO_CHANNEL))
+
+
 def _assign(
     session: Session, lifecycle: Lifecycle, route: Route, leads: Sequence[Lead], now: datetime
 ) -> None:
     """Each lead to the next available rep of the pool, in order."""
-    pool = Pool(session, route, team_timezone=lifecycle.policies.rules.hours.timezone, now=now)
+    _give(session, lifecycle, route, leads, now, pick=rotate)
+
+
+def _owner(
+    session: Session, lifecycle: Lifecycle, route: Route, leads: Sequence[Lead], now: datetime
+) -> None:
+    """Each lead to its CRM owner, else as the route's fallback says, in order."""
+    _give(session, lifecycle, route, leads, now, pick=owner_or_fallback)
+
+
+def _give(
+    session: Session,
+    lifecycle: Lifecycle,
+    route: Route,
+    leads: Sequence[Lead],
+    now: datetime,
+    *,
+    pick: Callable[[Pool, Lead], Outcome],
+) -> None:
+    """Each lead to the rep `pick` names (None: left to the channel), audited."""
+    pool = Pool.for_routing(session, lifecycle, route, now=now)
     for lead in leads:
-        decision = pool.choose(verb="assigned to")
+        outcome = pick(pool, lead)
         record_routing(
             session,
             lead=lead,
             actor=ROUTING,
             details={
                 "pool": route.pool_key,
-                "assignee": decision.assignee,
-                "steps": list(decision.steps),
+                "mode": route.mode,
+                "assignee": outcome.assignee,
+                "steps": list(outcome.steps),
             },
             now=now,
         )
-        if decision.assignee is not None:
+        if outcome.assignee is not None:
             lifecycle.assign(
-                session, lead_id=lead.id, actor=ROUTING, assignee=decision.assignee, now=now
+                session, lead_id=lead.id, actor=ROUTING, assignee=outcome.assignee, now=now
             )
-            pool.took(decision.assignee)
+            pool.took(outcome.assignee)
     pool.save()
 
 
-ROUTERS: dict[str, Router] = {"assign": _assign, "offer": offers.offer_new_leads}
+ROUTERS: dict[str, Router] = {
+    "assign": _assign,
+    "offer": offers.offer_new_leads,
+    "owner": _owner,
+}

@@ -13,7 +13,9 @@ from bot import delivery_failures, outbox, reply_blocks
 from bot.funnel_blocks import funnel_section
 from bot.lifecycle import Actor
 from bot.periods import Period, parse_period
+from bot.rep_directory import Directory
 from bot.reports import handoff_stats, rejection_feedback, rejections_in
+from bot.roster import roster_blocks
 from bot.rules import Rules
 from bot.sla_policy import SlaPolicies
 from bot.slack_ids import ActionId
@@ -46,11 +48,17 @@ def request_home(session: Session, *, actor: Actor, now: datetime) -> None:
 
 
 def home_view(
-    session: Session, *, actor: Actor, rules: Rules, policies: SlaPolicies, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    rules: Rules,
+    policies: SlaPolicies,
+    now: datetime,
+    directory: Directory,
 ) -> dict[str, Any]:
-    """A rep sees their leads and the queue; a manager adds SLA health and the week's numbers;
-    a marketer sees the hottest MQLs, why sales rejected leads, by source, and the weekly
-    trend."""
+    """A rep sees their leads and the queue; a manager adds SLA health, the week's numbers and
+    who routing can give leads to (what Slack says of reps from `directory`); a marketer sees
+    the hottest MQLs, why sales rejected leads, by source, and the weekly trend."""
     zone = ZoneInfo(rules.hours.timezone)
     blocks: list[dict[str, Any]] = [reply_blocks.header("Baton: the lead handoff")]
     if actor.is_marketer and not actor.is_manager:
@@ -59,6 +67,7 @@ def home_view(
         blocks += _rep(session, actor=actor)
         if actor.is_manager:
             blocks += _manager(session, rules=rules, policies=policies, now=now, zone=zone)
+            blocks += roster_blocks(session, rules=rules, directory=directory, now=now)
     return {"type": "home", "blocks": blocks[:VIEW_BLOCKS_LIMIT]}
 
 

@@ -187,6 +187,7 @@ class LeadInput(BaseModel):
     activities: list[Activity] = Field(default_factory=list, max_length=MAX_ACTIVITIES)
     notes: Annotated[str | None, _OptionalText(5000)] = None
     crm_url: Annotated[str | None, _OptionalText(2000), AfterValidator(_check_url)] = None
+    owner_email: Annotated[str | None, _OptionalText(320), AfterValidator(_check_email)] = None
     # What the sender sent beyond these fields, when the rules keep unknown fields.
     _extra: dict[str, Any] = PrivateAttr(default_factory=dict)
 

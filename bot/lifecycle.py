@@ -21,10 +21,12 @@ from sqlalchemy.orm import Session
 from bot import lead_updates, outbox, promotion, report_facts, scoring, sla_timers, webhooks
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.outbox import DmKind
+from bot.rep_directory import Directory, NoDirectory
 from bot.scoring import ScoringModel
 from bot.sla_policy import SlaPolicies
 from bot.slack_text import as_utc, lead_label, mention
 from storage import leads as lead_store
+from storage import routing as routing_store
 from storage.models import Lead, LeadStatus
 
 S = LeadStatus
@@ -343,10 +345,12 @@ def _promote(
 
 class Lifecycle:
     """The moves of a lead after it is stored, bound once to the team's SLA policies, so every
-    move starts or stops the SLA windows of the status it reaches and no caller passes them on."""
+    move starts or stops the SLA windows of the status it reaches and no caller passes them on.
+    `directory` is what Slack says of reps, for routing (the server binds Slack's)."""
 
-    def __init__(self, policies: SlaPolicies) -> None:
+    def __init__(self, policies: SlaPolicies, directory: Directory | None = None) -> None:
         self.policies = policies
+        self.directory: Directory = directory or NoDirectory()
 
     def card_posted(
         self,
@@ -570,10 +574,14 @@ class Lifecycle:
         now: datetime,
         clicked: outbox.Click | None = None,
     ) -> Lead:
-        """The owner reached the lead: stop the follow-up clock."""
-        return self._transition(
+        """The owner reached the lead: stop the follow-up clock. Reached in time (before an
+        escalation), the owner's count of SLAs missed in a row starts again (bot.pauses)."""
+        before = require(session, lead_id)
+        in_time = before.status == S.ACCEPTED
+        lead = self._transition(
             session,
             lead_id=lead_id,
+            seen=before,
             action=Action.MARK_CONTACTED,
             actor=actor,
             now=now,
@@ -582,6 +590,9 @@ class Lifecycle:
             check=_owner_or_manager(actor, "mark {lead} contacted"),
             clicked=clicked,
         )
+        if in_time and lead.owner_id is not None:
+            routing_store.reset_missed(session, user_id=lead.owner_id)
+        return lead
 
     def record_outcome(
         self, session: Session, *, lead_id: int, actor: Actor, outcome: Outcome, now: datetime

@@ -22,6 +22,7 @@ from bot import outbox
 from bot.lifecycle import ROUTED, Actor, Lifecycle, offer_ended, record_routing, require
 from bot.outbox import DmKind
 from bot.pools import ROUTING, Pool
+from bot.rep_directory import Directory
 from bot.routing import route_for
 from bot.rules import Route, Rules
 from bot.slack_text import mention, safe_text
@@ -39,7 +40,7 @@ def offer_new_leads(
     session: Session, lifecycle: Lifecycle, route: Route, leads: Sequence[Lead], now: datetime
 ) -> None:
     """Offer each new lead of an `offer` route to the next available rep of its pool."""
-    pool = Pool(session, route, team_timezone=lifecycle.policies.rules.hours.timezone, now=now)
+    pool = Pool.for_routing(session, lifecycle, route, now=now)
     for lead in leads:
         _offer_next(session, lead, route, pool, steps=[], actor=ROUTING, now=now)
     pool.save()
@@ -55,7 +56,14 @@ def ensure_offered(session: Session, *, lead_id: int, actor: Actor) -> Lead:
 
 
 def pass_offer(
-    session: Session, *, rules: Rules, lead_id: int, actor: Actor, reason: str | None, now: datetime
+    session: Session,
+    *,
+    rules: Rules,
+    directory: Directory,
+    lead_id: int,
+    actor: Actor,
+    reason: str | None,
+    now: datetime,
 ) -> Lead:
     """The rep the lead is offered to passes it on (with an optional reason, audited); a Pass
     on an offer that is not theirs (any more) is refused, changing nothing."""
@@ -65,10 +73,12 @@ def pass_offer(
         raise offer_ended(lead)
     why = (reason or "").strip()
     step = f"{mention(actor.id)} passed" + (f": {safe_text(why, PASS_REASON_LIMIT)}" if why else "")
-    return _pass_on(session, rules, lead, step=step, actor=actor, now=now)
+    return _pass_on(session, rules, directory, lead, step=step, actor=actor, now=now)
 
 
-def time_out(session: Session, *, rules: Rules, timer: SlaTimer, now: datetime) -> bool | None:
+def time_out(
+    session: Session, *, rules: Rules, directory: Directory, timer: SlaTimer, now: datetime
+) -> bool | None:
     """An offer's timeout (`timer`, taken by the sweep) is due: if that offer is still open,
     pass the lead on; whether it was.
 
@@ -84,12 +94,19 @@ def time_out(session: Session, *, rules: Rules, timer: SlaTimer, now: datetime) 
     route = route_for(lead, rules)
     waited = f" within {route.offer_timeout}" if route is not None else ""
     step = f"{mention(lead.offered_to)} did not answer{waited}"
-    _pass_on(session, rules, lead, step=step, actor=ROUTING, now=now)
+    _pass_on(session, rules, directory, lead, step=step, actor=ROUTING, now=now)
     return True
 
 
 def _pass_on(
-    session: Session, rules: Rules, lead: Lead, *, step: str, actor: Actor, now: datetime
+    session: Session,
+    rules: Rules,
+    directory: Directory,
+    lead: Lead,
+    *,
+    step: str,
+    actor: Actor,
+    now: datetime,
 ) -> Lead:
     """End the lead's current offer (its timer too) and offer it to the next rep."""
     timer_store.cancel_pending(session, lead_id=lead.id, now=now, only=TimerKind.OFFER_TIMEOUT)
@@ -98,7 +115,7 @@ def _pass_on(
         return _to_channel(
             session, lead, route, [step, "its route no longer offers leads"], actor, now
         )
-    pool = Pool(session, route, team_timezone=rules.hours.timezone, now=now)
+    pool = Pool(session, route, directory=directory, team_timezone=rules.hours.timezone, now=now)
     lead = _offer_next(session, lead, route, pool, steps=[step], actor=actor, now=now)
     pool.save()
     return lead

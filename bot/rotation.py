@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from bot.slack_text import mention
 
 # Steps of an explanation, in the words `/leads routing` shows.
-NOBODY_AVAILABLE = "nobody in the pool is available: posted to the channel for anyone to claim"
+TO_CHANNEL = "posted to the channel for anyone to claim"
+NOBODY_AVAILABLE = f"nobody in the pool is available: {TO_CHANNEL}"
 
 
 @dataclass(frozen=True)

@@ -259,18 +259,26 @@ class Route(_Strict):
     `channel`, the first click in the channel wins; `assign`, the rotation of `pool` picks the
     rep (bot.assignment) and the card shows them as the owner; `offer`, the rotation picks a
     rep who may take it or pass, `offer_tries` reps at most, each for `offer_timeout` of wall
-    clock (bot.offers), before the channel's first click wins."""
+    clock (bot.offers), before the channel's first click wins; `owner`, the lead's CRM owner
+    (its `owner_email`, as Slack knows them) gets it, else the route's `fallback` mode does."""
 
     name: str | None = Field(default=None, min_length=1, max_length=64)
     match: LeadMatch | None = None
     channel: ChannelId
-    mode: Literal["channel", "assign", "offer"] = "channel"
+    mode: Literal["channel", "assign", "offer", "owner"] = "channel"
+    fallback: Literal["channel", "assign"] = "channel"  # `owner` mode's, when the owner can't
     pool: list[UserId] = Field(default_factory=list)
     weights: dict[str, Annotated[float, Field(gt=0, le=100)]] = Field(default_factory=dict)
     capacity: int | None = Field(default=None, ge=1, le=1000)
     working_hours: WorkingHours | None = None
     timezones: dict[str, str] = Field(default_factory=dict)  # a rep's own zone, by user ID
+    # A rep whose Slack status (its emoji, or text it starts with) is one of these is away.
+    away_statuses: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list
+    )
     team_leads: list[UserId] = Field(default_factory=list)  # may set the pool's availability
+    # Pause a rep whose leads of this route breached this many SLAs in a row (None: never).
+    pause_after_missed: int | None = Field(default=None, ge=1, le=100)
     offer_timeout: WindowField = Window(5, "m")
     offer_tries: int = Field(default=3, ge=1, le=100)
 
@@ -284,9 +292,8 @@ class Route(_Strict):
     @model_validator(mode="after")
     def _workable_pool(self) -> Route:
         if self.uses_pool and not self.pool:
-            raise ValueError(
-                f'route to {self.channel}: mode = "{self.mode}" needs a `pool` of reps'
-            )
+            how = self.mode if self.mode != "owner" else 'owner", fallback = "assign'
+            raise ValueError(f'route to {self.channel}: mode = "{how}" needs a `pool` of reps')
         for key, named in (("weights", self.weights), ("timezones", self.timezones)):
             strangers = sorted(set(named) - set(self.pool))
             if strangers:
@@ -301,9 +308,17 @@ class Route(_Strict):
         return self.name or self.channel
 
     @property
+    def assigns(self) -> bool:
+        """Whether Baton picks the rep (any mode but `channel`)."""
+        return self.mode != "channel"
+
+    @property
     def uses_pool(self) -> bool:
-        """Whether the rotation of `pool` routes the route's leads (else: the channel)."""
-        return self.mode in ("assign", "offer")
+        """Whether the rotation of `pool` may pick the rep: `assign`, `offer`, or `owner`
+        falling back to `assign` (else: the channel's first click, or the CRM owner only)."""
+        return self.mode in ("assign", "offer") or (
+            self.mode == "owner" and self.fallback == "assign"
+        )
 
     @property
     def offer_wait(self) -> timedelta:
@@ -317,6 +332,7 @@ class Route(_Strict):
             timezones={rep: ZoneInfo(zone) for rep, zone in self.timezones.items()},
             capacity=self.capacity,
             team_timezone=ZoneInfo(team_timezone),
+            away_statuses=tuple(self.away_statuses),
         )
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot import notices, offers, outbox, webhooks
+from bot import notices, offers, outbox, pauses, webhooks
 from bot.lifecycle import Lifecycle
 from bot.outbox import DmKind
 from storage import leads as lead_store
@@ -55,7 +55,13 @@ class SlaSweep:
             kind = TimerKind(timer.kind)
             if kind == TimerKind.OFFER_TIMEOUT:
                 rules = self.policies.rules
-                timed_out = offers.time_out(session, rules=rules, timer=timer, now=now)
+                timed_out = offers.time_out(
+                    session,
+                    rules=rules,
+                    directory=self.lifecycle.directory,
+                    timer=timer,
+                    now=now,
+                )
                 if timed_out is None:
                     continue  # put back: the lead is being moved; a later sweep takes it
                 acted = timed_out
@@ -163,4 +169,8 @@ class SlaSweep:
                 now=now,
                 details=details,
             )
+        told = [*managers, *([policy.escalation_channel] if policy.escalation_channel else [])]
+        pauses.missed_sla(
+            session, rules=self.policies.rules, lead=lead, owner=owner, tell=told, now=now
+        )
         return True

@@ -30,11 +30,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
 
+from apscheduler.schedulers.background import BackgroundScheduler
+
 from bot import report_facts
 from handlers import metrics
 from handlers.config import Config, redact_url
 from handlers.services import Services, utc_now
 from handlers.slack_delivery import DEFAULT_POST_INTERVAL, DeliveryWorker, SlackClients
+from handlers.slack_directory import (
+    PROFILE_REFRESH_SECONDS,
+    SlackDirectory,
+    schedule_profile_refresh,
+)
 from storage import migrate
 from storage.db import Database
 
@@ -73,17 +80,25 @@ def delivering(options: DeliveryOptions) -> Iterator[DeliveryWorker]:
         migrate.ensure_current(
             services.db.engine, elapsed=report_facts.elapsed_by(services.policies)
         )
+        clients = SlackClients.build(settings.slack_bot_token, settings.slack_api_url)
         worker = DeliveryWorker(
-            services,
-            SlackClients.build(settings.slack_bot_token, settings.slack_api_url),
-            post_interval=options.post_interval,
-            first_retry=options.first_retry,
+            services, clients, post_interval=options.post_interval, first_retry=options.first_retry
         )
+        # The managers' App Homes it draws say what Slack says of reps: kept as the server does.
+        directory = SlackDirectory(
+            options.config.rules, background=clients.api, quick=clients.interactive
+        )
+        services.lifecycle.directory = directory
+        scheduler = BackgroundScheduler()
+        schedule_profile_refresh(scheduler, directory, every=PROFILE_REFRESH_SECONDS)
+        directory.refresh()
+        scheduler.start()
         worker.start()
         try:
             yield worker
         finally:
             worker.stop()
+            scheduler.shutdown(wait=True)
     finally:
         services.db.dispose()
 

@@ -30,6 +30,11 @@ from handlers.services import Services, utc_now
 from handlers.sla_sweep import schedule_sweep
 from handlers.slack_app import create_bolt_app
 from handlers.slack_delivery import DEFAULT_POST_INTERVAL, DeliveryWorker, SlackClients
+from handlers.slack_directory import (
+    PROFILE_REFRESH_SECONDS,
+    SlackDirectory,
+    schedule_profile_refresh,
+)
 from handlers.slow_answers import DEFAULT_WAIT, SlowAnswers
 from handlers.socket_watchdog import schedule_watchdog
 from handlers.webhook_delivery import WebhookWorker, sync_endpoints
@@ -96,6 +101,7 @@ class BatonServer:
         upkeep_every: float = DEFAULT_UPKEEP_SECONDS,
         answer_within: float = DEFAULT_WAIT,
         refresh_groups_every: float = GROUP_REFRESH_SECONDS,
+        refresh_profiles_every: float = PROFILE_REFRESH_SECONDS,
         delivery: DeliveryMode | None = None,
         webhook_first_retry: float = 5.0,
     ) -> None:
@@ -150,7 +156,14 @@ class BatonServer:
         self.roles = RoleResolver(config.rules, self.clients.api)
         self.services.actor_of = self.roles.actor
         schedule_group_refresh(scheduler, self.roles, every=refresh_groups_every)
-        self.bolt = create_bolt_app(self.services, self.clients, self.roles)
+        # Reps' Slack profiles for routing: read in the background; an owner's email is looked
+        # up while a lead is received, with the client that gives up quickly.
+        self.directory = SlackDirectory(
+            config.rules, background=self.clients.api, quick=self.clients.interactive
+        )
+        self.services.lifecycle.directory = self.directory
+        schedule_profile_refresh(scheduler, self.directory, every=refresh_profiles_every)
+        self.bolt = create_bolt_app(self.services, self.clients, self.roles, self.directory)
         self.socket_mode: SocketModeHandler | None = None  # built at start: it starts threads
         self.app = create_http_app(self.services, None if settings.socket_mode else self.bolt)
         self._server: uvicorn.Server | None = None
@@ -169,6 +182,7 @@ class BatonServer:
     def _start_background(self) -> None:
         assert self.services.scheduler is not None
         self.roles.refresh()  # before the first request: a click only reads what this found
+        self.directory.refresh()
         app_token = self.services.config.settings.slack_app_token
         if app_token is not None:
             self.socket_mode = SocketModeHandler(self.bolt, app_token)

@@ -105,6 +105,7 @@ def register(app: App, services: Services, roles: RoleResolver, assignees: Assig
             offers.pass_offer(
                 session,
                 rules=rules,
+                directory=services.lifecycle.directory,
                 lead_id=lead_id_of(view.get("private_metadata")),
                 actor=actor(body["user"]["id"]),
                 reason=parse_pass_submission(view["state"]["values"]),

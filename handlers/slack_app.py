@@ -28,6 +28,7 @@ from handlers import slack_actions, slack_commands, slack_events, slack_payloads
 from handlers.roles import AssigneeCheck, RoleResolver
 from handlers.services import Services
 from handlers.slack_delivery import SlackClients
+from handlers.slack_directory import SlackDirectory
 from handlers.slack_outage import answer_without_database
 from handlers.slack_replies import tell
 from handlers.slack_workspace import ServedWorkspace
@@ -71,7 +72,9 @@ class Gate(Middleware):
         return next()
 
 
-def create_bolt_app(services: Services, clients: SlackClients, roles: RoleResolver) -> App:
+def create_bolt_app(
+    services: Services, clients: SlackClients, roles: RoleResolver, directory: SlackDirectory
+) -> App:
     """Listeners get the fast-failing interactive client.
 
     The token is checked once, by auth.test through the retrying client (a busy Slack at
@@ -97,7 +100,7 @@ def create_bolt_app(services: Services, clients: SlackClients, roles: RoleResolv
     assignees = AssigneeCheck(roles, clients.interactive)  # answers within Slack's 3 s
     slack_actions.register(app, services, roles, assignees)
     slack_commands.register(app, services, roles, assignees)
-    slack_events.register(app, services, roles)
+    slack_events.register(app, services, roles, directory)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any], context: BoltContext) -> BoltResponse:

@@ -703,6 +703,7 @@ class DeliveryWorker:
                 rules=self.rules,
                 policies=self.services.policies,
                 now=self.services.clock(),
+                directory=self.services.lifecycle.directory,
             )
         self.clients.delivery.views_publish(user_id=row.user_id, view=view)
         self._finish(row)

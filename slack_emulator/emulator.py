@@ -3,6 +3,7 @@
 import copy
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Self
 
 from slack_driver import SlackUser
@@ -189,6 +190,32 @@ class SlackEmulator(ServedFake):
             handle = known.handle if known is not None else group.lower()
             self.store.usergroups[group] = Usergroup(group, handle, tuple(users))
             self.store.changed.notify_all()
+
+    def set_profile(
+        self,
+        user: str,
+        *,
+        status_text: str | None = None,
+        status_emoji: str | None = None,
+        status_expiration: int | None = None,
+        tz: str | None = None,
+    ) -> dict[str, Any]:
+        """A user sets their status (expiring at epoch seconds, 0: never) or time zone; returns
+        the user object as Slack's `user_change` event carries it."""
+        with self.store.changed:
+            known = self.store.user(user)
+            changed = replace(
+                known,
+                status_text=known.status_text if status_text is None else status_text,
+                status_emoji=known.status_emoji if status_emoji is None else status_emoji,
+                status_expiration=(
+                    known.status_expiration if status_expiration is None else status_expiration
+                ),
+                tz=known.tz if tz is None else tz,
+            )
+            self.store.users[user] = changed
+            self.store.changed.notify_all()
+            return changed.to_api(self.store.workspace.team.id, self.store.clock())
 
     # --- what Slack's client does for a user (the side a SlackUser plays against) --------
 

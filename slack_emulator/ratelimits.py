@@ -26,6 +26,7 @@ METHOD_TIERS: Mapping[str, int] = {
     "conversations.history": 3,
     "conversations.replies": 3,
     "conversations.info": 3,
+    "users.lookupByEmail": 3,
     "chat.postEphemeral": 4,
     "chat.getPermalink": 4,
     "views.open": 4,

@@ -39,6 +39,12 @@ class User:
     tz: str = "America/New_York"
     is_bot: bool = False
     deleted: bool = False  # deactivated: still known to users.info, no DMs
+    status_text: str = ""
+    status_emoji: str = ""
+    status_expiration: int = 0  # epoch seconds; 0: the status does not expire
+
+    def email(self, team_id: str) -> str:
+        return f"{self.name}@{team_id.lower()}.example.com"
 
     def to_api(self, team_id: str, now: float) -> dict[str, Any]:
         """The user object as users.info and users.list return it."""
@@ -59,8 +65,11 @@ class User:
             "profile": {
                 "real_name": self.real_name,
                 "display_name": self.name,
-                "email": f"{self.name}@{team_id.lower()}.example.com",
+                "email": self.email(team_id),
                 "team": team_id,
+                "status_text": self.status_text,
+                "status_emoji": self.status_emoji,
+                "status_expiration": self.status_expiration,
             },
         }
 

@@ -147,6 +147,8 @@ class Lead(Base):
     activities: Mapped[list[Any]] = mapped_column(default=list)
     notes: Mapped[str | None] = mapped_column(Text)
     crm_url: Mapped[str | None] = mapped_column(String(2000))
+    # The lead's owner in the CRM, by email: `owner` routing hands the lead to their Slack user.
+    owner_email: Mapped[str | None] = mapped_column(String(320))
     # Fields the sender sent that Baton does not know, as sent (bot.extra_fields); None: none.
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The latest change a repeated delivery made to the fields above (bot.lead_updates): when,
@@ -523,6 +525,18 @@ class RepAway(Base):
     until: Mapped[datetime | None]
     set_by: Mapped[str] = mapped_column(String(32))
     set_at: Mapped[datetime]
+    # Why, when Baton paused the rep itself (bot.pauses); None for `/leads away`.
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class RepMissedSlas(Base):
+    """How many SLAs in a row a rep's leads have breached since they last met one (a rep
+    with no row has missed none), for pausing them (bot.pauses)."""
+
+    __tablename__ = "rep_missed_slas"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    in_a_row: Mapped[int] = mapped_column(Integer)
 
 
 class RotationPointer(Base):

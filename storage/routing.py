@@ -12,18 +12,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.leads import HELD
-from storage.models import Lead, RepAway, RotationPointer
+from storage.models import Lead, RepAway, RepMissedSlas, RotationPointer
 
 
-def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> Any:
-    """An INSERT of `rows` in the database's own dialect, which can say what a conflict does."""
+def _insert(session: Session, model: Any) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model).values(rows)
+    return dialect.insert(model)
 
 
 def _upsert(session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
     """Insert `rows`, or update the row already holding their keys."""
-    statement = _insert(session, model, rows)
+    statement = _insert(session, model).values(rows)
     changed = {name: statement.excluded[name] for name in rows[0] if name not in keys}
     session.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed))
 
@@ -37,10 +37,30 @@ def away_reps(session: Session, user_ids: Collection[str] | None = None) -> dict
 
 
 def mark_away(
-    session: Session, *, user_id: str, until: datetime | None, set_by: str, now: datetime
+    session: Session,
+    *,
+    user_id: str,
+    until: datetime | None,
+    set_by: str,
+    now: datetime,
+    reason: str | None = None,
 ) -> None:
-    row = {"user_id": user_id, "until": until, "set_by": set_by, "set_at": now}
+    row = {"user_id": user_id, "until": until, "set_by": set_by, "set_at": now, "reason": reason}
     _upsert(session, RepAway, [row], ["user_id"])
+
+
+def count_missed(session: Session, *, user_id: str) -> int:
+    """One more SLA missed in a row by the rep: how many now."""
+    statement = _insert(session, RepMissedSlas).values(user_id=user_id, in_a_row=1)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["user_id"], set_={"in_a_row": RepMissedSlas.in_a_row + 1}
+    )
+    return int(session.execute(upsert.returning(RepMissedSlas.in_a_row)).scalar_one())
+
+
+def reset_missed(session: Session, *, user_id: str) -> None:
+    """The rep met an SLA (or was paused for missing them): the count starts again."""
+    session.execute(delete(RepMissedSlas).where(RepMissedSlas.user_id == user_id))
 
 
 def mark_back(session: Session, *, user_id: str) -> bool:
@@ -63,7 +83,9 @@ def pointers(session: Session, *, pool: str, reps: Sequence[str]) -> dict[str, f
     picked, nor deadlock."""
     if reps:
         newcomers = [{"pool": pool, "user_id": rep, "pointer": None} for rep in reps]
-        session.execute(_insert(session, RotationPointer, newcomers).on_conflict_do_nothing())
+        session.execute(
+            _insert(session, RotationPointer).values(newcomers).on_conflict_do_nothing()
+        )
     rows = session.execute(
         select(RotationPointer.user_id, RotationPointer.pointer)
         .where(RotationPointer.pool == pool)

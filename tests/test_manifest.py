@@ -17,6 +17,7 @@ SCOPE_OF = {
     "conversations_history": "channels:history",
     "usergroups_users_list": "usergroups:read",
     "users_info": "users:read",
+    "users_lookupByEmail": "users:read.email",
     "files_upload_v2": "files:write",
 }
 
@@ -32,14 +33,16 @@ def called_methods() -> set[str]:
 
 def test_every_scope_baton_needs_is_requested() -> None:
     bot_scopes = MANIFEST.split("    bot:\n", 1)[1].split("settings:", 1)[0]
-    scopes = set(re.findall(r"^\s+- ([a-z_:]+)", bot_scopes, re.MULTILINE))
+    scopes = set(re.findall(r"^\s+- ([a-z_:.]+)", bot_scopes, re.MULTILINE))
     needed = {SCOPE_OF[m] for m in called_methods() if m in SCOPE_OF} | {"commands"}
     assert needed <= scopes
-    # private sales channels; reps' emails for the HubSpot write-back (users.info's profile)
-    assert scopes - needed <= {"groups:history", "users:read.email"}
+    # private sales channels (users:read.email also gives users.info the HubSpot write-back's
+    # emails)
+    assert scopes - needed <= {"groups:history"}
 
 
 def test_the_listeners_baton_registers_are_declared() -> None:
     assert "command: /leads" in MANIFEST
     assert "app_home_opened" in MANIFEST and "home_tab_enabled: true" in MANIFEST
+    assert "- user_change" in MANIFEST
     assert MANIFEST.count("/slack/events") == 3  # events, interactivity, the slash command

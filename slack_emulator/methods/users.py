@@ -1,4 +1,4 @@
-"""users.info, users.list and usergroups.users.list."""
+"""users.info, users.lookupByEmail, users.list and usergroups.users.list."""
 
 from typing import Any
 
@@ -11,6 +11,16 @@ from slack_emulator.store import Store
 def users_info(store: Store, args: Args) -> dict[str, Any]:
     user = store.user(args.text("user"))
     return {"ok": True, "user": user.to_api(store.workspace.team.id, store.clock())}
+
+
+def users_lookup_by_email(store: Store, args: Args) -> dict[str, Any]:
+    """The user whose profile has the email, in any case; deactivated users are not found."""
+    email = args.require("email").casefold()
+    team = store.workspace.team.id
+    for user in store.users.values():
+        if not user.deleted and user.email(team).casefold() == email:
+            return {"ok": True, "user": user.to_api(team, store.clock())}
+    raise SlackError("users_not_found")
 
 
 def users_list(store: Store, args: Args) -> dict[str, Any]:
@@ -29,6 +39,7 @@ def usergroups_users_list(store: Store, args: Args) -> dict[str, Any]:
 
 HANDLERS: dict[str, Handler] = {
     "users.info": users_info,
+    "users.lookupByEmail": users_lookup_by_email,
     "users.list": users_list,
     "usergroups.users.list": usergroups_users_list,
 }

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from bot.rules import ConfigError, Window
+from bot.rules import ConfigError, Route, Window
 from handlers.config import load_config, load_settings
 from tests.conftest import EXAMPLE_RULES
 
@@ -116,11 +116,16 @@ def test_socket_mode_needs_no_signing_secret() -> None:
         ('[hours]\nholiday_subdivision = "NY"', "'NY' given without a country"),
         ('[[routes]]\nchannel = "C0SALES0001"\nmode = "assign"', "needs a `pool` of reps"),
         ('[[routes]]\nchannel = "C0SALES0001"\nmode = "offer"', 'mode = "offer" needs a `pool`'),
-        ('[[routes]]\nchannel = "C0SALES0001"\nmode = "owner"', "routes[0].mode"),
         (
             '[[routes]]\nchannel = "C0SALES0001"\npool = ["U0REP000001"]\noffer_timeout = "5s"',
             "routes[0].offer_timeout",
         ),
+        (
+            '[[routes]]\nchannel = "C0SALES0001"\nmode = "owner"\nfallback = "assign"',
+            'mode = "owner", fallback = "assign" needs a `pool` of reps',
+        ),
+        ('[[routes]]\nchannel = "C0SALES0001"\nfallback = "nobody"', "routes[0].fallback"),
+        ('[[routes]]\nchannel = "C0SALES0001"\npause_after_missed = 0', "pause_after_missed"),
         ('[[routes]]\nchannel = "C0SALES0001"\npool = ["sam"]', "routes[0].pool[0]"),
         (
             '[[routes]]\nchannel = "C0SALES0001"\npool = ["U0REP000001"]\n'
@@ -157,17 +162,26 @@ def test_wrong_rules_name_the_setting(tmp_path: Path, toml: str, named: str) -> 
     assert named in message and str(path) in message and "\n" not in message
 
 
-def test_the_commented_routing_example_is_valid(tmp_path: Path) -> None:
-    """The example's commented `assign` route, uncommented, loads as docs/routing.md says."""
+def commented_route(tmp_path: Path, name: str) -> Route:
+    """The example's commented route of that name, uncommented and loaded with the example."""
     text = EXAMPLE_RULES.read_text()
-    block = text[text.index('# name = "inbound"') - len("# [[routes]]\n") :]
+    block = text[text.index(f'# name = "{name}"') - len("# [[routes]]\n") :]
     block = block[: block.index("\n\n")]
     uncommented = "\n".join(line.removeprefix("# ") for line in block.splitlines())
     path = tmp_path / "baton.toml"
     path.write_text(text + "\n" + uncommented + "\n")
     (route,) = load_config({"BATON_CONFIG": str(path)}).rules.routes
+    return route
+
+
+def test_the_commented_routing_examples_are_valid(tmp_path: Path) -> None:
+    """The example's commented `assign` and `owner` routes load as docs/routing.md says."""
+    route = commented_route(tmp_path, "inbound")
     assert (route.mode, route.pool_key, route.capacity) == ("assign", "inbound", 5)
     assert route.weights == {"U0REP000002": 2.0} and route.match is None
+    assert (route.away_statuses, route.pause_after_missed) == ([":palm_tree:", "Out sick"], 3)
+    owned = commented_route(tmp_path, "owned")
+    assert (owned.mode, owned.fallback, owned.uses_pool) == ("owner", "assign", True)
 
 
 def test_the_example_env_file_is_valid_as_documented(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bot.pools import Pool
+from bot.rep_directory import NoDirectory
 from bot.rules import Route
 from slack_emulator import REP_1, REP_2, SALES_CHANNEL
 from storage.db import Database
@@ -27,7 +28,7 @@ def pick(db: Database) -> str | None:
 
 
 def picked_in(session: Session) -> str | None:
-    pool = Pool(session, ROUTE, team_timezone="America/New_York", now=NOW)
+    pool = Pool(session, ROUTE, directory=NoDirectory(), team_timezone="America/New_York", now=NOW)
     decision = pool.choose(verb="offered to")
     pool.save()
     return decision.assignee
