@@ -108,6 +108,25 @@ class Pool:
         self.pointers = decision.pointers
         return decision
 
+    def next_up(self, count: int) -> list[str]:
+        """Who the rotation would give the next `count` leads to (pointers read, not locked:
+        a view, e.g. the manager's App Home)."""
+        unavailable = {
+            rep: reason
+            for rep in self.route.pool
+            if (reason := self.why_unavailable(rep)) is not None
+        }
+        pointers = self.pointers
+        if pointers is None:
+            pointers = routing_store.read_pointers(self.session, pool=self.route.pool_key)
+        return rotation.next_up(
+            self.route.pool,
+            pointers=pointers,
+            weights=self.route.weights,
+            unavailable=unavailable,
+            count=count,
+        )
+
     def took(self, rep: str) -> None:
         """`rep` now holds one more claimed lead (capacity counts it)."""
         self.held[rep] = self.held.get(rep, 0) + 1

@@ -1,5 +1,6 @@
 """Who in each routing pool can take a lead now, and if not why (away and until when, a Slack
-status, off shift, at capacity), for the manager's App Home: the same reasons routing gives."""
+status, off shift, at capacity), and who the rotation gives the next leads to, for the
+manager's App Home: the same reasons and order routing uses."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bot.rules import Rules
 from bot.slack_text import mention
 
 ROSTER_LINES = 15  # reps listed per pool: the section stays well under Slack's text limit
+NEXT_UP = 3  # the rotation's next reps shown per pool, in the order they would get leads
 
 
 def roster_blocks(
@@ -39,5 +41,8 @@ def roster_blocks(
         if len(route.pool) > len(shown):
             lines.append(f"• and {len(route.pool) - len(shown)} more")
         title = f"*{route.pool_key}* (`{route.mode}` mode)"
+        if route.uses_pool:
+            upcoming = pool.next_up(NEXT_UP)
+            title += f" · next up: {', '.join(map(mention, upcoming)) or 'nobody available'}"
         blocks.append(reply_blocks.section("\n".join([title, *lines])))
     return blocks

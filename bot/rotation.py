@@ -63,6 +63,26 @@ def choose(
     return Decision(chosen, moved, (*steps, f"{verb} {mention(chosen)}: {why}"))
 
 
+def next_up(
+    pool: Sequence[str],
+    *,
+    pointers: Mapping[str, float],
+    weights: Mapping[str, float],
+    unavailable: Mapping[str, str],
+    count: int,
+) -> list[str]:
+    """Who would get the pool's next `count` leads if nobody's availability changed meanwhile:
+    the rotation as `choose` will run it, for a manager to inspect."""
+    upcoming: list[str] = []
+    for _ in range(count):
+        decision = choose(pool, pointers=pointers, weights=weights, unavailable=unavailable)
+        if decision.assignee is None:
+            break
+        upcoming.append(decision.assignee)
+        pointers = decision.pointers
+    return upcoming
+
+
 def _with_newcomers(
     pool: Sequence[str], pointers: Mapping[str, float], unavailable: Mapping[str, str]
 ) -> dict[str, float]:

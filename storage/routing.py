@@ -95,6 +95,14 @@ def pointers(session: Session, *, pool: str, reps: Sequence[str]) -> dict[str, f
     return {user_id: pointer for user_id, pointer in rows if pointer is not None}
 
 
+def read_pointers(session: Session, *, pool: str) -> dict[str, float]:
+    """The pool's pointers by rep, as they stand, without locking them (for a view)."""
+    rows = session.execute(
+        select(RotationPointer.user_id, RotationPointer.pointer).where(RotationPointer.pool == pool)
+    )
+    return {user_id: pointer for user_id, pointer in rows if pointer is not None}
+
+
 def save_pointers(session: Session, *, pool: str, pointers: Mapping[str, float]) -> None:
     if pointers:
         rows = [

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.availability import Away, RepRules, Shift, unavailable_reason
-from bot.rotation import NOBODY_AVAILABLE, choose
+from bot.rotation import NOBODY_AVAILABLE, choose, next_up
 
 REPS = [f"U0REP{n:05d}" for n in range(8)]
 pools = st.lists(st.sampled_from(REPS), min_size=1, max_size=6, unique=True)
@@ -86,6 +86,17 @@ def test_a_rep_new_to_the_pool_starts_level_and_the_others_keep_their_pointers()
     given_to, after = run(REPS[:4], {}, 8, pointers=pointers)
     assert given_to == Counter(dict.fromkeys(REPS[:4], 2))
     assert after[REPS[0]] > pointers[REPS[0]]
+
+
+def test_next_up_lists_the_reps_the_next_leads_would_go_to_in_turn() -> None:
+    a, b, c = REPS[:3]
+    upcoming = lambda unavailable: next_up(  # noqa: E731
+        [a, b, c], pointers={a: 2.0, b: 1.0, c: 1.0}, weights={}, unavailable=unavailable, count=3
+    )
+    # c is away: b (lowest) first, then a and b level, the tie to the first in the pool.
+    assert upcoming({c: "away"}) == [b, a, b]
+    assert upcoming({}) == [b, c, a]
+    assert upcoming(dict.fromkeys([a, b, c], "away")) == []
 
 
 def test_the_explanation_names_each_skipped_rep_and_the_chosen_one() -> None:
