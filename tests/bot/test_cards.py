@@ -181,7 +181,7 @@ def largest_realistic_fields() -> dict[str, Any]:
         if (length := _max_length(field)) is not None
     }
     local_part = 320 - len("@mail.example")
-    payload["email"] = "&" * local_part + "@mail.example"
+    payload["email"] = payload["owner_email"] = "&" * local_part + "@mail.example"
     payload["crm_url"] = (CRM_BASE + "token=abc|def&" * 200)[:2000]
     payload["score"] = 100
     activity = schema["$defs"]["Activity"]["properties"]
