@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from handlers.serve import BatonServer
+from handlers.slow_answers import WORKING
 from slack_driver import SlackUser
 from slack_emulator import MANAGER, MARKETER, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
 from storage import leads as lead_store
@@ -16,11 +17,15 @@ As = Callable[[str], SlackUser]
 
 
 def ask(user: As, slack: SlackEmulator, who: str, text: str) -> str:
-    """Run `/leads text` as `who` and return everything the reply shows them."""
+    """Run `/leads text` as `who` and return everything the reply shows them. An answer that
+    took longer than the acknowledgement allows (a busy machine) is waited for: it follows
+    the "Working on it" notice through the command's response_url."""
     before = len(slack.ephemerals(who))
     response = user(who).slash_command("/leads", text)
     assert response.status_code == 200
-    (reply,) = slack.ephemerals(who)[before:]
+    (reply,) = slack.wait_for(
+        lambda: [r for r in slack.ephemerals(who)[before:] if r["text"] != WORKING], timeout=30
+    )
     return reply["text"] + " " + card_text(reply)
 
 
