@@ -91,7 +91,8 @@ def test_a_killed_serve_takes_its_delivery_process_with_it(serve: Serve) -> None
     (child,) = eventually(lambda: child_pids(served.process.pid))
     served.process.send_signal(signal.SIGKILL)
     served.process.wait(timeout=10)
-    eventually(lambda: not running(child))
+    # A child at its lower priority on a busy machine may still be starting when its parent dies.
+    eventually(lambda: not running(child), timeout=60)
 
 
 def test_deliver_alone_delivers_what_a_serve_without_delivery_queued(
@@ -133,7 +134,7 @@ def test_by_default_delivery_has_a_child_on_postgresql_and_runs_in_serve_on_sqli
     served = serve()
     lead_id = send(served, "default-1")
 
-    eventually(lambda: lead_id in cards(slack))
+    eventually(lambda: lead_id in cards(slack), timeout=60)
     if database_url.startswith("sqlite"):
         assert child_pids(served.process.pid) == set()
     else:

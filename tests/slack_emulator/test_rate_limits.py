@@ -138,9 +138,12 @@ def test_the_command_line_flag_turns_slacks_pace_on() -> None:
                     json={"channel": SALES_CHANNEL, "text": "card"},
                     headers=AUTH,
                 ).status_code
-                for _ in range(4)
+                for _ in range(8)
             ]
         finally:
             process.terminate()
 
-    assert statuses == [200, 200, 200, 429]
+    # A burst of 3, then about one a second: on a busy machine a second may pass between two of
+    # these posts and let one more through, never all of them.
+    assert statuses[:3] == [200, 200, 200]
+    assert 429 in statuses[3:]
