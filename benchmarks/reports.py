@@ -464,6 +464,7 @@ EXPECTED = {  # how each answer's text begins
     "queue": ("Lead queue",),
     "sla": ("SLA health",),
     "mine": ("Your open leads",),
+    "funnel": ("Funnel to revenue",),
 }
 
 
@@ -577,6 +578,12 @@ def cases(
         ("/leads queue (manager)", _command(emulator, manager, "queue")),
         ("/leads sla (manager)", _command(emulator, manager, "sla")),
         ("/leads mine (rep)", _command(emulator, rep, "mine")),
+        ("/leads funnel 30d (marketer)", _command(emulator, marketer, "funnel 30d")),
+        ("/leads funnel 365d (marketer)", _command(emulator, marketer, "funnel 365d")),
+        (
+            "/leads funnel 365d by source (marketer)",
+            _command(emulator, marketer, "funnel 365d by source"),
+        ),
         ("App Home (rep)", lambda t: time_home(emulator, rep, t)),
         ("App Home (manager)", lambda t: time_home(emulator, manager, t)),
         ("App Home (marketer)", lambda t: time_home(emulator, marketer, t)),
