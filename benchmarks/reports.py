@@ -508,7 +508,11 @@ def time_home(emulator: SlackEmulator, user: SlackUser, timing: Timing) -> None:
 
     before = published()
     started = time.perf_counter()
-    user.open_app_home()
+    try:
+        user.open_app_home()
+    except httpx.TimeoutException:
+        timing.problems.append("the app_home_opened event was not acknowledged in time")
+        return
     try:
         emulator.wait_for(lambda: published() > before, timeout=ANSWER_TIMEOUT)
     except TimeoutError:
