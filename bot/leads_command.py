@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,8 +39,13 @@ SOURCE_SHOWN = 100  # characters of a typed source in a reply's title
 
 @dataclass(frozen=True)
 class Reply:
+    """An answer, and what it sends afterwards (`then_queue`: its outbox rows, written by the
+    adapter in a short write transaction once the answer was computed in a read one, so a
+    report that takes seconds never holds SQLite's write lock meanwhile)."""
+
     message: Message
     in_channel: bool = False
+    then_queue: Callable[[Session], None] | None = None
 
 
 class Audience(enum.Enum):
@@ -251,10 +256,15 @@ def _funnel(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
         session, period=period, timezone=ZoneInfo(asking.rules.hours.timezone), by=command.by
     )
     blocks = funnel_blocks(funnel, times=reply_blocks.times_counted(asking.rules))
-    if funnel.total.entered:  # a picture of nothing would say no more than the answer
-        _queue_file(session, command, asking, period, outbox.ExportedReport.FUNNEL_CHART)
-        blocks.append(reply_blocks.context("The chart follows in your DMs."))
-    return _reply(command, funnel_title(funnel), blocks)
+    if not funnel.total.entered:  # a picture of nothing would say no more than the answer
+        return _reply(command, funnel_title(funnel), blocks)
+    blocks.append(reply_blocks.context("The chart follows in your DMs."))
+    return replace(
+        _reply(command, funnel_title(funnel), blocks),
+        then_queue=lambda queuing: _queue_file(
+            queuing, command, asking, period, outbox.ExportedReport.FUNNEL_CHART
+        ),
+    )
 
 
 def _feedback(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
@@ -510,8 +520,7 @@ COMMANDS: dict[Subcommand, Usage] = {
         "MQL → SQL → accepted → contacted → opportunity → won for the leads that entered in the "
         "period: counts, conversion and median time per step, overall and by the grouping",
         _funnel,
-        Audience.MANAGERS_AND_MARKETERS,
-        writes=True,  # its chart is queued for the asker's DMs
+        Audience.MANAGERS_AND_MARKETERS,  # a read; its chart is queued after (Reply.then_queue)
         more="; its chart, and with `csv` or `json` every grouping, arrive in your DMs as files",
         example="90d by source",
     ),

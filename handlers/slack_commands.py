@@ -33,7 +33,7 @@ def register(app: App, services: Services, roles: RoleResolver, assignees: Assig
 
         def reply() -> Reply:  # a refusal (BatonError) is answered in words, late or not
             with unit() as session:
-                return answer(
+                answered = answer(
                     session,
                     parsed,
                     actor=roles.actor(command["user_id"]),
@@ -42,6 +42,10 @@ def register(app: App, services: Services, roles: RoleResolver, assignees: Assig
                     now=services.clock(),
                     team_domain=command.get("team_domain"),
                 )
+            if answered.then_queue is not None:
+                with services.unit_of_work() as session:
+                    answered.then_queue(session)
+            return answered
 
         services.answers.answer(ack, command.get("response_url"), reply)
 

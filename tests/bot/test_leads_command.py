@@ -3,7 +3,10 @@ is checked before anything is read or moved, and only moves and exports write.""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import select
 
 from bot.commands import LeadsCommand, Subcommand, parse_leads_command
 from bot.errors import NotAllowed
@@ -13,6 +16,7 @@ from bot.rules import Rules
 from bot.sla_policy import SlaPolicies
 from storage import leads as lead_store
 from storage.db import Database
+from storage.models import OutboxKind, SlackOutbox
 from tests.conftest import NOW
 from tests.factories import create_lead
 
@@ -87,6 +91,8 @@ def test_audiences(audience: Audience, admitted: set[Actor]) -> None:
         ("feedback 7d csv", True),  # the export is queued in the outbox
         ("tune 7d", False),
         ("tune 7d csv", True),
+        ("funnel 30d", False),  # its chart is queued after the answer (Reply.then_queue)
+        ("funnel 30d csv", True),
         ("assign 1 <@U0REP000002>", True),
         ("reopen 1", True),
         ("show 1", False),
@@ -116,6 +122,37 @@ def test_only_moves_and_exports_write(text: str, writing: bool) -> None:
 def test_a_period_is_read_with_the_period_grammar(text: str, expected: LeadsCommand) -> None:
     """`this_week` is a period wherever a period may stand, never a source that finds nothing."""
     assert parse_leads_command(text) == expected
+
+
+def test_a_funnel_is_answered_in_a_read_and_its_chart_queued_after(db: Database) -> None:
+    """A year's funnel can take seconds: computed holding SQLite's write lock, it would hold
+    every click and lead back that long."""
+    with db.write() as session:
+        create_lead(session, external_id="funnel-1", now=NOW - timedelta(days=1))
+    with db.read() as session:
+        reply = answer(
+            session,
+            parse_leads_command("funnel 30d"),
+            actor=MARKETER,
+            rules=RULES,
+            lifecycle=LIFECYCLE,
+            now=NOW,
+            team_domain=None,
+        )
+    assert reply.message.text.startswith("Funnel to revenue, last 30 days")
+    assert _files_queued(db) == []
+    assert reply.then_queue is not None
+    with db.write() as session:
+        reply.then_queue(session)
+    assert _files_queued(db) == [(MARKETER.id, "funnel_chart")]
+
+
+def _files_queued(db: Database) -> list[tuple[str | None, str]]:
+    with db.read() as session:
+        rows = session.scalars(
+            select(SlackOutbox).where(SlackOutbox.kind == OutboxKind.FEEDBACK_FILE)
+        ).all()
+        return [(row.user_id, row.payload["report"]) for row in rows]
 
 
 def test_feedback_this_week_answers_for_this_week(db: Database) -> None:
