@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event, text
@@ -13,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.errors import DatabaseBusy
-from storage.turns import TurnLock
+from storage.turns import FileTurn, TurnLock
 
 # How long a transaction waits for a lock another connection holds (SQLite's write lock, a
 # PostgreSQL row or table lock), for a new connection, or for a free one in the pool, before
@@ -69,7 +71,7 @@ def create_db_engine(url: str) -> Engine:
     if parsed.drivername == "postgresql" or parsed.drivername == "postgres":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
-        in_memory = parsed.database in (None, "", ":memory:")  # one connection, no pool to wait on
+        in_memory = _in_memory(parsed)  # one connection, no pool to wait on
         engine = create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": LOCK_WAIT_SECONDS},
@@ -87,6 +89,10 @@ def create_db_engine(url: str) -> Engine:
         pool_timeout=LOCK_WAIT_SECONDS,
         hide_parameters=True,
     )
+
+
+def _in_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:")
 
 
 def _postgres_waits(url: URL) -> dict[str, Any]:
@@ -115,9 +121,15 @@ class Database:
         )
         # SQLite lets one writer in at a time, and its busy handler sleeps in growing steps, so
         # writers queued inside it get a long, unfair tail (a burst of 32 saw 5 s waits). This
-        # process's writers wait their turn here instead, first come first served; the busy
-        # timeout is left for other processes.
-        self._writers = TurnLock() if self.dialect == "sqlite" else None
+        # process's writers wait their turn here instead, first come first served, and then
+        # the processes' turn, a lock on a file beside the database (none for one in memory,
+        # which no other process sees); the busy timeout is left for writers outside Database
+        # (migrations).
+        self._turns: list[TurnLock | FileTurn] = []  # PostgreSQL locks rows: no queue
+        if self.dialect == "sqlite":
+            self._turns.append(TurnLock())
+            if not _in_memory(engine.url):
+                self._turns.append(FileTurn(os.path.abspath(str(engine.url.database)) + "-writers"))
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -135,15 +147,13 @@ class Database:
 
     @contextmanager
     def _turn_to_write(self) -> Iterator[None]:
-        if self._writers is None:  # PostgreSQL locks rows, not the database: no queue
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        with ExitStack() as taken:
+            for turn in self._turns:
+                if not turn.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                    raise DatabaseBusy(f"no turn to write within {LOCK_WAIT_SECONDS} s")
+                taken.callback(turn.release)
             yield
-            return
-        if not self._writers.acquire(timeout=LOCK_WAIT_SECONDS):
-            raise DatabaseBusy(f"no turn to write within {LOCK_WAIT_SECONDS} s")
-        try:
-            yield
-        finally:
-            self._writers.release()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -10,8 +10,8 @@ DatabaseError = DBAPIError
 
 
 class DatabaseBusy(Exception):
-    """This process's other writers kept SQLite's write lock past the bounded wait
-    (storage.db.LOCK_WAIT_SECONDS)."""
+    """Other writers, of this process or another, kept SQLite's write lock past the bounded
+    wait (storage.db.LOCK_WAIT_SECONDS)."""
 
 
 # What a transaction raises when the database cannot serve it now (down, restarting, locked
