@@ -77,9 +77,9 @@ DeliveryMode = Literal["child", "inline", "off"]
 def delivery_mode(setting: str, dialect: str) -> DeliveryMode:
     """Where BATON_DELIVERY puts delivery. "auto" is a child process on PostgreSQL, whose
     writers work side by side, and the server's own process on SQLite: SQLite has one writer,
-    and writers of one process take turns first come first served (storage.turns) where
-    another process's would sleep in SQLite's busy handler (measured: intake's batches then
-    waited past the 5-second lock wait and were answered 503)."""
+    and though a child's writers queue with the server's (storage.turns.FileTurn), a child
+    made more of intake's batches wait past the 5-second turn and be answered 503 (measured
+    with benchmarks.handoff --delivery child|inline; README)."""
     if setting == "separate":
         return "off"
     if setting == "auto":
