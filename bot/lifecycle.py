@@ -424,7 +424,7 @@ class Lifecycle:
             if clicked is not None:
                 outbox.card_clicked(session, lead=lead, clicked=clicked, now=now)
             return lead
-        lead = self._transition(
+        return self._transition(
             session,
             lead_id=lead_id,
             seen=lead,
@@ -435,9 +435,10 @@ class Lifecycle:
             values={"owner_id": actor.id, "accepted_at": now},
             check=_both(_unclaimed, _not_offered_to_another(actor)),
             clicked=clicked,
+            then=lambda accepted, batch: outbox.direct_message(
+                session, lead=accepted, user_id=actor.id, kind=DmKind.OWNER, now=now, batch=batch
+            ),
         )
-        outbox.direct_message(session, lead=lead, user_id=actor.id, kind=DmKind.OWNER, now=now)
-        return lead
 
     def reject(
         self,
@@ -705,6 +706,7 @@ class Lifecycle:
         seen: Lead | None = None,
         still_drawn: Callable[[Lead], bool] | None = None,
         clicked: outbox.Click | None = None,
+        then: Callable[[Lead, outbox.Batch], None] | None = None,
     ) -> Lead:
         """Apply one checked, audited state change; see the module docstring.
 
@@ -713,7 +715,8 @@ class Lifecycle:
         status the lead has when written, and its SLA windows; otherwise the windows follow `to`.
         `still_drawn` tells whether the card Slack shows already draws the lead as written: then
         no redraw is asked. `clicked`: the click on the card that asked the move, whose
-        response_url redraws it.
+        response_url redraws it. `then` queues what else the move asks for once it has won,
+        given the lead as written, in the batch of the move's own outbox rows.
         """
         for _attempt in range(MAX_ATTEMPTS):
             lead = seen if seen is not None else require(session, lead_id)
@@ -756,8 +759,11 @@ class Lifecycle:
                 event_id = lead_store.add_event(
                     session, _event(updated, action, seen_status, actor, now, audit)
                 )
+                batch: outbox.Batch = []
                 if action in TOLD_IN_THREAD:
-                    outbox.history_reply(session, lead=updated, event_id=event_id, now=now)
+                    outbox.history_reply(
+                        session, lead=updated, event_id=event_id, now=now, batch=batch
+                    )
                 webhooks.lead_events(
                     session,
                     events=[(updated, _event(updated, action, seen_status, actor, now, audit))],
@@ -778,9 +784,14 @@ class Lifecycle:
                         session, lead=updated, windows=windows, now=now, also=lapses
                     )
                 if still_drawn is not None and still_drawn(updated):
-                    outbox.messages_changed(session, lead_id=updated.id, now=now)
+                    outbox.messages_changed(session, lead_id=updated.id, now=now, batch=batch)
                 else:
-                    outbox.card_changed(session, lead=updated, now=now, clicked=clicked)
+                    outbox.card_changed(
+                        session, lead=updated, now=now, clicked=clicked, batch=batch
+                    )
+                if then is not None:
+                    then(updated, batch)
+                outbox.write_batch(session, batch)
                 # Last: every move of a day's leads writes that day's count rows, so the lock
                 # on them is taken as late, and held as briefly, as the transaction allows.
                 report_facts.recount(session, counted, updated)

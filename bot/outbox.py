@@ -51,13 +51,30 @@ def cards_created(session: Session, *, leads: Sequence[Lead], now: datetime) -> 
     )
 
 
+# The rows one move queues, written together when it ends (`write_batch`): a click's
+# transaction is then a few statements shorter. A row in a batch is invisible to the queries
+# until written, so a batch holds rows no query of the move looks for (no card redraw of a
+# lead whose redraws are checked again before the batch is written).
+Batch = outbox_store.Batch
+
+
+def write_batch(session: Session, batch: Batch) -> None:
+    """Queue the batch's rows, in their order, in one statement."""
+    outbox_store.queue_batch(session, batch)
+
+
 def card_changed(
-    session: Session, *, lead: Lead, now: datetime, clicked: Click | None = None
+    session: Session,
+    *,
+    lead: Lead,
+    now: datetime,
+    clicked: Click | None = None,
+    batch: Batch | None = None,
 ) -> None:
     """Ask for a redraw of the card, and of the messages remembered about the lead (DMs,
     escalations); one waiting redraw of each is enough, since it renders the state at send
     time. A change `clicked` on the card itself is redrawn through the click's response_url
-    (see `Click`)."""
+    (see `Click`). With a `batch`, the rows queued join it."""
     response_url = clicked.response_url_on(lead) if clicked is not None else None
     if response_url is not None:
         # The click's usual case in two statements: no waiting redraw took the URL, so one
@@ -71,19 +88,23 @@ def card_changed(
                 lead_id=lead.id,
                 payload={"response_url": response_url},
                 now=now,
+                batch=batch,
             )
     elif not outbox_store.has_pending_redraw(session, lead_id=lead.id):
-        outbox_store.queue(session, kind=OutboxKind.UPDATE_CARD, lead_id=lead.id, now=now)
-    messages_changed(session, lead_id=lead.id, now=now)
+        kind = OutboxKind.UPDATE_CARD
+        outbox_store.queue(session, kind=kind, lead_id=lead.id, now=now, batch=batch)
+    messages_changed(session, lead_id=lead.id, now=now, batch=batch)
 
 
-def messages_changed(session: Session, *, lead_id: int, now: datetime) -> None:
+def messages_changed(
+    session: Session, *, lead_id: int, now: datetime, batch: Batch | None = None
+) -> None:
     """Ask for a redraw of the lead's remembered messages, if it has any."""
     kind = OutboxKind.REDRAW_MESSAGES
     if message_store.has_any(session, lead_id=lead_id) and not outbox_store.has_pending_redraw(
         session, lead_id=lead_id, of_messages=True
     ):
-        outbox_store.queue(session, kind=kind, lead_id=lead_id, now=now)
+        outbox_store.queue(session, kind=kind, lead_id=lead_id, now=now, batch=batch)
 
 
 def remember_message(
@@ -150,6 +171,7 @@ def direct_message(
     kind: DmKind,
     now: datetime,
     details: dict[str, Any] | None = None,
+    batch: Batch | None = None,
 ) -> None:
     """A DM about the lead, drawn from its state when sent (bot.lead_messages); `details` are
     what it must say that the lead does not hold (who assigned it, which deadline passed). The
@@ -161,6 +183,7 @@ def direct_message(
         user_id=user_id,
         payload={"template": kind.value, **(details or {})},
         now=now,
+        batch=batch,
     )
 
 
@@ -223,7 +246,9 @@ def thread_reply(
     )
 
 
-def history_reply(session: Session, *, lead: Lead, event_id: int, now: datetime) -> None:
+def history_reply(
+    session: Session, *, lead: Lead, event_id: int, now: datetime, batch: Batch | None = None
+) -> None:
     """The line a move adds to the card's thread (claimed by, released, assigned to…), drawn
     from its stored event when sent (bot.lead_history.event_reply), so the channel tells the
     lead's story. Like every thread reply it waits for its card."""
@@ -234,6 +259,7 @@ def history_reply(session: Session, *, lead: Lead, event_id: int, now: datetime)
         channel=lead.slack_channel,
         payload={"event_id": event_id},
         now=now,
+        batch=batch,
     )
 
 

@@ -73,11 +73,27 @@ def queue(
     channel: str | None = None,
     user_id: str | None = None,
     payload: dict[str, Any] | None = None,
+    batch: Batch | None = None,
 ) -> None:
     """`add` for a caller that needs no row back (a click's transaction): one INSERT on the
-    connection, without the ORM building and flushing an object."""
+    connection, without the ORM building and flushing an object; or, with a `batch`, the row
+    appended to it, written with the batch's others by `queue_batch`."""
     values = _values(kind, now, lead_id=lead_id, channel=channel, user_id=user_id, payload=payload)
-    session.connection().execute(_QUEUE, [values])
+    if batch is None:
+        session.connection().execute(_QUEUE, [values])
+    else:
+        batch.append(values)
+
+
+# Rows `queue` was asked for, not written yet: one move's, written in one statement.
+Batch = list[dict[str, Any]]
+
+
+def queue_batch(session: Session, batch: Batch) -> None:
+    """Write the batch's rows, in their order, in one executemany, and empty it."""
+    if batch:
+        session.connection().execute(_QUEUE, list(batch))
+        batch.clear()
 
 
 def add_for_leads(session: Session, *, kind: str, lead_ids: Sequence[int], now: datetime) -> None:
