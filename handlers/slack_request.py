@@ -10,6 +10,7 @@ reason that never quotes the request.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import hmac
 import json
@@ -81,7 +82,7 @@ def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
         json_text: str | None = text
         parsed = _json(text)
     elif media_type == FORM:
-        form = _form(text)
+        form = _form(body, text)
         json_text = form.get("payload")
         parsed = form if json_text is None else _json(json_text)
     else:
@@ -94,15 +95,46 @@ def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
     return parsed
 
 
-def _form(text: str) -> dict[str, str]:
+def _form(body: bytes, text: str) -> dict[str, str]:
     try:
-        fields = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict")
+        fields = _plain_form(body)
+        if fields is None:
+            fields = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict")
     except (ValueError, UnicodeDecodeError):
         raise Refusal(400, "malformed form") from None
     form = dict(fields)
     if len(form) != len(fields):
         raise Refusal(400, "repeated form field")
     return form
+
+
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+_AS_QUOTED_PRINTABLE = bytes.maketrans(b"%+", b"= ")
+
+
+def _plain_form(body: bytes) -> list[tuple[str, str]] | None:
+    """The form's fields as `parse_qsl` (strict, blank values kept) gives them, decoded in C:
+    urllib unquotes in Python, escape by escape, which cost a click's payload (a JSON text of
+    thousands of escapes) a twentieth of its CPU. None when a field is not plain (then urllib
+    decides); UnicodeDecodeError as urllib raises it."""
+    fields = []
+    for field in body.split(b"&"):
+        name, equals, value = field.partition(b"=")
+        if not equals or not (_plain(name) and _plain(value)):
+            return None
+        fields.append((_decode(name), _decode(value)))
+    return fields
+
+
+def _plain(field: bytes) -> bool:
+    """A field urllib decodes as `_decode` does: every % starts an escape (in quoted-printable
+    a broken one may be a soft line break), and no = of its own starts one."""
+    return b"=" not in field and _BAD_ESCAPE.search(field) is None
+
+
+def _decode(field: bytes) -> str:
+    """A plain field unquoted: quoted-printable's =XX is a form's %XX, and + is a space."""
+    return binascii.a2b_qp(field.translate(_AS_QUOTED_PRINTABLE)).decode("utf-8")
 
 
 def _json(text: str) -> Any:
