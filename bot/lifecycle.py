@@ -468,9 +468,11 @@ class Lifecycle:
             },
             details={"reason": reason, "note": note},
             check=_both(_unclaimed_or_owned_by(actor), _not_offered_to_another(actor)),
+            then=lambda rejected, batch: outbox.direct_message(
+                session, lead=rejected, user_id=actor.id, kind=DmKind.REJECTED, now=now, batch=batch
+            ),
         )
         report_facts.record_rejection(session, lead=lead, reason=reason, note=note, now=now)
-        outbox.direct_message(session, lead=lead, user_id=actor.id, kind=DmKind.REJECTED, now=now)
         return lead
 
     def escalate(
@@ -545,7 +547,7 @@ class Lifecycle:
         now: datetime,
     ) -> Lead:
         """A manager hands the lead to a rep, claimed on the rep's behalf."""
-        lead = self._transition(
+        return self._transition(
             session,
             lead_id=lead_id,
             action=Action.ASSIGN,
@@ -555,16 +557,16 @@ class Lifecycle:
             values={"owner_id": assignee, "accepted_at": now},
             details={"assignee": assignee},
             check=_manager_only(actor, "assign {lead}"),
+            then=lambda assigned, batch: outbox.direct_message(
+                session,
+                lead=assigned,
+                user_id=assignee,
+                kind=DmKind.OWNER,
+                now=now,
+                details={"by": actor.id},
+                batch=batch,
+            ),
         )
-        outbox.direct_message(
-            session,
-            lead=lead,
-            user_id=assignee,
-            kind=DmKind.OWNER,
-            now=now,
-            details={"by": actor.id},
-        )
-        return lead
 
     def mark_contacted(
         self,
