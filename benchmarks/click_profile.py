@@ -1,14 +1,15 @@
-"""Where the CPU of an Accept click goes: cProfile over the click path and over the delivery the
-click triggers, on one database, with nothing else running.
+"""Where the CPU of delivering a card and of an Accept click goes: cProfile over card delivery,
+the click path and the delivery the click triggers, on one database, with nothing else running.
 
-It starts the emulator and the real Baton server as `benchmarks.handoff` does, opens `--clicks`
-leads with their cards posted, then stops the delivery worker and, in this thread under cProfile:
+It starts the emulator and the real Baton server as `benchmarks.handoff` does, with its delivery
+worker stopped, takes in `--clicks` leads and then, under cProfile:
 
-1. handles each signed Accept click as `POST /slack/events` does once the body is read (the
-   signature check, the JSON parsing, Bolt's dispatch, the claim's transaction), one at a time;
-2. drains the outbox those clicks filled (each card's redraw and its owner's DM) with a delivery
-   worker of its own, its lane threads unprofiled (the CPU figure counts them), the emulator in
-   its own process.
+1. drains the outbox of their cards with a delivery worker of its own, every thread of it
+   profiled (the dispatcher's rounds and each lane's sending), the emulator in its own process;
+2. handles each signed Accept click as `POST /slack/events` does once the body is read (the
+   signature check, the JSON parsing, Bolt's dispatch, the claim's transaction), one at a time,
+   in this thread;
+3. drains the outbox those clicks filled (each card's redraw and its owner's DM) as in 1.
 
 Each phase prints its CPU time per click and the functions that cost the most (cumulative), so
 the costs can be compared before and after a change. Run from the repository root:
@@ -27,10 +28,12 @@ import io
 import multiprocessing
 import pstats
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from benchmarks import handoff
 from benchmarks.machine import database_version, machine_facts
@@ -40,33 +43,82 @@ from handlers.slack_http import dispatch_verified
 from handlers.slack_request import fresh_signature
 from slack_emulator import Workspace
 from slack_emulator.workspace import default_users
+from storage.models import SlackOutbox
+
+R = TypeVar("R")
+
+
+class ThreadProfiles:
+    """cProfile profiles of code run on any thread (one profile per thread, switched on only
+    around the code given), merged when read. They count each thread's CPU time, not the wall
+    clock's: waiting for Slack or for a lock costs nothing."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._profiles: list[cProfile.Profile] = []
+
+    def call(self, work: Callable[[], R]) -> R:
+        if not self.enabled:
+            return work()
+        profile: cProfile.Profile | None = getattr(self._local, "profile", None)
+        if profile is None:
+            profile = self._local.profile = cProfile.Profile(time.thread_time)
+            with self._lock:
+                self._profiles.append(profile)
+        return profile.runcall(work)
+
+    def stats(self, stream: io.StringIO | None = None) -> pstats.Stats:
+        with self._lock:
+            first, *others = self._profiles
+        stats = pstats.Stats(first, stream=stream)
+        for other in others:
+            stats.add(other)
+        return stats
+
+
+class ProfiledWorker(DeliveryWorker):
+    """A delivery worker whose dispatcher rounds and lane sending run under `profiles`."""
+
+    def __init__(self, server: BatonServer, profiles: ThreadProfiles) -> None:
+        super().__init__(server.services, server.clients, post_interval=0.0)
+        self.profiles = profiles
+
+    def deliver_due(self) -> int:
+        return self.profiles.call(super().deliver_due)
+
+    def _serve_lane(self, lane: str, rows: Sequence[SlackOutbox]) -> None:
+        self.profiles.call(lambda: super(ProfiledWorker, self)._serve_lane(lane, rows))
 
 
 def profiled(
-    label: str, clicks: int, work: Callable[[], object], top: int, dump: Path | None
+    label: str,
+    count: int,
+    work: Callable[[ThreadProfiles], object],
+    top: int,
+    dump: Path | None,
+    unit: str = "click",
 ) -> None:
-    """Run `work` (under cProfile unless `top` is 0) and print its CPU per click and its
+    """Run `work` (under cProfile unless `top` is 0) and print its CPU per `unit` and its
     costliest functions. The profiler's own cost inflates the figure: `--top 0` measures
     without it."""
-    profile = cProfile.Profile()
+    profiles = ThreadProfiles(enabled=top > 0)
     cpu, wall = time.process_time(), time.perf_counter()
-    if top:
-        profile.runcall(work)
-    else:
-        work()
+    work(profiles)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     print(
-        f"\n== {label}: {cpu / clicks * 1000:.2f} ms CPU per click"
-        f"{' under the profiler' if top else ''} ({wall:.1f} s wall for {clicks})"
+        f"\n== {label}: {cpu / count * 1000:.2f} ms CPU per {unit}"
+        f"{' under the profiler' if top else ''} ({wall:.1f} s wall for {count})"
     )
     if not top:
         return
-    calls = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
-    print(f"   {calls / clicks:,.0f} Python function calls per click (steady whatever the load)")
+    calls = profiles.stats().total_calls  # type: ignore[attr-defined]
+    print(f"   {calls / count:,.0f} Python function calls per {unit} (steady whatever the load)")
     if dump is not None:
-        profile.dump_stats(dump.with_name(f"{dump.name}.{label.split()[-1]}"))
+        profiles.stats().dump_stats(dump.with_name(f"{dump.name}.{label.replace(' ', '_')}"))
     out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(top)
+    profiles.stats(out).sort_stats("cumulative").print_stats(top)
     print(out.getvalue())
 
 
@@ -87,10 +139,10 @@ def click_all(server: BatonServer, calls: Sequence[handoff.HttpCall]) -> None:
             raise SystemExit(f"a click was answered {response.status}: {response.body[:200]}")
 
 
-def drain(server: BatonServer) -> None:
+def drain(server: BatonServer, profiles: ThreadProfiles) -> None:
     """Deliver everything due with a worker of this process's own (the server's is stopped),
-    from its lane threads: the profile shows only this thread's wait, the CPU figure all."""
-    worker = DeliveryWorker(server.services, server.clients, post_interval=0.0)
+    its threads under `profiles`; this thread only waits."""
+    worker = ProfiledWorker(server, profiles)
     worker.start()
     try:
         handoff.wait_until(lambda: handoff.pending_outbox(server) == 0, timeout=600)
@@ -105,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--dump", type=Path, help="also write each phase's pstats to DUMP.<phase>")
     options = parser.parse_args(argv)
-    options.leads, options.concurrency = options.clicks, 8
+    options.concurrency = 8
     print(machine_facts(), flush=True)
     spawn = multiprocessing.get_context("spawn")
     with (
@@ -114,20 +166,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         handoff.slack_process(Workspace(users=default_users() + handoff.REPS)) as slack,
         handoff.running_baton(url, slack, "inline") as server,
     ):
-        report = handoff.DatabaseReport(options.database, database_version(url))
-        handoff.measure_intake(load, server, slack, report, options)
-        cards = handoff.ensure_open_leads(load, server, handoff.CardWatch(slack), report, options)
-        if report.problems:
-            raise SystemExit("; ".join(report.problems))
         assert server.delivery is not None
         server.delivery.stop()
-        bodies = handoff.accept_click_bodies(slack, cards)
-        calls = handoff.signed(bodies, f"{server.url}/slack/events")
-        print(f"{report.version}, {len(calls)} clicks")
+        intake = handoff.intake_calls(server.url, options.database, range(options.clicks))
+        run = load.submit(handoff.post_all, intake, options.concurrency).result()
+        if run.count(lambda status: status not in (200, 201)):
+            raise SystemExit(f"some leads were refused: {dict(run.statuses)}")
+        print(f"{database_version(url)}, {options.clicks} leads and clicks")
         profiled(
-            "the clicks", len(calls), lambda: click_all(server, calls), options.top, options.dump
+            "card delivery",
+            options.clicks,
+            lambda profiles: drain(server, profiles),
+            options.top,
+            options.dump,
+            unit="card",
         )
-        profiled("their delivery", len(calls), lambda: drain(server), options.top, options.dump)
+        watch = handoff.CardWatch(slack)
+        watch.count()
+        bodies = handoff.accept_click_bodies(slack, watch.cards)
+        calls = handoff.signed(bodies, f"{server.url}/slack/events")
+        profiled(
+            "the clicks",
+            len(calls),
+            lambda profiles: profiles.call(lambda: click_all(server, calls)),
+            options.top,
+            options.dump,
+        )
+        profiled(
+            "their delivery",
+            len(calls),
+            lambda profiles: drain(server, profiles),
+            options.top,
+            options.dump,
+        )
     return 0
 
 
