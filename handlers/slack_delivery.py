@@ -14,6 +14,7 @@ refuses that URL, and every other change.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -32,6 +33,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from sqlalchemy.orm import Session
 
 from bot import cards, channel_posts, lead_history, lead_messages, outbox
 from bot.chart_files import chart_file
@@ -198,6 +200,10 @@ class DeliveryWorker:
         self.worker_id = uuid.uuid4().hex  # names this worker's leases
         self.lanes = Lanes(post_interval)
         self._wake = threading.Event()
+        # Set when something may have been queued that needs routing (a commit woke us); a
+        # lane that finishes wakes the dispatcher without it: its rows queue no posts.
+        self._queued = threading.Event()
+        self._routed_at = -math.inf  # monotonic; a poll routes what other processes queued
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -235,6 +241,7 @@ class DeliveryWorker:
 
     def wake(self) -> None:
         """Something was just queued in this process: deliver it now, not at the next poll."""
+        self._queued.set()
         self._wake.set()
 
     def _run(self) -> None:
@@ -254,53 +261,84 @@ class DeliveryWorker:
     def deliver_due(self) -> int:
         """Route new posts, lease the due rows of every lane this process can serve now (the
         lanes of people's actions first, then the head of each channel) and hand each lane to
-        the pool; returns how many rows were leased."""
+        the pool. Returns how many rows were leased when another round at once may lease more
+        (a lane's batch, the routing or the threads ran out), else 0: the next round waits for
+        a wake-up (a commit, a lane that finished) or the poll, and an idle channel costs no
+        empty round after each card.
+
+        Routing runs only when a commit woke the worker or at the poll (for what other
+        processes queued): half of an empty round's CPU went to finding nothing to route."""
         free = LANE_THREADS - self.lanes.busy_count()
         if free <= 0:
             return 0
         unavailable = self.lanes.unavailable()
         now = self.services.clock()
-        leased: list[Sequence[SlackOutbox]] = []
-        with self.services.db.write() as session:
-            channel_posts.route_queued(
-                session,
-                rules=self.rules,
-                burst_after=BURST_CARDS,
-                seconds_per_card=self.post_interval,
-                now=now,
-            )
-            due = outbox_store.due_kinds(
-                session,
-                now=now,
-                kinds=[kind for kind, lane in METHOD_LANES.items() if lane not in unavailable],
-            )
-            for kind in METHOD_LANES:
-                if kind not in due or len(leased) >= free:
-                    continue
-                rows = outbox_store.lease_due(
-                    session, now=now, limit=BATCH, lease=LEASE, owner=self.worker_id, kind=kind
+        route = self._queued.is_set() or time.monotonic() - self._routed_at >= IDLE_POLL_SECONDS
+        if route:
+            self._queued.clear()
+            self._routed_at = time.monotonic()
+        try:
+            with self.services.db.write() as session:
+                routed = (
+                    channel_posts.route_queued(
+                        session,
+                        rules=self.rules,
+                        burst_after=BURST_CARDS,
+                        seconds_per_card=self.post_interval,
+                        now=now,
+                    )
+                    if route
+                    else 0
                 )
-                if rows:
-                    leased.append(rows)
-            heads = outbox_store.lease_channel_heads(
-                session,
-                now=now,
-                limit=free - len(leased),
-                lease=LEASE,
-                owner=self.worker_id,
-                skip_channels=[
-                    lane.removeprefix(CHANNEL_LANE)
-                    for lane in unavailable
-                    if lane.startswith(CHANNEL_LANE)
-                ],
-            )
-            leased.extend([head] for head in heads)
+                leased = self._lease_lanes(session, now=now, free=free, unavailable=unavailable)
+        except BaseException:
+            if route:  # what it would have routed waits for the next round, not the poll
+                self._queued.set()
+            raise
         for rows in leased:
             lane = lane_of(rows[0])
             self.lanes.start(lane)
             assert self._pool is not None
             self._pool.submit(self._serve_lane, lane, rows)
-        return sum(len(rows) for rows in leased)
+        more_to_route = routed >= channel_posts.ROUTE_BATCH
+        if more_to_route:
+            self._queued.set()
+        more = more_to_route or len(leased) >= free or any(len(rows) >= BATCH for rows in leased)
+        return sum(len(rows) for rows in leased) if more else 0
+
+    def _lease_lanes(
+        self, session: Session, *, now: datetime, free: int, unavailable: set[str]
+    ) -> list[Sequence[SlackOutbox]]:
+        """Lease the rows of up to `free` lanes, none of the `unavailable` ones: each method
+        lane's due rows (a batch), then the head of each channel."""
+        leased: list[Sequence[SlackOutbox]] = []
+        due = outbox_store.due_kinds(
+            session,
+            now=now,
+            kinds=[kind for kind, lane in METHOD_LANES.items() if lane not in unavailable],
+        )
+        for kind in METHOD_LANES:
+            if kind not in due or len(leased) >= free:
+                continue
+            rows = outbox_store.lease_due(
+                session, now=now, limit=BATCH, lease=LEASE, owner=self.worker_id, kind=kind
+            )
+            if rows:
+                leased.append(rows)
+        heads = outbox_store.lease_channel_heads(
+            session,
+            now=now,
+            limit=free - len(leased),
+            lease=LEASE,
+            owner=self.worker_id,
+            skip_channels=[
+                lane.removeprefix(CHANNEL_LANE)
+                for lane in unavailable
+                if lane.startswith(CHANNEL_LANE)
+            ],
+        )
+        leased.extend([head] for head in heads)
+        return leased
 
     def _serve_lane(self, lane: str, rows: Sequence[SlackOutbox]) -> None:
         """Send a lane's leased rows in order; a Retry-After holds the lane and hands the rest
