@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.webhook import WebhookClient
+from handlers.kept_alive import KeptAliveWebhookClient
 
 
 def send(response_url: str, body: dict[str, Any], *, timeout: int) -> str | None:
-    """Post `body` once (no retries); None when Slack took it, else why not, in a few words
-    fit for a log line (an HTTP status or an exception's type, never the address)."""
-    webhook = WebhookClient(response_url, timeout=timeout, retry_handlers=[])
+    """Post `body` once (no retries; on a kept-alive connection); None when Slack took it,
+    else why not, in a few words fit for a log line (an HTTP status or an exception's type,
+    never the address)."""
+    webhook = KeptAliveWebhookClient(response_url, timeout=timeout, retry_handlers=[])
     try:
         status = webhook.send_dict(body).status_code
     except Exception as error:  # refused connections, timeouts: whatever it is, not delivered

@@ -48,6 +48,7 @@ from bot.tuning import TUNING_COLUMNS, tuning_report, tuning_rows
 from handlers import metrics, response_urls
 from handlers.delivery_rounds import run_rounds
 from handlers.exports import feedback_csv, funnel_file, write_csv
+from handlers.kept_alive import KeptAliveWebClient
 from handlers.services import Services
 from handlers.slack_errors import PERMANENT_ERRORS, TOKEN_ERRORS
 from storage import lead_messages as message_store
@@ -89,7 +90,8 @@ CHANNEL_LANE = "channel:"
 
 @dataclass(frozen=True)
 class SlackClients:
-    """Clients over one token and URL, differing only in what they may retry by themselves.
+    """Clients over one token and URL, differing only in what they may retry by themselves;
+    each keeps its connections alive (handlers.kept_alive).
 
     `api` retries everything (rate limits, 5xx, connection errors): right for listeners' calls
     that are safe to repeat. The delivery lanes retry no 429 inside a call, which would hold
@@ -110,7 +112,7 @@ class SlackClients:
     @classmethod
     def build(cls, token: str, base_url: str, *, timeout: int = 10) -> SlackClients:
         def client(*handlers: Any, seconds: int = timeout) -> WebClient:
-            return WebClient(
+            return KeptAliveWebClient(
                 token=token, base_url=base_url, timeout=seconds, retry_handlers=list(handlers)
             )
 
