@@ -206,6 +206,9 @@ class DeliveryWorker:
         # lane that finishes wakes the dispatcher without it: its rows queue no posts.
         self._queued = threading.Event()
         self._routed_at = -math.inf  # monotonic; a poll routes what other processes queued
+        # Leads read in the transaction that leased or renewed a row (its row id -> the lead):
+        # the sender draws from it instead of reading the lead in a transaction of its own.
+        self._leads_read: dict[int, Lead] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -339,8 +342,16 @@ class DeliveryWorker:
                 if lane.startswith(CHANNEL_LANE)
             ],
         )
-        leased.extend([head] for head in heads)
+        for head in heads:
+            self._read_lead(session, head)
+            leased.append([head])
         return leased
+
+    def _read_lead(self, session: Session, row: SlackOutbox) -> None:
+        """Read the row's lead in this transaction, for its sender (see `_lead`)."""
+        lead = lead_store.get_lead(session, row.lead_id) if row.lead_id is not None else None
+        if lead is not None:
+            self._leads_read[row.id] = lead
 
     def _serve_lane(self, lane: str, rows: Sequence[SlackOutbox]) -> None:
         """Send a lane's leased rows in order; a Retry-After holds the lane and hands the rest
@@ -360,6 +371,8 @@ class DeliveryWorker:
         except Exception:
             log.exception("slack delivery lane %s failed; its rows are retried", lane)
         finally:
+            for row in rows:
+                self._leads_read.pop(row.id, None)
             self.lanes.finish(lane, hold=hold)
             self._wake.set()
 
@@ -380,13 +393,16 @@ class DeliveryWorker:
         if fresh and row.kind not in outbox_store.REDRAWS:
             return True
         with self.services.db.write() as session:
-            return outbox_store.renew_lease(
+            renewed = outbox_store.renew_lease(
                 session,
                 row_id=row.id,
                 owner=self.worker_id,
                 now=now,
                 lease=LEASE,
             )
+            if renewed:
+                self._read_lead(session, row)
+            return renewed
 
     def _deliver(self, row: SlackOutbox) -> float | None:
         """Send one row and settle it; returns Slack's Retry-After when it answered 429."""
@@ -457,11 +473,20 @@ class DeliveryWorker:
             if outbox_store.finish(session, row_id=row.id, kind=row.kind, now=now) and after:
                 after(session)
 
-    def _lead(self, lead_id: int | None) -> Lead:
+    def _lead(self, row: SlackOutbox) -> Lead:
+        """The row's lead as it stood when the row was leased or its lease renewed, just
+        before sending (a transaction saved per row), else as it stands now.
+
+        Either is as fresh as drawing needs: a change after it is drawn by the next redraw,
+        which waits for this one (a card's redraws go one at a time), or by the redraw
+        `card_posted` asks when the card posted no longer shows the lead."""
+        lead = self._leads_read.pop(row.id, None)
+        if lead is not None:
+            return lead
         with self.services.db.read() as session:
-            lead = lead_store.get_lead(session, lead_id) if lead_id is not None else None
+            lead = lead_store.get_lead(session, row.lead_id) if row.lead_id is not None else None
             if lead is None:
-                raise RetryLater(f"lead {lead_id} not found")
+                raise RetryLater(f"lead {row.lead_id} not found")
             return lead
 
     def _backoff(self, attempts: int) -> float:
@@ -472,7 +497,7 @@ class DeliveryWorker:
     # ----------------------------------------------------------------------- senders
 
     def _post_card(self, row: SlackOutbox) -> None:
-        lead = self._lead(row.lead_id)
+        lead = self._lead(row)
         if lead.slack_ts:
             self._finish(row)
             return
@@ -534,7 +559,7 @@ class DeliveryWorker:
         return cards.lead_card(lead, reasons=self.rules.reasons, emojis=self.rules.policy_emojis)
 
     def _update_card(self, row: SlackOutbox) -> None:
-        lead = self._lead(row.lead_id)
+        lead = self._lead(row)
         if lead.slack_ts and lead.slack_channel:
             message = self._card(lead)
             self.clients.delivery.chat_update(
@@ -549,7 +574,7 @@ class DeliveryWorker:
         """Redraw a clicked card through the click's response_url, from the state now; if
         Slack refuses it (used five times, over 30 minutes old, unreachable), the row becomes
         a chat.update, unless a newer redraw already waits to draw the same state."""
-        lead = self._lead(row.lead_id)
+        lead = self._lead(row)
         message = self._card(lead)
         body = {"replace_original": True, "text": message.text, "blocks": message.blocks}
         url = row.payload.get("response_url")
@@ -665,7 +690,7 @@ class DeliveryWorker:
         self._finish(row)
 
     def _thread_reply(self, row: SlackOutbox) -> None:
-        lead = self._lead(row.lead_id)
+        lead = self._lead(row)
         if not (lead.slack_ts and lead.slack_channel):
             self._without_card(row)
             return

@@ -24,6 +24,7 @@ class Server(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.connections = 0
+        self.closed = threading.Semaphore(0)  # released as the server closes each connection
         self.requests: list[dict[str, object]] = []
         self.close_after_answer = False  # closes silently, as an idle timeout does
         self.answers: list[tuple[int, dict[str, str]]] = []  # status and headers, then 200s
@@ -40,6 +41,10 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.server.connections += 1
+
+    def finish(self) -> None:
+        super().finish()
+        self.server.closed.release()
 
     def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
@@ -85,6 +90,7 @@ def test_a_connection_the_server_closed_while_idle_costs_no_call(server: Server)
     client = KeptAliveWebClient(token="xoxb-test", base_url=server.url, retry_handlers=[])
     for n in range(3):  # as Baton's poster: no retries to hide a failed call
         assert client.chat_postMessage(channel="C1", text=f"card {n}")["ok"]
+        assert server.closed.acquire(timeout=30)  # idle, and closed by the server
     assert len(server.requests) == 3  # each sent once
     assert server.connections == 3
 
