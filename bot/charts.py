@@ -5,18 +5,20 @@ Slack shows them as uploaded files (Block Kit images need a public URL, which a 
 Baton may not have). Every chart is CHART_WIDTH × CHART_HEIGHT pixels; one with nothing to
 draw says so ("No leads yet") rather than failing, so a caller may always send what it gets.
 
-matplotlib is imported when a chart is drawn, not when Baton starts (it takes about a second
-to load). Figures are built with its object API on the Agg canvas, never through pyplot, whose
-global state is not meant for a server; the lock keeps the delivery threads from drawing at
-the same time, which matplotlib does not promise to survive (font cache, text layout).
+Each chart is drawn in a process of its own, started for it and gone after it: matplotlib
+adds about 45 MB to whichever process loads it and a second of CPU to load, and charts are
+rare (a digest a week, a funnel when asked), so the server never carries it. Figures are built
+with its object API on the Agg canvas, never through pyplot, whose global state is not meant
+for a server.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import threading
-from collections.abc import Mapping, Sequence
+import multiprocessing
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -34,8 +36,6 @@ NOTHING_YET = "No leads yet"
 # Tableau's ten colours (matplotlib's default cycle): told apart by most colour-blind readers.
 COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1")
 GREY = "#9d9d9d"
-
-_drawing = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -67,32 +67,29 @@ def render_funnel_chart(
             raise ValueError(f"group {group!r} has {len(counts)} counts for {len(stages)} stages")
         if any(count < 0 for count in counts):
             raise ValueError(f"group {group!r} has a negative count")
-    groups = _largest_groups(stages, counts_by_group)
-    with _drawing:
-        figure, axes = _figure(title)
-        totals = [sum(counts[index] for counts in groups.values()) for index in range(len(stages))]
-        if not any(totals):
-            return _nothing_yet(figure, axes)
-        rows = list(range(len(stages)))[::-1]  # the first stage on top
-        left = [0] * len(stages)
-        for colour, (group, counts) in zip(_colours(groups), groups.items(), strict=True):
-            axes.barh(rows, counts, left=left, color=colour, label=group, height=0.6)
-            left = [start + count for start, count in zip(left, counts, strict=True)]
-        for row, index in zip(rows, range(len(stages)), strict=True):
-            share = _share(totals[index], totals[index - 1]) if index else ""
-            axes.annotate(
-                f" {totals[index]}{share}",
-                (totals[index], row),
-                va="center",
-                fontsize=10,
-            )
-        axes.set_yticks(rows, list(stages))
-        axes.set_xlim(0, max(totals) * 1.2)
-        axes.set_xlabel("leads")
-        axes.spines[["top", "right"]].set_visible(False)
-        if len(groups) > 1:
-            axes.legend(loc="lower right", frameon=False)
-        return _png(figure)
+    return _drawn_apart(_draw_funnel, list(stages), _largest_groups(stages, counts_by_group), title)
+
+
+def _draw_funnel(stages: list[str], groups: dict[str, Sequence[int]], title: str) -> bytes:
+    figure, axes = _figure(title)
+    totals = [sum(counts[index] for counts in groups.values()) for index in range(len(stages))]
+    if not any(totals):
+        return _nothing_yet(figure, axes)
+    rows = list(range(len(stages)))[::-1]  # the first stage on top
+    left = [0] * len(stages)
+    for colour, (group, counts) in zip(_colours(groups), groups.items(), strict=True):
+        axes.barh(rows, counts, left=left, color=colour, label=group, height=0.6)
+        left = [start + count for start, count in zip(left, counts, strict=True)]
+    for row, index in zip(rows, range(len(stages)), strict=True):
+        share = _share(totals[index], totals[index - 1]) if index else ""
+        axes.annotate(f" {totals[index]}{share}", (totals[index], row), va="center", fontsize=10)
+    axes.set_yticks(rows, stages)
+    axes.set_xlim(0, max(totals) * 1.2)
+    axes.set_xlabel("leads")
+    axes.spines[["top", "right"]].set_visible(False)
+    if len(groups) > 1:
+        axes.legend(loc="lower right", frameon=False)
+    return _png(figure)
 
 
 def render_acceptance_trend_chart(
@@ -117,28 +114,41 @@ def render_acceptance_trend_chart(
         for source, rates in list(rates_by_source.items())[:MAX_GROUPS]
         if any(rate is not None for rate in rates)
     }
-    with _drawing:
-        figure, axes = _figure(title)
-        if not drawn:
-            return _nothing_yet(figure, axes)
-        positions = list(range(len(weeks)))
-        for colour, (source, rates) in zip(_colours(drawn), drawn.items(), strict=True):
-            percents = [math.nan if rate is None else rate * 100 for rate in rates]
-            axes.plot(positions, percents, marker="o", color=colour, label=source)
-            trend = _least_squares(positions, percents)
-            if trend is not None:
-                slope, intercept = trend
-                ends = [positions[0], positions[-1]]
-                axes.plot(ends, [slope * x + intercept for x in ends], linestyle="--", color=colour)
-        axes.plot([], [], linestyle="--", color=GREY, label="trend (least squares)")
-        axes.set_xticks(positions, [f"{week:%d %b}" for week in weeks])
-        axes.set_ylim(0, 105)
-        axes.set_ylabel("accepted, % of decided")
-        axes.set_xlabel("week starting")
-        axes.grid(axis="y", alpha=0.3)
-        axes.spines[["top", "right"]].set_visible(False)
-        axes.legend(loc="best", frameon=False, fontsize=9)
-        return _png(figure)
+    return _drawn_apart(_draw_acceptance_trend, list(weeks), drawn, title)
+
+
+def _draw_acceptance_trend(
+    weeks: list[date], drawn: dict[str, Sequence[float | None]], title: str
+) -> bytes:
+    figure, axes = _figure(title)
+    if not drawn:
+        return _nothing_yet(figure, axes)
+    positions = list(range(len(weeks)))
+    for colour, (source, rates) in zip(_colours(drawn), drawn.items(), strict=True):
+        percents = [math.nan if rate is None else rate * 100 for rate in rates]
+        axes.plot(positions, percents, marker="o", color=colour, label=source)
+        trend = _least_squares(positions, percents)
+        if trend is not None:
+            slope, intercept = trend
+            ends = [positions[0], positions[-1]]
+            axes.plot(ends, [slope * x + intercept for x in ends], linestyle="--", color=colour)
+    axes.plot([], [], linestyle="--", color=GREY, label="trend (least squares)")
+    axes.set_xticks(positions, [f"{week:%d %b}" for week in weeks])
+    axes.set_ylim(0, 105)
+    axes.set_ylabel("accepted, % of decided")
+    axes.set_xlabel("week starting")
+    axes.grid(axis="y", alpha=0.3)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.legend(loc="best", frameon=False, fontsize=9)
+    return _png(figure)
+
+
+def _drawn_apart(draw: Callable[..., bytes], *data: object) -> bytes:
+    """`draw(*data)` in a process started for it (see the module docstring); spawned, never
+    forked, since a server's threads may hold locks a fork would copy taken."""
+    spawning = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawning) as drawer:
+        return drawer.submit(draw, *data).result()
 
 
 def _largest_groups(
