@@ -84,16 +84,18 @@ def lead_json(lead: Lead) -> dict[str, Any]:
     return data
 
 
-def router(services: Services) -> APIRouter:
-    api = APIRouter(prefix="/api")
-    # Single leads arriving together are stored together: one transaction for the group.
-    singles: WriteGroups[intake.LeadInput, intake.Received] = WriteGroups(
-        lambda leads: _store_all(services, leads), max_group=intake.MAX_BATCH
-    )
+class SingleLeads:
+    """`POST /api/leads`. Single leads arriving together are stored together: one transaction
+    for the group (storage.write_groups). http_app also serves it ahead of FastAPI's routing."""
 
-    @api.post("/leads")
-    async def create_lead(request: Request) -> JSONResponse:
-        body = await json_body(request, services, MAX_BODY_BYTES)
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._groups: WriteGroups[intake.LeadInput, intake.Received] = WriteGroups(
+            lambda leads: _store_all(services, leads), max_group=intake.MAX_BATCH
+        )
+
+    async def __call__(self, request: Request) -> JSONResponse:
+        body = await json_body(request, self._services, MAX_BODY_BYTES)
         if isinstance(body, JSONResponse):
             return body
         received: intake.Received | InvalidInput
@@ -101,9 +103,9 @@ def router(services: Services) -> APIRouter:
             # Checked on the event loop: a lead of at most MAX_BODY_BYTES takes less time to
             # check than a hop to a thread would; only its group's write leaves the loop.
             lead_input = intake.validate_lead(
-                json_input.parse(body), keep_unknown=_keeps_unknown(services)
+                json_input.parse(body), keep_unknown=_keeps_unknown(self._services)
             )
-            received = await served(asyncio.wrap_future(singles.submit(lead_input)))
+            received = await served(asyncio.wrap_future(self._groups.submit(lead_input)))
         except json_input.BrokenJson as broken:
             metrics.LEADS_RECEIVED.labels(result="invalid").inc()
             return problem(400, str(broken))
@@ -115,6 +117,11 @@ def router(services: Services) -> APIRouter:
         status, data = item_result(received)
         location = {"Location": f"/api/leads/{data['id']}"} if status == 201 else None
         return JSONResponse(data, status_code=status, headers=location)
+
+
+def router(services: Services, single_leads: SingleLeads) -> APIRouter:
+    api = APIRouter(prefix="/api")
+    api.add_api_route("/leads", single_leads, methods=["POST"])
 
     @api.post("/leads/batch")
     async def create_leads(request: Request) -> JSONResponse:

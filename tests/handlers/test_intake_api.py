@@ -296,3 +296,16 @@ def test_metrics_count_intake_results(client: httpx.Client) -> None:
         "duplicate": 1,
         "invalid": 1,
     }
+
+
+def test_other_methods_and_a_trailing_slash_are_answered_as_fastapi_answers_them(
+    client: httpx.Client, bot: BatonServer
+) -> None:
+    """`POST /api/leads` is served ahead of FastAPI's routing; the rest of that path is not."""
+    read = client.get("/api/leads", headers=AUTH)
+    slashed = client.post("/api/leads/", json=lead_payload(), headers=AUTH)
+
+    assert (read.status_code, read.headers["allow"]) == (405, "POST")
+    assert read.json() == {"detail": "Method Not Allowed"}
+    assert (slashed.status_code, slashed.headers["location"]) == (307, f"{bot.url}/api/leads")
+    assert lead_count(bot) == 0
