@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -39,49 +39,77 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024
 
 
+# The lead object's members as docs/http-api.md lists them, in order: as stored, then times.
+_AS_STORED = (
+    "id",
+    "status",
+    *intake.FIELD_NAMES,
+    "owner_id",
+    "rejected_by",
+    "reject_reason",
+    "reject_note",
+    "sla_policy",
+    "slack_channel",
+    "slack_ts",
+)
+_TIMES = (
+    "data_changed_at",
+    "promoted_at",
+    "claim_due_at",
+    "follow_up_due_at",
+    "created_at",
+    "updated_at",
+    "posted_at",
+    "accepted_at",
+    "rejected_at",
+    "escalated_at",
+    "contacted_at",
+    "opportunity_at",
+    "closed_at",
+)
+_SHOWN = frozenset(
+    (
+        *_AS_STORED,
+        *_TIMES,
+        "outcome_amount",
+        "outcome_currency",
+        "outcome_reason",
+        "extra",
+        "score_explanation",
+        "data_changes",
+        "promoted_why",
+    )
+)
+
+
 def lead_json(lead: Lead) -> dict[str, Any]:
     """The API's view of a lead: its fields, its state and its timestamps (ISO 8601, UTC)."""
-    data: dict[str, Any] = {"id": lead.id, "status": lead.status}
-    for name in intake.FIELD_NAMES:
-        data[name] = getattr(lead, name)
-    for name in (
-        "owner_id",
-        "rejected_by",
-        "reject_reason",
-        "reject_note",
-        "sla_policy",
-        "slack_channel",
-        "slack_ts",
-    ):
-        data[name] = getattr(lead, name)
-    for name in (
-        "data_changed_at",
-        "promoted_at",
-        "claim_due_at",
-        "follow_up_due_at",
-        "created_at",
-        "updated_at",
-        "posted_at",
-        "accepted_at",
-        "rejected_at",
-        "escalated_at",
-        "contacted_at",
-        "opportunity_at",
-        "closed_at",
-    ):
-        value = getattr(lead, name)
+    row = _shown_values(lead)
+    data: dict[str, Any] = {name: row[name] for name in _AS_STORED}
+    for name in _TIMES:
+        value = row[name]
         data[name] = value.isoformat() if value else None
     # The deal, as the CRM reported it; the amount as a string, so no digit is lost to a float.
-    amount = lead.outcome_amount
+    amount = row["outcome_amount"]
     data["outcome_amount"] = None if amount is None else str(amount)
-    data["outcome_currency"] = lead.outcome_currency
-    data["outcome_reason"] = lead.outcome_reason
-    data["extra"] = lead.extra or {}
+    data["outcome_currency"] = row["outcome_currency"]
+    data["outcome_reason"] = row["outcome_reason"]
+    data["extra"] = row["extra"] or {}
     # Why the team's scoring model gave the score (docs/scoring.md); null: the sender's score.
-    data["score_explanation"] = lead.score_explanation
-    data["data_changes"] = lead.data_changes
-    data["promoted_why"] = lead.promoted_why  # why new data made an MQL an SQL (bot.promotion)
+    data["score_explanation"] = row["score_explanation"]
+    data["data_changes"] = row["data_changes"]
+    data["promoted_why"] = row["promoted_why"]  # why new data made an MQL an SQL (bot.promotion)
     return data
+
+
+def _shown_values(lead: Lead) -> Mapping[str, Any]:
+    """The lead's values that lead_json shows, read from its loaded state at once (each read
+    through the ORM's attribute is a Python call, and a lead shows some fifty); a lead missing
+    one (expired) reads them through the ORM, which loads it."""
+    loaded = lead.__dict__
+    if loaded.keys() >= _SHOWN:
+        return loaded
+    return {name: getattr(lead, name) for name in _SHOWN}
 
 
 class SingleLeads:
