@@ -57,7 +57,9 @@ def create_http_app(services: Services, bolt: App | None) -> FastAPI:
     app.include_router(outcomes_api.router(services))
     secret = services.config.settings.slack_signing_secret
     if bolt is not None and secret is not None:  # HTTP mode always has one (require_serving)
-        app.include_router(slack_http.router(bolt, secret))
+        slack_events = slack_http.SlackEvents(bolt, secret)
+        app.include_router(slack_http.router(slack_events))
+        app.add_middleware(ShortRoute, method="POST", path="/slack/events", endpoint=slack_events)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -29,11 +29,15 @@ from handlers.slack_request import (
 log = logging.getLogger(__name__)
 
 
-def router(bolt: App, signing_secret: str) -> APIRouter:
-    api = APIRouter()
+class SlackEvents:
+    """`POST /slack/events`, every click and command Slack sends. http_app also serves it ahead
+    of FastAPI's routing: an acknowledgement's budget is small, and the floor is Bolt's own."""
 
-    @api.post("/slack/events")
-    async def slack_events(request: Request) -> Response:
+    def __init__(self, bolt: App, signing_secret: str) -> None:
+        self._bolt = bolt
+        self._signing_secret = signing_secret
+
+    async def __call__(self, request: Request) -> Response:
         try:
             timestamp, signature = fresh_signature(
                 request.headers.get("x-slack-request-timestamp"),
@@ -45,8 +49,8 @@ def router(bolt: App, signing_secret: str) -> APIRouter:
             # blocks the event loop (and with it every other click's acknowledgement).
             bolt_response = await run_in_threadpool(
                 dispatch_verified,
-                bolt,
-                signing_secret,
+                self._bolt,
+                self._signing_secret,
                 body,
                 dict(request.headers.items()),
                 timestamp=timestamp,
@@ -68,6 +72,10 @@ def router(bolt: App, signing_secret: str) -> APIRouter:
             },
         )
 
+
+def router(events: SlackEvents) -> APIRouter:
+    api = APIRouter()
+    api.add_api_route("/slack/events", events, methods=["POST"])
     return api
 
 
