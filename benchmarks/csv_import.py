@@ -2,7 +2,8 @@
 command (a subprocess, as a user runs it) into an empty database of each kind.
 
 Prints, per database: the rows, the wall time of the command (start-up and migration check
-included), rows per second, the command's peak memory (max RSS), and the command's own summary.
+included), rows per second, the command's CPU time (its own process; on a shared machine the
+figure that holds when the wall time does not), its peak memory (max RSS), and its own summary.
 SQLite lives in a temporary directory; PostgreSQL is BATON_TEST_POSTGRES_URL, wiped and migrated.
 
 Run from the repository root:
@@ -46,9 +47,10 @@ def write_csv(path: Path, rows: int) -> None:
             writer.writerow(lead)
 
 
-def run_import(url: str, path: Path) -> tuple[float, int, str, int]:
-    """Wall seconds, peak RSS in KiB, the last line it printed and the exit status of the
-    command. Its output goes to files, so the process can be reaped with its resource usage."""
+def run_import(url: str, path: Path) -> tuple[float, float, int, str, int]:
+    """Wall seconds, CPU seconds, peak RSS in KiB, the last line it printed and the exit status
+    of the command. Its output goes to files, so the process can be reaped with its resource
+    usage."""
     environment = {
         "PATH": os.environ.get("PATH", ""),
         "DATABASE_URL": url,
@@ -69,7 +71,8 @@ def run_import(url: str, path: Path) -> tuple[float, int, str, int]:
         out.seek(0)
         err.seek(0)
         said = (out.read().strip() or err.read().strip()).splitlines() or [""]
-    return elapsed, usage.ru_maxrss, said[-1], command.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    return elapsed, cpu, usage.ru_maxrss, said[-1], command.returncode
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,11 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"file: {path.stat().st_size / 1024 / 1024:.1f} MiB", flush=True)
         for kind in kinds:
             with empty_database(kind) as url:
-                elapsed, peak_kib, summary, status = run_import(url, path)
+                elapsed, cpu, peak_kib, summary, status = run_import(url, path)
                 print(f"\n== {database_version(url)} ==")
                 print(
                     f"  {options.rows} rows in {elapsed:.1f} s: "
-                    f"{options.rows / elapsed:.0f} rows/s, "
+                    f"{options.rows / elapsed:.0f} rows/s, {cpu:.1f} s CPU, "
                     f"peak memory {peak_kib / 1024:.0f} MiB (load average "
                     f"{os.getloadavg()[0]:.2f})"
                 )
