@@ -37,10 +37,11 @@ class Outcome:
 
 def route_new_leads(
     session: Session, lifecycle: Lifecycle, leads: Sequence[Lead], *, now: datetime
-) -> None:
+) -> list[int]:
     """Route each new lead by its route's mode, in the caller's transaction; the leads of a
     `channel` route are left to their channel. Routes go in the order of the configuration,
-    so two transactions lock the pools they share in one order."""
+    so two transactions lock the pools they share in one order. Returns the ids of the leads
+    routed: their rows may have changed (a lead no session tracks is not refreshed)."""
     rules = lifecycle.policies.rules
     by_route: dict[int, list[Lead]] = defaultdict(list)
     for lead in leads:
@@ -50,6 +51,7 @@ def route_new_leads(
     for index in sorted(by_route):
         route = rules.routes[index]
         ROUTERS[route.mode](session, lifecycle, route, by_route[index], now)
+    return [lead.id for routed in by_route.values() for lead in routed]
 
 
 def rotate(pool: Pool, lead: Lead) -> Outcome:

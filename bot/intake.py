@@ -308,9 +308,10 @@ def store(
     sent = [lead.to_fields() for lead in leads]
     scored = [scoring.scored_fields(model, fields, now=now) for fields in sent]
     pairs = lifecycle.create_many(session, leads=scored, now=now)
-    assignment.route_new_leads(
+    routed = assignment.route_new_leads(
         session, moves, [lead for lead, created in pairs if created], now=now
     )
+    pairs = _read_again(session, pairs, routed)
     results: list[Received] = []
     promoted: list[Lead] = []
     for fields, (lead, created) in zip(sent, pairs, strict=True):
@@ -327,6 +328,17 @@ def store(
         results.append(Received(lead, created, changes))
     assignment.route_new_leads(session, moves, promoted, now=now)
     return results
+
+
+def _read_again(
+    session: Session, pairs: list[tuple[Lead, bool]], lead_ids: Sequence[int]
+) -> list[tuple[Lead, bool]]:
+    """`pairs` with the leads of `lead_ids` as they are stored now: create_many's leads are as
+    inserted, and routing may have assigned or offered them since."""
+    if not lead_ids:
+        return pairs
+    now_stored = {lead_id: lead_store.get_lead(session, lead_id) for lead_id in lead_ids}
+    return [(now_stored.get(lead.id) or lead, created) for lead, created in pairs]
 
 
 def _promoted(before: Lead, after: Lead) -> bool:

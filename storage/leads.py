@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -105,18 +105,26 @@ def update_lead(session: Session, lead_id: int, values: Mapping[str, Any]) -> Le
 
 
 def get_leads_by_external_ids(session: Session, external_ids: Sequence[str]) -> dict[str, Lead]:
-    """The stored leads among these external_ids, by external_id."""
+    """The stored leads among these external_ids, by external_id, as the database has them now:
+    read on the connection into Leads no session tracks (`_untracked`), as `get_lead` reads
+    one, since intake reads a batch's repeats this way and the ORM's load cost most of it."""
     if not external_ids:
         return {}
-    leads = session.scalars(_LEADS_BY_EXTERNAL_IDS, {"external_ids": list(external_ids)})
-    return {lead.external_id: lead for lead in leads}
+    rows = session.connection().execute(
+        _LEADS_BY_EXTERNAL_IDS, {"external_ids": list(external_ids)}
+    )
+    return _by_external_id(rows)
 
 
-# Intake asks these for every group of leads: built once (building one cost more than running it).
-_LEADS_BY_EXTERNAL_IDS = select(Lead).where(
-    Lead.external_id.in_(bindparam("external_ids", expanding=True))
+def _by_external_id(rows: Iterable[Sequence[Any]]) -> dict[str, Lead]:
+    """Rows of every column (`_LEAD_COLUMNS`) as untracked Leads, by external_id."""
+    return {lead.external_id: lead for lead in map(_untracked, rows)}
+
+
+# Intake asks this for every group of leads: built once (building one cost more than running it).
+_LEADS_BY_EXTERNAL_IDS = select(*_LEAD_COLUMNS).where(
+    Lead.__table__.c.external_id.in_(bindparam("external_ids", expanding=True))
 )
-_LEADS_BY_IDS = select(Lead).where(Lead.id.in_(bindparam("ids", expanding=True)))
 
 
 _NEW_BY = Lead.external_id  # the unique key that tells a new lead from a stored one
@@ -124,7 +132,9 @@ _NEW_BY = Lead.external_id  # the unique key that tells a new lead from a stored
 
 def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, Lead]:
     """Insert the leads whose external_id is not stored yet; returns those inserted, by
-    external_id. Rows must all name the same columns.
+    external_id, as written (every column, defaults included, from the INSERT's RETURNING) in
+    Leads no session tracks: reading them back through the ORM cost more than the insert. Rows
+    must all name the same columns.
 
     INSERT ... ON CONFLICT DO NOTHING RETURNING: the unique key decides, so two deliveries
     racing each other cannot both create a lead, and a collision costs neither a savepoint nor
@@ -135,23 +145,20 @@ def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[s
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         statement = _insert_from_json(tuple(rows[0]))
-        ids = connection.execute(statement, {"rows": _json_text(rows)}).scalars().all()
-    else:  # SQLite: few multi-row statements (SQLAlchemy's "insertmanyvalues")
-        ids = connection.execute(_INSERT_NEW_SQLITE, list(rows)).scalars().all()
-    if not ids:
-        return {}
-    return {lead.external_id: lead for lead in session.scalars(_LEADS_BY_IDS, {"ids": ids})}
+        return _by_external_id(connection.execute(statement, {"rows": _json_text(rows)}))
+    # SQLite: few multi-row statements (SQLAlchemy's "insertmanyvalues")
+    return _by_external_id(connection.execute(_INSERT_NEW_SQLITE, list(rows)))
 
 
 _INSERT_NEW_SQLITE = (
-    sqlite.insert(Lead).on_conflict_do_nothing(index_elements=[_NEW_BY]).returning(Lead.id)
+    sqlite.insert(Lead).on_conflict_do_nothing(index_elements=[_NEW_BY]).returning(*_LEAD_COLUMNS)
 )
 
 
 @functools.cache
-def _insert_from_json(names: tuple[str, ...]) -> ReturningInsert[int]:
+def _insert_from_json(names: tuple[str, ...]) -> ReturningInsert[Any]:
     """`INSERT INTO leads (names) SELECT ... FROM json_to_recordset(:rows) AS r(name type, ...)
-    ON CONFLICT DO NOTHING RETURNING id`, built once per set of columns:
+    ON CONFLICT DO NOTHING RETURNING *`, built once per set of columns:
     the rows travel as one JSON text, encoded in C, which the server takes apart by the
     columns' own types. As VALUES lists, a thousand leads are 25,000 parameters that psycopg
     parses anew each time and the server plans slowly; as one array per column (unnest),
@@ -167,7 +174,7 @@ def _insert_from_json(names: tuple[str, ...]) -> ReturningInsert[int]:
         postgresql.insert(Lead)
         .from_select(list(names), select(*source.c))
         .on_conflict_do_nothing(index_elements=[_NEW_BY])
-        .returning(Lead.id)
+        .returning(*_LEAD_COLUMNS)
     )
 
 

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from handlers.serve import BatonServer
@@ -18,8 +19,17 @@ from slack_driver import SlackUser
 from slack_emulator import MANAGER, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
 from storage import leads as lead_store
 from tests.conftest import EXAMPLE_RULES, EXTRA_REPS
-from tests.e2e.conftest import buttons, card_text, eventually, send_lead, settled, wait_for_card
+from tests.e2e.conftest import (
+    INTAKE_AUTH,
+    buttons,
+    card_text,
+    eventually,
+    send_lead,
+    settled,
+    wait_for_card,
+)
 from tests.e2e.test_leads_command import ask
+from tests.factories import lead_payload
 
 As = Callable[[str], SlackUser]
 REP_3 = EXTRA_REPS[0].id
@@ -100,3 +110,22 @@ def test_a_rep_at_capacity_is_skipped_and_with_nobody_available_the_channel_take
     assert user(REP_1).click(SALES_CHANNEL, card["ts"], "lead.accept").status_code == 200
     wait_for_card(slack, CAPACITY + 1, lambda c: f"Claimed by <@{REP_1}>" in card_text(c))
     settled(bot)
+
+
+def test_the_intake_answer_shows_each_lead_as_routing_left_it(bot: BatonServer) -> None:
+    single = send_lead(bot, external_id="hs-single")
+    response = httpx.post(
+        f"{bot.url}/api/leads/batch",
+        json={"leads": [lead_payload(external_id=f"hs-batch-{n}") for n in range(2)]},
+        headers=INTAKE_AUTH,
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    answered = [single] + [result["body"] for result in response.json()["results"]]
+
+    # Assigned in the intake's own transaction: the answer is the lead as stored, owner and all.
+    shown = [(lead["status"], lead["owner_id"], lead["accepted_at"]) for lead in answered]
+    with bot.services.db.read() as session:
+        stored = [lead_store.get_lead(session, lead["id"]) for lead in answered]
+    assert shown == [(lead.status, lead.owner_id, lead.accepted_at.isoformat()) for lead in stored]
+    assert [owner for _, owner, _ in shown] == [REP_1, REP_2, REP_3]
