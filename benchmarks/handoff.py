@@ -72,6 +72,7 @@ from starlette.routing import Route
 from benchmarks.machine import cpu_seconds, database_version, machine_facts
 from benchmarks.slack_process import CallLog, SlackProcess, posted_card, slack_process
 from bot.intake import MAX_BATCH
+from handlers import heap
 from handlers.config import load_config
 from handlers.sample_leads import sample_leads
 from handlers.serve import BatonServer, DeliveryMode
@@ -349,6 +350,7 @@ def running_baton(
     database: a child process on PostgreSQL, the server's on SQLite) unless told otherwise."""
     environment = baton_environment(url, slack.api_url)
     server = BatonServer(load_config(environment), post_interval=0.0, delivery=delivery)
+    heap.settle()  # as `baton serve` does (handlers.serve.serve)
     try:
         server.start(host="127.0.0.1")
         yield server

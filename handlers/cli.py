@@ -23,7 +23,7 @@ from bot.periods import parse_period
 from bot.reports import feedback_rows
 from bot.rules import ConfigError
 from bot.sla_policy import SlaPolicies
-from handlers import score_command, webhook_commands
+from handlers import heap, score_command, webhook_commands
 from handlers.config import Config, load_config, read_rules, redact_url
 from handlers.csv_import import import_csv
 from handlers.delivery_process import DeliveryOptions, deliver
@@ -233,6 +233,7 @@ def _import(path: Path, services: Services) -> int:
     except OSError as error:
         return _stopped(f"cannot read {path}: {error.strerror}")
     migrate.ensure_current(services.db.engine, elapsed=report_facts.elapsed_by(services.policies))
+    heap.settle()
     began = time.perf_counter()
     try:
         with progress_bar(sys.stderr, unit="rows") as progress:

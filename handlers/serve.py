@@ -19,6 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot import report_facts
+from handlers import heap
 from handlers.config import Config
 from handlers.delivery_process import DeliveryChild, DeliveryOptions
 from handlers.digest_job import schedule_digest
@@ -268,6 +269,7 @@ def serve(config: Config, *, delivery: bool = True) -> int:
     """`baton serve`; `delivery` False (`--no-delivery`) leaves Slack delivery to `baton
     deliver`, whatever the configuration says."""
     server = BatonServer(config, delivery=None if delivery else "off")
+    heap.settle()
     log.info("baton serving on http://%s:%s", config.settings.host, config.settings.port)
     server.run()
     return 0

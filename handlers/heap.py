@@ -1,0 +1,24 @@
+"""Python's cyclic garbage collector set for a long process that allocates in bursts."""
+
+from __future__ import annotations
+
+import gc
+
+# New container objects between two young collections (CPython's default is 700): a
+# 1,000-lead batch allocates some 400,000, and with 700 each young collection promotes what is
+# still in use, which soon sets off a full collection.
+YOUNG_COLLECTION_EVERY = 10_000
+
+
+def settle() -> None:
+    """Take what start-up built (modules, the schema, the rules, pools) out of the collector's
+    walk, and collect young objects less often.
+
+    Done once a process has started and before it takes work. With CPython's defaults, a
+    1,000-lead batch set off a dozen full collections, each walking the 190,000 objects
+    start-up left: a sixth of the batch's CPU. Frozen objects are never freed, so what start-up
+    left as garbage is collected first."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, older, oldest)
