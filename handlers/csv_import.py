@@ -15,6 +15,7 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from bot.scoring import ScoringModel
 from handlers.text_files import UnreadableFile, decode_utf8, printable
 
 Row = tuple[int, dict[str | None, Any]]  # (line number the row ends on, cells by column)
+Result = intake.Received | InvalidInput
 # Rows stored per transaction: a batch request's worth, so a chunk takes the time a batch does.
 CHUNK_ROWS = intake.MAX_BATCH
 
@@ -63,24 +65,42 @@ def import_csv(
     total = sum(1 for _ in iter_rows(data))  # the whole file, before a row is stored
     done = 0
     progress(done, total)
-    rows = iter_rows(data)  # never all in memory: a chunk at a time
-    while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
-        checked = [_checked(row) for _, row in chunk]  # before the write lock is taken
+
+    def store(checked: list[intake.LeadInput | InvalidInput]) -> list[Result]:
         with unit_of_work() as session:
-            results = intake.receive_checked(
+            return intake.receive_checked(
                 session, checked, sender=intake.CSV_SENDER, moves=moves, now=clock(), model=model
             )
-        for (line, _), result in zip(chunk, results, strict=True):
-            if isinstance(result, InvalidInput):
-                report.problems.append((line, printable(str(result))))
-            elif result.created:
-                report.created += 1
-            else:
-                report.duplicates += 1
-                report.updated += result.changes is not None
-        done += len(chunk)
-        progress(done, total)
-    return report
+
+    rows = iter_rows(data)  # never all in memory: a chunk at a time
+    # One chunk is checked while the one before it is written (a thread of its own, so the
+    # database's work, and the driver's time outside the GIL, overlap the checking); chunks
+    # are written one at a time, in the file's order, and a write that fails stops the import
+    # before the next one starts.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-import") as writer:
+        writing: tuple[list[Row], Future[list[Result]]] | None = None
+        while True:
+            chunk = list(itertools.islice(rows, CHUNK_ROWS))
+            checked = [_checked(row) for _, row in chunk]  # before the write lock is taken
+            if writing is not None:
+                _count(report, *writing)
+                done += len(writing[0])
+                progress(done, total)
+            if not chunk:
+                return report
+            writing = chunk, writer.submit(store, checked)
+
+
+def _count(report: ImportReport, chunk: list[Row], written: Future[list[Result]]) -> None:
+    """Add a chunk's results to the report, once it is written (raising what stopped it)."""
+    for (line, _), result in zip(chunk, written.result(), strict=True):
+        if isinstance(result, InvalidInput):
+            report.problems.append((line, printable(str(result))))
+        elif result.created:
+            report.created += 1
+        else:
+            report.duplicates += 1
+            report.updated += result.changes is not None
 
 
 def _checked(row: dict[str | None, Any]) -> intake.LeadInput | InvalidInput:
