@@ -205,29 +205,34 @@ def router(services: Services, single_leads: SingleLeads) -> APIRouter:
 def item_result(result: intake.Received | InvalidInput) -> tuple[int, dict[str, Any]]:
     """The single endpoint's status and body for one lead (a batch lists one per lead), counted.
     A repeat that changed the lead says so and what changed; an identical one is the stored lead."""
+    status, data, counted_as = _answer(result)
+    metrics.LEADS_RECEIVED.labels(result=counted_as).inc()
+    return status, data
+
+
+def _answer(result: intake.Received | InvalidInput) -> tuple[int, dict[str, Any], str]:
+    """`item_result`'s status and body, and what the lead counts as, uncounted."""
     if isinstance(result, InvalidInput):
-        metrics.LEADS_RECEIVED.labels(result="invalid").inc()
-        return 422, {"error": "invalid lead", "fields": result.errors}
+        return 422, {"error": "invalid lead", "fields": result.errors}, "invalid"
     if result.created:
-        metrics.LEADS_RECEIVED.labels(result="created").inc()
-        return 201, lead_json(result.lead)
+        return 201, lead_json(result.lead), "created"
     if result.changes is None:
-        metrics.LEADS_RECEIVED.labels(result="duplicate").inc()
-        return 200, lead_json(result.lead)
-    metrics.LEADS_RECEIVED.labels(result="updated").inc()
-    return 200, {**lead_json(result.lead), "updated": True, "changes": result.changes}
+        return 200, lead_json(result.lead), "duplicate"
+    return 200, {**lead_json(result.lead), "updated": True, "changes": result.changes}, "updated"
 
 
 def _batch_answer(results: list[intake.Received | InvalidInput]) -> JSONResponse:
-    items = [item_result(result) for result in results]
-    statuses = Counter(status for status, _ in items)
+    items = [_answer(result) for result in results]
+    counted = Counter(counted_as for _, _, counted_as in items)
+    for counted_as, count in counted.items():  # once a kind, not once a lead
+        metrics.LEADS_RECEIVED.labels(result=counted_as).inc(count)
     return JSONResponse(
         {
-            "results": [{"status": status, "body": body} for status, body in items],
-            "created": statuses[201],
-            "existing": statuses[200],
-            "updated": sum(1 for _, body in items if body.get("updated")),
-            "invalid": statuses[422],
+            "results": [{"status": status, "body": body} for status, body, _ in items],
+            "created": counted["created"],
+            "existing": counted["duplicate"] + counted["updated"],
+            "updated": counted["updated"],
+            "invalid": counted["invalid"],
         }
     )
 
