@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -108,6 +109,36 @@ def test_a_batch_sent_again_stores_and_posts_nothing_more(
         message["metadata"]["event_payload"]["lead_id"] for message in slack.messages(SALES_CHANNEL)
     ]
     assert cards_in_order[: len(ids)] == ids  # posted in the order the batch listed them
+
+
+def test_concurrent_batches_sharing_external_ids_create_each_lead_once(
+    bot: BatonServer, slack: SlackEmulator
+) -> None:
+    # Four batches at once, each sharing half its leads with the next.
+    batches = [
+        {"leads": [lead_payload(external_id=f"hs-{n}") for n in range(start, start + 40)]}
+        for start in range(0, 80, 20)
+    ]
+
+    def send(batch: dict[str, Any]) -> list[dict[str, Any]]:
+        response = httpx.post(f"{bot.url}/api/leads/batch", json=batch, headers=AUTH, timeout=60)
+        assert response.status_code == 200, response.text
+        return list(response.json()["results"])
+
+    with ThreadPoolExecutor(max_workers=len(batches)) as senders:
+        answers = [result for results in senders.map(send, batches) for result in results]
+
+    ids: dict[str, set[int]] = {}
+    created = Counter()
+    for result in answers:
+        external_id = result["body"]["external_id"]
+        ids.setdefault(external_id, set()).add(result["body"]["id"])
+        created[external_id] += result["status"] == 201
+    assert sorted(ids) == sorted(f"hs-{n}" for n in range(100))
+    assert all(len(lead_ids) == 1 for lead_ids in ids.values())  # one lead per external_id
+    assert set(created.values()) == {1}  # created by exactly one of the batches
+    assert sorted(external_ids(bot)) == sorted(ids)
+    assert cards_per_lead(bot, slack) == {lead_id: 1 for (lead_id,) in ids.values()}
 
 
 def test_empty_batch_is_answered_with_no_results(client: httpx.Client, bot: BatonServer) -> None:
