@@ -150,7 +150,13 @@ class _Text:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(self.check)
+        # The input schema only describes the field (a JSON schema of a lead): `check` decides.
+        return core_schema.no_info_plain_validator_function(
+            self.check, json_schema_input_schema=self._described()
+        )
+
+    def _described(self) -> core_schema.CoreSchema:
+        return core_schema.str_schema(min_length=1, max_length=self.max_length)
 
 
 @dataclass(frozen=True)
@@ -162,6 +168,9 @@ class _OptionalText(_Text):
             text = value.strip()
             return self._fits(text) if text else None
         return None if value is None else self._fits(_clean_text(value))
+
+    def _described(self) -> core_schema.CoreSchema:
+        return core_schema.nullable_schema(core_schema.str_schema(max_length=self.max_length))
 
 
 class Activity(BaseModel):

@@ -137,7 +137,7 @@ def test_a_chart_slack_shared_before_the_connection_dropped_is_not_shared_again(
 ) -> None:
     dropped = slack.faults.add("files.completeUploadExternal", apply=True, drop=True, times=1)
     assert send_digest_now(bot.services) is True
-    slack.wait_for(lambda: slack.calls("conversations.history"))
+    slack.wait_for(lambda: slack.calls("conversations.history"), timeout=30)
     settled(bot)
 
     assert dropped.hits == 1
