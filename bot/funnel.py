@@ -135,23 +135,16 @@ def _groups(
     session: Session, period: Period, by: str | None, timezone: ZoneInfo
 ) -> list[FunnelGroup]:
     """The period's funnel per group of `by` (None: everyone, as one group), most MQLs first
-    (months oldest first): the counts in one statement, then each step's medians in one."""
+    (months oldest first)."""
     key = funnel_store.group_key(by, months_of(period, timezone))
-    start, end = period.start, period.end
-    counts = {
-        row.key: row for row in funnel_store.count_stages(session, start=start, end=end, key=key)
-    }
-    medians: dict[str, dict[Any, int]] = {}
-    for stage, value in funnel_store.stage_times(session).items():
-        rows = funnel_store.median_by_group(session, start=start, end=end, key=key, value=value)
-        medians[stage] = {row.key: row.value for row in rows}
+    rows = funnel_store.funnel_by_group(session, start=period.start, end=period.end, key=key)
     groups = [
         _group(
-            _label(by, key_value),
-            row._mapping,
-            {stage: by_key.get(key_value) for stage, by_key in medians.items()},
+            _label(by, row["key"]),
+            row,
+            {stage: row[f"median_{stage}"] for stage in STAGES[1:]},
         )
-        for key_value, row in counts.items()
+        for row in rows
     ]
     if by == "cohort":
         groups.sort(key=lambda group: group.label)

@@ -16,7 +16,6 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Integer,
-    Row,
     and_,
     case,
     cast,
@@ -81,30 +80,56 @@ def group_key(by: str | None, months: Sequence[tuple[str, datetime]]) -> ColumnE
     return func.nullif(func.trim(getattr(Lead, by)), "")
 
 
-def count_stages(
+def funnel_by_group(
     session: Session, *, start: datetime, end: datetime, key: ColumnElement[Any]
-) -> Sequence[Row[*tuple[Any, ...]]]:
-    """Per group: `key`, then how many of the period's leads reached each stage (named as
-    STAGES), in one grouped statement."""
-    flags = (case((condition, 1), else_=0).label(name) for name, condition in STAGES.items())
-    leads = _keyed(session, key, start, end, *flags)
-    return session.execute(
-        select(leads.c.key, *(func.sum(leads.c[name]).label(name) for name in STAGES)).group_by(
-            leads.c.key
-        )
-    ).all()
+) -> list[dict[str, Any]]:
+    """Per group: `key`, how many of the period's leads reached each stage (named as STAGES),
+    and the median time of each step after the first (`median_<stage>`, stage_times) at the
+    nearest rank ⌈n/2⌉ of the group's n leads that made it (bot.reports.rank_of)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return _funnel_by_group_sqlite(session, start=start, end=end, key=key)
+    times = stage_times(session)
+    leads = _keyed(session, key, start, end, *_flags(), *_times(times))
+    # percentile_disc(0.5) is the first value whose cumulative share reaches one half: the
+    # ⌈n/2⌉-th of the n non-null values (nulls are left out, as every aggregate leaves them).
+    medians = (
+        func.percentile_disc(0.5).within_group(leads.c[f"time_{stage}"]).label(f"median_{stage}")
+        for stage in times
+    )
+    rows = session.execute(select(leads.c.key, *_stage_sums(leads), *medians).group_by(leads.c.key))
+    return [dict(row._mapping) for row in rows]
 
 
-def median_by_group(
+def _funnel_by_group_sqlite(
+    session: Session, *, start: datetime, end: datetime, key: ColumnElement[Any]
+) -> list[dict[str, Any]]:
+    """funnel_by_group where no ordered-set aggregate exists: the counts in one grouped
+    statement, then each step's median the one value at its rank, picked by a window over the
+    group (the database sorts, nothing is read into memory per lead)."""
+    counts = _keyed(session, key, start, end, *_flags())
+    rows = session.execute(select(counts.c.key, *_stage_sums(counts)).group_by(counts.c.key)).all()
+    medians = {
+        stage: _median_by_group(session, start=start, end=end, key=key, value=value)
+        for stage, value in stage_times(session).items()
+    }
+    return [
+        {
+            **row._mapping,
+            **{f"median_{stage}": by_key.get(row.key) for stage, by_key in medians.items()},
+        }
+        for row in rows
+    ]
+
+
+def _median_by_group(
     session: Session,
     *,
     start: datetime,
     end: datetime,
     key: ColumnElement[Any],
     value: ColumnElement[Any],
-) -> Sequence[Row[*tuple[Any, ...]]]:
-    """Per group: `key`, `value` at the nearest rank ⌈n/2⌉ of the group's n non-null values
-    (bot.reports.rank_of), and `n`."""
+) -> dict[Any, Any]:
+    """Per group `key`: `value` at the nearest rank ⌈n/2⌉ of the group's n non-null values."""
     leads = _keyed(session, key, start, end, value.label("value"), where=value.is_not(None))
     ranked = select(
         leads.c.key,
@@ -112,11 +137,25 @@ def median_by_group(
         func.row_number().over(partition_by=leads.c.key, order_by=leads.c.value).label("position"),
         func.count().over(partition_by=leads.c.key).label("n"),
     ).subquery()
-    return session.execute(
-        select(ranked.c.key, ranked.c.value, ranked.c.n).where(
+    rows = session.execute(
+        select(ranked.c.key, ranked.c.value).where(
             ranked.c.position == (ranked.c.n * 50 + 99) // 100
         )
-    ).all()
+    )
+    return {row.key: row.value for row in rows}
+
+
+def _flags() -> list[ColumnElement[int]]:
+    """1 where a lead reached the stage, else 0, one column per stage (named as STAGES)."""
+    return [case((condition, 1), else_=0).label(name) for name, condition in STAGES.items()]
+
+
+def _stage_sums(leads: Any) -> list[ColumnElement[Any]]:
+    return [func.sum(leads.c[name]).label(name) for name in STAGES]
+
+
+def _times(times: dict[str, ColumnElement[Any]]) -> list[ColumnElement[Any]]:
+    return [value.label(f"time_{stage}") for stage, value in times.items()]
 
 
 def _keyed(
