@@ -45,12 +45,10 @@ ACCEPTED = or_(Lead.first_claimed_at.is_not(None), CONTACTED)
 KEPT = Lead.status.in_((LeadStatus.MQL, LeadStatus.RECYCLED))
 SQL = or_(not_(KEPT), ACCEPTED)
 # A lead kept under the model's MQL threshold is not yet an MQL; every other lead is.
-MQL = not_(
-    and_(
-        KEPT,
-        func.coalesce(Lead.score_explanation["verdict"].as_string(), "") == UNQUALIFIED,
-    )
+UNDER_THRESHOLD = and_(
+    KEPT, func.coalesce(Lead.score_explanation["verdict"].as_string(), "") == UNQUALIFIED
 )
+MQL = not_(UNDER_THRESHOLD)
 STAGES: dict[str, ColumnElement[bool]] = {
     "mql": MQL,
     "sql": SQL,
@@ -89,25 +87,38 @@ def funnel_by_group(
     if session.get_bind().dialect.name == "sqlite":
         return _funnel_by_group_sqlite(session, start=start, end=end, key=key)
     times = stage_times(session)
-    leads = _keyed(session, key, start, end, *_flags(), *_times(times))
+    leads = _keyed(session, key, start, end, *_flags(STAGES), *_times(times))
     # percentile_disc(0.5) is the first value whose cumulative share reaches one half: the
     # ⌈n/2⌉-th of the n non-null values (nulls are left out, as every aggregate leaves them).
     medians = (
         func.percentile_disc(0.5).within_group(leads.c[f"time_{stage}"]).label(f"median_{stage}")
         for stage in times
     )
-    rows = session.execute(select(leads.c.key, *_stage_sums(leads), *medians).group_by(leads.c.key))
+    rows = session.execute(
+        select(leads.c.key, *_stage_sums(leads, STAGES), *medians).group_by(leads.c.key)
+    )
     return [dict(row._mapping) for row in rows]
 
 
 def _funnel_by_group_sqlite(
     session: Session, *, start: datetime, end: datetime, key: ColumnElement[Any]
 ) -> list[dict[str, Any]]:
-    """funnel_by_group where no ordered-set aggregate exists: the counts in one grouped
-    statement, then each step's median the one value at its rank, picked by a window over the
-    group (the database sorts, nothing is read into memory per lead)."""
-    counts = _keyed(session, key, start, end, *_flags())
-    rows = session.execute(select(counts.c.key, *_stage_sums(counts)).group_by(counts.c.key)).all()
+    """funnel_by_group where no ordered-set aggregate exists. The counts read ix_leads_funnel
+    alone: MQLs are the period's leads but those under the threshold, counted apart among the
+    few leads marketing keeps (the verdict lives in the wide rows). Each step's median is the
+    one value at its rank, picked by a window over the group (the database sorts, nothing is
+    read into memory per lead)."""
+    later = {name: condition for name, condition in STAGES.items() if name != "mql"}
+    leads = _keyed(session, key, start, end, *_flags(later))
+    rows = session.execute(
+        select(leads.c.key, func.count().label("entered"), *_stage_sums(leads, later)).group_by(
+            leads.c.key
+        )
+    ).all()
+    kept = _keyed(session, key, start, end, where=UNDER_THRESHOLD)
+    under: dict[Any, int] = dict(
+        session.execute(select(kept.c.key, func.count()).group_by(kept.c.key)).tuples().all()
+    )
     medians = {
         stage: _median_by_group(session, start=start, end=end, key=key, value=value)
         for stage, value in stage_times(session).items()
@@ -115,6 +126,7 @@ def _funnel_by_group_sqlite(
     return [
         {
             **row._mapping,
+            "mql": row.entered - under.get(row.key, 0),
             **{f"median_{stage}": by_key.get(row.key) for stage, by_key in medians.items()},
         }
         for row in rows
@@ -145,13 +157,13 @@ def _median_by_group(
     return {row.key: row.value for row in rows}
 
 
-def _flags() -> list[ColumnElement[int]]:
-    """1 where a lead reached the stage, else 0, one column per stage (named as STAGES)."""
-    return [case((condition, 1), else_=0).label(name) for name, condition in STAGES.items()]
+def _flags(stages: dict[str, ColumnElement[bool]]) -> list[ColumnElement[int]]:
+    """1 where a lead reached the stage, else 0, one column per stage (named as `stages`)."""
+    return [case((condition, 1), else_=0).label(name) for name, condition in stages.items()]
 
 
-def _stage_sums(leads: Any) -> list[ColumnElement[Any]]:
-    return [func.sum(leads.c[name]).label(name) for name in STAGES]
+def _stage_sums(leads: Any, stages: dict[str, ColumnElement[bool]]) -> list[ColumnElement[Any]]:
+    return [func.sum(leads.c[name]).label(name) for name in stages]
 
 
 def _times(times: dict[str, ColumnElement[Any]]) -> list[ColumnElement[Any]]:
