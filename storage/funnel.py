@@ -3,7 +3,8 @@ counted and timed in the database, per group (source, campaign, segment or month
 
 Each stage is a condition on columns the transitions keep (never cleared by a reopen), so one
 grouped statement counts every stage; each median is the one value at its rank in its group,
-picked by a window over the group (the database sorts, nothing is read into memory per lead).
+picked by the database (nothing is read into memory per lead): on PostgreSQL in that same
+statement, by an ordered-set aggregate; on SQLite, which has none, by a window per step.
 """
 
 from __future__ import annotations
