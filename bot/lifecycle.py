@@ -26,6 +26,7 @@ from bot.scoring import ScoringModel
 from bot.sla_policy import SlaPolicies
 from bot.slack_text import as_utc, lead_label, mention
 from storage import leads as lead_store
+from storage import outbox as outbox_store
 from storage import routing as routing_store
 from storage.models import Lead, LeadStatus
 
@@ -371,6 +372,8 @@ class Lifecycle:
         while the post was in flight."""
         lead = require(session, lead_id)
         while True:
+            if (lead.slack_channel, lead.slack_ts) == (channel, ts):
+                return lead  # a click on the card recorded it first (`_post_proven_by`)
             opens = lead.status == S.NEW
             try:
                 return self._transition(
@@ -391,6 +394,30 @@ class Lifecycle:
                 lead = require(session, lead_id)
                 if not opens or lead.status == S.NEW:
                     raise
+
+    def _post_proven_by(
+        self, session: Session, lead: Lead, clicked: outbox.Click | None, *, now: datetime
+    ) -> Lead:
+        """A click on a card whose post is not recorded yet (Slack showed it a moment before
+        the delivery worker could say so) proves where the card is: record the post first, so
+        the lead's history and webhooks tell posted before claimed. A click elsewhere (an
+        offer's DM) proves nothing about the card."""
+        if (
+            lead.status != S.NEW
+            or clicked is None
+            or clicked.channel is None
+            or clicked.message_ts is None
+            or not outbox_store.card_undelivered(session, lead_id=lead.id, into=clicked.channel)
+        ):
+            return lead
+        return self.card_posted(
+            session,
+            lead_id=lead.id,
+            channel=clicked.channel,
+            ts=clicked.message_ts,
+            now=now,
+            still_drawn=lambda _posted: True,  # the move that follows redraws it
+        )
 
     def as_posted(self, lead: Lead, *, now: datetime) -> Lead:
         """The lead as `card_posted` at `now` will leave it, to draw the card being posted: a
@@ -424,6 +451,7 @@ class Lifecycle:
             if clicked is not None:
                 outbox.card_clicked(session, lead=lead, clicked=clicked, now=now)
             return lead
+        lead = self._post_proven_by(session, lead, clicked, now=now)
         return self._transition(
             session,
             lead_id=lead_id,

@@ -250,20 +250,17 @@ def last_burst_notices(session: Session, *, channels: Sequence[str]) -> dict[str
     return {channel: at for channel, at in rows if channel is not None}
 
 
-def card_undelivered(session: Session, *, lead_id: int) -> bool:
-    """True while the lead's card is still to be posted (waiting, leased or backing off)."""
-    return (
-        session.scalar(
-            select(SlackOutbox.id)
-            .where(
-                SlackOutbox.lead_id == lead_id,
-                SlackOutbox.kind == OutboxKind.POST_CARD,
-                SlackOutbox.done_at.is_(None),
-            )
-            .limit(1)
-        )
-        is not None
+def card_undelivered(session: Session, *, lead_id: int, into: str | None = None) -> bool:
+    """True while the lead's card is still to be posted (waiting, leased or backing off),
+    `into` that channel if given."""
+    query = select(SlackOutbox.id).where(
+        SlackOutbox.lead_id == lead_id,
+        SlackOutbox.kind == OutboxKind.POST_CARD,
+        SlackOutbox.done_at.is_(None),
     )
+    if into is not None:
+        query = query.where(SlackOutbox.channel == into)
+    return session.scalar(query.limit(1)) is not None
 
 
 def lease_due(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from bot import notices
+from bot import notices, outbox
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.lifecycle import Actor, Lifecycle, Outcome
 from bot.rules import DEFAULT_REASONS, Rules
@@ -517,6 +517,52 @@ def test_a_card_posted_as_a_click_claims_it_attaches_to_the_claim(db: Database) 
     with db.read() as session:
         actions = [e.action for e in lead_store.list_events(session, lead_id)]
     assert actions == ["create", "accept", "post"]
+
+
+def _card_on_its_way(session: Session, *, into: str) -> int:
+    """A new lead whose card the delivery worker is posting into `into` (routed, not recorded)."""
+    lead_id = create_lead(session).id
+    outbox_store.add(session, kind=OutboxKind.POST_CARD, now=NOW, lead_id=lead_id, channel=into)
+    return lead_id
+
+
+def test_a_click_on_a_card_not_yet_recorded_records_the_post_before_the_claim(
+    db: Database,
+) -> None:
+    """Slack shows a card a moment before the delivery worker records it; a rep who clicks in
+    that moment proves where it is. The history (and so the webhooks) say posted, then
+    claimed, and the worker's record of the same post adds nothing."""
+    with db.write() as session:
+        lead_id = _card_on_its_way(session, into="C0SALES0001")
+    click = outbox.Click(channel="C0SALES0001", message_ts="1.000100", response_url=None)
+    with db.write() as session:
+        accepted = LIFECYCLE.accept(session, lead_id=lead_id, actor=OWNER, now=NOW, clicked=click)
+    assert (accepted.status, accepted.slack_channel, accepted.slack_ts) == (
+        S.ACCEPTED,
+        "C0SALES0001",
+        "1.000100",
+    )
+    with db.write() as session:
+        recorded = LIFECYCLE.card_posted(
+            session, lead_id=lead_id, channel="C0SALES0001", ts="1.000100", now=NOW
+        )
+    assert (recorded.status, recorded.owner_id) == (S.ACCEPTED, OWNER.id)
+    with db.read() as session:
+        actions = [e.action for e in lead_store.list_events(session, lead_id)]
+    assert actions == ["create", "post", "accept"]
+
+
+def test_a_click_on_an_offer_before_the_card_is_posted_records_no_post(db: Database) -> None:
+    """A click elsewhere than the card (the offer's DM) says nothing of where the card is."""
+    with db.write() as session:
+        lead_id = _card_on_its_way(session, into="C0SALES0001")
+    click = outbox.Click(channel="D0REP000001", message_ts="2.000200", response_url=None)
+    with db.write() as session:
+        accepted = LIFECYCLE.accept(session, lead_id=lead_id, actor=OWNER, now=NOW, clicked=click)
+    assert (accepted.status, accepted.slack_ts) == (S.ACCEPTED, None)
+    with db.read() as session:
+        actions = [e.action for e in lead_store.list_events(session, lead_id)]
+    assert actions == ["create", "accept"]
 
 
 def _accept_in_own_transaction(db: Database, lead_id: int) -> None:
