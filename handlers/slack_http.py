@@ -7,7 +7,6 @@ fails is answered 400/401/413/415 at once with one short log line, never the bod
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -92,13 +91,13 @@ def dispatch_verified(
     `Refusal` otherwise. `timestamp` and `signature` come from `fresh_signature`."""
     check_signature(body, timestamp, signature, secret=signing_secret)
     payload = parse_body(body, headers.get("content-type"))
-    # Bolt gets the object verified above, re-encoded as JSON, so its own guesses about the
-    # body's format cannot make it read anything else (its signature check is off).
+    # Bolt gets the object verified above as JSON text, so its own guesses about the body's
+    # format cannot make it read anything else (its signature check is off).
     bolt_headers: dict[str, str | Sequence[str]] = dict(headers)
     bolt_headers["content-type"] = JSON
     bolt_headers.pop("content-length", None)
     try:
-        bolt_request = BoltRequest(body=json.dumps(payload), headers=bolt_headers)
+        bolt_request = BoltRequest(body=payload.json_text, headers=bolt_headers)
     except Exception:  # Bolt reads ids from fixed places and trips on other shapes
         raise Refusal(400, "payload Bolt cannot read") from None
     return bolt.dispatch(bolt_request)

@@ -33,8 +33,8 @@ JSON = "application/json"
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_PAIR = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,17 @@ def check_signature(body: bytes, timestamp: str, signature: str, *, secret: str)
         raise Refusal(401, "bad signature")
 
 
-def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Payload:
+    """A verified body's JSON object, and a JSON text that reads back as exactly that object:
+    what Bolt is given to read (the body's own text when it was JSON, so nothing is encoded
+    again)."""
+
+    value: dict[str, Any]
+    json_text: str
+
+
+def parse_body(body: bytes, content_type: str | None) -> Payload:
     """The JSON object a verified body carries: an Events API body, an interaction's `payload`
     field, or a slash command's form. Anything else is a 400 (415 for another media type)."""
     try:
@@ -89,10 +99,13 @@ def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
         raise Refusal(415, "unsupported content type")
     if not isinstance(parsed, dict):
         raise Refusal(400, "payload is not a JSON object")
-    # Text decoded strictly as UTF-8 holds no surrogate: only a JSON escape can make one.
-    escaped = json_text is not None and _ESCAPED_SURROGATE.search(json_text) is not None
-    _check_values(parsed, surrogates=escaped)
-    return parsed
+    if _too_deep(parsed):
+        raise Refusal(400, "payload nested too deeply")
+    if json_text is None:  # a slash command's form: decoded strictly, it holds no surrogate
+        return Payload(parsed, json.dumps(parsed))
+    if _lone_surrogate(json_text):
+        raise Refusal(400, "payload holds a lone surrogate")
+    return Payload(parsed, json_text)
 
 
 def _form(body: bytes, text: str) -> dict[str, str]:
@@ -144,19 +157,31 @@ def _json(text: str) -> Any:
         raise Refusal(400, "malformed JSON") from None
 
 
-def _check_values(payload: dict[str, Any], *, surrogates: bool) -> None:
-    """Refuse nesting deeper than MAX_DEPTH and, when the text may hold them, lone surrogates
-    (valid JSON, but not text that can be stored or sent on), walking without recursion."""
-    pending: list[tuple[Any, int]] = [(payload, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if depth > MAX_DEPTH:
-            raise Refusal(400, "payload nested too deeply")
-        if isinstance(value, dict):
-            if surrogates:
-                pending.extend((key, depth) for key in value)
-            pending.extend((item, depth + 1) for item in value.values())
-        elif isinstance(value, list):
-            pending.extend((item, depth + 1) for item in value)
-        elif surrogates and isinstance(value, str) and _SURROGATE.search(value):
-            raise Refusal(400, "payload holds a lone surrogate")
+def _too_deep(payload: dict[str, Any]) -> bool:
+    """Whether a value lies deeper than MAX_DEPTH (the payload itself at depth 1), looked for
+    a level at a time without recursion: the containers' values are gathered in C, and only
+    the containers among them are looked into."""
+    level: list[Any] = [payload]
+    for _ in range(MAX_DEPTH - 1):
+        values: list[Any] = []
+        for container in level:
+            values.extend(container.values() if isinstance(container, dict) else container)
+        level = [value for value in values if isinstance(value, (dict, list))]
+        if not level:
+            return False
+    return any(level)  # a value in a container at MAX_DEPTH lies one level deeper
+
+
+def _lone_surrogate(json_text: str) -> bool:
+    """Whether valid JSON text escapes a lone surrogate (valid JSON, but not text that can be
+    stored or sent on), judged on the text in C rather than on every string parsed from it.
+
+    Text decoded strictly as UTF-8 holds no surrogate: only an escape can make one. Once each
+    escaped backslash is blotted out (by a character that keeps the escapes on either side
+    apart), every backslash left starts an escape; the decoder joins a high surrogate's escape
+    to a low one's right after it, as the pattern finds them from the left; any surrogate
+    escape left over decodes alone."""
+    if _ESCAPED_SURROGATE.search(json_text) is None:
+        return False
+    unpaired = _SURROGATE_PAIR.sub("", json_text.replace("\\\\", "_"))
+    return _ESCAPED_SURROGATE.search(unpaired) is not None

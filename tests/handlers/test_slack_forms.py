@@ -31,7 +31,7 @@ def urllib_reads(body: bytes) -> dict[str, str] | str:
 
 def baton_reads(body: bytes) -> dict[str, Any] | str:
     try:
-        return parse_body(body, FORM)
+        return parse_body(body, FORM).value
     except Refusal as refusal:
         return refusal.reason
 
