@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
+    ColumnElement,
     Select,
     Update,
     bindparam,
@@ -128,12 +129,18 @@ def _values(
     }
 
 
+def _kind_is(kinds: Sequence[str]) -> ColumnElement[bool]:
+    """`kind IN (kinds)` for the queries every click runs, written as plain comparisons: an IN
+    list is one expanding parameter, which SQLAlchemy renders into the SQL anew on each run."""
+    return or_(*(SlackOutbox.kind == kind for kind in kinds))
+
+
 def _pending(kinds: Sequence[str]) -> Select[int]:
     return (
         select(SlackOutbox.id)
         .where(
             SlackOutbox.lead_id == bindparam("lead_id"),
-            SlackOutbox.kind.in_(kinds),
+            _kind_is(kinds),
             SlackOutbox.done_at.is_(None),
             SlackOutbox.locked_until.is_(None),
         )
@@ -176,7 +183,7 @@ _THROUGH_RESPONSE_URL = (
     update(SlackOutbox)
     .where(
         SlackOutbox.lead_id == bindparam("clicked"),
-        SlackOutbox.kind.in_(REDRAWS),
+        _kind_is(REDRAWS),
         SlackOutbox.done_at.is_(None),
         SlackOutbox.locked_until.is_(None),
     )
