@@ -31,6 +31,7 @@ DEFAULT_DATABASE_URL = "sqlite:///baton.db"
 DEFAULT_CONFIG_PATH = Path("baton.toml")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
+MAX_WEB_PROCESSES = 64  # more than any machine Baton runs on has cores to give them
 # Slack's tokens say what they are by their prefix.
 _TOKEN_KINDS = {
     "slack_bot_token": ("a bot token", "xoxb-"),
@@ -63,6 +64,9 @@ class Settings(BaseSettings):
     # the database; "child", a process of its own; "inline", a thread of the server's process;
     # "separate", nowhere: `baton deliver` runs apart (another container, another host).
     delivery: Literal["auto", "child", "inline", "separate"] = Field("auto", alias="BATON_DELIVERY")
+    # How many processes of `baton serve` answer HTTP on its port (handlers.web_processes):
+    # one process answers on one core; more share the port, each on a core of its own.
+    web_processes: int = Field(1, alias="BATON_WEB_PROCESSES")
 
     @model_validator(mode="before")
     @classmethod
@@ -113,6 +117,14 @@ class Settings(BaseSettings):
         text = str(value)
         if not text.isdigit() or not 0 < int(text) < 65536:
             raise ValueError(f"must be a port number 1-65535, got {text!r}")
+        return int(text)
+
+    @field_validator("web_processes", mode="before")
+    @classmethod
+    def _web_processes(cls, value: Any) -> int:
+        text = str(value)
+        if not text.isdigit() or not 0 < int(text) <= MAX_WEB_PROCESSES:
+            raise ValueError(f"must be a whole number 1-{MAX_WEB_PROCESSES}, got {text!r}")
         return int(text)
 
     @property

@@ -222,7 +222,7 @@ def _count_reported(process: subprocess.Popen[bytes]) -> None:
     with process.stdout:
         for line in process.stdout:
             current = json.loads(line)
-            metrics.add_delivery_totals(previous, current)
+            metrics.add_child_totals(previous, current)
             previous = current
 
 
@@ -232,7 +232,7 @@ def _report_counts(output: TextIO, stop: threading.Event) -> None:
     reported: dict[str, float] = {}
     while True:
         stopping = stop.wait(METRICS_REPORT_SECONDS)
-        totals = metrics.delivery_totals()
+        totals = metrics.child_totals()
         if totals != reported:
             output.write(json.dumps(totals) + "\n")
             output.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -13,6 +14,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from handlers import hooks_api, intake_api, outcomes_api, slack_http
 from handlers.services import Services
+
+METRICS_TIMEOUT = 5.0  # seconds; a scrape that waits longer has given up anyway
 
 
 class ShortRoute:
@@ -47,8 +50,12 @@ class ShortRoute:
             await self._app(scope, receive, send)
 
 
-def create_http_app(services: Services, bolt: App | None) -> FastAPI:
-    """The HTTP server; `bolt` is None in Socket Mode, where Slack's traffic comes by websocket."""
+def create_http_app(
+    services: Services, bolt: App | None, *, metrics_from: str | None = None
+) -> FastAPI:
+    """The HTTP server; `bolt` is None in Socket Mode, where Slack's traffic comes by websocket.
+    `metrics_from`, in a web process of `baton serve`: the Unix socket where the main process,
+    which counts for all its processes, answers /metrics."""
     app = FastAPI(title="Baton", docs_url=None, redoc_url=None, openapi_url=None)
     single_leads = intake_api.SingleLeads(services)
     app.include_router(intake_api.router(services, single_leads))
@@ -75,6 +82,11 @@ def create_http_app(services: Services, bolt: App | None) -> FastAPI:
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        if metrics_from is None:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        transport = httpx.AsyncHTTPTransport(uds=metrics_from)
+        async with httpx.AsyncClient(transport=transport, timeout=METRICS_TIMEOUT) as client:
+            counted = await client.get("http://baton/metrics")
+        return Response(counted.content, media_type=CONTENT_TYPE_LATEST)
 
     return app

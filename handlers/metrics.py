@@ -36,33 +36,38 @@ SLA_FIRED = Counter(
     ["kind"],
 )
 
-# Counted where Slack delivery runs: in `baton serve`'s delivery process, which hands its totals
-# to the server (`delivery_totals`, `add_delivery_totals`) so that /metrics shows them.
-DELIVERY_COUNTERS: dict[str, Counter] = {
+# Counted in `baton serve`'s child processes too (delivery, web), which hand their totals to
+# the main process (`child_totals`, `add_child_totals`) so that /metrics shows them.
+CHILD_COUNTERS: dict[str, Counter] = {
     family.name: counter
-    for counter in (SLACK_DELIVERIES, SLACK_DELIVERY_FAILURES, SLACK_DELIVERIES_GIVEN_UP)
+    for counter in (
+        SLACK_DELIVERIES,
+        SLACK_DELIVERY_FAILURES,
+        SLACK_DELIVERIES_GIVEN_UP,
+        LEADS_RECEIVED,
+    )
     for family in counter.collect()
 }
 
 
-def delivery_totals() -> dict[str, float]:
-    """This process's delivery counts so far, keyed by counter and labels (as JSON)."""
+def child_totals() -> dict[str, float]:
+    """This process's counts so far, keyed by counter and labels (as JSON)."""
     return {
         json.dumps([name, sample.labels], sort_keys=True): sample.value
-        for name, counter in DELIVERY_COUNTERS.items()
+        for name, counter in CHILD_COUNTERS.items()
         for family in counter.collect()
         for sample in family.samples
         if sample.name == f"{name}_total"
     }
 
 
-def add_delivery_totals(previous: dict[str, float], current: dict[str, float]) -> None:
-    """Count here what another process counted between two of its `delivery_totals`."""
+def add_child_totals(previous: dict[str, float], current: dict[str, float]) -> None:
+    """Count here what another process counted between two of its `child_totals`."""
     for key, value in current.items():
         delta = value - previous.get(key, 0.0)
         if delta > 0:
             name, labels = json.loads(key)
-            DELIVERY_COUNTERS[name].labels(**labels).inc(delta)
+            CHILD_COUNTERS[name].labels(**labels).inc(delta)
 
 
 WEBHOOK_DELIVERIES = Counter(

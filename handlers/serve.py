@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import signal
 import socket
@@ -10,11 +9,10 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
-from typing import Any, Literal, NoReturn
+from typing import Literal, NoReturn
 from zoneinfo import ZoneInfo
 
 import uvicorn
-import uvicorn.config
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -23,50 +21,24 @@ from handlers import heap
 from handlers.config import Config
 from handlers.delivery_process import DeliveryChild, DeliveryOptions
 from handlers.digest_job import schedule_digest
-from handlers.http_app import create_http_app
 from handlers.hubspot_writeback import HubSpotWorker
 from handlers.mql_job import DEFAULT_UPKEEP_SECONDS, schedule_mql_upkeep
-from handlers.roles import GROUP_REFRESH_SECONDS, RoleResolver, schedule_group_refresh
-from handlers.services import Services, utc_now
+from handlers.roles import GROUP_REFRESH_SECONDS
+from handlers.services import utc_now
 from handlers.sla_sweep import schedule_sweep
-from handlers.slack_app import create_bolt_app
-from handlers.slack_delivery import DEFAULT_POST_INTERVAL, DeliveryWorker, SlackClients
-from handlers.slack_directory import (
-    PROFILE_REFRESH_SECONDS,
-    SlackDirectory,
-    schedule_profile_refresh,
-)
-from handlers.slow_answers import DEFAULT_WAIT, SlowAnswers
+from handlers.slack_delivery import DEFAULT_POST_INTERVAL, DeliveryWorker
+from handlers.slack_directory import PROFILE_REFRESH_SECONDS
+from handlers.slow_answers import DEFAULT_WAIT
 from handlers.socket_watchdog import schedule_watchdog
+from handlers.web_parts import build_web, refresh_facts, uvicorn_server
+from handlers.web_processes import WebChildren, WebOptions, bind_listener, process_header
 from handlers.webhook_delivery import WebhookWorker, sync_endpoints
 from storage import migrate
-from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 # Reminders must fire within 30 s of their moment; a sweep finding nothing costs one query.
 DEFAULT_SWEEP_SECONDS = 5.0
-
-
-class PathOnlyAccessLog(logging.Filter):
-    """Cuts the query string from uvicorn's access log lines: a query can carry a token (a
-    sender that put the intake token in its URL) or a person's data, and logs are kept and
-    shared. Every argument is cut at `?`: none but the request's target holds one."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                arg.partition("?")[0] if isinstance(arg, str) else arg for arg in record.args
-            )
-        return True
-
-
-def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's own logging set-up, with the access log reduced to method, path and status."""
-    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    config["filters"] = {"path_only": {"()": PathOnlyAccessLog}}
-    config["loggers"]["uvicorn.access"]["filters"] = ["path_only"]
-    return config
 
 
 # Where Slack delivery runs: a supervised child process, a thread of this process (tests that
@@ -109,21 +81,22 @@ class BatonServer:
         """`delivery` None follows the configuration: a child process, or none."""
         settings = config.settings
         settings.require_serving()
-        assert settings.slack_bot_token is not None
-        db = Database.from_url(settings.database_url)
         scheduler = BackgroundScheduler(timezone=ZoneInfo(config.rules.hours.timezone))
-        self.services = Services(
-            config=config,
-            db=db,
-            clock=clock,
+        self.web = build_web(
+            config,
             scheduler=scheduler,
-            answers=SlowAnswers(wait=answer_within),
+            clock=clock,
+            answer_within=answer_within,
+            refresh_groups_every=refresh_groups_every,
+            refresh_profiles_every=refresh_profiles_every,
         )
+        self.services = self.web.services
+        db = self.services.db
         migrate.ensure_current(db.engine, elapsed=report_facts.elapsed_by(self.services.policies))
         schedule_sweep(scheduler, self.services, every=sweep_every)
         schedule_digest(scheduler, self.services)
         schedule_mql_upkeep(scheduler, self.services, every=upkeep_every)
-        self.clients = SlackClients.build(settings.slack_bot_token, settings.slack_api_url)
+        self.clients = self.web.clients
         if delivery is None:
             delivery = delivery_mode(settings.delivery, db.dialect)
         self.delivery: DeliveryWorker | DeliveryChild | None = None
@@ -153,20 +126,29 @@ class BatonServer:
             else None
         )
         self.services.wake_delivery = self._wake_deliveries
-        # Role look-ups get the retrying client: they run in the background, nobody waits.
-        self.roles = RoleResolver(config.rules, self.clients.api)
-        self.services.actor_of = self.roles.actor
-        schedule_group_refresh(scheduler, self.roles, every=refresh_groups_every)
-        # Reps' Slack profiles for routing: read in the background; an owner's email is looked
-        # up while a lead is received, with the client that gives up quickly.
-        self.directory = SlackDirectory(
-            config.rules, background=self.clients.api, quick=self.clients.interactive
+        self.roles = self.web.roles
+        self.directory = self.web.directory
+        self.web_children = (
+            WebChildren(
+                WebOptions(
+                    config,
+                    clock=clock,
+                    answer_within=answer_within,
+                    refresh_groups_every=refresh_groups_every,
+                    refresh_profiles_every=refresh_profiles_every,
+                    log_level=logging.getLogger().getEffectiveLevel(),
+                ),
+                wake=self._wake_deliveries,
+                learned=self.directory.learn,
+            )
+            if settings.web_processes > 1
+            else None
         )
-        self.services.lifecycle.directory = self.directory
-        schedule_profile_refresh(scheduler, self.directory, every=refresh_profiles_every)
-        self.bolt = create_bolt_app(self.services, self.clients, self.roles, self.directory)
+        if self.web_children is not None:
+            self.directory.relay = self.web_children.broadcast
+        self.bolt = self.web.bolt
         self.socket_mode: SocketModeHandler | None = None  # built at start: it starts threads
-        self.app = create_http_app(self.services, None if settings.socket_mode else self.bolt)
+        self.app = self.web.app
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -182,8 +164,7 @@ class BatonServer:
 
     def _start_background(self) -> None:
         assert self.services.scheduler is not None
-        self.roles.refresh()  # before the first request: a click only reads what this found
-        self.directory.refresh()
+        refresh_facts(self.web)
         app_token = self.services.config.settings.slack_app_token
         if app_token is not None:
             self.socket_mode = SocketModeHandler(self.bolt, app_token)
@@ -198,6 +179,8 @@ class BatonServer:
             self.hubspot.start()
 
     def _stop_background(self) -> None:
+        if self.web_children is not None:  # first: what they commit last is then delivered
+            self.web_children.stop()
         if self.socket_mode is not None:
             self.socket_mode.close()
         if self.delivery is not None:
@@ -215,44 +198,50 @@ class BatonServer:
         """Serve in the foreground until SIGINT/SIGTERM (uvicorn handles the signals)."""
         settings = self.services.config.settings
         # uvicorn stops serving at SIGINT/SIGTERM, then raises the signal again once it has
-        # restored these handlers: as SystemExit, the `finally` below stops the delivery
-        # process and the scheduler instead of the process dying (SIGTERM) or printing a
-        # traceback (SIGINT).
+        # restored these handlers: as SystemExit, the `finally` below stops the web and
+        # delivery processes and the scheduler instead of the process dying (SIGTERM) or
+        # printing a traceback (SIGINT).
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _stopped_on_request)
+        listener = bind_listener(settings.host, settings.port)
         self._start_background()
         try:
-            uvicorn.run(
-                self.app,
-                host=settings.host,
-                port=settings.port,
-                log_level="info",
-                log_config=uvicorn_log_config(),
-            )
+            self._serve(listener, log_level="info")
         finally:
             self._stop_background()
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve from a background thread (port 0 picks a free port); returns the base URL."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                self.app, log_level="warning", log_config=uvicorn_log_config(), lifespan="off"
-            )
-        )
+        listener = bind_listener(host, port)
         self._start_background()
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
+            target=self._serve, args=(listener,), kwargs={"log_level": "warning"}, daemon=True
         )
         self._thread.start()
-        while not self._server.started:
+        while self._server is None or not self._server.started:
             if not self._thread.is_alive():
                 raise RuntimeError("the HTTP server failed to start")
             threading.Event().wait(0.01)
-        self.url = f"http://{host}:{sock.getsockname()[1]}"
+        self.url = f"http://{host}:{listener.getsockname()[1]}"
         return self.url
+
+    def _serve(self, listener: socket.socket, *, log_level: str) -> None:
+        """Answer on `listener`, beside the web processes if there are any (they answer on
+        the same socket, and ask this process for /metrics on a socket of its own)."""
+        sockets = [listener]
+        headers: list[tuple[str, str]] = []
+        if self.web_children is not None:
+            sockets.append(self.web_children.start(listener, log_level=log_level))
+            headers.append(process_header())
+        self._server = uvicorn_server(
+            self.app, log_level=log_level, headers=headers, on_exit=self._stopping
+        )
+        self._server.run(sockets=sockets)
+
+    def _stopping(self) -> None:
+        """Asked to stop: the web processes stop with this one, finishing their requests."""
+        if self.web_children is not None:
+            self.web_children.terminate()
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
