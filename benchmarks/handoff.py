@@ -4,7 +4,8 @@ For each database (SQLite in a temporary directory, PostgreSQL from BATON_TEST_P
 which is wiped and migrated) it starts the project's Slack emulator and the real Baton server
 (`BatonServer` as `baton serve` runs it: its delivery worker in a child process at a lower CPU
 priority on PostgreSQL and a thread of the server on SQLite, posting to the emulator with
-`post_interval=0`; `--delivery child|inline` puts it there for both) and measures:
+`post_interval=0`; `--delivery child|inline` puts it there for both; `--web-processes N` answers
+HTTP in N processes, as BATON_WEB_PROCESSES=N does) and measures:
 
 1. Intake: `--leads` leads POSTed to `/api/leads` by `--concurrency` client threads; leads/s for
    the HTTP part, and the time until the emulator shows the last card in the sales channel
@@ -30,6 +31,7 @@ Run from the repository root:
 
     .venv/bin/python -m benchmarks.handoff [--databases sqlite,postgresql] [--clicks 1000]
         [--leads 5000] [--batch-leads 20000] [--concurrency 8] [--delivery child|inline]
+        [--web-processes 1]
 
 `--clicks 0` skips the clicks and the Bolt baselines (intake figures only).
 
@@ -210,6 +212,7 @@ class IntakeFigures:
     leads: int
     run: LoadRun
     pipeline: float | None  # seconds from the first POST to the last card; None: never posted
+    cpu: float  # CPU seconds the server's processes used while the leads were POSTed
 
     @property
     def failures(self) -> int:
@@ -330,7 +333,9 @@ def pending_outbox(server: BatonServer) -> int:
 # ------------------------------------------------------------------------------ servers
 
 
-def baton_environment(url: str, api_url: str, rules: Path = EXAMPLE_RULES) -> dict[str, str]:
+def baton_environment(
+    url: str, api_url: str, rules: Path = EXAMPLE_RULES, *, web_processes: int = 1
+) -> dict[str, str]:
     """What `baton serve` reads from its environment, for a benchmark's server."""
     return {
         "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
@@ -339,20 +344,23 @@ def baton_environment(url: str, api_url: str, rules: Path = EXAMPLE_RULES) -> di
         "BATON_INTAKE_TOKEN": INTAKE_TOKEN,
         "DATABASE_URL": url,
         "BATON_CONFIG": str(rules),
+        "BATON_WEB_PROCESSES": str(web_processes),
     }
 
 
 @contextmanager
 def running_baton(
-    url: str, slack: SlackProcess, delivery: DeliveryMode | None = None
+    url: str, slack: SlackProcess, delivery: DeliveryMode | None = None, *, web_processes: int = 1
 ) -> Iterator[BatonServer]:
     """The server as `baton serve` runs it (delivery where BATON_DELIVERY=auto puts it for the
     database: a child process on PostgreSQL, the server's on SQLite) unless told otherwise."""
-    environment = baton_environment(url, slack.api_url)
+    environment = baton_environment(url, slack.api_url, web_processes=web_processes)
     server = BatonServer(load_config(environment), post_interval=0.0, delivery=delivery)
     heap.settle()  # as `baton serve` does (handlers.serve.serve)
     try:
         server.start(host="127.0.0.1")
+        if server.web_children is not None and not server.web_children.wait_serving(120):
+            raise RuntimeError("the web processes did not start")
         yield server
     finally:
         server.stop()
@@ -495,7 +503,10 @@ def measure_intake(
 ) -> None:
     calls = intake_calls(server.url, report.kind, range(options.leads))
     watch = CardWatch(slack)
+    cpu_before = server_cpu_seconds(server)
+    cpu_used: list[float] = []  # until the last lead was answered, not until its card
     future: Future[LoadRun] = load.submit(post_all, calls, options.concurrency)
+    future.add_done_callback(lambda _: cpu_used.append(server_cpu_seconds(server) - cpu_before))
     wait_until(  # seldom: reading the emulator costs it CPU; the card's own stamp is exact
         lambda: watch.count() >= options.leads or _refused_some(future),
         timeout=60 + options.leads / 10,  # a busy machine posts 10-20 cards/s
@@ -504,7 +515,7 @@ def measure_intake(
     run = future.result()
     all_posted = watch.count() >= options.leads
     pipeline = watch.last_at - run.started_at if all_posted else None
-    report.intake = IntakeFigures(options.leads, run, pipeline)
+    report.intake = IntakeFigures(options.leads, run, pipeline, cpu_used[0])
     if report.intake.failures:
         report.problems.append(f"{report.intake.failures} leads refused: {dict(run.statuses)}")
     if pipeline is None:
@@ -560,10 +571,11 @@ def ensure_open_leads(
     return {lead_id: cards[lead_id] for lead_id in sorted(cards)[: options.clicks]}
 
 
-def server_cpu_seconds() -> float:
+def server_cpu_seconds(server: BatonServer) -> float:
     """The CPU this process has used but for this thread's, which only waits and polls: the
-    server's threads (HTTP, scheduler, and delivery when it is inline)."""
-    return cpu_seconds() - time.thread_time()
+    server's threads (HTTP, scheduler, and delivery when it is inline); and its web processes'."""
+    children = server.web_children.pids if server.web_children is not None else []
+    return cpu_seconds() - time.thread_time() + sum(cpu_seconds(pid) for pid in children)
 
 
 def measure_baton_clicks(
@@ -576,14 +588,14 @@ def measure_baton_clicks(
     before = count_leads(server, LeadStatus.ACCEPTED)
     calls = signed(bodies, f"{server.url}/slack/events")
     child = getattr(server.delivery, "pid", None)
-    cpu_before = server_cpu_seconds(), cpu_seconds(child) if child else 0.0
+    cpu_before = server_cpu_seconds(server), cpu_seconds(child) if child else 0.0
     run = load.submit(post_all, calls, options.concurrency).result()
-    during_acks = server_cpu_seconds() - cpu_before[0]
+    during_acks = server_cpu_seconds(server) - cpu_before[0]
     report.acks.append(AckFigures(f"Baton ({report.kind})", run))
     drained = wait_until(lambda: pending_outbox(server) == 0, timeout=max(120.0, len(bodies) / 5))
     report.cpu = ClickCpu(
         during_acks=during_acks,
-        server=server_cpu_seconds() - cpu_before[0],
+        server=server_cpu_seconds(server) - cpu_before[0],
         delivery=cpu_seconds(child) - cpu_before[1] if child else None,
     )
     report.side_effects = None if drained is None else drained - run.started
@@ -620,7 +632,9 @@ def benchmark_database(
     with empty_database(kind) as url, slack_process(workspace) as slack:
         report = DatabaseReport(kind, database_version(url))
         print(f"... {report.version}: intake, then clicks, then the Bolt baselines", flush=True)
-        with running_baton(url, slack, options.delivery) as server:
+        with running_baton(
+            url, slack, options.delivery, web_processes=options.web_processes
+        ) as server:
             measure_intake(load, server, slack, report, options)
             if report.problems:
                 return report  # no cards to click: the intake failure is the finding
@@ -648,8 +662,14 @@ def machine_header(kinds: Sequence[str], options: argparse.Namespace) -> str:
     return (
         f"{machine_facts()}\nBaton handoff benchmark: databases: {', '.join(kinds)}; "
         f"{options.clicks} clicks, {options.leads} leads, {options.batch_leads} leads in batches "
-        f"of {MAX_BATCH}, {options.concurrency} client threads"
+        f"of {MAX_BATCH}, {options.concurrency} client threads, {options.web_processes} web "
+        f"process(es)\n{uptime()}"
     )
+
+
+def uptime() -> str:
+    """The machine's load now: the figures are only as good as the cores left to them."""
+    return "uptime: " + Path("/proc/loadavg").read_text().strip()
 
 
 def print_report(report: DatabaseReport, options: argparse.Namespace) -> None:
@@ -660,7 +680,8 @@ def print_report(report: DatabaseReport, options: argparse.Namespace) -> None:
         rate = intake.leads / intake.run.elapsed if intake.run.elapsed else 0.0
         print(
             f"  intake  {intake.leads} leads: HTTP {rate:.0f} leads/s "
-            f"({intake.run.elapsed:.2f} s; p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms)"
+            f"({intake.run.elapsed:.2f} s; p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms); "
+            f"CPU {intake.cpu * 1000 / intake.leads:.2f} ms a lead in the server's processes"
         )
         if intake.pipeline is not None:
             print(
@@ -714,13 +735,25 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
         help="where Baton delivers: by default where `baton serve` does for the database (a "
         "child process on PostgreSQL, a thread of the server's on SQLite); or always there",
     )
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        default=1,
+        help="processes answering HTTP, as BATON_WEB_PROCESSES (1)",
+    )
     options = parser.parse_args(argv)
     options.kinds = [kind.strip() for kind in options.databases.split(",") if kind.strip()]
     unknown = set(options.kinds) - set(DATABASE_KINDS)
     if unknown or not options.kinds:
         parser.error(f"--databases takes a list of {', '.join(DATABASE_KINDS)}")
-    if min(options.leads, options.concurrency) < 1 or min(options.clicks, options.batch_leads) < 0:
-        parser.error("--leads and --concurrency must be at least 1, --clicks and --batch-leads 0")
+    if (
+        min(options.leads, options.concurrency, options.web_processes) < 1
+        or min(options.clicks, options.batch_leads) < 0
+    ):
+        parser.error(
+            "--leads, --concurrency and --web-processes must be at least 1, --clicks and "
+            "--batch-leads 0"
+        )
     return options
 
 
@@ -738,7 +771,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_report(report, options)
             reports.append(report)
     total = time.perf_counter() - began
-    print(f"\ntotal run time {total:.0f} s")
+    print(f"\ntotal run time {total:.0f} s; {uptime()}")
     if total > RUNTIME_TARGET:
         print(f"NOTE: longer than the {RUNTIME_TARGET // 60}-minute target; lower the defaults")
     failed = any(report.problems for report in reports)

@@ -111,6 +111,11 @@ class WebChildren:
     def pids(self) -> list[int]:
         return [pid for slot in self._slots if (pid := slot.pid) is not None]
 
+    def wait_serving(self, timeout: float) -> bool:
+        """Whether every web process is serving within `timeout` seconds (benchmarks measure
+        from then: a process starting costs CPU)."""
+        return all(slot.serving.wait(timeout) for slot in self._slots)
+
     def start(self, listener: socket.socket, *, log_level: str) -> socket.socket:
         """Start the processes on `listener`. Returns the Unix socket this process must serve
         too: there they ask it for /metrics."""
@@ -163,6 +168,7 @@ class _WebChild:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._control: int | None = None  # the write end of the pipe to the process
+        self.serving = threading.Event()  # the current process is serving
         self._watcher: threading.Thread | None = None
 
     @property
@@ -237,6 +243,7 @@ class _WebChild:
             with process.stdin:
                 process.stdin.write(self._payload)
             self._process, self._control = process, control_write
+            self.serving.clear()
         threading.Thread(
             target=self._listen, args=(channel_read,), name="web-channel", daemon=True
         ).start()
@@ -263,6 +270,8 @@ class _WebChild:
                     message = json.loads(line)
                     if "learn" in message:
                         self._children.learned(message["learn"])
+                    elif "serving" in message:
+                        self.serving.set()
                     else:
                         metrics.add_child_totals(counted, message["counts"])
                         counted = message["counts"]
@@ -305,6 +314,9 @@ class _Channel:
 
     def learned(self, user: dict[str, Any]) -> None:
         self._send({"learn": user})
+
+    def serving(self) -> None:
+        self._send({"serving": True})
 
     def counts(self, totals: dict[str, float]) -> None:
         self._send({"counts": totals})
@@ -382,6 +394,7 @@ def child_main() -> None:
     # uvicorn raises SIGTERM again once it has finished: as SystemExit, to the cleanup below.
     signal.signal(signal.SIGTERM, _stopped)
     server = uvicorn_server(web.app, log_level=log_level, headers=[process_header()])
+    channel.serving()  # the socket listens already: connections wait for the loop
     try:
         server.run(sockets=[socket.socket(fileno=listener_fd)])
     except SystemExit:

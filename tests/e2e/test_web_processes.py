@@ -10,12 +10,15 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
 from slack_driver import SlackUser
 from slack_emulator import DEFAULT_SIGNING_SECRET, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
-from tests.conftest import EXTRA_REPS
+from storage import leads as lead_store
+from storage.db import Database
+from tests.conftest import EXAMPLE_RULES, EXTRA_REPS
 from tests.e2e.conftest import (
     INTAKE_AUTH,
     Serve,
@@ -154,3 +157,60 @@ def test_a_killed_web_process_is_replaced_and_sigterm_stops_them_all(serve: Serv
     assert served.process.wait(timeout=60) == 0
     assert not any(running(child) for child in children)
     assert "Traceback" not in served.log.read_text()
+
+
+def test_a_slack_status_one_process_learns_routes_the_leads_every_process_takes(
+    serve: Serve, slack: SlackEmulator, database_url: str, tmp_path: Path
+) -> None:
+    """Slack sends `user_change` to one process; the others route by it too."""
+    rules = tmp_path / "owned.toml"
+    rules.write_text(
+        EXAMPLE_RULES.read_text()
+        + f"""
+[[routes]]
+name = "owned"
+channel = "{SALES_CHANNEL}"
+mode = "owner"
+fallback = "assign"
+pool = ["{REP_1}", "{REP_2}"]
+away_statuses = [":palm_tree:"]
+"""
+    )
+    served = serve(environment={**TWO, "BATON_CONFIG": str(rules)})
+    main = served.process.pid
+    eventually(lambda: web_processes(served) - {main}, timeout=60)  # both serve
+    bob = slack.member(REP_2).email(slack.workspace.team.id)
+    db = Database.from_url(database_url)
+
+    def owner_of_lead(n: int) -> tuple[str | None, int]:
+        """Send a lead of Bob's; who routing gave it to, and the process that took it."""
+        response = httpx.post(
+            f"{served.url}/api/leads",
+            json=lead_payload(external_id=f"owned-{n}", owner_email=bob),
+            headers=INTAKE_AUTH,
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+        with db.read() as session:
+            lead = lead_store.get_lead(session, int(response.json()["id"]))
+        return lead.owner_id, int(response.headers[PROCESS])
+
+    try:
+        # Each process finds Bob by his email and remembers him as he is: available.
+        routed = [owner_of_lead(n) for n in range(TRIES)]
+        assert {owner for owner, _ in routed} == {REP_2}
+        assert {process for _, process in routed} == {main, *web_processes(served)}
+
+        away = slack.set_profile(REP_2, status_emoji=":palm_tree:", status_text="Vacationing")
+        event = rep(slack, served, REP_2).send_event({"type": "user_change", "user": away})
+        learner = int(event.headers[PROCESS])
+        takers = set()
+        for n in range(TRIES, 2 * TRIES):
+            owner, process = owner_of_lead(n)
+            assert owner == REP_1  # Bob is away, wherever the lead arrived
+            takers.add(process)
+            if takers - {learner}:
+                break
+        assert takers - {learner}
+    finally:
+        db.dispose()
