@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.rules import ConfigError
-from handlers import metrics
+from handlers import heap, metrics
 from handlers.config import Config
 from handlers.delivery_process import RESTART_PAUSE_SECONDS, STOP_TIMEOUT_SECONDS
 from handlers.services import utc_now
@@ -388,6 +388,7 @@ def child_main() -> None:
     ).start()
     refresh_facts(web)
     scheduler.start()
+    heap.settle()  # as the main process does before it takes work
     reporting = threading.Event()
     reporter = threading.Thread(target=_report_counts, args=(channel, reporting), daemon=True)
     reporter.start()
