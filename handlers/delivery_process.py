@@ -34,6 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot import report_facts
 from handlers import metrics
+from handlers.child_processes import SupervisedChild, wait_stopped
 from handlers.config import Config, redact_url
 from handlers.services import Services, utc_now
 from handlers.slack_delivery import DEFAULT_POST_INTERVAL, DeliveryWorker, SlackClients
@@ -49,9 +50,6 @@ log = logging.getLogger(__name__)
 
 # Added to the delivery process's niceness: in a burst the acknowledgements get the cores first.
 DELIVERY_NICENESS = 5
-# A child that keeps dying is restarted no faster than this, so a broken set-up does not spin.
-RESTART_PAUSE_SECONDS = 1.0
-STOP_TIMEOUT_SECONDS = 20.0
 # How often the child hands its delivery counts to the parent's /metrics.
 METRICS_REPORT_SECONDS = 1.0
 CHILD_ENTRY = "from handlers.delivery_process import child_main; child_main()"
@@ -126,27 +124,16 @@ def _wait(stop: threading.Event) -> None:
         pass
 
 
-class DeliveryChild:
+class DeliveryChild(SupervisedChild):
     """The delivery process `baton serve` starts: restarted (and logged) if it dies, woken
     after each commit, stopped at shutdown."""
 
+    what = "delivery"
+
     def __init__(self, options: DeliveryOptions) -> None:
+        super().__init__(threading.Event())
         self._payload = pickle.dumps(options)  # fails here, not in the child, if it cannot
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._process: subprocess.Popen[bytes] | None = None
         self._wake_fd: int | None = None
-        self._watcher: threading.Thread | None = None
-
-    @property
-    def pid(self) -> int | None:
-        process = self._process
-        return None if process is None else process.pid
-
-    def start(self) -> None:
-        self._spawn()
-        self._watcher = threading.Thread(target=self._watch, name="delivery-child", daemon=True)
-        self._watcher.start()
 
     def wake(self) -> None:
         """Something was committed: the child delivers it now. Never blocks: a full pipe
@@ -163,15 +150,9 @@ class DeliveryChild:
             process = self._process
             if process is not None and process.poll() is None:
                 process.terminate()
-                try:
-                    process.wait(timeout=STOP_TIMEOUT_SECONDS)
-                except subprocess.TimeoutExpired:
-                    log.warning("delivery process %s did not stop; killed", process.pid)
-                    process.kill()
-                    process.wait()
+                wait_stopped("delivery", process)
             self._close_wake()
-        if self._watcher is not None:
-            self._watcher.join(timeout=STOP_TIMEOUT_SECONDS)
+        self._join_watcher()
 
     def _spawn(self) -> None:
         with self._lock:
@@ -202,17 +183,6 @@ class DeliveryChild:
         if self._wake_fd is not None:
             os.close(self._wake_fd)
             self._wake_fd = None
-
-    def _watch(self) -> None:
-        while not self._stopping.is_set():
-            process = self._process
-            assert process is not None
-            code = process.wait()
-            if self._stopping.is_set():
-                return
-            log.warning("delivery process %s exited (status %s); restarting", process.pid, code)
-            self._stopping.wait(RESTART_PAUSE_SECONDS)
-            self._spawn()
 
 
 def _count_reported(process: subprocess.Popen[bytes]) -> None:

@@ -42,8 +42,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.rules import ConfigError
 from handlers import heap, metrics
+from handlers.child_processes import SupervisedChild, wait_stopped
 from handlers.config import Config
-from handlers.delivery_process import RESTART_PAUSE_SECONDS, STOP_TIMEOUT_SECONDS
 from handlers.services import utc_now
 from handlers.web_parts import SharedDirectory, build_web, refresh_facts, uvicorn_server
 
@@ -151,8 +151,10 @@ class WebChildren:
             shutil.rmtree(self._folder, ignore_errors=True)
 
 
-class _WebChild:
+class _WebChild(SupervisedChild):
     """One web process and those that replace it."""
+
+    what = "web"
 
     def __init__(
         self,
@@ -161,25 +163,13 @@ class _WebChild:
         listener: socket.socket,
         arguments: list[str],
     ) -> None:
+        super().__init__(children.stopping)
         self._children = children
         self._payload = payload
         self._listener = listener
         self._arguments = arguments
-        self._lock = threading.Lock()
-        self._process: subprocess.Popen[bytes] | None = None
         self._control: int | None = None  # the write end of the pipe to the process
         self.serving = threading.Event()  # the current process is serving
-        self._watcher: threading.Thread | None = None
-
-    @property
-    def pid(self) -> int | None:
-        process = self._process
-        return None if process is None else process.pid
-
-    def start(self) -> None:
-        self._spawn()
-        self._watcher = threading.Thread(target=self._watch, name="web-child", daemon=True)
-        self._watcher.start()
 
     def send(self, line: bytes) -> None:
         """Never blocks: a process 64 KiB behind misses a user, refreshed within minutes."""
@@ -203,19 +193,13 @@ class _WebChild:
         with self._lock:
             process = self._process
             if process is not None:
-                try:
-                    process.wait(timeout=STOP_TIMEOUT_SECONDS)
-                except subprocess.TimeoutExpired:
-                    log.warning("web process %s did not stop; killed", process.pid)
-                    process.kill()
-                    process.wait()
+                wait_stopped("web", process)
             self._close_control()
-        if self._watcher is not None:
-            self._watcher.join(timeout=STOP_TIMEOUT_SECONDS)
+        self._join_watcher()
 
     def _spawn(self) -> None:
         with self._lock:
-            if self._children.stopping.is_set():
+            if self._stopping.is_set():
                 return
             self._close_control()
             control_read, control_write = os.pipe()
@@ -277,18 +261,6 @@ class _WebChild:
                         counted = message["counts"]
                 if woken:
                     self._children.wake()
-
-    def _watch(self) -> None:
-        stopping = self._children.stopping
-        while not stopping.is_set():
-            process = self._process
-            assert process is not None
-            code = process.wait()
-            if stopping.is_set():
-                return
-            log.warning("web process %s exited (status %s); restarting", process.pid, code)
-            stopping.wait(RESTART_PAUSE_SECONDS)
-            self._spawn()
 
 
 def _line(message: dict[str, Any]) -> bytes | None:

@@ -21,6 +21,7 @@ from storage.db import Database
 from tests.conftest import EXAMPLE_RULES, EXTRA_REPS
 from tests.e2e.conftest import (
     INTAKE_AUTH,
+    SERVE_STARTUP_SECONDS,
     Serve,
     Served,
     card_redraws_held,
@@ -71,10 +72,17 @@ def web_processes(served: Served) -> set[int]:
     )
 
 
+def serve_two(serve: Serve, **environment: str) -> Served:
+    """`baton serve` with two web processes, once both answer (the second starts after)."""
+    served = serve(environment={**TWO, **environment})
+    eventually(lambda: len(web_processes(served)) == 2, timeout=SERVE_STARTUP_SECONDS)
+    return served
+
+
 def test_two_web_processes_both_take_leads_and_clicks_and_wake_delivery(
     serve: Serve, slack: SlackEmulator
 ) -> None:
-    served = serve(environment=TWO)
+    served = serve_two(serve)
     takers: set[int] = set()
     clickers: set[int] = set()
     leads = 0
@@ -131,7 +139,7 @@ def race(served: Served, slack: SlackEmulator, reps: tuple[str, str], n: int) ->
 def test_two_reps_clicking_at_once_on_two_processes_leave_one_owner(
     serve: Serve, slack: SlackEmulator
 ) -> None:
-    served = serve(environment=TWO)
+    served = serve_two(serve)
     reps = (REP_2, EXTRA_REPS[0].id)
     crossed = 0
     for n in range(TRIES):
@@ -142,12 +150,14 @@ def test_two_reps_clicking_at_once_on_two_processes_leave_one_owner(
 
 
 def test_a_killed_web_process_is_replaced_and_sigterm_stops_them_all(serve: Serve) -> None:
-    served = serve(environment=TWO)
+    served = serve_two(serve)
     main = served.process.pid
-    (web,) = eventually(lambda: web_processes(served) - {main}, timeout=60)  # once started
+    (web,) = web_processes(served) - {main}
     os.kill(web, signal.SIGKILL)
 
-    replaced = eventually(lambda: web_processes(served) - {main} - {web}, timeout=60)
+    replaced = eventually(
+        lambda: web_processes(served) - {main} - {web}, timeout=SERVE_STARTUP_SECONDS
+    )
     assert f"web process {web} exited" in served.log.read_text()
     (replacement,) = replaced
     children = child_pids(main)
@@ -176,9 +186,8 @@ pool = ["{REP_1}", "{REP_2}"]
 away_statuses = [":palm_tree:"]
 """
     )
-    served = serve(environment={**TWO, "BATON_CONFIG": str(rules)})
+    served = serve_two(serve, BATON_CONFIG=str(rules))
     main = served.process.pid
-    eventually(lambda: web_processes(served) - {main}, timeout=60)  # both serve
     bob = slack.member(REP_2).email(slack.workspace.team.id)
     db = Database.from_url(database_url)
 
