@@ -11,8 +11,8 @@ worker stopped, takes in `--clicks` leads and then, under cProfile:
    in this thread;
 3. drains the outbox those clicks filled (each card's redraw and its owner's DM) as in 1.
 
-Each phase prints its CPU time per click and the functions that cost the most (cumulative), so
-the costs can be compared before and after a change. Run from the repository root:
+Each phase prints its CPU time and SQL statements per click and the functions that cost the most
+(cumulative), so the costs can be compared before and after a change. Run from the repository root:
 
     .venv/bin/python -m benchmarks.click_profile [--database sqlite|postgresql] [--clicks 300]
         [--top 35]
@@ -33,7 +33,9 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, event
 
 from benchmarks import handoff
 from benchmarks.machine import database_version, machine_facts
@@ -92,24 +94,57 @@ class ProfiledWorker(DeliveryWorker):
         self.profiles.call(lambda: super(ProfiledWorker, self)._serve_lane(lane, rows))
 
 
+class StatementCount:
+    """How many statements the engine sent to the database (an executemany counts once; the
+    SQLite BEGIN IMMEDIATE counts, as the round trip it is), but for those of a thread that
+    only watches (the polls of `drain`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        self._watching = threading.local()
+        event.listen(engine, "before_cursor_execute", self._counted)
+
+    def watch(self, condition: Callable[[], bool]) -> Callable[[], bool]:
+        """`condition`, its statements not counted."""
+
+        def watched() -> bool:
+            self._watching.on = True
+            try:
+                return condition()
+            finally:
+                self._watching.on = False
+
+        return watched
+
+    def _counted(self, *_: Any) -> None:
+        if getattr(self._watching, "on", False):
+            return
+        with self._lock:
+            self.count += 1
+
+
 def profiled(
     label: str,
     count: int,
     work: Callable[[ThreadProfiles], object],
     top: int,
     dump: Path | None,
+    statements: StatementCount,
     unit: str = "click",
 ) -> None:
-    """Run `work` (under cProfile unless `top` is 0) and print its CPU per `unit` and its
-    costliest functions. The profiler's own cost inflates the figure: `--top 0` measures
-    without it."""
+    """Run `work` (under cProfile unless `top` is 0) and print its CPU and statements per
+    `unit` and its costliest functions. The profiler's own cost inflates the CPU figure:
+    `--top 0` measures without it."""
     profiles = ThreadProfiles(enabled=top > 0)
+    sent = statements.count
     cpu, wall = time.process_time(), time.perf_counter()
     work(profiles)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     print(
         f"\n== {label}: {cpu / count * 1000:.2f} ms CPU per {unit}"
-        f"{' under the profiler' if top else ''} ({wall:.1f} s wall for {count})"
+        f"{' under the profiler' if top else ''} ({wall:.1f} s wall for {count}); "
+        f"{(statements.count - sent) / count:.1f} SQL statements per {unit}"
     )
     if not top:
         return
@@ -139,13 +174,15 @@ def click_all(server: BatonServer, calls: Sequence[handoff.HttpCall]) -> None:
             raise SystemExit(f"a click was answered {response.status}: {response.body[:200]}")
 
 
-def drain(server: BatonServer, profiles: ThreadProfiles) -> None:
+def drain(server: BatonServer, profiles: ThreadProfiles, statements: StatementCount) -> None:
     """Deliver everything due with a worker of this process's own (the server's is stopped),
-    its threads under `profiles`; this thread only waits."""
+    its threads under `profiles`; this thread only waits (its polls are not counted)."""
     worker = ProfiledWorker(server, profiles)
     worker.start()
     try:
-        handoff.wait_until(lambda: handoff.pending_outbox(server) == 0, timeout=600)
+        handoff.wait_until(
+            statements.watch(lambda: handoff.pending_outbox(server) == 0), timeout=600
+        )
     finally:
         worker.stop()
 
@@ -173,12 +210,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if run.count(lambda status: status not in (200, 201)):
             raise SystemExit(f"some leads were refused: {dict(run.statuses)}")
         print(f"{database_version(url)}, {options.clicks} leads and clicks")
+        statements = StatementCount(server.services.db.engine)
         profiled(
             "card delivery",
             options.clicks,
-            lambda profiles: drain(server, profiles),
+            lambda profiles: drain(server, profiles, statements),
             options.top,
             options.dump,
+            statements,
             unit="card",
         )
         watch = handoff.CardWatch(slack)
@@ -191,13 +230,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda profiles: profiles.call(lambda: click_all(server, calls)),
             options.top,
             options.dump,
+            statements,
         )
         profiled(
             "their delivery",
             len(calls),
-            lambda profiles: drain(server, profiles),
+            lambda profiles: drain(server, profiles, statements),
             options.top,
             options.dump,
+            statements,
         )
     return 0
 
