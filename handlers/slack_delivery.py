@@ -209,6 +209,9 @@ class DeliveryWorker:
         # Leads read in the transaction that leased or renewed a row (its row id -> the lead):
         # the sender draws from it instead of reading the lead in a transaction of its own.
         self._leads_read: dict[int, Lead] = {}
+        # Each user's DM channel, as conversations.open gave it: the same channel whenever it
+        # is asked (the call is idempotent), so a DM is one Slack call once its channel is known.
+        self._dm_channels: dict[str, str] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -601,11 +604,24 @@ class DeliveryWorker:
         assert row.user_id is not None
         kind = outbox.dm_kind(row.payload)
         lead, message = self._draw(row.lead_id, kind, row.payload, viewer=row.user_id)
-        channel = self.clients.delivery.conversations_open(users=row.user_id)["channel"]["id"]
-        response = self.clients.poster.chat_postMessage(
-            channel=channel, text=message.text, blocks=message.blocks, unfurl_links=False
-        )
+        channel = self._dm_channel(row.user_id)
+        try:
+            response = self.clients.poster.chat_postMessage(
+                channel=channel, text=message.text, blocks=message.blocks, unfurl_links=False
+            )
+        except SlackApiError:
+            self._dm_channels.pop(row.user_id, None)  # the next try asks Slack again
+            raise
         self._finish_drawn(row, lead, kind, channel=channel, ts=response["ts"])
+
+    def _dm_channel(self, user_id: str) -> str:
+        """The user's DM channel: opened once per process, then remembered (see
+        `_dm_channels`); forgotten when Slack refuses a message into it."""
+        channel = self._dm_channels.get(user_id)
+        if channel is None:
+            opened = self.clients.delivery.conversations_open(users=user_id)
+            channel = self._dm_channels[user_id] = str(opened["channel"]["id"])
+        return channel
 
     def _draw(
         self, lead_id: int | None, kind: outbox.DmKind, payload: dict[str, Any], viewer: str | None
@@ -802,7 +818,7 @@ class DeliveryWorker:
                 )
                 content, title = feedback_csv(rows), "Rejection feedback"
                 summary = f"{len(rows)} rejections."
-        channel = self.clients.delivery.conversations_open(users=row.user_id)["channel"]["id"]
+        channel = self._dm_channel(row.user_id)
         days = f"{period.start.date().isoformat()}_{period.end.date().isoformat()}"
         self.clients.poster.files_upload_v2(
             channel=channel,
@@ -825,7 +841,7 @@ class DeliveryWorker:
                 by=row.payload.get("by"),
             )
         if drawn is not None:
-            channel = self.clients.delivery.conversations_open(users=row.user_id)["channel"]["id"]
+            channel = self._dm_channel(row.user_id)
             self.clients.poster.files_upload_v2(
                 channel=channel,
                 content=drawn.png,
