@@ -10,8 +10,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
-
 from bot import intake, lead_updates, reply_blocks
 from bot.cards import packed, status_text
 from bot.extra_fields import described
@@ -26,7 +24,6 @@ from bot.slack_text import (
     mention,
     safe_text,
 )
-from storage import leads as lead_store
 from storage.models import Lead, LeadEvent
 
 HISTORY_SHOWN = 60  # the newest moves shown; a lead moved more often says how many are left out
@@ -79,12 +76,9 @@ def history_blocks(
     return [reply_blocks.section(text) for text in packed(title, lines)]
 
 
-def event_reply(session: Session, *, event_id: int, rules: Rules, now: datetime) -> str:
+def event_reply(event: LeadEvent, *, rules: Rules, now: datetime) -> str:
     """The line a move adds to its card's thread, in the team's time zone: drawn from the
     stored event when sent (events are never deleted)."""
-    event = lead_store.get_event(session, event_id)
-    if event is None:
-        raise LookupError(f"event {event_id} is not stored")
     zone = ZoneInfo(rules.hours.timezone)
     return event_line(event, reasons=rules.reasons, timezone=zone, now=now)
 

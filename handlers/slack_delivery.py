@@ -45,7 +45,8 @@ from bot.periods import Period
 from bot.reports import feedback_rows
 from bot.rules import Rules
 from bot.tuning import TUNING_COLUMNS, tuning_report, tuning_rows
-from handlers import metrics, response_urls
+from handlers import delivery_reads, metrics, response_urls
+from handlers.delivery_reads import Read
 from handlers.delivery_rounds import run_rounds
 from handlers.exports import feedback_csv, funnel_file, write_csv
 from handlers.kept_alive import KeptAliveWebClient
@@ -206,9 +207,9 @@ class DeliveryWorker:
         # lane that finishes wakes the dispatcher without it: its rows queue no posts.
         self._queued = threading.Event()
         self._routed_at = -math.inf  # monotonic; a poll routes what other processes queued
-        # Leads read in the transaction that leased or renewed a row (its row id -> the lead):
-        # the sender draws from it instead of reading the lead in a transaction of its own.
-        self._leads_read: dict[int, Lead] = {}
+        # What a row's sender draws from (its row id -> handlers.delivery_reads.Read), read in
+        # the transaction that leased or renewed the row instead of in one of its own.
+        self._reads: dict[int, Read] = {}
         # Each user's DM channel, as conversations.open gave it: the same channel whenever it
         # is asked (the call is idempotent), so a DM is one Slack call once its channel is known.
         self._dm_channels: dict[str, str] = {}
@@ -331,6 +332,9 @@ class DeliveryWorker:
             rows = outbox_store.lease_due(
                 session, now=now, limit=BATCH, lease=LEASE, owner=self.worker_id, kind=kind
             )
+            if kind == OutboxKind.DM:  # sent without renewing their fresh leases (_still_mine)
+                for row in rows:
+                    self._read_for(session, row)
             if rows:
                 leased.append(rows)
         heads = outbox_store.lease_channel_heads(
@@ -346,15 +350,15 @@ class DeliveryWorker:
             ],
         )
         for head in heads:
-            self._read_lead(session, head)
+            self._read_for(session, head)
             leased.append([head])
         return leased
 
-    def _read_lead(self, session: Session, row: SlackOutbox) -> None:
-        """Read the row's lead in this transaction, for its sender (see `_lead`)."""
-        lead = lead_store.get_lead(session, row.lead_id) if row.lead_id is not None else None
-        if lead is not None:
-            self._leads_read[row.id] = lead
+    def _read_for(self, session: Session, row: SlackOutbox) -> None:
+        """Read in this transaction what the row's sender draws from (see `_read`)."""
+        read = delivery_reads.read_for(session, row)
+        if read is not None:
+            self._reads[row.id] = read
 
     def _serve_lane(self, lane: str, rows: Sequence[SlackOutbox]) -> None:
         """Send a lane's leased rows in order; a Retry-After holds the lane and hands the rest
@@ -375,7 +379,7 @@ class DeliveryWorker:
             log.exception("slack delivery lane %s failed; its rows are retried", lane)
         finally:
             for row in rows:
-                self._leads_read.pop(row.id, None)
+                self._reads.pop(row.id, None)
             self.lanes.finish(lane, hold=hold)
             self._wake.set()
 
@@ -404,7 +408,7 @@ class DeliveryWorker:
                 lease=LEASE,
             )
             if renewed:
-                self._read_lead(session, row)
+                self._read_for(session, row)
             return renewed
 
     def _deliver(self, row: SlackOutbox) -> float | None:
@@ -477,20 +481,19 @@ class DeliveryWorker:
                 after(session)
 
     def _lead(self, row: SlackOutbox) -> Lead:
-        """The row's lead as it stood when the row was leased or its lease renewed, just
-        before sending (a transaction saved per row), else as it stands now.
+        return self._read(row).lead
 
-        Either is as fresh as drawing needs: a change after it is drawn by the next redraw,
-        which waits for this one (a card's redraws go one at a time), or by the redraw
-        `card_posted` asks when the card posted no longer shows the lead."""
-        lead = self._leads_read.pop(row.id, None)
-        if lead is not None:
-            return lead
-        with self.services.db.read() as session:
-            lead = lead_store.get_lead(session, row.lead_id) if row.lead_id is not None else None
-            if lead is None:
-                raise RetryLater(f"lead {row.lead_id} not found")
-            return lead
+    def _read(self, row: SlackOutbox) -> Read:
+        """What the row's sender draws from, as read when the row was leased or its lease
+        renewed, just before sending (handlers.delivery_reads says why that is fresh enough),
+        else as it stands now."""
+        read = self._reads.pop(row.id, None)
+        if read is None:
+            with self.services.db.read() as session:
+                read = delivery_reads.read_for(session, row)
+        if read is None:
+            raise RetryLater(f"lead {row.lead_id} not found")
+        return read
 
     def _backoff(self, attempts: int) -> float:
         """Exponential, capped, with jitter so rows failing together do not retry together."""
@@ -603,7 +606,7 @@ class DeliveryWorker:
     def _direct_message(self, row: SlackOutbox) -> None:
         assert row.user_id is not None
         kind = outbox.dm_kind(row.payload)
-        lead, message = self._draw(row.lead_id, kind, row.payload, viewer=row.user_id)
+        lead, message = self._draw(self._read(row), kind, row.payload, viewer=row.user_id)
         channel = self._dm_channel(row.user_id)
         try:
             response = self.clients.poster.chat_postMessage(
@@ -624,21 +627,17 @@ class DeliveryWorker:
         return channel
 
     def _draw(
-        self, lead_id: int | None, kind: outbox.DmKind, payload: dict[str, Any], viewer: str | None
+        self, read: Read, kind: outbox.DmKind, payload: dict[str, Any], viewer: str | None
     ) -> tuple[Lead, cards.Message]:
-        """A message about a lead (bot.lead_messages) as it stands now, for `viewer`; an
+        """A message about a lead (bot.lead_messages) as `read` found it, for `viewer`; an
         escalation read away from the card (a DM) links to it."""
-        with self.services.db.read() as session:
-            lead = lead_store.get_lead(session, lead_id) if lead_id is not None else None
-            if lead is None:
-                raise RetryLater(f"lead {lead_id} not found")
-            last_event = lead_store.latest_event(session, lead.id)
+        lead = read.lead
         away = kind == outbox.DmKind.ESCALATION and viewer is not None
         drawing = lead_messages.Drawing(
             kind=kind,
             payload=payload,
             viewer=viewer,
-            last_event=last_event,
+            last_event=read.newest_event,
             now=self.services.clock(),
             undo_window=self.rules.undo_window,
             reasons=self.rules.reasons,
@@ -691,8 +690,11 @@ class DeliveryWorker:
                 (m.kind, m.payload, m.user_id, m.channel, m.ts)
                 for m in message_store.list_for_lead(session, row.lead_id)
             ]
+            read = delivery_reads.drawn_from(session, row.lead_id)
+        if read is None:
+            raise RetryLater(f"lead {row.lead_id} not found")
         for kind, payload, viewer, channel, ts in remembered:
-            _, message = self._draw(row.lead_id, outbox.DmKind(kind), payload, viewer=viewer)
+            _, message = self._draw(read, outbox.DmKind(kind), payload, viewer=viewer)
             self.clients.delivery.chat_update(
                 channel=channel, ts=ts, text=message.text, blocks=message.blocks
             )
@@ -706,7 +708,8 @@ class DeliveryWorker:
         self._finish(row)
 
     def _thread_reply(self, row: SlackOutbox) -> None:
-        lead = self._lead(row)
+        read = self._read(row)
+        lead = read.lead
         if not (lead.slack_ts and lead.slack_channel):
             self._without_card(row)
             return
@@ -715,16 +718,14 @@ class DeliveryWorker:
         blocks = None
         text = row.payload.get("text")
         if drawn_as is not None:  # an escalation, drawn as it stands now (bot.lead_messages)
-            lead, message = self._draw(lead.id, drawn_as, row.payload, viewer=None)
+            lead, message = self._draw(read, drawn_as, row.payload, viewer=None)
             blocks = message.blocks
         elif text is None:  # a move's line, drawn from its stored event (outbox.history_reply)
-            with self.services.db.read() as session:
-                text = lead_history.event_reply(
-                    session,
-                    event_id=row.payload["event_id"],
-                    rules=self.rules,
-                    now=self.services.clock(),
-                )
+            if read.told_event is None:
+                raise LookupError(f"event {row.payload['event_id']} is not stored")
+            text = lead_history.event_reply(
+                read.told_event, rules=self.rules, now=self.services.clock()
+            )
         response = self.clients.poster.chat_postMessage(
             channel=channel,
             thread_ts=card_ts,
