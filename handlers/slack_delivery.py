@@ -210,6 +210,10 @@ class DeliveryWorker:
         # What a row's sender draws from (its row id -> handlers.delivery_reads.Read), read in
         # the transaction that leased or renewed the row instead of in one of its own.
         self._reads: dict[int, Read] = {}
+        # The row a lane thread sends next, whose lease the transaction that finishes the row
+        # before it renews (see `_finish`), and the outcome of renewals made so (row id -> mine).
+        self._lane = threading.local()
+        self._renewed: dict[int, bool] = {}
         # Each user's DM channel, as conversations.open gave it: the same channel whenever it
         # is asked (the call is idempotent), so a DM is one Slack call once its channel is known.
         self._dm_channels: dict[str, str] = {}
@@ -369,6 +373,7 @@ class DeliveryWorker:
                 if self._stop.is_set() or hold is not None:
                     self._release([later.id for later in rows[index:]])
                     break
+                self._lane.following = rows[index + 1] if index + 1 < len(rows) else None
                 if self._still_mine(row):
                     hold = self._deliver(row)
                 else:  # hand back a redraw that must wait for another (a no-op if taken over)
@@ -378,8 +383,10 @@ class DeliveryWorker:
         except Exception:
             log.exception("slack delivery lane %s failed; its rows are retried", lane)
         finally:
+            self._lane.following = None
             for row in rows:
                 self._reads.pop(row.id, None)
+                self._renewed.pop(row.id, None)
             self.lanes.finish(lane, hold=hold)
             self._wake.set()
 
@@ -394,22 +401,29 @@ class DeliveryWorker:
 
         A post whose lease has more than half its time to run is still mine without asking the
         database (nobody takes over an unexpired lease; posts have no redraw to wait for): a
-        write transaction saved per card."""
+        write transaction saved per card; so is one per row that follows another in its lane,
+        renewed when the one before it was finished."""
+        renewed = self._renewed.pop(row.id, None)
+        if renewed is not None:
+            return renewed
         now = self.services.clock()
-        fresh = row.locked_until is not None and row.locked_until - now > LEASE / 2
-        if fresh and row.kind not in outbox_store.REDRAWS:
+        if not self._needs_renewal(row, now):
             return True
         with self.services.db.write() as session:
-            renewed = outbox_store.renew_lease(
-                session,
-                row_id=row.id,
-                owner=self.worker_id,
-                now=now,
-                lease=LEASE,
-            )
-            if renewed:
-                self._read_for(session, row)
-            return renewed
+            return self._renew(session, row, now=now)
+
+    def _needs_renewal(self, row: SlackOutbox, now: datetime) -> bool:
+        fresh = row.locked_until is not None and row.locked_until - now > LEASE / 2
+        return not fresh or row.kind in outbox_store.REDRAWS
+
+    def _renew(self, session: Session, row: SlackOutbox, *, now: datetime) -> bool:
+        """Renew the row's lease in this transaction and read what its sender needs."""
+        renewed = outbox_store.renew_lease(
+            session, row_id=row.id, owner=self.worker_id, now=now, lease=LEASE
+        )
+        if renewed:
+            self._read_for(session, row)
+        return renewed
 
     def _deliver(self, row: SlackOutbox) -> float | None:
         """Send one row and settle it; returns Slack's Retry-After when it answered 429."""
@@ -474,11 +488,19 @@ class DeliveryWorker:
 
     def _finish(self, row: SlackOutbox, after: Callable[[Any], None] | None = None) -> None:
         """Mark the row delivered and, unless another worker already had, run `after` in the
-        same transaction."""
+        same transaction; so is the lease of the row its lane sends next renewed, if it needs
+        it (`_still_mine`), as it would be a moment later in a transaction of its own."""
+        following: SlackOutbox | None = getattr(self._lane, "following", None)
         with self.services.db.write() as session:
             now = self.services.clock()
             if outbox_store.finish(session, row_id=row.id, kind=row.kind, now=now) and after:
                 after(session)
+            if following is not None and self._needs_renewal(following, now):
+                renewed = self._renew(session, following, now=now)
+            else:
+                following = None
+        if following is not None:  # committed: the renewal holds
+            self._renewed[following.id] = renewed
 
     def _lead(self, row: SlackOutbox) -> Lead:
         return self._read(row).lead
