@@ -274,7 +274,10 @@ _ADD_EVENT = insert(LeadEvent).returning(LeadEvent.id)
 
 
 def get_event(session: Session, event_id: int) -> LeadEvent | None:
-    return session.get(LeadEvent, event_id)
+    """The event, read on the connection into a LeadEvent no session tracks, as `get_lead`
+    reads a lead (every delivered move's line and undo reads one). Nothing writes through it."""
+    row = session.connection().execute(_EVENT_BY_ID, {"event_id": event_id}).first()
+    return None if row is None else _untracked_event(row)
 
 
 def list_events(session: Session, lead_id: int) -> Sequence[LeadEvent]:
@@ -284,9 +287,27 @@ def list_events(session: Session, lead_id: int) -> Sequence[LeadEvent]:
 
 
 def latest_event(session: Session, lead_id: int) -> LeadEvent | None:
-    return session.scalars(
-        select(LeadEvent).where(LeadEvent.lead_id == lead_id).order_by(LeadEvent.id.desc()).limit(1)
-    ).first()
+    """The lead's newest event, untracked as `get_event`'s (every drawn DM reads one)."""
+    row = session.connection().execute(_NEWEST_EVENT, {"lead_id": lead_id}).first()
+    return None if row is None else _untracked_event(row)
+
+
+_EVENT_COLUMNS = tuple(LeadEvent.__table__.columns)
+_EVENT_KEYS = tuple(column.key for column in _EVENT_COLUMNS)
+_EVENT_BY_ID = select(*_EVENT_COLUMNS).where(LeadEvent.__table__.c.id == bindparam("event_id"))
+_NEWEST_EVENT = (
+    select(*_EVENT_COLUMNS)
+    .where(LeadEvent.__table__.c.lead_id == bindparam("lead_id"))
+    .order_by(LeadEvent.__table__.c.id.desc())
+    .limit(1)
+)
+_new_event = manager_of_class(LeadEvent).new_instance
+
+
+def _untracked_event(row: Sequence[Any]) -> LeadEvent:
+    event: LeadEvent = _new_event()
+    event.__dict__.update(zip(_EVENT_KEYS, row, strict=True))
+    return event
 
 
 def list_leads(session: Session) -> Sequence[Lead]:
