@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,7 @@ from sqlalchemy.orm.attributes import manager_of_class
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.dml import ReturningInsert
 
+from storage import bulk
 from storage.models import Lead, LeadEvent, LeadStatus
 
 # leads.id is a 32-bit INTEGER on PostgreSQL: a number past it names no lead (and would make
@@ -145,7 +145,7 @@ def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[s
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         statement = _insert_from_json(tuple(rows[0]))
-        return _by_external_id(connection.execute(statement, {"rows": _json_text(rows)}))
+        return _by_external_id(connection.execute(statement, {"rows": bulk.json_text(rows)}))
     # SQLite: few multi-row statements (SQLAlchemy's "insertmanyvalues")
     return _by_external_id(connection.execute(_INSERT_NEW_SQLITE, list(rows)))
 
@@ -176,17 +176,6 @@ def _insert_from_json(names: tuple[str, ...]) -> ReturningInsert[Any]:
         .on_conflict_do_nothing(index_elements=[_NEW_BY])
         .returning(*_LEAD_COLUMNS)
     )
-
-
-def _json_text(value: Any) -> str:
-    """JSON text of rows whose moments are aware datetimes (ISO 8601, offset included)."""
-    return json.dumps(value, default=_iso_moment)
-
-
-def _iso_moment(value: Any) -> str:
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 class CountUp(enum.Enum):
@@ -255,13 +244,11 @@ def _compare_and_set(
 
 def add_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
     """Append events (lead_id, action, from_status, to_status, actor, at, details) in one
-    executemany on the connection; nobody reads their ids back, so no RETURNING has to match
-    rows to them, and the ORM's bulk insert (a third of an intake group's time) is skipped."""
+    statement on the connection (storage.bulk); nobody reads their ids back, so no RETURNING
+    has to match rows to them, and the ORM's bulk insert (a third of an intake group's time)
+    is skipped."""
     if events:
-        session.connection().execute(_ADD_EVENTS, list(events))
-
-
-_ADD_EVENTS = insert(LeadEvent)
+        bulk.insert_rows(session.connection(), LeadEvent, events)
 
 
 def add_event(session: Session, event: dict[str, Any]) -> int:
