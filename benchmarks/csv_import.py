@@ -53,6 +53,7 @@ def run_import(url: str, path: Path) -> tuple[float, float, int, str, int]:
     usage."""
     environment = {
         "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),  # the tree the benchmark runs from, whatever is installed
         "DATABASE_URL": url,
         "BATON_CONFIG": str(EXAMPLE_RULES),
     }

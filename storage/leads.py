@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -30,7 +30,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.dml import ReturningInsert
 
 from storage import bulk
-from storage.models import Lead, LeadEvent, LeadStatus
+from storage.models import Lead, LeadEvent, LeadStatus, UTCDateTime
 
 # leads.id is a 32-bit INTEGER on PostgreSQL: a number past it names no lead (and would make
 # the driver raise instead of finding nothing).
@@ -132,33 +132,85 @@ _NEW_BY = Lead.external_id  # the unique key that tells a new lead from a stored
 
 def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, Lead]:
     """Insert the leads whose external_id is not stored yet; returns those inserted, by
-    external_id, as written (every column, defaults included, from the INSERT's RETURNING) in
-    Leads no session tracks: reading them back through the ORM cost more than the insert. Rows
-    must all name the same columns.
+    external_id, as written, in Leads no session tracks. Rows must all name the same columns.
 
-    INSERT ... ON CONFLICT DO NOTHING RETURNING: the unique key decides, so two deliveries
+    INSERT ... ON CONFLICT DO NOTHING RETURNING id: the unique key decides, so two deliveries
     racing each other cannot both create a lead, and a collision costs neither a savepoint nor
-    the rest of the batch. Core, so rows are not grouped by which fields are null.
+    the rest of the batch. Core, so rows are not grouped by which fields are null. Only the
+    ids come back: the rest of each lead is what was written (`_as_inserted`), since taking
+    every column back through the driver and the column types cost a third of a batch's write.
     """
     if not rows:
         return {}
     connection = session.connection()
+    names = tuple(rows[0])
     if connection.dialect.name == "postgresql":
-        statement = _insert_from_json(tuple(rows[0]))
-        return _by_external_id(connection.execute(statement, {"rows": bulk.json_text(rows)}))
-    # SQLite: few multi-row statements (SQLAlchemy's "insertmanyvalues")
-    return _by_external_id(connection.execute(_INSERT_NEW_SQLITE, list(rows)))
+        written = connection.execute(_insert_from_json(names), {"rows": bulk.json_text(rows)})
+    else:  # SQLite: few multi-row statements (SQLAlchemy's "insertmanyvalues")
+        written = connection.execute(_INSERT_NEW_SQLITE, list(rows))
+    ids = {external_id: lead_id for external_id, lead_id in written}
+    unset = _unset_columns(names)
+    return {
+        row["external_id"]: _as_inserted(row, ids[row["external_id"]], unset)
+        for row in rows
+        if row["external_id"] in ids
+    }
 
 
 _INSERT_NEW_SQLITE = (
-    sqlite.insert(Lead).on_conflict_do_nothing(index_elements=[_NEW_BY]).returning(*_LEAD_COLUMNS)
+    sqlite.insert(Lead)
+    .on_conflict_do_nothing(index_elements=[_NEW_BY])
+    .returning(Lead.external_id, Lead.id)
+)
+_UTC_MOMENTS = frozenset(
+    column.key for column in _LEAD_COLUMNS if isinstance(column.type, UTCDateTime)
 )
 
 
+def _as_inserted(row: Mapping[str, Any], lead_id: int, unset: _Unset) -> Lead:
+    """The Lead the database now holds for an inserted `row`: its values as the columns give
+    them back (moments in UTC, the status as a LeadStatus), the columns it left out at their
+    defaults."""
+    scalars, made = unset
+    values = {**scalars, **{name: make(None) for name, make in made.items()}, **row}
+    values["id"] = lead_id
+    for name in _UTC_MOMENTS.intersection(row):
+        if values[name] is not None:
+            values[name] = values[name].astimezone(UTC)
+    values["status"] = LeadStatus(values["status"])
+    lead: Lead = _new_lead()
+    lead.__dict__.update(values)
+    return lead
+
+
+# The columns an INSERT leaves out: scalar defaults (NULL when none), and the functions that
+# make a fresh default for each row.
+_Unset = tuple[dict[str, Any], dict[str, Callable[[Any], Any]]]
+
+
 @functools.cache
-def _insert_from_json(names: tuple[str, ...]) -> ReturningInsert[Any]:
+def _unset_columns(names: tuple[str, ...]) -> _Unset:
+    """What an INSERT naming only `names` leaves in each other column. A default the database
+    computes (SQL, a sequence) could not be known here, so such a column must be named."""
+    scalars: dict[str, Any] = {}
+    made: dict[str, Callable[[Any], Any]] = {}
+    for left_out in _LEAD_COLUMNS:
+        if left_out.key in names or left_out.primary_key:
+            continue
+        default = left_out.default
+        if default is None or default.is_scalar:
+            scalars[left_out.key] = None if default is None else default.arg
+        elif default.is_callable:
+            made[left_out.key] = default.arg  # SQLAlchemy's wrapper, given no context
+        else:
+            raise ValueError(f"leads.{left_out.key}'s default is SQL: insert a value")
+    return scalars, made
+
+
+@functools.cache
+def _insert_from_json(names: tuple[str, ...]) -> ReturningInsert[str, int]:
     """`INSERT INTO leads (names) SELECT ... FROM json_to_recordset(:rows) AS r(name type, ...)
-    ON CONFLICT DO NOTHING RETURNING *`, built once per set of columns:
+    ON CONFLICT DO NOTHING RETURNING external_id, id`, built once per set of columns:
     the rows travel as one JSON text, encoded in C, which the server takes apart by the
     columns' own types. As VALUES lists, a thousand leads are 25,000 parameters that psycopg
     parses anew each time and the server plans slowly; as one array per column (unnest),
@@ -174,7 +226,7 @@ def _insert_from_json(names: tuple[str, ...]) -> ReturningInsert[Any]:
         postgresql.insert(Lead)
         .from_select(list(names), select(*source.c))
         .on_conflict_do_nothing(index_elements=[_NEW_BY])
-        .returning(*_LEAD_COLUMNS)
+        .returning(Lead.external_id, Lead.id)
     )
 
 
