@@ -4,6 +4,7 @@ rule, and the API gives the explanation back."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -123,3 +124,43 @@ def test_a_repeat_with_a_new_activity_is_rescored_and_an_identical_one_is_not(
     wait_for_card(
         slack, lead["id"], lambda c: "score 48 → 58 · new signal: webinar" in card_text(c)
     )
+
+
+def test_each_new_lead_is_answered_as_it_is_then_read(
+    start_bot: Callable[..., BatonServer],
+) -> None:
+    """The answer to a new lead, single or in a batch, is the lead as stored to the last field
+    (intake builds it from what it wrote, storage.leads): moments in UTC whatever offset they
+    came with, the score and its reasons, kept unknown fields, defaults, an MQL's status. No
+    delivery: a posted card would change the lead between the answer and the read."""
+    bot = start_bot(delivery="off")
+    leads = [
+        lead_payload(external_id="same-1", favourite_colour="teal", visits=3.5),
+        lead_payload(
+            external_id="same-2",
+            name="Zoë Ångström 山田",
+            activities=[
+                {"type": "pricing_page", "at": "2026-11-24T09:30:00.123456+05:30"},
+                {"type": "pricing_page"},
+                {"type": "pricing_page"},
+                {"type": "webinar", "detail": "Stayed to the end"},
+            ],
+        ),
+        lead_payload(external_id="same-3", title="Intern", activities=[], notes=None),
+    ]
+    with httpx.Client(base_url=bot.url, timeout=30) as client:
+        batch = client.post("/api/leads/batch", json={"leads": leads[:2]}, headers=INTAKE_AUTH)
+        single = client.post("/api/leads", json=leads[2], headers=INTAKE_AUTH)
+        answers = [result["body"] for result in batch.json()["results"]] + [single.json()]
+        read = [
+            client.get(f"/api/leads/{answer['id']}", headers=INTAKE_AUTH).json()
+            for answer in answers
+        ]
+
+    assert [result["status"] for result in batch.json()["results"]] == [201, 201]
+    assert single.status_code == 201
+    assert answers == read
+    assert read[0]["extra"] == {"favourite_colour": "teal", "visits": 3.5}
+    assert read[1]["activities"][0]["at"] == "2026-11-24T04:00:00.123456+00:00"
+    assert [lead["score_explanation"]["verdict"] for lead in read] == ["sql", "sql", "unqualified"]
+    assert [lead["status"] for lead in read] == ["new", "new", "mql"]  # the intern is kept back
