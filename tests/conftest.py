@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import URL, create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError
 
@@ -28,6 +29,11 @@ from slack_emulator.workspace import default_users
 from storage import migrate
 from storage.db import Database
 from storage.models import Base
+
+# No deadline per example: a property test asserts what Baton does, never how fast (speed lives
+# in benchmarks), and a machine busy with other work must not fail it.
+settings.register_profile("baton", deadline=None)
+settings.load_profile("baton")
 
 POSTGRES_URL_VARIABLE = "BATON_TEST_POSTGRES_URL"
 EXAMPLE_RULES = Path(__file__).parents[1] / "baton.example.toml"
