@@ -17,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot import report_facts
+from bot.sla_policy import SlaPolicies
 from handlers import heap
 from handlers.config import Config
 from handlers.delivery_process import DeliveryChild, DeliveryOptions
@@ -34,6 +35,7 @@ from handlers.web_parts import build_web, refresh_facts, uvicorn_server
 from handlers.web_processes import WebChildren, WebOptions, bind_listener, process_header
 from handlers.webhook_delivery import WebhookWorker, sync_endpoints
 from storage import migrate
+from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +84,12 @@ class BatonServer:
         settings = config.settings
         settings.require_serving()
         scheduler = BackgroundScheduler(timezone=ZoneInfo(config.rules.hours.timezone))
+        db = Database.from_url(settings.database_url)
+        elapsed = report_facts.elapsed_by(SlaPolicies(config.rules))
+        migrate.ensure_current(db.engine, elapsed=elapsed)  # before Bolt asks Slack who it is
         self.web = build_web(
             config,
+            db=db,
             scheduler=scheduler,
             clock=clock,
             answer_within=answer_within,
@@ -91,8 +97,6 @@ class BatonServer:
             refresh_profiles_every=refresh_profiles_every,
         )
         self.services = self.web.services
-        db = self.services.db
-        migrate.ensure_current(db.engine, elapsed=report_facts.elapsed_by(self.services.policies))
         schedule_sweep(scheduler, self.services, every=sweep_every)
         schedule_digest(scheduler, self.services)
         schedule_mql_upkeep(scheduler, self.services, every=upkeep_every)

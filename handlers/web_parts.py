@@ -92,6 +92,7 @@ class WebParts:
 def build_web(
     config: Config,
     *,
+    db: Database,
     scheduler: BaseScheduler,
     clock: Callable[[], datetime],
     answer_within: float,
@@ -99,13 +100,15 @@ def build_web(
     refresh_profiles_every: float,
     metrics_from: str | None = None,
 ) -> WebParts:
-    """The HTTP app and what it stands on; `scheduler` gets the group and profile refreshes
-    (the caller starts it once `refresh_facts` has run). `metrics_from`: see create_http_app."""
+    """The HTTP app and what it stands on, over `db` (which the caller has checked: a
+    database problem must stop start-up before Bolt asks Slack who it is); `scheduler` gets
+    the group and profile refreshes (the caller starts it once `refresh_facts` has run).
+    `metrics_from`: see create_http_app."""
     settings = config.settings
     assert settings.slack_bot_token is not None
     services = Services(
         config=config,
-        db=Database.from_url(settings.database_url),
+        db=db,
         clock=clock,
         scheduler=scheduler,
         answers=SlowAnswers(wait=answer_within),

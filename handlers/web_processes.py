@@ -46,6 +46,7 @@ from handlers.child_processes import SupervisedChild, wait_stopped
 from handlers.config import Config
 from handlers.services import utc_now
 from handlers.web_parts import SharedDirectory, build_web, refresh_facts, uvicorn_server
+from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -346,6 +347,7 @@ def child_main() -> None:
     scheduler = BackgroundScheduler(timezone=ZoneInfo(options.config.rules.hours.timezone))
     web = build_web(
         options.config,
+        db=Database.from_url(options.config.settings.database_url),
         scheduler=scheduler,
         clock=options.clock,
         answer_within=options.answer_within,
