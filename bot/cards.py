@@ -10,17 +10,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    MarkdownTextObject,
-    PlainTextObject,
-    SectionBlock,
-)
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
-from bot import lead_updates, notices
+from bot import block_kit, lead_updates, notices
+from bot.block_kit import ButtonStyle, Json
 from bot.outbox import DmKind
 from bot.score_explanation import Score, breakdown, why_line
 from bot.slack_ids import ActionId
@@ -78,9 +71,9 @@ def lead_card(
     step on a claimed one; Release lives where Baton knows who looks (the owner's DM, App Home,
     `/leads release`). `now` marks a deadline that has already passed.
     """
-    blocks = [*glance_blocks(lead, reasons=reasons, now=now, emojis=emojis)]
+    blocks = glance_blocks(lead, reasons=reasons, now=now, emojis=emojis)
     blocks.append(_actions(_card_buttons(lead, for_owner=False)))
-    return Message(text=_fallback(lead, reasons, emojis), blocks=_dicts(blocks))
+    return Message(text=_fallback(lead, reasons, emojis), blocks=blocks)
 
 
 def lead_dm(
@@ -91,7 +84,7 @@ def lead_dm(
     emojis: Mapping[str, str] | None = None,
     intro: str | None = None,
     viewer: str | None = None,
-    extra: Sequence[ButtonElement] = (),
+    extra: Sequence[Json] = (),
 ) -> Message:
     """A DM to the lead's owner: why it is sent (`intro`, else the kind's), then the card's
     glance and what to do.
@@ -101,16 +94,16 @@ def lead_dm(
     the owner, only Details is left. `extra` buttons (Undo) follow.
     """
     intro = intro or notices.dm_intro(lead, kind)
-    blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=intro)),
+    blocks = [
+        block_kit.section(intro),
         *glance_blocks(lead, reasons=reasons, now=None, emojis=emojis),
     ]
-    buttons = [b for b in _card_buttons(lead, for_owner=True) if b.action_id in _OWNER_ACTIONS]
+    buttons = [b for b in _card_buttons(lead, for_owner=True) if b["action_id"] in _OWNER_ACTIONS]
     if viewer is not None and viewer != lead.owner_id:
-        buttons = [b for b in buttons if b.action_id == ActionId.DETAILS]
+        buttons = [b for b in buttons if b["action_id"] == ActionId.DETAILS]
     blocks.append(_actions([*buttons, *extra]))
     text = clip(intro.replace("*", ""), SECTION_LIMIT)
-    return Message(text=text, blocks=_dicts(blocks))
+    return Message(text=text, blocks=blocks)
 
 
 def offer_dm(
@@ -121,8 +114,8 @@ def offer_dm(
     emojis: Mapping[str, str] | None = None,
 ) -> Message:
     """The DM offering the lead to one rep (bot.offers): the card's glance, Accept or Pass."""
-    blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=intro)),
+    blocks = [
+        block_kit.section(intro),
         *glance_blocks(lead, reasons=reasons, now=None, emojis=emojis),
         _actions(
             [
@@ -132,10 +125,10 @@ def offer_dm(
             ]
         ),
     ]
-    return Message(text=clip(intro.replace("*", ""), SECTION_LIMIT), blocks=_dicts(blocks))
+    return Message(text=clip(intro.replace("*", ""), SECTION_LIMIT), blocks=blocks)
 
 
-def details_button(lead: Lead) -> ButtonElement:
+def details_button(lead: Lead) -> Json:
     """Opens the lead's details (bot.lead_details) for whoever clicks, wherever the card is."""
     return _button(lead, "Details", ActionId.DETAILS, None)
 
@@ -149,24 +142,20 @@ def glance_blocks(
     reasons: Mapping[str, str],
     now: datetime | None,
     emojis: Mapping[str, str] | None,
-) -> list[Block]:
+) -> list[Json]:
     """Urgency and who, why, then the state and its deadline: a line or two each; and what the
     latest repeat of the lead changed, until another changes something."""
-    blocks: list[Block] = [
-        SectionBlock(block_id=WHO_BLOCK, text=MarkdownTextObject(text=_who(lead, emojis)))
-    ]
+    blocks = [block_kit.section(_who(lead, emojis), block_id=WHO_BLOCK)]
     why = _why(lead)
     if why:
-        blocks.append(SectionBlock(block_id=WHY_BLOCK, text=MarkdownTextObject(text=why)))
+        blocks.append(block_kit.section(why, block_id=WHY_BLOCK))
     # The deadline beside the state, so a card stays about five lines tall.
     state = status_text(lead, reasons, now, note_limit=CARD_NOTE_LIMIT, separator=" · ")
-    blocks.append(SectionBlock(block_id=STATE_BLOCK, text=MarkdownTextObject(text=state)))
+    blocks.append(block_kit.section(state, block_id=STATE_BLOCK))
     if lead.data_changed_at and lead.data_changes:
         changed = lead_updates.summary(lead.data_changes, CHANGE_LIMIT)
         text = f"ℹ️ Updated {slack_date(lead.data_changed_at)}: {changed}"
-        blocks.append(
-            ContextBlock(block_id=CHANGED_BLOCK, elements=[MarkdownTextObject(text=text)])
-        )
+        blocks.append(block_kit.context([text], block_id=CHANGED_BLOCK))
     return blocks
 
 
@@ -217,12 +206,8 @@ def _fallback(lead: Lead, reasons: Mapping[str, str], emojis: Mapping[str, str] 
     return f"{urgency(lead, emojis).replace('*', '')} · {text}"
 
 
-def _actions(buttons: list[ButtonElement]) -> ActionsBlock:
-    return ActionsBlock(block_id=BUTTONS_BLOCK, elements=buttons)
-
-
-def _dicts(blocks: list[Block]) -> list[dict[str, Any]]:
-    return [block.to_dict() for block in blocks]
+def _actions(buttons: list[Json]) -> Json:
+    return block_kit.actions(buttons, block_id=BUTTONS_BLOCK)
 
 
 # --------------------------------------------------------------------------- details
@@ -465,13 +450,13 @@ def _summary(lead: Lead, reasons: Mapping[str, str]) -> str:
     }[status]
 
 
-def _card_buttons(lead: Lead, *, for_owner: bool) -> list[ButtonElement]:
+def _card_buttons(lead: Lead, *, for_owner: bool) -> list[Json]:
     """The moves the lead's state allows, then Details; Release only `for_owner` (a view only
     its owner sees), since the channel card cannot hide it from everyone else."""
     status = lead.status
     if status == S.ESCALATED and lead.owner_id:  # breached follow-up, not reopened: still theirs
         status = S.ACCEPTED
-    buttons: list[ButtonElement] = []
+    buttons: list[Json] = []
     # An offered lead's Accept and Pass are in its rep's DM (offer_dm), not on the card.
     if status in (S.NEW, S.OPEN, S.ESCALATED) and not lead.offered_to:
         buttons = [
@@ -485,13 +470,10 @@ def _card_buttons(lead: Lead, *, for_owner: bool) -> list[ButtonElement]:
     return [*buttons, details_button(lead)]
 
 
-def _button(lead: Lead, text: str, action: ActionId, style: str | None) -> ButtonElement:
+def _button(lead: Lead, text: str, action: ActionId, style: ButtonStyle | None) -> Json:
     """A lead button; its value is the lead id, all a listener needs to find the lead again."""
-    return ButtonElement(
-        text=PlainTextObject(text=text, emoji=True),
-        action_id=action.value,
-        value=str(lead.id),
-        style=style,
+    return block_kit.button(
+        text, action_id=action.value, value=str(lead.id), style=style, emoji=True
     )
 
 

@@ -6,10 +6,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_sdk.models.blocks import ActionsBlock
 from sqlalchemy.orm import Session
 
-from bot import delivery_failures, outbox, reply_blocks
+from bot import block_kit, delivery_failures, outbox, reply_blocks
 from bot.funnel_blocks import funnel_section
 from bot.lifecycle import Actor
 from bot.periods import Period, parse_period
@@ -146,7 +145,7 @@ def _with_owner_buttons(lead: Lead) -> list[dict[str, Any]]:
         moves.append(("Release", ActionId.RELEASE))
     moves.append(("Details", ActionId.DETAILS))
     buttons = [reply_blocks.button(text, action, str(lead.id)) for text, action in moves]
-    return [reply_blocks.section(line), ActionsBlock(elements=buttons).to_dict()]
+    return [reply_blocks.section(line), block_kit.actions(buttons)]
 
 
 def _with_button(lead: Lead, text: str, action: ActionId) -> dict[str, Any]:

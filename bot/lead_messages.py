@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_sdk.models.blocks import ButtonElement
-
-from bot import cards, reply_blocks
+from bot import block_kit, cards, reply_blocks
+from bot.block_kit import Json
 from bot.cards import Message
 from bot.outbox import DmKind
 from bot.slack_ids import ASSIGN_BLOCK_PREFIX, ActionId
@@ -92,7 +91,7 @@ def can_undo(event: LeadEvent | None, viewer: str | None, window: timedelta, now
     )
 
 
-def _undo(lead: Lead, drawing: Drawing) -> list[ButtonElement]:
+def _undo(lead: Lead, drawing: Drawing) -> list[Json]:
     event = drawing.last_event
     if not can_undo(event, drawing.viewer, drawing.undo_window, drawing.now):
         return []
@@ -129,7 +128,7 @@ def _rejected(lead: Lead, drawing: Drawing) -> Message:
     if undo:
         until = undo_until(drawing.last_event, drawing.undo_window)  # type: ignore[arg-type]
         blocks.append(reply_blocks.context(f"You can undo it until {slack_date(until)}."))
-        blocks.append({"type": "actions", "elements": [b.to_dict() for b in undo]})
+        blocks.append(block_kit.actions(undo))
     return Message(text=clip(text.replace("*", ""), SECTION_LIMIT), blocks=blocks)
 
 
@@ -189,18 +188,10 @@ def _why(lead: Lead, payload: Mapping[str, Any]) -> str:
     return f"Nobody claimed {lead_label(lead)}: {missed}."
 
 
-def _manager_actions(lead: Lead) -> dict[str, Any]:
-    picker = {
-        "type": "users_select",
-        "action_id": ActionId.ASSIGN_TO.value,
-        "placeholder": {"type": "plain_text", "text": "Assign to…"},
-    }
-    reopen = reply_blocks.button("Reopen", ActionId.REOPEN, str(lead.id)).to_dict()
-    return {
-        "type": "actions",
-        "block_id": f"{ASSIGN_BLOCK_PREFIX}{lead.id}",
-        "elements": [picker, reopen],
-    }
+def _manager_actions(lead: Lead) -> Json:
+    picker = block_kit.users_select(action_id=ActionId.ASSIGN_TO.value, placeholder="Assign to…")
+    reopen = reply_blocks.button("Reopen", ActionId.REOPEN, str(lead.id))
+    return block_kit.actions([picker, reopen], block_id=f"{ASSIGN_BLOCK_PREFIX}{lead.id}")
 
 
 def _where_now(lead: Lead, event: LeadEvent | None, reasons: Mapping[str, str]) -> str:

@@ -8,15 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from slack_sdk.models.blocks import (
-    ButtonElement,
-    ContextBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    PlainTextObject,
-    SectionBlock,
-)
-
+from bot import block_kit
+from bot.block_kit import Json
 from bot.business_hours import WEEKDAYS
 from bot.cards import Message
 from bot.periods import Period
@@ -45,32 +38,25 @@ MQL_TITLE = "MQLs, highest score first"  # `/leads mql` and the marketer's App H
 MQL_WHY_LIMIT = 120  # characters of an MQL's leading contributions in a list
 
 
-def header(text: str) -> dict[str, Any]:
-    return HeaderBlock(text=PlainTextObject(text=clip(text, HEADER_LIMIT))).to_dict()
+def header(text: str) -> Json:
+    return block_kit.header(clip(text, HEADER_LIMIT))
 
 
-def section(text: str, *, accessory: ButtonElement | None = None) -> dict[str, Any]:
-    text_object = MarkdownTextObject(text=clip(text, SECTION_LIMIT))
-    return SectionBlock(text=text_object, accessory=accessory).to_dict()
+def section(text: str, *, accessory: Json | None = None) -> Json:
+    return block_kit.section(clip(text, SECTION_LIMIT), accessory=accessory)
 
 
-def fields(*texts: str) -> dict[str, Any]:
+def fields(*texts: str) -> Json:
     """Up to ten short label/value cells, two to a row."""
-    return SectionBlock(
-        fields=[MarkdownTextObject(text=clip(t, FIELD_LIMIT)) for t in texts]
-    ).to_dict()
+    return block_kit.section(fields=[clip(t, FIELD_LIMIT) for t in texts])
 
 
-def context(text: str) -> dict[str, Any]:
-    return ContextBlock(elements=[MarkdownTextObject(text=clip(text, SECTION_LIMIT))]).to_dict()
+def context(text: str) -> Json:
+    return block_kit.context([clip(text, SECTION_LIMIT)])
 
 
-def button(text: str, action: ActionId, value: str) -> ButtonElement:
-    return ButtonElement(
-        text=PlainTextObject(text=clip(text, BUTTON_TEXT_LIMIT)),
-        action_id=action.value,
-        value=value,
-    )
+def button(text: str, action: ActionId, value: str) -> Json:
+    return block_kit.button(clip(text, BUTTON_TEXT_LIMIT), action_id=action.value, value=value)
 
 
 def permalink(lead: Lead, team_domain: str | None) -> str | None:
