@@ -46,6 +46,39 @@ CHANGED_BLOCK = "changed"
 # What a DM to the owner may offer: the owner's moves, never Accept or Reject.
 _OWNER_ACTIONS = frozenset({ActionId.MARK_CONTACTED, ActionId.RELEASE, ActionId.DETAILS})
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
+# Every column of a lead the channel card is drawn from (tests/bot/test_card_blocks.py checks
+# that `lead_card` reads no other), for `card_facts`.
+CARD_COLUMNS = (
+    "id",
+    "status",
+    "sla_policy",
+    "name",
+    "title",
+    "company",
+    "score",
+    "score_explanation",
+    "promoted_why",
+    "intent",
+    "activities",
+    "offered_to",
+    "owner_id",
+    "escalated_at",
+    "accepted_at",
+    "contacted_at",
+    "opportunity_at",
+    "closed_at",
+    "outcome_amount",
+    "outcome_currency",
+    "outcome_reason",
+    "rejected_by",
+    "rejected_at",
+    "reject_reason",
+    "reject_note",
+    "claim_due_at",
+    "follow_up_due_at",
+    "data_changed_at",
+    "data_changes",
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +107,20 @@ def lead_card(
     blocks = glance_blocks(lead, reasons=reasons, now=now, emojis=emojis)
     blocks.append(_actions(_card_buttons(lead, for_owner=False)))
     return Message(text=_fallback(lead, reasons, emojis), blocks=blocks)
+
+
+def card_facts(lead: Lead) -> tuple[object, ...]:
+    """What the channel card shows of `lead`: two leads with equal facts draw the same card (for
+    the same reasons and emojis), so whether a card already posted still draws a lead is told
+    without drawing it again. Times compare as the instants the card shows; anything else by
+    type and value (`1` and `True`, `1.5` and `1.50` differ), a status by its value."""
+    return tuple(_fact(getattr(lead, column)) for column in CARD_COLUMNS)
+
+
+def _fact(value: object) -> object:
+    if isinstance(value, datetime):
+        return as_utc(value)
+    return str(value) if isinstance(value, str) else repr(value)
 
 
 def lead_dm(

@@ -539,11 +539,12 @@ class DeliveryWorker:
         if found is None:
             # Drawn as the lead will be once posted (open, its claim window running from now),
             # so the card needs no redraw right after it appears.
-            drawn = self._card(lifecycle.as_posted(lead, now=now))
+            posted_as = lifecycle.as_posted(lead, now=now)
+            drawn, message = cards.card_facts(posted_as), self._card(posted_as)
             response = self.clients.poster.chat_postMessage(
                 channel=channel,
-                text=drawn.text,
-                blocks=drawn.blocks,
+                text=message.text,
+                blocks=message.blocks,
                 metadata={"event_type": CARD_EVENT_TYPE, "event_payload": {"lead_id": lead.id}},
                 unfurl_links=False,
             )
@@ -557,7 +558,9 @@ class DeliveryWorker:
                 channel=posted_channel,
                 ts=ts,
                 now=now,
-                still_drawn=None if drawn is None else lambda written: self._card(written) == drawn,
+                still_drawn=None
+                if drawn is None
+                else lambda written: cards.card_facts(written) == drawn,
             )
 
         self._finish(row, record)
