@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from storage.models import Lead, LeadStatus
-from storage.reports import CLAIMS, period_range
+from storage.reports import CLAIMS, period_range, value_at_rank
 
 UNQUALIFIED = "unqualified"  # the scoring model's verdict under its MQL threshold
 GROUPINGS = ("source", "campaign", "segment", "cohort")
@@ -58,6 +58,21 @@ STAGES: dict[str, ColumnElement[bool]] = {
     "opportunity": OPPORTUNITY,
     "won": WON,
 }
+# The leads that made each step after the first and have its time: those whose stage_times
+# value is not NULL, told by the columns alone (cheaper than the times, for counting them).
+TIMED: dict[str, ColumnElement[bool]] = {
+    "sql": Lead.promoted_at.is_not(None),
+    "accepted": Lead.first_decision.in_(CLAIMS) & Lead.time_to_claim_us.is_not(None),
+    "contacted": Lead.time_to_contact_us.is_not(None),
+    "opportunity": Lead.contacted_at.is_not(None) & Lead.opportunity_at.is_not(None),
+    "won": WON & Lead.opportunity_at.is_not(None) & Lead.closed_at.is_not(None),
+}
+# The steps whose time is a column that an index keeps in order, with every column a funnel
+# filters and groups on (ix_leads_report_claim_times, ix_leads_report_contact_times).
+STEP_ORDER: dict[str, ColumnElement[Any]] = {
+    "accepted": Lead.time_to_claim_us.expression,
+    "contacted": Lead.time_to_contact_us.expression,
+}
 
 
 def entered(session: Session, start: datetime, end: datetime) -> ColumnElement[bool]:
@@ -66,12 +81,12 @@ def entered(session: Session, start: datetime, end: datetime) -> ColumnElement[b
     return period_range(session, Lead.created_at, start, end)
 
 
-def group_key(by: str | None, months: Sequence[tuple[str, datetime]]) -> ColumnElement[Any]:
+def group_key(by: str | None, months: Sequence[tuple[str, datetime]]) -> ColumnElement[Any] | None:
     """The column a funnel is grouped by: a field trimmed (blank reads as none), or for
     `cohort` the label of the month a lead entered, from `months` as (label, end of the month)
-    in order; None (no grouping) is one group."""
+    in order; None when not grouped (everyone is one group)."""
     if by is None:
-        return literal_column("''")
+        return None
     if by == "cohort":
         return case(*((Lead.created_at < month_end, label) for label, month_end in months))
     if by not in GROUPINGS:
@@ -80,7 +95,7 @@ def group_key(by: str | None, months: Sequence[tuple[str, datetime]]) -> ColumnE
 
 
 def funnel_by_group(
-    session: Session, *, start: datetime, end: datetime, key: ColumnElement[Any]
+    session: Session, *, start: datetime, end: datetime, key: ColumnElement[Any] | None
 ) -> list[dict[str, Any]]:
     """Per group: `key`, how many of the period's leads reached each stage (named as STAGES),
     and the median time of each step after the first (`median_<stage>`, stage_times) at the
@@ -88,7 +103,7 @@ def funnel_by_group(
     if session.get_bind().dialect.name == "sqlite":
         return _funnel_by_group_sqlite(session, start=start, end=end, key=key)
     times = stage_times(session)
-    leads = _keyed(session, key, start, end, *_flags(STAGES), *_times(times))
+    leads = _keyed(key, entered(session, start, end), *_flags(STAGES), *_times(times))
     # percentile_disc(0.5) is the first value whose cumulative share reaches one half: the
     # ⌈n/2⌉-th of the n non-null values (nulls are left out, as every aggregate leaves them).
     medians = (
@@ -102,60 +117,68 @@ def funnel_by_group(
 
 
 def _funnel_by_group_sqlite(
-    session: Session, *, start: datetime, end: datetime, key: ColumnElement[Any]
+    session: Session, *, start: datetime, end: datetime, key: ColumnElement[Any] | None
 ) -> list[dict[str, Any]]:
     """funnel_by_group where no ordered-set aggregate exists. The counts read ix_leads_funnel
-    alone: MQLs are the period's leads but those under the threshold, counted apart among the
-    few leads marketing keeps (the verdict lives in the wide rows). Each step's median is the
-    one value at its rank, picked by a window over the group (the database sorts, nothing is
-    read into memory per lead)."""
+    alone (grouped only when there are groups: SQLite sorts every row to group them): MQLs are
+    the period's leads but those under the threshold, counted apart among the few leads
+    marketing keeps (the verdict lives in the wide rows). With them come how many leads of each
+    group made each step (`timed_<stage>`), and each median is the one value at its rank."""
+    period = entered(session, start, end)
     later = {name: condition for name, condition in STAGES.items() if name != "mql"}
-    leads = _keyed(session, key, start, end, *_flags(later))
-    rows = session.execute(
-        select(leads.c.key, func.count().label("entered"), *_stage_sums(leads, later)).group_by(
-            leads.c.key
-        )
-    ).all()
-    kept = _keyed(session, key, start, end, where=UNDER_THRESHOLD)
+    timed = {f"timed_{stage}": condition for stage, condition in TIMED.items()}
+    leads = _keyed(key, period, *_flags(later), *_flags(timed))
+    counts = select(
+        leads.c.key,
+        func.count().label("entered"),
+        *_stage_sums(leads, later),
+        *_stage_sums(leads, timed),
+    )
+    rows = session.execute(counts if key is None else counts.group_by(leads.c.key)).all()
+    kept = _keyed(key, period & UNDER_THRESHOLD)
     under: dict[Any, int] = dict(
         session.execute(select(kept.c.key, func.count()).group_by(kept.c.key)).tuples().all()
     )
-    medians = {
-        stage: _median_by_group(session, start=start, end=end, key=key, value=value)
-        for stage, value in stage_times(session).items()
-    }
+    medians = {}
+    for stage, value in stage_times(session).items():
+        made_it = {row.key: n for row in rows if (n := row._mapping[f"timed_{stage}"])}
+        column = STEP_ORDER.get(stage, value)
+        medians[stage] = _medians(session, column, period & TIMED[stage], key, made_it)
     return [
         {
             **row._mapping,
             "mql": row.entered - under.get(row.key, 0),
-            **{f"median_{stage}": by_key.get(row.key) for stage, by_key in medians.items()},
+            **{f"median_{stage}": found.get(row.key) for stage, found in medians.items()},
         }
         for row in rows
+        if row.entered
     ]
 
 
-def _median_by_group(
+def _medians(
     session: Session,
-    *,
-    start: datetime,
-    end: datetime,
-    key: ColumnElement[Any],
-    value: ColumnElement[Any],
+    column: ColumnElement[Any],
+    leads: ColumnElement[bool],
+    key: ColumnElement[Any] | None,
+    counts: dict[Any, int],
 ) -> dict[Any, Any]:
-    """Per group `key`: `value` at the nearest rank ⌈n/2⌉ of the group's n non-null values."""
-    leads = _keyed(session, key, start, end, value.label("value"), where=value.is_not(None))
-    ranked = select(
-        leads.c.key,
-        leads.c.value,
-        func.row_number().over(partition_by=leads.c.key, order_by=leads.c.value).label("position"),
-        func.count().over(partition_by=leads.c.key).label("n"),
-    ).subquery()
-    rows = session.execute(
-        select(ranked.c.key, ranked.c.value).where(
-            ranked.c.position == (ranked.c.n * 50 + 99) // 100
+    """Per group of `key`, `column` at the nearest rank ⌈n/2⌉ of the group's `counts` n values
+    among `leads` (storage.reports.value_at_rank): a walk along the index that keeps `column`
+    in order where one does (STEP_ORDER), else the database sorts the group's values."""
+    return {
+        group: value_at_rank(
+            session,
+            column,
+            leads if key is None else leads & _is(key, group),
+            rank=(count + 1) // 2,
+            count=count,
         )
-    )
-    return {row.key: row.value for row in rows}
+        for group, count in counts.items()
+    }
+
+
+def _is(key: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
+    return key.is_(None) if value is None else key == value
 
 
 def _flags(stages: dict[str, ColumnElement[bool]]) -> list[ColumnElement[int]]:
@@ -172,20 +195,13 @@ def _times(times: dict[str, ColumnElement[Any]]) -> list[ColumnElement[Any]]:
 
 
 def _keyed(
-    session: Session,
-    key: ColumnElement[Any],
-    start: datetime,
-    end: datetime,
-    *columns: ColumnElement[Any],
-    where: ColumnElement[bool] | None = None,
+    key: ColumnElement[Any] | None, leads: ColumnElement[bool], *columns: ColumnElement[Any]
 ) -> Any:
-    """The period's leads as a subquery of their group `key` and `columns`: grouped and
-    partitioned on as a plain column, so PostgreSQL never has to match two renderings of an
-    expression with bound values (a cohort's month bounds)."""
-    condition = entered(session, start, end)
-    if where is not None:
-        condition = condition & where
-    return select(key.label("key"), *columns).where(condition).subquery()
+    """`leads` as a subquery of their group `key` ('' for all when None) and `columns`: grouped
+    on as a plain column, so PostgreSQL never has to match two renderings of an expression with
+    bound values (a cohort's month bounds)."""
+    group = literal_column("''") if key is None else key
+    return select(group.label("key"), *columns).where(leads).subquery()
 
 
 def _seconds_between(session: Session, earlier: Any, later: Any) -> ColumnElement[int]:

@@ -249,7 +249,7 @@ def count_held(
 
 def value_at_rank(
     session: Session,
-    column: InstrumentedAttribute[int | None],
+    column: ColumnElement[Any] | InstrumentedAttribute[int | None],
     leads: ColumnElement[bool],
     *,
     rank: int,
