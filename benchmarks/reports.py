@@ -5,7 +5,10 @@ The year is seeded once per database by SQL alone (INSERT ... SELECT over a seri
 CTE on SQLite, generate_series on PostgreSQL), leads first with their report facts, then their
 events (create, post, escalate, decide, contact, close) derived from them, and cached: a SQLite file
 under ~/.cache/baton/benchmarks, a schema of its own in the PostgreSQL database of
-BATON_TEST_POSTGRES_URL (the tests reset only `public`). Re-runs reuse it.
+BATON_TEST_POSTGRES_URL (the tests reset only `public`). Re-runs reuse it. After a new migration,
+the newest cache at an older revision of the same chain is upgraded as a deployment upgrades
+(`baton db upgrade`): a copy of the file on SQLite (every worktree shares the cache), the schema
+in place on PostgreSQL; only a new seed version, or no cache at all, seeds again.
 
 The real server (`BatonServer`, clock fixed at the seeded "now") runs in its own process; the
 Slack emulator and the clients run here. Each answer is timed as a user waits for it: from the
@@ -25,12 +28,14 @@ Exits 1 if an answer failed, never arrived, or the acknowledgement took longer t
 from __future__ import annotations
 
 import argparse
+import hashlib
 import multiprocessing
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -38,13 +43,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.engine import Connection as SqlConnection
 from sqlalchemy.engine import make_url
 
 from benchmarks.machine import database_version, machine_facts
+from bot import report_facts
 from bot.digest import DIGEST_PERIOD, digest_message
 from bot.notices import FAILURE
 from bot.periods import parse_period
+from bot.sla_policy import SlaPolicies
 from handlers.config import load_config
 from handlers.serve import BatonServer
 from handlers.slow_answers import WORKING
@@ -264,7 +273,7 @@ class Seeded:
     where: str  # the file or schema it is cached in
     leads: int
     events: int
-    seconds: float | None  # None: taken from the cache
+    how: str  # cached, seeded or upgraded, and how long that took
 
 
 def seed(url: str, leads: int) -> tuple[int, int]:
@@ -293,58 +302,100 @@ def seed(url: str, leads: int) -> tuple[int, int]:
         db.dispose()
 
 
-def cache_key(leads: int) -> str:
-    """Names a cached year: its size, the seed's version and the schema's, so a new migration
-    (or seed) builds a new one instead of finding one it cannot use."""
-    return f"{leads}_v{SEED_VERSION}_r{migrate.head_revision(create_db_engine('sqlite://'))}"
+def cache_keys(leads: int) -> list[str]:
+    """The names of a cached year at each revision of the schema, oldest first, the head's
+    last: its size, the seed's version, the revision and a digest of the migrations up to it,
+    so a cache is upgraded from an older revision of this chain only (another branch may give
+    the same revision number to another migration)."""
+    script = ScriptDirectory.from_config(migrate.alembic_config(create_db_engine("sqlite://")))
+    digest = hashlib.sha256()
+    keys = []
+    for revision in reversed(list(script.walk_revisions())):
+        digest.update(Path(revision.path).read_bytes())
+        keys.append(f"{leads}_v{SEED_VERSION}_r{revision.revision}_{digest.hexdigest()[:8]}")
+    return keys
 
 
 def cached_sqlite(leads: int) -> Seeded:
-    path = CACHE_DIR / f"reports-{cache_key(leads)}.db"
-    if path.exists():
-        return Seeded(
-            f"sqlite:///{path}", str(path), leads, _count_events(f"sqlite:///{path}"), None
-        )
+    """The year in a file of the cache: as cached at the head's revision; else a copy of the
+    newest one at an older revision (every worktree on the machine shares the cache), upgraded
+    as a deployment upgrades; else seeded."""
+    *older, head = (CACHE_DIR / f"reports-{key}.db" for key in cache_keys(leads))
+    url = f"sqlite:///{head}"
+    if head.exists():
+        return Seeded(url, str(head), leads, _count_events(url), "cached")
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
+    partial = head.with_suffix(".partial")
     for leftover in CACHE_DIR.glob(partial.name + "*"):
         leftover.unlink()
     started = time.perf_counter()
-    _migrate(f"sqlite:///{partial}")
-    _, events = seed(f"sqlite:///{partial}", leads)
-    seconds = time.perf_counter() - started
-    partial.rename(path)  # only a finished seed is ever found in the cache
-    return Seeded(f"sqlite:///{path}", str(path), leads, events, seconds)
+    base = next((path for path in reversed(older) if path.exists()), None)
+    if base is None:
+        _migrate(f"sqlite:///{partial}")
+        _, events = seed(f"sqlite:///{partial}", leads)
+    else:
+        _copy_sqlite(base, partial)
+        _migrate(f"sqlite:///{partial}")
+        events = _count_events(f"sqlite:///{partial}")
+    partial.rename(head)  # only a finished cache is ever found
+    return Seeded(url, str(head), leads, events, _made(base.stem if base else None, started))
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy of the database file `source`, whatever its journal holds."""
+    with closing(sqlite3.connect(source)) as original, closing(sqlite3.connect(target)) as copy:
+        original.backup(copy)
 
 
 def cached_postgres(base_url: str, leads: int) -> Seeded:
-    schema = f"reports_bench_{cache_key(leads)}"
-    admin = Database.from_url(base_url)
-    try:
-        with admin.engine.begin() as connection:
-            exists = connection.execute(
-                text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :name"),
-                {"name": schema},
-            ).first()
-            if exists is None:
-                connection.execute(text(f"DROP SCHEMA IF EXISTS {schema}_partial CASCADE"))
-                connection.execute(text(f"CREATE SCHEMA {schema}_partial"))
-    finally:
-        admin.dispose()
-    url = _in_schema(base_url, schema)
-    if exists is not None:
-        return Seeded(url, f"schema {schema}", leads, _count_events(url), None)
+    """The year in a schema of its own: as cached at the head's revision; else the newest one
+    at an older revision, upgraded in place as a deployment upgrades its database (PostgreSQL
+    undoes a failed upgrade: the schema stays at its revision); else seeded."""
+    *older, head = (f"reports_bench_{key}" for key in cache_keys(leads))
+    with _admin(base_url) as connection:
+        schemas = set(
+            connection.execute(text("SELECT schema_name FROM information_schema.schemata"))
+            .scalars()
+            .all()
+        )
+    if head in schemas:
+        url = _in_schema(base_url, head)
+        return Seeded(url, f"schema {head}", leads, _count_events(url), "cached")
     started = time.perf_counter()
-    partial = _in_schema(base_url, f"{schema}_partial")
-    _migrate(partial)
-    _, events = seed(partial, leads)
-    admin = Database.from_url(base_url)
+    base = next((schema for schema in reversed(older) if schema in schemas), None)
+    if base is None:
+        base = f"{head}_partial"
+        with _admin(base_url) as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {base} CASCADE"))
+            connection.execute(text(f"CREATE SCHEMA {base}"))
+        _migrate(_in_schema(base_url, base))
+        _, events = seed(_in_schema(base_url, base), leads)
+        how = _made(None, started)
+    else:
+        _migrate(_in_schema(base_url, base))
+        events = _count_events(_in_schema(base_url, base))
+        how = _made(base, started)
+    with _admin(base_url) as connection:
+        connection.execute(text(f"ALTER SCHEMA {base} RENAME TO {head}"))
+    return Seeded(_in_schema(base_url, head), f"schema {head}", leads, events, how)
+
+
+@contextmanager
+def _admin(url: str) -> Iterator[SqlConnection]:
+    """A connection to the database of `url`, in a transaction committed at the end."""
+    db = Database.from_url(url)
     try:
-        with admin.engine.begin() as connection:
-            connection.execute(text(f"ALTER SCHEMA {schema}_partial RENAME TO {schema}"))
+        with db.engine.begin() as connection:
+            yield connection
     finally:
-        admin.dispose()
-    return Seeded(url, f"schema {schema}", leads, events, time.perf_counter() - started)
+        db.dispose()
+
+
+def _made(base: str | None, started: float) -> str:
+    seconds = time.perf_counter() - started
+    return (
+        f"seeded in {seconds:.0f} s" if base is None else f"upgraded from {base} in {seconds:.0f} s"
+    )
 
 
 def _in_schema(url: str, schema: str) -> str:
@@ -354,9 +405,11 @@ def _in_schema(url: str, schema: str) -> str:
 
 
 def _migrate(url: str) -> None:
+    """Upgrade to the head as `baton db upgrade` does, timing past leads by the example rules."""
+    rules = load_config(_environment(url, "http://127.0.0.1:1")).rules
     db = Database.from_url(url)
     try:
-        migrate.upgrade(db.engine)  # an empty database: nothing to time by the SLA rules
+        migrate.upgrade(db.engine, elapsed=report_facts.elapsed_by(SlaPolicies(rules)))
     finally:
         db.dispose()
 
@@ -614,10 +667,9 @@ def _ms(seconds: float) -> str:
 def print_report(report: DatabaseReport) -> bool:
     """Print one database's figures; True when every answer arrived and the targets held."""
     seeded = report.seeded
-    how = "cached" if seeded.seconds is None else f"seeded in {seeded.seconds:.0f} s"
     print(
         f"\n== {report.version}: {seeded.leads:,} leads, {seeded.events:,} events "
-        f"({how}, {seeded.where}) =="
+        f"({seeded.how}, {seeded.where}) =="
     )
     print(f"  {'answer':<32}{'first ms':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  via")
     ok = True
