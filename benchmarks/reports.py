@@ -14,8 +14,9 @@ The real server (`BatonServer`, clock fixed at the seeded "now") runs in its own
 Slack emulator and the clients run here. Each answer is timed as a user waits for it: from the
 signed slash command to the answer in the acknowledgement, or, when it is not ready within the
 server's second, to its arrival through response_url; an App Home from `app_home_opened` to its
-`views.publish`; the digest as the server computes it. Then the server's memory (RSS now and
-peak, from /proc).
+`views.publish`; the digest as the server computes it, and its chart as the server draws it (in a
+process of its own). Then the server's memory (RSS now and peak, from /proc) and the peak of the
+largest process it started (getrusage of its children).
 
 Run from the repository root:
 
@@ -31,6 +32,7 @@ import argparse
 import hashlib
 import multiprocessing
 import os
+import resource
 import sqlite3
 import sys
 import time
@@ -50,6 +52,7 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.machine import database_version, machine_facts
 from bot import report_facts
+from bot.acceptance_trend import acceptance_trend_file, trend_period
 from bot.digest import DIGEST_PERIOD, digest_message
 from bot.notices import FAILURE
 from bot.periods import parse_period
@@ -438,24 +441,33 @@ def _environment(url: str, api_url: str) -> dict[str, str]:
 
 
 def serve(url: str, api_url: str, commands: Connection) -> None:
-    """The server process: Baton with its clock at the seeded now, until told to stop; it also
-    times the digest when asked, as its cron job would compute it."""
+    """The server process: Baton with its clock at the seeded now, until told to stop. Asked,
+    it times the digest as its cron job computes it, and the digest's chart as its delivery
+    draws it (in a process started for it, bot.charts), and tells the largest peak memory of the
+    processes it started and waited for."""
     server = BatonServer(
         load_config(_environment(url, api_url)), clock=lambda: NOW, delivery="inline"
     )
     commands.send(server.start())
     services = server.services
     zone = ZoneInfo(services.config.rules.hours.timezone)
+    period = parse_period(DIGEST_PERIOD, now=NOW, timezone=zone)
     while (request := commands.recv()) != "stop":
-        assert request == "digest"
+        if request == "children":
+            commands.send(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+            continue
         started = time.perf_counter()
         with services.db.read() as session:
-            digest_message(
-                session,
-                period=parse_period(DIGEST_PERIOD, now=NOW, timezone=zone),
-                rules=services.config.rules,
-                policies=services.policies,
-            )
+            if request == "digest":
+                digest_message(
+                    session,
+                    period=period,
+                    rules=services.config.rules,
+                    policies=services.policies,
+                )
+            else:
+                assert request == "chart"
+                acceptance_trend_file(session, period=trend_period(period.end), timezone=zone)
         commands.send(time.perf_counter() - started)
     server.stop()
     commands.send("stopped")
@@ -464,8 +476,10 @@ def serve(url: str, api_url: str, commands: Connection) -> None:
 @contextmanager
 def baton_process(url: str, api_url: str) -> Iterator[tuple[str, Connection, int]]:
     ours, theirs = multiprocessing.get_context("spawn").Pipe()
+    # Not a daemon: a daemonic process may start none, and the server starts one per chart or
+    # file it draws (bot.charts); the `finally` below ends it instead.
     process = multiprocessing.get_context("spawn").Process(
-        target=serve, args=(url, api_url, theirs), daemon=True
+        target=serve, args=(url, api_url, theirs)
     )
     process.start()
     try:
@@ -581,6 +595,7 @@ class DatabaseReport:
     seeded: Seeded
     timings: list[Timing] = field(default_factory=list)
     memory: tuple[float, float] = (0.0, 0.0)
+    children_peak: float = 0.0  # MB, the largest of the processes the server started
 
 
 def forget_slack_events(url: str) -> None:
@@ -610,6 +625,7 @@ def measure(kind: str, seeded: Seeded, repeat: int) -> DatabaseReport:
             p99 = _ms(timing.summary()[2]) if timing.seconds else "-"
             print(f"  .. {label}: p99 {p99} ms", file=sys.stderr, flush=True)
         report.memory = memory_mb(pid)
+        report.children_peak = _ask(digests, "children")
     return report
 
 
@@ -644,7 +660,8 @@ def cases(
         ("App Home (rep)", lambda t: time_home(emulator, rep, t)),
         ("App Home (manager)", lambda t: time_home(emulator, manager, t)),
         ("App Home (marketer)", lambda t: time_home(emulator, marketer, t)),
-        ("digest (7d, computed)", lambda t: t.seconds.append(_digest(digests))),
+        ("digest (7d, computed)", lambda t: t.seconds.append(_ask(digests, "digest"))),
+        ("digest chart (drawn)", lambda t: t.seconds.append(_ask(digests, "chart"))),
     ]
 
 
@@ -652,9 +669,11 @@ def _command(emulator: SlackEmulator, user: SlackUser, text: str) -> Callable[[T
     return lambda timing: time_command(emulator, user, text, timing)
 
 
-def _digest(digests: Connection) -> float:
-    digests.send("digest")
-    return float(digests.recv())
+def _ask(server: Connection, request: str) -> float:
+    server.send(request)
+    if not server.poll(ANSWER_TIMEOUT):
+        raise SystemExit(f"the Baton server did not answer {request!r} in {ANSWER_TIMEOUT:.0f} s")
+    return float(server.recv())
 
 
 # ------------------------------------------------------------------------------ output
@@ -687,7 +706,10 @@ def print_report(report: DatabaseReport) -> bool:
             print(f"    PROBLEM: {problem}")
             ok = False
     rss, peak = report.memory
-    print(f"  server memory: RSS {rss:.0f} MB after the runs, peak {peak:.0f} MB")
+    print(
+        f"  server memory: RSS {rss:.0f} MB after the runs, peak {peak:.0f} MB; its largest "
+        f"child (a chart drawn apart) peaked at {report.children_peak:.0f} MB"
+    )
     for timing in report.timings:
         if not timing.seconds:
             continue
