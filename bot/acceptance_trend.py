@@ -35,9 +35,7 @@ def acceptance_trend(session: Session, *, period: Period, timezone: ZoneInfo) ->
     it; the MAX_GROUPS sources with the most decided leads over the period, busiest first."""
     weeks = max(1, round((period.end - period.start) / WEEK))
     starts = [period.end - (weeks - index) * WEEK for index in range(weeks)]
-    tallies = [
-        source_tallies(session, period=Period(start, start + WEEK, label="")) for start in starts
-    ]
+    tallies = source_tallies(session, edges=[*starts, period.end])
     decided: dict[str, int] = {}
     for week in tallies:
         for source, tally in week.items():

@@ -21,9 +21,9 @@ bot.reports counts them:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -85,14 +85,18 @@ class Tally:
     def win_rate(self) -> float | None:
         return self.won / self.accepted if self.accepted else None
 
+    def add_decisions(self, decision: str | None, leads: int = 1) -> None:
+        """`leads` more leads whose first decision was `decision` (see `decision_of`)."""
+        self.leads += leads
+        self.accepted += leads * (decision == "accepted")
+        self.rejected += leads * (decision == "rejected")
+
     @property
     def median_time_to_claim(self) -> timedelta | None:
         return nearest_rank(self.claim_times, 50)
 
     def add(self, lead: _Handoff) -> None:
-        self.leads += 1
-        self.accepted += lead.decision == "accepted"
-        self.rejected += lead.decision == "rejected"
+        self.add_decisions(lead.decision)
         self.won += lead.won
         if lead.time_to_claim is not None:
             self.claim_times.append(lead.time_to_claim)
@@ -192,13 +196,16 @@ def tuning_report(
     )
 
 
-def source_tallies(session: Session, *, period: Period) -> dict[str, Tally]:
-    """How the leads of each source handed off in `period` fared, counted as the report's
-    "By source" counts them (the digest's weekly chart draws these)."""
-    sources: dict[str, Tally] = defaultdict(Tally)
-    for lead in _handoffs(session, period):
-        sources[lead.source].add(lead)
-    return sources
+def source_tallies(session: Session, *, edges: Sequence[datetime]) -> list[dict[str, Tally]]:
+    """How the leads of each source handed off in each period between consecutive `edges`
+    fared, counted in the database as the report's "By source" counts its leads, accepted and
+    rejected (the digest's weekly chart draws these; wins, times and reasons are not counted)."""
+    periods: list[dict[str, Tally]] = [defaultdict(Tally) for _ in edges[1:]]
+    for row in tuning_store.tally_handoffs(session, edges=edges):
+        periods[row.period][source_of(row.source)].add_decisions(
+            decision_of(row.first_decision), row.leads
+        )
+    return periods
 
 
 def tuning_rows(report: TuningReport) -> list[dict[str, object]]:
@@ -272,23 +279,30 @@ def threshold_for(
 def _handoffs(session: Session, period: Period) -> Iterable[_Handoff]:
     for row in tuning_store.stream_handoffs(session, start=period.start, end=period.end):
         explanation = row.explanation if isinstance(row.explanation, dict) else None
-        decision = (
-            "accepted"
-            if row.first_decision in CLAIMS
-            else "rejected"
-            if row.first_decision == REJECT
-            else None
-        )
+        decision = decision_of(row.first_decision)
         yield _Handoff(
             score=row.score,
             explained=explanation is not None,
             rules=_rules(explanation),
-            source=(row.source or "").strip() or NO_SOURCE,
+            source=source_of(row.source),
             decision=decision,
             won=row.status == LeadStatus.WON,
             time_to_claim=duration(row.time_to_claim_us),
             reason=(row.reason or "unknown") if decision == "rejected" else None,
         )
+
+
+def decision_of(first_decision: str | None) -> str | None:
+    """ "accepted" when a lead's first decision was a claim, "rejected" when a reject, else
+    None (still open)."""
+    if first_decision in CLAIMS:
+        return "accepted"
+    return "rejected" if first_decision == REJECT else None
+
+
+def source_of(stored: str | None) -> str:
+    """A lead's source as the report names it: a blank one is NO_SOURCE."""
+    return (stored or "").strip() or NO_SOURCE
 
 
 def _rules(explanation: Mapping[str, object] | None) -> tuple[str, ...]:
