@@ -1,5 +1,6 @@
-"""The query behind the tuning report (bot.tuning): what became of each lead handed off in a
-period, with the score and the reasons the model gave it.
+"""The queries behind the tuning report (bot.tuning): what became of each lead handed off in a
+period, with the score and the reasons the model gave it; and, for the digest's chart, only how
+many leads of each source each first decision had, grouped here.
 
 One narrow row per lead: the rules a lead matched live in its stored explanation (JSON), which
 SQLite and PostgreSQL unnest differently, so the rows are streamed and counted in one pass in
