@@ -2,9 +2,9 @@
 period, with the score and the reasons the model gave it; and, for the digest's chart, only how
 many leads of each source each first decision had, grouped here.
 
-One narrow row per lead: the rules a lead matched live in its stored explanation (JSON), which
-SQLite and PostgreSQL unnest differently, so the rows are streamed and counted in one pass in
-the domain instead of grouped here.
+The report reads one narrow row per lead: the rules a lead matched live in its stored
+explanation (JSON), which SQLite and PostgreSQL unnest differently, so its rows are streamed
+and counted in one pass in the domain instead of grouped here.
 """
 
 from __future__ import annotations
