@@ -119,12 +119,14 @@ class _Endpoints:
         headers: dict[str, str] = {}
         body: dict[str, Any] = {}
         status = 200
-        if fault is None or not fault.blocks_effect:
-            status, body, headers = run()
-        if fault is not None and fault.fails:
-            status, body, headers = fault.answer()
         dropped = fault is not None and fault.drop
+        # The effect and its call's log in one hold of the lock: whoever sees a message posted
+        # also sees the call that posted it.
         with self.store.changed:
+            if fault is None or not fault.blocks_effect:
+                status, body, headers = run()
+            if fault is not None and fault.fails:
+                status, body, headers = fault.answer()
             self.store.calls.append(
                 Call(name, args, None if dropped else status, body, self.store.clock())
             )
