@@ -329,14 +329,25 @@ def _follow_main(control: int, directory: SharedDirectory) -> None:
     os._exit(1)
 
 
-def _stopped(signum: int, frame: object) -> None:
-    raise SystemExit(0)
+class _Stop:
+    """SIGTERM in a web process. Until it serves, nothing is under way: it leaves at once and
+    quietly. Once uvicorn has run, uvicorn raises SIGTERM again when it has finished: as
+    SystemExit, to the cleanup after it."""
+
+    serving = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if not self.serving:
+            os._exit(0)
+        raise SystemExit(0)
 
 
 def child_main() -> None:
     """A web process: leave Ctrl-C to the main process (which stops it with SIGTERM), answer
     on the shared socket until SIGTERM, finishing the requests under way."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop = _Stop()
+    signal.signal(signal.SIGTERM, stop)
     control, channel_fd, listener_fd = (int(arg) for arg in sys.argv[1:4])
     metrics_path, log_level = sys.argv[4:6]
     options: WebOptions = pickle.loads(sys.stdin.buffer.read())
@@ -366,11 +377,10 @@ def child_main() -> None:
     reporting = threading.Event()
     reporter = threading.Thread(target=_report_counts, args=(channel, reporting), daemon=True)
     reporter.start()
-    # uvicorn raises SIGTERM again once it has finished: as SystemExit, to the cleanup below.
-    signal.signal(signal.SIGTERM, _stopped)
     server = uvicorn_server(web.app, log_level=log_level, headers=[process_header()])
     channel.serving()  # the socket listens already: connections wait for the loop
     try:
+        stop.serving = True
         server.run(sockets=[socket.socket(fileno=listener_fd)])
     except SystemExit:
         pass
