@@ -103,7 +103,8 @@ def test_the_demo_teaches_each_role(demo: Page) -> None:
     # Its chart follows as an image (the lead Bob was assigned is a decided one).
     chart = page.locator("#feed img.file-preview")
     expect(chart).to_be_visible()
-    assert chart.evaluate("image => image.naturalWidth") == CHART_WIDTH
+    # Visible may come before loaded on a busy machine: decode() waits for the picture itself.
+    assert chart.evaluate("image => image.decode().then(() => image.naturalWidth)") == CHART_WIDTH
     page.screenshot(path=ARTIFACTS / "teaches-03-digest.png")
 
     # …and asks for the feedback as CSV: the file shows in his DMs and downloads.

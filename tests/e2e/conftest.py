@@ -65,6 +65,10 @@ def eventually(predicate: Callable[[], T], timeout: float = 10.0) -> T:
         time.sleep(0.02)
 
 
+# A chart is drawn in a process of its own, which a loaded CI machine takes 20 s and more to start.
+SETTLE_SECONDS = 60
+
+
 def settled(bot: BatonServer) -> None:
     """Wait until every queued Slack side effect was delivered and recorded."""
 
@@ -72,7 +76,7 @@ def settled(bot: BatonServer) -> None:
         with bot.services.db.read() as session:
             return outbox_store.count_pending(session) == 0
 
-    eventually(nothing_pending)
+    eventually(nothing_pending, timeout=SETTLE_SECONDS)
 
 
 def send_lead(bot: BatonServer, **overrides: Any) -> dict[str, Any]:

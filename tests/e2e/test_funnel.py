@@ -32,7 +32,14 @@ from slack_driver import SlackUser
 from slack_emulator import MANAGER, MARKETER, MARKETING_CHANNEL, REP_1, SALES_CHANNEL, SlackEmulator
 from tests.bot.test_scoring import MODEL_TOML
 from tests.conftest import EXAMPLE_RULES, NOW
-from tests.e2e.conftest import card_text, send_lead, settled, slack_user, wait_for_card
+from tests.e2e.conftest import (
+    SETTLE_SECONDS,
+    card_text,
+    send_lead,
+    settled,
+    slack_user,
+    wait_for_card,
+)
 from tests.e2e.test_home_and_digest import open_home
 from tests.e2e.test_mqls import FIRST_VISIT, add_activities
 from tests.e2e.test_outcomes import post_outcome
@@ -102,7 +109,7 @@ def test_the_funnel_agrees_in_slack_app_home_the_digest_and_both_exports(
     funnel = ask_late(user, slack, MARKETER, "funnel 7d")
     assert "*Funnel to revenue, last 7 days*\n" + EVERYONE in funnel
     assert "The chart follows in your DMs." in funnel
-    (chart,) = slack.wait_for(lambda: files(slack, MARKETER, ".png"), timeout=30)
+    (chart,) = slack.wait_for(lambda: files(slack, MARKETER, ".png"), timeout=SETTLE_SECONDS)
     assert chart["name"].startswith("baton-funnel-")
     comments = [message.get("text", "") for message in slack.dms(MARKETER)]
     assert any(
@@ -135,7 +142,8 @@ def test_the_funnel_agrees_in_slack_app_home_the_digest_and_both_exports(
         user, slack, MARKETER, "funnel 30d csv"
     )
     sent = slack.wait_for(
-        lambda: files(slack, MARKETER, ".json") and files(slack, MARKETER, ".csv")
+        lambda: files(slack, MARKETER, ".json") and files(slack, MARKETER, ".csv"),
+        timeout=SETTLE_SECONDS,
     )
     assert sent
     by_name = {kind: files(slack, MARKETER, f".{kind}")[0] for kind in ("json", "csv")}

@@ -36,7 +36,15 @@ from slack_emulator import (
 from storage import leads as lead_store
 from storage.models import LeadStatus
 from tests.conftest import NOW
-from tests.e2e.conftest import card_text, eventually, send_lead, settled, slack_user, wait_for_card
+from tests.e2e.conftest import (
+    SETTLE_SECONDS,
+    card_text,
+    eventually,
+    send_lead,
+    settled,
+    slack_user,
+    wait_for_card,
+)
 from tests.e2e.test_funnel import files
 from tests.e2e.test_home_and_digest import open_home
 from tests.e2e.test_sla_flow import SWEEP, Clock
@@ -206,6 +214,8 @@ def test_stats_home_digest_and_export_agree_on_seeded_leads(
     assert feedback == section(open_home(slack, user, MARKETER), webinar)
     assert feedback == section(digest, webinar)  # the one rejection is in both periods
     reply(slack, user, MARKETER, "feedback 7d csv")
-    (sent,) = slack.wait_for(lambda: files(slack, MARKETER, ".csv"))  # after the funnel's chart
+    (sent,) = slack.wait_for(  # after the funnel's chart
+        lambda: files(slack, MARKETER, ".csv"), timeout=SETTLE_SECONDS
+    )
     (header, row) = slack.file_content(sent["id"]).decode().splitlines()
     assert header.startswith("lead_id,") and "no_budget" in row and "Freeze until May" in row
