@@ -644,7 +644,11 @@ def cases(
     manager, marketer, rep = person(MANAGER), person(MARKETER), person(REP)
     found = [
         (f"/leads {name} {period} ({role})", _command(emulator, who, f"{name} {period}"))
-        for name, who, role in (("stats", manager, "manager"), ("feedback", marketer, "marketer"))
+        for name, who, role in (
+            ("stats", manager, "manager"),
+            ("feedback", marketer, "marketer"),
+            ("tune", marketer, "marketer"),
+        )
         for period in ("7d", "30d", "90d", "365d")
     ]
     return [
@@ -653,6 +657,8 @@ def cases(
         ("/leads queue (manager)", _command(emulator, manager, "queue")),
         ("/leads sla (manager)", _command(emulator, manager, "sla")),
         ("/leads mine (rep)", _command(emulator, rep, "mine")),
+        ("/leads mql (marketer)", _command(emulator, marketer, "mql")),
+        ("/leads find (rep)", _command(emulator, rep, "find Company 4242")),
         ("/leads funnel 30d (marketer)", _command(emulator, marketer, "funnel 30d")),
         ("/leads funnel 365d (marketer)", _command(emulator, marketer, "funnel 365d")),
         (

@@ -329,6 +329,8 @@ class Rejection(Base):
             postgresql_where=text("note IS NOT NULL"),
             sqlite_where=text("note IS NOT NULL"),
         ),
+        # A lead's first reject (the tuning report's reason), read from the index alone.
+        Index("ix_rejections_lead", "lead_id", "at", "id", "reason"),
     )
 
 
