@@ -21,18 +21,19 @@ bot.reports counts them:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from bot.periods import Period
 from bot.report_facts import CLAIMS, REJECT, duration
-from bot.reports import NO_SOURCE, nearest_rank
+from bot.reports import NO_SOURCE
 from bot.scoring import ScoringModel
 from storage import tuning as tuning_store
-from storage.models import LeadStatus
 
 # Score bands as (label, lowest score); a band runs to the next one's lowest score.
 BANDS = (("under 40", 0), ("40–59", 40), ("60–79", 60), ("80 and up", 80))
@@ -66,7 +67,7 @@ class Tally:
     accepted: int = 0
     rejected: int = 0
     won: int = 0
-    claim_times: list[timedelta] = field(default_factory=list)
+    median_time_to_claim: timedelta | None = None  # nearest rank, of the leads with a time
     reasons: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -91,17 +92,14 @@ class Tally:
         self.accepted += leads * (decision == "accepted")
         self.rejected += leads * (decision == "rejected")
 
-    @property
-    def median_time_to_claim(self) -> timedelta | None:
-        return nearest_rank(self.claim_times, 50)
-
-    def add(self, lead: _Handoff) -> None:
-        self.add_decisions(lead.decision)
-        self.won += lead.won
-        if lead.time_to_claim is not None:
-            self.claim_times.append(lead.time_to_claim)
-        if lead.reason is not None:
-            self.reasons[lead.reason] += 1
+    def add(self, group: Row[tuple[Any, ...]]) -> None:
+        """A grouped row of storage.tuning (tally_outcomes, tally_rules): its leads, first
+        decision, wins and first reject's reason."""
+        decision = decision_of(group.first_decision)
+        self.add_decisions(decision, group.leads)
+        self.won += group.won * group.leads
+        if decision == "rejected":
+            self.reasons[group.reason or "unknown"] += group.leads
 
 
 @dataclass(frozen=True)
@@ -143,18 +141,6 @@ class TuningReport:
     sql_threshold: int | None  # the model's, to compare the threshold with
 
 
-@dataclass(frozen=True)
-class _Handoff:
-    score: int | None
-    explained: bool  # scored by the model (its reasons stored), not by the sender
-    rules: tuple[str, ...]
-    source: str
-    decision: str | None  # "accepted", "rejected" or None (still open)
-    won: bool
-    time_to_claim: timedelta | None
-    reason: str | None
-
-
 def tuning_report(
     session: Session,
     *,
@@ -171,15 +157,28 @@ def tuning_report(
     sources: dict[str, Tally] = defaultdict(Tally)
     decided_by_score: dict[int, Counter[bool]] = defaultdict(Counter)  # accepted or not
     unexplained = 0
-    for lead in _handoffs(session, period):
-        total.add(lead)
-        bands[band_of(lead.score)].add(lead)
-        sources[lead.source].add(lead)
-        for rule in lead.rules:
-            rules[rule].add(lead)
-        unexplained += not lead.explained
-        if lead.decision is not None and lead.score is not None:
-            decided_by_score[lead.score][lead.decision == "accepted"] += 1
+    start, end = period.start, period.end
+    for group in tuning_store.tally_outcomes(session, start=start, end=end):
+        for tally in (total, bands[band_of(group.score)], sources[source_of(group.source)]):
+            tally.add(group)
+        unexplained += group.leads * (not group.explained)
+        decision = decision_of(group.first_decision)
+        if decision is not None and group.score is not None:
+            decided_by_score[group.score][decision == "accepted"] += group.leads
+    for group in tuning_store.tally_rules(session, start=start, end=end):
+        rules[group.rule].add(group)
+    floors = [lowest for _, lowest in BANDS]
+    medians = tuning_store.median_claim_times(
+        session, start=start, end=end, band_floors=floors, source_label=source_of
+    )
+    for (grouped_by, key), value in medians.items():
+        if grouped_by == "total":
+            tally = total
+        elif grouped_by == "band":
+            tally = bands[NO_SCORE if key is None else BANDS[key][0]]
+        else:
+            tally = {"source": sources, "rule": rules}[grouped_by][key]
+        tally.median_time_to_claim = duration(value)
     target = model.target_acceptance if model is not None else None
     return TuningReport(
         period=period,
@@ -274,22 +273,6 @@ def threshold_for(
         if decided >= min_sample and rate >= target:
             best = Threshold(score=score, acceptance_rate=rate, decided=decided)
     return best
-
-
-def _handoffs(session: Session, period: Period) -> Iterable[_Handoff]:
-    for row in tuning_store.stream_handoffs(session, start=period.start, end=period.end):
-        explanation = row.explanation if isinstance(row.explanation, dict) else None
-        decision = decision_of(row.first_decision)
-        yield _Handoff(
-            score=row.score,
-            explained=explanation is not None,
-            rules=_rules(explanation),
-            source=source_of(row.source),
-            decision=decision,
-            won=row.status == LeadStatus.WON,
-            time_to_claim=duration(row.time_to_claim_us),
-            reason=(row.reason or "unknown") if decision == "rejected" else None,
-        )
 
 
 def decision_of(first_decision: str | None) -> str | None:

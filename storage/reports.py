@@ -74,12 +74,12 @@ def period_range(
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         return (column >= start) & (column < end)
     moment: ColumnElement[datetime | None] = column.expression
-    if _covers_most(session, column, start, end):
+    if covers_most(session, column, start, end):
         moment = UnaryExpression(moment, operator=custom_op("+"), type_=column.type)
     return (moment >= start) & (moment < end)
 
 
-def _covers_most(
+def covers_most(
     session: Session, column: InstrumentedAttribute[datetime | None], start: datetime, end: datetime
 ) -> bool:
     """Whether [start, end) spans most of the stored times of `column` (two index look-ups)."""

@@ -196,8 +196,6 @@ def test_bands_rules_and_sources_count_what_sales_did(week: Database) -> None:
         # 5, 10, 20, 30, 40, 50, 60 and 60 (the overnight one in business hours): rank 4.
         "80 and up": (8, 8, 7 / 8, minutes(30), 2 / 7),
     }
-    top = next(g.tally for g in report.bands if g.label == "80 and up")
-    assert max(top.claim_times) == timedelta(hours=1)  # D7's night is no business hours
     assert [(g.label, rates(g.tally)) for g in report.rules] == [
         ("engagement: pricing page", (8, 8, 7 / 8, minutes(30), 2 / 7)),
         ("fit: decision maker", (8, 8, 7 / 8, minutes(30), 2 / 7)),

@@ -26,7 +26,7 @@ def busy_tally() -> Tally:
         accepted=100000,
         rejected=23456,
         won=99999,
-        claim_times=[timedelta(days=400)],
+        median_time_to_claim=timedelta(days=400),
         reasons={hostile(64): 23456},
     )
 
