@@ -165,11 +165,13 @@ def tuning_report(
         decision = decision_of(group.first_decision)
         if decision is not None and group.score is not None:
             decided_by_score[group.score][decision == "accepted"] += group.leads
+    timed_rules = False
     for group in tuning_store.tally_rules(session, start=start, end=end):
         rules[group.rule].add(group)
+        timed_rules |= group.timed > 0
     floors = [lowest for _, lowest in BANDS]
     medians = tuning_store.median_claim_times(
-        session, start=start, end=end, band_floors=floors, source_label=source_of
+        session, start=start, end=end, band_floors=floors, source_label=source_of, rules=timed_rules
     )
     for (grouped_by, key), value in medians.items():
         if grouped_by == "total":

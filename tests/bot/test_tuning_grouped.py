@@ -82,7 +82,7 @@ def rules_of(explanation: dict[str, Any] | None) -> list[str]:
     return list(dict.fromkeys(named))
 
 
-def one_by_one(leads: list[dict[str, Any]]) -> dict[str, Any]:
+def one_by_one(leads: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[Any, ...]]:
     """Each group's numbers as the report defines them, lead by lead."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for lead in leads:
