@@ -10,8 +10,9 @@ bot.reports counts them:
   **Time to claim**: the nearest-rank median of the stored times to the first decision, in
   business hours where the lead's SLA policy counts them.
 - **Rules**: every fit and engagement contribution in the lead's stored explanation; a lead
-  counts once for each rule that gave it points. Leads without an explanation (scored by their
-  sender) count in the bands, by the sender's score, and by source only.
+  counts once for each rule that gave it points (a number other than 0). Leads without an
+  explanation (scored by their sender) count in the bands, by the sender's score, and by
+  source only.
 - **Flagged**: a rule with at least `min_sample` decided leads whose rejection rate is at least
   FLAG_MARGIN above, and FLAG_RATIO times, that of the other decided leads.
 - **Threshold**: the lowest score from which the decided leads at or above it are accepted at
