@@ -3,8 +3,9 @@ counted and timed in the database, per group (source, campaign, segment or month
 
 Each stage is a condition on columns the transitions keep (never cleared by a reopen), so one
 grouped statement counts every stage; each median is the one value at its rank in its group,
-picked by the database (nothing is read into memory per lead): on PostgreSQL in that same
-statement, by an ordered-set aggregate; on SQLite, which has none, by a window per step.
+picked by the database: on PostgreSQL in that same statement, by an ordered-set aggregate; on
+SQLite, which has none, by one walk per step along the step's times, reading each value once
+and keeping only a count per group.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from storage.models import Lead, LeadStatus
-from storage.reports import CLAIMS, period_range, value_at_rank
+from storage.reports import CLAIMS, period_range, value_at_rank, values_at_ranks
 
 UNQUALIFIED = "unqualified"  # the scoring model's verdict under its MQL threshold
 GROUPINGS = ("source", "campaign", "segment", "cohort")
@@ -99,51 +100,51 @@ def funnel_by_group(
 ) -> list[dict[str, Any]]:
     """Per group: `key`, how many of the period's leads reached each stage (named as STAGES),
     and the median time of each step after the first (`median_<stage>`, stage_times) at the
-    nearest rank ⌈n/2⌉ of the group's n leads that made it (bot.reports.rank_of)."""
-    if session.get_bind().dialect.name == "sqlite":
-        return _funnel_by_group_sqlite(session, start=start, end=end, key=key)
-    times = stage_times(session)
-    leads = _keyed(key, entered(session, start, end), *_flags(STAGES), *_times(times))
-    # percentile_disc(0.5) is the first value whose cumulative share reaches one half: the
-    # ⌈n/2⌉-th of the n non-null values (nulls are left out, as every aggregate leaves them).
-    medians = (
-        func.percentile_disc(0.5).within_group(leads.c[f"time_{stage}"]).label(f"median_{stage}")
-        for stage in times
-    )
-    rows = session.execute(
-        select(leads.c.key, *_stage_sums(leads, STAGES), *medians).group_by(leads.c.key)
-    )
-    return [dict(row._mapping) for row in rows]
+    nearest rank ⌈n/2⌉ of the group's n leads that made it (bot.reports.rank_of).
 
-
-def _funnel_by_group_sqlite(
-    session: Session, *, start: datetime, end: datetime, key: ColumnElement[Any] | None
-) -> list[dict[str, Any]]:
-    """funnel_by_group where no ordered-set aggregate exists. The counts read ix_leads_funnel
-    alone (grouped only when there are groups: SQLite sorts every row to group them): MQLs are
-    the period's leads but those under the threshold, counted apart among the few leads
-    marketing keeps (the verdict lives in the wide rows). With them come how many leads of each
-    group made each step (`timed_<stage>`), and each median is the one value at its rank."""
+    The counts read ix_leads_funnel alone, never the wide rows (grouped only when there are
+    groups: SQLite sorts every row to group them): MQLs are the period's leads but those under
+    the threshold, counted apart among the few leads marketing keeps (the verdict lives in the
+    wide rows). With them come how many leads of each group made each step (`timed_<stage>`).
+    PostgreSQL picks the medians in the same statement, by an ordered-set aggregate; SQLite,
+    which has none, by one walk per step along the step's times (`_medians`)."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
     period = entered(session, start, end)
     later = {name: condition for name, condition in STAGES.items() if name != "mql"}
     timed = {f"timed_{stage}": condition for stage, condition in TIMED.items()}
-    leads = _keyed(key, period, *_flags(later), *_flags(timed))
+    times = stage_times(session)
+    leads = _keyed(key, period, *_flags(later), *_flags(timed), *([] if sqlite else _times(times)))
+    # percentile_disc(0.5) is the first value whose cumulative share reaches one half: the
+    # ⌈n/2⌉-th of the n non-null values (nulls are left out, as every aggregate leaves them).
+    in_statement = (
+        []
+        if sqlite
+        else [
+            func.percentile_disc(0.5)
+            .within_group(leads.c[f"time_{stage}"])
+            .label(f"median_{stage}")
+            for stage in times
+        ]
+    )
     counts = select(
         leads.c.key,
         func.count().label("entered"),
         *_stage_sums(leads, later),
         *_stage_sums(leads, timed),
+        *in_statement,
     )
-    rows = session.execute(counts if key is None else counts.group_by(leads.c.key)).all()
+    grouped = key is not None or not sqlite
+    rows = session.execute(counts.group_by(leads.c.key) if grouped else counts).all()
     kept = _keyed(key, period & UNDER_THRESHOLD)
     under: dict[Any, int] = dict(
         session.execute(select(kept.c.key, func.count()).group_by(kept.c.key)).tuples().all()
     )
     medians = {}
-    for stage, value in stage_times(session).items():
-        made_it = {row.key: n for row in rows if (n := row._mapping[f"timed_{stage}"])}
-        column = STEP_ORDER.get(stage, value)
-        medians[stage] = _medians(session, column, period & TIMED[stage], key, made_it)
+    if sqlite:
+        for stage, value in times.items():
+            made_it = {row.key: n for row in rows if (n := row._mapping[f"timed_{stage}"])}
+            column = STEP_ORDER.get(stage, value)
+            medians[stage] = _medians(session, column, period & TIMED[stage], key, made_it)
     return [
         {
             **row._mapping,
@@ -163,22 +164,17 @@ def _medians(
     counts: dict[Any, int],
 ) -> dict[Any, Any]:
     """Per group of `key`, `column` at the nearest rank ⌈n/2⌉ of the group's `counts` n values
-    among `leads` (storage.reports.value_at_rank): a walk along the index that keeps `column`
-    in order where one does (STEP_ORDER), else the database sorts the group's values."""
-    return {
-        group: value_at_rank(
-            session,
-            column,
-            leads if key is None else leads & _is(key, group),
-            rank=(count + 1) // 2,
-            count=count,
-        )
-        for group, count in counts.items()
-    }
-
-
-def _is(key: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    return key.is_(None) if value is None else key == value
+    among `leads`, along the index that keeps `column` in order where one does (STEP_ORDER),
+    else over the values the database sorts once: for everyone, a walk to the rank inside the
+    database (storage.reports.value_at_rank); for groups, one walk counting every group's
+    values as they pass (storage.reports.values_at_ranks)."""
+    if key is None:
+        return {
+            group: value_at_rank(session, column, leads, rank=(count + 1) // 2, count=count)
+            for group, count in counts.items()
+        }
+    ranks = {group: (count + 1) // 2 for group, count in counts.items()}
+    return values_at_ranks(session, column, leads, key, ranks)
 
 
 def _flags(stages: dict[str, ColumnElement[bool]]) -> list[ColumnElement[int]]:
