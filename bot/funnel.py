@@ -98,22 +98,19 @@ def funnel_report(
 ) -> Funnel:
     """The funnel of the leads that entered in `period`, and by `by` if given; months are the
     team's (`timezone`) calendar months."""
-    total = _groups(session, period, None, timezone)
-    return Funnel(
-        period=period,
-        total=total[0] if total else _group("", {}, {}),
-        by=by,
-        groups=[] if by is None else _groups(session, period, by, timezone),
-    )
+    total, groups = _funnel(session, period, by, timezone)
+    return Funnel(period=period, total=total, by=by, groups=groups)
 
 
 def funnel_rows(session: Session, *, period: Period, timezone: ZoneInfo) -> list[dict[str, Any]]:
     """Everyone, then every source, campaign, segment and month, as flat records for CSV or
     JSON export: rates as fractions, medians in minutes, empty when there is nothing to rate."""
-    report = funnel_report(session, period=period, timezone=timezone)
-    rows = [_row("all", "", report.total)]
+    rows: list[dict[str, Any]] = []
     for by in GROUPINGS:
-        rows += [_row(by, group.label, group) for group in _groups(session, period, by, timezone)]
+        total, groups = _funnel(session, period, by, timezone)
+        if not rows:
+            rows.append(_row("all", "", total))
+        rows += [_row(by, group.label, group) for group in groups]
     return rows
 
 
@@ -131,26 +128,24 @@ def months_of(period: Period, timezone: ZoneInfo) -> list[tuple[str, datetime]]:
         day = following
 
 
-def _groups(
+def _funnel(
     session: Session, period: Period, by: str | None, timezone: ZoneInfo
-) -> list[FunnelGroup]:
-    """The period's funnel per group of `by` (None: everyone, as one group), most MQLs first
-    (months oldest first)."""
+) -> tuple[FunnelGroup, list[FunnelGroup]]:
+    """The period's funnel for everyone and per group of `by` (none when None), most MQLs
+    first (months oldest first), counted together."""
     key = funnel_store.group_key(by, months_of(period, timezone))
-    rows = funnel_store.funnel_by_group(session, start=period.start, end=period.end, key=key)
-    groups = [
-        _group(
-            _label(by, row["key"]),
-            row,
-            {stage: row[f"median_{stage}"] for stage in STAGES[1:]},
-        )
-        for row in rows
-    ]
+    found = funnel_store.funnel_by_group(session, start=period.start, end=period.end, key=key)
+    total = _group("", found.everyone or {}, _medians(found.everyone or {}))
+    groups = [_group(_label(by, row["key"]), row, _medians(row)) for row in found.groups]
     if by == "cohort":
         groups.sort(key=lambda group: group.label)
     else:
         groups.sort(key=lambda group: (-group.entered, group.label == NO_SOURCE, group.label))
-    return groups
+    return total, groups
+
+
+def _medians(row: Mapping[str, Any]) -> dict[str, int | None]:
+    return {stage: row.get(f"median_{stage}") for stage in STAGES[1:]}
 
 
 def _group(label: str, counts: Mapping[Any, Any], medians: Mapping[str, int | None]) -> FunnelGroup:

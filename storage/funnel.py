@@ -11,6 +11,7 @@ and keeping only a count per group.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -95,18 +96,29 @@ def group_key(by: str | None, months: Sequence[tuple[str, datetime]]) -> ColumnE
     return func.nullif(func.trim(getattr(Lead, by)), "")
 
 
+@dataclass(frozen=True)
+class FunnelRows:
+    """A period's funnel as funnel_by_group counts it: everyone's row (None when no lead
+    entered) and each group's (none when not grouped)."""
+
+    everyone: dict[str, Any] | None
+    groups: list[dict[str, Any]]
+
+
 def funnel_by_group(
     session: Session, *, start: datetime, end: datetime, key: ColumnElement[Any] | None
-) -> list[dict[str, Any]]:
-    """Per group: `key`, how many of the period's leads reached each stage (named as STAGES),
-    and the median time of each step after the first (`median_<stage>`, stage_times) at the
-    nearest rank ⌈n/2⌉ of the group's n leads that made it (bot.reports.rank_of).
+) -> FunnelRows:
+    """Everyone's row and, with `key`, each group's: its `key`, how many of the period's
+    leads reached each stage (named as STAGES), and the median time of each step after the first
+    (`median_<stage>`, stage_times) at the nearest rank ⌈n/2⌉ of the n leads that made it
+    (bot.reports.rank_of).
 
-    The counts read ix_leads_funnel alone, never the wide rows (grouped only when there are
-    groups: SQLite sorts every row to group them): MQLs are the period's leads but those under
-    the threshold, counted apart among the few leads marketing keeps (the verdict lives in the
-    wide rows). With them come how many leads of each group made each step (`timed_<stage>`).
-    PostgreSQL picks the medians in the same statement, by an ordered-set aggregate; SQLite,
+    The counts read ix_leads_funnel alone, never the wide rows, in one statement whether or not
+    grouped (everyone's are the groups' sums; SQLite sorts every row to group them, so it groups
+    only when asked): MQLs are the period's leads but those under the threshold, counted apart
+    among the few leads marketing keeps (the verdict lives in the wide rows). With them come how
+    many leads made each step (`timed_<stage>`). PostgreSQL picks the medians in the same
+    statement, by an ordered-set aggregate over each group and a rollup for everyone; SQLite,
     which has none, by one walk per step along the step's times (`_medians`)."""
     sqlite = session.get_bind().dialect.name == "sqlite"
     period = entered(session, start, end)
@@ -114,46 +126,62 @@ def funnel_by_group(
     timed = {f"timed_{stage}": condition for stage, condition in TIMED.items()}
     times = stage_times(session)
     leads = _keyed(key, period, *_flags(later), *_flags(timed), *([] if sqlite else _times(times)))
-    # percentile_disc(0.5) is the first value whose cumulative share reaches one half: the
-    # ⌈n/2⌉-th of the n non-null values (nulls are left out, as every aggregate leaves them).
-    in_statement = (
-        []
-        if sqlite
-        else [
+    kept = _keyed(key, period & UNDER_THRESHOLD)
+    under: dict[Any, int] = dict(
+        session.execute(select(kept.c.key, func.count()).group_by(kept.c.key)).tuples().all()
+    )
+    counted = [func.count().label("entered"), *_stage_sums(leads, later, timed)]
+    rows: list[dict[str, Any]]
+    totals: list[dict[str, Any]]
+    if sqlite:
+        counts = select(leads.c.key, *counted)
+        rows = [
+            dict(row._mapping)
+            for row in session.execute(counts if key is None else counts.group_by(leads.c.key))
+            if row.entered
+        ]
+        everyone = _summed(rows, counted)
+        if everyone is None:
+            return FunnelRows(None, [])
+        for stage, value in times.items():
+            column = STEP_ORDER.get(stage, value)
+            made_it = {row["key"]: n for row in rows if (n := row[f"timed_{stage}"])}
+            everyone[f"median_{stage}"], found = _medians(
+                session, column, period & TIMED[stage], key, made_it
+            )
+            for row in rows:
+                row[f"median_{stage}"] = found.get(row["key"])
+    else:
+        # percentile_disc(0.5) is the first value whose cumulative share reaches one half: the
+        # ⌈n/2⌉-th of the n non-null values (nulls are left out, as every aggregate does).
+        medians = [
             func.percentile_disc(0.5)
             .within_group(leads.c[f"time_{stage}"])
             .label(f"median_{stage}")
             for stage in times
         ]
-    )
-    counts = select(
-        leads.c.key,
-        func.count().label("entered"),
-        *_stage_sums(leads, later),
-        *_stage_sums(leads, timed),
-        *in_statement,
-    )
-    grouped = key is not None or not sqlite
-    rows = session.execute(counts.group_by(leads.c.key) if grouped else counts).all()
-    kept = _keyed(key, period & UNDER_THRESHOLD)
-    under: dict[Any, int] = dict(
-        session.execute(select(kept.c.key, func.count()).group_by(kept.c.key)).tuples().all()
-    )
-    medians = {}
-    if sqlite:
-        for stage, value in times.items():
-            made_it = {row.key: n for row in rows if (n := row._mapping[f"timed_{stage}"])}
-            column = STEP_ORDER.get(stage, value)
-            medians[stage] = _medians(session, column, period & TIMED[stage], key, made_it)
-    return [
-        {
-            **row._mapping,
-            "mql": row.entered - under.get(row.key, 0),
-            **{f"median_{stage}": found.get(row.key) for stage, found in medians.items()},
-        }
-        for row in rows
-        if row.entered
-    ]
+        grouping = leads.c.key if key is None else func.rollup(leads.c.key)
+        total = literal_column("1") if key is None else func.grouping(leads.c.key)
+        counts = select(leads.c.key, total.label("everyone"), *counted, *medians)
+        rows, totals = [], []  # the groups', and everyone's (the rollup's)
+        for result in session.execute(counts.group_by(grouping)):
+            values = dict(result._mapping)
+            (totals if values.pop("everyone") else rows).append(values)
+        everyone = totals[0] if totals and totals[0]["entered"] else None
+        if everyone is None:
+            return FunnelRows(None, [])
+    everyone["mql"] = everyone["entered"] - sum(under.values())
+    for row in rows:
+        row["mql"] = row["entered"] - under.get(row["key"], 0)
+    return FunnelRows(everyone, [] if key is None else rows)
+
+
+def _summed(rows: list[dict[str, Any]], counted: list[Any]) -> dict[str, Any] | None:
+    """Everyone's counts, from the groups' (or the one row when not grouped); None when no
+    lead entered."""
+    if not rows:
+        return None
+    return {"key": "", **{c.name: sum(row[c.name] for row in rows) for c in counted}}
 
 
 def _medians(
@@ -162,19 +190,19 @@ def _medians(
     leads: ColumnElement[bool],
     key: ColumnElement[Any] | None,
     counts: dict[Any, int],
-) -> dict[Any, Any]:
-    """Per group of `key`, `column` at the nearest rank ⌈n/2⌉ of the group's `counts` n values
-    among `leads`, along the index that keeps `column` in order where one does (STEP_ORDER),
-    else over the values the database sorts once: for everyone, a walk to the rank inside the
-    database (storage.reports.value_at_rank); for groups, one walk counting every group's
-    values as they pass (storage.reports.values_at_ranks)."""
+) -> tuple[Any, dict[Any, Any]]:
+    """`column` at the nearest rank ⌈n/2⌉ of the n values among `leads`, for everyone and per
+    group of `key` (the groups' `counts`), along the index that keeps `column` in order where
+    one does (STEP_ORDER), else over the values the database sorts once: for everyone alone, a
+    walk to the rank inside the database (storage.reports.value_at_rank); with groups, one walk
+    counting every group's values as they pass (storage.reports.values_at_ranks)."""
+    count = sum(counts.values())
+    if not count:
+        return None, {}
     if key is None:
-        return {
-            group: value_at_rank(session, column, leads, rank=(count + 1) // 2, count=count)
-            for group, count in counts.items()
-        }
-    ranks = {group: (count + 1) // 2 for group, count in counts.items()}
-    return values_at_ranks(session, column, leads, key, ranks)
+        return value_at_rank(session, column, leads, rank=(count + 1) // 2, count=count), {}
+    ranks = {group: (n + 1) // 2 for group, n in counts.items()}
+    return values_at_ranks(session, column, leads, key, ranks, everyone=(count + 1) // 2)
 
 
 def _flags(stages: dict[str, ColumnElement[bool]]) -> list[ColumnElement[int]]:
@@ -182,8 +210,8 @@ def _flags(stages: dict[str, ColumnElement[bool]]) -> list[ColumnElement[int]]:
     return [case((condition, 1), else_=0).label(name) for name, condition in stages.items()]
 
 
-def _stage_sums(leads: Any, stages: dict[str, ColumnElement[bool]]) -> list[ColumnElement[Any]]:
-    return [func.sum(leads.c[name]).label(name) for name in stages]
+def _stage_sums(leads: Any, *stages: dict[str, ColumnElement[bool]]) -> list[ColumnElement[Any]]:
+    return [func.sum(leads.c[name]).label(name) for named in stages for name in named]
 
 
 def _times(times: dict[str, ColumnElement[Any]]) -> list[ColumnElement[Any]]:

@@ -274,32 +274,34 @@ def values_at_ranks(
     leads: ColumnElement[bool],
     key: ColumnElement[Any],
     ranks: Mapping[Any, int],
-) -> dict[Any, Any]:
-    """Per group of `key`, its value of `column` at its 1-based rank in `ranks` among the
-    group's non-null values in ascending order (a group whose rank is past its values is left
-    out): one walk up `column`'s order (an index keeps it, or the database sorts once), counting
-    each group's values as they pass and stopping at the last rank reached, so a median of every
-    group costs about half the values once. A walk per group would pass the other groups'
-    values again each time."""
+    *,
+    everyone: int,
+) -> tuple[Any, dict[Any, Any]]:
+    """The value of `column` at 1-based rank `everyone` among all non-null values in ascending
+    order, and per group of `key` its value at its rank in `ranks` among the group's (a rank
+    past the values finds nothing): one walk up `column`'s order (an index keeps it, or the
+    database sorts once), counting each group's values as they pass and stopping at the last
+    rank reached, so a median of everyone and of every group costs about half the values once.
+    A walk per group would pass the other groups' values again each time."""
     pending = {group: rank for group, rank in ranks.items() if rank > 0}
-    if not pending:
-        return {}
     seen: dict[Any, int] = dict.fromkeys(pending, 0)
     found: dict[Any, Any] = {}
+    overall = None
     walk = select(key, column).where(leads, column.is_not(None)).order_by(column)
     # Core rows, not the ORM's, one at a time as the database walks (a third of the cost of
     # ORM rows in batches): the walk may pass hundreds of thousands of them.
     with session.connection().execute(walk) as rows:
-        for group, value in rows:
-            passed = seen.get(group)
-            if passed is None:
-                continue
-            seen[group] = passed + 1
-            if passed + 1 == pending[group]:
-                found[group] = value
-                if len(found) == len(pending):
-                    break
-    return found
+        for passed, (group, value) in enumerate(rows, start=1):
+            if passed == everyone:
+                overall = value
+            before = seen.get(group)
+            if before is not None:
+                seen[group] = before + 1
+                if before + 1 == pending[group]:
+                    found[group] = value
+            if passed >= everyone and len(found) == len(pending):
+                break
+    return overall, found
 
 
 def add_rejection(

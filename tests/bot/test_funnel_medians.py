@@ -1,5 +1,6 @@
 """The funnel's median times, however each database picks them (an ordered-set aggregate on
-PostgreSQL; on SQLite a walk to the rank along an index, or a sort), are the nearest-rank
+PostgreSQL, for everyone by a rollup beside the groups; on SQLite a walk to the rank along an
+index, or with groups one walk counting every group's times as they pass), are the nearest-rank
 medians Python works out from the same leads: random leads, both databases."""
 
 from __future__ import annotations
@@ -118,6 +119,9 @@ def test_each_median_is_the_nearest_rank_median_of_the_leads_that_made_the_step(
                     expected.setdefault(group, {}).setdefault(stage, []).append(seconds)
     with db.read() as session:
         report = funnel_report(session, period=PERIOD, timezone=ZoneInfo("UTC"), by="source")
+        alone = funnel_report(session, period=PERIOD, timezone=ZoneInfo("UTC")).total
+    # Everyone's funnel alone and beside the groups is counted apart, and reads the same.
+    assert alone == report.total
     for group in [report.total, *report.groups]:
         times = expected.get(group.label, {})
         assert [stage.median_time for stage in group.stages[1:]] == [
