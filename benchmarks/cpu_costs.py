@@ -11,6 +11,8 @@ repository root:
 
     .venv/bin/python -m benchmarks.cpu_costs [--database sqlite|postgresql] [--leads 300]
         [--batch-leads 2000] [--clicks 300]
+
+`--clicks 0` measures the intake alone (no card delivery, no clicks).
 """
 
 from __future__ import annotations
@@ -24,17 +26,20 @@ from concurrent.futures import ProcessPoolExecutor
 
 from benchmarks import handoff
 from benchmarks.machine import database_version, machine_facts
+from benchmarks.slack_process import slack_process
 from handlers.serve import BatonServer
 from handlers.slack_delivery import DeliveryWorker
 from slack_emulator import Workspace
 from slack_emulator.workspace import default_users
 
 
-def cpu_of(label: str, count: int, unit: str, work: Callable[[], object]) -> None:
+def cpu_of(
+    server: BatonServer, label: str, count: int, unit: str, work: Callable[[], object]
+) -> None:
     """Run `work` and print the server's CPU per `unit` (and the wall time, for orientation)."""
-    cpu, wall = handoff.server_cpu_seconds(), time.perf_counter()
+    cpu, wall = handoff.server_cpu_seconds(server), time.perf_counter()
     work()
-    cpu, wall = handoff.server_cpu_seconds() - cpu, time.perf_counter() - wall
+    cpu, wall = handoff.server_cpu_seconds(server) - cpu, time.perf_counter() - wall
     print(f"  {label:<34} {cpu / count * 1000:7.2f} ms CPU per {unit}  ({count}, {wall:.1f} s)")
 
 
@@ -74,23 +79,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     with (
         ProcessPoolExecutor(max_workers=1, mp_context=spawn) as load,
         handoff.empty_database(kind) as url,
-        handoff.slack_process(Workspace(users=default_users() + handoff.REPS)) as slack,
+        slack_process(Workspace(users=default_users() + handoff.REPS)) as slack,
         handoff.running_baton(url, slack, "inline") as server,
     ):
         assert server.delivery is not None
         server.delivery.stop()
         print(f"{database_version(url)}, {clients} clients")
         singles = handoff.intake_calls(server.url, kind, range(options.leads))
-        cpu_of("single intake", options.leads, "lead", lambda: run(load, server, singles, clients))
+        cpu_of(
+            server,
+            "single intake",
+            options.leads,
+            "lead",
+            lambda: run(load, server, singles, clients),
+        )
         batches = handoff.batch_calls(server.url, kind, options.batch_leads)
         cpu_of(
+            server,
             "batch intake",
             options.batch_leads,
             "lead",
             lambda: run(load, server, batches, clients),
         )
+        if not options.clicks:  # intake only: the cards stay queued
+            return 0
         cards = options.leads + options.batch_leads
-        cpu_of("card delivery", cards, "card", lambda: drain(server))
+        cpu_of(server, "card delivery", cards, "card", lambda: drain(server))
         watch = handoff.CardWatch(slack)
         watch.count()
         chosen = {
@@ -100,12 +114,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             handoff.accept_click_bodies(slack, chosen), f"{server.url}/slack/events"
         )
         cpu_of(
+            server,
             "accept click, acknowledging",
             len(calls),
             "click",
             lambda: run(load, server, calls, clients),
         )
-        cpu_of("its delivery (redraw, DM)", len(calls), "click", lambda: drain(server))
+        cpu_of(server, "its delivery (redraw, DM)", len(calls), "click", lambda: drain(server))
     return 0
 
 
