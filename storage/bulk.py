@@ -1,22 +1,24 @@
 """Many rows of one table in one statement, their values put in the database's form directly.
 
-Intake appends an event and an outbox row per lead. Through a Core executemany, SQLAlchemy
-prepares every value of every row (a datetime formatted, a dict serialized) and psycopg then
-sends the rows one by one: per lead, more CPU than the INSERT costs the database. Here
-PostgreSQL takes the rows as one JSON text (encoded in C) and SQLite takes plain tuples, each
-value prepared by its column's own bind processor, once per distinct object: a batch's rows
-share one `now`, formatted once.
+Intake inserts its leads, and appends an event and an outbox row per lead. Through a Core
+executemany, SQLAlchemy prepares every value of every row (a datetime formatted, a dict
+serialized) and psycopg then sends the rows one by one: per lead, more CPU than the INSERT costs
+the database. Here PostgreSQL takes the rows as one JSON text (encoded in C) and SQLite takes
+plain tuples, each value prepared by its column's own bind processor, once per distinct object:
+a batch's rows share one `now`, formatted once.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
 from storage.models import Base
 
@@ -35,8 +37,46 @@ def insert_rows(
         connection.exec_driver_sql(_postgresql_insert(table, names), (json_text(rows),))
         return
     sql, processors = _sqlite_insert(table, names, connection.dialect)
-    columns = [_prepared([row[name] for row in rows], processors[name]) for name in names]
-    connection.exec_driver_sql(sql, list(zip(*columns, strict=True)))
+    connection.exec_driver_sql(sql, list(_sqlite_values(rows, names, processors)))
+
+
+def insert_new_sqlite(
+    connection: Connection,
+    entity: type[Base],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    unique: str,
+    returning: tuple[str, ...],
+) -> list[tuple[Any, ...]]:
+    """SQLite: INSERT `rows` (each naming the same columns) but those whose `unique` column is
+    stored already (ON CONFLICT DO NOTHING), and the `returning` columns of those inserted.
+    Multi-row VALUES statements, each within SQLite's limit of parameters, their values
+    prepared as `insert_rows` prepares them: SQLAlchemy's own multi-row insert prepared every
+    value of every row through its compiled parameters, most of a batch's write. A column left
+    out gets its Python-side default, as SQLAlchemy's insert gives it."""
+    if not rows:
+        return []
+    table = entity.__table__
+    assert isinstance(table, Table)
+    constants, made = python_defaults(table, tuple(rows[0]))
+    if constants or made:
+        rows = [
+            {**constants, **{name: make(None) for name, make in made.items()}, **row}
+            for row in rows
+        ]
+    names = tuple(rows[0])
+    dialect = connection.dialect
+    _, processors = _sqlite_insert(table, names, dialect)
+    start, row_marks, end = _sqlite_insert_new(table, names, unique, returning)
+    values = list(_sqlite_values(rows, names, processors))
+    per_statement = max(1, dialect.insertmanyvalues_max_parameters // len(names))
+    written: list[tuple[Any, ...]] = []
+    for first in range(0, len(values), per_statement):
+        some = values[first : first + per_statement]
+        sql = f"{start}{', '.join(itertools.repeat(row_marks, len(some)))}{end}"
+        parameters = tuple(itertools.chain.from_iterable(some))
+        written.extend(connection.exec_driver_sql(sql, parameters))
+    return written
 
 
 def json_text(rows: Any) -> str:
@@ -85,6 +125,53 @@ def _sqlite_insert(
     for name in names:
         processors[name] = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
     return sql, processors
+
+
+# The Python-side defaults of the columns an INSERT leaves out: constants, and the functions that
+# make a fresh value for each row (given no execution context).
+Defaults = tuple[dict[str, Any], dict[str, Callable[[Any], Any]]]
+
+
+@functools.cache
+def python_defaults(table: Table, names: tuple[str, ...]) -> Defaults:
+    """The defaults SQLAlchemy's INSERT would give the columns that `names` leaves out. A
+    default in SQL could not be known here (nor rendered), so a column with one must be named."""
+    constants: dict[str, Any] = {}
+    made: dict[str, Callable[[Any], Any]] = {}
+    for column in table.columns:
+        default = column.default
+        if column.key in names or default is None:
+            continue
+        if isinstance(default, ScalarElementColumnDefault):
+            constants[column.key] = default.arg
+        elif isinstance(default, CallableColumnDefault):
+            made[column.key] = default.arg
+        else:
+            raise ValueError(f"{table.name}.{column.key}'s default is SQL: insert a value")
+    return constants, made
+
+
+@functools.cache
+def _sqlite_insert_new(
+    table: Table, names: tuple[str, ...], unique: str, returning: tuple[str, ...]
+) -> tuple[str, str, str]:
+    """`insert_new_sqlite`'s statement in three parts: up to VALUES, one row's `(?, ...)`,
+    and from ON CONFLICT on; the rows' marks go between."""
+    quoted = ", ".join(_quote(name) for name in names)
+    return (
+        f"INSERT INTO {_quote(table.name)} ({quoted}) VALUES ",
+        f"({', '.join('?' for _ in names)})",
+        f" ON CONFLICT ({_quote(unique)}) DO NOTHING "
+        f"RETURNING {', '.join(_quote(name) for name in returning)}",
+    )
+
+
+def _sqlite_values(
+    rows: Sequence[Mapping[str, Any]], names: tuple[str, ...], processors: dict[str, Processor]
+) -> Iterator[tuple[Any, ...]]:
+    """Each row's values in the database's form, in the order of `names`."""
+    columns = [_prepared([row[name] for row in rows], processors[name]) for name in names]
+    return zip(*columns, strict=True)
 
 
 def _prepared(values: list[Any], processor: Processor) -> list[Any]:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Table,
     Text,
     Update,
     bindparam,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import manager_of_class
 from sqlalchemy.orm.util import identity_key
@@ -51,7 +52,9 @@ def get_lead(session: Session, lead_id: int) -> Lead | None:
     return None if row is None else _untracked(row)
 
 
-_LEAD_COLUMNS = tuple(Lead.__table__.columns)
+_LEAD_TABLE = Lead.__table__
+assert isinstance(_LEAD_TABLE, Table)
+_LEAD_COLUMNS = tuple(_LEAD_TABLE.columns)
 _LEAD_KEYS = tuple(column.key for column in _LEAD_COLUMNS)
 _LEAD_BY_ID = select(*_LEAD_COLUMNS).where(Lead.__table__.c.id == bindparam("lead_id"))
 _new_lead = manager_of_class(Lead).new_instance
@@ -136,19 +139,25 @@ def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[s
 
     INSERT ... ON CONFLICT DO NOTHING RETURNING id: the unique key decides, so two deliveries
     racing each other cannot both create a lead, and a collision costs neither a savepoint nor
-    the rest of the batch. Core, so rows are not grouped by which fields are null. Only the
-    ids come back: the rest of each lead is what was written (`_as_inserted`), since taking
-    every column back through the driver and the column types cost a third of a batch's write.
+    the rest of the batch. On the connection, so rows are not grouped by which fields are null
+    (PostgreSQL: one JSON text; SQLite: storage.bulk's multi-row VALUES). Only the ids come
+    back: the rest of each lead is what was written (`_as_inserted`), since taking every
+    column back through the driver and the column types cost a third of a batch's write.
     """
     if not rows:
         return {}
     connection = session.connection()
     names = tuple(rows[0])
+    ids: dict[str, int]
     if connection.dialect.name == "postgresql":
         written = connection.execute(_insert_from_json(names), {"rows": bulk.json_text(rows)})
-    else:  # SQLite: few multi-row statements (SQLAlchemy's "insertmanyvalues")
-        written = connection.execute(_INSERT_NEW_SQLITE, list(rows))
-    ids = {external_id: lead_id for external_id, lead_id in written}
+        ids = dict(written.all())
+    else:
+        ids = dict(
+            bulk.insert_new_sqlite(
+                connection, Lead, rows, unique=_NEW_BY.key, returning=("external_id", "id")
+            )
+        )
     unset = _unset_columns(names)
     return {
         row["external_id"]: _as_inserted(row, ids[row["external_id"]], unset)
@@ -157,11 +166,6 @@ def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[s
     }
 
 
-_INSERT_NEW_SQLITE = (
-    sqlite.insert(Lead)
-    .on_conflict_do_nothing(index_elements=[_NEW_BY])
-    .returning(Lead.external_id, Lead.id)
-)
 _UTC_MOMENTS = frozenset(
     column.key for column in _LEAD_COLUMNS if isinstance(column.type, UTCDateTime)
 )
@@ -190,20 +194,15 @@ _Unset = tuple[dict[str, Any], dict[str, Callable[[Any], Any]]]
 
 @functools.cache
 def _unset_columns(names: tuple[str, ...]) -> _Unset:
-    """What an INSERT naming only `names` leaves in each other column. A default the database
-    computes (SQL, a sequence) could not be known here, so such a column must be named."""
-    scalars: dict[str, Any] = {}
-    made: dict[str, Callable[[Any], Any]] = {}
-    for left_out in _LEAD_COLUMNS:
-        if left_out.key in names or left_out.primary_key:
-            continue
-        default = left_out.default
-        if default is None or default.is_scalar:
-            scalars[left_out.key] = None if default is None else default.arg
-        elif default.is_callable:
-            made[left_out.key] = default.arg  # SQLAlchemy's wrapper, given no context
-        else:
-            raise ValueError(f"leads.{left_out.key}'s default is SQL: insert a value")
+    """What an INSERT naming only `names` leaves in each other column: its Python-side default
+    (storage.bulk), else NULL. A default the database computes (SQL, a sequence) could not be
+    known here, so such a column must be named."""
+    constants, made = bulk.python_defaults(_LEAD_TABLE, names)
+    scalars = {
+        left_out.key: constants.get(left_out.key)
+        for left_out in _LEAD_COLUMNS
+        if left_out.key not in names and not left_out.primary_key and left_out.key not in made
+    }
     return scalars, made
 
 
