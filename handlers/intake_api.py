@@ -18,6 +18,7 @@ from handlers import metrics
 from handlers.api_requests import (
     LEAD_ID,
     DatabaseUnavailable,
+    LeadsAnswer,
     in_thread,
     json_body,
     problem,
@@ -144,7 +145,7 @@ class SingleLeads:
             return unavailable()
         status, data = item_result(received)
         location = {"Location": f"/api/leads/{data['id']}"} if status == 201 else None
-        return JSONResponse(data, status_code=status, headers=location)
+        return LeadsAnswer(data, status_code=status, headers=location)
 
 
 def router(services: Services, single_leads: SingleLeads) -> APIRouter:
@@ -182,7 +183,7 @@ def router(services: Services, single_leads: SingleLeads) -> APIRouter:
             return unavailable()
         except LeadNotFound:
             return problem(404, "no lead has this external_id")
-        return JSONResponse(item_result(received)[1])
+        return LeadsAnswer(item_result(received)[1])
 
     @api.get("/leads/{lead_id}")
     async def read_lead(lead_id: str, request: Request) -> JSONResponse:
@@ -197,7 +198,7 @@ def router(services: Services, single_leads: SingleLeads) -> APIRouter:
             return unavailable()
         if data is None:
             return problem(404, f"lead {lead_id} not found")
-        return JSONResponse(data)
+        return LeadsAnswer(data)
 
     return api
 
@@ -221,12 +222,12 @@ def _answer(result: intake.Received | InvalidInput) -> tuple[int, dict[str, Any]
     return 200, {**lead_json(result.lead), "updated": True, "changes": result.changes}, "updated"
 
 
-def _batch_answer(results: list[intake.Received | InvalidInput]) -> JSONResponse:
+def _batch_answer(results: list[intake.Received | InvalidInput]) -> LeadsAnswer:
     items = [_answer(result) for result in results]
     counted = Counter(counted_as for _, _, counted_as in items)
     for counted_as, count in counted.items():  # once a kind, not once a lead
         metrics.LEADS_RECEIVED.labels(result=counted_as).inc(count)
-    return JSONResponse(
+    return LeadsAnswer(
         {
             "results": [{"status": status, "body": body} for status, body, _ in items],
             "created": counted["created"],

@@ -199,15 +199,23 @@ def test_invalid_lead_gets_field_errors_and_stores_nothing(
 def test_fields_baton_does_not_know_are_kept_with_the_lead(
     client: httpx.Client, bot: BatonServer
 ) -> None:
-    """A workflow sends what it has: its own properties are stored and read back as sent, and
-    only the known fields are checked."""
+    """A workflow sends what it has: its own properties are stored and read back as sent (a
+    number past 64 bits too), and only the known fields are checked."""
+    account = 123456789012345678901234567890
     sent = lead_payload(
-        hs_lead_status="NEW", utm={"source": "google", "terms": ["crm", "slack"]}, visits=12
+        hs_lead_status="NEW",
+        utm={"source": "google", "terms": ["crm", "slack"]},
+        account=account,
+        visits=12,
     )
     created = client.post("/api/leads", json=sent, headers=AUTH)
 
     assert created.status_code == 201, created.text
-    extra = {"hs_lead_status": "NEW", "utm": {"source": "google", "terms": ["crm", "slack"]}}
+    extra = {
+        "hs_lead_status": "NEW",
+        "utm": {"source": "google", "terms": ["crm", "slack"]},
+        "account": account,
+    }
     assert created.json()["extra"] == {**extra, "visits": 12}
     read = client.get(f"/api/leads/{created.json()['id']}", headers=AUTH)
     assert read.json()["extra"] == {**extra, "visits": 12}
