@@ -7,9 +7,10 @@ worker stopped, takes in `--clicks` leads and then, under cProfile:
 1. drains the outbox of their cards with a delivery worker of its own, every thread of it
    profiled (the dispatcher's rounds and each lane's sending), the emulator in its own process;
 2. handles each signed Accept click as `POST /slack/events` does once the body is read (the
-   signature check, the JSON parsing, Bolt's dispatch, the claim's transaction), one at a time,
+   signature check, the JSON parsing, Bolt's dispatch, the click's recording), one at a time,
    in this thread;
-3. drains the outbox those clicks filled (each card's redraw and its owner's DM) as in 1.
+3. applies the recorded clicks (each claim's transaction: bot.received_clicks), in this thread;
+4. drains the outbox those clicks filled (each card's redraw and its owner's DM) as in 1.
 
 Each phase prints its CPU time and SQL statements per click and the functions that cost the most
 (cumulative), so the costs can be compared before and after a change. Run from the repository root:
@@ -205,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         assert server.delivery is not None
         server.delivery.stop()
+        server.web.clicks.stop()  # the clicks are applied in a phase of their own
         intake = handoff.intake_calls(server.url, options.database, range(options.clicks))
         run = load.submit(handoff.post_all, intake, options.concurrency).result()
         if run.count(lambda status: status not in (200, 201)):
@@ -228,6 +230,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "the clicks",
             len(calls),
             lambda profiles: profiles.call(lambda: click_all(server, calls)),
+            options.top,
+            options.dump,
+            statements,
+        )
+        profiled(
+            "applying them",
+            len(calls),
+            lambda profiles: profiles.call(server.web.clicks.apply_waiting),
             options.top,
             options.dump,
             statements,

@@ -73,6 +73,7 @@ from starlette.routing import Route
 
 from benchmarks.machine import cpu_seconds, database_version, machine_facts
 from benchmarks.slack_process import CallLog, SlackProcess, posted_card, slack_process
+from bot import received_clicks
 from bot.intake import MAX_BATCH
 from handlers import heap
 from handlers.config import load_config
@@ -257,7 +258,8 @@ class DatabaseReport:
     acks: list[AckFigures] = field(default_factory=list)
     claimed: int = 0
     clicks: int = 0
-    side_effects: float | None = None  # seconds from the first click until the outbox was empty
+    # Seconds from the first click until every click was applied and the outbox was empty.
+    side_effects: float | None = None
     cpu: ClickCpu | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -322,6 +324,12 @@ def count_leads(server: BatonServer, status: LeadStatus) -> int:
     with server.services.db.read() as session:
         query = select(func.count()).select_from(Lead).where(Lead.status == status.value)
         return int(session.scalar(query) or 0)
+
+
+def waiting_clicks(server: BatonServer) -> int:
+    """Clicks acknowledged and not applied yet (bot.received_clicks)."""
+    with server.services.db.read() as session:
+        return received_clicks.count_waiting(session)
 
 
 def pending_outbox(server: BatonServer) -> int:
@@ -592,7 +600,10 @@ def measure_baton_clicks(
     run = load.submit(post_all, calls, options.concurrency).result()
     during_acks = server_cpu_seconds(server) - cpu_before[0]
     report.acks.append(AckFigures(f"Baton ({report.kind})", run))
-    drained = wait_until(lambda: pending_outbox(server) == 0, timeout=max(120.0, len(bodies) / 5))
+    drained = wait_until(
+        lambda: waiting_clicks(server) == 0 and pending_outbox(server) == 0,
+        timeout=max(120.0, len(bodies) / 5),
+    )
     report.cpu = ClickCpu(
         during_acks=during_acks,
         server=server_cpu_seconds(server) - cpu_before[0],

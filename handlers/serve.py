@@ -175,6 +175,7 @@ class BatonServer:
             self.socket_mode.connect()
             schedule_watchdog(self.services.scheduler, self.socket_mode)
         self.services.scheduler.start()
+        self.web.clicks.start()
         if self.delivery is not None:
             self.delivery.start()
         if self.webhooks is not None:
@@ -187,6 +188,7 @@ class BatonServer:
             self.web_children.stop()
         if self.socket_mode is not None:
             self.socket_mode.close()
+        self.web.clicks.stop()  # before delivery: what the last click queued is delivered
         if self.delivery is not None:
             self.delivery.stop()
         if self.webhooks is not None:

@@ -8,10 +8,9 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import lifecycle, notices, offers, outbox
+from bot import lifecycle, notices, offers
 from bot.commands import lead_number
 from bot.errors import BatonError, InvalidInput, InvalidTransition, NotAllowed
-from bot.home import request_home
 from bot.lead_details import lead_details
 from bot.lifecycle import Action, Actor
 from bot.modals import (
@@ -21,8 +20,10 @@ from bot.modals import (
     reject_errors,
     reject_modal,
 )
+from bot.received_clicks import Received
 from bot.slack_ids import ASSIGN_BLOCK_PREFIX, REASON_ACTION, REASON_BLOCK, ActionId, ViewId
 from bot.slack_text import lead_label
+from handlers.click_inbox import ClickInbox
 from handlers.roles import AssigneeCheck, RoleResolver
 from handlers.services import Services
 
@@ -50,42 +51,51 @@ def open_modal(client: WebClient, body: dict[str, Any], view: dict[str, Any], ex
         raise TriggerExpired(expired) from error
 
 
-def register(app: App, services: Services, roles: RoleResolver, assignees: AssigneeCheck) -> None:
+def register(
+    app: App,
+    services: Services,
+    roles: RoleResolver,
+    assignees: AssigneeCheck,
+    clicks: ClickInbox,
+) -> None:
+    """The card buttons that move a lead (Accept, Release, Mark contacted, Reopen) are recorded
+    and applied after the acknowledgement (handlers.click_inbox); the others act at once."""
     rules = services.config.rules
     actor = roles.actor
 
     def clicked(body: dict[str, Any]) -> tuple[int, Actor]:
         return lead_id_of(body["actions"][0].get("value")), actor(body["user"]["id"])
 
-    def transition(move: Any, body: dict[str, Any]) -> None:
-        lead_id, who = clicked(body)
+    def recorded(action: Action, body: dict[str, Any]) -> None:
+        """Record the click, to be applied once acknowledged (bot.received_clicks)."""
         container = body.get("container") or {}
         in_home = container.get("type") == "view"
-        click = None
-        if not in_home:
-            click = outbox.Click(
-                container.get("channel_id"), container.get("message_ts"), body.get("response_url")
+        clicks.record(
+            Received(
+                action=action,
+                lead_id=lead_id_of(body["actions"][0].get("value")),
+                user_id=body["user"]["id"],
+                in_home=in_home,
+                channel=None if in_home else container.get("channel_id"),
+                message_ts=None if in_home else container.get("message_ts"),
+                response_url=None if in_home else body.get("response_url"),
             )
-        with services.unit_of_work() as session:
-            now = services.clock()
-            move(session, lead_id=lead_id, actor=who, now=now, clicked=click)
-            if in_home:
-                request_home(session, actor=who, now=now)  # clicked in App Home: redraw it
+        )
 
     @app.action(ActionId.ACCEPT)
     def on_lead_accept(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        transition(services.lifecycle.accept, body)
+        recorded(Action.ACCEPT, body)
 
     @app.action(ActionId.RELEASE)
     def on_lead_release(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        transition(services.lifecycle.release, body)
+        recorded(Action.RELEASE, body)
 
     @app.action(ActionId.MARK_CONTACTED)
     def on_lead_contacted(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        transition(services.lifecycle.mark_contacted, body)
+        recorded(Action.MARK_CONTACTED, body)
 
     @app.action(ActionId.PASS)
     def on_lead_pass(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -116,7 +126,7 @@ def register(app: App, services: Services, roles: RoleResolver, assignees: Assig
     @app.action(ActionId.REOPEN)
     def on_lead_reopen(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        transition(services.lifecycle.reopen, body)
+        recorded(Action.REOPEN, body)
 
     @app.action(ActionId.ASSIGN_TO)
     def on_lead_assign_to(ack: Ack, body: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ before Bolt reads it, and the one error handler.
 
 Bolt runs with process_before_response=True: a listener acks, runs one short transaction and
 returns, and Bolt answers Slack with that ack; nothing waits on Bolt's ack-polling thread pool.
+A card button's click is only recorded before the ack, and applied after it (handlers.click_inbox).
 Everything slow (posting, updating, DMs) goes through the outbox and the delivery worker.
 
 Requests reach Bolt already verified: over HTTP, `slack_http` checks the signature on the raw
@@ -25,6 +26,7 @@ from slack_sdk import WebClient
 from bot import notices
 from bot.errors import BatonError
 from handlers import slack_actions, slack_commands, slack_events, slack_payloads
+from handlers.click_inbox import ClickInbox
 from handlers.roles import AssigneeCheck, RoleResolver
 from handlers.services import Services
 from handlers.slack_delivery import SlackClients
@@ -73,7 +75,11 @@ class Gate(Middleware):
 
 
 def create_bolt_app(
-    services: Services, clients: SlackClients, roles: RoleResolver, directory: SlackDirectory
+    services: Services,
+    clients: SlackClients,
+    roles: RoleResolver,
+    directory: SlackDirectory,
+    clicks: ClickInbox,
 ) -> App:
     """Listeners get the fast-failing interactive client.
 
@@ -98,7 +104,7 @@ def create_bolt_app(
         raise_error_for_unhandled_request=True,  # answered by on_error, without Bolt's warning
     )
     assignees = AssigneeCheck(roles, clients.interactive)  # answers within Slack's 3 s
-    slack_actions.register(app, services, roles, assignees)
+    slack_actions.register(app, services, roles, assignees, clicks)
     slack_commands.register(app, services, roles, assignees)
     slack_events.register(app, services, roles, directory)
 

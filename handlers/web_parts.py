@@ -18,6 +18,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from fastapi import FastAPI
 from slack_bolt import App
 
+from handlers.click_inbox import ClickInbox
 from handlers.config import Config
 from handlers.http_app import create_http_app
 from handlers.roles import RoleResolver, schedule_group_refresh
@@ -87,6 +88,7 @@ class WebParts:
     directory: SharedDirectory
     bolt: App
     app: FastAPI
+    clicks: ClickInbox  # started once `refresh_facts` has run: a click is applied with roles
 
 
 def build_web(
@@ -123,11 +125,12 @@ def build_web(
     directory = SharedDirectory(config.rules, background=clients.api, quick=clients.interactive)
     services.lifecycle.directory = directory
     schedule_profile_refresh(scheduler, directory, every=refresh_profiles_every)
-    bolt = create_bolt_app(services, clients, roles, directory)
+    clicks = ClickInbox(services)
+    bolt = create_bolt_app(services, clients, roles, directory, clicks)
     app = create_http_app(
         services, None if settings.socket_mode else bolt, metrics_from=metrics_from
     )
-    return WebParts(services, clients, roles, directory, bolt, app)
+    return WebParts(services, clients, roles, directory, bolt, app, clicks)
 
 
 def refresh_facts(web: WebParts) -> None:

@@ -373,6 +373,7 @@ def child_main() -> None:
     ).start()
     refresh_facts(web)
     scheduler.start()
+    web.clicks.start()
     heap.settle()  # as the main process does before it takes work
     reporting = threading.Event()
     reporter = threading.Thread(target=_report_counts, args=(channel, reporting), daemon=True)
@@ -385,6 +386,7 @@ def child_main() -> None:
     except SystemExit:
         pass
     finally:
+        web.clicks.stop()
         scheduler.shutdown(wait=True)
         web.services.answers.close()
         web.services.db.dispose()

@@ -417,6 +417,28 @@ class SlackOutbox(Base):
     )
 
 
+class ReceivedClick(Base):
+    """A click on a lead's button (Accept, Release, Mark contacted, Reopen), recorded and
+    acknowledged before its move is made: the web processes apply the waiting clicks in the
+    order they were recorded, each in a transaction that deletes its row (handlers.click_inbox).
+    `channel` and `message_ts` say which message was clicked (none for App Home)."""
+
+    __tablename__ = "received_clicks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))
+    lead_id: Mapped[int] = mapped_column(Integer)  # no foreign key: an unknown lead is told
+    user_id: Mapped[str] = mapped_column(String(32))
+    in_home: Mapped[bool]
+    channel: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    response_url: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+
+    # A click waits for the clicks on its lead recorded before it (storage.received_clicks).
+    __table_args__ = (Index("ix_received_clicks_lead_id_id", "lead_id", "id"),)
+
+
 class TimerKind(enum.StrEnum):
     CLAIM_REMINDER = "claim_reminder"
     CLAIM_BREACH = "claim_breach"

@@ -18,6 +18,7 @@ from handlers.serve import BatonServer
 from slack_driver import SlackUser
 from slack_emulator import DEFAULT_SIGNING_SECRET, REP_1, REP_2, SALES_CHANNEL, SlackEmulator
 from storage import outbox as outbox_store
+from storage import received_clicks
 from tests.conftest import free_port
 from tests.factories import lead_payload
 
@@ -70,11 +71,15 @@ SETTLE_SECONDS = 60
 
 
 def settled(bot: BatonServer) -> None:
-    """Wait until every queued Slack side effect was delivered and recorded."""
+    """Wait until every click was applied, and every queued Slack side effect was delivered
+    and recorded."""
 
     def nothing_pending() -> bool:
         with bot.services.db.read() as session:
-            return outbox_store.count_pending(session) == 0
+            return (
+                received_clicks.count_waiting(session) == 0
+                and outbox_store.count_pending(session) == 0
+            )
 
     eventually(nothing_pending, timeout=SETTLE_SECONDS)
 
