@@ -16,6 +16,7 @@ from tests.e2e.conftest import (
     card_redraws_held,
     card_text,
     send_lead,
+    settled,
     wait_for_card,
 )
 from tests.e2e.test_leads_command import ask
@@ -101,6 +102,7 @@ def test_many_reps_accepting_at_once_leave_one_owner(
             thread.join(timeout=30)
 
     assert codes == [200] * len(reps)
+    settled(bot)  # the clicks are applied after their acknowledgements
     with bot.services.db.read() as session:
         owner = lead_store.get_lead(session, lead["id"]).owner_id
     assert owner in reps
