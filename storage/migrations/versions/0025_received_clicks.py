@@ -4,8 +4,8 @@ A click on a lead card's buttons is recorded here and acknowledged; the web proc
 waiting clicks in the order they were recorded, each deleting its row as its move commits.
 Nothing existing changes.
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-01 09:01:56.203915
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import storage.models
 
-revision: str = '0024'
-down_revision: str | None = '0023'
+revision: str = '0025'
+down_revision: str | None = '0024'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
