@@ -16,7 +16,8 @@ signed slash command to the answer in the acknowledgement, or, when it is not re
 server's second, to its arrival through response_url; an App Home from `app_home_opened` to its
 `views.publish`; the digest as the server computes it, and its chart as the server draws it (in a
 process of its own). Then the server's memory (RSS now and peak, from /proc) and the peak of the
-largest process it started (getrusage of its children).
+largest process it started (its children's VmHWM in /proc, read every few milliseconds while
+they live: getrusage's figure for children counts the parent's memory up to their exec).
 
 Run from the repository root:
 
@@ -32,12 +33,12 @@ import argparse
 import hashlib
 import multiprocessing
 import os
-import resource
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -445,8 +446,7 @@ def _environment(url: str, api_url: str) -> dict[str, str]:
 def serve(url: str, api_url: str, commands: Connection) -> None:
     """The server process: Baton with its clock at the seeded now, until told to stop. Asked,
     it times the digest as its cron job computes it, and the digest's chart as its delivery
-    draws it (in a process started for it, bot.charts), and tells the largest peak memory of the
-    processes it started and waited for."""
+    draws it (in a process started for it, bot.charts)."""
     server = BatonServer(
         load_config(_environment(url, api_url)), clock=lambda: NOW, delivery="inline"
     )
@@ -455,9 +455,6 @@ def serve(url: str, api_url: str, commands: Connection) -> None:
     zone = ZoneInfo(services.config.rules.hours.timezone)
     period = parse_period(DIGEST_PERIOD, now=NOW, timezone=zone)
     while (request := commands.recv()) != "stop":
-        if request == "children":
-            commands.send(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
-            continue
         started = time.perf_counter()
         with services.db.read() as session:
             if request == "digest":
@@ -504,6 +501,40 @@ def memory_mb(pid: int) -> tuple[float, float]:
         name, _, value = line.partition(":")
         fields[name] = value
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+@contextmanager
+def children_peak(pid: int, every: float = 0.01) -> Iterator[dict[int, float]]:
+    """The peak memory (VmHWM, MB) of each process `pid` starts, and theirs, while in the block:
+    the last reading before each ends (one taken before its exec is the parent's)."""
+    peaks: dict[int, float] = {}
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(every):
+            for child in _descendants(pid):
+                with suppress(OSError, KeyError):  # ended, or a zombie without memory
+                    peaks[child] = memory_mb(child)[1]
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield peaks
+    finally:
+        done.set()
+        watcher.join()
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += [child, *_descendants(child)]
+    return found
 
 
 # ------------------------------------------------------------------------------ measuring
@@ -618,6 +649,7 @@ def measure(kind: str, seeded: Seeded, repeat: int) -> DatabaseReport:
     with (
         SlackEmulator(workspace=Workspace(users=users)) as emulator,
         baton_process(seeded.url, emulator.api_url) as (url, digests, pid),
+        children_peak(pid) as children,
     ):
         for label, run in cases(emulator, url, digests):
             timing = Timing(label)
@@ -627,7 +659,7 @@ def measure(kind: str, seeded: Seeded, repeat: int) -> DatabaseReport:
             p99 = _ms(timing.summary()[2]) if timing.seconds else "-"
             print(f"  .. {label}: p99 {p99} ms", file=sys.stderr, flush=True)
         report.memory = memory_mb(pid)
-        report.children_peak = _ask(digests, "children")
+        report.children_peak = max(children.values(), default=0.0)
     return report
 
 

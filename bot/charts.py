@@ -7,20 +7,24 @@ draw says so ("No leads yet") rather than failing, so a caller may always send w
 
 Each chart is drawn in a process of its own, started for it and gone after it: matplotlib
 adds about 45 MB to whichever process loads it and a second of CPU to load, and charts are
-rare (a digest a week, a funnel when asked), so the server never carries it. Figures are built
-with its object API on the Agg canvas, never through pyplot, whose global state is not meant
-for a server.
+rare (a digest a week, a funnel when asked), so the server never carries it. That process is a
+bare interpreter that imports this module and matplotlib alone, its data in on stdin and the
+PNG out on stdout; a multiprocessing "spawn" child would also import the parent's `__main__`
+(the whole server, 145 MB where 60 suffice). Figures are built with matplotlib's object API on
+the Agg canvas, never through pyplot, whose global state is not meant for a server.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import multiprocessing
+import pickle
+import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -36,6 +40,19 @@ NOTHING_YET = "No leads yet"
 # Tableau's ten colours (matplotlib's default cycle): told apart by most colour-blind readers.
 COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1")
 GREY = "#9d9d9d"
+# A loaded 2-core machine may take a minute to start Python and load matplotlib; a drawing
+# still under way after this is ended, and fails, rather than hold up the delivery behind it.
+DRAWING_TIMEOUT = 300.0  # seconds
+# The drawing process's program: (draw, data) in, pickled; draw(*data), a PNG, out. argv[1] is
+# the directory holding the `bot` package, for a Baton run from a checkout it is not installed from.
+_DRAWER = (
+    "import pickle, sys; sys.path.insert(0, sys.argv[1]); "
+    "draw, data = pickle.load(sys.stdin.buffer); sys.stdout.buffer.write(draw(*data))"
+)
+
+
+class ChartError(RuntimeError):
+    """A chart's drawing process failed or ran out of time; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -144,11 +161,29 @@ def _draw_acceptance_trend(
 
 
 def _drawn_apart(draw: Callable[..., bytes], *data: object) -> bytes:
-    """`draw(*data)` in a process started for it (see the module docstring); spawned, never
-    forked, since a server's threads may hold locks a fork would copy taken."""
-    spawning = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=spawning) as drawer:
-        return drawer.submit(draw, *data).result()
+    """`draw(*data)` in a process started for it (see the module docstring): a new interpreter,
+    never a fork running Python, since a server's threads may hold locks a fork would copy
+    taken. `draw` must be a module's function (it is pickled by name). Raises ChartError when
+    the process fails, or ends it and raises ChartError after DRAWING_TIMEOUT."""
+    package_root = str(Path(__file__).resolve().parents[1])
+    try:
+        drawn = subprocess.run(
+            [sys.executable, "-P", "-c", _DRAWER, package_root],
+            input=pickle.dumps((draw, data)),
+            capture_output=True,
+            timeout=DRAWING_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ChartError(
+            f"drawing the chart took over {DRAWING_TIMEOUT:g} s; its process was ended"
+        ) from None
+    if drawn.returncode != 0:
+        reason = drawn.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        raise ChartError(
+            f"the chart's drawing process failed (exit status {drawn.returncode}): {reason[0]}"
+        )
+    return drawn.stdout
 
 
 def _largest_groups(

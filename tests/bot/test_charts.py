@@ -9,15 +9,18 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy
 import pytest
 from PIL import Image
 
+from bot import charts
 from bot.charts import (
     CHART_HEIGHT,
     CHART_WIDTH,
     COLOURS,
+    ChartError,
     render_acceptance_trend_chart,
     render_funnel_chart,
 )
@@ -170,3 +173,31 @@ def test_drawing_never_loads_matplotlib_into_baton() -> None:
         "sys.exit('matplotlib' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", check], check=False).returncode == 0
+
+
+def test_a_chart_process_does_not_load_the_server_again(tmp_path: Path) -> None:
+    """The drawing process loads what drawing needs, not the program that asked for the chart
+    (a multiprocessing "spawn" child imports the parent's `__main__`: all of Baton, twice the
+    memory)."""
+    server = tmp_path / "server.py"
+    server.write_text(
+        "import sys\n"
+        "if __name__ != '__main__':\n"
+        "    sys.exit('the chart process loaded the server again')\n"
+        "from bot.charts import render_funnel_chart\n"
+        "render_funnel_chart(['MQL', 'SQL'], {'ads': [3, 1]}, 'Funnel')\n"
+    )
+    ran = subprocess.run([sys.executable, str(server)], capture_output=True, check=False)
+    assert ran.returncode == 0, ran.stderr.decode()
+
+
+def test_a_drawing_that_fails_says_why() -> None:
+    with pytest.raises(ChartError, match=r"failed .*: ValueError: non-hexadecimal number"):
+        charts._drawn_apart(bytes.fromhex, "not hex")
+
+
+def test_a_drawing_out_of_time_is_ended_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(charts, "DRAWING_TIMEOUT", 0.05)  # under matplotlib's import alone
+
+    with pytest.raises(ChartError, match=r"took over 0\.05 s; its process was ended"):
+        render_funnel_chart(STAGES, {"webinar": [100, 50, 25, 10]}, "Funnel")
