@@ -3,11 +3,12 @@ phase's work is counted alone: a single lead (POST /api/leads), a lead in a batc
 (POST /api/leads/batch), a delivered card, an Accept click while acknowledging, and the
 delivery that click causes (the card's redraw and the owner's DM).
 
-CPU time is read from the server's process (all its threads but the one that waits here), so
-the figures hold on a machine shared with other work, where throughput does not; the clients
-and the Slack emulator run in processes of their own, as in `benchmarks.handoff`. Delivery runs
-in the server's process (`inline`), posting to the emulator with no pace. Run from the
-repository root:
+CPU time is read from the server's process (all its threads but the one that waits here), and on
+PostgreSQL from the backends serving its database (a card's statements cost the database CPU
+too), so the figures hold on a machine shared with other work, where throughput does not; the
+clients and the Slack emulator run in processes of their own, as in `benchmarks.handoff`.
+Delivery runs in the server's process (`inline`), posting to the emulator with no pace. Run from
+the repository root:
 
     .venv/bin/python -m benchmarks.cpu_costs [--database sqlite|postgresql] [--leads 300]
         [--batch-leads 2000] [--clicks 300]
@@ -24,8 +25,10 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
+from sqlalchemy import text
+
 from benchmarks import handoff
-from benchmarks.machine import database_version, machine_facts
+from benchmarks.machine import cpu_seconds, database_version, machine_facts
 from benchmarks.slack_process import slack_process
 from handlers.serve import BatonServer
 from handlers.slack_delivery import DeliveryWorker
@@ -36,11 +39,30 @@ from slack_emulator.workspace import default_users
 def cpu_of(
     server: BatonServer, label: str, count: int, unit: str, work: Callable[[], object]
 ) -> None:
-    """Run `work` and print the server's CPU per `unit` (and the wall time, for orientation)."""
+    """Run `work` and print the server's CPU per `unit`, and on PostgreSQL its database's (the
+    wall time, for orientation)."""
+    backends = database_backends(server)
     cpu, wall = handoff.server_cpu_seconds(server), time.perf_counter()
+    database = {pid: cpu_seconds(pid) for pid in backends}
     work()
     cpu, wall = handoff.server_cpu_seconds(server) - cpu, time.perf_counter() - wall
-    print(f"  {label:<34} {cpu / count * 1000:7.2f} ms CPU per {unit}  ({count}, {wall:.1f} s)")
+    backends |= database_backends(server)
+    used = sum(cpu_seconds(pid) - database.get(pid, 0.0) for pid in backends)
+    in_database = f" + {used / count * 1000:5.2f} in PostgreSQL" if backends else ""
+    print(
+        f"  {label:<34} {cpu / count * 1000:7.2f} ms CPU{in_database} per {unit}  "
+        f"({count}, {wall:.1f} s)"
+    )
+
+
+def database_backends(server: BatonServer) -> set[int]:
+    """The PostgreSQL backends serving the server's database now (none on SQLite)."""
+    db = server.services.db
+    if db.dialect != "postgresql":
+        return set()
+    with db.engine.connect() as connection:
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        return set(connection.execute(text(query)).scalars())
 
 
 def drain(server: BatonServer) -> None:
