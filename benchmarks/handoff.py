@@ -77,6 +77,7 @@ from bot import received_clicks
 from bot.intake import MAX_BATCH
 from handlers import heap
 from handlers.config import load_config
+from handlers.delivery_process import DeliveryChild
 from handlers.sample_leads import sample_leads
 from handlers.serve import BatonServer, DeliveryMode
 from slack_driver import Delivery
@@ -214,6 +215,8 @@ class IntakeFigures:
     run: LoadRun
     pipeline: float | None  # seconds from the first POST to the last card; None: never posted
     cpu: float  # CPU seconds the server's processes used while the leads were POSTed
+    posted_meanwhile: int  # cards posted before the last lead was answered
+    delivery_cpu: float | None  # CPU seconds of the delivery process, until the last card
 
     @property
     def failures(self) -> int:
@@ -476,13 +479,15 @@ class CardWatch:
     def __init__(self, slack: SlackProcess) -> None:
         self.log = CallLog(slack)
         self.cards: dict[int, str] = {}
+        self.posted_at: list[float] = []  # each card's moment, on the emulator's clock
         self.last_at = 0.0
 
     def count(self) -> int:
         for call in self.log.refresh():
             card = posted_card(call)
             if card is not None and card.channel == SALES_CHANNEL:
-                self.cards.setdefault(card.lead_id, card.ts)
+                if self.cards.setdefault(card.lead_id, card.ts) == card.ts:
+                    self.posted_at.append(card.at)
                 self.last_at = max(self.last_at, card.at)
         return len(self.cards)
 
@@ -512,6 +517,8 @@ def measure_intake(
     calls = intake_calls(server.url, report.kind, range(options.leads))
     watch = CardWatch(slack)
     cpu_before = server_cpu_seconds(server)
+    delivery_pid = server.delivery.pid if isinstance(server.delivery, DeliveryChild) else None
+    delivery_before = cpu_seconds(delivery_pid) if delivery_pid else 0.0
     cpu_used: list[float] = []  # until the last lead was answered, not until its card
     future: Future[LoadRun] = load.submit(post_all, calls, options.concurrency)
     future.add_done_callback(lambda _: cpu_used.append(server_cpu_seconds(server) - cpu_before))
@@ -523,7 +530,12 @@ def measure_intake(
     run = future.result()
     all_posted = watch.count() >= options.leads
     pipeline = watch.last_at - run.started_at if all_posted else None
-    report.intake = IntakeFigures(options.leads, run, pipeline, cpu_used[0])
+    answered = run.started_at + run.elapsed
+    meanwhile = sum(1 for at in watch.posted_at if at <= answered)
+    delivery_cpu = cpu_seconds(delivery_pid) - delivery_before if delivery_pid else None
+    report.intake = IntakeFigures(
+        options.leads, run, pipeline, cpu_used[0], meanwhile, delivery_cpu
+    )
     if report.intake.failures:
         report.problems.append(f"{report.intake.failures} leads refused: {dict(run.statuses)}")
     if pipeline is None:
@@ -697,7 +709,13 @@ def print_report(report: DatabaseReport, options: argparse.Namespace) -> None:
         if intake.pipeline is not None:
             print(
                 f"          last card in Slack {intake.pipeline:.2f} s after the first POST "
-                f"({intake.leads / intake.pipeline:.0f} cards/s end to end)"
+                f"({intake.leads / intake.pipeline:.0f} cards/s end to end); "
+                f"{intake.posted_meanwhile} posted while the leads were POSTed"
+            )
+        if intake.delivery_cpu is not None:
+            print(
+                f"          CPU {intake.delivery_cpu * 1000 / intake.leads:.2f} ms a card in "
+                "the delivery process"
             )
     batch = report.batch
     if batch is not None:

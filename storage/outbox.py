@@ -204,19 +204,29 @@ def redraw_by_update(session: Session, row: SlackOutbox, *, now: datetime) -> No
 
 def unrouted_posts(session: Session, *, limit: int) -> Sequence[tuple[SlackOutbox, Lead]]:
     """Undelivered cards and thread replies whose channel is not chosen yet, oldest first, each
-    with its lead."""
-    rows = session.execute(_unrouted(limit)).all()
-    return [(row, lead) for row, lead in rows]
+    with its lead.
+
+    The leads are read by id in a second statement rather than joined: in a database not yet
+    analysed (a new install's first minute, a burst before autovacuum looks) PostgreSQL joined
+    them by walking all of `leads` for each post, 1.4 s for 400 posts beside 3,000 leads, and
+    delivery posted nothing while a burst of leads kept it routing."""
+    rows = session.scalars(_unrouted(limit)).all()
+    if not rows:
+        return []
+    leads = {
+        lead.id: lead
+        for lead in session.scalars(_leads_by_id, {"ids": list({row.lead_id for row in rows})})
+    }
+    return [(row, leads[row.lead_id]) for row in rows if row.lead_id in leads]
 
 
 # Every delivery round runs these statements: each is built once (per shape) with its values as
 # parameters, which saves the round most of its CPU (building a statement with aliases and
 # subqueries costs more than running it).
 @functools.cache
-def _unrouted(limit: int) -> Select[SlackOutbox, Lead]:
+def _unrouted(limit: int) -> Select[SlackOutbox]:
     return (
-        select(SlackOutbox, Lead)
-        .join(Lead, Lead.id == SlackOutbox.lead_id)
+        select(SlackOutbox)
         .where(
             SlackOutbox.done_at.is_(None),
             SlackOutbox.kind.in_(ROUTED_POSTS),
@@ -225,6 +235,9 @@ def _unrouted(limit: int) -> Select[SlackOutbox, Lead]:
         .order_by(SlackOutbox.id)
         .limit(limit)
     )
+
+
+_leads_by_id = select(Lead).where(Lead.id.in_(bindparam("ids", expanding=True)))
 
 
 def count_queued_cards(session: Session, *, channel: str, at_most: int | None = None) -> int:
