@@ -565,6 +565,9 @@ EXPECTED = {  # how each answer's text begins
     "sla": ("SLA health",),
     "mine": ("Your open leads",),
     "funnel": ("Funnel to revenue",),
+    "tune": ("Tuning the score from sales' answers",),
+    "mql": ("MQLs:",),
+    "find": ("Leads matching",),
 }
 
 
