@@ -49,16 +49,19 @@ DEFAULT_SWEEP_SECONDS = 5.0
 DeliveryMode = Literal["child", "inline", "off"]
 
 
-def delivery_mode(setting: str, dialect: str) -> DeliveryMode:
-    """Where BATON_DELIVERY puts delivery. "auto" is a child process on PostgreSQL, whose
-    writers work side by side, and the server's own process on SQLite: SQLite has one writer,
-    and though a child's writers queue with the server's (storage.turns.FileTurn), a child
-    made more of intake's batches wait past the 5-second turn and be answered 503 (measured
-    with benchmarks.handoff --delivery child|inline; README)."""
+def delivery_mode(setting: str, *, in_memory: bool) -> DeliveryMode:
+    """Where BATON_DELIVERY puts delivery. "auto" is a child process at a lower CPU priority
+    on either database: acknowledgements and intake get the CPU first. On SQLite the child's
+    writers queue with the server's (storage.turns.FileTurn); measured with
+    benchmarks.handoff --delivery child|inline since clicks are recorded before they are
+    applied, the child took 25-32 % of the floor's clicks a second against 18 % inline and 537
+    single leads a second against 402, and batches 4,776 leads a second against 6,082
+    (docs/performance.md). "inline" stays for a database in memory, which a child cannot
+    open."""
     if setting == "separate":
         return "off"
     if setting == "auto":
-        return "inline" if dialect == "sqlite" else "child"
+        return "inline" if in_memory else "child"
     return "child" if setting == "child" else "inline"
 
 
@@ -102,7 +105,7 @@ class BatonServer:
         schedule_mql_upkeep(scheduler, self.services, every=upkeep_every)
         self.clients = self.web.clients
         if delivery is None:
-            delivery = delivery_mode(settings.delivery, db.dialect)
+            delivery = delivery_mode(settings.delivery, in_memory=db.in_memory)
         self.delivery: DeliveryWorker | DeliveryChild | None = None
         if delivery == "inline":
             self.delivery = DeliveryWorker(

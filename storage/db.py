@@ -161,6 +161,11 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def in_memory(self) -> bool:
+        """A SQLite database in memory: no other process can open it."""
+        return self.dialect == "sqlite" and _in_memory(self.engine.url)
+
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that may write: committed on success, rolled back on any error."""
