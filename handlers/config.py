@@ -61,8 +61,9 @@ class Settings(BaseSettings):
     host: str = Field(DEFAULT_HOST, alias="BATON_HOST")
     port: int = Field(DEFAULT_PORT, alias="BATON_PORT")
     # Where `baton serve` runs Slack delivery (handlers.serve.delivery_mode): "auto" is a child
-    # process (a thread for a SQLite database in memory); "child", a process of its own; "inline", a thread of the server's process;
-    # "separate", nowhere: `baton deliver` runs apart (another container, another host).
+    # process (a thread for a SQLite database in memory); "child", a process of its own;
+    # "inline", a thread of the server's process; "separate", nowhere: `baton deliver` runs
+    # apart (another container, another host).
     delivery: Literal["auto", "child", "inline", "separate"] = Field("auto", alias="BATON_DELIVERY")
     # How many processes of `baton serve` answer HTTP on its port (handlers.web_processes):
     # one process answers on one core; more share the port, each on a core of its own.
