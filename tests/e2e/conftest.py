@@ -70,6 +70,16 @@ def eventually(predicate: Callable[[], T], timeout: float = 10.0) -> T:
 SETTLE_SECONDS = 60
 
 
+def clicks_applied(bot: BatonServer) -> None:
+    """Wait until every acknowledged click was applied (a click's move follows its ack)."""
+
+    def none_waiting() -> bool:
+        with bot.services.db.read() as session:
+            return received_clicks.count_waiting(session) == 0
+
+    eventually(none_waiting, timeout=SETTLE_SECONDS)
+
+
 def settled(bot: BatonServer) -> None:
     """Wait until every click was applied, and every queued Slack side effect was delivered
     and recorded."""
