@@ -12,8 +12,6 @@ import signal
 import threading
 from collections.abc import Callable
 
-import httpx
-
 from bot.lifecycle import Action
 from handlers.serve import BatonServer
 from slack_driver import SlackUser
@@ -24,7 +22,6 @@ from storage import received_clicks
 from storage.db import Database
 from tests.conftest import EXTRA_REPS
 from tests.e2e.conftest import (
-    INTAKE_AUTH,
     Serve,
     Served,
     card_redraws_held,
@@ -34,8 +31,7 @@ from tests.e2e.conftest import (
     settled,
     wait_for_card,
 )
-from tests.e2e.test_web_processes import PROCESS, TRIES, rep, send, serve_two
-from tests.factories import lead_payload
+from tests.e2e.test_web_processes import PROCESS, TRIES, post_lead, rep, send, serve_two
 
 # A server killed with clicks waiting delivers nothing more; the next one waits out the leases
 # of what the killed one was sending (30 s) before sending it again.
@@ -146,15 +142,7 @@ ROUNDS = 2  # of clicks at once, until some are left waiting at the kill (a card
 
 
 def new_lead(served: Served, external_id: str) -> int:
-    """A lead sent to a server of one process (whose answers name no process)."""
-    response = httpx.post(
-        f"{served.url}/api/leads",
-        json=lead_payload(external_id=external_id, name=f"Lead {external_id}"),
-        headers=INTAKE_AUTH,
-        timeout=10,
-    )
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
+    return int(post_lead(served, external_id).json()["id"])
 
 
 def waiting_clicks(db: Database) -> int:

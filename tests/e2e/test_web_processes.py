@@ -37,8 +37,8 @@ PROCESS = "X-Baton-Process"
 TRIES = 40  # requests until both processes have answered one: each new connection goes to one
 
 
-def send(served: Served, external_id: str) -> tuple[int, int]:
-    """Send a lead over a new connection; its id and the process that took it."""
+def post_lead(served: Served, external_id: str) -> httpx.Response:
+    """Send a lead over a new connection; the server's answer (201)."""
     response = httpx.post(
         f"{served.url}/api/leads",
         json=lead_payload(external_id=external_id, name=f"Lead {external_id}"),
@@ -46,6 +46,12 @@ def send(served: Served, external_id: str) -> tuple[int, int]:
         timeout=10,
     )
     assert response.status_code == 201, response.text
+    return response
+
+
+def send(served: Served, external_id: str) -> tuple[int, int]:
+    """Send a lead over a new connection; its id and the process that took it."""
+    response = post_lead(served, external_id)
     return int(response.json()["id"]), int(response.headers[PROCESS])
 
 
