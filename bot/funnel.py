@@ -94,11 +94,17 @@ class Funnel:
 
 
 def funnel_report(
-    session: Session, *, period: Period, timezone: ZoneInfo, by: str | None = None
+    session: Session,
+    *,
+    period: Period,
+    timezone: ZoneInfo,
+    by: str | None = None,
+    medians: bool = True,
 ) -> Funnel:
     """The funnel of the leads that entered in `period`, and by `by` if given; months are the
-    team's (`timezone`) calendar months."""
-    total, groups = _funnel(session, period, by, timezone)
+    team's (`timezone`) calendar months. Without `medians` every stage's median_time is None
+    (a chart shows counts only, and the medians cost as much again)."""
+    total, groups = _funnel(session, period, by, timezone, medians)
     return Funnel(period=period, total=total, by=by, groups=groups)
 
 
@@ -129,12 +135,14 @@ def months_of(period: Period, timezone: ZoneInfo) -> list[tuple[str, datetime]]:
 
 
 def _funnel(
-    session: Session, period: Period, by: str | None, timezone: ZoneInfo
+    session: Session, period: Period, by: str | None, timezone: ZoneInfo, medians: bool = True
 ) -> tuple[FunnelGroup, list[FunnelGroup]]:
     """The period's funnel for everyone and per group of `by` (none when None), most MQLs
     first (months oldest first), counted together."""
     key = funnel_store.group_key(by, months_of(period, timezone))
-    found = funnel_store.funnel_by_group(session, start=period.start, end=period.end, key=key)
+    found = funnel_store.funnel_by_group(
+        session, start=period.start, end=period.end, key=key, medians=medians
+    )
     total = _group("", found.everyone or {}, _medians(found.everyone or {}))
     groups = [_group(_label(by, row["key"]), row, _medians(row)) for row in found.groups]
     if by == "cohort":

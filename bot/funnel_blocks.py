@@ -28,8 +28,13 @@ LABEL_SHOWN = 80  # characters of a source's, campaign's or segment's name
 
 def funnel_title(funnel: Funnel) -> str:
     """`Funnel to revenue, last 90 days, by source`."""
-    by = f", by {funnel.by}" if funnel.by else ""
-    return f"{TITLE}, {funnel.period.label}{by}"
+    return titled(funnel.period, funnel.by)
+
+
+def titled(period: Period, by: str | None) -> str:
+    """The title of the funnel of `period` by `by` (funnel_title)."""
+    grouped = f", by {by}" if by else ""
+    return f"{TITLE}, {period.label}{grouped}"
 
 
 def funnel_blocks(funnel: Funnel, *, times: TimesCounted) -> list[dict[str, Any]]:

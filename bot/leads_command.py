@@ -19,6 +19,7 @@ from bot.commands import LeadsCommand, Subcommand, UnclearCommand, echo
 from bot.errors import LeadNotFound, NotAllowed
 from bot.funnel import funnel_report
 from bot.funnel_blocks import funnel_blocks, funnel_title
+from bot.funnel_chart import ChartCounts, chart_counts
 from bot.lead_history import history_line
 from bot.lifecycle import ROUTED, Actor, Lifecycle
 from bot.periods import DEFAULT_PERIOD, PERIODS_SHOWN, Period, parse_period
@@ -262,7 +263,12 @@ def _funnel(session: Session, command: LeadsCommand, asking: Asking) -> Reply:
     return replace(
         _reply(command, funnel_title(funnel), blocks),
         then_queue=lambda queuing: _queue_file(
-            queuing, command, asking, period, outbox.ExportedReport.FUNNEL_CHART
+            queuing,
+            command,
+            asking,
+            period,
+            outbox.ExportedReport.FUNNEL_CHART,
+            counts=chart_counts(funnel),
         ),
     )
 
@@ -308,8 +314,10 @@ def _queue_file(
     asking: Asking,
     period: Period,
     report: outbox.ExportedReport,
+    counts: ChartCounts | None = None,
 ) -> None:
-    """Queue the report as a file for the asker's DMs, as the command asked for it."""
+    """Queue the report as a file for the asker's DMs, as the command asked for it (a funnel's
+    chart with the answer's `counts` when they are what it draws)."""
     outbox.feedback_file(
         session,
         user_id=asking.actor.id,
@@ -321,6 +329,7 @@ def _queue_file(
         report=report,
         file_format="json" if command.as_json else "csv",
         by=command.by,
+        counts=counts,
     )
 
 

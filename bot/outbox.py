@@ -319,24 +319,25 @@ def feedback_file(
     report: ExportedReport = ExportedReport.FEEDBACK,
     file_format: str = "csv",
     by: str | None = None,
+    counts: list[tuple[str, list[int]]] | None = None,
 ) -> None:
     """Send someone a report's export as a file (`report`: the rejection feedback, the score
     tuning, the funnel, or the funnel's chart by `by`; `file_format`: csv, or json for the
-    funnel); the period is fixed now, the rows are read when it is sent."""
+    funnel); the period is fixed now, the rows are read when it is sent, but for a funnel's
+    chart whose answer was grouped as it is: `counts` are the answer's (bot.funnel_chart)."""
+    payload: dict[str, Any] = {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "label": label,
+        "source": source,
+        "report": report.value,
+        "format": file_format,
+        "by": by,
+    }
+    if counts is not None:
+        payload["counts"] = counts
     outbox_store.add(
-        session,
-        kind=OutboxKind.FEEDBACK_FILE,
-        user_id=user_id,
-        payload={
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-            "label": label,
-            "source": source,
-            "report": report.value,
-            "format": file_format,
-            "by": by,
-        },
-        now=now,
+        session, kind=OutboxKind.FEEDBACK_FILE, user_id=user_id, payload=payload, now=now
     )
 
 

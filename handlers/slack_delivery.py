@@ -865,6 +865,7 @@ class DeliveryWorker:
                 period=period,
                 timezone=ZoneInfo(self.rules.hours.timezone),
                 by=row.payload.get("by"),
+                counts=row.payload.get("counts"),
             )
         if drawn is not None:
             channel = self._dm_channel(row.user_id)

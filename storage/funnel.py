@@ -106,7 +106,12 @@ class FunnelRows:
 
 
 def funnel_by_group(
-    session: Session, *, start: datetime, end: datetime, key: ColumnElement[Any] | None
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    key: ColumnElement[Any] | None,
+    medians: bool = True,
 ) -> FunnelRows:
     """Everyone's row and, with `key`, each group's: its `key`, how many of the period's
     leads reached each stage (named as STAGES), and the median time of each step after the first
@@ -119,12 +124,12 @@ def funnel_by_group(
     marketing keeps (the verdict lives in the wide rows). With them come how many leads made
     each step (`timed_<stage>`). PostgreSQL picks the medians in the same statement, by an
     ordered-set aggregate; SQLite, which has none, by one walk per step along the step's times
-    (`_medians`)."""
+    (`_medians`). Without `medians` (a chart shows counts only) no time is read."""
     sqlite = session.get_bind().dialect.name == "sqlite"
     period = entered(session, start, end)
     later = {name: condition for name, condition in STAGES.items() if name != "mql"}
     timed = {f"timed_{stage}": condition for stage, condition in TIMED.items()}
-    times = stage_times(session)
+    times = stage_times(session) if medians else {}
     kept = _keyed(key, period & UNDER_THRESHOLD)
     under: dict[Any, int] = dict(
         session.execute(select(kept.c.key, func.count()).group_by(kept.c.key)).tuples().all()
@@ -148,7 +153,7 @@ def funnel_by_group(
         leads = _keyed(key, period, *_flags(later), *_flags(timed), *_times(times))
         # percentile_disc(0.5) is the first value whose cumulative share reaches one half: the
         # ⌈n/2⌉-th of the n non-null values (nulls are left out, as every aggregate does).
-        medians = [
+        picked = [
             func.percentile_disc(0.5)
             .within_group(leads.c[f"time_{stage}"])
             .label(f"median_{stage}")
@@ -157,7 +162,7 @@ def funnel_by_group(
         counted = [func.count().label("entered"), *_stage_sums(leads, later, timed)]
         grouping = leads.c.key if key is None else func.rollup(leads.c.key)
         total = literal_column("1") if key is None else func.grouping(leads.c.key)
-        counts = select(leads.c.key, total.label("everyone"), *counted, *medians)
+        counts = select(leads.c.key, total.label("everyone"), *counted, *picked)
         rows, totals = [], []  # the groups', and everyone's (the rollup's)
         for result in session.execute(counts.group_by(grouping)):
             values = dict(result._mapping)

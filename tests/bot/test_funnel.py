@@ -193,6 +193,19 @@ def test_by_source_and_by_cohort(seeded: Database) -> None:
     assert by_cohort.groups[0].overall == 1 / 5
 
 
+def test_a_funnel_without_medians_counts_the_same(seeded: Database) -> None:
+    """The chart's funnel: the same counts, and no time read."""
+    with seeded.read() as session:
+        full = funnel_report(session, period=PERIOD, timezone=NY, by="source")
+        bare = funnel_report(session, period=PERIOD, timezone=NY, by="source", medians=False)
+    assert [(g.label, counts(g)) for g in bare.groups] == [
+        (g.label, counts(g)) for g in full.groups
+    ]
+    assert counts(bare.total) == counts(full.total)
+    for group in [bare.total, *bare.groups]:
+        assert all(stage.median_time is None for stage in group.stages)
+
+
 def test_an_empty_period_has_empty_stages(seeded: Database) -> None:
     quiet = Period(start=PERIOD.start - timedelta(days=30), end=PERIOD.start, label="September")
     with seeded.read() as session:

@@ -147,6 +147,35 @@ def test_a_funnel_is_answered_in_a_read_and_its_chart_queued_after(db: Database)
     assert _files_queued(db) == [(MARKETER.id, "funnel_chart")]
 
 
+@pytest.mark.parametrize(("text", "counts"), [("funnel 30d", None), ("funnel 30d by source", 1)])
+def test_a_grouped_funnels_chart_is_queued_with_the_answers_counts(
+    db: Database, text: str, counts: int | None
+) -> None:
+    """The chart draws a grouped answer's numbers rather than counting them again; an answer
+    for everyone leaves the chart to count by source."""
+    with db.write() as session:
+        create_lead(session, external_id="funnel-1", source="ads", now=NOW - timedelta(days=1))
+    with db.read() as session:
+        reply = answer(
+            session,
+            parse_leads_command(text),
+            actor=MARKETER,
+            rules=RULES,
+            lifecycle=LIFECYCLE,
+            now=NOW,
+            team_domain=None,
+        )
+    assert reply.then_queue is not None
+    with db.write() as session:
+        reply.then_queue(session)
+    with db.read() as session:
+        (row,) = session.scalars(
+            select(SlackOutbox).where(SlackOutbox.kind == OutboxKind.FEEDBACK_FILE)
+        ).all()
+    expected = None if counts is None else [["ads", [1, 1, 0, 0, 0, 0]]]
+    assert row.payload.get("counts") == expected
+
+
 def _files_queued(db: Database) -> list[tuple[str | None, str]]:
     with db.read() as session:
         rows = session.scalars(

@@ -123,6 +123,13 @@ def test_the_funnel_agrees_in_slack_app_home_the_digest_and_both_exports(
     assert "*webinar*: MQL *1* → SQL *1* (100%) → accepted *1* (100%)" in by_source
     assert "*ads*: MQL *2* → SQL *1* (50%) → accepted *0* (0%)" in by_source
     assert "*(none)*: MQL *1* → SQL *1* (100%) → accepted *0* (0%)" in by_source
+    # Its chart is drawn from the answer's counts, under the answer's title.
+    (drawn,) = slack.wait_for(lambda: files(slack, MANAGER, ".png"), timeout=SETTLE_SECONDS)
+    assert slack.file_content(drawn["id"]).startswith(b"\x89PNG\r\n\x1a\n")
+    assert any(
+        message.get("text", "").startswith("Funnel to revenue, last 7 days, by source: each bar")
+        for message in slack.dms(MANAGER)
+    )
     cohort = ask_late(user, slack, MARKETER, "funnel 30d by cohort")
     assert "*2026-11*: " + EVERYONE.split("\n")[0] in cohort
 
