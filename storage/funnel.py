@@ -28,6 +28,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
 )
 from sqlalchemy.orm import Session
 
@@ -150,6 +151,10 @@ def funnel_by_group(
             for row in rows:
                 row[f"median_{stage}"] = found.get(row["key"])
     else:
+        if key is not None:
+            # Compiling the grouped statement to machine code cost more CPU than it saved (a
+            # year by source, serial: 2.8-3.5 s with, 2.3 s without); everyone's alone gains.
+            session.execute(text("SET LOCAL jit = off"))
         leads = _keyed(key, period, *_flags(later), *_flags(timed), *_times(times))
         # percentile_disc(0.5) is the first value whose cumulative share reaches one half: the
         # ⌈n/2⌉-th of the n non-null values (nulls are left out, as every aggregate does).
