@@ -71,6 +71,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from benchmarks import process_memory
 from benchmarks.machine import cpu_seconds, database_version, machine_facts
 from benchmarks.slack_process import CallLog, SlackProcess, posted_card, slack_process
 from bot import received_clicks
@@ -92,6 +93,7 @@ from storage.models import Lead, LeadStatus, SlackOutbox
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_RULES = ROOT / "baton.example.toml"
 POSTGRES_URL_VARIABLE = "BATON_TEST_POSTGRES_URL"
+IDLE_SETTLE_SECONDS = 3.0  # from the server's start to its idle memory
 DATABASE_KINDS = ("sqlite", "postgresql")
 INTAKE_TOKEN = "benchmark-intake-token"
 ACK_BUDGET = 3.0  # Slack shows the user an error when a click is not acknowledged within 3 s
@@ -264,6 +266,8 @@ class DatabaseReport:
     # Seconds from the first click until every click was applied and the outbox was empty.
     side_effects: float | None = None
     cpu: ClickCpu | None = None
+    # The server's and its processes' memory: idle once started, and the peaks under the load.
+    memory: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -648,6 +652,16 @@ def measure_bolt_baselines(
         report.acks.append(AckFigures(label, run))
 
 
+@contextmanager
+def server_memory(report: DatabaseReport) -> Iterator[process_memory.Peaks]:
+    """The server's memory (this process's, and its children's) idle once they have started,
+    then its peaks while in the block."""
+    time.sleep(IDLE_SETTLE_SECONDS)  # the delivery and web children import and connect
+    report.memory += process_memory.snapshot(os.getpid()).lines("idle")
+    with process_memory.watching(os.getpid()) as peaks:
+        yield peaks
+
+
 def benchmark_database(
     load: ProcessPoolExecutor, kind: str, options: argparse.Namespace
 ) -> DatabaseReport:
@@ -655,9 +669,12 @@ def benchmark_database(
     with empty_database(kind) as url, slack_process(workspace) as slack:
         report = DatabaseReport(kind, database_version(url))
         print(f"... {report.version}: intake, then clicks, then the Bolt baselines", flush=True)
-        with running_baton(
-            url, slack, options.delivery, web_processes=options.web_processes
-        ) as server:
+        with (
+            running_baton(
+                url, slack, options.delivery, web_processes=options.web_processes
+            ) as server,
+            server_memory(report) as under_load,
+        ):
             measure_intake(load, server, slack, report, options)
             if report.problems:
                 return report  # no cards to click: the intake failure is the finding
@@ -667,6 +684,7 @@ def benchmark_database(
                 measure_baton_clicks(load, server, bodies, report, options)
             if options.batch_leads:
                 measure_batch_intake(load, server, report, options)
+        report.memory += under_load.lines("peak under the load")
         if options.clicks:
             measure_bolt_baselines(load, slack, bodies, report, options)
     for figures in report.acks:
@@ -739,6 +757,8 @@ def print_report(report: DatabaseReport, options: argparse.Namespace) -> None:
         )
     if report.cpu is not None and report.clicks:
         print(report.cpu.row(report.clicks))
+    for line in report.memory:
+        print(line)
     _print_problems(report)
 
 

@@ -1,0 +1,133 @@
+"""The memory of a server and of every process it starts: RSS and PSS from
+/proc/PID/smaps_rollup. PSS shares each page among the processes mapping it, so the sum of the
+processes' PSS is what they cost the machine together, where the sum of RSS counts the shared
+libraries once per process.
+
+`snapshot(pid)` reads them once; `watching(pid)` samples them in a process of its own (reading
+smaps_rollup walks the page tables: not on the measured server's CPU) until the block ends, and
+keeps each process's peaks and the peak of their sum. Run as `python -m benchmarks.process_memory
+PID` it samples until its standard input closes, then prints the peaks as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SAMPLE_SECONDS = 0.2
+
+
+@dataclass
+class Peaks:
+    """Per process (named by its role) the peak RSS and PSS in MB; the peak of their sums."""
+
+    rss: dict[str, float] = field(default_factory=dict)
+    pss: dict[str, float] = field(default_factory=dict)
+    rss_sum: float = 0.0
+    pss_sum: float = 0.0
+
+    def add(self, sample: dict[str, tuple[float, float]]) -> None:
+        for role, (rss, pss) in sample.items():
+            self.rss[role] = max(self.rss.get(role, 0.0), rss)
+            self.pss[role] = max(self.pss.get(role, 0.0), pss)
+        self.rss_sum = max(self.rss_sum, sum(rss for rss, _ in sample.values()))
+        self.pss_sum = max(self.pss_sum, sum(pss for _, pss in sample.values()))
+
+    def lines(self, title: str) -> list[str]:
+        each = ", ".join(
+            f"{role} {self.rss[role]:.0f}/{self.pss[role]:.0f}" for role in sorted(self.rss)
+        )
+        return [
+            f"  memory {title} (RSS/PSS MB): {each}; "
+            f"sum RSS {self.rss_sum:.0f}, sum PSS {self.pss_sum:.0f}"
+        ]
+
+
+def rss_pss_mb(pid: int) -> tuple[float, float]:
+    fields: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, value = line.partition(":")
+        fields[name] = int(value.split()[0])
+    return fields["Rss"] / 1024, fields["Pss"] / 1024
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with suppress(OSError):
+            for child in (task / "children").read_text().split():
+                found.append(int(child))
+                found.extend(_descendants(int(child)))
+    return found
+
+
+def _role(pid: int, server: int) -> str:
+    if pid == server:
+        return "server"
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    for marker, role in (
+        ("delivery_process", "delivery"),
+        ("web_processes", "web"),
+        ("slack_process", "slack emulator"),
+        (" -P ", "chart"),
+    ):
+        if marker in command:
+            return f"{role} {pid}" if role == "web" else role
+    return f"other {pid}"
+
+
+def snapshot(pid: int, *, skip: tuple[str, ...] = ("slack emulator",)) -> Peaks:
+    """The memory of `pid` and its descendants now (the emulator, a benchmark's, left out)."""
+    peaks = Peaks()
+    sample: dict[str, tuple[float, float]] = {}
+    for each in [pid, *_descendants(pid)]:
+        with suppress(OSError, KeyError, IndexError):  # ended meanwhile
+            role = _role(each, pid)
+            if role not in skip and not role.startswith("other"):
+                sample[role] = rss_pss_mb(each)
+    peaks.add(sample)
+    return peaks
+
+
+@contextmanager
+def watching(pid: int) -> Iterator[Peaks]:
+    """The peaks of `pid` and its descendants while in the block (filled in when it ends)."""
+    peaks = Peaks()
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.process_memory", str(pid)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        yield peaks
+    finally:
+        output, _ = watcher.communicate(b"")
+        with suppress(ValueError):
+            found = json.loads(output)
+            peaks.rss, peaks.pss = found["rss"], found["pss"]
+            peaks.rss_sum, peaks.pss_sum = found["rss_sum"], found["pss_sum"]
+
+
+def _watch(pid: int) -> None:
+    peaks = Peaks()
+    done = threading.Event()
+
+    def wait_for_eof() -> None:
+        sys.stdin.read()
+        done.set()
+
+    threading.Thread(target=wait_for_eof, daemon=True).start()
+    while not done.wait(SAMPLE_SECONDS):
+        snap = snapshot(pid)
+        peaks.add({role: (snap.rss[role], snap.pss[role]) for role in snap.rss})
+    json.dump(peaks.__dict__, sys.stdout)
+
+
+if __name__ == "__main__":
+    _watch(int(sys.argv[1]))
