@@ -32,8 +32,7 @@ from typing import TextIO
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot import report_facts
-from handlers import metrics
+from handlers import heap, metrics
 from handlers.child_processes import SupervisedChild, wait_stopped
 from handlers.config import Config, redact_url
 from handlers.services import Services, utc_now
@@ -43,7 +42,6 @@ from handlers.slack_directory import (
     SlackDirectory,
     schedule_profile_refresh,
 )
-from storage import migrate
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -67,17 +65,24 @@ class DeliveryOptions:
 
 
 @contextmanager
-def delivering(options: DeliveryOptions) -> Iterator[DeliveryWorker]:
-    """A delivery worker on the configured database, running while the block runs."""
+def delivering(options: DeliveryOptions, *, check_schema: bool) -> Iterator[DeliveryWorker]:
+    """A delivery worker on the configured database, running while the block runs; the schema
+    checked (SQLite's migrated) first unless the caller did it."""
     settings = options.config.settings
     assert settings.slack_bot_token is not None
     services = Services(
         config=options.config, db=Database.from_url(settings.database_url), clock=options.clock
     )
     try:
-        migrate.ensure_current(
-            services.db.engine, elapsed=report_facts.elapsed_by(services.policies)
-        )
+        if check_schema:
+            # Imported here: alembic costs a process some 10 MB, and `baton serve`'s child
+            # leaves the schema to the server, which checked it before starting it.
+            from bot import report_facts
+            from storage import migrate
+
+            migrate.ensure_current(
+                services.db.engine, elapsed=report_facts.elapsed_by(services.policies)
+            )
         clients = SlackClients.build(settings.slack_bot_token, settings.slack_api_url)
         worker = DeliveryWorker(
             services, clients, post_interval=options.post_interval, first_retry=options.first_retry
@@ -90,6 +95,7 @@ def delivering(options: DeliveryOptions) -> Iterator[DeliveryWorker]:
         scheduler = BackgroundScheduler()
         schedule_profile_refresh(scheduler, directory, every=PROFILE_REFRESH_SECONDS)
         directory.refresh()
+        heap.settle()  # as `baton serve` does before it takes work
         scheduler.start()
         worker.start()
         try:
@@ -104,7 +110,7 @@ def delivering(options: DeliveryOptions) -> Iterator[DeliveryWorker]:
 def deliver(options: DeliveryOptions) -> int:
     """`baton deliver`: deliver the outbox until SIGINT or SIGTERM."""
     stop = _stop_on(signal.SIGINT, signal.SIGTERM)
-    with delivering(options):
+    with delivering(options, check_schema=True):
         url = redact_url(options.config.settings.database_url)
         log.info("baton delivering the Slack outbox of %s", url)
         _wait(stop)
@@ -228,7 +234,7 @@ def child_main() -> None:
     reporting = threading.Event()
     reporter = threading.Thread(target=_report_counts, args=(counts, reporting), daemon=True)
     reporter.start()
-    with delivering(options) as worker:
+    with delivering(options, check_schema=False) as worker:
         threading.Thread(
             target=_wake_on_bytes, args=(wake_fd, worker, stop), name="delivery-wake", daemon=True
         ).start()

@@ -6,20 +6,32 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy.orm import Session
 
 from bot.lifecycle import Actor, Lifecycle
 from bot.sla_policy import SlaPolicies
 from bot.sla_sweep import SlaSweep
 from handlers.config import Config
-from handlers.slow_answers import SlowAnswers
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+
+    from handlers.slow_answers import SlowAnswers
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _slow_answers() -> SlowAnswers:
+    """Imported here: only a web process answers slash commands, and what they need (Bolt, the
+    reports) would cost a delivery process or a CLI command memory for nothing."""
+    from handlers.slow_answers import SlowAnswers
+
+    return SlowAnswers()
 
 
 @dataclass
@@ -31,7 +43,7 @@ class Services:
     # Wakes the delivery worker; `unit_of_work` calls it after every commit.
     wake_delivery: Callable[[], None] = lambda: None
     # Slash-command answers: in the acknowledgement when quick, through response_url when not.
-    answers: SlowAnswers = field(default_factory=SlowAnswers)
+    answers: SlowAnswers = field(default_factory=_slow_answers)
     # Who someone is (roles), for what is drawn for them later; serve binds it to the roles.
     actor_of: Callable[[str], Actor] = Actor
     # The domain bound to the rules once: adapters call these, and never pass the rules on.
