@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
-from typing import Literal, NoReturn
+from typing import TYPE_CHECKING, Literal, NoReturn
 from zoneinfo import ZoneInfo
 
 import uvicorn
@@ -22,7 +22,6 @@ from handlers import heap
 from handlers.config import Config
 from handlers.delivery_process import DeliveryChild, DeliveryOptions
 from handlers.digest_job import schedule_digest
-from handlers.hubspot_writeback import HubSpotWorker
 from handlers.mql_job import DEFAULT_UPKEEP_SECONDS, schedule_mql_upkeep
 from handlers.roles import GROUP_REFRESH_SECONDS
 from handlers.services import utc_now
@@ -36,6 +35,9 @@ from handlers.web_processes import WebChildren, WebOptions, bind_listener, proce
 from handlers.webhook_delivery import WebhookWorker, sync_endpoints
 from storage import migrate
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from handlers.hubspot_writeback import HubSpotWorker
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +129,14 @@ class BatonServer:
             if config.rules.webhooks
             else None
         )
-        self.hubspot = (
-            HubSpotWorker(self.services, self.clients.api, first_retry=webhook_first_retry)
-            if settings.hubspot_write_back
-            else None
-        )
+        self.hubspot: HubSpotWorker | None = None
+        if settings.hubspot_write_back:
+            # Imported here: the HubSpot client (some 5 MB) only where write-back is set up.
+            from handlers.hubspot_writeback import HubSpotWorker
+
+            self.hubspot = HubSpotWorker(
+                self.services, self.clients.api, first_retry=webhook_first_retry
+            )
         self.services.wake_delivery = self._wake_deliveries
         self.roles = self.web.roles
         self.directory = self.web.directory
