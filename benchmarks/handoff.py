@@ -93,7 +93,7 @@ from storage.models import Lead, LeadStatus, SlackOutbox
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_RULES = ROOT / "baton.example.toml"
 POSTGRES_URL_VARIABLE = "BATON_TEST_POSTGRES_URL"
-IDLE_SETTLE_SECONDS = 3.0  # from the server's start to its idle memory
+IDLE_SETTLE_SECONDS = 8.0  # from the server's start to its idle memory
 DATABASE_KINDS = ("sqlite", "postgresql")
 INTAKE_TOKEN = "benchmark-intake-token"
 ACK_BUDGET = 3.0  # Slack shows the user an error when a click is not acknowledged within 3 s
