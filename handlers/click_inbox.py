@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 MAX_GROUP = 100
 QUIET_SECONDS = 0.02
-ACKS_FIRST_SECONDS = 2.0
+ACKS_FIRST_SECONDS = 1.0
 
 
 class ClickInbox:
