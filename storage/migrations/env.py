@@ -9,6 +9,7 @@ before the commit, and enforcement is back on before the connection returns to t
 from alembic import context
 from sqlalchemy import Connection
 
+from storage.migrate import compared
 from storage.models import Base
 
 engine = context.config.attributes["engine"]
@@ -38,6 +39,7 @@ with engine.connect() as connection:
             target_metadata=Base.metadata,
             render_as_batch=sqlite,
             compare_type=True,
+            include_name=compared,
         )
         with context.begin_transaction():
             context.run_migrations()

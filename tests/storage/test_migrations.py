@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,10 +13,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from storage import leads as lead_store
 from storage import migrate
 from storage.db import Database
 from storage.models import Base
 from tests.conftest import reset_postgres
+from tests.factories import create_lead
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -44,7 +47,8 @@ def test_upgrade_from_empty_to_head_creates_every_table(empty_db: Database) -> N
 def test_models_and_migrations_agree(empty_db: Database) -> None:
     migrate.upgrade(empty_db.engine)
     with empty_db.engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        context = MigrationContext.configure(connection, opts={"include_name": migrate.compared})
+        differences = compare_metadata(context, Base.metadata)
     assert differences == []
 
 
@@ -90,14 +94,58 @@ def test_upgrading_a_database_with_leads_keeps_them_and_their_history(
     with empty_db.engine.begin() as connection:
         connection.execute(text("UPDATE leads SET status = 'opportunity' WHERE id = 7"))
         assert connection.execute(text("SELECT count(*) FROM lead_events")).scalar() == 1
-    indexes = {index["name"] for index in inspect(empty_db.engine).get_indexes("leads")}
-    if empty_db.engine.dialect.name == "postgresql":  # SQLite's expression indexes don't reflect
-        assert {"ix_leads_lower_email", "ix_leads_lower_company"} <= indexes
-    else:
-        with empty_db.engine.connect() as connection:
-            names = connection.exec_driver_sql(
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads'"
-            ).scalars()
-            assert {"ix_leads_lower_email", "ix_leads_lower_company"} <= set(names)
+    assert {"ix_leads_lower_email", "ix_leads_lower_company"} <= lead_indexes(empty_db)
     with empty_db.engine.connect() as connection, pytest.raises(IntegrityError):
         connection.execute(text("DELETE FROM leads WHERE id = 7"))  # events refer to it
+
+
+def lead_indexes(db: Database) -> set[str]:
+    """The names of the leads table's indexes (SQLite's expression indexes don't reflect)."""
+    if db.engine.dialect.name == "postgresql":
+        return {str(index["name"]) for index in inspect(db.engine).get_indexes("leads")}
+    with db.engine.connect() as connection:
+        return set(
+            connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads'"
+            ).scalars()
+        )
+
+
+def test_find_index_comes_with_0026_on_postgresql_and_goes_with_its_downgrade(
+    empty_db: Database,
+) -> None:
+    postgresql = empty_db.engine.dialect.name == "postgresql"
+    migrate.upgrade(empty_db.engine)
+    assert ("ix_leads_find_trigrams" in lead_indexes(empty_db)) is postgresql
+    migrate.downgrade(empty_db.engine, "0025")
+    assert migrate.current_revision(empty_db.engine) == "0025"
+    assert "ix_leads_find_trigrams" not in lead_indexes(empty_db)
+    migrate.upgrade(empty_db.engine)
+    assert ("ix_leads_find_trigrams" in lead_indexes(empty_db)) is postgresql
+
+
+@pytest.mark.parametrize("empty_db", ["postgresql"], indirect=True)
+def test_upgrade_without_leave_to_install_pg_trgm_succeeds_without_the_index_and_says_so(
+    empty_db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A role may not create pg_trgm (no CREATE on the database, or no contrib package): the
+    upgrade completes, says why once, and find reads the table instead."""
+    migrate.upgrade(empty_db.engine, "0025")
+    with empty_db.engine.begin() as connection:
+        database = connection.exec_driver_sql("SELECT quote_ident(current_database())").scalar()
+        connection.exec_driver_sql(f"REVOKE CREATE ON DATABASE {database} FROM CURRENT_USER")
+    try:
+        with caplog.at_level(logging.WARNING, logger="storage.migrate"):
+            migrate.upgrade(empty_db.engine)
+    finally:
+        with empty_db.engine.begin() as connection:
+            connection.exec_driver_sql(f"GRANT CREATE ON DATABASE {database} TO CURRENT_USER")
+    assert migrate.current_revision(empty_db.engine) == migrate.head_revision(empty_db.engine)
+    assert "ix_leads_find_trigrams" not in lead_indexes(empty_db)
+    (warning,) = [record.getMessage() for record in caplog.records]
+    assert "pg_trgm could not be installed (permission denied" in warning
+    with empty_db.write() as session:
+        create_lead(session, company="Initech", email="peter@initech.example")
+    with empty_db.read() as session:
+        assert lead_store.find_leads(session, "iNiTeCh.EX", limit=5)[1] == 1
+    migrate.downgrade(empty_db.engine, "0025")  # upgraded again, with the index, for the next test
