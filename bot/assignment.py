@@ -43,6 +43,8 @@ def route_new_leads(
     so two transactions lock the pools they share in one order. Returns the ids of the leads
     routed: their rows may have changed (a lead no session tracks is not refreshed)."""
     rules = lifecycle.policies.rules
+    if not any(route.mode in ROUTERS for route in rules.routes):
+        return []  # every lead is left to its channel: none needs its route found here
     by_route: dict[int, list[Lead]] = defaultdict(list)
     for lead in leads:
         route = route_for(lead, rules) if lead.status == LeadStatus.NEW else None

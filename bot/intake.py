@@ -44,6 +44,9 @@ SENDER_WORDS = {API_SENDER: "the API", CSV_SENDER: "a CSV import"}
 MAX_BATCH = 1000
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+# A URL whose netloc (up to the first /, ? or #) is a host alone: no user info, port or
+# brackets, which _check_url then leaves to urlsplit.
+_PLAIN_HOST = re.compile(r"https?://[^/?#@\[\]:]+(?:[/?#]|$)", re.IGNORECASE)
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -98,6 +101,8 @@ def _check_url(value: str | None) -> str | None:
         return None
     if not _URL.match(value):
         raise ValueError("must be an http:// or https:// URL")
+    if value.isascii() and _PLAIN_HOST.match(value):
+        return value  # a host alone (urlsplit's netloc): no user info, and a host named
     parts = urlsplit(value)
     if "@" in parts.netloc:
         raise ValueError("must not hold user info (user@host)")
@@ -127,7 +132,14 @@ class _Text:
     max_length: int
 
     def check(self, value: Any) -> str:
-        return self._fits(value.strip() if isinstance(value, str) else _clean_text(value))
+        if isinstance(value, str):
+            text = value.strip()
+            # The usual text, passed here without a call into `_fits` (a lead has twenty such
+            # fields): what `_fits` returns for it.
+            if 0 < len(text) <= self.max_length and text.isascii() and "\x00" not in text:
+                return text
+            return self._fits(text)
+        return self._fits(_clean_text(value))
 
     def _fits(self, text: Any) -> str:
         if not isinstance(text, str):
@@ -166,7 +178,11 @@ class _OptionalText(_Text):
     def check(self, value: Any) -> str | None:  # type: ignore[override]
         if isinstance(value, str):
             text = value.strip()
-            return self._fits(text) if text else None
+            if not text:
+                return None
+            if len(text) <= self.max_length and text.isascii() and "\x00" not in text:
+                return text  # the usual text, as in _Text.check
+            return self._fits(text)
         return None if value is None else self._fits(_clean_text(value))
 
     def _described(self) -> core_schema.CoreSchema:

@@ -140,11 +140,13 @@ def lead_events(
     reasons: Mapping[str, str] | None = None,
 ) -> None:
     """Announce lead events as bot.lifecycle records them (each with its lead as written);
-    `reasons` labels a rejection's reason code."""
+    `reasons` labels a rejection's reason code. An event nobody subscribes to is not shaped
+    (a batch of leads announces a thousand)."""
+    subscribers = webhook_store.subscribers(session)
     announced = []
     for lead, event in events:
         kind = ACTION_TYPES.get(event["action"])
-        if kind is None:
+        if kind is None or kind not in subscribers:
             continue
         details = dict(event["details"])
         data: dict[str, Any] = {
@@ -156,14 +158,14 @@ def lead_events(
             code = details.pop("reason")
             data["reason"] = {"code": code, "label": (reasons or {}).get(code, code)}
         announced.append((kind, lead, {**data, **details}, event["at"]))
-    _queue(session, announced)
+    _queue(session, announced, subscribers)
 
 
 def sla_event(
     session: Session, *, kind: str, lead: Lead, data: Mapping[str, Any], now: datetime
 ) -> None:
     """Announce an SLA moment (`sla.reminded`, `sla.breached`) about the lead."""
-    _queue(session, [(kind, lead, data, now)])
+    _queue(session, [(kind, lead, data, now)], webhook_store.subscribers(session))
 
 
 def body(kind: str, *, data: Mapping[str, Any], at: datetime) -> dict[str, Any]:
@@ -181,11 +183,12 @@ def lead_data(lead: Lead) -> dict[str, Any]:
 
 
 def _queue(
-    session: Session, announced: Sequence[tuple[str, Lead, Mapping[str, Any], datetime]]
+    session: Session,
+    announced: Sequence[tuple[str, Lead, Mapping[str, Any], datetime]],
+    subscribers: Mapping[str, list[str]],
 ) -> None:
-    """Queue each event for the enabled endpoints subscribed to its type, in order; an event
-    nobody subscribes to costs nothing more than the one look-up of who subscribes."""
-    subscribers = webhook_store.subscribers(session)
+    """Queue each event for the enabled endpoints `subscribers` names for its type, in order;
+    an event nobody subscribes to costs nothing more than the one look-up of who subscribes."""
     deliveries: list[tuple[str, webhook_store.Event]] = []
     for kind, lead, data, at in announced:
         endpoints = subscribers.get(kind)

@@ -100,9 +100,11 @@ def queue_batch(session: Session, batch: Batch) -> None:
 
 def add_for_leads(session: Session, *, kind: str, lead_ids: Sequence[int], now: datetime) -> None:
     """One row of `kind` per lead, in this order, in one statement on the connection
-    (storage.bulk: a batch of leads queues a thousand rows)."""
+    (storage.bulk: a batch of leads queues a thousand rows). The rows share their values but
+    the lead's, the same objects, which storage.bulk puts in the database's form once."""
     if lead_ids:
-        rows = [_values(kind, now, lead_id=id_) for id_ in lead_ids]
+        shared = _values(kind, now)
+        rows = [{**shared, "lead_id": id_} for id_ in lead_ids]
         bulk.insert_rows(session.connection(), SlackOutbox, rows)
 
 
