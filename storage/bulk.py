@@ -41,6 +41,31 @@ def insert_rows(
     connection.exec_driver_sql(sql, list(_sqlite_values(rows, names, processors)))
 
 
+def insert_per_key(
+    connection: Connection,
+    entity: type[Base],
+    shared: Mapping[str, Any],
+    column: str,
+    keys: Sequence[int],
+) -> None:
+    """INSERT one row per integer in `keys`, in their order (ids ascend as the keys do), each
+    holding its key in `column` and the `shared` values in the others, as `insert_rows` would
+    insert them. PostgreSQL takes the shared values once and the keys as one array: a batch
+    of leads queues a thousand cards that differ only in their lead, and the server read each
+    of them from JSON."""
+    if not keys:
+        return
+    table = entity.__table__
+    assert isinstance(table, Table)
+    if connection.dialect.name != "postgresql":
+        insert_rows(connection, entity, [{**shared, column: key} for key in keys])
+        return
+    names = tuple(name for name in shared if name != column)
+    array = "{" + ",".join(str(int(key)) for key in keys) + "}"
+    sql = _postgresql_per_key(table, names, column)
+    connection.exec_driver_sql(sql, (json_text(shared), array))
+
+
 def insert_new_sqlite(
     connection: Connection,
     entity: type[Base],
@@ -119,6 +144,20 @@ def _postgresql_insert(table: Table, names: tuple[str, ...]) -> str:
         f"INSERT INTO {_quote(table.name)} ({quoted}) SELECT {selected} "
         f"FROM json_populate_recordset(NULL::{_quote(table.name)}, %s::json) "
         "WITH ORDINALITY AS r ORDER BY r.ordinality"
+    )
+
+
+@functools.cache
+def _postgresql_per_key(table: Table, names: tuple[str, ...], column: str) -> str:
+    """`INSERT ... SELECT s.names..., k.key FROM json_populate_record(NULL::table, %s), unnest(%s)
+    WITH ORDINALITY AS k ORDER BY k.ordinality`: the shared values typed by their columns, the
+    keys in the order given."""
+    quoted = ", ".join(_quote(name) for name in (*names, column))
+    selected = ", ".join(f"s.{_quote(name)}" for name in names)
+    return (
+        f"INSERT INTO {_quote(table.name)} ({quoted}) SELECT {selected}, k.key "
+        f"FROM json_populate_record(NULL::{_quote(table.name)}, %s::json) AS s, "
+        "unnest(%s::integer[]) WITH ORDINALITY AS k(key, ordinality) ORDER BY k.ordinality"
     )
 
 

@@ -159,29 +159,33 @@ def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[s
             )
         )
     unset = _unset_columns(names)
+    moments = tuple(_UTC_MOMENTS.intersection(names))
     return {
-        row["external_id"]: _as_inserted(row, ids[row["external_id"]], unset)
+        row["external_id"]: _as_inserted(row, ids[row["external_id"]], unset, moments)
         for row in rows
         if row["external_id"] in ids
     }
 
 
+_STATUSES = {status.value: status for status in LeadStatus}  # a StrEnum member finds itself
 _UTC_MOMENTS = frozenset(
     column.key for column in _LEAD_COLUMNS if isinstance(column.type, UTCDateTime)
 )
 
 
-def _as_inserted(row: Mapping[str, Any], lead_id: int, unset: _Unset) -> Lead:
+def _as_inserted(
+    row: Mapping[str, Any], lead_id: int, unset: _Unset, moments: Sequence[str]
+) -> Lead:
     """The Lead the database now holds for an inserted `row`: its values as the columns give
-    them back (moments in UTC, the status as a LeadStatus), the columns it left out at their
-    defaults."""
+    them back (its `moments` in UTC, the status as a LeadStatus), the columns it left out at
+    their defaults."""
     scalars, made = unset
     values = {**scalars, **{name: make(None) for name, make in made.items()}, **row}
     values["id"] = lead_id
-    for name in _UTC_MOMENTS.intersection(row):
+    for name in moments:
         if values[name] is not None:
             values[name] = values[name].astimezone(UTC)
-    values["status"] = LeadStatus(values["status"])
+    values["status"] = _STATUSES[values["status"]]
     lead: Lead = _new_lead()
     lead.__dict__.update(values)
     return lead

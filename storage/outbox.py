@@ -100,12 +100,10 @@ def queue_batch(session: Session, batch: Batch) -> None:
 
 def add_for_leads(session: Session, *, kind: str, lead_ids: Sequence[int], now: datetime) -> None:
     """One row of `kind` per lead, in this order, in one statement on the connection
-    (storage.bulk: a batch of leads queues a thousand rows). The rows share their values but
-    the lead's, the same objects, which storage.bulk puts in the database's form once."""
+    (storage.bulk: a batch of leads queues a thousand rows that differ only in their lead)."""
     if lead_ids:
         shared = _values(kind, now)
-        rows = [{**shared, "lead_id": id_} for id_ in lead_ids]
-        bulk.insert_rows(session.connection(), SlackOutbox, rows)
+        bulk.insert_per_key(session.connection(), SlackOutbox, shared, "lead_id", lead_ids)
 
 
 _QUEUE = insert(SlackOutbox)  # built once: a click queues three rows
