@@ -112,7 +112,9 @@ def json_text(rows: Any) -> str:
     library's time (a sixth of the batch's CPU on PostgreSQL). Each moment is written by
     `_iso_moment`, which refuses a naive one, once per object: a batch's rows share one `now`.
     What orjson refuses (an integer past 64 bits, which a lead's kept unknown fields may hold)
-    is left to the standard library's encoder, which takes it."""
+    is left to the standard library's encoder, which takes it. The two differ only in a float
+    that is not finite (intake refuses them): orjson writes null, the standard library NaN or
+    Infinity, which PostgreSQL does not take as JSON."""
     written: dict[int, str] = {}
 
     def moment(value: Any) -> str:
