@@ -205,7 +205,8 @@ class BatonServer:
             self.hubspot.stop()
         if self.services.scheduler is not None and self.services.scheduler.running:
             self.services.scheduler.shutdown(wait=True)
-        self.services.answers.close()
+        if self.services.answers is not None:
+            self.services.answers.close()
         self.services.db.dispose()
 
     def run(self) -> None:

@@ -26,14 +26,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _slow_answers() -> SlowAnswers:
-    """Imported here: only a web process answers slash commands, and what they need (Bolt, the
-    reports) would cost a delivery process or a CLI command memory for nothing."""
-    from handlers.slow_answers import SlowAnswers
-
-    return SlowAnswers()
-
-
 @dataclass
 class Services:
     config: Config
@@ -43,7 +35,9 @@ class Services:
     # Wakes the delivery worker; `unit_of_work` calls it after every commit.
     wake_delivery: Callable[[], None] = lambda: None
     # Slash-command answers: in the acknowledgement when quick, through response_url when not.
-    answers: SlowAnswers = field(default_factory=_slow_answers)
+    # A web process's alone (web_parts gives it one): what they import (Bolt, the reports)
+    # would cost a delivery process or a CLI command memory for nothing.
+    answers: SlowAnswers | None = None
     # Who someone is (roles), for what is drawn for them later; serve binds it to the roles.
     actor_of: Callable[[str], Actor] = Actor
     # The domain bound to the rules once: adapters call these, and never pass the rules on.

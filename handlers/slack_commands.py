@@ -47,6 +47,7 @@ def register(app: App, services: Services, roles: RoleResolver, assignees: Assig
                     answered.then_queue(session)
             return answered
 
+        assert services.answers is not None  # a web process's services (web_parts)
         services.answers.answer(ack, command.get("response_url"), reply)
 
 

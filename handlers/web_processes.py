@@ -388,7 +388,8 @@ def child_main() -> None:
     finally:
         web.clicks.stop()
         scheduler.shutdown(wait=True)
-        web.services.answers.close()
+        if web.services.answers is not None:
+            web.services.answers.close()
         web.services.db.dispose()
         reporting.set()  # the last counts
         reporter.join()
