@@ -132,14 +132,7 @@ class _Text:
     max_length: int
 
     def check(self, value: Any) -> str:
-        if isinstance(value, str):
-            text = value.strip()
-            # The usual text, passed here without a call into `_fits` (a lead has twenty such
-            # fields): what `_fits` returns for it.
-            if 0 < len(text) <= self.max_length and text.isascii() and "\x00" not in text:
-                return text
-            return self._fits(text)
-        return self._fits(_clean_text(value))
+        return self._fits(value.strip() if isinstance(value, str) else _clean_text(value))
 
     def _fits(self, text: Any) -> str:
         if not isinstance(text, str):
@@ -178,11 +171,7 @@ class _OptionalText(_Text):
     def check(self, value: Any) -> str | None:  # type: ignore[override]
         if isinstance(value, str):
             text = value.strip()
-            if not text:
-                return None
-            if len(text) <= self.max_length and text.isascii() and "\x00" not in text:
-                return text  # the usual text, as in _Text.check
-            return self._fits(text)
+            return self._fits(text) if text else None
         return None if value is None else self._fits(_clean_text(value))
 
     def _described(self) -> core_schema.CoreSchema:
