@@ -50,6 +50,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection as SqlConnection
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from benchmarks.machine import database_version, machine_facts
 from bot import report_facts
@@ -72,7 +73,7 @@ from slack_emulator import (
     Workspace,
 )
 from slack_emulator.workspace import default_users
-from storage import migrate
+from storage import migrate, tuning_rollups
 from storage.db import Database, create_db_engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -296,6 +297,11 @@ def seed(url: str, leads: int) -> tuple[int, int]:
                     text("SELECT setval(pg_get_serial_sequence('leads', 'id'), :last)"),
                     {"last": leads},
                 )
+            # What the transitions would have kept: the first reject's reason, the rollups.
+            connection.execute(text(tuning_rollups.FIRST_REJECT_REASONS))
+            with Session(bind=connection) as session:
+                tuning_rollups.rebuild(session)
+                session.flush()
         if dialect == "postgresql":
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
                 c.execute(text("VACUUM ANALYZE"))

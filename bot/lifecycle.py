@@ -18,7 +18,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import lead_updates, outbox, promotion, report_facts, scoring, sla_timers, webhooks
+from bot import (
+    lead_updates,
+    outbox,
+    promotion,
+    report_facts,
+    scoring,
+    sla_timers,
+    webhooks,
+)
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.outbox import DmKind
 from bot.rep_directory import Directory, NoDirectory
@@ -28,6 +36,7 @@ from bot.slack_text import as_utc, lead_label, mention
 from storage import leads as lead_store
 from storage import outbox as outbox_store
 from storage import routing as routing_store
+from storage import tuning_rollups
 from storage.models import Lead, LeadStatus
 
 S = LeadStatus
@@ -249,6 +258,7 @@ def _record_change(
     `lead.updated` webhook and, for a posted lead, a line in its thread and a redrawn card. An
     MQL has no card; one the change makes an SQL is promoted."""
     explained_before, status_before = lead.score_explanation, lead.status
+    tuned = tuning_rollups.part(lead)
     lead = lead_store.update_lead(
         session,
         lead.id,
@@ -257,6 +267,7 @@ def _record_change(
     event = _event(lead, Action.UPDATE, status_before, actor, now, {"changes": changes})
     event_id = lead_store.add_event(session, event)
     webhooks.lead_events(session, events=[(lead, event)])
+    tuning_rollups.move(session, tuned, tuning_rollups.part(lead))
     if lead.status not in HELD:
         outbox.history_reply(session, lead=lead, event_id=event_id, now=now)
         outbox.card_changed(session, lead=lead, now=now)
@@ -762,6 +773,7 @@ class Lifecycle:
                 lead, action, values, actor_id=actor.id, now=now, policies=self.policies
             )
             counted = report_facts.counted(lead)
+            tuned = tuning_rollups.part(lead)
             windows = (
                 None
                 if to is None
@@ -825,6 +837,7 @@ class Lifecycle:
                 # Last: every move of a day's leads writes that day's count rows, so the lock
                 # on them is taken as late, and held as briefly, as the transaction allows.
                 report_facts.recount(session, counted, updated)
+                tuning_rollups.move(session, tuned, tuning_rollups.part(updated))
                 return updated
         lead = require(session, lead_id)
         raise _refusal(lead, action)

@@ -52,6 +52,8 @@ def on_transition(
         claim = action in CLAIMS
         facts["first_decision"] = action
         facts["first_decided_by"] = values["owner_id"] if claim else actor_id
+        if action == REJECT:
+            facts["first_reject_reason"] = values.get("reject_reason")
         if seen.posted_at is not None:
             span = elapsed(policies, seen.sla_policy, seen.posted_at, now)
             facts["time_to_claim_us"] = microseconds(span)
@@ -71,7 +73,12 @@ def undone(seen: Lead, action: str, earlier_actions: Collection[str]) -> dict[st
     as the lead's first decision or first claim, when no earlier move had set them."""
     facts: dict[str, Any] = {}
     if seen.first_decision == action and not DECISIONS & set(earlier_actions):
-        facts.update(first_decision=None, first_decided_by=None, time_to_claim_us=None)
+        facts.update(
+            first_decision=None,
+            first_decided_by=None,
+            time_to_claim_us=None,
+            first_reject_reason=None,
+        )
     if action in CLAIMS and not CLAIMS & set(earlier_actions):
         facts["first_claimed_at"] = None
     return facts

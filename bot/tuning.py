@@ -35,9 +35,10 @@ from bot.report_facts import CLAIMS, REJECT, duration
 from bot.reports import NO_SOURCE
 from bot.scoring import ScoringModel
 from storage import tuning as tuning_store
+from storage.tuning_rollups import SCORE_BAND_FLOORS
 
 # Score bands as (label, lowest score); a band runs to the next one's lowest score.
-BANDS = (("under 40", 0), ("40–59", 40), ("60–79", 60), ("80 and up", 80))
+BANDS = tuple(zip(("under 40", "40–59", "60–79", "80 and up"), SCORE_BAND_FLOORS, strict=True))
 NO_SCORE = "no score"
 MIN_SAMPLE = 20  # decided leads a rule or threshold needs before it is judged
 FLAG_MARGIN = 0.2  # a flagged rule's rejection rate is this much above the rest's…
@@ -289,22 +290,6 @@ def decision_of(first_decision: str | None) -> str | None:
 def source_of(stored: str | None) -> str:
     """A lead's source as the report names it: a blank one is NO_SOURCE."""
     return (stored or "").strip() or NO_SOURCE
-
-
-def _rules(explanation: Mapping[str, object] | None) -> tuple[str, ...]:
-    """`fit: decision maker`, `engagement: pricing page`: each rule that gave the lead points."""
-    if explanation is None:
-        return ()
-    contributions = explanation.get("contributions")
-    if not isinstance(contributions, list):
-        return ()
-    return tuple(
-        dict.fromkeys(
-            f"{item.get('part')}: {item.get('label')}"
-            for item in contributions
-            if isinstance(item, dict) and item.get("points")
-        )
-    )
 
 
 def _band_labels() -> list[str]:

@@ -227,6 +227,9 @@ class Lead(Base):
     # Durations in microseconds, counted as the lead's SLA policy counted time when they ended.
     time_to_claim_us: Mapped[int | None] = mapped_column(BigInteger)
     time_to_contact_us: Mapped[int | None] = mapped_column(BigInteger)
+    # The reason sales gave when the first decision was a reject (kept when a reopen clears the
+    # lead's own `reject_reason`): what the tuning report counts a rejected lead under.
+    first_reject_reason: Mapped[str | None] = mapped_column(String(64))
 
     events: Mapped[list[LeadEvent]] = relationship(
         back_populates="lead", order_by="LeadEvent.id", lazy="raise_on_sql"
@@ -252,7 +255,14 @@ class Lead(Base):
         # the index to its rank instead of sorting a year of values.
         Index("ix_leads_report_period", "posted_at", *REPORT_REPS, *REPORT_FACTS),
         # They serve the funnel's medians of a year the same way (storage.funnel.STEP_ORDER).
-        Index("ix_leads_report_claim_times", "time_to_claim_us", *REPORT_FILTERS, *FUNNEL_FILTERS),
+        # With the score, the tuning report's medians per score band walk it alone too.
+        Index(
+            "ix_leads_report_claim_times",
+            "time_to_claim_us",
+            *REPORT_FILTERS,
+            *FUNNEL_FILTERS,
+            "score",
+        ),
         Index(
             "ix_leads_report_contact_times", "time_to_contact_us", *REPORT_FILTERS, *FUNNEL_FILTERS
         ),
@@ -300,6 +310,57 @@ class HandoffDay(Base):
     opportunities: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     won: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lost: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class TuningDay(Base):
+    """How the leads posted on one UTC day fared, per what the tuning report groups them by:
+    the stored score (-1 for none), source ('' for none), whether the model explained the score
+    (1 or 0), the first decision ('' for none), whether the lead was won (1 or 0) and the first
+    reject's reason ('' for none). Kept by every change to a posted lead
+    (storage.tuning_rollups), so a year of `/leads tune` sums a few thousand rows instead of
+    grouping a million leads."""
+
+    __tablename__ = "tuning_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    score: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(120), primary_key=True)
+    explained: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_decision: Mapped[str] = mapped_column(String(16), primary_key=True)
+    won: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(64), primary_key=True)
+    leads: Mapped[int] = mapped_column(Integer, default=0)
+    timed: Mapped[int] = mapped_column(Integer, default=0)  # of them, with a time to claim
+
+
+class TuningRuleDay(Base):
+    """TuningDay per rule of the stored explanations (`part: label`) instead of score and
+    source: a lead counts once under each rule that gave it points."""
+
+    __tablename__ = "tuning_rule_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    rule: Mapped[str] = mapped_column(Text, primary_key=True)
+    first_decision: Mapped[str] = mapped_column(String(16), primary_key=True)
+    won: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(64), primary_key=True)
+    leads: Mapped[int] = mapped_column(Integer, default=0)
+    timed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ClaimTimeWeek(Base):
+    """How many leads posted in one UTC week (from Monday) took a time to claim in each bucket
+    (storage.tuning.claim_bucket), per group of the tuning report: `grouping` is total, band,
+    source or rule, `value` the band's index ('' for no score), the stored source ('' for
+    none) or the rule. A median is then read in the one bucket that holds its rank."""
+
+    __tablename__ = "claim_time_weeks"
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    grouping: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    leads: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Rejection(Base):

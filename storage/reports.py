@@ -137,7 +137,7 @@ def tally_handoffs(session: Session, scope: Scope) -> list[Tally]:
     contact. The whole UTC days inside come from HandoffDay (a year is a few thousand rows); the
     parts of a day at either end, and a source filter, which the days do not keep, from the
     leads."""
-    days = _whole_days(scope.start, scope.end) if scope.source is None else None
+    days = whole_days(scope.start, scope.end) if scope.source is None else None
     if days is None:
         return _tally_leads(session, cohort(session, scope))
     first, last = days
@@ -155,11 +155,23 @@ def tally_handoffs(session: Session, scope: Scope) -> list[Tally]:
     return list(merged.values())
 
 
-def _whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
+def whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
     """The first and last UTC midnight of the whole days inside [start, end), if any."""
-    midnight = datetime.combine(start.astimezone(UTC).date(), time(0), tzinfo=UTC)
-    first = midnight if midnight == start else midnight + timedelta(days=1)
-    last = datetime.combine(end.astimezone(UTC).date(), time(0), tzinfo=UTC)
+    return whole_spans(start, end, days=1)
+
+
+def whole_spans(start: datetime, end: datetime, *, days: int) -> tuple[datetime, datetime] | None:
+    """The first and last UTC midnight that starts a span of `days` (a day; a week, from
+    Monday) of the whole spans inside [start, end), if any."""
+
+    def span_start(moment: datetime) -> datetime:
+        day = moment.astimezone(UTC).date()
+        day -= timedelta(days=day.weekday() if days == 7 else 0)
+        return datetime.combine(day, time(0), tzinfo=UTC)
+
+    first = span_start(start)
+    first = first if first == start else first + timedelta(days=days)
+    last = span_start(end)
     return (first, last) if first < last else None
 
 

@@ -34,14 +34,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
+from storage import tuning_rollups as rollup_store
 from storage.models import Lead, LeadStatus, Rejection
-from storage.reports import covers_most
+from storage.reports import covers_most, whole_days, whole_spans
 
 BATCH = 1000  # rows fetched at a time: memory stays flat however long the period
 REJECT = "reject"
-# Times to claim are counted in buckets of a minute first; each median is then read from the
-# one bucket that holds its rank, a few index entries instead of a period's sort.
-BUCKET_US = 60_000_000
 
 
 def _first_reason() -> Any:
@@ -80,25 +78,12 @@ def _posted(start: datetime, end: datetime) -> ColumnElement[bool]:
     return (Lead.posted_at >= start) & (Lead.posted_at < end)
 
 
-def _with_outcomes(session: Session, query: Select[Any]) -> Select[Any]:
+def _with_outcomes(query: Select[Any]) -> Select[Any]:
     """`query` of leads with what a lead's tally counts: its `first_decision`, whether it was
-    `won` (1 or 0), and the `reason` of its first reject when that decision was a reject, looked
-    up for those leads only (on PostgreSQL by a lateral join, which ran a year in 2.2 s where
-    the same subquery per lead took 5 s)."""
+    `won` (1 or 0), and the `reason` of its first reject when that decision was a reject."""
     won = case((Lead.status == LeadStatus.WON, 1), else_=0).label("won")
-    if _sqlite(session):
-        reason = case((Lead.first_decision == REJECT, _first_reason())).label("reason")
-        return query.add_columns(Lead.first_decision, won, reason)
-    first_reject = (
-        select(Rejection.reason)
-        .where(Rejection.lead_id == Lead.id, Lead.first_decision == REJECT)
-        .order_by(Rejection.at, Rejection.id)
-        .limit(1)
-        .lateral("first_reject")
-    )
-    return query.add_columns(Lead.first_decision, won, first_reject.c.reason).outerjoin(
-        first_reject, true()
-    )
+    reason = Lead.first_reject_reason.label("reason")
+    return query.add_columns(Lead.first_decision, won, reason)
 
 
 def _counted(leads: Any, *keys: str) -> Any:
@@ -117,20 +102,60 @@ def tally_outcomes(
 ) -> list[Row[tuple[Any, ...]]]:
     """How many leads posted in [start, end) have each stored `score`, `source`, whether the
     model explained their score (`explained`, 1 or 0), `first_decision`, `won` (1 or 0) and
-    `reason` (of the first reject, for a lead first rejected): `leads` and `timed` per group."""
-    _without_jit(session)
+    `reason` (of the first reject, for a lead first rejected): `leads` and `timed` per group
+    (a group may come twice: the whole UTC days inside from TuningDay, the parts of a day at
+    either end from the leads)."""
+    return _days_and_ends(session, start, end, rollup_store.day_sums, _tally_outcome_leads)
+
+
+def _tally_outcome_leads(
+    session: Session, start: datetime, end: datetime
+) -> list[Row[tuple[Any, ...]]]:
+    if start >= end:
+        return []
     explained = case((_is_object(session, Lead.score_explanation), 1), else_=0)
     handoffs = select(
         Lead.score, Lead.source, explained.label("explained"), Lead.time_to_claim_us
     ).select_from(Lead)
-    leads = _with_outcomes(session, handoffs).where(_posted(start, end)).subquery()
+    leads = _with_outcomes(handoffs).where(_posted(start, end)).subquery()
     return list(session.execute(_counted(leads, "score", "source", "explained")))
 
 
 def tally_rules(session: Session, *, start: datetime, end: datetime) -> list[Row[tuple[Any, ...]]]:
     """tally_outcomes per `rule` of the stored explanations (`part: label`), a lead counted
     once for each rule that gave it points, instead of per score and source."""
+    return _days_and_ends(session, start, end, rollup_store.rule_sums, _tally_rule_leads)
+
+
+Rows = list[Row[tuple[Any, ...]]]
+
+
+def _days_and_ends(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    from_days: Callable[..., Rows],
+    from_leads: Callable[[Session, datetime, datetime], Rows],
+) -> Rows:
+    """A tally of [start, end): the whole UTC days inside `from_days` (a rollup's sums), the
+    parts of a day at either end `from_leads`."""
     _without_jit(session)
+    days = whole_days(start, end)
+    if days is None:
+        return from_leads(session, start, end)
+    first, last = days
+    return [
+        *from_days(session, first=first.date(), last=last.date()),
+        *from_leads(session, start, first),
+        *from_leads(session, last, end),
+    ]
+
+
+def _tally_rule_leads(
+    session: Session, start: datetime, end: datetime
+) -> list[Row[tuple[Any, ...]]]:
+    if start >= end:
+        return []
     most = covers_most(session, Lead.posted_at, start, end)
     leads = _found_first(session, _posted(start, end), most=most)
     ruled = _ruled(session, leads, Lead.time_to_claim_us, outcomes=True)
@@ -198,7 +223,7 @@ def _ruled(
     )
     query = select(Lead.id, rule.label("rule"), *columns).select_from(Lead).join(item, true())
     if outcomes:
-        query = _with_outcomes(session, query)
+        query = _with_outcomes(query)
     return query.where(leads, contributions, is_item, gave_points).distinct().subquery()
 
 
@@ -235,86 +260,103 @@ def median_claim_times(
     `band_floors[i]` (a band runs from its floor to the next; i is None for no score, 0 for
     any score under the second floor), `("source", label)` by `source_label` of the stored
     source, `("rule", name)` as tally_rules names it (only when asked: `rules`, the
-    period has rules with times). Each group's times are counted per
-    minute in one grouped statement; the median is then read within its minute's bucket."""
+    period has rules with times). Each group's times are counted per bucket
+    (storage.tuning_rollups): the whole UTC weeks inside from ClaimTimeWeek, the days at
+    either end from the leads; each median is then read within its bucket, in index order."""
     _without_jit(session)
-    period = _posted(start, end)
-    band = _band(band_floors)
-    bucket = _bucket()
-    timed = (
-        select(band.label("band"), Lead.source, bucket.label("bucket"))
-        .where(period, Lead.time_to_claim_us.is_not(None))
-        .subquery()
-    )
     counts: dict[tuple[str, Any], Counter[int]] = defaultdict(Counter)
     stored: dict[str, set[str | None]] = defaultdict(set)
-    keys = (timed.c.band, timed.c.source, timed.c.bucket)
-    for band_index, source, minute, leads in session.execute(
-        select(*keys, func.count()).group_by(*keys)
-    ):
-        label = source_label(source)
-        stored[label].add(source)
-        for key in (("total", None), ("band", band_index), ("source", label)):
-            counts[key][minute] += leads
+
+    def count(grouping: str, value: Any, bucket: int, leads: int) -> None:
+        if grouping == "source":
+            label = source_label(value)
+            stored[label].add(value)
+            value = label
+        counts[(grouping, value)][bucket] += leads
+
+    weeks = whole_spans(start, end, days=7)
+    ends = [(start, end)] if weeks is None else [(start, weeks[0]), (weeks[1], end)]
+    if weeks is not None:
+        first, last = (moment.date() for moment in weeks)
+        for grouping, value, bucket, leads in rollup_store.week_buckets(
+            session, first=first, last=last, rules=rules
+        ):
+            if grouping == "band":
+                count(grouping, None if value == "" else int(value), bucket, leads)
+            else:
+                count(grouping, value or None, bucket, leads)
+    band = _band(band_floors)
+    for part_start, part_end in ends:
+        if part_start < part_end:
+            for group, bucket, leads in _bucketed_leads(
+                session, _posted(part_start, part_end), band, rules
+            ):
+                count(*group, bucket, leads)
+    period = _posted(start, end)
     conditions: dict[tuple[str, Any], ColumnElement[bool]] = {("total", None): true()}
     for key in counts:
         if key[0] == "band":
             conditions[key] = band.is_(None) if key[1] is None else band == key[1]
         elif key[0] == "source":
-            sources = stored[str(key[1])]
-            source = _unindexed(session, Lead.source)
-            conditions[key] = source.in_(sources - {None}) | (
-                source.is_(None) if None in sources else false()
-            )
-    if rules:
-        most = covers_most(session, Lead.posted_at, start, end)
-        timed_period = _found_first(session, period & Lead.time_to_claim_us.is_not(None), most=most)
-        ruled = _ruled(session, timed_period, bucket.label("bucket"))
-        rule_keys = (ruled.c.rule, ruled.c.bucket)
-        for rule, minute, leads in session.execute(
-            select(*rule_keys, func.count()).group_by(*rule_keys)
-        ):
-            counts[("rule", rule)][minute] += leads
+            conditions[key] = _stored_source(session, stored[str(key[1])])
     medians: dict[tuple[str, Any], int | None] = {}
-    for key, minutes in counts.items():
-        rank, below = (minutes.total() + 1) // 2, 0
-        minute = next(m for m in sorted(minutes) if (below := below + minutes[m]) >= rank)
-        offset = rank - (below - minutes[minute]) - 1
-        in_bucket = period & _in_bucket(minute)
+    for key, buckets in counts.items():
+        if not buckets.total():
+            continue
+        rank, below = (buckets.total() + 1) // 2, 0
+        bucket = next(b for b in sorted(buckets) if (below := below + buckets[b]) >= rank)
+        offset = rank - (below - buckets[bucket]) - 1
+        in_bucket = period & rollup_store.in_bucket(Lead.time_to_claim_us, bucket)
         if key[0] == "rule":
             found = _ruled(
                 session, _found_first(session, in_bucket, most=False), Lead.time_to_claim_us
             )
             query = select(found.c.time_to_claim_us).where(found.c.rule == key[1])
-            value = query.order_by(found.c.time_to_claim_us)
+            walk: Select[Any] = query.order_by(found.c.time_to_claim_us)
         else:
-            value = (
+            walk = (
                 select(Lead.time_to_claim_us)
                 .where(in_bucket, conditions[key])
                 .order_by(Lead.time_to_claim_us)
             )
-        medians[key] = session.scalar(value.offset(offset).limit(1))
+        medians[key] = session.scalar(walk.offset(offset).limit(1))
     return medians
+
+
+def _bucketed_leads(
+    session: Session, posted: ColumnElement[bool], band: ColumnElement[Any], rules: bool
+) -> Iterator[tuple[tuple[str, Any], int, int]]:
+    """The times to claim of the leads `posted` (a few days'), per group and bucket, as
+    ((grouping, value), bucket, leads) with the value as ClaimTimeWeek would keep it but None
+    for none."""
+    timed = posted & Lead.time_to_claim_us.is_not(None)
+    found: Counter[tuple[tuple[str, Any], int]] = Counter()
+    rows = session.execute(select(band, Lead.source, Lead.time_to_claim_us).where(timed))
+    for band_index, source, claim in rows:
+        bucket = rollup_store.claim_bucket(claim)
+        for group in (("total", None), ("band", band_index), ("source", source)):
+            found[(group, bucket)] += 1
+    if rules:
+        ruled = _ruled(session, _found_first(session, timed, most=False), Lead.time_to_claim_us)
+        for rule, claim in session.execute(select(ruled.c.rule, ruled.c.time_to_claim_us)):
+            found[(("rule", rule), rollup_store.claim_bucket(claim))] += 1
+    for (group, bucket), leads in found.items():
+        yield group, bucket, leads
+
+
+def _stored_source(session: Session, sources: set[str | None]) -> ColumnElement[bool]:
+    """A lead's stored source is one of `sources` (of one label; '' and None both for none)."""
+    source = _unindexed(session, Lead.source)
+    named: ColumnElement[bool] = source.in_({value for value in sources if value})
+    if "" in sources or None in sources:
+        return named | (func.coalesce(source, "") == "")
+    return named
 
 
 def _band(floors: Sequence[int]) -> ColumnElement[Any]:
     """The index of the band a lead's score falls in, counted from the lowest; None for none."""
     highest_first = [(Lead.score >= floor, i) for i, floor in reversed(list(enumerate(floors)))]
     return case(*highest_first[:-1], (Lead.score.is_not(None), 0))
-
-
-def _bucket() -> ColumnElement[int]:
-    """The minute a lead's time to claim falls in, from 0 (a time below 0, which no clock
-    should give, counts in bucket -1)."""
-    claim = Lead.time_to_claim_us
-    return case((claim < 0, -1), else_=claim // BUCKET_US)
-
-
-def _in_bucket(minute: int) -> ColumnElement[bool]:
-    claim = Lead.time_to_claim_us
-    if minute < 0:
-        return claim < 0
-    return (claim >= minute * BUCKET_US) & (claim < (minute + 1) * BUCKET_US)
 
 
 def tally_handoffs(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.periods import Period
 from bot.tuning import Tally, source_tallies, tuning_report
+from storage import tuning_rollups
 from storage.db import Database
 from tests.factories import create_lead
 
@@ -54,6 +55,7 @@ def test_grouped_counts_are_the_reports_counts_lead_by_lead(
             lead = create_lead(session, external_id=f"count-{number}", now=START - 2 * WEEK)
             lead.posted_at, lead.source, lead.first_decision = posted, source, decision
         session.flush()
+        tuning_rollups.rebuild(session)  # as the transitions that set these keep them
 
         grouped = source_tallies(session, edges=EDGES)
         one_by_one = [

@@ -24,12 +24,15 @@ from bot.tuning import (
     threshold_for,
     tuning_report,
 )
+from storage import tuning_rollups
 from storage.db import Database
 from storage.models import LeadStatus, Rejection
 from tests.factories import create_lead
 
+# Three weeks from a Monday morning: whole days and whole weeks (counted by the rollups) with
+# parts of a day and of a week (counted from the leads) at either end.
 START = datetime(2026, 11, 2, 5, tzinfo=UTC)
-END = START + timedelta(days=7)
+END = START + timedelta(days=21)
 MINUTE = 60_000_000
 MODEL = ScoringModel.model_validate(
     {
@@ -42,7 +45,7 @@ MODEL = ScoringModel.model_validate(
 POSTED = st.one_of(
     st.none(),
     st.sampled_from((START, END, START - timedelta(microseconds=1))),
-    st.integers(min_value=0, max_value=6).map(lambda day: START + timedelta(days=day, hours=3)),
+    st.integers(min_value=0, max_value=20).map(lambda day: START + timedelta(days=day, hours=3)),
 )
 CONTRIBUTION = st.fixed_dictionaries(
     {
@@ -147,11 +150,14 @@ def store(session: Session, leads: list[dict[str, Any]]) -> None:
         lead.score_explanation = row["explanation"]
         lead.first_decision, lead.time_to_claim_us = row["decision"], row["claim"]
         lead.status = LeadStatus.WON if row["won"] else LeadStatus.REJECTED
+        if row["decision"] == "reject" and row["reasons"]:
+            lead.first_reject_reason = row["reasons"][0]
         session.flush()
         for later, reason in enumerate(row["reasons"]):
-            at = START + timedelta(days=8, minutes=later)
+            at = END + timedelta(days=1, minutes=later)
             session.add(Rejection(lead_id=lead.id, at=at, source=None, reason=reason))
     session.flush()
+    tuning_rollups.rebuild(session)  # the rollups as the transitions that set these keep them
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
