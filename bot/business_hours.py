@@ -8,12 +8,15 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from holidays import HolidayBase, country_holidays
-
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """Weekday names accepted in configuration, indexed like `date.weekday()` (0 = Monday)."""
 
 _ZERO = dt.timedelta(0)
+# The years whose public holidays a calendar holds. They are looked up once, into a set of dates:
+# the set crosses to the delivery process without the `holidays` package, which costs a process
+# some 12 MB once it has imported its 250 countries, and it never changes under the threads
+# that read it (a HolidayBase adds each year as it is first asked about).
+HOLIDAY_YEARS = range(1990, 2101)
 
 
 def _require_aware(name: str, value: dt.datetime) -> dt.datetime:
@@ -42,21 +45,23 @@ def parse_weekday(value: str) -> str:
 
 def closed_days(
     country: str | None, subdivision: str | None, extra: Collection[dt.date] = ()
-) -> Collection[dt.date] | HolidayBase:
-    """A country's public holidays (from the `holidays` package, observed days included) and the
-    company's own closed days: a team can close on company days on top of public ones."""
+) -> frozenset[dt.date]:
+    """A country's public holidays in HOLIDAY_YEARS (from the `holidays` package, observed days
+    included) and the company's own closed days: a team can close on company days on top of
+    public ones."""
     own = frozenset(extra)
     if country is None:
         if subdivision is not None:
             raise ValueError(f"holiday subdivision {subdivision!r} given without a country")
         return own
+    from holidays import country_holidays  # here: only a process that reads the rules loads it
+
     try:
-        public = country_holidays(country, subdiv=subdivision)
+        public = country_holidays(country, subdiv=subdivision, years=HOLIDAY_YEARS)
     except NotImplementedError:
         where = repr(country) + (f" (subdivision {subdivision!r})" if subdivision else "")
         raise ValueError(f"unknown holiday country {where}") from None
-    public.update(dict.fromkeys(own, "Extra holiday"))
-    return public
+    return frozenset(public) | own
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ class WorkingCalendar:
     days: frozenset[int]
     start: dt.time
     end: dt.time
-    holidays: Collection[dt.date] | HolidayBase = frozenset()
+    holidays: Collection[dt.date] = frozenset()
 
     def __post_init__(self) -> None:
         """No calendar can exist that would loop forever looking for an opening."""

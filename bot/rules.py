@@ -22,6 +22,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -151,6 +152,9 @@ class Hours(_Strict):
     holidays: str | None = None
     holiday_subdivision: str | None = None
     extra_holidays: list[date] = Field(default_factory=list)
+    # Built once, when the hours are checked, and pickled with them: a process the rules are
+    # handed to (the delivery process) never looks the holidays up again.
+    _calendar: WorkingCalendar | None = PrivateAttr(None)
 
     @field_validator("timezone")
     @classmethod
@@ -164,11 +168,17 @@ class Hours(_Strict):
 
     @model_validator(mode="after")
     def _a_working_calendar(self) -> Hours:
-        self.calendar()  # its own checks: a working day, end after start, a known holiday country
+        # Its own checks: a working day, end after start, a known holiday country.
+        self._calendar = self._build_calendar()
         return self
 
     def calendar(self) -> WorkingCalendar:
         """The team's working calendar, from these already checked hours."""
+        if self._calendar is None:  # hours built without validation
+            self._calendar = self._build_calendar()
+        return self._calendar
+
+    def _build_calendar(self) -> WorkingCalendar:
         return WorkingCalendar(
             timezone=ZoneInfo(self.timezone),
             days=frozenset(WEEKDAYS.index(day) for day in self.days),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
+import subprocess
+import sys
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -140,6 +143,21 @@ def test_extra_holidays_combine_with_country_holidays() -> None:
     assert not cal.is_open(ny(2026, 6, 12, 12))
     assert not cal.is_open(ny(2026, 11, 26, 12))
     assert cal.add_working_time(ny(2026, 6, 11, 15), 4 * HOUR) == ny(2026, 6, 15, 11)
+
+
+def test_hours_handed_to_another_process_keep_their_holidays() -> None:
+    """The delivery process gets the rules pickled: its calendar skips the same days, without
+    looking them up again (the `holidays` package, some 12 MB, stays out of that process)."""
+    hours = Hours.model_validate({"holidays": "US", "extra_holidays": ["2026-06-12"]})
+    check = (
+        "import pickle, sys, datetime as dt; "
+        "cal = pickle.loads(sys.stdin.buffer.read()).calendar(); "
+        "closed = [day for day in (dt.date(2026, 11, 26), dt.date(2026, 6, 12), "
+        "dt.date(2030, 12, 25)) if day in cal.holidays]; "
+        "sys.exit(len(closed) != 3 or any(m.startswith('holidays') for m in sys.modules))"
+    )
+    ran = subprocess.run([sys.executable, "-c", check], input=pickle.dumps(hours), check=False)
+    assert ran.returncode == 0
 
 
 def test_extra_holidays_without_a_country() -> None:
