@@ -162,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    # Alembic names each plugin it sets up as it is first imported, which is now after this
+    # (storage.migrate imports it only where a schema may change): nothing a user needs.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
         config = load_config(env_file=Path(args.env_file))
     except ConfigError as error:

@@ -1,19 +1,29 @@
-"""Schema migrations: Alembic, configured in code so no alembic.ini has to be found on disk."""
+"""Schema migrations: Alembic, configured in code so no alembic.ini has to be found on disk.
+
+Alembic is imported where it is used, not here: a process that finds its schema current (every
+start of `baton serve` but the first after an upgrade) never loads it, and keeps some 10 MB.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.environment import NameFilterParentNames, NameFilterType
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version"
+# A migration's `revision: str = '0026'` and `down_revision: str | None = '0025'` lines, as its
+# template writes them: (name, revision), "" for None. One written otherwise (a merge's tuple of
+# parents) leaves the check to Alembic.
+_REVISION_LINE = re.compile(r"^(revision|down_revision)(?:: [^=]*)? = (?:None|'([^']+)')$", re.M)
 
 # How long a lead took between two moments as its SLA policy (named) counts time: business hours
 # or the clock. Only the domain knows; migrations that store such durations for past leads ask it.
@@ -30,6 +40,8 @@ def compared(name: str | None, type_: NameFilterType, parent_names: NameFilterPa
 
 
 def alembic_config(engine: Engine, *, elapsed: Elapsed | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
@@ -42,19 +54,27 @@ def upgrade(engine: Engine, revision: str = "head", *, elapsed: Elapsed | None =
 
     Without `elapsed`, a migration that must time past leads refuses rather than guess.
     """
+    from alembic import command
+
     command.upgrade(alembic_config(engine, elapsed=elapsed), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(engine), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision(engine: Engine) -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
@@ -65,6 +85,8 @@ class SchemaNotCurrent(Exception):
 def ensure_current(engine: Engine, *, elapsed: Elapsed | None = None) -> None:
     """Migrate the embedded SQLite database by itself; a server database must be upgraded on
     purpose (`baton db upgrade`), so a deploy never changes a shared schema by surprise."""
+    if _at_the_only_head(engine):
+        return
     if engine.dialect.name == "sqlite":
         upgrade(engine, elapsed=elapsed)
         return
@@ -74,3 +96,23 @@ def ensure_current(engine: Engine, *, elapsed: Elapsed | None = None) -> None:
             f"DATABASE_URL: schema is at {current or 'nothing'}, expected {head}: "
             "run `baton db upgrade`"
         )
+
+
+def _at_the_only_head(engine: Engine) -> bool:
+    """The database's schema is at the head of a chain of migrations with one head: read from
+    the version table and the migration files' revision lines, without Alembic. False whenever
+    that cannot be told so simply (Alembic then decides, as it always did)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        lines = dict(_REVISION_LINE.findall(script.read_text()))
+        if set(lines) != {"revision", "down_revision"}:
+            return False
+        revisions.add(lines["revision"])
+        parents.add(lines["down_revision"])
+    heads = revisions - parents
+    if len(heads) != 1 or not inspect(engine).has_table(VERSION_TABLE):
+        return False
+    with engine.connect() as connection:
+        stored = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
+        return set(stored) == heads
