@@ -25,6 +25,12 @@ from storage.turns import FileTurn, TurnLock
 # jobs simply try again on their next round.
 LOCK_WAIT_SECONDS = 5
 WRITE_OPTION = "baton_write"
+# SQLite's page cache per connection, in KiB (its default is 2,000). A report walks far more of
+# a large database than 2 MB, which the OS caches anyway, and every pooled connection of the
+# server and of its delivery process kept its 2 MB filled after one: 256 KiB holds the upper
+# levels of the indexes a walk goes down. Measured over the reports at 1M leads: 6 MB less in
+# `baton serve`'s processes together, and no more CPU.
+SQLITE_CACHE_KIB = 256
 
 
 def _prepare_sqlite(engine: Engine) -> None:
@@ -43,6 +49,7 @@ def _prepare_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
