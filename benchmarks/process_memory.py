@@ -6,7 +6,7 @@ libraries once per process.
 `snapshot(pid)` reads them once; `watching(pid)` samples them in a process of its own (reading
 smaps_rollup walks the page tables: not on the measured server's CPU) until the block ends, and
 keeps each process's peaks and the peak of their sum. Run as `python -m benchmarks.process_memory
-PID` it samples until its standard input closes, then prints the peaks as JSON.
+PID [SECONDS]` it samples until its standard input closes, then prints the peaks as JSON.
 """
 
 from __future__ import annotations
@@ -96,11 +96,12 @@ def snapshot(pid: int, *, skip: tuple[str, ...] = ("slack emulator",)) -> Peaks:
 
 
 @contextmanager
-def watching(pid: int) -> Iterator[Peaks]:
-    """The peaks of `pid` and its descendants while in the block (filled in when it ends)."""
+def watching(pid: int, *, every: float = SAMPLE_SECONDS) -> Iterator[Peaks]:
+    """The peaks of `pid` and its descendants while in the block (filled in when it ends),
+    sampled `every` seconds."""
     peaks = Peaks()
     watcher = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.process_memory", str(pid)],
+        [sys.executable, "-m", "benchmarks.process_memory", str(pid), str(every)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
@@ -114,7 +115,7 @@ def watching(pid: int) -> Iterator[Peaks]:
             peaks.rss_sum, peaks.pss_sum = found["rss_sum"], found["pss_sum"]
 
 
-def _watch(pid: int) -> None:
+def _watch(pid: int, every: float) -> None:
     peaks = Peaks()
     done = threading.Event()
 
@@ -123,11 +124,11 @@ def _watch(pid: int) -> None:
         done.set()
 
     threading.Thread(target=wait_for_eof, daemon=True).start()
-    while not done.wait(SAMPLE_SECONDS):
+    while not done.wait(every):
         snap = snapshot(pid)
         peaks.add({role: (snap.rss[role], snap.pss[role]) for role in snap.rss})
     json.dump(peaks.__dict__, sys.stdout)
 
 
 if __name__ == "__main__":
-    _watch(int(sys.argv[1]))
+    _watch(int(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else SAMPLE_SECONDS)

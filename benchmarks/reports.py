@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -53,6 +53,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from benchmarks.machine import database_version, machine_facts
+from benchmarks.seeded_clock import NOW
 from bot import report_facts
 from bot.acceptance_trend import acceptance_trend_file, trend_period
 from bot.digest import DIGEST_PERIOD, digest_message
@@ -82,7 +83,6 @@ POSTGRES_URL_VARIABLE = "BATON_TEST_POSTGRES_URL"
 DATABASE_KINDS = ("sqlite", "postgresql")
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "baton/benchmarks"
 SEED_VERSION = 4  # bump when the seeded data changes, so caches are rebuilt
-NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York
 YEAR = 365 * 86400
 REP_COUNT = 50
 REPS = tuple(f"U0REP{100000 + n}" for n in range(1, REP_COUNT + 1))

@@ -1,0 +1,193 @@
+"""Benchmark of `baton serve`'s memory through the reports at 1,000,000 leads: every process it
+runs (the server, its delivery child, each chart's drawing process), RSS and PSS from /proc.
+
+benchmarks.reports times the answers with the server in a process of the benchmark's own, its
+delivery inline: fine for latency, but that process holds the benchmark's modules too and no
+delivery child. Here `baton serve` runs as a deployment runs it (BatonServer, heap.settle, the
+delivery child at its own priority; only its clock is fixed at the seeded "now"), on the year
+benchmarks.reports seeds and caches, while the same slash commands and App Home openings as
+there are sent to it, `--repeat` times each. A process of its own (benchmarks.process_memory)
+reads every process of the tree every 50 ms and keeps each one's peak and the peak of their sum.
+
+Run from the repository root:
+
+    .venv/bin/python -m benchmarks.serve_memory [--databases sqlite,postgresql]
+        [--leads 1000000] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import httpx
+
+from benchmarks import process_memory
+from benchmarks.machine import database_version, machine_facts
+from benchmarks.reports import (
+    DATABASE_KINDS,
+    POSTGRES_URL_VARIABLE,
+    REP,
+    REPS,
+    ROOT,
+    Timing,
+    _environment,
+    cached_postgres,
+    cached_sqlite,
+    forget_slack_events,
+    time_command,
+    time_home,
+)
+from slack_emulator import (
+    DEFAULT_SIGNING_SECRET,
+    MANAGER,
+    MARKETER,
+    SlackEmulator,
+    User,
+    Workspace,
+)
+from slack_emulator.workspace import default_users
+
+SAMPLE_SECONDS = 0.05
+START_TIMEOUT = 120.0
+# `baton serve` as handlers.serve.serve runs it, its clock at the end of the seeded year.
+SERVER = (
+    "import logging; from benchmarks.seeded_clock import now; from handlers import heap; "
+    "from handlers.config import load_config; from handlers.serve import BatonServer; "
+    "logging.basicConfig(level=logging.WARNING); "
+    "server = BatonServer(load_config(), clock=now); heap.settle(); server.run()"
+)
+COMMANDS = (
+    *((f"stats {period}", MANAGER) for period in ("7d", "30d", "90d", "365d")),
+    *((f"feedback {period}", MARKETER) for period in ("7d", "30d", "90d", "365d")),
+    *((f"tune {period}", MARKETER) for period in ("7d", "30d", "90d", "365d")),
+    ("stats 30d", REP),
+    ("queue", MANAGER),
+    ("sla", MANAGER),
+    ("mine", REP),
+    ("mql", MARKETER),
+    ("find Company 4242", REP),
+    ("funnel 30d", MARKETER),
+    ("funnel 365d", MARKETER),
+    ("funnel 365d by source", MARKETER),
+)
+HOMES = (REP, MANAGER, MARKETER)
+CHARTS_DRAWN = 3.0  # seconds left after the last answer for the charts it queued
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def baton_serve(url: str, api_url: str) -> Iterator[tuple[str, int]]:
+    """A `baton serve` on `url` until the block ends: its base URL and process id."""
+    port = _free_port()
+    environment = {**os.environ, **_environment(url, api_url), "BATON_PORT": str(port)}
+    server = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, env=environment)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _healthy(base):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("baton serve did not start")
+            time.sleep(0.2)
+        yield base, server.pid
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def measure(url: str, repeat: int) -> list[str]:
+    """Serve, let the delivery child start, send every answer `repeat` times: lines to print."""
+    forget_slack_events(url)
+    users = default_users() + tuple(User(rep, f"rep{n}", f"Rep {n}") for n, rep in enumerate(REPS))
+    lines = [f"\n== {database_version(url)} =="]
+    with (
+        SlackEmulator(workspace=Workspace(users=users)) as emulator,
+        baton_serve(url, emulator.api_url) as (base, pid),
+    ):
+        time.sleep(3)  # the delivery child's start-up
+        lines += process_memory.snapshot(pid).lines("idle")
+        people = {
+            who: emulator.user(
+                who, bot_url=f"{base}/slack/events", signing_secret=DEFAULT_SIGNING_SECRET
+            )
+            for who in {MANAGER, MARKETER, REP}
+        }
+        timings = []
+        with process_memory.watching(pid, every=SAMPLE_SECONDS) as peaks:
+            for text, who in COMMANDS:
+                timing = Timing(f"/leads {text}")
+                for _ in range(repeat):
+                    time_command(emulator, people[who], text, timing)
+                timings.append(timing)
+            for who in HOMES:
+                timing = Timing(f"App Home {who}")
+                for _ in range(repeat):
+                    time_home(emulator, people[who], timing)
+                timings.append(timing)
+            time.sleep(CHARTS_DRAWN)
+        lines += process_memory.snapshot(pid).lines("after the runs")
+        lines += peaks.lines("at the peak")
+    slowest = max(timings, key=lambda timing: max(timing.seconds, default=0.0))
+    lines.append(
+        f"  {sum(len(t.seconds) for t in timings)} answers; slowest {slowest.label} "
+        f"{max(slowest.seconds, default=0.0):.1f} s"
+    )
+    lines += [f"  PROBLEM {t.label}: {p}" for t in timings for p in t.problems[:1]]
+    return lines
+
+
+def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.serve_memory", description=__doc__)
+    parser.add_argument("--databases", default=",".join(DATABASE_KINDS))
+    parser.add_argument("--leads", type=int, default=1_000_000, help="leads in the year")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each answer")
+    options = parser.parse_args(argv)
+    options.kinds = [kind.strip() for kind in options.databases.split(",") if kind.strip()]
+    if set(options.kinds) - set(DATABASE_KINDS) or not options.kinds:
+        parser.error(f"--databases takes a list of {', '.join(DATABASE_KINDS)}")
+    return options
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    print(machine_facts(), flush=True)
+    problems = False
+    for kind in options.kinds:
+        if kind == "sqlite":
+            seeded = cached_sqlite(options.leads)
+        else:
+            base = os.environ.get(POSTGRES_URL_VARIABLE, "")
+            if not base.startswith("postgresql"):
+                raise SystemExit(f"{POSTGRES_URL_VARIABLE} must hold a PostgreSQL URL")
+            seeded = cached_postgres(base, options.leads)
+        lines = measure(seeded.url, options.repeat)
+        problems |= any("PROBLEM" in line for line in lines)
+        print("\n".join(lines), flush=True)
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
