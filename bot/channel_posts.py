@@ -8,6 +8,8 @@ them before leasing, so each channel's posts can be delivered as one ordered lan
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -15,35 +17,58 @@ from sqlalchemy.orm import Session
 from bot import notices, routing
 from bot.rules import Rules
 from storage import outbox as outbox_store
-from storage.models import OutboxKind
+from storage.models import OutboxKind, SlackOutbox
 
 ROUTE_BATCH = 1000
 NOTICE_COVERS_AT_LEAST = timedelta(minutes=1)
 
 
+@dataclass(frozen=True)
+class Routed:
+    """What a routing round did: how many posts it routed, and when each channel's latest
+    burst notice was queued, as far as the round learned it (read, or queued by the round)."""
+
+    count: int
+    notices: dict[str, datetime]
+
+
 def route_queued(
-    session: Session, *, rules: Rules, burst_after: int, seconds_per_card: float, now: datetime
-) -> int:
+    session: Session,
+    *,
+    rules: Rules,
+    burst_after: int,
+    seconds_per_card: float,
+    now: datetime,
+    known_notices: Mapping[str, datetime] | None = None,
+) -> Routed:
     """Give queued cards and thread replies their channel, oldest first: a lead's card goes
     where routing sends it, a reply goes where the card is (or will be). A channel that now
     has more than `burst_after` cards waiting gets a notice queued ahead of them, unless its
-    last one still covers this backlog. Returns how many posts were routed."""
+    last one still covers this backlog. `known_notices`: when each channel's latest notice
+    was queued, as an earlier round's `Routed.notices` told (committed), which spares counting
+    a channel its notice covers anyway."""
     routed = outbox_store.unrouted_posts(session, limit=ROUTE_BATCH)
     channels: set[str] = set()
+    chosen: list[tuple[SlackOutbox, str]] = []
     for row, lead in routed:
-        row.channel = lead.slack_channel or routing.channel_for(lead, rules)
+        channel = lead.slack_channel or routing.channel_for(lead, rules)
+        chosen.append((row, channel))
         if row.kind == OutboxKind.POST_CARD:
-            channels.add(row.channel)
-    session.flush()
-    if channels:
+            channels.add(channel)
+    outbox_store.set_channels(session, chosen)
+    notices = (
         _announce_bursts(
             session,
             channels=sorted(channels),
             burst_after=burst_after,
             seconds_per_card=seconds_per_card,
             now=now,
+            known=known_notices or {},
         )
-    return len(routed)
+        if channels
+        else {}
+    )
+    return Routed(len(routed), notices)
 
 
 def _announce_bursts(
@@ -53,14 +78,25 @@ def _announce_bursts(
     burst_after: int,
     seconds_per_card: float,
     now: datetime,
-) -> None:
+    known: Mapping[str, datetime],
+) -> dict[str, datetime]:
+    """Queue the notices the channels need; returns when each crowded channel's latest notice
+    was queued. A channel whose notice `known` says went out less than a minute ago is
+    covered whatever its backlog, so it is not counted: during a burst of leads every round
+    routes a few cards, and counting their channel and reading its notices took a third of
+    the delivery process's CPU."""
+    uncovered = [
+        channel
+        for channel in channels
+        if channel not in known or now - known[channel] >= NOTICE_COVERS_AT_LEAST
+    ]
     queued = {
         channel: outbox_store.count_queued_cards(session, channel=channel, at_most=burst_after + 1)
-        for channel in channels
+        for channel in uncovered
     }
-    crowded = [channel for channel in channels if queued[channel] > burst_after]
+    crowded = [channel for channel in uncovered if queued[channel] > burst_after]
     if not crowded:
-        return
+        return {}
     last = outbox_store.last_burst_notices(session, channels=crowded)
     for channel in crowded:
         if channel not in last or not _still_covered(
@@ -71,6 +107,8 @@ def _announce_bursts(
             now=now,
         ):
             outbox_store.add(session, kind=OutboxKind.BURST_NOTICE, channel=channel, now=now)
+            last[channel] = now
+    return last
 
 
 def _still_covered(

@@ -217,6 +217,8 @@ class DeliveryWorker:
         # Each user's DM channel, as conversations.open gave it: the same channel whenever it
         # is asked (the call is idempotent), so a DM is one Slack call once its channel is known.
         self._dm_channels: dict[str, str] = {}
+        # When each channel's latest burst notice was queued, as routing last learned it.
+        self._notices: dict[str, datetime] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -299,21 +301,23 @@ class DeliveryWorker:
                         burst_after=BURST_CARDS,
                         seconds_per_card=self.post_interval,
                         now=now,
+                        known_notices=self._notices,
                     )
                     if route
-                    else 0
+                    else channel_posts.Routed(0, {})
                 )
                 leased = self._lease_lanes(session, now=now, free=free, unavailable=unavailable)
         except BaseException:
             if route:  # what it would have routed waits for the next round, not the poll
                 self._queued.set()
             raise
+        self._notices.update(routed.notices)  # committed
         for rows in leased:
             lane = lane_of(rows[0])
             self.lanes.start(lane)
             assert self._pool is not None
             self._pool.submit(self._serve_lane, lane, rows)
-        more_to_route = routed >= channel_posts.ROUTE_BATCH
+        more_to_route = routed.count >= channel_posts.ROUTE_BATCH
         if more_to_route:
             self._queued.set()
         more = more_to_route or len(leased) >= free or any(len(rows) >= BATCH for rows in leased)
