@@ -94,8 +94,9 @@ def lock_lead_unless_busy(session: Session, lead_id: int) -> Lead | None:
 
 def detached_copy(lead: Lead) -> Lead:
     """The lead's columns as they are now, in an object no session tracks: what stays true of
-    it after the row changes later in the transaction."""
-    return Lead(**{column.key: getattr(lead, column.key) for column in Lead.__table__.columns})
+    it after the row changes later in the transaction. Built as `_untracked` builds a lead
+    (the ORM's constructor, an event per column, cost a delivered card 7 % of its CPU)."""
+    return _untracked([getattr(lead, key) for key in _LEAD_KEYS])
 
 
 def update_lead(session: Session, lead_id: int, values: Mapping[str, Any]) -> Lead:
