@@ -8,7 +8,7 @@ them before leasing, so each channel's posts can be delivered as one ordered lan
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from bot import notices, routing
 from bot.rules import Rules
 from storage import outbox as outbox_store
-from storage.models import OutboxKind, SlackOutbox
+from storage.models import OutboxKind
 
 ROUTE_BATCH = 1000
 NOTICE_COVERS_AT_LEAST = timedelta(minutes=1)
@@ -32,30 +32,43 @@ class Routed:
     notices: dict[str, datetime]
 
 
+@dataclass(frozen=True)
+class Route:
+    """The channel chosen for a queued post."""
+
+    row_id: int
+    kind: str
+    channel: str
+
+
+def plan_routes(session: Session, *, rules: Rules) -> list[Route]:
+    """The channel of each queued card and thread reply (up to ROUTE_BATCH, oldest first): a
+    lead's card goes where routing sends it, a reply goes where the card is (or will be).
+    Read in a transaction of its own, so the write lock is held only to store the plan
+    (`route_queued`): reading a burst's thousand posts and their leads under it kept intake
+    waiting for a tenth of a second each time."""
+    return [
+        Route(post.id, post.kind, post.lead.slack_channel or routing.channel_for(post.lead, rules))
+        for post in outbox_store.unrouted_posts(session, limit=ROUTE_BATCH)
+    ]
+
+
 def route_queued(
     session: Session,
+    routes: Sequence[Route],
     *,
-    rules: Rules,
     burst_after: int,
     seconds_per_card: float,
     now: datetime,
     known_notices: Mapping[str, datetime] | None = None,
 ) -> Routed:
-    """Give queued cards and thread replies their channel, oldest first: a lead's card goes
-    where routing sends it, a reply goes where the card is (or will be). A channel that now
-    has more than `burst_after` cards waiting gets a notice queued ahead of them, unless its
-    last one still covers this backlog. `known_notices`: when each channel's latest notice
-    was queued, as an earlier round's `Routed.notices` told (committed), which spares counting
-    a channel its notice covers anyway."""
-    routed = outbox_store.unrouted_posts(session, limit=ROUTE_BATCH)
-    channels: set[str] = set()
-    chosen: list[tuple[SlackOutbox, str]] = []
-    for row, lead in routed:
-        channel = lead.slack_channel or routing.channel_for(lead, rules)
-        chosen.append((row, channel))
-        if row.kind == OutboxKind.POST_CARD:
-            channels.add(channel)
-    outbox_store.set_channels(session, chosen)
+    """Give the planned posts their channel (those still unrouted). A channel that now has
+    more than `burst_after` cards waiting gets a notice queued ahead of them, unless its last
+    one still covers this backlog. `known_notices`: when each channel's latest notice was
+    queued, as an earlier round's `Routed.notices` told (committed), which spares counting a
+    channel its notice covers anyway."""
+    outbox_store.set_channels(session, [(route.row_id, route.channel) for route in routes])
+    channels = {route.channel for route in routes if route.kind == OutboxKind.POST_CARD}
     notices = (
         _announce_bursts(
             session,
@@ -68,7 +81,7 @@ def route_queued(
         if channels
         else {}
     )
-    return Routed(len(routed), notices)
+    return Routed(len(routes), notices)
 
 
 def _announce_bursts(

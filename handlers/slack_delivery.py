@@ -293,17 +293,21 @@ class DeliveryWorker:
             self._queued.clear()
             self._routed_at = time.monotonic()
         try:
+            routes: list[channel_posts.Route] = []
+            if route:
+                with self.services.db.read() as session:
+                    routes = channel_posts.plan_routes(session, rules=self.rules)
             with self.services.db.write() as session:
                 routed = (
                     channel_posts.route_queued(
                         session,
-                        rules=self.rules,
+                        routes,
                         burst_after=BURST_CARDS,
                         seconds_per_card=self.post_interval,
                         now=now,
                         known_notices=self._notices,
                     )
-                    if route
+                    if routes
                     else channel_posts.Routed(0, {})
                 )
                 leased = self._lease_lanes(session, now=now, free=free, unavailable=unavailable)

@@ -125,6 +125,20 @@ def _by_external_id(rows: Iterable[Sequence[Any]]) -> dict[str, Lead]:
     return {lead.external_id: lead for lead in map(_untracked, rows)}
 
 
+def get_leads_by_ids(session: Session, lead_ids: Iterable[int]) -> dict[int, Lead]:
+    """The stored leads among these ids, by id, read as `get_lead` reads one (untracked)."""
+    ids = list(lead_ids)
+    if not ids:
+        return {}
+    rows = session.connection().execute(_LEADS_BY_IDS, {"lead_ids": ids})
+    return {lead.id: lead for lead in map(_untracked, rows)}
+
+
+_LEADS_BY_IDS = select(*_LEAD_COLUMNS).where(
+    Lead.__table__.c.id.in_(bindparam("lead_ids", expanding=True))
+)
+
+
 # Intake asks this for every group of leads: built once (building one cost more than running it).
 _LEADS_BY_EXTERNAL_IDS = select(*_LEAD_COLUMNS).where(
     Lead.__table__.c.external_id.in_(bindparam("external_ids", expanding=True))
