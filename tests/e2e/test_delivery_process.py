@@ -68,7 +68,8 @@ def test_serve_delivers_through_a_child_it_restarts_when_killed_and_stops_at_shu
     serve: Serve, slack: SlackEmulator, database_url: str
 ) -> None:
     served = serve(environment=IN_A_CHILD)
-    (child,) = eventually(lambda: child_pids(served.process.pid))
+    # Started once the server is up: on a loaded 2-core machine that took more than 10 s.
+    (child,) = eventually(lambda: child_pids(served.process.pid), timeout=30)
     first = send(served, "child-1")
     slack.wait_for(lambda: first in cards(slack), timeout=60)
     # Killed holding no lease: a leased row would hold its channel for the lease's 30 s.
