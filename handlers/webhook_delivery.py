@@ -277,7 +277,8 @@ class WebhookWorker:
 
     def _refresh_disabled_gauge(self) -> None:
         """Keep /metrics' disabled-endpoint gauge true to the database, whichever process
-        disabled the endpoint or enabled it again."""
+        disabled the endpoint or enabled it again; and settle as failed what a move queued for
+        an endpoint it still saw enabled while another transaction disabled it."""
         if time.monotonic() - self._disabled_read_at < DISABLED_REFRESH_SECONDS:
             return
         self._disabled_read_at = time.monotonic()
@@ -285,3 +286,9 @@ class WebhookWorker:
             disabled = set(webhook_store.disabled_endpoints(session))
         for name in self.endpoints:
             metrics.WEBHOOK_ENDPOINT_DISABLED.labels(name).set(1 if name in disabled else 0)
+        for name in sorted(disabled & set(self.endpoints)):
+            with self.services.db.write() as session:
+                late = webhook_store.fail_waiting(session, names=[name], now=self.services.clock())
+            if late:
+                metrics.WEBHOOK_DELIVERIES_GIVEN_UP.labels(name, "endpoint_disabled").inc(late)
+                log.warning("webhook endpoint %s disabled: %d late deliveries failed", name, late)

@@ -4,7 +4,7 @@ failed ones (listed, replayed)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -225,9 +225,18 @@ def disable_endpoint(session: Session, *, name: str, reason: str, now: datetime)
         .where(WebhookEndpoint.name == name, WebhookEndpoint.disabled_at.is_(None))
         .values(disabled_at=now, disabled_reason=reason[:2000])
     )
+    return fail_waiting(session, names=[name], now=now)
+
+
+def fail_waiting(session: Session, *, names: Collection[str], now: datetime) -> int:
+    """Settle the waiting deliveries of these (disabled) endpoints as failed; returns how many.
+    Also for a delivery queued by a move that still saw its endpoint enabled, and committed
+    after the endpoint was disabled."""
+    if not names:
+        return 0
     waiting = session.execute(
         sql_update(WebhookDelivery)
-        .where(WebhookDelivery.endpoint == name, WebhookDelivery.done_at.is_(None))
+        .where(WebhookDelivery.endpoint.in_(names), WebhookDelivery.done_at.is_(None))
         .values(
             done_at=now,
             failed_at=now,

@@ -206,6 +206,35 @@ def test_a_429_is_retried_no_sooner_than_its_retry_after(
     assert receiver.types_by_lead() == {lead_id: ["lead.created", "lead.posted"]}
 
 
+def test_a_delivery_a_move_queued_while_the_endpoint_was_being_disabled_is_failed_too(
+    start_bot: Callable[..., BatonServer], slack: SlackEmulator, receiver: WebhookReceiver
+) -> None:
+    """A move that read the endpoint as enabled may commit its delivery after a 410 disabled
+    it and failed what was waiting: the worker fails it too, rather than keep it waiting."""
+    receiver.answer(410)
+    bot = start_bot(**FAST)
+    lead_id = send_lead(bot)["id"]
+    settled(bot)
+    delivered(bot)
+    with bot.services.db.write() as session:  # what the late move committed
+        late = webhook_store.Event(
+            event_type="lead.updated",
+            lead_id=lead_id,
+            message_id="msg_late",
+            payload={"late": True},
+            at=NOW,
+        )
+        webhook_store.queue(session, [("crm", late)])
+
+    delivered(bot)
+
+    assert len(receiver.refused) == 1 and receiver.received == []
+    with bot.services.db.read() as session:
+        rows = webhook_store.list_deliveries(session)
+    (row,) = [row for row in rows if row.message_id == "msg_late"]
+    assert row.failed_at is not None and row.attempts == 0
+
+
 def test_a_410_disables_the_endpoint_and_is_shown(
     start_bot: Callable[..., BatonServer], slack: SlackEmulator, receiver: WebhookReceiver
 ) -> None:
