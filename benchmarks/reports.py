@@ -788,10 +788,18 @@ def print_report(report: DatabaseReport) -> bool:
 
 
 def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.reports", description=__doc__)
+    return year_options(argv, prog="benchmarks.reports", doc=__doc__, repeat=15)
+
+
+def year_options(
+    argv: Sequence[str] | None, *, prog: str, doc: str | None, repeat: int
+) -> argparse.Namespace:
+    """The options of a benchmark over the seeded year: `--databases`, `--leads`, `--repeat`
+    (runs of each answer, `repeat` by default), checked."""
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}", description=doc)
     parser.add_argument("--databases", default=",".join(DATABASE_KINDS))
     parser.add_argument("--leads", type=int, default=1_000_000, help="leads in the year")
-    parser.add_argument("--repeat", type=int, default=15, help="timed runs per answer")
+    parser.add_argument("--repeat", type=int, default=repeat, help="runs of each answer")
     options = parser.parse_args(argv)
     options.kinds = [kind.strip() for kind in options.databases.split(",") if kind.strip()]
     if set(options.kinds) - set(DATABASE_KINDS) or not options.kinds:

@@ -32,7 +32,6 @@ import httpx
 from benchmarks import process_memory
 from benchmarks.machine import database_version, machine_facts
 from benchmarks.reports import (
-    DATABASE_KINDS,
     POSTGRES_URL_VARIABLE,
     REP,
     REPS,
@@ -44,6 +43,7 @@ from benchmarks.reports import (
     forget_slack_events,
     time_command,
     time_home,
+    year_options,
 )
 from slack_emulator import (
     DEFAULT_SIGNING_SECRET,
@@ -159,15 +159,7 @@ def measure(url: str, repeat: int) -> list[str]:
 
 
 def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.serve_memory", description=__doc__)
-    parser.add_argument("--databases", default=",".join(DATABASE_KINDS))
-    parser.add_argument("--leads", type=int, default=1_000_000, help="leads in the year")
-    parser.add_argument("--repeat", type=int, default=2, help="runs of each answer")
-    options = parser.parse_args(argv)
-    options.kinds = [kind.strip() for kind in options.databases.split(",") if kind.strip()]
-    if set(options.kinds) - set(DATABASE_KINDS) or not options.kinds:
-        parser.error(f"--databases takes a list of {', '.join(DATABASE_KINDS)}")
-    return options
+    return year_options(argv, prog="benchmarks.serve_memory", doc=__doc__, repeat=2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
