@@ -23,6 +23,7 @@ from typing import Any
 
 from handlers.digest_job import send_digest_now
 from handlers.serve import BatonServer
+from handlers.slow_answers import WORKING
 from slack_driver import SlackUser
 from slack_emulator import (
     MANAGER,
@@ -106,9 +107,13 @@ def section(message: dict[str, Any], starting: str) -> str:
 
 
 def reply(slack: SlackEmulator, user: Callable[[str], SlackUser], who: str, text: str) -> dict:
+    """The answer `who` is shown; on a busy machine it follows the "Working on it" notice
+    through the command's response_url, and is waited for."""
     before = len(slack.ephemerals(who))
     assert user(who).slash_command("/leads", text).status_code == 200
-    (answer,) = slack.ephemerals(who)[before:]
+    (answer,) = slack.wait_for(
+        lambda: [r for r in slack.ephemerals(who)[before:] if r["text"] != WORKING], timeout=30
+    )
     return answer
 
 
