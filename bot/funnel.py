@@ -37,8 +37,9 @@ from bot.periods import Period
 from bot.report_facts import duration
 from bot.reports import NO_SOURCE
 from storage import funnel as funnel_store
+from storage.funnel_stages import STAGES as STAGE_CONDITIONS
 
-STAGES = tuple(funnel_store.STAGES)  # mql, sql, accepted, contacted, opportunity, won
+STAGES = tuple(STAGE_CONDITIONS)  # mql, sql, accepted, contacted, opportunity, won
 STAGE_NAMES = {
     "mql": "MQL",
     "sql": "SQL",
@@ -139,9 +140,13 @@ def _funnel(
 ) -> tuple[FunnelGroup, list[FunnelGroup]]:
     """The period's funnel for everyone and per group of `by` (none when None), most MQLs
     first (months oldest first), counted together."""
-    key = funnel_store.group_key(by, months_of(period, timezone))
     found = funnel_store.funnel_by_group(
-        session, start=period.start, end=period.end, key=key, medians=medians
+        session,
+        start=period.start,
+        end=period.end,
+        by=by,
+        months=months_of(period, timezone),
+        medians=medians,
     )
     total = _group("", found.everyone or {}, _medians(found.everyone or {}))
     groups = [_group(_label(by, row["key"]), row, _medians(row)) for row in found.groups]

@@ -10,72 +10,34 @@ and keeping only a count per group.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Integer,
-    and_,
     case,
     cast,
     extract,
     func,
     literal_column,
-    not_,
     or_,
     select,
-    text,
 )
 from sqlalchemy.orm import Session
 
-from storage.models import Lead, LeadStatus
-from storage.reports import CLAIMS, period_range, value_at_rank, values_at_ranks
+from storage import funnel_rollups as rollup_store
+from storage import tuning_rollups as rollup_buckets
+from storage.funnel_stages import STEP_ORDER, TIMED, WON
+from storage.models import Lead
+from storage.reports import CLAIMS, period_range, value_at_rank, values_at_ranks, whole_spans
 
-UNQUALIFIED = "unqualified"  # the scoring model's verdict under its MQL threshold
 GROUPINGS = ("source", "campaign", "segment", "cohort")
 MICROSECONDS = 1_000_000
-
-# What "reached the stage" means, each stage implying the ones before it (docs/metrics.md):
-# a won deal was an opportunity, an opportunity was contacted, a contacted lead was claimed.
-WON = Lead.status == LeadStatus.WON
-OPPORTUNITY = or_(Lead.opportunity_at.is_not(None), WON)
-CONTACTED = or_(Lead.contact_credit.is_not(None), OPPORTUNITY)
-ACCEPTED = or_(Lead.first_claimed_at.is_not(None), CONTACTED)
-# Marketing's still: an MQL, or one recycled (gone cold, back to nurture).
-KEPT = Lead.status.in_((LeadStatus.MQL, LeadStatus.RECYCLED))
-SQL = or_(not_(KEPT), ACCEPTED)
-# A lead kept under the model's MQL threshold is not yet an MQL; every other lead is.
-UNDER_THRESHOLD = and_(
-    KEPT, func.coalesce(Lead.score_explanation["verdict"].as_string(), "") == UNQUALIFIED
-)
-MQL = not_(UNDER_THRESHOLD)
-STAGES: dict[str, ColumnElement[bool]] = {
-    "mql": MQL,
-    "sql": SQL,
-    "accepted": ACCEPTED,
-    "contacted": CONTACTED,
-    "opportunity": OPPORTUNITY,
-    "won": WON,
-}
-# The leads that made each step after the first and have its time: those whose stage_times
-# value is not NULL, told by the columns alone (cheaper than the times, for counting them).
-TIMED: dict[str, ColumnElement[bool]] = {
-    "sql": Lead.promoted_at.is_not(None),
-    "accepted": Lead.first_decision.in_(CLAIMS) & Lead.time_to_claim_us.is_not(None),
-    "contacted": Lead.time_to_contact_us.is_not(None),
-    "opportunity": Lead.contacted_at.is_not(None) & Lead.opportunity_at.is_not(None),
-    "won": WON & Lead.opportunity_at.is_not(None) & Lead.closed_at.is_not(None),
-}
-# The steps whose time is a column that an index keeps in order, with every column a funnel
-# filters and groups on (ix_leads_report_claim_times, ix_leads_report_contact_times).
-STEP_ORDER: dict[str, ColumnElement[Any]] = {
-    "accepted": Lead.time_to_claim_us.expression,
-    "contacted": Lead.time_to_contact_us.expression,
-}
 
 
 def entered(session: Session, start: datetime, end: datetime) -> ColumnElement[bool]:
@@ -111,133 +73,213 @@ def funnel_by_group(
     *,
     start: datetime,
     end: datetime,
-    key: ColumnElement[Any] | None,
+    by: str | None,
+    months: Sequence[tuple[str, datetime]],
     medians: bool = True,
 ) -> FunnelRows:
-    """Everyone's row and, with `key`, each group's: its `key`, how many of the period's
-    leads reached each stage (named as STAGES), and the median time of each step after the first
+    """Everyone's row and, `by` a grouping, each group's: its `key` (group_key's value), how
+    many of the period's leads reached each stage (named as STAGES), how many made each step
+    with a time (`timed_<stage>`), and the median time of each step after the first
     (`median_<stage>`, stage_times) at the nearest rank ⌈n/2⌉ of the n leads that made it
-    (bot.reports.rank_of).
+    (bot.reports.rank_of). `months` are the team's, as (label, end), for `cohort`.
 
-    The counts read ix_leads_funnel alone, never the wide rows, in one statement for the groups
-    and everyone (on PostgreSQL a rollup; on SQLite the groups' sums, `_tally_sqlite`): MQLs are
-    the period's leads but those under the threshold, counted apart among the few leads
-    marketing keeps (the verdict lives in the wide rows). With them come how many leads made
-    each step (`timed_<stage>`). PostgreSQL picks the medians in the same statement, by an
-    ordered-set aggregate, but for everyone's steps an index keeps in order (STEP_ORDER), walked
-    to the rank as SQLite walks them; SQLite, which has none, by one walk per step along the
-    step's times (`_medians`). Without `medians` (a chart shows counts only) no time is read."""
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    period = entered(session, start, end)
-    later = {name: condition for name, condition in STAGES.items() if name != "mql"}
-    timed = {f"timed_{stage}": condition for stage, condition in TIMED.items()}
-    times = stage_times(session) if medians else {}
-    kept = _keyed(key, period & UNDER_THRESHOLD)
-    under: dict[Any, int] = dict(
-        session.execute(select(kept.c.key, func.count()).group_by(kept.c.key)).tuples().all()
-    )
-    rows: list[dict[str, Any]]
-    totals: list[dict[str, Any]]
-    if sqlite:
-        rows = _tally_sqlite(session, key, period, later, timed)
-        everyone = _summed(rows, ["entered", *later, *timed])
-        if everyone is None:
-            return FunnelRows(None, [])
-        for stage, value in times.items():
-            column = STEP_ORDER.get(stage, value)
-            made_it = {row["key"]: n for row in rows if (n := row[f"timed_{stage}"])}
-            everyone[f"median_{stage}"], found = _medians(
-                session, column, period & TIMED[stage], key, made_it
+    The whole UTC days inside the period are summed from the rollups (FunnelDay), the parts
+    of a day at its ends counted from the leads, and for cohorts the days a month boundary
+    cuts too. The medians of claiming and contacting are found the same way, per bucket of
+    the whole weeks (FunnelTimeWeek), then read within their bucket in index order; the
+    other steps' (few leads make them) by one walk per step along its times (`_medians`).
+    Without `medians` (a chart shows counts only) no time is read."""
+    key = group_key(by, months)
+    cuts = [month_end for _, month_end in months if start < month_end < end]
+    label = _labeller(by, months)
+    days, raw_days = _split(start, end, days=1, cuts=cuts if by == "cohort" else [])
+    everyone: Counter[str] = Counter()
+    groups: dict[Any, Counter[str]] = {}
+    for grouping in _groupings(by):
+        per_day = grouping == "all" and by == "cohort"
+        for found in rollup_store.day_sums(session, grouping=grouping, days=days, per_day=per_day):
+            counted = Counter(dict(zip(rollup_store.COUNTERS, found[1:], strict=True)))
+            if grouping == "all":
+                everyone.update(counted)
+            if by is not None and (per_day or grouping != "all"):
+                groups.setdefault(label(found[0]), Counter()).update(counted)
+    if raw_days:
+        for group, counted in _tally_leads(session, key, _within(raw_days)):
+            everyone.update(counted)
+            if by is not None:
+                groups.setdefault(group, Counter()).update(counted)
+    if not everyone["entered"]:
+        return FunnelRows(None, [])
+    total = _row("", everyone)
+    rows = {group: _row(group, counted) for group, counted in groups.items()}
+    if medians:
+        period = entered(session, start, end)
+        _bucketed_medians(session, total, rows, key, label, period, (start, end, cuts), by)
+        for stage, value in stage_times(session).items():
+            if stage in STEP_ORDER:
+                continue
+            made_it = (
+                {"": total[f"timed_{stage}"]}
+                if key is None
+                else {group: n for group, row in rows.items() if (n := row[f"timed_{stage}"])}
             )
-            for row in rows:
-                row[f"median_{stage}"] = found.get(row["key"])
-    else:
-        if key is not None:
-            # Compiling the grouped statement to machine code cost more CPU than it saved (a
-            # year by source, serial: 2.8-3.5 s with, 2.3 s without); everyone's alone gains.
-            session.execute(text("SET LOCAL jit = off"))
-        # Everyone's median of a step an index keeps in order is read by walking that index
-        # to its rank (as on SQLite): sorting a year of claims in the statement cost 1-2 s.
-        walked = set(STEP_ORDER) & set(times) if key is None else set()
-        sorted_here = {stage: value for stage, value in times.items() if stage not in walked}
-        leads = _keyed(key, period, *_flags(later), *_flags(timed), *_times(sorted_here))
-        # percentile_disc(0.5) is the first value whose cumulative share reaches one half: the
-        # ⌈n/2⌉-th of the n non-null values (nulls are left out, as every aggregate does).
-        picked = [
-            func.percentile_disc(0.5)
-            .within_group(leads.c[f"time_{stage}"])
-            .label(f"median_{stage}")
-            for stage in sorted_here
-        ]
-        counted = [func.count().label("entered"), *_stage_sums(leads, later, timed)]
-        grouping = leads.c.key if key is None else func.rollup(leads.c.key)
-        total = literal_column("1") if key is None else func.grouping(leads.c.key)
-        counts = select(leads.c.key, total.label("everyone"), *counted, *picked)
-        rows, totals = [], []  # the groups', and everyone's (the rollup's)
-        for result in session.execute(counts.group_by(grouping)):
-            values = dict(result._mapping)
-            (totals if values.pop("everyone") else rows).append(values)
-        everyone = totals[0] if totals and totals[0]["entered"] else None
-        if everyone is None:
-            return FunnelRows(None, [])
-        for stage in walked:
-            made_it = {"": everyone[f"timed_{stage}"]}
-            column, leads_timed = STEP_ORDER[stage], period & TIMED[stage]
-            everyone[f"median_{stage}"], _ = _medians(session, column, leads_timed, None, made_it)
-    everyone["mql"] = everyone["entered"] - sum(under.values())
-    for row in rows:
-        row["mql"] = row["entered"] - under.get(row["key"], 0)
-    return FunnelRows(everyone, [] if key is None else rows)
+            overall, per_group = _medians(session, value, period & TIMED[stage], key, made_it)
+            total[f"median_{stage}"] = overall
+            for group, median in per_group.items():
+                rows[group][f"median_{stage}"] = median
+    return FunnelRows(total, list(rows.values()))
 
 
-def _tally_sqlite(
+def _row(key: Any, counted: Counter[str]) -> dict[str, Any]:
+    """A group's row: its key, every counter, `mql` (entered but those under the threshold),
+    and each median not found yet."""
+    row: dict[str, Any] = {"key": key, **{name: counted[name] for name in rollup_store.COUNTERS}}
+    row["mql"] = counted["entered"] - counted["under_threshold"]
+    row.update({f"median_{stage}": None for stage in TIMED})
+    return row
+
+
+def _groupings(by: str | None) -> list[str]:
+    """The groupings of the rollups a funnel by `by` reads: everyone's, and `by`'s (a cohort's
+    are everyone's days, by day)."""
+    return ["all"] if by in (None, "cohort") else ["all", str(by)]
+
+
+def _labeller(by: str | None, months: Sequence[tuple[str, datetime]]) -> Any:
+    """How a rollup row's key (a value, or a day or week for cohorts) names its group as
+    group_key does: '' is none; a day or week is the month it starts in."""
+    if by == "cohort":
+
+        def month(day: date) -> str:
+            moment = datetime.combine(day, time(0), tzinfo=UTC)
+            return next(label for label, month_end in months if moment < month_end)
+
+        return month
+    return lambda value: value or None
+
+
+def _split(
+    start: datetime, end: datetime, *, days: int, cuts: Sequence[datetime]
+) -> tuple[list[tuple[date, date]], list[tuple[datetime, datetime]]]:
+    """[start, end) as the ranges of whole UTC spans of `days` (a day; a week, from Monday)
+    inside it that no `cuts` moment falls within, and the rest: the parts at the ends and the
+    spans cut."""
+    whole = whole_spans(start, end, days=days)
+    if whole is None:
+        return [], [(start, end)]
+    first, last = whole
+    ranges: list[tuple[date, date]] = []
+    rest = [(start, first)] if start < first else []
+    span, step = first, timedelta(days=days)
+    while span < last:
+        following = span + step
+        if any(span < cut < following for cut in cuts):
+            rest.append((span, following))
+        elif ranges and ranges[-1][1] == span.date():
+            ranges[-1] = (ranges[-1][0], following.date())
+        else:
+            ranges.append((span.date(), following.date()))
+        span = following
+    if last < end:
+        rest.append((last, end))
+    return ranges, rest
+
+
+def _within(spans: Sequence[tuple[datetime, datetime]]) -> ColumnElement[bool]:
+    """The leads stored in any of `spans`."""
+    return or_(
+        *((Lead.created_at >= begin) & (Lead.created_at < finish) for begin, finish in spans)
+    )
+
+
+def _tally_leads(
+    session: Session, key: ColumnElement[Any] | None, leads: ColumnElement[bool]
+) -> list[tuple[Any, Counter[str]]]:
+    """Per group of `key` ('' for all when None), the counters FunnelDay keeps of `leads`
+    (a few days' of them), counted from the leads."""
+    flags = [
+        case((condition, 1), else_=0).label(name)
+        for name, condition in rollup_store.COUNTED.items()
+    ]
+    found = _keyed(key, leads, *flags)
+    sums = [func.sum(found.c[name]) for name in rollup_store.COUNTED]
+    query = select(found.c.key, func.count(), *sums).group_by(found.c.key)
+    return [
+        (group, Counter(dict(zip(rollup_store.COUNTERS, counts, strict=True))))
+        for group, *counts in session.execute(query)
+    ]
+
+
+def _bucketed_medians(
     session: Session,
+    total: dict[str, Any],
+    rows: dict[Any, dict[str, Any]],
     key: ColumnElement[Any] | None,
+    label: Callable[[Any], Any],
     period: ColumnElement[bool],
-    later: dict[str, ColumnElement[bool]],
-    timed: dict[str, ColumnElement[bool]],
-) -> list[dict[str, Any]]:
-    """Per group of `key` that holds a lead of `period` (one, keyed '', when None): `entered`,
-    and how many leads reached each of the `later` stages and made each step of `timed`.
-    SQLite groups by sorting every row: without groups the flags are summed as the rows pass;
-    with groups each lead is sorted as one small code rather than a dozen flags (the last stage
-    it reached, each implying the ones before, and a bit per timed step), and each group's
-    codes are unpacked here (a few dozen rows): at a million leads that sort costs a fifth less."""
-    if key is None:
-        leads = _keyed(key, period, *_flags(later), *_flags(timed))
-        sums = select(func.count().label("entered"), *_stage_sums(leads, later, timed))
-        found = session.execute(sums).one()._mapping
-        return [{"key": "", **found}] if found["entered"] else []
-    stages = list(later)
-    reached = case(
-        *((later[stage], rank) for rank, stage in reversed(list(enumerate(stages, start=1)))),
-        else_=0,
-    )
-    bits = [case((condition, 1 << bit), else_=0) for bit, condition in enumerate(timed.values())]
-    code = (reached * (1 << len(timed)) + sum(bits[1:], bits[0])).label("code")
-    leads = _keyed(key, period, code)
-    tallied = session.execute(
-        select(leads.c.key, leads.c.code, func.count()).group_by(leads.c.key, leads.c.code)
-    )
-    rows: dict[Any, dict[str, Any]] = {}
-    for group, packed, count in tallied:
-        row = rows.setdefault(
-            group, dict.fromkeys(["entered", *stages, *timed], 0) | {"key": group}
-        )
-        row["entered"] += count
-        last = packed >> len(timed)
-        for rank, stage in enumerate(stages, start=1):
-            row[stage] += count if rank <= last else 0
-        for bit, step in enumerate(timed):
-            row[step] += count if packed >> bit & 1 else 0
-    return list(rows.values())
+    bounds: tuple[datetime, datetime, Sequence[datetime]],
+    by: str | None,
+) -> None:
+    """Set each row's median of the steps STEP_ORDER keeps in order: its times counted per
+    bucket (the whole weeks from FunnelTimeWeek, the rest from the leads), then, per step and
+    bucket, one walk in index order to the ranks that fall in it."""
+    start, end, cuts = bounds
+    weeks, raw_weeks = _split(start, end, days=7, cuts=cuts if by == "cohort" else [])
+    everyone: dict[str, Counter[int]] = defaultdict(Counter)  # per step
+    counts: dict[tuple[Any, str], Counter[int]] = defaultdict(Counter)  # per group and step
+    for grouping in _groupings(by):
+        per_week = grouping == "all" and by == "cohort"
+        for value, step, bucket, n in rollup_store.week_buckets(
+            session, grouping=grouping, weeks=weeks, per_week=per_week
+        ):
+            if grouping == "all":
+                everyone[step][bucket] += n
+            if by is not None and (per_week or grouping != "all"):
+                counts[(label(value), step)][bucket] += n
+    if raw_weeks:
+        times = [case((TIMED[step], time)).label(step) for step, time in STEP_ORDER.items()]
+        found = _keyed(key, _within(raw_weeks), *times)
+        for group, *values in session.execute(select(found.c.key, *found.c[1:])):
+            for step, value in zip(STEP_ORDER, values, strict=True):
+                if value is not None:
+                    everyone[step][rollup_buckets.claim_bucket(value)] += 1
+                    if by is not None:
+                        counts[(group, step)][rollup_buckets.claim_bucket(value)] += 1
+    # Per step and bucket, the rank each group's median has inside that bucket.
+    ranks: dict[tuple[str, int], dict[Any, int]] = defaultdict(dict)
+    totals: dict[tuple[str, int], tuple[int, int]] = {}  # everyone's: (rank, bucket's count)
+    for step, buckets in everyone.items():
+        if buckets.total():
+            bucket, rank = _bucket_of_median(buckets)
+            totals[(step, bucket)] = (rank, buckets[bucket])
+            ranks.setdefault((step, bucket), {})
+    for (group, step), buckets in counts.items():
+        if buckets.total():
+            bucket, rank = _bucket_of_median(buckets)
+            ranks[(step, bucket)][group] = rank
+    for (step, bucket), in_bucket in ranks.items():
+        column = STEP_ORDER[step]
+        leads = period & TIMED[step] & rollup_buckets.in_bucket(column, bucket)
+        rank, count = totals.get((step, bucket), (0, 0))
+        if key is None:
+            total[f"median_{step}"] = value_at_rank(session, column, leads, rank=rank, count=count)
+            continue
+        overall, found = values_at_ranks(session, column, leads, key, in_bucket, everyone=rank)
+        if rank:
+            total[f"median_{step}"] = overall
+        for group, median in found.items():
+            rows[group][f"median_{step}"] = median
 
 
-def _summed(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any] | None:
-    """Everyone's counts, the groups' summed; None when no lead entered."""
-    if not rows:
-        return None
-    return {"key": "", **{name: sum(row[name] for row in rows) for name in names}}
+def _bucket_of_median(buckets: Counter[int]) -> tuple[int, int]:
+    """The bucket holding the median ⌈n/2⌉ of the n counted times, and the median's rank
+    within that bucket."""
+    rank, below = (buckets.total() + 1) // 2, 0
+    for bucket in sorted(buckets):
+        if below + buckets[bucket] >= rank:
+            return bucket, rank - below
+        below += buckets[bucket]
+    raise ValueError("no time counted")
 
 
 def _medians(
@@ -259,19 +301,6 @@ def _medians(
         return value_at_rank(session, column, leads, rank=(count + 1) // 2, count=count), {}
     ranks = {group: (n + 1) // 2 for group, n in counts.items()}
     return values_at_ranks(session, column, leads, key, ranks, everyone=(count + 1) // 2)
-
-
-def _flags(stages: dict[str, ColumnElement[bool]]) -> list[ColumnElement[int]]:
-    """1 where a lead reached the stage, else 0, one column per stage (named as `stages`)."""
-    return [case((condition, 1), else_=0).label(name) for name, condition in stages.items()]
-
-
-def _stage_sums(leads: Any, *stages: dict[str, ColumnElement[bool]]) -> list[ColumnElement[Any]]:
-    return [func.sum(leads.c[name]).label(name) for named in stages for name in named]
-
-
-def _times(times: dict[str, ColumnElement[Any]]) -> list[ColumnElement[Any]]:
-    return [value.label(f"time_{stage}") for stage, value in times.items()]
 
 
 def _keyed(

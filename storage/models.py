@@ -363,6 +363,52 @@ class ClaimTimeWeek(Base):
     leads: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class FunnelDay(Base):
+    """How far the leads stored on one UTC day got, per group of the funnel: `grouping` is all
+    (everyone, `value` ''), source, campaign or segment (`value` trimmed, '' for none), and
+    `shard` spreads one group's writers over a few rows (PostgreSQL; 0 on SQLite). Each
+    counter is the funnel's (storage.funnel): the leads that entered, those kept under the MQL
+    threshold, those that reached each later stage and those that made each step with a time.
+    Kept by triggers on leads (storage.funnel_rollups), so a year of `/leads funnel` sums a
+    few thousand rows instead of grouping a million leads."""
+
+    __tablename__ = "funnel_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    grouping: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entered: Mapped[int] = mapped_column(Integer, default=0)
+    under_threshold: Mapped[int] = mapped_column(Integer, default=0)
+    sql: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    contacted: Mapped[int] = mapped_column(Integer, default=0)
+    opportunity: Mapped[int] = mapped_column(Integer, default=0)
+    won: Mapped[int] = mapped_column(Integer, default=0)
+    timed_sql: Mapped[int] = mapped_column(Integer, default=0)
+    timed_accepted: Mapped[int] = mapped_column(Integer, default=0)
+    timed_contacted: Mapped[int] = mapped_column(Integer, default=0)
+    timed_opportunity: Mapped[int] = mapped_column(Integer, default=0)
+    timed_won: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FunnelTimeWeek(Base):
+    """How many leads stored in one UTC week (from Monday) took a time to claim (`step`
+    accepted) or to first contact (contacted) in each bucket (storage.tuning_rollups's), per
+    group as FunnelDay keeps them. A median is then read in the one bucket that holds its
+    rank."""
+
+    __tablename__ = "funnel_time_weeks"
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    grouping: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[str] = mapped_column(String(12), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    leads: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Rejection(Base):
     """One reject as the feedback reports read it: the reason and note sales gave, with the
     lead's source and campaign, written with the reject event. A year of them is counted from

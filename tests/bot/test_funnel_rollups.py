@@ -1,0 +1,104 @@
+"""The funnel's rollups, as the triggers on leads keep them whatever writes a lead, are what
+counting every lead afresh gives, and the funnel reads the same from them: after intake one by
+one and in a batch, posts, claims, rejects, contacts, outcomes, a promotion, a recycle, an undone
+claim and new data that moves a lead to another source and campaign, on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import intake
+from bot.funnel import funnel_report
+from bot.lifecycle import create_many, recycle, update_data
+from storage import funnel_rollups, migrate
+from storage import leads as lead_store
+from storage.db import Database
+from storage.models import FunnelDay, FunnelTimeWeek, Lead, LeadStatus
+from tests.bot.test_funnel import LIFECYCLE, NY, PERIOD, REP, seeded  # noqa: F401
+from tests.factories import create_lead, lead_payload
+
+TABLES = (FunnelDay, FunnelTimeWeek)
+
+
+def rollups(session: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row that counts something, per table, in key order."""
+    found = {}
+    for table in TABLES:
+        columns = list(table.__table__.columns)
+        counters = [column for column in columns if not column.primary_key]
+        rows = session.execute(select(*columns).order_by(*columns)).tuples()
+        found[table.__tablename__] = [
+            tuple(row) for row in rows if any(row._mapping[column.name] for column in counters)
+        ]
+    return found
+
+
+def reports(session: Session) -> list[Any]:
+    return [
+        funnel_report(session, period=PERIOD, timezone=NY, by=by)
+        for by in (None, "source", "campaign", "segment", "cohort")
+    ]
+
+
+def test_rollups_kept_by_every_write_are_the_rollups_counted_afresh(
+    seeded: Database,  # noqa: F811 (the fixture of tests.bot.test_funnel)
+) -> None:
+    db = seeded
+    at = datetime(2026, 11, 18, 15, tzinfo=UTC)
+    with db.write() as session:
+        a3 = session.scalars(select(Lead.id).where(Lead.external_id == "A3")).one()
+        update_data(  # a rejected lead moves to another source and campaign
+            session,
+            lead_id=a3,
+            fields={"source": "partner", "campaign": "Partner Q4"},
+            sender="hubspot",
+            now=at,
+        )
+        batch = [
+            intake.validate_lead(
+                lead_payload(external_id=f"N{n}", source=source, segment=segment)
+            ).to_fields()
+            for n, (source, segment) in enumerate([("ads", "SMB"), (" webinar ", None), ("", "")])
+        ]
+        create_many(session, leads=batch, now=at)
+        cold = create_lead(session, external_id="C1", status=LeadStatus.MQL, now=at, source="ads")
+        assert recycle(session, lead_id=cold.id, after=timedelta(0), now=at + timedelta(days=1))
+        x1 = session.scalars(select(Lead.id).where(Lead.external_id == "X1")).one()
+        accepted = lead_store.latest_event(session, x1)
+        assert accepted is not None and accepted.action == "accept"
+        LIFECYCLE.undo(session, event_id=accepted.id, actor=REP, window=timedelta(days=30), now=at)
+
+    with db.write() as session:
+        kept, before = rollups(session), reports(session)
+        funnel_rollups.rebuild(session)
+        assert rollups(session) == kept
+        assert reports(session) == before
+    days = {(row[1], row[2]) for row in kept["funnel_days"]}
+    assert {("source", "partner"), ("campaign", "Partner Q4"), ("source", "webinar")} <= days
+    assert ("source", " webinar ") not in days, "values are kept trimmed"
+    assert {row[4] for row in kept["funnel_time_weeks"]} == {"accepted", "contacted"}
+
+
+def test_upgrading_to_0028_counts_the_rollups_from_the_leads_and_keeps_them_after(
+    seeded: Database,  # noqa: F811 (the fixture of tests.bot.test_funnel)
+) -> None:
+    db = seeded
+    with db.read() as session:
+        kept = rollups(session)
+    assert kept["funnel_days"], "the leads are counted"
+
+    migrate.downgrade(db.engine, "0027")
+    migrate.upgrade(db.engine)
+
+    with db.write() as session:
+        assert rollups(session) == kept
+        create_lead(session, external_id="Z1", now=datetime(2026, 11, 19, 15, tzinfo=UTC))
+    with db.write() as session:
+        after = rollups(session)
+        assert after != kept, "the triggers are back"
+        funnel_rollups.rebuild(session)
+        assert rollups(session) == after
