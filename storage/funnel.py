@@ -95,14 +95,12 @@ def funnel_by_group(
     days, raw_days = _split(start, end, days=1, cuts=cuts if by == "cohort" else [])
     everyone: Counter[str] = Counter()
     groups: dict[Any, Counter[str]] = {}
-    for grouping in _groupings(by):
-        per_day = grouping == "all" and by == "cohort"
-        for found in rollup_store.day_sums(session, grouping=grouping, days=days, per_day=per_day):
-            counted = Counter(dict(zip(rollup_store.COUNTERS, found[1:], strict=True)))
-            if grouping == "all":
-                everyone.update(counted)
-            if by is not None and (per_day or grouping != "all"):
-                groups.setdefault(label(found[0]), Counter()).update(counted)
+    summed_by = "day" if by == "cohort" else by
+    for found in rollup_store.day_sums(session, by=summed_by, days=days):
+        counted = Counter(dict(zip(rollup_store.COUNTERS, found[1:], strict=True)))
+        everyone.update(counted)
+        if by is not None:
+            groups.setdefault(label(found[0]), Counter()).update(counted)
     if raw_days:
         for group, counted in _tally_leads(session, key, _within(raw_days)):
             everyone.update(counted)
@@ -140,9 +138,10 @@ def _row(key: Any, counted: Counter[str]) -> dict[str, Any]:
 
 
 def _groupings(by: str | None) -> list[str]:
-    """The groupings of the rollups a funnel by `by` reads: everyone's, and `by`'s (a cohort's
-    are everyone's days, by day)."""
-    return ["all"] if by in (None, "cohort") else ["all", str(by)]
+    """The groupings of the rollups a funnel by `by` reads: the one whose groups sum to
+    everyone, and `by`'s (a cohort's are everyone's days, by day)."""
+    everyone = rollup_store.EVERYONE
+    return [everyone] if by in (None, "cohort", everyone) else [everyone, str(by)]
 
 
 def _labeller(by: str | None, months: Sequence[tuple[str, datetime]]) -> Any:
@@ -228,13 +227,13 @@ def _bucketed_medians(
     everyone: dict[str, Counter[int]] = defaultdict(Counter)  # per step
     counts: dict[tuple[Any, str], Counter[int]] = defaultdict(Counter)  # per group and step
     for grouping in _groupings(by):
-        per_week = grouping == "all" and by == "cohort"
+        per_week = by == "cohort"
         for value, step, bucket, n in rollup_store.week_buckets(
             session, grouping=grouping, weeks=weeks, per_week=per_week
         ):
-            if grouping == "all":
+            if grouping == rollup_store.EVERYONE:
                 everyone[step][bucket] += n
-            if by is not None and (per_week or grouping != "all"):
+            if by in (grouping, "cohort"):
                 counts[(label(value), step)][bucket] += n
     if raw_weeks:
         times = [case((TIMED[step], time)).label(step) for step, time in STEP_ORDER.items()]

@@ -1,7 +1,7 @@
 """The funnel's rollups (FunnelDay, FunnelTimeWeek), the triggers on leads that keep them, their
 rebuild from the leads (migration 0028) and their sums over whole days and weeks.
 
-A lead's part is, for everyone and for its source, campaign and segment: one lead entered on
+A lead's part is, for its source, campaign and segment: one lead entered on
 the UTC day it was stored, and one for each stage it reached and each step it made with a
 time, as storage.funnel_stages defines them; and its times to claim and to first contact,
 each in its bucket (storage.tuning_rollups's) of its UTC week. The database moves that part
@@ -10,7 +10,7 @@ outcome, new data, a rescore, a recycle, a promotion and an operator's own UPDAT
 path that writes a lead can leave the rollups behind. SQLite runs a trigger per row, which
 takes away the old part and adds the new one; PostgreSQL one per statement, which sums a
 whole batch's parts from its transition tables, each group's counts spread over SHARDS rows by
-lead id so that concurrent writers rarely wait for each other's row lock.
+the writer's session so that concurrent writers rarely wait for each other's row lock.
 
 A table rebuild of `leads` on SQLite (a migration's batch_alter_table) drops its triggers: such
 a migration must call `create_triggers` again.
@@ -46,9 +46,12 @@ from storage.funnel_stages import STAGES, STEP_ORDER, TIMED, UNDER_THRESHOLD
 from storage.models import FunnelDay, FunnelTimeWeek, Lead
 from storage.tuning_rollups import BOUNDS_US
 
-SHARDS = 8  # rows per group and day on PostgreSQL, by lead id; SQLite has one writer: one
-# The groupings kept, each lead counted once in each ('all': everyone, value '').
-GROUPINGS = ("all", "source", "campaign", "segment")
+SHARDS = 8  # rows per group and day on PostgreSQL, by session; SQLite has one writer: one
+# The groupings kept, each lead counted once in each (its value '' for none).
+GROUPINGS = ("source", "campaign", "segment")
+# Every lead has one segment, so the segments' rows of times sum to everyone's: a trigger
+# writes one row fewer per time than if everyone had rows of their own.
+EVERYONE = "segment"
 COUNTERS = (
     "entered",
     "under_threshold",
@@ -62,7 +65,15 @@ COUNTED: dict[str, ColumnElement[bool]] = {
     **{f"timed_{step}": condition for step, condition in TIMED.items()},
 }
 BUCKETED = tuple(STEP_ORDER)  # accepted, contacted
-TRIGGERS = ("funnel_rollups_insert", "funnel_rollups_update", "funnel_rollups_delete")
+EVENTS = ("insert", "update", "delete")
+# PostgreSQL: one trigger per event for both tables; SQLite: one per table and event.
+TRIGGERS = (
+    *(f"funnel_rollups_{event}" for event in EVENTS),
+    *(f"funnel_{table}_{event}" for table in ("days", "weeks") for event in EVENTS),
+)
+# What of a part each table's rows are keyed and counted by.
+DAY_PART = ("day", "shard", *GROUPINGS, *COUNTERS)
+WEEK_PART = ("week", "shard", *GROUPINGS, *(f"bucket_{step}" for step in BUCKETED))
 _FUNCTION = "funnel_rollups_move"
 
 
@@ -72,11 +83,12 @@ def _bucket(value: ColumnElement[Any]) -> ColumnElement[Any]:
     return case(*bounds, else_=len(BOUNDS_US) - 1)
 
 
-def _parts_select(dialect: Dialect) -> str:
-    """`SELECT <a lead's part> FROM leads`, one row per lead, compiled for `dialect` with every
-    value inline (a trigger takes no parameters): its day, week and shard, its source, campaign
-    and segment as kept ('' for none), 1 or 0 per counter, and the bucket of each BUCKETED
-    step's time (NULL without one)."""
+@functools.cache
+def _part(dialect: Dialect) -> dict[str, str]:
+    """Each value of a lead's part as SQL over the columns of `leads`, compiled for `dialect`
+    with every value inline (a trigger takes no parameters): its day, week and shard, its
+    source, campaign and segment as kept ('' for none), 1 or 0 per counter, and the bucket of
+    each BUCKETED step's time (NULL without one)."""
     if dialect.name == "sqlite":
         day: ColumnElement[Any] = func.date(Lead.created_at)
         week: ColumnElement[Any] = func.date(Lead.created_at, "weekday 0", "-6 days")
@@ -84,26 +96,27 @@ def _parts_select(dialect: Dialect) -> str:
     else:
         utc = func.timezone("UTC", Lead.created_at)
         day, week = cast(utc, Date), cast(func.date_trunc("week", utc), Date)
-        shard = func.mod(Lead.id, SHARDS)
-    columns = [
-        day.label("day"),
-        week.label("week"),
-        shard.label("shard"),
-        *(func.coalesce(func.trim(getattr(Lead, name)), "").label(name) for name in GROUPINGS[1:]),
-        literal(1).label("entered"),
-        *(case((condition, 1), else_=0).label(name) for name, condition in COUNTED.items()),
-        *(
-            case((TIMED[step], _bucket(time))).label(f"bucket_{step}")
+        # The writer's session picks the shard: a batch writes one row per group, and two
+        # sessions at once mostly write different rows. A lead's part may leave a row other
+        # than the one it was added to; the report sums every shard.
+        shard = func.mod(func.pg_backend_pid(), SHARDS)
+    values: dict[str, ColumnElement[Any]] = {
+        "day": day,
+        "week": week,
+        "shard": shard,
+        **{name: func.coalesce(func.trim(getattr(Lead, name)), "") for name in GROUPINGS},
+        "entered": literal(1),
+        **{name: case((condition, 1), else_=0) for name, condition in COUNTED.items()},
+        **{
+            f"bucket_{step}": case((TIMED[step], _bucket(time)))
             for step, time in STEP_ORDER.items()
-        ),
-    ]
-    compiled = str(
-        select(*columns)
-        .select_from(Lead.__table__)
-        .compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-    )
-    assert compiled.endswith("\nFROM leads"), compiled
-    return compiled.removesuffix("leads")
+        },
+    }
+    inline = {"literal_binds": True}
+    return {
+        name: str(value.compile(dialect=dialect, compile_kwargs=inline))
+        for name, value in values.items()
+    }
 
 
 def _read_columns() -> list[str]:
@@ -113,64 +126,87 @@ def _read_columns() -> list[str]:
         for element in visitors.iterate(expression):
             if isinstance(element, Column) and element.table is Lead.__table__:
                 names.add(element.name)
-    return sorted({*names, "id", "created_at", *GROUPINGS[1:]})
+    return sorted({*names, "id", "created_at", *GROUPINGS})
 
 
-def _shift_statements(dialect: Dialect, rows: Sequence[tuple[int, str]]) -> list[str]:
+_GROUPINGS = " UNION ALL ".join(f"SELECT '{name}' AS grouping" for name in GROUPINGS)
+_STEPS = " UNION ALL ".join(f"SELECT '{step}' AS step" for step in BUCKETED)
+_DAY_KEYS = f"day, {', '.join(GROUPINGS)}, shard"
+_WEEK_KEYS = "week, grouping, value, shard, step, bucket"
+_ADD_DAYS = (
+    f"INSERT INTO funnel_days ({_DAY_KEYS}, {', '.join(COUNTERS)}) {{rows}} "
+    f"ON CONFLICT ({_DAY_KEYS}) DO UPDATE SET "
+    + ", ".join(f"{name} = funnel_days.{name} + excluded.{name}" for name in COUNTERS)
+)
+_ADD_WEEKS = (
+    f"INSERT INTO funnel_time_weeks ({_WEEK_KEYS}, leads) {{rows}} "
+    f"ON CONFLICT ({_WEEK_KEYS}) DO UPDATE SET leads = funnel_time_weeks.leads + excluded.leads"
+)
+
+
+def _value(part: dict[str, str]) -> str:
+    """A part's value for the grouping `g.grouping`."""
+    named = " ".join(f"WHEN '{name}' THEN {part[name]}" for name in GROUPINGS)
+    return f"CASE g.grouping {named} END"
+
+
+def _bucket_of_step(part: dict[str, str]) -> str:
+    named = " ".join(f"WHEN '{step}' THEN {part[f'bucket_{step}']}" for step in BUCKETED)
+    return f"CASE s.step {named} END"
+
+
+def _summed_shifts(dialect: Dialect, rows: Sequence[tuple[int, str]]) -> list[str]:
     """The two upserts that add each part of `rows` ((sign, a relation of leads' rows)) to the
-    rollups, summed per row of each table, in key order (concurrent writers lock rows in one
-    order, so they never wait on each other in a circle); rows left unchanged are not
-    written."""
+    rollups, summed per row of each table first (a batch is a few rows per group), in key
+    order (concurrent writers lock rows in one order, so they never wait on each other in a
+    circle); rows left unchanged are not written. For a statement's rows (PostgreSQL) and a
+    rebuild."""
+    fields = _part(dialect)
+    columns = ", ".join(f"{sql} AS {name}" for name, sql in fields.items())
     parts = " UNION ALL ".join(
-        f"SELECT {sign} AS sign, part.* FROM ({_parts_select(dialect)}{relation} AS leads) AS part"
-        for sign, relation in rows
+        f"SELECT {sign} AS sign, {columns} FROM {relation} AS leads" for sign, relation in rows
     )
-    groupings = " UNION ALL ".join(f"SELECT '{name}' AS grouping" for name in GROUPINGS)
-    value = (
-        "CASE g.grouping "
-        + " ".join(f"WHEN '{name}' THEN p.{name}" for name in GROUPINGS[1:])
-        + " ELSE '' END"
-    )
-    grouped = f"FROM ({parts}) AS p CROSS JOIN ({groupings}) AS g"
-    keys = "day, grouping, value, shard"
+    part = {name: f"p.{name}" for name in fields}
+    grouped = f"FROM ({parts}) AS p CROSS JOIN ({_GROUPINGS}) AS g"
     day_rows = (
-        f"SELECT p.day, g.grouping, {value} AS value, p.shard, "
-        + ", ".join(f"p.sign * p.{name} AS {name}" for name in COUNTERS)
-        + f" {grouped}"
+        f"SELECT {_DAY_KEYS}, "
+        + ", ".join(f"sign * {name} AS {name}" for name in COUNTERS)
+        + f" FROM ({parts}) AS p"
     )
     sums = ", ".join(f"sum({name})" for name in COUNTERS)
     moved = " OR ".join(f"sum({name}) <> 0" for name in COUNTERS)
-    days = (
-        f"INSERT INTO funnel_days ({keys}, {', '.join(COUNTERS)}) "
-        f"SELECT {keys}, {sums} FROM ({day_rows}) AS x WHERE true "
-        f"GROUP BY {keys} HAVING {moved} ORDER BY {keys} "
-        f"ON CONFLICT ({keys}) DO UPDATE SET "
-        + ", ".join(f"{name} = funnel_days.{name} + excluded.{name}" for name in COUNTERS)
+    days = _ADD_DAYS.format(
+        rows=f"SELECT {_DAY_KEYS}, {sums} FROM ({day_rows}) AS x WHERE true "
+        f"GROUP BY {_DAY_KEYS} HAVING {moved} ORDER BY {_DAY_KEYS}"
     )
-    steps = " UNION ALL ".join(f"SELECT '{step}' AS step" for step in BUCKETED)
-    bucket = (
-        "CASE s.step "
-        + " ".join(f"WHEN '{step}' THEN p.bucket_{step}" for step in BUCKETED)
-        + " END"
-    )
-    week_keys = "week, grouping, value, shard, step, bucket"
     week_rows = (
-        f"SELECT p.week, g.grouping, {value} AS value, p.shard, s.step, {bucket} AS bucket, "
-        f"p.sign {grouped} CROSS JOIN ({steps}) AS s"
+        f"SELECT p.week, g.grouping, {_value(part)} AS value, p.shard, s.step, "
+        f"{_bucket_of_step(part)} AS bucket, p.sign {grouped} CROSS JOIN ({_STEPS}) AS s"
     )
-    weeks = (
-        f"INSERT INTO funnel_time_weeks ({week_keys}, leads) "
-        f"SELECT {week_keys}, sum(sign) FROM ({week_rows}) AS x WHERE bucket IS NOT NULL "
-        f"GROUP BY {week_keys} HAVING sum(sign) <> 0 ORDER BY {week_keys} "
-        f"ON CONFLICT ({week_keys}) DO UPDATE SET leads = funnel_time_weeks.leads + excluded.leads"
+    weeks = _ADD_WEEKS.format(
+        rows=f"SELECT {_WEEK_KEYS}, sum(sign) FROM ({week_rows}) AS x "
+        f"WHERE bucket IS NOT NULL GROUP BY {_WEEK_KEYS} HAVING sum(sign) <> 0 "
+        f"ORDER BY {_WEEK_KEYS}"
     )
     return [days, weeks]
 
 
-def _row_of(which: str) -> str:
-    """A SQLite trigger's OLD or NEW row as a relation of the columns a part reads."""
-    columns = ", ".join(f"{which}.{name} AS {name}" for name in _read_columns())
-    return f"(SELECT {columns})"
+def _row_shifts(dialect: Dialect, which: str, sign: int) -> list[str]:
+    """The two upserts that add (`sign` 1) or take away (-1) the part of a SQLite trigger's
+    `which` row (OLD or NEW): its day's one row, its times' row per grouping; nothing to sum,
+    so no sorting."""
+    part = {name: sql.replace("leads.", f"{which}.") for name, sql in _part(dialect).items()}
+    signed = "" if sign > 0 else "-"
+    keys = [part[name] for name in ("day", *GROUPINGS, "shard")]
+    counted = [f"{signed}({part[name]})" for name in COUNTERS]
+    days = _ADD_DAYS.format(rows=f"VALUES ({', '.join(keys + counted)})")
+    bucket = _bucket_of_step(part)
+    weeks = _ADD_WEEKS.format(
+        rows=f"SELECT {part['week']}, g.grouping, {_value(part)}, {part['shard']}, s.step, "
+        f"{bucket}, {sign} FROM ({_GROUPINGS}) AS g CROSS JOIN ({_STEPS}) AS s "
+        f"WHERE {bucket} IS NOT NULL"
+    )
+    return [days, weeks]
 
 
 def create_triggers(connection: Connection) -> None:
@@ -192,25 +228,13 @@ def _on_leads(connection: Connection) -> str:
 
 
 def _trigger_ddl(dialect: Dialect) -> list[str]:
-    insert, update, delete_ = TRIGGERS
     if dialect.name == "sqlite":
-        read = _read_columns()
-        changed = " OR ".join(f"OLD.{name} IS NOT NEW.{name}" for name in read)
-
-        def body(rows: Sequence[tuple[int, str]]) -> str:
-            return "BEGIN " + "; ".join(_shift_statements(dialect, rows)) + "; END"
-
-        old, new = (-1, _row_of("OLD")), (1, _row_of("NEW"))
-        return [
-            f"CREATE TRIGGER {insert} AFTER INSERT ON leads {body([new])}",
-            f"CREATE TRIGGER {update} AFTER UPDATE OF {', '.join(read)} ON leads "
-            f"WHEN {changed} {body([old, new])}",
-            f"CREATE TRIGGER {delete_} AFTER DELETE ON leads {body([old])}",
-        ]
+        return _sqlite_triggers(dialect)
+    insert, update, delete_ = TRIGGERS[:3]
     old, new = (-1, "old_rows"), (1, "new_rows")
 
     def branch(rows: Sequence[tuple[int, str]]) -> str:
-        return "; ".join(_shift_statements(dialect, rows)) + ";"
+        return "; ".join(_summed_shifts(dialect, rows)) + ";"
 
     # A statement trigger cannot name columns: an UPDATE that changes none a part reads (an
     # offer, a timer's bookkeeping) is told apart here, before anything is summed.
@@ -237,6 +261,36 @@ def _trigger_ddl(dialect: Dialect) -> list[str]:
     ]
 
 
+def _sqlite_triggers(dialect: Dialect) -> list[str]:
+    """Per table, a trigger for each event, each firing only when its rows move: most moves
+    change a lead's status and not its stages, and a new lead has no time yet, so it fires
+    neither; a trigger's program costs about as much as its writes."""
+    part = _part(dialect)
+
+    def values(which: str, names: Sequence[str]) -> str:
+        """The trigger's `which` row's `names` of its part, as a row value."""
+        return "(" + ", ".join(part[name].replace("leads.", f"{which}.") for name in names) + ")"
+
+    def bucketed(which: str) -> str:
+        return " OR ".join(f"{values(which, [f'bucket_{step}'])} IS NOT NULL" for step in BUCKETED)
+
+    read = ", ".join(_read_columns())
+    ddl = []
+    for index, (table, names) in enumerate((("days", DAY_PART), ("weeks", WEEK_PART))):
+        insert, update, delete_ = (f"funnel_{table}_{event}" for event in EVENTS)
+        added, taken = _row_shifts(dialect, "NEW", 1)[index], _row_shifts(dialect, "OLD", -1)[index]
+        when_new = "" if table == "days" else f" WHEN {bucketed('NEW')}"
+        when_old = "" if table == "days" else f" WHEN {bucketed('OLD')}"
+        moved = f"{values('OLD', names)} IS NOT {values('NEW', names)}"
+        ddl += [
+            f"CREATE TRIGGER {insert} AFTER INSERT ON leads{when_new} BEGIN {added}; END",
+            f"CREATE TRIGGER {update} AFTER UPDATE OF {read} ON leads WHEN {moved} "
+            f"BEGIN {taken}; {added}; END",
+            f"CREATE TRIGGER {delete_} AFTER DELETE ON leads{when_old} BEGIN {taken}; END",
+        ]
+    return ddl
+
+
 def rebuild(session: Session) -> None:
     """Count every lead in the rollups afresh (a migration adding them, a seeded database)."""
     for table in (FunnelDay, FunnelTimeWeek):
@@ -247,25 +301,20 @@ def rebuild(session: Session) -> None:
 
 @functools.cache
 def _rebuild_statements(dialect: Dialect) -> list[str]:
-    return _shift_statements(dialect, [(1, "leads")])
+    return _summed_shifts(dialect, [(1, "leads")])
 
 
 def day_sums(
-    session: Session, *, grouping: str, days: Iterable[tuple[date, date]], per_day: bool
+    session: Session, *, by: str | None, days: Iterable[tuple[date, date]]
 ) -> list[Row[tuple[Any, ...]]]:
-    """The FunnelDay counters of `grouping` over the days of each [first, last) in `days`,
-    summed per value (or per day, when `per_day`): (value or day, *COUNTERS)."""
+    """The FunnelDay counters over the days of each [first, last) in `days`, summed per value
+    of `by` (a grouping, or `day`; '' for all when None): (value or day, *COUNTERS)."""
     ranges = [(FunnelDay.day >= first) & (FunnelDay.day < last) for first, last in days]
     if not ranges:
         return []
-    key = FunnelDay.day if per_day else FunnelDay.value
+    key = literal("") if by is None else getattr(FunnelDay, by)
     sums = [func.sum(getattr(FunnelDay, name)).label(name) for name in COUNTERS]
-    query = (
-        select(key, *sums)
-        .where(FunnelDay.grouping == grouping, or_(*ranges))
-        .group_by(key)
-        .having(sums[0] != 0)
-    )
+    query = select(key, *sums).where(or_(*ranges)).group_by(key).having(sums[0] != 0)
     return list(session.execute(query))
 
 

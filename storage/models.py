@@ -364,19 +364,22 @@ class ClaimTimeWeek(Base):
 
 
 class FunnelDay(Base):
-    """How far the leads stored on one UTC day got, per group of the funnel: `grouping` is all
-    (everyone, `value` ''), source, campaign or segment (`value` trimmed, '' for none), and
-    `shard` spreads one group's writers over a few rows (PostgreSQL; 0 on SQLite). Each
-    counter is the funnel's (storage.funnel): the leads that entered, those kept under the MQL
-    threshold, those that reached each later stage and those that made each step with a time.
-    Kept by triggers on leads (storage.funnel_rollups), so a year of `/leads funnel` sums a
-    few thousand rows instead of grouping a million leads."""
+    """How far the leads stored on one UTC day with one source, campaign and segment (each
+    trimmed, '' for none) got; `shard` spreads one group's writers over a few rows (PostgreSQL;
+    0 on SQLite). Each counter is the funnel's (storage.funnel): the leads that entered, those
+    kept under the MQL threshold, those that reached each later stage and those that made each
+    step with a time. Kept by triggers on leads (storage.funnel_rollups), so a year of
+    `/leads funnel` sums tens of thousands of rows instead of grouping a million leads: a new
+    lead writes one row."""
 
     __tablename__ = "funnel_days"
+    # Its key is all a look-up needs: on SQLite the rows live in the key's B-tree alone.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    grouping: Mapped[str] = mapped_column(String(8), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(120), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(200), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(120), primary_key=True)
     shard: Mapped[int] = mapped_column(Integer, primary_key=True)
     entered: Mapped[int] = mapped_column(Integer, default=0)
     under_threshold: Mapped[int] = mapped_column(Integer, default=0)
@@ -395,10 +398,11 @@ class FunnelDay(Base):
 class FunnelTimeWeek(Base):
     """How many leads stored in one UTC week (from Monday) took a time to claim (`step`
     accepted) or to first contact (contacted) in each bucket (storage.tuning_rollups's), per
-    group as FunnelDay keeps them. A median is then read in the one bucket that holds its
-    rank."""
+    `grouping` (source, campaign or segment) and its `value` (trimmed, '' for none). A median
+    is then read in the one bucket that holds its rank."""
 
     __tablename__ = "funnel_time_weeks"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     week: Mapped[date] = mapped_column(Date, primary_key=True)
     grouping: Mapped[str] = mapped_column(String(8), primary_key=True)
