@@ -338,4 +338,4 @@ def week_buckets(
         .group_by(*keys)
         .having(leads != 0)
     )
-    return session.execute(query).tuples()
+    return session.execute(query)

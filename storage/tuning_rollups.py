@@ -137,7 +137,7 @@ def week_buckets(
         condition = condition & (week.grouping != "rule")
     leads = func.sum(week.leads)
     query = select(*keys, leads).where(condition).group_by(*keys).having(leads != 0)
-    return session.execute(query).tuples()
+    return session.execute(query)
 
 
 def clear(session: Session) -> None:

@@ -28,7 +28,7 @@ def rollups(session: Session) -> dict[str, list[tuple[Any, ...]]]:
     found = {}
     for table in TABLES:
         columns = list(table.__table__.columns)
-        rows = session.execute(select(*columns).order_by(*columns)).tuples()
+        rows = session.execute(select(*columns).order_by(*columns))
         counted = [name for name in ("leads", "timed") if name in table.__table__.columns]
         found[table.__tablename__] = [
             tuple(row) for row in rows if any(row._mapping[name] for name in counted)
