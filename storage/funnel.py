@@ -17,12 +17,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
-    Integer,
     case,
-    cast,
-    extract,
     func,
     literal_column,
     or_,
@@ -32,9 +28,9 @@ from sqlalchemy.orm import Session
 
 from storage import funnel_rollups as rollup_store
 from storage import tuning_rollups as rollup_buckets
-from storage.funnel_stages import STEP_ORDER, TIMED, WON
+from storage.funnel_stages import STEP_ORDER, TIMED, stage_times
 from storage.models import Lead
-from storage.reports import CLAIMS, period_range, value_at_rank, values_at_ranks, whole_spans
+from storage.reports import period_range, value_at_rank, values_at_ranks, whole_spans
 
 GROUPINGS = ("source", "campaign", "segment", "cohort")
 MICROSECONDS = 1_000_000
@@ -85,10 +81,9 @@ def funnel_by_group(
 
     The whole UTC days inside the period are summed from the rollups (FunnelDay), the parts
     of a day at its ends counted from the leads, and for cohorts the days a month boundary
-    cuts too. The medians of claiming and contacting are found the same way, per bucket of
-    the whole weeks (FunnelTimeWeek), then read within their bucket in index order; the
-    other steps' (few leads make them) by one walk per step along its times (`_medians`).
-    Without `medians` (a chart shows counts only) no time is read."""
+    cuts too. Each median is found the same way, per bucket of the whole weeks
+    (FunnelTimeWeek), then read within its bucket (`_medians`). Without `medians` (a chart
+    shows counts only) no time is read."""
     key = group_key(by, months)
     cuts = [month_end for _, month_end in months if start < month_end < end]
     label = _labeller(by, months)
@@ -112,19 +107,7 @@ def funnel_by_group(
     rows = {group: _row(group, counted) for group, counted in groups.items()}
     if medians:
         period = entered(session, start, end)
-        _bucketed_medians(session, total, rows, key, label, period, (start, end, cuts), by)
-        for stage, value in stage_times(session).items():
-            if stage in STEP_ORDER:
-                continue
-            made_it = (
-                {"": total[f"timed_{stage}"]}
-                if key is None
-                else {group: n for group, row in rows.items() if (n := row[f"timed_{stage}"])}
-            )
-            overall, per_group = _medians(session, value, period & TIMED[stage], key, made_it)
-            total[f"median_{stage}"] = overall
-            for group, median in per_group.items():
-                rows[group][f"median_{stage}"] = median
+        _medians(session, total, rows, key, label, period, (start, end, cuts), by)
     return FunnelRows(total, list(rows.values()))
 
 
@@ -209,7 +192,7 @@ def _tally_leads(
     ]
 
 
-def _bucketed_medians(
+def _medians(
     session: Session,
     total: dict[str, Any],
     rows: dict[Any, dict[str, Any]],
@@ -219,11 +202,15 @@ def _bucketed_medians(
     bounds: tuple[datetime, datetime, Sequence[datetime]],
     by: str | None,
 ) -> None:
-    """Set each row's median of the steps STEP_ORDER keeps in order: its times counted per
-    bucket (the whole weeks from FunnelTimeWeek, the rest from the leads), then, per step and
-    bucket, one walk in index order to the ranks that fall in it."""
+    """Set every row's median of each step: its times counted per bucket (the whole weeks
+    from FunnelTimeWeek, the rest from the leads), which tells the bucket holding the median
+    and its rank there; then the values of that bucket alone are read: along the index that
+    keeps the step's times in order (STEP_ORDER; one walk per bucket for every group whose
+    median is in it), else, for the steps whose time is computed, in one pass over the
+    period's leads that keeps only the values in a bucket some median is in."""
     start, end, cuts = bounds
     weeks, raw_weeks = _split(start, end, days=7, cuts=cuts if by == "cohort" else [])
+    times = stage_times(session.get_bind().dialect.name)
     everyone: dict[str, Counter[int]] = defaultdict(Counter)  # per step
     counts: dict[tuple[Any, str], Counter[int]] = defaultdict(Counter)  # per group and step
     for grouping in _groupings(by):
@@ -236,38 +223,102 @@ def _bucketed_medians(
             if by in (grouping, "cohort"):
                 counts[(label(value), step)][bucket] += n
     if raw_weeks:
-        times = [case((TIMED[step], time)).label(step) for step, time in STEP_ORDER.items()]
-        found = _keyed(key, _within(raw_weeks), *times)
+        timed = [case((TIMED[step], time)).label(step) for step, time in times.items()]
+        found = _keyed(key, _within(raw_weeks), *timed)
         for group, *values in session.execute(select(found.c.key, *found.c[1:])):
-            for step, value in zip(STEP_ORDER, values, strict=True):
+            for step, value in zip(times, values, strict=True):
                 if value is not None:
                     everyone[step][rollup_buckets.claim_bucket(value)] += 1
                     if by is not None:
                         counts[(group, step)][rollup_buckets.claim_bucket(value)] += 1
-    # Per step and bucket, the rank each group's median has inside that bucket.
+    # Per step and bucket, the rank each group's median has inside that bucket (None for
+    # everyone's).
     ranks: dict[tuple[str, int], dict[Any, int]] = defaultdict(dict)
-    totals: dict[tuple[str, int], tuple[int, int]] = {}  # everyone's: (rank, bucket's count)
     for step, buckets in everyone.items():
         if buckets.total():
             bucket, rank = _bucket_of_median(buckets)
-            totals[(step, bucket)] = (rank, buckets[bucket])
-            ranks.setdefault((step, bucket), {})
+            ranks[(step, bucket)][_EVERYONE] = rank
     for (group, step), buckets in counts.items():
         if buckets.total():
             bucket, rank = _bucket_of_median(buckets)
             ranks[(step, bucket)][group] = rank
+    found_medians = _walked(session, ranks, key, period, {step: everyone[step] for step in times})
+    found_medians.update(_passed(session, ranks, key, period, times))
+    for (step, group), median in found_medians.items():
+        (total if group is _EVERYONE else rows[group])[f"median_{step}"] = median
+
+
+_EVERYONE = object()  # everyone's rank, among the groups' (None is the group of no value)
+
+
+def _walked(
+    session: Session,
+    ranks: dict[tuple[str, int], dict[Any, int]],
+    key: ColumnElement[Any] | None,
+    period: ColumnElement[bool],
+    everyone: dict[str, Counter[int]],
+) -> dict[tuple[str, Any], Any]:
+    """The medians of the steps STEP_ORDER keeps in order, by (step, group): per bucket, one
+    walk up the index to the ranks in it."""
+    medians: dict[tuple[str, Any], Any] = {}
     for (step, bucket), in_bucket in ranks.items():
+        if step not in STEP_ORDER:
+            continue
         column = STEP_ORDER[step]
         leads = period & TIMED[step] & rollup_buckets.in_bucket(column, bucket)
-        rank, count = totals.get((step, bucket), (0, 0))
+        groups = dict(in_bucket)
+        rank = groups.pop(_EVERYONE, 0)
         if key is None:
-            total[f"median_{step}"] = value_at_rank(session, column, leads, rank=rank, count=count)
+            count = everyone[step][bucket]
+            medians[(step, _EVERYONE)] = value_at_rank(
+                session, column, leads, rank=rank, count=count
+            )
             continue
-        overall, found = values_at_ranks(session, column, leads, key, in_bucket, everyone=rank)
+        overall, found = values_at_ranks(session, column, leads, key, groups, everyone=rank)
         if rank:
-            total[f"median_{step}"] = overall
-        for group, median in found.items():
-            rows[group][f"median_{step}"] = median
+            medians[(step, _EVERYONE)] = overall
+        medians.update({(step, group): median for group, median in found.items()})
+    return medians
+
+
+def _passed(
+    session: Session,
+    ranks: dict[tuple[str, int], dict[Any, int]],
+    key: ColumnElement[Any] | None,
+    period: ColumnElement[bool],
+    times: dict[str, ColumnElement[Any]],
+) -> dict[tuple[str, Any], Any]:
+    """The medians of the steps whose time is computed (no index keeps it in order), by
+    (step, group): one pass over the period's leads, which keeps each value that falls in a
+    bucket holding some median of its step, then each median at its rank among its bucket's
+    values, sorted here (a few percent of the step's times)."""
+    wanted = {
+        (step, bucket): in_bucket
+        for (step, bucket), in_bucket in ranks.items()
+        if step not in STEP_ORDER
+    }
+    if not wanted:
+        return {}
+    steps = sorted({step for step, _ in wanted})
+    conditions = [
+        TIMED[step] & rollup_buckets.in_bucket(times[step], bucket) for step, bucket in wanted
+    ]
+    columns = [case((TIMED[step], times[step])).label(step) for step in steps]
+    found = _keyed(key, period & or_(*conditions), *columns)
+    values: dict[tuple[str, int], list[tuple[Any, int]]] = defaultdict(list)
+    for group, *times_of_lead in session.execute(select(found.c.key, *found.c[1:])):
+        for step, value in zip(steps, times_of_lead, strict=True):
+            if value is not None:
+                bucket = rollup_buckets.claim_bucket(value)
+                if (step, bucket) in wanted:
+                    values[(step, bucket)].append((group, value))
+    medians: dict[tuple[str, Any], Any] = {}
+    for (step, bucket), in_bucket in wanted.items():
+        passed = values[(step, bucket)]
+        for group, rank in in_bucket.items():
+            mine = sorted(v for g, v in passed if group is _EVERYONE or g == group)
+            medians[(step, group)] = mine[rank - 1] if rank <= len(mine) else None
+    return medians
 
 
 def _bucket_of_median(buckets: Counter[int]) -> tuple[int, int]:
@@ -281,27 +332,6 @@ def _bucket_of_median(buckets: Counter[int]) -> tuple[int, int]:
     raise ValueError("no time counted")
 
 
-def _medians(
-    session: Session,
-    column: ColumnElement[Any],
-    leads: ColumnElement[bool],
-    key: ColumnElement[Any] | None,
-    counts: dict[Any, int],
-) -> tuple[Any, dict[Any, Any]]:
-    """`column` at the nearest rank ⌈n/2⌉ of the n values among `leads`, for everyone and per
-    group of `key` (the groups' `counts`), along the index that keeps `column` in order where
-    one does (STEP_ORDER), else over the values the database sorts once: for everyone alone, a
-    walk to the rank inside the database (storage.reports.value_at_rank); with groups, one walk
-    counting every group's values as they pass (storage.reports.values_at_ranks)."""
-    count = sum(counts.values())
-    if not count:
-        return None, {}
-    if key is None:
-        return value_at_rank(session, column, leads, rank=(count + 1) // 2, count=count), {}
-    ranks = {group: (n + 1) // 2 for group, n in counts.items()}
-    return values_at_ranks(session, column, leads, key, ranks, everyone=(count + 1) // 2)
-
-
 def _keyed(
     key: ColumnElement[Any] | None, leads: ColumnElement[bool], *columns: ColumnElement[Any]
 ) -> Any:
@@ -310,28 +340,3 @@ def _keyed(
     bound values (a cohort's month bounds)."""
     group = literal_column("''") if key is None else key
     return select(group.label("key"), *columns).where(leads).subquery()
-
-
-def _seconds_between(session: Session, earlier: Any, later: Any) -> ColumnElement[int]:
-    """Whole seconds from `earlier` to `later` (none below zero: a CRM may backdate a
-    stage), as each database subtracts times."""
-    if session.get_bind().dialect.name == "sqlite":
-        days = func.julianday(later) - func.julianday(earlier)
-        seconds: ColumnElement[Any] = cast(func.round(days * 86400), Integer)
-    else:
-        seconds = cast(func.round(extract("epoch", later - earlier)), BigInteger)
-    return case((seconds < 0, 0), else_=seconds)
-
-
-def stage_times(session: Session) -> dict[str, ColumnElement[Any]]:
-    """The time each stage took to reach from the one before, in microseconds, for the leads
-    that made that step (NULL for the others): claim and contact as the transitions counted them
-    (business hours where the lead's SLA policy does), the rest calendar time."""
-    between = _seconds_between
-    return {
-        "sql": between(session, Lead.created_at, Lead.promoted_at) * MICROSECONDS,
-        "accepted": case((Lead.first_decision.in_(CLAIMS), Lead.time_to_claim_us)),
-        "contacted": Lead.time_to_contact_us.expression,
-        "opportunity": between(session, Lead.contacted_at, Lead.opportunity_at) * MICROSECONDS,
-        "won": case((WON, between(session, Lead.opportunity_at, Lead.closed_at) * MICROSECONDS)),
-    }

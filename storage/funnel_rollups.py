@@ -1,19 +1,19 @@
 """The funnel's rollups (FunnelDay, FunnelTimeWeek), the triggers on leads that keep them, their
 rebuild from the leads (migration 0028) and their sums over whole days and weeks.
 
-A lead's part is, for its source, campaign and segment: one lead entered on
-the UTC day it was stored, and one for each stage it reached and each step it made with a
-time, as storage.funnel_stages defines them; and its times to claim and to first contact,
-each in its bucket (storage.tuning_rollups's) of its UTC week. The database moves that part
-on every write to a lead, in the writer's transaction: intake, a move and its undo, an
-outcome, new data, a rescore, a recycle, a promotion and an operator's own UPDATE alike, so no
-path that writes a lead can leave the rollups behind. SQLite runs a trigger per row, which
-takes away the old part and adds the new one; PostgreSQL one per statement, which sums a
-whole batch's parts from its transition tables, each group's counts spread over SHARDS rows by
-the writer's session so that concurrent writers rarely wait for each other's row lock.
+A lead's part is, for its source, campaign and segment: one lead entered on the UTC day it was
+stored, and one for each stage it reached and each step it made with a time, as
+storage.funnel_stages defines them; and the time of each step it made (to SQL, to claim, to first
+contact, to a deal, to its win), each in its bucket (storage.tuning_rollups's) of its UTC week. The
+database moves that part on every write to a lead, in the writer's transaction: intake, a move and
+its undo, an outcome, new data, a rescore, a recycle, a promotion and an operator's own UPDATE
+alike, so no path that writes a lead can leave the rollups behind. SQLite runs a trigger per row,
+which takes away the old part and adds the new one; PostgreSQL one per statement, which sums a
+whole batch's parts from its transition tables, each group's counts spread over SHARDS rows by the
+writer's session so that concurrent writers rarely wait for each other's row lock.
 
-A table rebuild of `leads` on SQLite (a migration's batch_alter_table) drops its triggers: such
-a migration must call `create_triggers` again.
+A table rebuild of `leads` on SQLite (a migration's batch_alter_table) drops its triggers: such a
+migration must call `create_triggers` again.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import visitors
 
-from storage.funnel_stages import STAGES, STEP_ORDER, TIMED, UNDER_THRESHOLD
+from storage.funnel_stages import STAGES, TIMED, UNDER_THRESHOLD, stage_times
 from storage.models import FunnelDay, FunnelTimeWeek, Lead
 from storage.tuning_rollups import BOUNDS_US
 
@@ -64,7 +64,7 @@ COUNTED: dict[str, ColumnElement[bool]] = {
     **{stage: condition for stage, condition in STAGES.items() if stage != "mql"},
     **{f"timed_{step}": condition for step, condition in TIMED.items()},
 }
-BUCKETED = tuple(STEP_ORDER)  # accepted, contacted
+BUCKETED = tuple(TIMED)  # every step after the first: sql, accepted, … won
 EVENTS = ("insert", "update", "delete")
 # PostgreSQL: one trigger per event for both tables; SQLite: one per table and event.
 TRIGGERS = (
@@ -109,7 +109,7 @@ def _part(dialect: Dialect) -> dict[str, str]:
         **{name: case((condition, 1), else_=0) for name, condition in COUNTED.items()},
         **{
             f"bucket_{step}": case((TIMED[step], _bucket(time)))
-            for step, time in STEP_ORDER.items()
+            for step, time in stage_times(dialect.name).items()
         },
     }
     inline = {"literal_binds": True}
@@ -122,7 +122,8 @@ def _part(dialect: Dialect) -> dict[str, str]:
 def _read_columns() -> list[str]:
     """The columns of leads a part reads (a trigger's row is read into these)."""
     names: set[str] = set()
-    for expression in [*STAGES.values(), *TIMED.values(), *STEP_ORDER.values()]:
+    times = stage_times("sqlite").values()
+    for expression in [*STAGES.values(), *TIMED.values(), *times]:
         for element in visitors.iterate(expression):
             if isinstance(element, Column) and element.table is Lead.__table__:
                 names.add(element.name)

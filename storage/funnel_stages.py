@@ -6,7 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    not_,
+    or_,
+    type_coerce,
+)
 
 from storage.models import Lead, LeadStatus
 from storage.reports import CLAIMS
@@ -51,3 +63,34 @@ STEP_ORDER: dict[str, ColumnElement[Any]] = {
     "accepted": Lead.time_to_claim_us.expression,
     "contacted": Lead.time_to_contact_us.expression,
 }
+MICROSECONDS = 1_000_000
+
+
+def _seconds_between(dialect: str, earlier: Any, later: Any) -> ColumnElement[int]:
+    """Whole seconds from `earlier` to `later` (none below zero: a CRM may backdate a
+    stage), as each database subtracts times."""
+    if dialect == "sqlite":
+        days = func.julianday(later) - func.julianday(earlier)
+        seconds: ColumnElement[Any] = cast(func.round(days * 86400), Integer)
+    else:
+        seconds = cast(func.round(extract("epoch", later - earlier)), BigInteger)
+    return case((seconds < 0, 0), else_=seconds)
+
+
+def stage_times(dialect: str) -> dict[str, ColumnElement[Any]]:
+    """The time each stage took to reach from the one before, in microseconds, for the leads
+    that made that step (NULL for the others), on the `dialect` database: claim and contact as
+    the transitions counted them (business hours where the lead's SLA policy does), the rest
+    calendar time."""
+
+    def between(earlier: Any, later: Any) -> ColumnElement[int]:
+        # Typed as the 64-bit number it is, so a bound compared with it is bound as one too.
+        return type_coerce(_seconds_between(dialect, earlier, later) * MICROSECONDS, BigInteger)
+
+    return {
+        "sql": between(Lead.created_at, Lead.promoted_at),
+        "accepted": case((Lead.first_decision.in_(CLAIMS), Lead.time_to_claim_us)),
+        "contacted": Lead.time_to_contact_us.expression,
+        "opportunity": between(Lead.contacted_at, Lead.opportunity_at),
+        "won": case((WON, between(Lead.opportunity_at, Lead.closed_at))),
+    }

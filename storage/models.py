@@ -396,10 +396,10 @@ class FunnelDay(Base):
 
 
 class FunnelTimeWeek(Base):
-    """How many leads stored in one UTC week (from Monday) took a time to claim (`step`
-    accepted) or to first contact (contacted) in each bucket (storage.tuning_rollups's), per
-    `grouping` (source, campaign or segment) and its `value` (trimmed, '' for none). A median
-    is then read in the one bucket that holds its rank."""
+    """How many leads stored in one UTC week (from Monday) took each step after the first
+    (`step`: sql, accepted, contacted, opportunity, won) in a time within each bucket
+    (storage.tuning_rollups's), per `grouping` (source, campaign or segment) and its `value`
+    (trimmed, '' for none). A median is then read in the one bucket that holds its rank."""
 
     __tablename__ = "funnel_time_weeks"
     __table_args__ = ({"sqlite_with_rowid": False},)
