@@ -160,7 +160,10 @@ def test_feedback_as_csv_arrives_in_the_askers_dms(
     reply = ask(user, slack, MARKETER, "feedback 7d csv")
     assert "on its way to your DMs as a CSV" in reply
 
-    (message,) = slack.wait_for(lambda: [m for m in slack.dms(MARKETER) if m.get("files")])
+    # The file is built and uploaded by delivery after the answer: patient on a loaded machine.
+    (message,) = slack.wait_for(
+        lambda: [m for m in slack.dms(MARKETER) if m.get("files")], timeout=30
+    )
     (file,) = message["files"]
     assert file["name"].startswith("baton-feedback-") and file["name"].endswith(".csv")
     lines = slack.file_content(file["id"]).decode().splitlines()

@@ -76,7 +76,10 @@ def test_the_tuning_export_arrives_in_the_askers_dms(
     assert "score tuning for last 30 days is on its way" in ask_late(
         late, slack, MARKETER, "tune 30d csv"
     )
-    (message,) = slack.wait_for(lambda: [m for m in slack.dms(MARKETER) if m.get("files")])
+    # The file is built and uploaded by delivery after the answer: patient on a loaded machine.
+    (message,) = slack.wait_for(
+        lambda: [m for m in slack.dms(MARKETER) if m.get("files")], timeout=30
+    )
     (file,) = message["files"]
     assert file["name"].startswith("baton-tuning-") and file["name"].endswith(".csv")
     lines = slack.file_content(file["id"]).decode().splitlines()
