@@ -289,35 +289,32 @@ def _passed(
     times: dict[str, ColumnElement[Any]],
 ) -> dict[tuple[str, Any], Any]:
     """The medians of the steps whose time is computed (no index keeps it in order), by
-    (step, group): one pass over the period's leads, which keeps each value that falls in a
-    bucket holding some median of its step, then each median at its rank among its bucket's
-    values, sorted here (a few percent of the step's times)."""
-    wanted = {
-        (step, bucket): in_bucket
-        for (step, bucket), in_bucket in ranks.items()
-        if step not in STEP_ORDER
-    }
-    if not wanted:
-        return {}
-    steps = sorted({step for step, _ in wanted})
-    conditions = [
-        TIMED[step] & rollup_buckets.in_bucket(times[step], bucket) for step, bucket in wanted
-    ]
-    columns = [case((TIMED[step], times[step])).label(step) for step in steps]
-    found = _keyed(key, period & or_(*conditions), *columns)
-    values: dict[tuple[str, int], list[tuple[Any, int]]] = defaultdict(list)
-    for group, *times_of_lead in session.execute(select(found.c.key, *found.c[1:])):
-        for step, value in zip(steps, times_of_lead, strict=True):
-            if value is not None:
-                bucket = rollup_buckets.claim_bucket(value)
-                if (step, bucket) in wanted:
-                    values[(step, bucket)].append((group, value))
+    (step, group): per step, one pass over the period's leads that counts each group's values
+    in the buckets holding one of the step's medians (times cluster: a CRM's deals often fall
+    on whole days), then each median at its rank among its bucket's counted values."""
     medians: dict[tuple[str, Any], Any] = {}
-    for (step, bucket), in_bucket in wanted.items():
-        passed = values[(step, bucket)]
-        for group, rank in in_bucket.items():
-            mine = sorted(v for g, v in passed if group is _EVERYONE or g == group)
-            medians[(step, group)] = mine[rank - 1] if rank <= len(mine) else None
+    for step, step_time in times.items():
+        wanted = {bucket: in_bucket for (of, bucket), in_bucket in ranks.items() if of == step}
+        if step in STEP_ORDER or not wanted:
+            continue
+        in_buckets = or_(*(rollup_buckets.in_bucket(step_time, bucket) for bucket in wanted))
+        found = _keyed(key, period & TIMED[step] & in_buckets, step_time.label("time"))
+        counted = select(found.c.key, found.c.time, func.count()).group_by(
+            found.c.key, found.c.time
+        )
+        values: dict[int, list[tuple[Any, Any, int]]] = defaultdict(list)  # per bucket
+        for group, value, n in session.execute(counted):
+            values[rollup_buckets.claim_bucket(value)].append((value, group, n))
+        for bucket, in_bucket in wanted.items():
+            ordered = sorted(values[bucket], key=lambda counted_value: counted_value[0])
+            for group, rank in in_bucket.items():
+                passed = 0
+                for value, of_group, n in ordered:
+                    if group is _EVERYONE or of_group == group:
+                        passed += n
+                        if passed >= rank:
+                            medians[(step, group)] = value
+                            break
     return medians
 
 
