@@ -1,7 +1,9 @@
 """The memory of a server and of every process it starts: RSS and PSS from
-/proc/PID/smaps_rollup. PSS shares each page among the processes mapping it, so the sum of the
-processes' PSS is what they cost the machine together, where the sum of RSS counts the shared
-libraries once per process.
+/proc/PID/smaps_rollup. A page several processes map (libpython, libc, libcrypto, a .so a
+package loads, a forked child's untouched pages) counts in full in each one's RSS, but is shared
+out among them in their PSS (proportional set size): the sum of the processes' PSS is what they
+cost the machine together, what the kernel would give back if they all ended; the sum of their
+RSS counts each shared page once per process (here some 7 MB of libraries a Python process).
 
 `snapshot(pid)` reads them once; `watching(pid)` samples them in a process of its own (reading
 smaps_rollup walks the page tables: not on the measured server's CPU) until the block ends, and
@@ -25,28 +27,48 @@ SAMPLE_SECONDS = 0.2
 
 @dataclass
 class Peaks:
-    """Per process (named by its role) the peak RSS and PSS in MB; the peak of their sums."""
+    """Per process (named by its role) the peak RSS and PSS in MB; the peak of their sums, and
+    what each process held at the moment of each sum's peak."""
 
     rss: dict[str, float] = field(default_factory=dict)
     pss: dict[str, float] = field(default_factory=dict)
     rss_sum: float = 0.0
     pss_sum: float = 0.0
+    rss_at_sum: dict[str, float] = field(default_factory=dict)
+    pss_at_sum: dict[str, float] = field(default_factory=dict)
 
     def add(self, sample: dict[str, tuple[float, float]]) -> None:
         for role, (rss, pss) in sample.items():
             self.rss[role] = max(self.rss.get(role, 0.0), rss)
             self.pss[role] = max(self.pss.get(role, 0.0), pss)
-        self.rss_sum = max(self.rss_sum, sum(rss for rss, _ in sample.values()))
-        self.pss_sum = max(self.pss_sum, sum(pss for _, pss in sample.values()))
+        rss_sum = sum(rss for rss, _ in sample.values())
+        pss_sum = sum(pss for _, pss in sample.values())
+        if rss_sum > self.rss_sum:
+            self.rss_sum, self.rss_at_sum = rss_sum, {r: v for r, (v, _) in sample.items()}
+        if pss_sum > self.pss_sum:
+            self.pss_sum, self.pss_at_sum = pss_sum, {r: v for r, (_, v) in sample.items()}
 
     def lines(self, title: str) -> list[str]:
-        each = ", ".join(
-            f"{role} {self.rss[role]:.0f}/{self.pss[role]:.0f}" for role in sorted(self.rss)
-        )
+        """A snapshot's one line; for peaks, the sums' peaks with what made them up, then each
+        process's own peak (which the processes need not have reached at once)."""
+        if self.rss == self.rss_at_sum and self.pss == self.pss_at_sum:
+            return [
+                f"  memory {title}: sum RSS {self.rss_sum:.0f} MB, sum PSS {self.pss_sum:.0f} MB "
+                f"(RSS/PSS: {_each(self.rss, self.pss)})"
+            ]
         return [
-            f"  memory {title} (RSS/PSS MB): {each}; "
-            f"sum RSS {self.rss_sum:.0f}, sum PSS {self.pss_sum:.0f}"
+            f"  memory {title}: sum RSS {self.rss_sum:.0f} MB ({_parts(self.rss_at_sum)}), "
+            f"sum PSS {self.pss_sum:.0f} MB ({_parts(self.pss_at_sum)})",
+            f"  each process's own peak (RSS/PSS MB): {_each(self.rss, self.pss)}",
         ]
+
+
+def _parts(by_role: dict[str, float]) -> str:
+    return " + ".join(f"{role} {mb:.0f}" for role, mb in sorted(by_role.items()))
+
+
+def _each(rss: dict[str, float], pss: dict[str, float]) -> str:
+    return ", ".join(f"{role} {rss[role]:.0f}/{pss[role]:.0f}" for role in sorted(rss))
 
 
 def rss_pss_mb(pid: int) -> tuple[float, float]:
@@ -111,8 +133,7 @@ def watching(pid: int, *, every: float = SAMPLE_SECONDS) -> Iterator[Peaks]:
         output, _ = watcher.communicate(b"")
         with suppress(ValueError):
             found = json.loads(output)
-            peaks.rss, peaks.pss = found["rss"], found["pss"]
-            peaks.rss_sum, peaks.pss_sum = found["rss_sum"], found["pss_sum"]
+            vars(peaks).update(found)
 
 
 def _watch(pid: int, every: float) -> None:
@@ -127,7 +148,7 @@ def _watch(pid: int, every: float) -> None:
     while not done.wait(every):
         snap = snapshot(pid)
         peaks.add({role: (snap.rss[role], snap.pss[role]) for role in snap.rss})
-    json.dump(peaks.__dict__, sys.stdout)
+    json.dump(vars(peaks), sys.stdout)
 
 
 if __name__ == "__main__":

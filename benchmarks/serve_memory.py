@@ -9,6 +9,12 @@ benchmarks.reports seeds and caches, while the same slash commands and App Home 
 there are sent to it, `--repeat` times each. A process of its own (benchmarks.process_memory)
 reads every process of the tree every 50 ms and keeps each one's peak and the peak of their sum.
 
+It prints, per database, the tree's memory idle and after the runs, then the peak of the summed
+RSS and of the summed PSS with what each process held at that moment, each process's own peak,
+and both peaks beside the target (under 200 MB for the whole tree). The summed PSS is what the
+tree costs the machine; the summed RSS also counts once per process the pages they share (see
+benchmarks.process_memory).
+
 Run from the repository root:
 
     .venv/bin/python -m benchmarks.serve_memory [--databases sqlite,postgresql]
@@ -80,6 +86,7 @@ COMMANDS = (
 )
 HOMES = (REP, MANAGER, MARKETER)
 CHARTS_DRAWN = 3.0  # seconds left after the last answer for the charts it queued
+TARGET_MB = 200  # issue 12: the memory of `baton serve` through all of it
 
 
 def _free_port() -> int:
@@ -149,6 +156,11 @@ def measure(url: str, repeat: int) -> list[str]:
             time.sleep(CHARTS_DRAWN)
         lines += process_memory.snapshot(pid).lines("after the runs")
         lines += peaks.lines("at the peak")
+    lines.append(
+        f"  target under {TARGET_MB} MB for the whole tree: peak sum RSS {peaks.rss_sum:.0f} MB "
+        f"({_verdict(peaks.rss_sum)}), peak sum PSS {peaks.pss_sum:.0f} MB "
+        f"({_verdict(peaks.pss_sum)})"
+    )
     slowest = max(timings, key=lambda timing: max(timing.seconds, default=0.0))
     lines.append(
         f"  {sum(len(t.seconds) for t in timings)} answers; slowest {slowest.label} "
@@ -156,6 +168,10 @@ def measure(url: str, repeat: int) -> list[str]:
     )
     lines += [f"  PROBLEM {t.label}: {p}" for t in timings for p in t.problems[:1]]
     return lines
+
+
+def _verdict(mb: float) -> str:
+    return "met" if mb < TARGET_MB else f"over by {mb - TARGET_MB:.0f}"
 
 
 def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
