@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+import subprocess
+import sys
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -12,11 +15,28 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """Weekday names accepted in configuration, indexed like `date.weekday()` (0 = Monday)."""
 
 _ZERO = dt.timedelta(0)
-# The years whose public holidays a calendar holds. They are looked up once, into a set of dates:
-# the set crosses to the delivery process without the `holidays` package, which costs a process
-# some 12 MB once it has imported its 250 countries, and it never changes under the threads
-# that read it (a HolidayBase adds each year as it is first asked about).
+# The years whose public holidays a calendar holds. They are looked up once, into a set of dates
+# that never changes under the threads that read it (a HolidayBase adds each year as it is first
+# asked about) and crosses to the delivery process as it is.
 HOLIDAY_YEARS = range(1990, 2101)
+# They are looked up in a Python process started for it, as charts are drawn (bot.charts): to
+# give one country the `holidays` package imports the modules of all of its 250, which would
+# stay in `baton serve`'s process (10 MB of its 100) for a set of dates. The program: country,
+# subdivision ("" for none) and the years' range in; the dates out, one a line; exit status
+# UNKNOWN_HOLIDAYS for a country or subdivision the package does not know.
+UNKNOWN_HOLIDAYS = 3
+_LOOKUP = f"""\
+import sys
+from holidays import country_holidays
+country, subdivision, start, stop = sys.argv[1:]
+years = range(int(start), int(stop))
+try:
+    found = country_holidays(country, subdiv=subdivision or None, years=years)
+except NotImplementedError:
+    sys.exit({UNKNOWN_HOLIDAYS})
+print("\\n".join(day.isoformat() for day in found))
+"""
+LOOKUP_TIMEOUT = 120.0  # seconds: Python's start on a loaded machine, with a margin
 
 
 def _require_aware(name: str, value: dt.datetime) -> dt.datetime:
@@ -54,14 +74,32 @@ def closed_days(
         if subdivision is not None:
             raise ValueError(f"holiday subdivision {subdivision!r} given without a country")
         return own
-    from holidays import country_holidays  # here: only a process that reads the rules loads it
+    return _public_holidays(country, subdivision) | own
 
+
+@functools.cache
+def _public_holidays(country: str, subdivision: str | None) -> frozenset[dt.date]:
+    """The country's public holidays in HOLIDAY_YEARS, from a process of their own (see
+    _LOOKUP), once per process. Raises ValueError for a country or subdivision the `holidays`
+    package does not know, or when the lookup fails."""
+    where = repr(country) + (f" (subdivision {subdivision!r})" if subdivision else "")
+    years = [str(HOLIDAY_YEARS.start), str(HOLIDAY_YEARS.stop)]
     try:
-        public = country_holidays(country, subdiv=subdivision, years=HOLIDAY_YEARS)
-    except NotImplementedError:
-        where = repr(country) + (f" (subdivision {subdivision!r})" if subdivision else "")
-        raise ValueError(f"unknown holiday country {where}") from None
-    return frozenset(public) | own
+        looked_up = subprocess.run(
+            [sys.executable, "-P", "-c", _LOOKUP, country, subdivision or "", *years],
+            capture_output=True,
+            text=True,
+            timeout=LOOKUP_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ValueError(f"looking up the public holidays of {where} timed out") from None
+    if looked_up.returncode == UNKNOWN_HOLIDAYS:
+        raise ValueError(f"unknown holiday country {where}")
+    if looked_up.returncode != 0:
+        reason = looked_up.stderr.strip().splitlines()[-1:] or ["no message"]
+        raise ValueError(f"looking up the public holidays of {where} failed: {reason[0]}")
+    return frozenset(dt.date.fromisoformat(day) for day in looked_up.stdout.split())
 
 
 @dataclass(frozen=True)
