@@ -92,6 +92,8 @@ def _descendants(pid: int) -> list[int]:
 def _role(pid: int, server: int) -> str:
     if pid == server:
         return "server"
+    if Path(f"/proc/{pid}/comm").read_text().strip() == "baton-delivery":
+        return "delivery"  # forked from the server, whose command line it keeps
     command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     for marker, role in (
         ("delivery_process", "delivery"),

@@ -12,10 +12,19 @@ a pipe: a byte on it wakes the child after a commit, so nothing waits for the ne
 pipe closing without a stop means the parent died, and the child leaves at once, as after any
 crash (its leases run out and another process delivers what it held). The child writes its
 delivery counts to its standard output, and the parent adds them to its own /metrics.
+
+`baton serve` forks its first child early instead (`DeliveryChild.prefork`), once it has
+imported its modules and before it runs a thread or opens a connection: the two processes share
+those modules' pages until either writes to them, some 30 MB the machine holds once rather than
+twice (PSS; each process's RSS still counts them). The forked child waits, with the options it
+was forked with, until `start()`. A child that replaces one that died is a fresh interpreter: a
+process running threads must not fork (another thread may hold a lock the copy would find taken
+for ever).
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -28,12 +37,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TextIO
+from typing import IO, NoReturn, TextIO
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from handlers import heap, metrics
-from handlers.child_processes import SupervisedChild, wait_stopped
+from handlers.child_processes import ChildProcess, ForkedProcess, SupervisedChild, wait_stopped
 from handlers.config import Config, redact_url
 from handlers.services import Services, utc_now
 from handlers.slack_delivery import DEFAULT_POST_INTERVAL, DeliveryWorker, SlackClients
@@ -51,6 +60,9 @@ DELIVERY_NICENESS = 5
 # How often the child hands its delivery counts to the parent's /metrics.
 METRICS_REPORT_SECONDS = 1.0
 CHILD_ENTRY = "from handlers.delivery_process import child_main; child_main()"
+# The child's name in /proc/PID/comm (what ps and top show), forked or not.
+PROCESS_NAME = b"baton-delivery"
+_PR_SET_NAME = 15  # prctl's option (linux/prctl.h)
 
 
 @dataclass(frozen=True)
@@ -138,8 +150,32 @@ class DeliveryChild(SupervisedChild):
 
     def __init__(self, options: DeliveryOptions) -> None:
         super().__init__(threading.Event())
+        self._options = options
         self._payload = pickle.dumps(options)  # fails here, not in the child, if it cannot
         self._wake_fd: int | None = None
+        self._forked: _ForkedWaiting | None = None
+
+    def prefork(self) -> None:
+        """Fork the first child now if this process runs no other thread (see the module
+        docstring); it waits for `start()`. Otherwise `start()` starts a fresh interpreter."""
+        if threading.active_count() != 1:
+            return
+        heap.settle()  # first: the collector then never writes to the pages both processes map
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # or the child would write out what this process had buffered
+        start_read, start_write = os.pipe()
+        counts_read, counts_write = os.pipe()
+        wake_read, wake_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            for parents_end in (start_write, counts_read, wake_write):
+                os.close(parents_end)
+            _forked_main(self._options, start_read, counts_write, wake_read)
+        for childs_end in (start_read, counts_write, wake_read):
+            os.close(childs_end)
+        os.set_blocking(wake_write, False)
+        process = ForkedProcess(pid, os.fdopen(counts_read, "rb"))
+        self._forked = _ForkedWaiting(process, start_write, wake_write)
 
     def wake(self) -> None:
         """Something was committed: the child delivers it now. Never blocks: a full pipe
@@ -153,6 +189,11 @@ class DeliveryChild(SupervisedChild):
     def stop(self) -> None:
         self._stopping.set()
         with self._lock:
+            if self._forked is not None:  # never started: it leaves when its start pipe closes
+                os.close(self._forked.start_fd)
+                os.close(self._forked.wake_fd)
+                wait_stopped("delivery", self._forked.process)
+                self._forked = None
             process = self._process
             if process is not None and process.poll() is None:
                 process.terminate()
@@ -165,25 +206,40 @@ class DeliveryChild(SupervisedChild):
             if self._stopping.is_set():
                 return
             self._close_wake()
-            wake_read, wake_write = os.pipe()
-            os.set_blocking(wake_write, False)
-            try:
-                process = subprocess.Popen(
-                    [sys.executable, "-c", CHILD_ENTRY, str(wake_read)],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    pass_fds=(wake_read,),
-                )
-            finally:
-                os.close(wake_read)
-            assert process.stdin is not None
-            with process.stdin:
-                process.stdin.write(self._payload)
-            self._process, self._wake_fd = process, wake_write
+            if self._forked is not None:
+                forked, self._forked = self._forked, None
+                os.write(forked.start_fd, b"\0")
+                os.close(forked.start_fd)
+                process: ChildProcess = forked.process
+                counts = forked.process.stdout
+                self._wake_fd = forked.wake_fd
+            else:
+                started, self._wake_fd = self._started()
+                assert started.stdout is not None
+                process, counts = started, started.stdout
+            self._process = process
         threading.Thread(
-            target=_count_reported, args=(process,), name="delivery-metrics", daemon=True
+            target=_count_reported, args=(counts,), name="delivery-metrics", daemon=True
         ).start()
         log.info("delivery process %s started", process.pid)
+
+    def _started(self) -> tuple[subprocess.Popen[bytes], int]:
+        """A child in a fresh interpreter, and the write end of its wake pipe."""
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_write, False)
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-c", CHILD_ENTRY, str(wake_read)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                pass_fds=(wake_read,),
+            )
+        finally:
+            os.close(wake_read)
+        assert process.stdin is not None
+        with process.stdin:
+            process.stdin.write(self._payload)
+        return process, wake_write
 
     def _close_wake(self) -> None:
         if self._wake_fd is not None:
@@ -191,12 +247,20 @@ class DeliveryChild(SupervisedChild):
             self._wake_fd = None
 
 
-def _count_reported(process: subprocess.Popen[bytes]) -> None:
+@dataclass(frozen=True)
+class _ForkedWaiting:
+    """A child forked by `prefork`, waiting for a byte on `start_fd`; `wake_fd` wakes it."""
+
+    process: ForkedProcess
+    start_fd: int
+    wake_fd: int
+
+
+def _count_reported(counts: IO[bytes]) -> None:
     """Count in this process's metrics what the child reports delivering, until it exits."""
-    assert process.stdout is not None
     previous: dict[str, float] = {}
-    with process.stdout:
-        for line in process.stdout:
+    with counts:
+        for line in counts:
             current = json.loads(line)
             metrics.add_child_totals(previous, current)
             previous = current
@@ -218,13 +282,40 @@ def _report_counts(output: TextIO, stop: threading.Event) -> None:
 
 
 def child_main() -> None:
+    """A child in a fresh interpreter: its options pickled on standard input, its wake pipe's
+    descriptor the first argument."""
+    _deliver_as_child(int(sys.argv[1]), lambda: pickle.loads(sys.stdin.buffer.read()))
+
+
+def _forked_main(options: DeliveryOptions, start_fd: int, counts_fd: int, wake_fd: int) -> NoReturn:
+    """A child `prefork` forked: its counts go out on `counts_fd` (as its standard output);
+    it starts delivering at a byte on `start_fd`, or leaves when that pipe closes first. It
+    never returns into the parent's code, and runs none of the parent's exit handlers."""
+    code = 1
+    try:
+        os.dup2(counts_fd, sys.stdout.fileno())
+        os.close(counts_fd)
+        _deliver_as_child(wake_fd, lambda: options if os.read(start_fd, 1) else None)
+        code = 0
+    except SystemExit as exiting:
+        code = exiting.code if isinstance(exiting.code, int) else 1
+    except BaseException:
+        log.exception("the delivery process failed")
+    finally:
+        os._exit(code)
+
+
+def _deliver_as_child(wake_fd: int, started: Callable[[], DeliveryOptions | None]) -> None:
     """The child: leave Ctrl-C to the parent (which stops it with SIGTERM), lower its own
-    priority, deliver, and wake on each byte from the parent."""
+    priority, wait for its options (None: the parent left first), deliver, and wake on each
+    byte from the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stop = _stop_on(signal.SIGTERM)
     os.nice(DELIVERY_NICENESS)
-    wake_fd = int(sys.argv[1])
-    options: DeliveryOptions = pickle.loads(sys.stdin.buffer.read())
+    _name_process()
+    options = started()
+    if options is None:
+        return
     logging.basicConfig(
         level=options.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -241,6 +332,12 @@ def child_main() -> None:
         _wait(stop)
     reporting.set()  # the last counts, those of the rows finished while stopping
     reporter.join()
+
+
+def _name_process() -> None:
+    """PROCESS_NAME in /proc/PID/comm (on Linux; elsewhere nothing)."""
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(_PR_SET_NAME, PROCESS_NAME, 0, 0, 0)
 
 
 def _wake_on_bytes(fd: int, worker: DeliveryWorker, stop: threading.Event) -> None:

@@ -90,6 +90,22 @@ class BatonServer:
         settings.require_serving()
         scheduler = BackgroundScheduler(timezone=ZoneInfo(config.rules.hours.timezone))
         db = Database.from_url(settings.database_url)
+        if delivery is None:
+            delivery = delivery_mode(settings.delivery, in_memory=db.in_memory)
+        self.delivery: DeliveryWorker | DeliveryChild | None = None
+        if delivery == "child":
+            self.delivery = DeliveryChild(
+                DeliveryOptions(
+                    config,
+                    clock=clock,
+                    post_interval=post_interval,
+                    first_retry=first_retry,
+                    log_level=logging.getLogger().getEffectiveLevel(),
+                )
+            )
+            # Forked before this process opens a connection or starts a thread (it waits for
+            # start()): it shares the pages of the modules imported so far.
+            self.delivery.prefork()
         elapsed = report_facts.elapsed_by(SlaPolicies(config.rules))
         migrate.ensure_current(db.engine, elapsed=elapsed)  # before Bolt asks Slack who it is
         self.web = build_web(
@@ -106,22 +122,9 @@ class BatonServer:
         schedule_digest(scheduler, self.services)
         schedule_mql_upkeep(scheduler, self.services, every=upkeep_every)
         self.clients = self.web.clients
-        if delivery is None:
-            delivery = delivery_mode(settings.delivery, in_memory=db.in_memory)
-        self.delivery: DeliveryWorker | DeliveryChild | None = None
         if delivery == "inline":
             self.delivery = DeliveryWorker(
                 self.services, self.clients, post_interval=post_interval, first_retry=first_retry
-            )
-        elif delivery == "child":
-            self.delivery = DeliveryChild(
-                DeliveryOptions(
-                    config,
-                    clock=clock,
-                    post_interval=post_interval,
-                    first_retry=first_retry,
-                    log_level=logging.getLogger().getEffectiveLevel(),
-                )
             )
         sync_endpoints(config, db)
         self.webhooks = (
