@@ -3,21 +3,23 @@
 For each database (SQLite in a temporary directory, PostgreSQL from BATON_TEST_POSTGRES_URL,
 which is wiped and migrated) it starts the project's Slack emulator and the real Baton server
 (`BatonServer` as `baton serve` runs it: its delivery worker in a child process at a lower CPU
-priority on PostgreSQL and a thread of the server on SQLite, posting to the emulator with
-`post_interval=0`; `--delivery child|inline` puts it there for both; `--web-processes N` answers
-HTTP in N processes, as BATON_WEB_PROCESSES=N does) and measures:
+priority; `--delivery child|inline` puts it there or in a thread of the server; `--web-processes
+N` answers HTTP in N processes, as BATON_WEB_PROCESSES=N does) and measures:
 
 1. Intake: `--leads` leads POSTed to `/api/leads` by `--concurrency` client threads; leads/s for
-   the HTTP part, and the time until the emulator shows the last card in the sales channel
-   (intake -> outbox -> delivery worker -> chat.postMessage, the whole pipeline).
+   the HTTP part, while delivery posts the cards at Slack's pace (a post a second per channel,
+   as `baton serve` does: Slack takes no more), so delivery costs intake what it costs in
+   production. Then delivery is restarted without a pace and the time until the emulator shows
+   the last card in the sales channel is measured from that moment: how fast the cards queued
+   meanwhile drain (outbox -> delivery worker -> chat.postMessage), and the CPU a card costs.
 2. Accept-click acknowledgement latency: `--clicks` signed `block_actions` clicks on the Accept
    button of distinct open leads (each a real, successful claim), POSTed to `/slack/events`; and
    the CPU they cost per click (from /proc, which the machine's other load does not distort):
    the server process's while acknowledging and until their side effects were delivered, and
    the delivery process's.
 3. Batch intake: `--batch-leads` leads POSTed to `/api/leads/batch` in batches of 1,000 by the
-   same client threads, after the clicks' side effects are delivered; leads/s for the HTTP part
-   (every lead of every batch must come back created). Its cards are posted afterwards, unmeasured.
+   same client threads, after the clicks' side effects are delivered, delivery back at Slack's
+   pace; leads/s for the HTTP part (every lead of every batch must come back created).
 4. The same click load against a bare slack-bolt app with one no-op `lead.accept` listener that
    only calls `ack()`, served by Bolt's Starlette adapter on uvicorn, once with Bolt's defaults
    (process_before_response=False) and once with process_before_response=True: the library's floor.
@@ -54,7 +56,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -78,9 +80,10 @@ from bot import received_clicks
 from bot.intake import MAX_BATCH
 from handlers import heap
 from handlers.config import load_config
-from handlers.delivery_process import DeliveryChild
+from handlers.delivery_process import DeliveryChild, DeliveryOptions
 from handlers.sample_leads import sample_leads
 from handlers.serve import BatonServer, DeliveryMode
+from handlers.slack_delivery import DEFAULT_POST_INTERVAL, DeliveryWorker
 from slack_driver import Delivery
 from slack_driver.signing import sign
 from slack_emulator import DEFAULT_SIGNING_SECRET, DEFAULT_TOKEN, SALES_CHANNEL, User, Workspace
@@ -103,6 +106,9 @@ WATCH_SECONDS = 0.25
 REPS = tuple(User(f"U0BENCH{n:04d}", f"bench{n}", f"Bench Rep {n}") for n in range(20))
 BASELINE_ACTION = "lead.accept"
 RUNTIME_TARGET = 8 * 60
+# Slack takes about a post a second into a channel, and `baton serve` posts no faster: while
+# leads arrive, delivery costs the server's cores what it would in production.
+SLACK_PACE = DEFAULT_POST_INTERVAL
 
 log = logging.getLogger("benchmarks.handoff")
 
@@ -215,10 +221,11 @@ class AckFigures:
 class IntakeFigures:
     leads: int
     run: LoadRun
-    pipeline: float | None  # seconds from the first POST to the last card; None: never posted
     cpu: float  # CPU seconds the server's processes used while the leads were POSTed
-    posted_meanwhile: int  # cards posted before the last lead was answered
-    delivery_cpu: float | None  # CPU seconds of the delivery process, until the last card
+    posted_meanwhile: int  # cards posted at Slack's pace before the last lead was answered
+    # Seconds from delivery's restart without a pace to the last card; None: never posted.
+    drain: float | None
+    delivery_cpu: float | None  # CPU seconds of the delivery process, while draining
 
     @property
     def failures(self) -> int:
@@ -365,12 +372,18 @@ def baton_environment(
 
 @contextmanager
 def running_baton(
-    url: str, slack: SlackProcess, delivery: DeliveryMode | None = None, *, web_processes: int = 1
+    url: str,
+    slack: SlackProcess,
+    delivery: DeliveryMode | None = None,
+    *,
+    web_processes: int = 1,
+    post_interval: float = 0.0,
 ) -> Iterator[BatonServer]:
-    """The server as `baton serve` runs it (delivery where BATON_DELIVERY=auto puts it for the
-    database: a child process on PostgreSQL, the server's on SQLite) unless told otherwise."""
+    """The server as `baton serve` runs it (delivery where BATON_DELIVERY=auto puts it: a child
+    process) unless told otherwise, posting every `post_interval` seconds into a channel (0:
+    as fast as the emulator answers)."""
     environment = baton_environment(url, slack.api_url, web_processes=web_processes)
-    server = BatonServer(load_config(environment), post_interval=0.0, delivery=delivery)
+    server = BatonServer(load_config(environment), post_interval=post_interval, delivery=delivery)
     heap.settle()  # as `baton serve` does (handlers.serve.serve)
     try:
         server.start(host="127.0.0.1")
@@ -379,6 +392,27 @@ def running_baton(
         yield server
     finally:
         server.stop()
+
+
+def deliver_at_pace(server: BatonServer, post_interval: float) -> None:
+    """Replace the server's delivery with one where it ran (its child process, or a thread of
+    the server) posting every `post_interval` seconds into a channel. The one stopped hands
+    back the rows it had leased and not started (DeliveryWorker.stop)."""
+    previous = server.delivery
+    assert previous is not None, "the benchmark's server delivers"
+    previous.stop()
+    replacement: DeliveryWorker | DeliveryChild
+    if isinstance(previous, DeliveryChild):
+        options = DeliveryOptions(
+            server.services.config,
+            post_interval=post_interval,
+            log_level=logging.getLogger().getEffectiveLevel(),
+        )
+        replacement = DeliveryChild(options)
+    else:
+        replacement = DeliveryWorker(server.services, server.clients, post_interval=post_interval)
+    server.delivery = replacement  # woken after each commit, stopped with the server
+    replacement.start()
 
 
 def bare_bolt_app(api_url: str, *, process_before_response: bool) -> Starlette:
@@ -518,31 +552,32 @@ def measure_intake(
     report: DatabaseReport,
     options: argparse.Namespace,
 ) -> None:
+    """The leads POSTed while delivery posts at Slack's pace; then the cards queued meanwhile
+    drained by a delivery without one."""
     calls = intake_calls(server.url, report.kind, range(options.leads))
     watch = CardWatch(slack)
     cpu_before = server_cpu_seconds(server)
-    delivery_pid = server.delivery.pid if isinstance(server.delivery, DeliveryChild) else None
-    delivery_before = cpu_seconds(delivery_pid) if delivery_pid else 0.0
-    cpu_used: list[float] = []  # until the last lead was answered, not until its card
-    future: Future[LoadRun] = load.submit(post_all, calls, options.concurrency)
-    future.add_done_callback(lambda _: cpu_used.append(server_cpu_seconds(server) - cpu_before))
-    wait_until(  # seldom: reading the emulator costs it CPU; the card's own stamp is exact
-        lambda: watch.count() >= options.leads or _refused_some(future),
-        timeout=60 + options.leads / 10,  # a busy machine posts 10-20 cards/s
-        poll=WATCH_SECONDS,
-    )
-    run = future.result()
-    all_posted = watch.count() >= options.leads
-    pipeline = watch.last_at - run.started_at if all_posted else None
-    answered = run.started_at + run.elapsed
-    meanwhile = sum(1 for at in watch.posted_at if at <= answered)
-    delivery_cpu = cpu_seconds(delivery_pid) - delivery_before if delivery_pid else None
-    report.intake = IntakeFigures(
-        options.leads, run, pipeline, cpu_used[0], meanwhile, delivery_cpu
-    )
+    run = load.submit(post_all, calls, options.concurrency).result()
+    cpu_used = server_cpu_seconds(server) - cpu_before
+    meanwhile = watch.count()
+    if run.count(refused_lead) == 0:
+        deliver_at_pace(server, 0.0)
+        delivery_pid = server.delivery.pid if isinstance(server.delivery, DeliveryChild) else None
+        delivery_before = cpu_seconds(delivery_pid) if delivery_pid else 0.0
+        unpaced_at = time.time()
+        wait_until(  # seldom: reading the emulator costs it CPU; the card's own stamp is exact
+            lambda: watch.count() >= options.leads,
+            timeout=60 + options.leads / 10,  # a busy machine posts 10-20 cards/s
+            poll=WATCH_SECONDS,
+        )
+        drain = watch.last_at - unpaced_at if watch.count() >= options.leads else None
+        delivery_cpu = cpu_seconds(delivery_pid) - delivery_before if delivery_pid else None
+    else:  # their cards will never come
+        drain, delivery_cpu = None, None
+    report.intake = IntakeFigures(options.leads, run, cpu_used, meanwhile, drain, delivery_cpu)
     if report.intake.failures:
         report.problems.append(f"{report.intake.failures} leads refused: {dict(run.statuses)}")
-    if pipeline is None:
+    elif drain is None:
         report.problems.append(f"only {watch.count()} of {options.leads} cards posted")
 
 
@@ -553,6 +588,7 @@ def measure_batch_intake(
     options: argparse.Namespace,
 ) -> None:
     calls = batch_calls(server.url, report.kind, options.batch_leads)
+    deliver_at_pace(server, SLACK_PACE)  # the batches' cards are posted as in production
     before = count_leads(server, LeadStatus.NEW) + count_leads(server, LeadStatus.OPEN)
     run = load.submit(post_all, calls, options.concurrency).result()
     created = count_leads(server, LeadStatus.NEW) + count_leads(server, LeadStatus.OPEN) - before
@@ -561,13 +597,6 @@ def measure_batch_intake(
         report.problems.append(
             f"batch intake stored {created} of {options.batch_leads} leads: {dict(run.statuses)}"
         )
-
-
-def _refused_some(future: Future[LoadRun]) -> bool:
-    """The intake run is over and some leads were refused: their cards will never come."""
-    if not future.done():
-        return False
-    return future.exception() is not None or future.result().count(refused_lead) > 0
 
 
 def ensure_open_leads(
@@ -671,7 +700,11 @@ def benchmark_database(
         print(f"... {report.version}: intake, then clicks, then the Bolt baselines", flush=True)
         with (
             running_baton(
-                url, slack, options.delivery, web_processes=options.web_processes
+                url,
+                slack,
+                options.delivery,
+                web_processes=options.web_processes,
+                post_interval=SLACK_PACE,
             ) as server,
             server_memory(report) as under_load,
         ):
@@ -722,18 +755,21 @@ def print_report(report: DatabaseReport, options: argparse.Namespace) -> None:
         print(
             f"  intake  {intake.leads} leads: HTTP {rate:.0f} leads/s "
             f"({intake.run.elapsed:.2f} s; p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms); "
-            f"CPU {intake.cpu * 1000 / intake.leads:.2f} ms a lead in the server's processes"
+            f"CPU {intake.cpu * 1000 / intake.leads:.2f} ms a lead in the server's processes; "
+            f"{intake.posted_meanwhile} cards posted meanwhile, at Slack's pace"
         )
-        if intake.pipeline is not None:
-            print(
-                f"          last card in Slack {intake.pipeline:.2f} s after the first POST "
-                f"({intake.leads / intake.pipeline:.0f} cards/s end to end); "
-                f"{intake.posted_meanwhile} posted while the leads were POSTed"
+        drained = intake.leads - intake.posted_meanwhile
+        if intake.drain is not None and drained:
+            delivery_cpu = (
+                ""
+                if intake.delivery_cpu is None
+                else f"; CPU {intake.delivery_cpu * 1000 / drained:.2f} ms a card in the "
+                "delivery process"
             )
-        if intake.delivery_cpu is not None:
             print(
-                f"          CPU {intake.delivery_cpu * 1000 / intake.leads:.2f} ms a card in "
-                "the delivery process"
+                f"          then delivery without a pace: the last of the {drained} queued cards "
+                f"in Slack after {intake.drain:.2f} s ({drained / intake.drain:.0f} cards/s)"
+                f"{delivery_cpu}"
             )
     batch = report.batch
     if batch is not None:
@@ -781,8 +817,8 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
         "--delivery",
         choices=("child", "inline"),
         default=None,
-        help="where Baton delivers: by default where `baton serve` does for the database (a "
-        "child process on PostgreSQL, a thread of the server's on SQLite); or always there",
+        help="where Baton delivers: by default where `baton serve` does (a child process at a "
+        "lower CPU priority); or there, or in a thread of the server",
     )
     parser.add_argument(
         "--web-processes",
