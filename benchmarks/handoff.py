@@ -10,8 +10,9 @@ N` answers HTTP in N processes, as BATON_WEB_PROCESSES=N does) and measures:
    the HTTP part, while delivery posts the cards at Slack's pace (a post a second per channel,
    as `baton serve` does: Slack takes no more), so delivery costs intake what it costs in
    production. Then delivery is restarted without a pace and the time until the emulator shows
-   the last card in the sales channel is measured from that moment: how fast the cards queued
-   meanwhile drain (outbox -> delivery worker -> chat.postMessage), and the CPU a card costs.
+   the last card in the sales channel is measured from that moment (the new delivery process's
+   start included): how fast the cards queued meanwhile drain (outbox -> delivery worker ->
+   chat.postMessage), and the CPU a card costs.
 2. Accept-click acknowledgement latency: `--clicks` signed `block_actions` clicks on the Accept
    button of distinct open leads (each a real, successful claim), POSTed to `/slack/events`; and
    the CPU they cost per click (from /proc, which the machine's other load does not distort):
