@@ -7,10 +7,10 @@ storage.funnel_stages defines them; and the time of each step it made (to SQL, t
 contact, to a deal, to its win), each in its bucket (storage.tuning_rollups's) of its UTC week. The
 database moves that part on every write to a lead, in the writer's transaction: intake, a move and
 its undo, an outcome, new data, a rescore, a recycle, a promotion and an operator's own UPDATE
-alike, so no path that writes a lead can leave the rollups behind. SQLite runs a trigger per row,
-which takes away the old part and adds the new one; PostgreSQL one per statement, which sums a
-whole batch's parts from its transition tables, each group's counts spread over SHARDS rows by the
-writer's session so that concurrent writers rarely wait for each other's row lock.
+alike, so no path that writes a lead can leave the rollups behind. A trigger per row takes away
+the old part and adds the new one, only when they differ; on PostgreSQL each group's counts are
+spread over SHARDS rows by the writer's session, so that concurrent writers rarely wait for each
+other's row lock.
 
 A table rebuild of `leads` on SQLite (a migration's batch_alter_table) drops its triggers: such a
 migration must call `create_triggers` again.
@@ -24,6 +24,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     ColumnElement,
     Connection,
@@ -38,6 +39,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import visitors
@@ -66,21 +68,23 @@ COUNTED: dict[str, ColumnElement[bool]] = {
 }
 BUCKETED = tuple(TIMED)  # every step after the first: sql, accepted, … won
 EVENTS = ("insert", "update", "delete")
-# PostgreSQL: one trigger per event for both tables; SQLite: one per table and event.
-TRIGGERS = (
-    *(f"funnel_rollups_{event}" for event in EVENTS),
-    *(f"funnel_{table}_{event}" for table in ("days", "weeks") for event in EVENTS),
-)
+# One per table and event (each with its function on PostgreSQL).
+TRIGGERS = tuple(f"funnel_{table}_{event}" for table in ("days", "weeks") for event in EVENTS)
 # What of a part each table's rows are keyed and counted by.
 DAY_PART = ("day", "shard", *GROUPINGS, *COUNTERS)
 WEEK_PART = ("week", "shard", *GROUPINGS, *(f"bucket_{step}" for step in BUCKETED))
-_FUNCTION = "funnel_rollups_move"
 
 
-def _bucket(value: ColumnElement[Any]) -> ColumnElement[Any]:
-    """The bucket `value` (microseconds) falls in, as tuning_rollups.claim_bucket finds it."""
-    bounds = [(value < bound, index - 1) for index, bound in enumerate(BOUNDS_US)]
-    return case(*bounds, else_=len(BOUNDS_US) - 1)
+def _bucket(value: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any]:
+    """The bucket `value` (microseconds) falls in, as tuning_rollups.claim_bucket finds it:
+    on PostgreSQL by width_bucket, which reads `value` once (a CASE of the bounds repeats it
+    in every branch, and a trigger's condition of five such took 10 ms to set up a row); on
+    SQLite, which has none, by comparing it with each bound in turn."""
+    if dialect.name != "sqlite":
+        bounds = postgresql.array([literal(bound, BigInteger) for bound in BOUNDS_US])
+        return func.width_bucket(value, bounds) - 1
+    branches = [(value < bound, index - 1) for index, bound in enumerate(BOUNDS_US)]
+    return case(*branches, else_=len(BOUNDS_US) - 1)
 
 
 @functools.cache
@@ -108,7 +112,7 @@ def _part(dialect: Dialect) -> dict[str, str]:
         "entered": literal(1),
         **{name: case((condition, 1), else_=0) for name, condition in COUNTED.items()},
         **{
-            f"bucket_{step}": case((TIMED[step], _bucket(time)))
+            f"bucket_{step}": case((TIMED[step], _bucket(time, dialect)))
             for step, time in stage_times(dialect.name).items()
         },
     }
@@ -119,15 +123,17 @@ def _part(dialect: Dialect) -> dict[str, str]:
     }
 
 
-def _read_columns() -> list[str]:
-    """The columns of leads a part reads (a trigger's row is read into these)."""
+def _read_columns(*expressions: ColumnElement[Any]) -> list[str]:
+    """The columns of leads a part reads (of `expressions`, else of all of it), and those that
+    key its rows."""
+    if not expressions:
+        expressions = (*STAGES.values(), *TIMED.values(), *stage_times("sqlite").values())
     names: set[str] = set()
-    times = stage_times("sqlite").values()
-    for expression in [*STAGES.values(), *TIMED.values(), *times]:
+    for expression in expressions:
         for element in visitors.iterate(expression):
             if isinstance(element, Column) and element.table is Lead.__table__:
                 names.add(element.name)
-    return sorted({*names, "id", "created_at", *GROUPINGS})
+    return sorted({*names, "created_at", *GROUPINGS})
 
 
 _GROUPINGS = " UNION ALL ".join(f"SELECT '{name}' AS grouping" for name in GROUPINGS)
@@ -158,10 +164,8 @@ def _bucket_of_step(part: dict[str, str]) -> str:
 
 def _summed_shifts(dialect: Dialect, rows: Sequence[tuple[int, str]]) -> list[str]:
     """The two upserts that add each part of `rows` ((sign, a relation of leads' rows)) to the
-    rollups, summed per row of each table first (a batch is a few rows per group), in key
-    order (concurrent writers lock rows in one order, so they never wait on each other in a
-    circle); rows left unchanged are not written. For a statement's rows (PostgreSQL) and a
-    rebuild."""
+    rollups, summed per row of each table first, in key order; rows left unchanged are not
+    written. A rebuild counts every lead so."""
     fields = _part(dialect)
     columns = ", ".join(f"{sql} AS {name}" for name, sql in fields.items())
     parts = " UNION ALL ".join(
@@ -218,54 +222,30 @@ def create_triggers(connection: Connection) -> None:
 
 
 def drop_triggers(connection: Connection) -> None:
+    on_leads = "" if connection.dialect.name == "sqlite" else " ON leads"
     for name in TRIGGERS:
-        connection.execute(text(f"DROP TRIGGER IF EXISTS {name}" + _on_leads(connection)))
-    if connection.dialect.name != "sqlite":
-        connection.execute(text(f"DROP FUNCTION IF EXISTS {_FUNCTION}()"))
+        connection.execute(text(f"DROP TRIGGER IF EXISTS {name}{on_leads}"))
+        if connection.dialect.name != "sqlite":
+            connection.execute(text(f"DROP FUNCTION IF EXISTS {name}()"))
 
 
-def _on_leads(connection: Connection) -> str:
-    return "" if connection.dialect.name == "sqlite" else " ON leads"
+def _timing() -> list[ColumnElement[Any]]:
+    """What the buckets of a lead's times read."""
+    return [*TIMED.values(), *stage_times("postgresql").values()]
+
+
+def _as_text(which: str, name: str) -> str:
+    """A trigger row's column, comparable whatever its type (json has no equality)."""
+    return f"CAST({which}.{name} AS TEXT)" if name == "score_explanation" else f"{which}.{name}"
 
 
 def _trigger_ddl(dialect: Dialect) -> list[str]:
-    if dialect.name == "sqlite":
-        return _sqlite_triggers(dialect)
-    insert, update, delete_ = TRIGGERS[:3]
-    old, new = (-1, "old_rows"), (1, "new_rows")
-
-    def branch(rows: Sequence[tuple[int, str]]) -> str:
-        return "; ".join(_summed_shifts(dialect, rows)) + ";"
-
-    # A statement trigger cannot name columns: an UPDATE that changes none a part reads (an
-    # offer, a timer's bookkeeping) is told apart here, before anything is summed.
-    def row(which: str) -> str:
-        return "ROW(" + ", ".join(f"CAST({which}.{name} AS TEXT)" for name in _read_columns()) + ")"
-
-    moved = (
-        "EXISTS (SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id "
-        f"WHERE {row('o')} IS DISTINCT FROM {row('n')})"
-    )
-    function = (
-        f"CREATE FUNCTION {_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $body$ BEGIN "
-        f"IF TG_OP = 'INSERT' THEN {branch([new])} "
-        f"ELSIF TG_OP = 'UPDATE' THEN IF {moved} THEN {branch([old, new])} END IF; "
-        f"ELSE {branch([old])} END IF; RETURN NULL; END $body$"
-    )
-    each = f"FOR EACH STATEMENT EXECUTE FUNCTION {_FUNCTION}()"
-    return [
-        function,
-        f"CREATE TRIGGER {insert} AFTER INSERT ON leads REFERENCING NEW TABLE AS new_rows {each}",
-        f"CREATE TRIGGER {update} AFTER UPDATE ON leads "
-        f"REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows {each}",
-        f"CREATE TRIGGER {delete_} AFTER DELETE ON leads REFERENCING OLD TABLE AS old_rows {each}",
-    ]
-
-
-def _sqlite_triggers(dialect: Dialect) -> list[str]:
-    """Per table, a trigger for each event, each firing only when its rows move: most moves
-    change a lead's status and not its stages, and a new lead has no time yet, so it fires
-    neither; a trigger's program costs about as much as its writes."""
+    """Per table, a trigger for each event and row, each firing only when its rows move: most
+    moves change a lead's status and not its stages, and a new lead has no time yet, so it
+    fires neither. A row's trigger on PostgreSQL too: a statement's, with its transition
+    tables, is planned again on every call (2-3 ms, however few its rows), and a batch's rows
+    are a few rows of the rollups each, whose locks the transaction holds already."""
+    sqlite = dialect.name == "sqlite"
     part = _part(dialect)
 
     def values(which: str, names: Sequence[str]) -> str:
@@ -273,22 +253,53 @@ def _sqlite_triggers(dialect: Dialect) -> list[str]:
         return "(" + ", ".join(part[name].replace("leads.", f"{which}.") for name in names) + ")"
 
     def bucketed(which: str) -> str:
-        return " OR ".join(f"{values(which, [f'bucket_{step}'])} IS NOT NULL" for step in BUCKETED)
+        """The row made a step with a time, told by its columns alone."""
+        return " OR ".join(f"({timed[step].replace('leads.', f'{which}.')})" for step in BUCKETED)
 
+    inline = {"literal_binds": True}
+    timed = {
+        step: str(condition.compile(dialect=dialect, compile_kwargs=inline))
+        for step, condition in TIMED.items()
+    }
+
+    differs = "IS NOT" if sqlite else "IS DISTINCT FROM"
     read = ", ".join(_read_columns())
     ddl = []
     for index, (table, names) in enumerate((("days", DAY_PART), ("weeks", WEEK_PART))):
-        insert, update, delete_ = (f"funnel_{table}_{event}" for event in EVENTS)
+        compared = [name for name in names if name != "shard"]
         added, taken = _row_shifts(dialect, "NEW", 1)[index], _row_shifts(dialect, "OLD", -1)[index]
-        when_new = "" if table == "days" else f" WHEN {bucketed('NEW')}"
-        when_old = "" if table == "days" else f" WHEN {bucketed('OLD')}"
-        moved = f"{values('OLD', names)} IS NOT {values('NEW', names)}"
-        ddl += [
-            f"CREATE TRIGGER {insert} AFTER INSERT ON leads{when_new} BEGIN {added}; END",
-            f"CREATE TRIGGER {update} AFTER UPDATE OF {read} ON leads WHEN {moved} "
-            f"BEGIN {taken}; {added}; END",
-            f"CREATE TRIGGER {delete_} AFTER DELETE ON leads{when_old} BEGIN {taken}; END",
-        ]
+        moved = f"{values('OLD', compared)} {differs} {values('NEW', compared)}"
+        if not sqlite:
+            # The columns compared, not the parts: PostgreSQL sets up a trigger's condition for
+            # each statement, and the parts' expressions took it 1 ms an UPDATE.
+            columns = _read_columns(*(COUNTED.values() if table == "days" else _timing()))
+            moved = " OR ".join(
+                f"{_as_text('OLD', name)} IS DISTINCT FROM {_as_text('NEW', name)}"
+                for name in columns
+            )
+            if table == "weeks":
+                moved = f"({moved}) AND ({bucketed('OLD')} OR {bucketed('NEW')})"
+        for event, when, body in (
+            ("insert", "" if table == "days" else bucketed("NEW"), [added]),
+            ("update", moved, [taken, added]),
+            ("delete", "" if table == "days" else bucketed("OLD"), [taken]),
+        ):
+            name = f"funnel_{table}_{event}"
+            on = f"AFTER {f'UPDATE OF {read}' if event == 'update' else event.upper()} ON leads"
+            condition = f" WHEN ({when})" if when else ""
+            statements = "; ".join(body)
+            if sqlite:
+                ddl.append(
+                    f"CREATE TRIGGER {name} {on} FOR EACH ROW{condition} BEGIN {statements}; END"
+                )
+                continue
+            ddl += [
+                # Compiling these statements to machine code (a plan's cost passes
+                # jit_above_cost) took 1.5 s a batch; run as they are, milliseconds.
+                f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql SET jit = off "
+                f"AS $body$ BEGIN {statements}; RETURN NULL; END $body$",
+                f"CREATE TRIGGER {name} {on} FOR EACH ROW{condition} EXECUTE FUNCTION {name}()",
+            ]
     return ddl
 
 
