@@ -331,15 +331,16 @@ def _follow_main(control: int, directory: SharedDirectory) -> None:
 
 class _Stop:
     """SIGTERM in a web process. Until it serves, nothing is under way: it leaves at once and
-    quietly. Once uvicorn has run, uvicorn raises SIGTERM again when it has finished: as
-    SystemExit, to the cleanup after it."""
+    quietly. While it serves, uvicorn takes SIGTERM itself, finishes the requests under way and
+    raises it again as it returns: then the cleanup after it is already next, so nothing is
+    raised here (a SystemExit raised from a signal lands wherever the thread is, and once landed
+    in a pooled connection's close, which logged it as an error)."""
 
     serving = False
 
     def __call__(self, signum: int, frame: object) -> None:
         if not self.serving:
             os._exit(0)
-        raise SystemExit(0)
 
 
 def child_main() -> None:
@@ -383,8 +384,6 @@ def child_main() -> None:
     try:
         stop.serving = True
         server.run(sockets=[socket.socket(fileno=listener_fd)])
-    except SystemExit:
-        pass
     finally:
         web.clicks.stop()
         scheduler.shutdown(wait=True)
