@@ -33,7 +33,6 @@ from storage.models import Lead
 from storage.reports import period_range, value_at_rank, values_at_ranks, whole_spans
 
 GROUPINGS = ("source", "campaign", "segment", "cohort")
-MICROSECONDS = 1_000_000
 
 
 def entered(session: Session, start: datetime, end: datetime) -> ColumnElement[bool]:
