@@ -35,6 +35,7 @@ OWNER = "hubspot_owner_id"
 STATUS = "hs_lead_status"
 WRITES = "baton_hubspot_writes_total"
 GIVEN_UP = "baton_hubspot_writes_given_up_total"
+FAILURES = "baton_hubspot_write_failures_total"
 
 
 def slack_email(slack: SlackEmulator, name: str) -> str:
@@ -180,6 +181,7 @@ def test_a_429_and_answers_lost_after_hubspot_wrote_still_write_once(
     answer after the client's one-second timeout: the retries find them written."""
     limited = hubspot.faults.add("PATCH /crm/v3/objects/contacts/*", status=429, retry_after=1)
     bot = start_bot(**FAST)
+    rate_limited_before = counted(bot, FAILURES, 'reason="HTTP 429"')
     lead_id = hubspot_lead(bot, ADA)
     click(slack, bot, lead_id, REP_1, "lead.accept")
     eventually(lambda: limited.hits)
@@ -197,7 +199,10 @@ def test_a_429_and_answers_lost_after_hubspot_wrote_still_write_once(
     assert len(hubspot.notes_for("102")) == 1
     patches = [r for r in hubspot.requests if r.method == "PATCH"]
     assert [r.status for r in patches][:1] == [429]
-    assert patches[1].at - patches[0].at >= 1  # no sooner than Retry-After
+    # On a loaded machine the fake may answer the 429 after the client's one-second timeout:
+    # the client then never saw it and rightly tried again at once.
+    if counted(bot, FAILURES, 'reason="HTTP 429"') > rate_limited_before:
+        assert patches[1].at - patches[0].at >= 1  # no sooner than Retry-After
 
 
 @pytest.mark.parametrize(
