@@ -13,10 +13,12 @@ pipe closing without a stop means the parent died, and the child leaves at once,
 crash (its leases run out and another process delivers what it held). The child writes its
 delivery counts to its standard output, and the parent adds them to its own /metrics.
 
-`baton serve` forks its first child early instead (`DeliveryChild.prefork`), once it has
-imported its modules and before it runs a thread or opens a connection: the two processes share
-those modules' pages until either writes to them, some 30 MB the machine holds once rather than
-twice (PSS; each process's RSS still counts them). The forked child waits, with the options it
+`baton serve` forks its first child instead (`DeliveryChild.prefork`), once it has imported its
+modules and built its parts (the schema checked, the web app, Bolt), before it runs a thread and
+with its pooled connections closed: the two processes share those pages until either writes to
+them, some 50 MB the machine holds once rather than twice (PSS; each process's RSS still counts
+them). Forked before the server built its parts, the server's writes while building them left
+8 MB more of the child's pages its own. The forked child waits, with the options it
 was forked with, until `start()`. A child that replaces one that died is a fresh interpreter: a
 process running threads must not fork (another thread may hold a lock the copy would find taken
 for ever).

@@ -103,9 +103,6 @@ class BatonServer:
                     log_level=logging.getLogger().getEffectiveLevel(),
                 )
             )
-            # Forked before this process opens a connection or starts a thread (it waits for
-            # start()): it shares the pages of the modules imported so far.
-            self.delivery.prefork()
         elapsed = report_facts.elapsed_by(SlaPolicies(config.rules))
         migrate.ensure_current(db.engine, elapsed=elapsed)  # before Bolt asks Slack who it is
         self.web = build_web(
@@ -167,6 +164,12 @@ class BatonServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
+        if isinstance(self.delivery, DeliveryChild):
+            # Forked once start-up has built everything above and before a thread starts, the
+            # pooled connections closed (reopened on use): the child shares the pages of the
+            # modules and of what start-up built, which this process mostly only reads now.
+            db.dispose()
+            self.delivery.prefork()
 
     def _wake_deliveries(self) -> None:
         """After a commit: whatever it queued for Slack or for webhooks goes out now."""
