@@ -88,6 +88,14 @@ def send(request: Request, *, timeout: float, context: ssl.SSLContext | None) ->
     return Answer(response.status, response.headers, body)
 
 
+def close_connections() -> None:
+    """Close this thread's connections (the next request opens one): before a fork, whose
+    child would otherwise send on the same socket as its parent."""
+    connections = _threads.__dict__.pop("connections", {})
+    for connection in connections.values():
+        connection.close()
+
+
 def _connect(
     url: SplitResult, timeout: float, context: ssl.SSLContext | None
 ) -> http.client.HTTPConnection:

@@ -18,7 +18,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot import report_facts
 from bot.sla_policy import SlaPolicies
-from handlers import heap
+from handlers import heap, kept_alive
 from handlers.config import Config
 from handlers.delivery_process import DeliveryChild, DeliveryOptions
 from handlers.digest_job import schedule_digest
@@ -166,9 +166,10 @@ class BatonServer:
         self.url = ""
         if isinstance(self.delivery, DeliveryChild):
             # Forked once start-up has built everything above and before a thread starts, the
-            # pooled connections closed (reopened on use): the child shares the pages of the
-            # modules and of what start-up built, which this process mostly only reads now.
+            # connections start-up opened (the pool's, Slack's) closed, to be reopened on use:
+            # the child shares the pages of the modules and of what start-up built.
             db.dispose()
+            kept_alive.close_connections()
             self.delivery.prefork()
 
     def _wake_deliveries(self) -> None:

@@ -137,3 +137,28 @@ def test_by_default_delivery_runs_in_a_child_on_either_database(
 
     eventually(lambda: lead_id in cards(slack), timeout=60)
     assert len(child_pids(served.process.pid)) == 1
+
+
+def sockets(pid: int) -> set[str]:
+    """The sockets process `pid` has open, as /proc names them ("socket:[inode]")."""
+    found = set()
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(descriptor)
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:"):
+            found.add(target)
+    return found
+
+
+def test_the_delivery_child_shares_no_connection_with_the_server(
+    serve: Serve, slack: SlackEmulator
+) -> None:
+    """The child is forked once the server has started up: a connection to Slack or to the
+    database open then and used by both would mix their requests on one socket."""
+    served = serve(environment=IN_A_CHILD)
+    lead_id = send(served, "sockets-1")
+    eventually(lambda: lead_id in cards(slack), timeout=60)
+    (child,) = child_pids(served.process.pid)
+    assert sockets(served.process.pid) & sockets(child) == set()
