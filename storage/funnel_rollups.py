@@ -10,7 +10,9 @@ its undo, an outcome, new data, a rescore, a recycle, a promotion and an operato
 alike, so no path that writes a lead can leave the rollups behind. A trigger per row takes away
 the old part and adds the new one, only when they differ; on PostgreSQL each group's counts are
 spread over SHARDS rows by the writer's session, so that concurrent writers rarely wait for each
-other's row lock.
+other's row lock. On PostgreSQL, an INSERT of many leads (a batch) may ask instead
+(storage.funnel_by_statement) for its leads to be counted by a trigger per statement, which
+sums them per row of the rollups first (migration 0029).
 
 A table rebuild of `leads` on SQLite (a migration's batch_alter_table) drops its triggers: such a
 migration must call `create_triggers` again.
@@ -44,6 +46,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import visitors
 
+from storage.funnel_by_statement import ROW_BY_ROW
 from storage.funnel_stages import STAGES, TIMED, UNDER_THRESHOLD, stage_times
 from storage.models import FunnelDay, FunnelTimeWeek, Lead
 from storage.tuning_rollups import BOUNDS_US
@@ -70,6 +73,9 @@ BUCKETED = tuple(TIMED)  # every step after the first: sql, accepted, … won
 EVENTS = ("insert", "update", "delete")
 # One per table and event (each with its function on PostgreSQL).
 TRIGGERS = tuple(f"funnel_{table}_{event}" for table in ("days", "weeks") for event in EVENTS)
+# PostgreSQL's trigger per INSERT statement (and its function), which counts the statement's new
+# leads when the transaction asked for it (storage.funnel_by_statement); else the rows' do.
+STATEMENT_TRIGGER = "funnel_inserted"
 # What of a part each table's rows are keyed and counted by.
 DAY_PART = ("day", "shard", *GROUPINGS, *COUNTERS)
 WEEK_PART = ("week", "shard", *GROUPINGS, *(f"bucket_{step}" for step in BUCKETED))
@@ -214,16 +220,17 @@ def _row_shifts(dialect: Dialect, which: str, sign: int) -> list[str]:
     return [days, weeks]
 
 
-def create_triggers(connection: Connection) -> None:
-    """Create the triggers that keep the rollups (see the module's docstring)."""
+def create_triggers(connection: Connection, *, by_statement: bool = True) -> None:
+    """Create the triggers that keep the rollups (see the module's docstring); without
+    `by_statement`, as migration 0028 made them: PostgreSQL's leads counted row by row always."""
     dialect = connection.dialect
-    for statement in _trigger_ddl(dialect):
+    for statement in _trigger_ddl(dialect, by_statement=by_statement):
         connection.execute(text(statement))
 
 
 def drop_triggers(connection: Connection) -> None:
     on_leads = "" if connection.dialect.name == "sqlite" else " ON leads"
-    for name in TRIGGERS:
+    for name in (*TRIGGERS, STATEMENT_TRIGGER):
         connection.execute(text(f"DROP TRIGGER IF EXISTS {name}{on_leads}"))
         if connection.dialect.name != "sqlite":
             connection.execute(text(f"DROP FUNCTION IF EXISTS {name}()"))
@@ -239,13 +246,16 @@ def _as_text(which: str, name: str) -> str:
     return f"CAST({which}.{name} AS TEXT)" if name == "score_explanation" else f"{which}.{name}"
 
 
-def _trigger_ddl(dialect: Dialect) -> list[str]:
+def _trigger_ddl(dialect: Dialect, *, by_statement: bool) -> list[str]:
     """Per table, a trigger for each event and row, each firing only when its rows move: most
     moves change a lead's status and not its stages, and a new lead has no time yet, so it
     fires neither. A row's trigger on PostgreSQL too: a statement's, with its transition
     tables, is planned again on every call (2-3 ms, however few its rows), and a batch's rows
-    are a few rows of the rollups each, whose locks the transaction holds already."""
+    are a few rows of the rollups each, whose locks the transaction holds already. There,
+    `by_statement` adds a statement's trigger for INSERTs that asked for it
+    (storage.funnel_by_statement), and the inserts' row triggers stand aside for them."""
     sqlite = dialect.name == "sqlite"
+    by_statement = by_statement and not sqlite
     part = _part(dialect)
 
     def values(which: str, names: Sequence[str]) -> str:
@@ -279,8 +289,11 @@ def _trigger_ddl(dialect: Dialect) -> list[str]:
             )
             if table == "weeks":
                 moved = f"({moved}) AND ({bucketed('OLD')} OR {bucketed('NEW')})"
+        inserted = "" if table == "days" else bucketed("NEW")
+        if by_statement:
+            inserted = f"({inserted}) AND {ROW_BY_ROW}" if inserted else ROW_BY_ROW
         for event, when, body in (
-            ("insert", "" if table == "days" else bucketed("NEW"), [added]),
+            ("insert", inserted, [added]),
             ("update", moved, [taken, added]),
             ("delete", "" if table == "days" else bucketed("OLD"), [taken]),
         ):
@@ -300,7 +313,28 @@ def _trigger_ddl(dialect: Dialect) -> list[str]:
                 f"AS $body$ BEGIN {statements}; RETURN NULL; END $body$",
                 f"CREATE TRIGGER {name} {on} FOR EACH ROW{condition} EXECUTE FUNCTION {name}()",
             ]
+    if by_statement:
+        ddl += _statement_trigger_ddl(dialect, bucketed("leads"))
     return ddl
+
+
+def _statement_trigger_ddl(dialect: Dialect, bucketed: str) -> list[str]:
+    """PostgreSQL's trigger that counts an INSERT's new leads, summed per row of the rollups
+    (as a rebuild does), when the transaction asked for it (storage.funnel_by_statement).
+    Every INSERT keeps its new rows for it (a transition table), which a row costs little.
+    Only the leads `bucketed` (with a time, which a new lead mostly lacks) are given to the
+    times' upsert, which would otherwise take each lead apart for each grouping and step."""
+    name = STATEMENT_TRIGGER
+    days = _summed_shifts(dialect, [(1, "inserted")])[0]
+    timed = f"(SELECT * FROM inserted AS leads WHERE {bucketed})"
+    statements = f"{days}; {_summed_shifts(dialect, [(1, timed)])[1]}"
+    return [
+        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql SET jit = off "
+        f"AS $body$ BEGIN IF NOT ({ROW_BY_ROW}) THEN {statements}; END IF; "
+        "RETURN NULL; END $body$",
+        f"CREATE TRIGGER {name} AFTER INSERT ON leads REFERENCING NEW TABLE AS inserted "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()",
+    ]
 
 
 def rebuild(session: Session) -> None:

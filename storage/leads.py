@@ -30,7 +30,7 @@ from sqlalchemy.orm.attributes import manager_of_class
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.dml import ReturningInsert
 
-from storage import bulk
+from storage import bulk, funnel_by_statement
 from storage.models import Lead, LeadEvent, LeadStatus, UTCDateTime
 
 # leads.id is a 32-bit INTEGER on PostgreSQL: a number past it names no lead (and would make
@@ -157,7 +157,9 @@ def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[s
     the rest of the batch. On the connection, so rows are not grouped by which fields are null
     (PostgreSQL: one JSON text; SQLite: storage.bulk's multi-row VALUES). Only the ids come
     back: the rest of each lead is what was written (`_as_inserted`), since taking every
-    column back through the driver and the column types cost a third of a batch's write.
+    column back through the driver and the column types cost a third of a batch's write. On
+    PostgreSQL a batch's leads are counted in the funnel's rollups once for the statement
+    (storage.funnel_by_statement).
     """
     if not rows:
         return {}
@@ -165,6 +167,8 @@ def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[s
     names = tuple(rows[0])
     ids: dict[str, int]
     if connection.dialect.name == "postgresql":
+        if len(rows) >= funnel_by_statement.FROM_ROWS:
+            funnel_by_statement.count_by_statement(connection)
         written = connection.execute(_insert_from_json(names), {"rows": bulk.json_text(rows)})
         ids = dict(written.all())
     else:

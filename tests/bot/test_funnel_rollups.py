@@ -1,20 +1,22 @@
 """The funnel's rollups, as the triggers on leads keep them whatever writes a lead, are what
 counting every lead afresh gives, and the funnel reads the same from them: after intake one by
-one and in a batch, posts, claims, rejects, contacts, outcomes, a promotion, a recycle, an undone
-claim and new data that moves a lead to another source and campaign, on both databases."""
+one, in a small batch and in one counted by statement (storage.funnel_by_statement), posts,
+claims, rejects, contacts, outcomes, a promotion, a recycle, an undone claim, new data that moves
+a lead to another source and campaign and an operator's INSERT of leads with times, on both
+databases."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from bot import intake
 from bot.funnel import funnel_report
 from bot.lifecycle import create_many, recycle, update_data
-from storage import funnel_rollups, migrate
+from storage import funnel_by_statement, funnel_rollups, migrate
 from storage import leads as lead_store
 from storage.db import Database
 from storage.models import FunnelDay, FunnelTimeWeek, Lead, LeadStatus
@@ -66,6 +68,18 @@ def test_rollups_kept_by_every_write_are_the_rollups_counted_afresh(
             for n, (source, segment) in enumerate([("ads", "SMB"), (" webinar ", None), ("", "")])
         ]
         create_many(session, leads=batch, now=at)
+        big_batch = [  # counted once for its statement on PostgreSQL, and what follows too
+            intake.validate_lead(
+                lead_payload(external_id=f"L{n}", source=("ads", "webinar")[n % 2])
+            ).to_fields()
+            for n in range(funnel_by_statement.FROM_ROWS)
+        ]
+        create_many(session, leads=big_batch, now=at)
+        copied = [column for column in Lead.__table__.columns if column.name != "id"]
+        copies = select(*((c + "-copy") if c.name == "external_id" else c for c in copied)).where(
+            Lead.external_id.in_(["A1", "B1", "M1"])
+        )  # leads with times, as an operator
+        session.execute(insert(Lead).from_select([c.name for c in copied], copies))
         cold = create_lead(session, external_id="C1", status=LeadStatus.MQL, now=at, source="ads")
         assert recycle(session, lead_id=cold.id, after=timedelta(0), now=at + timedelta(days=1))
         x1 = session.scalars(select(Lead.id).where(Lead.external_id == "X1")).one()
