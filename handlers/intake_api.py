@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from datetime import datetime
+from operator import itemgetter
 from typing import Any, TypeVar
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -68,49 +71,53 @@ _TIMES = (
     "opportunity_at",
     "closed_at",
 )
-_SHOWN = frozenset(
-    (
-        *_AS_STORED,
-        *_TIMES,
-        "outcome_amount",
-        "outcome_currency",
-        "outcome_reason",
-        "extra",
-        "score_explanation",
-        "data_changes",
-        "promoted_why",
-    )
-)
 
 
 def lead_json(lead: Lead) -> dict[str, Any]:
     """The API's view of a lead: its fields, its state and its timestamps (ISO 8601, UTC)."""
-    row = _shown_values(lead)
-    data: dict[str, Any] = {name: row[name] for name in _AS_STORED}
-    for name in _TIMES:
-        value = row[name]
-        data[name] = value.isoformat() if value else None
+    stored, times, (amount, currency, reason, extra, explanation, changes, why) = _shown(lead)
+    data: dict[str, Any] = dict(zip(_AS_STORED, stored, strict=True))
+    data.update(zip(_TIMES, [value and _iso(value) for value in times], strict=True))
     # The deal, as the CRM reported it; the amount as a string, so no digit is lost to a float.
-    amount = row["outcome_amount"]
     data["outcome_amount"] = None if amount is None else str(amount)
-    data["outcome_currency"] = row["outcome_currency"]
-    data["outcome_reason"] = row["outcome_reason"]
-    data["extra"] = row["extra"] or {}
+    data["outcome_currency"] = currency
+    data["outcome_reason"] = reason
+    data["extra"] = extra or {}
     # Why the team's scoring model gave the score (docs/scoring.md); null: the sender's score.
-    data["score_explanation"] = row["score_explanation"]
-    data["data_changes"] = row["data_changes"]
-    data["promoted_why"] = row["promoted_why"]  # why new data made an MQL an SQL (bot.promotion)
+    data["score_explanation"] = explanation
+    data["data_changes"] = changes
+    data["promoted_why"] = why  # why new data made an MQL an SQL (bot.promotion)
     return data
 
 
-def _shown_values(lead: Lead) -> Mapping[str, Any]:
-    """The lead's values that lead_json shows, read from its loaded state at once (each read
-    through the ORM's attribute is a Python call, and a lead shows some fifty); a lead missing
-    one (expired) reads them through the ORM, which loads it."""
-    loaded = lead.__dict__
-    if loaded.keys() >= _SHOWN:
-        return loaded
-    return {name: getattr(lead, name) for name in _SHOWN}
+_OTHERS = (
+    "outcome_amount",
+    "outcome_currency",
+    "outcome_reason",
+    "extra",
+    "score_explanation",
+    "data_changes",
+    "promoted_why",
+)
+_SHOWN = frozenset((*_AS_STORED, *_TIMES, *_OTHERS))
+_READ = (itemgetter(*_AS_STORED), itemgetter(*_TIMES), itemgetter(*_OTHERS))
+
+
+def _shown(lead: Lead) -> tuple[tuple[Any, ...], ...]:
+    """The values lead_json shows, as _READ's three groups, read from the lead's loaded state
+    at once (each read through the ORM's attribute is a Python call, and a lead shows some
+    fifty); a lead missing one (expired) reads them through the ORM, which loads it."""
+    try:
+        return tuple(read(lead.__dict__) for read in _READ)
+    except KeyError:
+        loaded = {name: getattr(lead, name) for name in _SHOWN}
+        return tuple(read(loaded) for read in _READ)
+
+
+def _iso(moment: datetime) -> str:
+    """`moment.isoformat()`, written by orjson in C in a quarter of its time (the same text for
+    an aware datetime): a lead shows a few, a batch's answer a few thousand."""
+    return orjson.dumps(moment)[1:-1].decode()
 
 
 class SingleLeads:
