@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from storage import funnel_rollups as rollup_store
 from storage import tuning_rollups as rollup_buckets
-from storage.funnel_stages import STEP_ORDER, TIMED, stage_times
+from storage.funnel_stages import TIMED, stage_times, step_order
 from storage.models import Lead
 from storage.reports import period_range, value_at_rank, values_at_ranks, whole_spans
 
@@ -203,10 +203,9 @@ def _medians(
 ) -> None:
     """Set every row's median of each step: its times counted per bucket (the whole weeks
     from FunnelTimeWeek, the rest from the leads), which tells the bucket holding the median
-    and its rank there; then the values of that bucket alone are read: along the index that
-    keeps the step's times in order (STEP_ORDER; one walk per bucket for every group whose
-    median is in it), else, for the steps whose time is computed, in one pass over the
-    period's leads that keeps only the values in a bucket some median is in."""
+    and its rank there; then the values of that bucket alone are read, along the index that
+    keeps the step's times in order (step_order; one walk per bucket for every group whose
+    median is in it)."""
     start, end, cuts = bounds
     weeks, raw_weeks = _split(start, end, days=7, cuts=cuts if by == "cohort" else [])
     times = stage_times(session.get_bind().dialect.name)
@@ -241,8 +240,8 @@ def _medians(
         if buckets.total():
             bucket, rank = _bucket_of_median(buckets)
             ranks[(step, bucket)][group] = rank
-    found_medians = _walked(session, ranks, key, period, {step: everyone[step] for step in times})
-    found_medians.update(_passed(session, ranks, key, period, times))
+    ordered = step_order(session.get_bind().dialect.name)
+    found_medians = _walked(session, ranks, key, period, ordered, everyone)
     for (step, group), median in found_medians.items():
         (total if group is _EVERYONE else rows[group])[f"median_{step}"] = median
 
@@ -255,15 +254,14 @@ def _walked(
     ranks: dict[tuple[str, int], dict[Any, int]],
     key: ColumnElement[Any] | None,
     period: ColumnElement[bool],
+    ordered: dict[str, ColumnElement[Any]],
     everyone: dict[str, Counter[int]],
 ) -> dict[tuple[str, Any], Any]:
-    """The medians of the steps STEP_ORDER keeps in order, by (step, group): per bucket, one
-    walk up the index to the ranks in it."""
+    """The medians of each step, by (step, group): per bucket, one walk up the index that
+    keeps the step's times in order (`ordered`, step_order) to the ranks in it."""
     medians: dict[tuple[str, Any], Any] = {}
     for (step, bucket), in_bucket in ranks.items():
-        if step not in STEP_ORDER:
-            continue
-        column = STEP_ORDER[step]
+        column = ordered[step]
         leads = period & TIMED[step] & rollup_buckets.in_bucket(column, bucket)
         groups = dict(in_bucket)
         rank = groups.pop(_EVERYONE, 0)
@@ -277,43 +275,6 @@ def _walked(
         if rank:
             medians[(step, _EVERYONE)] = overall
         medians.update({(step, group): median for group, median in found.items()})
-    return medians
-
-
-def _passed(
-    session: Session,
-    ranks: dict[tuple[str, int], dict[Any, int]],
-    key: ColumnElement[Any] | None,
-    period: ColumnElement[bool],
-    times: dict[str, ColumnElement[Any]],
-) -> dict[tuple[str, Any], Any]:
-    """The medians of the steps whose time is computed (no index keeps it in order), by
-    (step, group): per step, one pass over the period's leads that counts each group's values
-    in the buckets holding one of the step's medians (times cluster: a CRM's deals often fall
-    on whole days), then each median at its rank among its bucket's counted values."""
-    medians: dict[tuple[str, Any], Any] = {}
-    for step, step_time in times.items():
-        wanted = {bucket: in_bucket for (of, bucket), in_bucket in ranks.items() if of == step}
-        if step in STEP_ORDER or not wanted:
-            continue
-        in_buckets = or_(*(rollup_buckets.in_bucket(step_time, bucket) for bucket in wanted))
-        found = _keyed(key, period & TIMED[step] & in_buckets, step_time.label("time"))
-        counted = select(found.c.key, found.c.time, func.count()).group_by(
-            found.c.key, found.c.time
-        )
-        values: dict[int, list[tuple[Any, Any, int]]] = defaultdict(list)  # per bucket
-        for group, value, n in session.execute(counted):
-            values[rollup_buckets.claim_bucket(value)].append((value, group, n))
-        for bucket, in_bucket in wanted.items():
-            ordered = sorted(values[bucket], key=lambda counted_value: counted_value[0])
-            for group, rank in in_bucket.items():
-                passed = 0
-                for value, of_group, n in ordered:
-                    if group is _EVERYONE or of_group == group:
-                        passed += n
-                        if passed >= rank:
-                            medians[(step, group)] = value
-                            break
     return medians
 
 

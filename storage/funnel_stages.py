@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     ColumnElement,
     Integer,
     and_,
@@ -15,10 +16,13 @@ from sqlalchemy import (
     cast,
     extract,
     func,
+    literal_column,
     not_,
     or_,
     type_coerce,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import visitors
 
 from storage.models import Lead, LeadStatus
 from storage.reports import CLAIMS
@@ -56,25 +60,46 @@ TIMED: dict[str, ColumnElement[bool]] = {
     "opportunity": Lead.contacted_at.is_not(None) & Lead.opportunity_at.is_not(None),
     "won": WON & Lead.opportunity_at.is_not(None) & Lead.closed_at.is_not(None),
 }
-# The steps whose time is a column that an index keeps in order, with every column a funnel
-# filters and groups on (ix_leads_report_claim_times, ix_leads_report_contact_times); the
-# rollups count their times per bucket (FunnelTimeWeek).
-STEP_ORDER: dict[str, ColumnElement[Any]] = {
-    "accepted": Lead.time_to_claim_us.expression,
-    "contacted": Lead.time_to_contact_us.expression,
-}
 MICROSECONDS = 1_000_000
+# The steps whose time is computed from two moments of the lead, each kept in order by an index
+# on that expression where the step was made (step_time_indexes, migration 0029).
+COMPUTED = ("sql", "opportunity", "won")
 
 
 def _seconds_between(dialect: str, earlier: Any, later: Any) -> ColumnElement[int]:
     """Whole seconds from `earlier` to `later` (none below zero: a CRM may backdate a
-    stage), as each database subtracts times."""
+    stage), as each database subtracts times; its numbers written out, not bound, so that a
+    query's expression is the indexed one (step_time_indexes)."""
     if dialect == "sqlite":
         days = func.julianday(later) - func.julianday(earlier)
-        seconds: ColumnElement[Any] = cast(func.round(days * 86400), Integer)
+        seconds: ColumnElement[Any] = cast(func.round(days * _inline(86400)), Integer)
     else:
         seconds = cast(func.round(extract("epoch", later - earlier)), BigInteger)
-    return case((seconds < 0, 0), else_=seconds)
+    return case((seconds < _inline(0), _inline(0)), else_=seconds)
+
+
+def _inline(number: int) -> ColumnElement[Any]:
+    return literal_column(str(number), Integer)
+
+
+def step_order(dialect: str) -> dict[str, ColumnElement[Any]]:
+    """Each step's time in microseconds for the leads that made it (TIMED), as an index keeps
+    it in order, with every column a funnel filters and groups on, on the `dialect` database:
+    claim and contact their columns (ix_leads_report_claim_times, ix_leads_report_contact_times),
+    the others their expression (step_time_indexes)."""
+
+    def between(earlier: Any, later: Any) -> ColumnElement[int]:
+        # Typed as the 64-bit number it is, so a bound compared with it is bound as one too.
+        seconds = _seconds_between(dialect, earlier, later)
+        return type_coerce(seconds * _inline(MICROSECONDS), BigInteger)
+
+    return {
+        "sql": between(Lead.created_at, Lead.promoted_at),
+        "accepted": Lead.time_to_claim_us.expression,
+        "contacted": Lead.time_to_contact_us.expression,
+        "opportunity": between(Lead.contacted_at, Lead.opportunity_at),
+        "won": between(Lead.opportunity_at, Lead.closed_at),
+    }
 
 
 def stage_times(dialect: str) -> dict[str, ColumnElement[Any]]:
@@ -82,15 +107,45 @@ def stage_times(dialect: str) -> dict[str, ColumnElement[Any]]:
     that made that step (NULL for the others), on the `dialect` database: claim and contact as
     the transitions counted them (business hours where the lead's SLA policy does), the rest
     calendar time."""
-
-    def between(earlier: Any, later: Any) -> ColumnElement[int]:
-        # Typed as the 64-bit number it is, so a bound compared with it is bound as one too.
-        return type_coerce(_seconds_between(dialect, earlier, later) * MICROSECONDS, BigInteger)
-
+    ordered = step_order(dialect)
     return {
-        "sql": between(Lead.created_at, Lead.promoted_at),
-        "accepted": case((Lead.first_decision.in_(CLAIMS), Lead.time_to_claim_us)),
-        "contacted": Lead.time_to_contact_us.expression,
-        "opportunity": between(Lead.contacted_at, Lead.opportunity_at),
-        "won": case((WON, between(Lead.opportunity_at, Lead.closed_at))),
+        **ordered,
+        "accepted": case((Lead.first_decision.in_(CLAIMS), ordered["accepted"])),
+        "won": case((WON, ordered["won"])),
+    }
+
+
+def step_time_indexes(dialect: Dialect) -> dict[str, str]:
+    """Per COMPUTED step, the DDL of the index that keeps its time in order (step_order) for
+    the leads that made it (TIMED), with the columns a funnel filters and groups on and those
+    the time and the condition read, so a walk reads the index alone."""
+    ordered = step_order(dialect.name)
+
+    def sql(expression: ColumnElement[Any]) -> str:
+        text = str(expression.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        return text.replace("leads.", "")
+
+    indexes = {}
+    for step in COMPUTED:
+        read = sorted(_columns(ordered[step], TIMED[step]) - set(FUNNEL_GROUPS))
+        columns = ", ".join([f"({sql(ordered[step])})", *FUNNEL_GROUPS, *read])
+        indexes[step] = (
+            f"CREATE INDEX {STEP_TIME_INDEX.format(step=step)} ON leads ({columns}) "
+            f"WHERE {sql(TIMED[step])}"
+        )
+    return indexes
+
+
+STEP_TIME_INDEX = "ix_leads_funnel_{step}_times"
+# What a walk along a step's times filters and groups on: the period, source, campaign, segment.
+FUNNEL_GROUPS = ("created_at", "source", "campaign", "segment")
+
+
+def _columns(*expressions: ColumnElement[Any]) -> set[str]:
+    """The columns of leads that `expressions` read."""
+    return {
+        element.name
+        for expression in expressions
+        for element in visitors.iterate(expression)
+        if isinstance(element, Column) and element.table is Lead.__table__
     }

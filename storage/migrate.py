@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect, text
 
+from storage.funnel_stages import COMPUTED, STEP_TIME_INDEX
+
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.runtime.environment import NameFilterParentNames, NameFilterType
@@ -32,11 +34,14 @@ Elapsed = Callable[[str | None, datetime, datetime], timedelta]
 # Indexes a migration makes only where the database can have them (0026's trigrams need
 # PostgreSQL's pg_trgm), so they are not in storage.models: schema comparisons leave them out.
 OPTIONAL_INDEXES = frozenset({"ix_leads_find_trigrams"})
+# Indexes not in storage.models: the optional ones, and those on expressions that differ by
+# database (0029's funnel step times, storage.funnel_stages.step_time_indexes).
+UNMODELLED_INDEXES = OPTIONAL_INDEXES | {STEP_TIME_INDEX.format(step=step) for step in COMPUTED}
 
 
 def compared(name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames) -> bool:
-    """Autogenerate's `include_name`: everything in the database but the optional indexes."""
-    return not (type_ == "index" and name in OPTIONAL_INDEXES)
+    """Autogenerate's `include_name`: everything in the database but the unmodelled indexes."""
+    return not (type_ == "index" and name in UNMODELLED_INDEXES)
 
 
 def alembic_config(engine: Engine, *, elapsed: Elapsed | None = None) -> Config:
