@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from storage import funnel_rollups as rollup_store
 from storage import tuning_rollups as rollup_buckets
-from storage.funnel_stages import TIMED, stage_times, step_order
+from storage.funnel_stages import TIMED, stage_times, step_made, step_order
 from storage.models import Lead
 from storage.reports import period_range, value_at_rank, values_at_ranks, whole_spans
 
@@ -240,8 +240,9 @@ def _medians(
         if buckets.total():
             bucket, rank = _bucket_of_median(buckets)
             ranks[(step, bucket)][group] = rank
-    ordered = step_order(session.get_bind().dialect.name)
-    found_medians = _walked(session, ranks, key, period, ordered, everyone)
+    dialect = session.get_bind().dialect.name
+    walks = {step: (step_order(dialect)[step], step_made(dialect)[step]) for step in times}
+    found_medians = _walked(session, ranks, key, period, walks, everyone)
     for (step, group), median in found_medians.items():
         (total if group is _EVERYONE else rows[group])[f"median_{step}"] = median
 
@@ -254,15 +255,16 @@ def _walked(
     ranks: dict[tuple[str, int], dict[Any, int]],
     key: ColumnElement[Any] | None,
     period: ColumnElement[bool],
-    ordered: dict[str, ColumnElement[Any]],
+    walks: dict[str, tuple[ColumnElement[Any], ColumnElement[bool]]],
     everyone: dict[str, Counter[int]],
 ) -> dict[tuple[str, Any], Any]:
     """The medians of each step, by (step, group): per bucket, one walk up the index that
-    keeps the step's times in order (`ordered`, step_order) to the ranks in it."""
+    keeps the step's times in order to the ranks in it (`walks`: per step, its time as
+    step_order writes it and its leads as step_made does)."""
     medians: dict[tuple[str, Any], Any] = {}
     for (step, bucket), in_bucket in ranks.items():
-        column = ordered[step]
-        leads = period & TIMED[step] & rollup_buckets.in_bucket(column, bucket)
+        column, made = walks[step]
+        leads = period & made & rollup_buckets.in_bucket(column, bucket)
         groups = dict(in_bucket)
         rank = groups.pop(_EVERYONE, 0)
         if key is None:

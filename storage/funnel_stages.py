@@ -23,8 +23,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import visitors
+from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
-from storage.models import Lead, LeadStatus
+from storage.models import STATUS_TYPE, Lead, LeadStatus
 from storage.reports import CLAIMS
 
 UNQUALIFIED = "unqualified"  # the scoring model's verdict under its MQL threshold
@@ -115,11 +117,23 @@ def stage_times(dialect: str) -> dict[str, ColumnElement[Any]]:
     }
 
 
+def step_made(dialect: str) -> dict[str, ColumnElement[bool]]:
+    """TIMED as a walk along step_order writes it, on the `dialect` database: on SQLite with
+    the won step's status kept off the indexes (`+status`, SQLite's documented way), else its
+    planner, which has no statistics, walks the index of status and sorts a year's won leads
+    (0.3 s) rather than walk the step's own index, whose condition says the same."""
+    if dialect != "sqlite":
+        return TIMED
+    status = UnaryExpression(Lead.status.expression, operator=custom_op("+"), type_=STATUS_TYPE)
+    won = (status == LeadStatus.WON) & Lead.opportunity_at.is_not(None)
+    return {**TIMED, "won": won & Lead.closed_at.is_not(None)}
+
+
 def step_time_indexes(dialect: Dialect) -> dict[str, str]:
     """Per COMPUTED step, the DDL of the index that keeps its time in order (step_order) for
-    the leads that made it (TIMED), with the columns a funnel filters and groups on and those
-    the time and the condition read, so a walk reads the index alone."""
-    ordered = step_order(dialect.name)
+    the leads that made it (step_made), with the columns a funnel filters and groups on and
+    those the time and the condition read, so a walk reads the index alone."""
+    ordered, made = step_order(dialect.name), step_made(dialect.name)
 
     def sql(expression: ColumnElement[Any]) -> str:
         text = str(expression.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
@@ -127,11 +141,11 @@ def step_time_indexes(dialect: Dialect) -> dict[str, str]:
 
     indexes = {}
     for step in COMPUTED:
-        read = sorted(_columns(ordered[step], TIMED[step]) - set(FUNNEL_GROUPS))
+        read = sorted(_columns(ordered[step], made[step]) - set(FUNNEL_GROUPS))
         columns = ", ".join([f"({sql(ordered[step])})", *FUNNEL_GROUPS, *read])
         indexes[step] = (
             f"CREATE INDEX {STEP_TIME_INDEX.format(step=step)} ON leads ({columns}) "
-            f"WHERE {sql(TIMED[step])}"
+            f"WHERE {sql(made[step])}"
         )
     return indexes
 
