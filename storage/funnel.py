@@ -10,8 +10,9 @@ and keeping only a count per group.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy import (
     case,
     func,
     literal_column,
+    null,
     or_,
     select,
 )
@@ -128,11 +130,11 @@ def _groupings(by: str | None) -> list[str]:
 
 def _labeller(by: str | None, months: Sequence[tuple[str, datetime]]) -> Any:
     """How a rollup row's key (a value, or a day or week for cohorts) names its group as
-    group_key does: '' is none; a day or week is the month it starts in."""
+    group_key does: '' is none; a day or week is the month it starts in (a moment, its month)."""
     if by == "cohort":
 
         def month(day: date) -> str:
-            moment = datetime.combine(day, time(0), tzinfo=UTC)
+            moment = day if isinstance(day, datetime) else datetime.combine(day, time(0), UTC)
             return next(label for label, month_end in months if moment < month_end)
 
         return month
@@ -207,7 +209,8 @@ def _medians(
     keeps the step's times in order (step_order; one walk per bucket for every group whose
     median is in it)."""
     start, end, cuts = bounds
-    weeks, raw_weeks = _split(start, end, days=7, cuts=cuts if by == "cohort" else [])
+    weeks, raw_weeks = _split(start, end, days=7, cuts=[])
+    owners, moved = _cut_weeks(weeks, cuts, label) if by == "cohort" else ({}, [])
     times = stage_times(session.get_bind().dialect.name)
     everyone: dict[str, Counter[int]] = defaultdict(Counter)  # per step
     counts: dict[tuple[Any, str], Counter[int]] = defaultdict(Counter)  # per group and step
@@ -219,16 +222,20 @@ def _medians(
             if grouping == rollup_store.EVERYONE:
                 everyone[step][bucket] += n
             if by in (grouping, "cohort"):
-                counts[(label(value), step)][bucket] += n
-    if raw_weeks:
-        timed = [case((TIMED[step], time)).label(step) for step, time in times.items()]
-        found = _keyed(key, _within(raw_weeks), *timed)
-        for group, *values in session.execute(select(found.c.key, *found.c[1:])):
-            for step, value in zip(times, values, strict=True):
-                if value is not None:
-                    everyone[step][rollup_buckets.claim_bucket(value)] += 1
-                    if by is not None:
-                        counts[(group, step)][rollup_buckets.claim_bucket(value)] += 1
+                counts[(owners.get(value) or label(value), step)][bucket] += n
+    spans = [*raw_weeks, *(span for span, _ in moved)]
+    if spans:
+        # The month a moved side's leads are counted in by the rollups, NULL for the others.
+        owner = case(*((_within([span]), month) for span, month in moved)) if moved else null()
+        for group, moved_from, step, bucket, n in _tally_buckets(
+            session, key, _within(spans), owner
+        ):
+            if moved_from is None:
+                everyone[step][bucket] += n
+            else:
+                counts[(moved_from, step)][bucket] -= n
+            if by is not None:
+                counts[(group, step)][bucket] += n
     # Per step and bucket, the rank each group's median has inside that bucket (None for
     # everyone's).
     ranks: dict[tuple[str, int], dict[Any, int]] = defaultdict(dict)
@@ -245,6 +252,60 @@ def _medians(
     found_medians = _walked(session, ranks, key, period, walks, everyone)
     for (step, group), median in found_medians.items():
         (total if group is _EVERYONE else rows[group])[f"median_{step}"] = median
+
+
+def _cut_weeks(
+    weeks: Sequence[tuple[date, date]],
+    cuts: Sequence[datetime],
+    month: Callable[[Any], Any],
+) -> tuple[dict[date, Any], list[tuple[tuple[datetime, datetime], Any]]]:
+    """For a cohort's whole `weeks` that a month boundary (of `cuts`) falls within: the month
+    each such week's counts go to, the one holding most of the week (by its Monday), and the
+    shorter side of the cut with that month, to move its leads' counts to their own month.
+    The leads of at most half of each week are then read, not the whole week."""
+    owners: dict[date, Any] = {}
+    moved: list[tuple[tuple[datetime, datetime], Any]] = []
+    for cut in cuts:
+        monday = cut.astimezone(UTC).date() - timedelta(days=cut.astimezone(UTC).weekday())
+        begin = datetime.combine(monday, time(0), tzinfo=UTC)
+        finish = begin + timedelta(days=7)
+        whole = any(first <= monday and monday < last for first, last in weeks)
+        if not whole or cut == begin:
+            continue
+        later = finish - cut >= cut - begin
+        owners[monday] = month(cut) if later else month(monday)
+        moved.append(((begin, cut) if later else (cut, finish), owners[monday]))
+    return owners, moved
+
+
+def _tally_buckets(
+    session: Session,
+    key: ColumnElement[Any] | None,
+    leads: ColumnElement[bool],
+    owner: ColumnElement[Any],
+) -> Iterable[tuple[Any, Any, str, int, int]]:
+    """Per group of `key`, value of `owner`, step and bucket, how many of `leads` (the days of
+    a few weeks) made the step with a time in that bucket, as FunnelTimeWeek counts them:
+    counted by the database in one pass, so only a row per group and combination of buckets
+    comes back."""
+    steps = _step_buckets(session.get_bind().dialect.name)
+    found = _keyed(key, leads, owner.label("owner"), *steps.values())
+    combinations = [found.c.key, found.c.owner, *(found.c[step] for step in steps)]
+    counted = select(*combinations, func.count()).group_by(*combinations)
+    for group, moved_from, *in_buckets, n in session.execute(counted):
+        for step, bucket in zip(steps, in_buckets, strict=True):
+            if bucket is not None:
+                yield group, moved_from, step, bucket, n
+
+
+@functools.cache
+def _step_buckets(dialect: str) -> dict[str, ColumnElement[Any]]:
+    """Per step, the bucket of a lead's time (NULL where it did not make the step), built once
+    per database: SQLite's search of the bounds is thousands of elements."""
+    return {
+        step: case((TIMED[step], rollup_store.bucket_of(time, dialect))).label(step)
+        for step, time in stage_times(dialect).items()
+    }
 
 
 _EVERYONE = object()  # everyone's rank, among the groups' (None is the group of no value)

@@ -37,6 +37,7 @@ from sqlalchemy import (
     delete,
     func,
     literal,
+    literal_column,
     or_,
     select,
     text,
@@ -81,16 +82,26 @@ DAY_PART = ("day", "shard", *GROUPINGS, *COUNTERS)
 WEEK_PART = ("week", "shard", *GROUPINGS, *(f"bucket_{step}" for step in BUCKETED))
 
 
-def _bucket(value: ColumnElement[Any], dialect: Dialect) -> ColumnElement[Any]:
+def bucket_of(value: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
     """The bucket `value` (microseconds) falls in, as tuning_rollups.claim_bucket finds it:
     on PostgreSQL by width_bucket, which reads `value` once (a CASE of the bounds repeats it
     in every branch, and a trigger's condition of five such took 10 ms to set up a row); on
-    SQLite, which has none, by comparing it with each bound in turn."""
-    if dialect.name != "sqlite":
+    SQLite, which has none, by a binary search of the bounds in nested CASEs (7 comparisons,
+    where one CASE of every bound took 40 on average)."""
+    if dialect != "sqlite":
         bounds = postgresql.array([literal(bound, BigInteger) for bound in BOUNDS_US])
         return func.width_bucket(value, bounds) - 1
-    branches = [(value < bound, index - 1) for index, bound in enumerate(BOUNDS_US)]
-    return case(*branches, else_=len(BOUNDS_US) - 1)
+
+    def among(first: int, last: int) -> ColumnElement[Any]:
+        """The bucket, knowing that `value` is at least every bound before `first` and below
+        every bound from `last` on."""
+        if first == last:
+            return literal(first - 1)
+        middle = (first + last) // 2
+        below = value < literal_column(str(BOUNDS_US[middle]), BigInteger)
+        return case((below, among(first, middle)), else_=among(middle + 1, last))
+
+    return among(0, len(BOUNDS_US))
 
 
 @functools.cache
@@ -118,7 +129,7 @@ def _part(dialect: Dialect) -> dict[str, str]:
         "entered": literal(1),
         **{name: case((condition, 1), else_=0) for name, condition in COUNTED.items()},
         **{
-            f"bucket_{step}": case((TIMED[step], _bucket(time, dialect)))
+            f"bucket_{step}": case((TIMED[step], bucket_of(time, dialect.name)))
             for step, time in stage_times(dialect.name).items()
         },
     }

@@ -23,20 +23,29 @@ PERIOD = Period(
     start=datetime(2026, 10, 1, tzinfo=UTC), end=datetime(2026, 11, 1, tzinfo=UTC), label="October"
 )
 SECONDS = st.none() | st.integers(min_value=0, max_value=5)  # few values: ties are common
-lead = st.fixed_dictionaries(
-    {
-        # Days from the period's start: some before it, some after, most inside.
-        "day": st.integers(min_value=-20, max_value=40),
-        "source": st.sampled_from([None, "", "ads", " ads ", "seo"]),
-        "status": st.sampled_from([LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.WON]),
-        "first_decision": st.sampled_from([None, "accept", "assign", "reject"]),
-        "claim": SECONDS,
-        "contact": SECONDS,
-        "promoted": SECONDS,
-        "contacted": SECONDS,
-        "opportunity": SECONDS,
-        "closed": SECONDS,
-    }
+# Monday 26 October to Monday 14 December 2026 by month in New York: the month boundaries fall
+# within whole weeks, on a Sunday (1 November, late in its week) and a Tuesday (1 December,
+# early in its week).
+COHORTS = Period(
+    start=datetime(2026, 10, 26, tzinfo=UTC), end=datetime(2026, 12, 14, tzinfo=UTC), label="7w"
+)
+NY = ZoneInfo("America/New_York")
+FIELDS = {
+    "source": st.sampled_from([None, "", "ads", " ads ", "seo"]),
+    "status": st.sampled_from([LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.WON]),
+    "first_decision": st.sampled_from([None, "accept", "assign", "reject"]),
+    "claim": SECONDS,
+    "contact": SECONDS,
+    "promoted": SECONDS,
+    "contacted": SECONDS,
+    "opportunity": SECONDS,
+    "closed": SECONDS,
+}
+# Days from the period's start: some before it, some after, most inside.
+lead = st.fixed_dictionaries({"day": st.integers(min_value=-20, max_value=40), **FIELDS})
+# Days from COHORTS' start, often either side of a month boundary.
+cohort_lead = st.fixed_dictionaries(
+    {"day": st.sampled_from([-1, 0, 5, 6, 7, 34, 35, 36, 48, 49]) | st.integers(-5, 50), **FIELDS}
 )
 
 
@@ -68,26 +77,30 @@ def nearest_rank_median(values: list[int]) -> timedelta | None:
     return timedelta(seconds=sorted(values)[(len(values) + 1) // 2 - 1])
 
 
-def store(db: Database, rows: list[dict[str, Any]]) -> None:
+def entered(row: dict[str, Any], period: Period = PERIOD) -> datetime:
+    return period.start + timedelta(days=row["day"], hours=9)
+
+
+def store(db: Database, rows: list[dict[str, Any]], period: Period = PERIOD) -> None:
     """The leads, their moments whole seconds apart after their entry (each at 09:00 UTC)."""
     with db.write() as session:
         session.execute(delete(Lead))
         for number, row in enumerate(rows):
-            entered = PERIOD.start + timedelta(days=row["day"], hours=9)
+            entered_at = entered(row, period)
 
-            def moment(seconds: int | None, base: datetime = entered) -> datetime | None:
+            def moment(seconds: int | None, base: datetime = entered_at) -> datetime | None:
                 return None if seconds is None else base + timedelta(seconds=seconds)
 
             contacted_at = moment(row["contacted"])
-            opportunity_at = moment(row["opportunity"], contacted_at or entered)
+            opportunity_at = moment(row["opportunity"], contacted_at or entered_at)
             session.add(
                 Lead(
                     external_id=f"L{number}",
                     name=f"Lead {number}",
                     status=row["status"],
                     source=row["source"],
-                    created_at=entered,
-                    updated_at=entered,
+                    created_at=entered_at,
+                    updated_at=entered_at,
                     activities=[],
                     promoted_at=moment(row["promoted"]),
                     first_decision=row["first_decision"],
@@ -97,7 +110,7 @@ def store(db: Database, rows: list[dict[str, Any]]) -> None:
                     else row["contact"] * 1_000_000,
                     contacted_at=contacted_at,
                     opportunity_at=opportunity_at,
-                    closed_at=moment(row["closed"], opportunity_at or entered),
+                    closed_at=moment(row["closed"], opportunity_at or entered_at),
                 )
             )
 
@@ -128,3 +141,30 @@ def test_each_median_is_the_nearest_rank_median_of_the_leads_that_made_the_step(
             nearest_rank_median(times.get(stage, [])) for stage in STAGES[1:]
         ], group.label
     assert {group.label for group in report.groups} == {label(row) for row in inside}
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=st.lists(cohort_lead, max_size=30))
+def test_each_cohorts_median_is_the_nearest_rank_median_of_its_months_leads(
+    db: Database, rows: list[dict[str, Any]]
+) -> None:
+    """A month boundary inside a week: that week's times are counted for the month holding
+    most of it, and the leads of the rest moved to their own month."""
+    store(db, rows, COHORTS)
+    inside = [row for row in rows if COHORTS.start <= entered(row, COHORTS) < COHORTS.end]
+    expected: dict[str, dict[str, list[int]]] = {}
+    for row in inside:
+        month = entered(row, COHORTS).astimezone(NY).strftime("%Y-%m")
+        for stage, seconds in step_times(row).items():
+            if seconds is not None:
+                for group in ("", month):
+                    expected.setdefault(group, {}).setdefault(stage, []).append(seconds)
+    with db.read() as session:
+        report = funnel_report(session, period=COHORTS, timezone=NY, by="cohort")
+    for group in [report.total, *report.groups]:
+        times = expected.get(group.label, {})
+        assert [stage.median_time for stage in group.stages[1:]] == [
+            nearest_rank_median(times.get(stage, [])) for stage in STAGES[1:]
+        ], group.label

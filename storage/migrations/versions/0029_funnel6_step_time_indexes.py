@@ -7,6 +7,9 @@ times to claim and to contact walk theirs, instead of a grouped count over the p
 lead writes none of them. Their expressions differ by database, so storage.models leaves them
 out (storage.migrate.UNMODELLED_INDEXES).
 
+The rollups' triggers are made again as storage.funnel_rollups writes them now (on SQLite a
+bucket is found by a binary search of the bounds); they count as before.
+
 Revision ID: 0029
 Revises: 0028
 Create Date: 2026-12-01 21:08:28.823199
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from storage import funnel_rollups
 from storage.funnel_stages import STEP_TIME_INDEX, step_time_indexes
 
 revision: str = '0029'
@@ -27,6 +31,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     for statement in step_time_indexes(op.get_bind().dialect).values():
         op.execute(statement)
+    funnel_rollups.drop_triggers(op.get_bind())
+    funnel_rollups.create_triggers(op.get_bind())
 
 
 def downgrade() -> None:
