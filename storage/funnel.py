@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     case,
     func,
@@ -287,24 +288,36 @@ def _tally_buckets(
     """Per group of `key`, value of `owner`, step and bucket, how many of `leads` (the days of
     a few weeks) made the step with a time in that bucket, as FunnelTimeWeek counts them:
     counted by the database in one pass, so only a row per group and combination of buckets
-    comes back."""
-    steps = _step_buckets(session.get_bind().dialect.name)
-    found = _keyed(key, leads, owner.label("owner"), *steps.values())
-    combinations = [found.c.key, found.c.owner, *(found.c[step] for step in steps)]
+    comes back. Each time is worked out once, before its bucket is searched (`timed`)."""
+    dialect = session.get_bind().dialect.name
+    times = stage_times(dialect)
+    group = literal_column("''") if key is None else key
+    made = [case((TIMED[step], time)).label(step) for step, time in times.items()]
+    timed = (
+        select(group.label("key"), owner.label("owner"), *made)
+        .where(leads)
+        .cte("timed")
+        .prefix_with("MATERIALIZED")
+    )
+    # Grouped on as plain columns: PostgreSQL matches no two renderings of the bounds.
+    found = select(timed.c.key, timed.c.owner, *_step_buckets(dialect).values()).subquery()
+    combinations = [found.c.key, found.c.owner, *(found.c[step] for step in times)]
     counted = select(*combinations, func.count()).group_by(*combinations)
-    for group, moved_from, *in_buckets, n in session.execute(counted):
-        for step, bucket in zip(steps, in_buckets, strict=True):
+    for group_found, moved_from, *in_buckets, n in session.execute(counted):
+        for step, bucket in zip(times, in_buckets, strict=True):
             if bucket is not None:
-                yield group, moved_from, step, bucket, n
+                yield group_found, moved_from, step, bucket, n
 
 
 @functools.cache
 def _step_buckets(dialect: str) -> dict[str, ColumnElement[Any]]:
-    """Per step, the bucket of a lead's time (NULL where it did not make the step), built once
-    per database: SQLite's search of the bounds is thousands of elements."""
+    """Per step, the bucket of its time in `timed` (NULL where not made), built once per
+    database: SQLite's search of the bounds is thousands of elements."""
     return {
-        step: case((TIMED[step], rollup_store.bucket_of(time, dialect))).label(step)
-        for step, time in stage_times(dialect).items()
+        step: rollup_store.bucket_of(literal_column(f"timed.{step}", BigInteger), dialect).label(
+            step
+        )
+        for step in TIMED
     }
 
 

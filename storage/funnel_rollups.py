@@ -87,7 +87,7 @@ def bucket_of(value: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
     on PostgreSQL by width_bucket, which reads `value` once (a CASE of the bounds repeats it
     in every branch, and a trigger's condition of five such took 10 ms to set up a row); on
     SQLite, which has none, by a binary search of the bounds in nested CASEs (7 comparisons,
-    where one CASE of every bound took 40 on average)."""
+    where one CASE of every bound took 40 on average). NULL (no time) is in none."""
     if dialect != "sqlite":
         bounds = postgresql.array([literal(bound, BigInteger) for bound in BOUNDS_US])
         return func.width_bucket(value, bounds) - 1
@@ -101,7 +101,7 @@ def bucket_of(value: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
         below = value < literal_column(str(BOUNDS_US[middle]), BigInteger)
         return case((below, among(first, middle)), else_=among(middle + 1, last))
 
-    return among(0, len(BOUNDS_US))
+    return case((value.is_not(None), among(0, len(BOUNDS_US))))
 
 
 @functools.cache

@@ -70,13 +70,15 @@ COMPUTED = ("sql", "opportunity", "won")
 
 def _seconds_between(dialect: str, earlier: Any, later: Any) -> ColumnElement[int]:
     """Whole seconds from `earlier` to `later` (none below zero: a CRM may backdate a
-    stage), as each database subtracts times; its numbers written out, not bound, so that a
-    query's expression is the indexed one (step_time_indexes)."""
+    stage), as each database subtracts times; NULL without both; its numbers written out, not
+    bound, so that a query's expression is the indexed one (step_time_indexes). On SQLite by
+    max(), which reads the two times once (a CASE reads them twice) and keeps a NULL; on
+    PostgreSQL greatest() would turn a NULL into 0."""
     if dialect == "sqlite":
         days = func.julianday(later) - func.julianday(earlier)
         seconds: ColumnElement[Any] = cast(func.round(days * _inline(86400)), Integer)
-    else:
-        seconds = cast(func.round(extract("epoch", later - earlier)), BigInteger)
+        return func.max(seconds, _inline(0))
+    seconds = cast(func.round(extract("epoch", later - earlier)), BigInteger)
     return case((seconds < _inline(0), _inline(0)), else_=seconds)
 
 
