@@ -1,11 +1,11 @@
 """The queries behind the funnel (bot.funnel): how far the leads that entered in a period got,
 counted and timed in the database, per group (source, campaign, segment or monthly cohort).
 
-Each stage is a condition on columns the transitions keep (never cleared by a reopen), so one
-grouped statement counts every stage; each median is the one value at its rank in its group,
-picked by the database: on PostgreSQL in that same statement, by an ordered-set aggregate; on
-SQLite, which has none, by one walk per step along the step's times, reading each value once
-and keeping only a count per group.
+Each stage is a condition on columns the transitions keep (never cleared by a reopen). The whole
+days and weeks of a period are summed from the rollups (storage.funnel_rollups), the rest
+counted from the leads; each median is the one value at its rank in its group, found in its
+bucket from those counts and read by a walk inside that bucket along the index that keeps the
+step's times in order (storage.funnel_stages.step_order), the same on both databases.
 """
 
 from __future__ import annotations

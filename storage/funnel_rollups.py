@@ -14,8 +14,9 @@ other's row lock. On PostgreSQL, an INSERT of many leads (a batch) may ask inste
 (storage.funnel_by_statement) for its leads to be counted by a trigger per statement, which
 sums them per row of the rollups first (migration 0029).
 
-A table rebuild of `leads` on SQLite (a migration's batch_alter_table) drops its triggers: such a
-migration must call `create_triggers` again.
+A table rebuild of `leads` on SQLite (a migration's batch_alter_table) drops its triggers and its
+indexes on expressions: such a migration must call `create_triggers` again and run
+storage.funnel_stages.step_time_indexes.
 """
 
 from __future__ import annotations

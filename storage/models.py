@@ -254,7 +254,7 @@ class Lead(Base):
         # time; and each duration in order, so a percentile of a long period is read by walking
         # the index to its rank instead of sorting a year of values.
         Index("ix_leads_report_period", "posted_at", *REPORT_REPS, *REPORT_FACTS),
-        # They serve the funnel's medians of a year the same way (storage.funnel.STEP_ORDER).
+        # They serve the funnel's medians of a year the same way (storage.funnel_stages.step_order).
         # With the score, the tuning report's medians per score band walk it alone too.
         Index(
             "ix_leads_report_claim_times",
