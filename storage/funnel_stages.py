@@ -64,7 +64,7 @@ TIMED: dict[str, ColumnElement[bool]] = {
 }
 MICROSECONDS = 1_000_000
 # The steps whose time is computed from two moments of the lead, each kept in order by an index
-# on that expression where the step was made (step_time_indexes, migration 0029).
+# on that expression where the step was made (step_time_indexes, migration 0030).
 COMPUTED = ("sql", "opportunity", "won")
 
 

@@ -35,7 +35,7 @@ Elapsed = Callable[[str | None, datetime, datetime], timedelta]
 # PostgreSQL's pg_trgm), so they are not in storage.models: schema comparisons leave them out.
 OPTIONAL_INDEXES = frozenset({"ix_leads_find_trigrams"})
 # Indexes not in storage.models: the optional ones, and those on expressions that differ by
-# database (0029's funnel step times, storage.funnel_stages.step_time_indexes).
+# database (0030's funnel step times, storage.funnel_stages.step_time_indexes).
 UNMODELLED_INDEXES = OPTIONAL_INDEXES | {STEP_TIME_INDEX.format(step=step) for step in COMPUTED}
 
 

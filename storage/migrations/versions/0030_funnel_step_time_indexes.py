@@ -10,8 +10,8 @@ out (storage.migrate.UNMODELLED_INDEXES).
 The rollups' triggers are made again as storage.funnel_rollups writes them now (on SQLite a
 bucket is found by a binary search of the bounds); they count as before.
 
-Revision ID: 0029
-Revises: 0028
+Revision ID: 0030
+Revises: 0029
 Create Date: 2026-12-01 21:08:28.823199
 """
 
@@ -22,8 +22,8 @@ from alembic import op
 from storage import funnel_rollups
 from storage.funnel_stages import STEP_TIME_INDEX, step_time_indexes
 
-revision: str = '0029'
-down_revision: str | None = '0028'
+revision: str = '0030'
+down_revision: str | None = '0029'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
