@@ -32,6 +32,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Date,
+    Integer,
     Row,
     case,
     cast,
@@ -105,8 +106,39 @@ def bucket_of(value: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
     return case((value.is_not(None), among(0, len(BOUNDS_US))))
 
 
+def _bucket_of_time(
+    time: ColumnElement[Any], dialect: Dialect, *, bounds_table: bool
+) -> ColumnElement[Any]:
+    """bucket_of a step's time; on SQLite by one seek in funnel_bucket_bounds (migration 0031),
+    or without `bounds_table` by the search of bucket_of over the time computed once in a
+    subquery. SQLite keeps every trigger parsed in each of its connections, and the search
+    written inline repeats the time's expression in each of its 80 comparisons: 578 KB of SQL,
+    7 MB a connection (the subquery's 255 KB, 3 MB; the table's 2 KB)."""
+    if dialect.name != "sqlite":
+        return bucket_of(time, dialect.name)
+    inline = {"literal_binds": True}
+    computed = time.compile(dialect=dialect, compile_kwargs=inline)
+    if bounds_table:
+        return literal_column(
+            f"(SELECT bucket FROM funnel_bucket_bounds WHERE lower_us <= {computed} "
+            "ORDER BY lower_us DESC LIMIT 1)",
+            Integer,
+        )
+    search = bucket_of(literal_column("step_time.us", BigInteger), dialect.name)
+    searched = search.compile(dialect=dialect, compile_kwargs=inline)
+    return literal_column(
+        f"(SELECT {searched} FROM (SELECT {computed} AS us) AS step_time)", Integer
+    )
+
+
+def bucket_bounds() -> list[dict[str, int]]:
+    """The rows of funnel_bucket_bounds: each bucket's lower bound, and -1 below zero."""
+    below_zero = {"lower_us": -(2**63), "bucket": -1}
+    return [below_zero, *({"lower_us": us, "bucket": n} for n, us in enumerate(BOUNDS_US))]
+
+
 @functools.cache
-def _part(dialect: Dialect) -> dict[str, str]:
+def _part(dialect: Dialect, *, bounds_table: bool = True) -> dict[str, str]:
     """Each value of a lead's part as SQL over the columns of `leads`, compiled for `dialect`
     with every value inline (a trigger takes no parameters): its day, week and shard, its
     source, campaign and segment as kept ('' for none), 1 or 0 per counter, and the bucket of
@@ -130,7 +162,9 @@ def _part(dialect: Dialect) -> dict[str, str]:
         "entered": literal(1),
         **{name: case((condition, 1), else_=0) for name, condition in COUNTED.items()},
         **{
-            f"bucket_{step}": case((TIMED[step], bucket_of(time, dialect.name)))
+            f"bucket_{step}": case(
+                (TIMED[step], _bucket_of_time(time, dialect, bounds_table=bounds_table))
+            )
             for step, time in stage_times(dialect.name).items()
         },
     }
@@ -180,11 +214,13 @@ def _bucket_of_step(part: dict[str, str]) -> str:
     return f"CASE s.step {named} END"
 
 
-def _summed_shifts(dialect: Dialect, rows: Sequence[tuple[int, str]]) -> list[str]:
+def _summed_shifts(
+    dialect: Dialect, rows: Sequence[tuple[int, str]], *, bounds_table: bool = True
+) -> list[str]:
     """The two upserts that add each part of `rows` ((sign, a relation of leads' rows)) to the
     rollups, summed per row of each table first, in key order; rows left unchanged are not
     written. A rebuild counts every lead so."""
-    fields = _part(dialect)
+    fields = _part(dialect, bounds_table=bounds_table)
     columns = ", ".join(f"{sql} AS {name}" for name, sql in fields.items())
     parts = " UNION ALL ".join(
         f"SELECT {sign} AS sign, {columns} FROM {relation} AS leads" for sign, relation in rows
@@ -214,11 +250,12 @@ def _summed_shifts(dialect: Dialect, rows: Sequence[tuple[int, str]]) -> list[st
     return [days, weeks]
 
 
-def _row_shifts(dialect: Dialect, which: str, sign: int) -> list[str]:
+def _row_shifts(dialect: Dialect, which: str, sign: int, *, bounds_table: bool) -> list[str]:
     """The two upserts that add (`sign` 1) or take away (-1) the part of a SQLite trigger's
     `which` row (OLD or NEW): its day's one row, its times' row per grouping; nothing to sum,
     so no sorting."""
-    part = {name: sql.replace("leads.", f"{which}.") for name, sql in _part(dialect).items()}
+    fields = _part(dialect, bounds_table=bounds_table)
+    part = {name: sql.replace("leads.", f"{which}.") for name, sql in fields.items()}
     signed = "" if sign > 0 else "-"
     keys = [part[name] for name in ("day", *GROUPINGS, "shard")]
     counted = [f"{signed}({part[name]})" for name in COUNTERS]
@@ -232,11 +269,15 @@ def _row_shifts(dialect: Dialect, which: str, sign: int) -> list[str]:
     return [days, weeks]
 
 
-def create_triggers(connection: Connection, *, by_statement: bool = True) -> None:
+def create_triggers(
+    connection: Connection, *, by_statement: bool = True, bounds_table: bool = True
+) -> None:
     """Create the triggers that keep the rollups (see the module's docstring); without
-    `by_statement`, as migration 0028 made them: PostgreSQL's leads counted row by row always."""
+    `by_statement`, as migration 0028 made them: PostgreSQL's leads counted row by row always;
+    without `bounds_table`, SQLite's buckets found as before migration 0031 (_bucket_of_time)."""
     dialect = connection.dialect
-    for statement in _trigger_ddl(dialect, by_statement=by_statement):
+    ddl = _trigger_ddl(dialect, by_statement=by_statement, bounds_table=bounds_table)
+    for statement in ddl:
         connection.execute(text(statement))
 
 
@@ -258,7 +299,7 @@ def _as_text(which: str, name: str) -> str:
     return f"CAST({which}.{name} AS TEXT)" if name == "score_explanation" else f"{which}.{name}"
 
 
-def _trigger_ddl(dialect: Dialect, *, by_statement: bool) -> list[str]:
+def _trigger_ddl(dialect: Dialect, *, by_statement: bool, bounds_table: bool) -> list[str]:
     """Per table, a trigger for each event and row, each firing only when its rows move: most
     moves change a lead's status and not its stages, and a new lead has no time yet, so it
     fires neither. A row's trigger on PostgreSQL too: a statement's, with its transition
@@ -268,7 +309,7 @@ def _trigger_ddl(dialect: Dialect, *, by_statement: bool) -> list[str]:
     (storage.funnel_by_statement), and the inserts' row triggers stand aside for them."""
     sqlite = dialect.name == "sqlite"
     by_statement = by_statement and not sqlite
-    part = _part(dialect)
+    part = _part(dialect, bounds_table=bounds_table)
 
     def values(which: str, names: Sequence[str]) -> str:
         """The trigger's `which` row's `names` of its part, as a row value."""
@@ -289,7 +330,8 @@ def _trigger_ddl(dialect: Dialect, *, by_statement: bool) -> list[str]:
     ddl = []
     for index, (table, names) in enumerate((("days", DAY_PART), ("weeks", WEEK_PART))):
         compared = [name for name in names if name != "shard"]
-        added, taken = _row_shifts(dialect, "NEW", 1)[index], _row_shifts(dialect, "OLD", -1)[index]
+        added = _row_shifts(dialect, "NEW", 1, bounds_table=bounds_table)[index]
+        taken = _row_shifts(dialect, "OLD", -1, bounds_table=bounds_table)[index]
         moved = f"{values('OLD', compared)} {differs} {values('NEW', compared)}"
         if not sqlite:
             # The columns compared, not the parts: PostgreSQL sets up a trigger's condition for
@@ -349,17 +391,18 @@ def _statement_trigger_ddl(dialect: Dialect, bucketed: str) -> list[str]:
     ]
 
 
-def rebuild(session: Session) -> None:
-    """Count every lead in the rollups afresh (a migration adding them, a seeded database)."""
+def rebuild(session: Session, *, bounds_table: bool = True) -> None:
+    """Count every lead in the rollups afresh (a migration adding them, a seeded database);
+    `bounds_table` as create_triggers takes it."""
     for table in (FunnelDay, FunnelTimeWeek):
         session.execute(delete(table))
-    for statement in _rebuild_statements(session.get_bind().dialect):
+    for statement in _rebuild_statements(session.get_bind().dialect, bounds_table):
         session.execute(text(statement))
 
 
 @functools.cache
-def _rebuild_statements(dialect: Dialect) -> list[str]:
-    return _summed_shifts(dialect, [(1, "leads")])
+def _rebuild_statements(dialect: Dialect, bounds_table: bool) -> list[str]:
+    return _summed_shifts(dialect, [(1, "leads")], bounds_table=bounds_table)
 
 
 def day_sums(

@@ -413,6 +413,19 @@ class FunnelTimeWeek(Base):
     leads: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class FunnelBucketBound(Base):
+    """Where each bucket of a step's time begins (storage.tuning_rollups.BOUNDS_US, and -1
+    below zero): SQLite's funnel triggers find a time's bucket here by one index seek, where
+    the search written inline repeated the time's expression in each comparison and made the
+    schema every connection parses several megabytes."""
+
+    __tablename__ = "funnel_bucket_bounds"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    lower_us: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    bucket: Mapped[int] = mapped_column(Integer)
+
+
 class Rejection(Base):
     """One reject as the feedback reports read it: the reason and note sales gave, with the
     lead's source and campaign, written with the reject event. A year of them is counted from

@@ -7,6 +7,7 @@ databases."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from storage import funnel_by_statement, funnel_rollups, migrate
 from storage import leads as lead_store
 from storage.db import Database
 from storage.models import FunnelDay, FunnelTimeWeek, Lead, LeadStatus
+from storage.tuning_rollups import BOUNDS_US, claim_bucket
 from tests.bot.test_funnel import LIFECYCLE, NY, PERIOD, REP, seeded  # noqa: F401
 from tests.factories import create_lead, lead_payload
 
@@ -117,3 +119,25 @@ def test_upgrading_to_0028_counts_the_rollups_from_the_leads_and_keeps_them_afte
         assert after != kept, "the triggers are back"
         funnel_rollups.rebuild(session)
         assert rollups(session) == after
+
+
+def test_a_time_at_each_bucket_bound_is_counted_in_the_bucket_the_report_searches(
+    seeded: Database,  # noqa: F811 (the fixture of tests.bot.test_funnel)
+) -> None:
+    """Every bound, and a microsecond below it: the triggers put each time to claim in the
+    bucket the report then walks (tuning_rollups.claim_bucket)."""
+    times = sorted({time for bound in BOUNDS_US for time in (bound - 1, bound)})
+    at = datetime(2026, 11, 17, 15, tzinfo=UTC)
+    with seeded.write() as session:
+        for n, time in enumerate(times):
+            lead = create_lead(session, external_id=f"bound-{n}", segment="Bounds", now=at)
+            lead.first_decision, lead.time_to_claim_us = "accept", time
+            session.flush()
+    with seeded.read() as session:
+        counted = session.execute(
+            select(FunnelTimeWeek.bucket, func.sum(FunnelTimeWeek.leads))
+            .where(FunnelTimeWeek.grouping == "segment", FunnelTimeWeek.value == "Bounds")
+            .where(FunnelTimeWeek.step == "accepted")
+            .group_by(FunnelTimeWeek.bucket)
+        )
+        assert {bucket: leads for bucket, leads in counted} == Counter(map(claim_bucket, times))

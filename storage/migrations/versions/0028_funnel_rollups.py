@@ -63,9 +63,9 @@ def upgrade() -> None:
     )
     # ### end Alembic commands ###
     with Session(bind=op.get_bind()) as session:
-        funnel_rollups.rebuild(session)
+        funnel_rollups.rebuild(session, bounds_table=False)
         session.flush()
-    funnel_rollups.create_triggers(op.get_bind())
+    funnel_rollups.create_triggers(op.get_bind(), by_statement=False, bounds_table=False)
 
 
 def downgrade() -> None:

@@ -25,9 +25,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     funnel_rollups.drop_triggers(op.get_bind())
-    funnel_rollups.create_triggers(op.get_bind())
+    funnel_rollups.create_triggers(op.get_bind(), bounds_table=False)
 
 
 def downgrade() -> None:
     funnel_rollups.drop_triggers(op.get_bind())
-    funnel_rollups.create_triggers(op.get_bind(), by_statement=False)
+    funnel_rollups.create_triggers(op.get_bind(), by_statement=False, bounds_table=False)

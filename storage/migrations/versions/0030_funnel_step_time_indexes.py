@@ -32,7 +32,7 @@ def upgrade() -> None:
     for statement in step_time_indexes(op.get_bind().dialect).values():
         op.execute(statement)
     funnel_rollups.drop_triggers(op.get_bind())
-    funnel_rollups.create_triggers(op.get_bind())
+    funnel_rollups.create_triggers(op.get_bind(), bounds_table=False)
 
 
 def downgrade() -> None:
