@@ -5,6 +5,7 @@ medians Python works out from the same leads: random leads, both databases."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
-from bot.funnel import STAGES, funnel_report
+from bot.funnel import STAGES, Funnel, funnel_report
 from bot.periods import Period
 from bot.reports import NO_SOURCE
 from storage.db import Database
@@ -115,6 +116,28 @@ def store(db: Database, rows: list[dict[str, Any]], period: Period = PERIOD) -> 
             )
 
 
+def times_by_group(
+    rows: list[dict[str, Any]], group_of: Callable[[dict[str, Any]], str]
+) -> dict[str, dict[str, list[int]]]:
+    """Each group's times (seconds) per step made: everyone's under '', and each row's group's."""
+    times: dict[str, dict[str, list[int]]] = {}
+    for row in rows:
+        for stage, seconds in step_times(row).items():
+            if seconds is not None:
+                for group in ("", group_of(row)):
+                    times.setdefault(group, {}).setdefault(stage, []).append(seconds)
+    return times
+
+
+def assert_medians(report: Funnel, expected: dict[str, dict[str, list[int]]]) -> None:
+    """Every group's median of each step is the nearest-rank median of its times."""
+    for group in [report.total, *report.groups]:
+        times = expected.get(group.label, {})
+        assert [stage.median_time for stage in group.stages[1:]] == [
+            nearest_rank_median(times.get(stage, [])) for stage in STAGES[1:]
+        ], group.label
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -124,22 +147,13 @@ def test_each_median_is_the_nearest_rank_median_of_the_leads_that_made_the_step(
 ) -> None:
     store(db, rows)
     inside = [row for row in rows if 0 <= row["day"] < 31]
-    expected: dict[str, dict[str, list[int]]] = {}
-    for row in inside:
-        for stage, seconds in step_times(row).items():
-            if seconds is not None:
-                for group in ("", label(row)):
-                    expected.setdefault(group, {}).setdefault(stage, []).append(seconds)
+    expected = times_by_group(inside, label)
     with db.read() as session:
         report = funnel_report(session, period=PERIOD, timezone=ZoneInfo("UTC"), by="source")
         alone = funnel_report(session, period=PERIOD, timezone=ZoneInfo("UTC")).total
     # Everyone's funnel alone and beside the groups is counted apart, and reads the same.
     assert alone == report.total
-    for group in [report.total, *report.groups]:
-        times = expected.get(group.label, {})
-        assert [stage.median_time for stage in group.stages[1:]] == [
-            nearest_rank_median(times.get(stage, [])) for stage in STAGES[1:]
-        ], group.label
+    assert_medians(report, expected)
     assert {group.label for group in report.groups} == {label(row) for row in inside}
 
 
@@ -154,17 +168,9 @@ def test_each_cohorts_median_is_the_nearest_rank_median_of_its_months_leads(
     most of it, and the leads of the rest moved to their own month."""
     store(db, rows, COHORTS)
     inside = [row for row in rows if COHORTS.start <= entered(row, COHORTS) < COHORTS.end]
-    expected: dict[str, dict[str, list[int]]] = {}
-    for row in inside:
-        month = entered(row, COHORTS).astimezone(NY).strftime("%Y-%m")
-        for stage, seconds in step_times(row).items():
-            if seconds is not None:
-                for group in ("", month):
-                    expected.setdefault(group, {}).setdefault(stage, []).append(seconds)
+    expected = times_by_group(
+        inside, lambda row: entered(row, COHORTS).astimezone(NY).strftime("%Y-%m")
+    )
     with db.read() as session:
         report = funnel_report(session, period=COHORTS, timezone=NY, by="cohort")
-    for group in [report.total, *report.groups]:
-        times = expected.get(group.label, {})
-        assert [stage.median_time for stage in group.stages[1:]] == [
-            nearest_rank_median(times.get(stage, [])) for stage in STAGES[1:]
-        ], group.label
+    assert_medians(report, expected)
