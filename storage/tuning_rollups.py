@@ -32,6 +32,8 @@ MINUTE_US = 60_000_000
 # The lowest score of each band the tuning report groups scores in (bot.tuning.BANDS names them).
 SCORE_BAND_FLOORS = (0, 40, 60, 80)
 # The lower bound of each bucket from bucket 0 (under a minute); -1 holds a time below 0.
+# SQLite's funnel triggers read a copy in funnel_bucket_bounds (migration 0031): a change here
+# needs a migration that rewrites it and counts the rollups again.
 BOUNDS_US = (0, *sorted({round(MINUTE_US * 1.25**step) for step in range(80)}))
 # Each lead first rejected keeps the reason of its first reject (Lead.first_reject_reason): set
 # from its rejections where leads were stored without it (a migration, a seeded benchmark).
