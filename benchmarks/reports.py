@@ -345,14 +345,14 @@ def cached_sqlite(leads: int) -> Seeded:
         _migrate(f"sqlite:///{partial}")
         _, events = seed(f"sqlite:///{partial}", leads)
     else:
-        _copy_sqlite(base, partial)
+        copy_sqlite(base, partial)
         _migrate(f"sqlite:///{partial}")
         events = _count_events(f"sqlite:///{partial}")
     partial.rename(head)  # only a finished cache is ever found
     return Seeded(url, str(head), leads, events, _made(base.stem if base else None, started))
 
 
-def _copy_sqlite(source: Path, target: Path) -> None:
+def copy_sqlite(source: Path, target: Path) -> None:
     """A consistent copy of the database file `source`, whatever its journal holds."""
     with closing(sqlite3.connect(source)) as original, closing(sqlite3.connect(target)) as copy:
         original.backup(copy)
@@ -792,11 +792,18 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def year_options(
-    argv: Sequence[str] | None, *, prog: str, doc: str | None, repeat: int
+    argv: Sequence[str] | None,
+    *,
+    prog: str,
+    doc: str | None,
+    repeat: int,
+    more: Callable[[argparse.ArgumentParser], object] | None = None,
 ) -> argparse.Namespace:
     """The options of a benchmark over the seeded year: `--databases`, `--leads`, `--repeat`
-    (runs of each answer, `repeat` by default), checked."""
+    (runs of each answer, `repeat` by default), checked; `more` adds the benchmark's own."""
     parser = argparse.ArgumentParser(prog=f"python -m {prog}", description=doc)
+    if more is not None:
+        more(parser)
     parser.add_argument("--databases", default=",".join(DATABASE_KINDS))
     parser.add_argument("--leads", type=int, default=1_000_000, help="leads in the year")
     parser.add_argument("--repeat", type=int, default=repeat, help="runs of each answer")

@@ -1,24 +1,30 @@
-"""Benchmark of `baton serve`'s memory through the reports at 1,000,000 leads: every process it
-runs (the server, its delivery child, each chart's drawing process), RSS and PSS from /proc.
+"""Benchmark of `baton serve`'s memory through a busy day's intake and then the reports at
+1,000,000 leads: every process it runs (the server, its delivery child, each chart's drawing
+process), RSS and PSS from /proc.
 
 benchmarks.reports times the answers with the server in a process of the benchmark's own, its
 delivery inline: fine for latency, but that process holds the benchmark's modules too and no
 delivery child. Here `baton serve` runs as a deployment runs it (BatonServer, heap.settle, the
-delivery child at its own priority; only its clock is fixed at the seeded "now"), on the year
-benchmarks.reports seeds and caches, while the same slash commands and App Home openings as
-there are sent to it, `--repeat` times each. A process of its own (benchmarks.process_memory)
-reads every process of the tree every 50 ms and keeps each one's peak and the peak of their sum.
+delivery child at its own priority; only its clock is fixed at the seeded "now"), on a copy of
+the year benchmarks.reports seeds and caches (the cache stays as seeded: a copy of its file on
+SQLite, a database made from the cache's as a template on PostgreSQL). First a webinar's leads
+arrive as in benchmarks.handoff (`--single-leads` leads POSTed one by one, then `--batch-leads`
+in batches of 1,000, from 8 senders); then the same slash commands and App Home openings as
+benchmarks.reports times are sent to it, `--repeat` times each. A process of its own
+(benchmarks.process_memory) reads every process of the tree every 50 ms and keeps each one's
+peak and the peak of their sum.
 
-It prints, per database, the tree's memory idle and after the runs, then the peak of the summed
-RSS and of the summed PSS with what each process held at that moment, each process's own peak,
-and both peaks beside the target (under 200 MB for the whole tree). The summed PSS is what the
+It prints, per database, the tree's memory idle, after the intake and after the reports; for
+each of the two, the peak of the summed RSS and of the summed PSS with what each process held
+at that moment and each process's own peak; then the day's peaks beside the target (under 200
+MB for the whole tree). The summed PSS is what the
 tree costs the machine; the summed RSS also counts once per process the pages they share (see
 benchmarks.process_memory).
 
 Run from the repository root:
 
     .venv/bin/python -m benchmarks.serve_memory [--databases sqlite,postgresql]
-        [--leads 1000000] [--repeat 2]
+        [--leads 1000000] [--repeat 2] [--single-leads 3000] [--batch-leads 20000]
 """
 
 from __future__ import annotations
@@ -29,13 +35,16 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, make_url, text
 
-from benchmarks import process_memory
+from benchmarks import handoff, process_memory
 from benchmarks.machine import database_version, machine_facts
 from benchmarks.reports import (
     POSTGRES_URL_VARIABLE,
@@ -46,6 +55,7 @@ from benchmarks.reports import (
     _environment,
     cached_postgres,
     cached_sqlite,
+    copy_sqlite,
     forget_slack_events,
     time_command,
     time_home,
@@ -87,6 +97,7 @@ COMMANDS = (
 HOMES = (REP, MANAGER, MARKETER)
 CHARTS_DRAWN = 3.0  # seconds left after the last answer for the charts it queued
 TARGET_MB = 200  # issue 12: the memory of `baton serve` through all of it
+SENDERS = 8  # as benchmarks.handoff sends leads
 
 
 def _free_port() -> int:
@@ -124,8 +135,55 @@ def _healthy(base: str) -> bool:
         return False
 
 
-def measure(url: str, repeat: int) -> list[str]:
-    """Serve, let the delivery child start, send every answer `repeat` times: lines to print."""
+@contextmanager
+def working_copy(cached_url: str) -> Iterator[str]:
+    """A copy of the cached year for one run to write a busy day's leads to: the cache stays as
+    seeded. On SQLite a copy of its file; on PostgreSQL a database made from the cache's as a
+    template (a file copy: seconds for a few GB), dropped after."""
+    cached = make_url(cached_url)
+    if cached.get_backend_name() == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="baton-day-") as directory:
+            copy = Path(directory) / "year.db"
+            copy_sqlite(Path(str(cached.database)), copy)
+            yield f"sqlite:///{copy}"
+        return
+    name = f"{cached.database}_busy_day"
+    server = create_engine(cached.set(database="postgres", query={}), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(
+                text(f'CREATE DATABASE "{name}" TEMPLATE "{cached.database}" STRATEGY FILE_COPY')
+            )
+        try:
+            yield cached.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with server.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        server.dispose()
+
+
+def busy_intake(base: str, kind: str, singles: int, batched: int) -> list[str]:
+    """A webinar's leads, sent as benchmarks.handoff sends them: `singles` one by one, then
+    `batched` in batches, from SENDERS at once. Lines to print."""
+    lines = []
+    for label, calls, leads, answered in (
+        ("single", handoff.intake_calls(base, kind, range(singles)), singles, 201),
+        ("batched", handoff.batch_calls(base, kind, batched), batched, 200),
+    ):
+        if not leads:
+            continue
+        run = handoff.post_all(calls, SENDERS)
+        lines.append(f"  {leads} {label} leads from {SENDERS} senders: {leads / run.elapsed:.0f}/s")
+        if any(status != answered for status in run.statuses):
+            lines.append(f"  PROBLEM {label} leads: {dict(run.statuses)} {run.errors[:1]}")
+    return lines
+
+
+def measure(url: str, kind: str, options: argparse.Namespace) -> list[str]:
+    """Serve, let the delivery child start, take in the day's leads, then send every answer
+    `options.repeat` times: lines to print."""
     forget_slack_events(url)
     users = default_users() + tuple(User(rep, f"rep{n}", f"Rep {n}") for n, rep in enumerate(REPS))
     lines = [f"\n== {database_version(url)} =="]
@@ -135,6 +193,10 @@ def measure(url: str, repeat: int) -> list[str]:
     ):
         time.sleep(3)  # the delivery child's start-up
         lines += process_memory.snapshot(pid).lines("idle")
+        with process_memory.watching(pid, every=SAMPLE_SECONDS) as intake_peaks:
+            lines += busy_intake(base, kind, options.single_leads, options.batch_leads)
+        lines += process_memory.snapshot(pid).lines("after the intake")
+        lines += intake_peaks.lines("at the intake's peak")
         people = {
             who: emulator.user(
                 who, bot_url=f"{base}/slack/events", signing_secret=DEFAULT_SIGNING_SECRET
@@ -142,24 +204,25 @@ def measure(url: str, repeat: int) -> list[str]:
             for who in {MANAGER, MARKETER, REP}
         }
         timings = []
-        with process_memory.watching(pid, every=SAMPLE_SECONDS) as peaks:
-            for text, who in COMMANDS:
-                timing = Timing(f"/leads {text}")
-                for _ in range(repeat):
-                    time_command(emulator, people[who], text, timing)
+        with process_memory.watching(pid, every=SAMPLE_SECONDS) as report_peaks:
+            for text_, who in COMMANDS:
+                timing = Timing(f"/leads {text_}")
+                for _ in range(options.repeat):
+                    time_command(emulator, people[who], text_, timing)
                 timings.append(timing)
             for who in HOMES:
                 timing = Timing(f"App Home {who}")
-                for _ in range(repeat):
+                for _ in range(options.repeat):
                     time_home(emulator, people[who], timing)
                 timings.append(timing)
             time.sleep(CHARTS_DRAWN)
-        lines += process_memory.snapshot(pid).lines("after the runs")
-        lines += peaks.lines("at the peak")
+        lines += process_memory.snapshot(pid).lines("after the reports")
+        lines += report_peaks.lines("at the reports' peak")
+    rss = max(intake_peaks.rss_sum, report_peaks.rss_sum)
+    pss = max(intake_peaks.pss_sum, report_peaks.pss_sum)
     lines.append(
-        f"  target under {TARGET_MB} MB for the whole tree: peak sum RSS {peaks.rss_sum:.0f} MB "
-        f"({_verdict(peaks.rss_sum)}), peak sum PSS {peaks.pss_sum:.0f} MB "
-        f"({_verdict(peaks.pss_sum)})"
+        f"  target under {TARGET_MB} MB for the whole tree through the day: peak sum RSS "
+        f"{rss:.0f} MB ({_verdict(rss)}), peak sum PSS {pss:.0f} MB ({_verdict(pss)})"
     )
     slowest = max(timings, key=lambda timing: max(timing.seconds, default=0.0))
     lines.append(
@@ -175,7 +238,11 @@ def _verdict(mb: float) -> str:
 
 
 def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
-    return year_options(argv, prog="benchmarks.serve_memory", doc=__doc__, repeat=2)
+    def day(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--single-leads", type=int, default=3000, help="sent one by one")
+        parser.add_argument("--batch-leads", type=int, default=20_000, help="sent in batches")
+
+    return year_options(argv, prog="benchmarks.serve_memory", doc=__doc__, repeat=2, more=day)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -190,7 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not base.startswith("postgresql"):
                 raise SystemExit(f"{POSTGRES_URL_VARIABLE} must hold a PostgreSQL URL")
             seeded = cached_postgres(base, options.leads)
-        lines = measure(seeded.url, options.repeat)
+        with working_copy(seeded.url) as url:
+            lines = measure(url, kind, options)
         problems |= any("PROBLEM" in line for line in lines)
         print("\n".join(lines), flush=True)
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
