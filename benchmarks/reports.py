@@ -50,6 +50,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection as SqlConnection
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from benchmarks.machine import database_version, machine_facts
@@ -379,6 +380,7 @@ def cached_postgres(base_url: str, leads: int) -> Seeded:
         with _admin(base_url) as connection:
             connection.execute(text(f"DROP SCHEMA IF EXISTS {base} CASCADE"))
             connection.execute(text(f"CREATE SCHEMA {base}"))
+        _install_pg_trgm(base_url)
         _migrate(_in_schema(base_url, base))
         _, events = seed(_in_schema(base_url, base), leads)
         how = _made(None, started)
@@ -396,6 +398,15 @@ def cached_postgres(base_url: str, leads: int) -> Seeded:
     with _admin(base_url) as connection:
         connection.execute(text(f"ALTER SCHEMA {base} RENAME TO {head}"))
     return Seeded(_in_schema(base_url, head), f"schema {head}", leads, events, how)
+
+
+def _install_pg_trgm(base_url: str) -> None:
+    """pg_trgm in `public`, before a year's schema is migrated: migration 0026 installs it in the
+    first schema on the search path, the year's own, and dropping an older year's schema then
+    dropped the extension and with it the trigram index of every year (`/leads find` read every
+    lead). Where it cannot be installed, the migration says so and the year has no such index."""
+    with suppress(DBAPIError), _admin(base_url) as connection:
+        connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
 
 
 @contextmanager
