@@ -42,9 +42,8 @@ def give_back() -> None:
     """Hand the C heap's free pages back to the system (glibc's malloc_trim; elsewhere nothing).
 
     After a burst that held megabytes at once (a batch of leads: its body, its answer, the
-    buffers of its statements), glibc keeps what was freed for the next one, including blocks
-    it would otherwise have given back, because the burst raised its threshold for returning
-    them: 5 to 10 MB a server held after the batches of a webinar's leads. A trim costs
-    milliseconds; a batch, hundreds."""
+    buffers of its statements), glibc keeps much of what was freed for the next one: 5 to 10
+    MB a server held after the batches of a webinar's leads, which a trim gave back. A trim
+    costs well under a millisecond to a few; a batch, hundreds."""
     with suppress(OSError, AttributeError):
         ctypes.CDLL(None).malloc_trim(0)

@@ -46,7 +46,7 @@ MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024
 # keeps after (in pages a few lasting objects pin), and checking it holds the GIL. SQLite's one
 # writer stores one batch at a time anyway: eight senders' batches at once only took 60 MB more
 # of the server. PostgreSQL indexes a batch in its own processes while the server checks the
-# next: four at once stored 4,700-5,900 leads/s there, one 3,600.
+# next: four at once stored 4,650-5,900 leads/s there, one 3,600.
 BATCHES_AT_ONCE = {"sqlite": 1, "postgresql": 4}
 
 
