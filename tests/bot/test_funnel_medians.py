@@ -129,6 +129,13 @@ def times_by_group(
     return times
 
 
+# Each property test's runs: enough for boundaries to fall in every bucket and month, each run a
+# database's rows stored and read (the function-scoped `db` is emptied by `store`).
+EXAMPLES = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
 def assert_medians(report: Funnel, expected: dict[str, dict[str, list[int]]]) -> None:
     """Every group's median of each step is the nearest-rank median of its times."""
     for group in [report.total, *report.groups]:
@@ -138,9 +145,7 @@ def assert_medians(report: Funnel, expected: dict[str, dict[str, list[int]]]) ->
         ], group.label
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@EXAMPLES
 @given(rows=st.lists(lead, max_size=30))
 def test_each_median_is_the_nearest_rank_median_of_the_leads_that_made_the_step(
     db: Database, rows: list[dict[str, Any]]
@@ -157,9 +162,7 @@ def test_each_median_is_the_nearest_rank_median_of_the_leads_that_made_the_step(
     assert {group.label for group in report.groups} == {label(row) for row in inside}
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@EXAMPLES
 @given(rows=st.lists(cohort_lead, max_size=30))
 def test_each_cohorts_median_is_the_nearest_rank_median_of_its_months_leads(
     db: Database, rows: list[dict[str, Any]]
