@@ -16,6 +16,7 @@ from handlers.intake_api import MAX_BATCH_BODY_BYTES
 from handlers.serve import BatonServer
 from slack_emulator import SALES_CHANNEL, SlackEmulator
 from storage import leads as lead_store
+from storage.bulk import SQLITE_ROWS_PER_INSERT
 from tests.e2e.conftest import send_lead, wait_for_card
 from tests.factories import lead_payload
 from tests.handlers.test_hostile_intake import NOTHING, stored, write_lock_held
@@ -144,6 +145,36 @@ def test_concurrent_batches_sharing_external_ids_create_each_lead_once(
     assert set(created.values()) == {1}  # created by exactly one of the batches
     assert sorted(external_ids(bot)) == sorted(ids)
     assert cards_per_lead(bot, slack) == {lead_id: 1 for (lead_id,) in ids.values()}
+
+
+def test_a_batch_longer_than_one_insert_answers_each_lead_with_its_own_stored_lead(
+    client: httpx.Client, bot: BatonServer
+) -> None:
+    """On SQLite a batch's new leads go in by statements of SQLITE_ROWS_PER_INSERT rows: leads
+    stored before, at and around each statement's edge come back as themselves, each new one as
+    the lead it named."""
+    per = SQLITE_ROWS_PER_INSERT
+    count = 2 * per + 50
+    edges = (0, per - 1, per, 2 * per, count - 1)
+    before = {n: send_lead(bot, external_id=f"hs-{n}", name=f"Stored {n}")["id"] for n in edges}
+    leads = [lead_payload(external_id=f"hs-{n}", name=f"Lead {n}") for n in range(count)]
+
+    response = client.post("/api/leads/batch", json={"leads": leads}, headers=AUTH)
+
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [result["status"] for result in results] == [
+        200 if n in before else 201 for n in range(count)
+    ]
+    assert [result["body"]["external_id"] for result in results] == [
+        f"hs-{n}" for n in range(count)
+    ]
+    ids = [result["body"]["id"] for result in results]
+    assert len(set(ids)) == count
+    assert {n: ids[n] for n in before} == before
+    for n in (per - 2, per + 1, 2 * per + 1, count - 2):  # new leads beside the edges
+        read = client.get(f"/api/leads/{ids[n]}", headers=AUTH)
+        assert (read.json()["external_id"], read.json()["name"]) == (f"hs-{n}", f"Lead {n}")
 
 
 def test_empty_batch_is_answered_with_no_results(client: httpx.Client, bot: BatonServer) -> None:
