@@ -122,8 +122,9 @@ def insert_new_sqlite(
 
 
 def postgresql_json(connection: Connection, rows: Any) -> str:
-    """`json_text(rows)`, to be sent on the PostgreSQL `connection`: one that long leaves the
-    pool when its unit of work ends (see POSTGRESQL_POOLED_MESSAGE_CHARS)."""
+    """`json_text(rows)`, to be sent on the PostgreSQL `connection`. A text longer than
+    POSTGRESQL_POOLED_MESSAGE_CHARS takes the connection out of the pool: it is closed when its
+    unit of work ends, and libpq's buffer with it."""
     text = json_text(rows)
     if len(text) > POSTGRESQL_POOLED_MESSAGE_CHARS:
         connection.detach()  # the transaction goes on; closing it then closes the connection
