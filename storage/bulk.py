@@ -25,16 +25,10 @@ from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefa
 from storage.models import Base
 
 # Rows one multi-row INSERT takes on SQLite. Each connection keeps the statements it prepared
-# (Python's sqlite3 caches 128), and a prepared statement grows faster than its rows: one of
-# 800 rows of 40 values held 3.4 MB, one of 100 rows 0.18 MB. A thousand rows took as long to
-# insert either way.
+# (storage.db.SQLITE_CACHED_STATEMENTS), and a prepared statement grows faster than its rows:
+# one of 800 rows of 40 values held 3.4 MB, one of 100 rows 0.18 MB. A thousand rows took as
+# long to insert either way.
 SQLITE_ROWS_PER_INSERT = 100
-# libpq keeps a PostgreSQL connection's send buffer as large as the largest message it ever
-# sent, for the connection's life: after the batches of a webinar's leads (1 to 2 MB of JSON
-# each), every pooled connection of the server held 2 MB more. A connection that sends more
-# than this is closed when its unit of work ends instead of going back to the pool; the pool
-# opens a new one when it needs it (about 15 ms, against the hundreds a batch takes).
-POSTGRESQL_POOLED_MESSAGE_CHARS = 256 * 1024
 
 
 def insert_rows(
@@ -48,8 +42,7 @@ def insert_rows(
     assert isinstance(table, Table)
     names = tuple(rows[0])
     if connection.dialect.name == "postgresql":
-        rows_text = postgresql_json(connection, rows)
-        connection.exec_driver_sql(_postgresql_insert(table, names), (rows_text,))
+        connection.exec_driver_sql(_postgresql_insert(table, names), (json_text(rows),))
         return
     sql, processors = _sqlite_insert(table, names, connection.dialect)
     connection.exec_driver_sql(sql, list(_sqlite_values(rows, names, processors)))
@@ -119,16 +112,6 @@ def insert_new_sqlite(
         parameters = tuple(itertools.chain.from_iterable(some))
         written.extend(connection.exec_driver_sql(sql, parameters))
     return written
-
-
-def postgresql_json(connection: Connection, rows: Any) -> str:
-    """`json_text(rows)`, to be sent on the PostgreSQL `connection`. A text longer than
-    POSTGRESQL_POOLED_MESSAGE_CHARS takes the connection out of the pool: it is closed when its
-    unit of work ends, and libpq's buffer with it."""
-    text = json_text(rows)
-    if len(text) > POSTGRESQL_POOLED_MESSAGE_CHARS:
-        connection.detach()  # the transaction goes on; closing it then closes the connection
-    return text
 
 
 def json_text(rows: Any) -> str:

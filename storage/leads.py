@@ -169,8 +169,7 @@ def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[s
     if connection.dialect.name == "postgresql":
         if len(rows) >= funnel_by_statement.FROM_ROWS:
             funnel_by_statement.count_by_statement(connection)
-        rows_text = bulk.postgresql_json(connection, rows)
-        written = connection.execute(_insert_from_json(names), {"rows": rows_text})
+        written = connection.execute(_insert_from_json(names), {"rows": bulk.json_text(rows)})
         ids = dict(written.all())
     else:
         ids = dict(
