@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 from contextlib import suppress
 
@@ -35,7 +36,7 @@ def settle() -> None:
 def _limit_malloc_arenas() -> None:
     """Threads share MALLOC_ARENAS arenas from now on (a C library other than glibc: nothing)."""
     with suppress(OSError, AttributeError):
-        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, MALLOC_ARENAS)  # this process's C library
+        _c_library().mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
 
 
 def give_back() -> None:
@@ -46,4 +47,10 @@ def give_back() -> None:
     MB a server held after the batches of a webinar's leads, which a trim gave back. A trim
     costs well under a millisecond to a few; a batch, hundreds."""
     with suppress(OSError, AttributeError):
-        ctypes.CDLL(None).malloc_trim(0)
+        _c_library().malloc_trim(0)
+
+
+@functools.cache
+def _c_library() -> ctypes.CDLL:
+    """This process's C library, loaded once: a trim follows every batch and slash command."""
+    return ctypes.CDLL(None)
