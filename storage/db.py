@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.checkpoints import Checkpoints
 from storage.errors import DatabaseBusy
 from storage.turns import FileTurn, TurnLock
 
@@ -45,6 +46,7 @@ def _prepare_sqlite(engine: Engine) -> None:
     Transactions that write start with BEGIN IMMEDIATE: in WAL mode a read-then-write
     transaction fails at once ("database is locked") when another writer got there first,
     whatever the busy timeout; taking the write lock up front makes writers queue instead.
+    No commit checkpoints the log: Database has a thread do it (storage.checkpoints).
     """
 
     @event.listens_for(engine, "connect")
@@ -56,6 +58,7 @@ def _prepare_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+        cursor.execute("PRAGMA wal_autocheckpoint = 0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -165,10 +168,13 @@ class Database:
         # which no other process sees); the busy timeout is left for writers outside Database
         # (migrations).
         self._turns: list[TurnLock | FileTurn] = []  # PostgreSQL locks rows: no queue
+        self._checkpoints: Checkpoints | None = None
         if self.dialect == "sqlite":
             self._turns.append(TurnLock())
             if not _in_memory(engine.url):
-                self._turns.append(FileTurn(os.path.abspath(str(engine.url.database)) + "-writers"))
+                path = os.path.abspath(str(engine.url.database))
+                self._turns.append(FileTurn(path + "-writers"))
+                self._checkpoints = Checkpoints(path)
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -188,6 +194,8 @@ class Database:
         """A transaction that may write: committed on success, rolled back on any error."""
         with self._turn_to_write(), self._write() as session, session.begin():
             yield session
+        if self._checkpoints is not None:
+            self._checkpoints.after_write()
 
     @contextmanager
     def _turn_to_write(self) -> Iterator[None]:
@@ -215,6 +223,10 @@ class Database:
         return True
 
     def dispose(self) -> None:
+        """Close the pooled connections and stop the checkpoints' thread (a later write
+        starts it again)."""
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
         self.engine.dispose()
 
 

@@ -162,3 +162,22 @@ def test_the_delivery_child_shares_no_connection_with_the_server(
     eventually(lambda: lead_id in cards(slack), timeout=60)
     (child,) = child_pids(served.process.pid)
     assert sockets(served.process.pid) & sockets(child) == set()
+
+
+def test_the_first_delivery_child_is_forked_from_the_started_server(
+    serve: Serve, slack: SlackEmulator
+) -> None:
+    """Forked once start-up is done, the child shares the pages of the server's modules and of
+    what start-up built (docs/performance.md): it runs the server's own command line, where a
+    fresh interpreter would run handlers.delivery_process's. The server may fork only while it
+    runs no other thread: a thread start-up left running (SQLite's checkpoints after its
+    writes) would cost the machine a whole interpreter more."""
+    served = serve(environment=IN_A_CHILD)
+    lead_id = send(served, "forked-1")
+    eventually(lambda: lead_id in cards(slack), timeout=60)
+    (child,) = child_pids(served.process.pid)
+    assert command_line(child) == command_line(served.process.pid)
+
+
+def command_line(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
