@@ -6,7 +6,8 @@ commit takes a few hundredths of a millisecond, and every writer queued behind i
 turn (storage.turns: a rep's click among them) waits as long. Baton's connections have those
 automatic checkpoints off (storage.db), and each process's Database wakes a Checkpoints after
 its writes: a PASSIVE checkpoint, which waits for no reader or writer and which no writer waits
-for, at most every PACE_SECONDS, on a connection of its own.
+for, at most every PACE_SECONDS, on a connection of the pool (one of its own would parse the
+schema again, some 0.4 MB a process).
 
 The thread starts at the first write and leaves after IDLE_SECONDS without one, or when the
 Database is disposed of (a process must run no other thread when it forks its delivery child).
@@ -20,6 +21,9 @@ import logging
 import sqlite3
 import threading
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
 log = logging.getLogger(__name__)
 
 # Writes are gathered this long before a checkpoint copies them: at 700 commits a second, a
@@ -32,8 +36,8 @@ IDLE_SECONDS = 30.0
 class Checkpoints:
     """Checkpoints of one SQLite file, run off the writers' path (see the module docstring)."""
 
-    def __init__(self, path: str) -> None:
-        self._path = path
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self._due = threading.Event()
         self._guard = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -41,7 +45,7 @@ class Checkpoints:
 
     @property
     def thread_name(self) -> str:
-        return f"sqlite-checkpoints {self._path}"
+        return thread_name(str(self._engine.url.database))
 
     def after_write(self) -> None:
         """A write committed: a checkpoint follows within PACE_SECONDS."""
@@ -66,14 +70,22 @@ class Checkpoints:
             thread.join()
 
     def _run(self, stop: threading.Event) -> None:
-        connection = sqlite3.connect(self._path, isolation_level=None)
+        while self._wait_for_a_write(stop) and not stop.wait(PACE_SECONDS):
+            self._due.clear()  # before: a write during the checkpoint asks for another
+            try:
+                self._checkpoint()
+            except (sqlite3.Error, SQLAlchemyError) as error:  # the next one copies it all
+                log.warning("SQLite checkpoint failed: %s", type(error).__name__)
+
+    def _checkpoint(self) -> None:
+        """A PASSIVE checkpoint on a pooled connection, outside any transaction (the driver's
+        connection itself: SQLAlchemy's would begin one)."""
+        connection = self._engine.raw_connection()
         try:
-            while self._wait_for_a_write(stop) and not stop.wait(PACE_SECONDS):
-                self._due.clear()  # before: a write during the checkpoint asks for another
-                try:
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error as error:  # the next write's checkpoint copies it all
-                    log.warning("SQLite checkpoint failed: %s", error)
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            cursor.fetchall()
+            cursor.close()
         finally:
             connection.close()
 
@@ -88,3 +100,8 @@ class Checkpoints:
                     self._thread = None
                 return False
         return not stop.is_set()
+
+
+def thread_name(path: str) -> str:
+    """The name of the thread that checkpoints the SQLite file at `path`."""
+    return f"sqlite-checkpoints {path}"

@@ -174,7 +174,7 @@ class Database:
             if not _in_memory(engine.url):
                 path = os.path.abspath(str(engine.url.database))
                 self._turns.append(FileTurn(path + "-writers"))
-                self._checkpoints = Checkpoints(path)
+                self._checkpoints = Checkpoints(engine)
 
     @classmethod
     def from_url(cls, url: str) -> Database:

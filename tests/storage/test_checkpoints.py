@@ -63,7 +63,7 @@ def rows_in_the_file_alone(path: Path, tmp_path: Path) -> int:
 
 def checkpoint_threads(path: Path) -> list[threading.Thread]:
     """The threads checkpointing the file at `path` (other tests' files have theirs)."""
-    name = checkpoints.Checkpoints(str(path)).thread_name
+    name = checkpoints.thread_name(str(path))
     return [thread for thread in threading.enumerate() if thread.name == name]
 
 
