@@ -92,7 +92,8 @@ class Checkpoints:
     def _wait_for_a_write(self, stop: threading.Event) -> bool:
         """True once a write asks for a checkpoint; False when this thread is to leave: it was
         stopped, or it waited IDLE_SECONDS for nothing."""
-        while not self._due.wait(IDLE_SECONDS):
+        # Stopped first: a stop just before `_run` cleared `_due` left it cleared.
+        while not stop.is_set() and not self._due.wait(IDLE_SECONDS):
             with self._guard:
                 if self._due.is_set():
                     break
