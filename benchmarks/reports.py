@@ -90,7 +90,8 @@ REPS = tuple(f"U0REP{100000 + n}" for n in range(1, REP_COUNT + 1))
 REP = REPS[0]
 ACK_BUDGET = 3.0
 ANSWER_TIMEOUT = 120.0
-# A chart starts a process that loads matplotlib: over 2 minutes on a loaded 2-core machine.
+# A chart starts a process of its own, and a loaded 2-core machine starts it slowly (over 2
+# minutes when that process loaded matplotlib).
 SERVER_TIMEOUT = 600.0
 TARGET_30D = 1.0  # `/leads stats 30d` p99
 TARGET_ANY = 2.0  # any answer for 365 days
