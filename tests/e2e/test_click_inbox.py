@@ -10,9 +10,13 @@ import os
 import re
 import signal
 import threading
+import time
 from collections.abc import Callable
 
+import pytest
+
 from bot.lifecycle import Action
+from handlers import click_inbox
 from handlers.serve import BatonServer
 from slack_driver import SlackUser
 from slack_emulator import REP_1, REP_2, SALES_CHANNEL, SlackEmulator
@@ -51,6 +55,52 @@ def test_an_accept_is_acknowledged_and_then_shown_on_the_card(
     eventually(lambda: any("Ada Inbox" in dm["text"] for dm in slack.dms(REP_1)))
     settled(bot)  # every click applied, and all it queued delivered
     assert slack.ephemerals(REP_1) == []
+
+
+def test_a_flood_of_clicks_that_the_applier_gives_way_to_claims_each_lead_once(
+    bot: BatonServer,
+    slack: SlackEmulator,
+    user: Callable[[str], SlackUser],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While clicks keep coming the applier stops after each slice of applying to let them be
+    acknowledged (here after every click): each lead is still claimed once, by its clicker."""
+    # The applier starts within the flood, and after each click it applies finds the next
+    # rep's click came sooner than a pause.
+    monkeypatch.setattr(click_inbox, "APPLY_SLICE_SECONDS", 0.0)
+    monkeypatch.setattr(click_inbox, "ACKS_FIRST_SECONDS", 0.05)
+    monkeypatch.setattr(click_inbox, "QUIET_SECONDS", 0.3)
+    leads = [send_lead(bot, external_id=f"flood-{n}")["id"] for n in range(12)]
+    ts = {
+        lead_id: wait_for_card(slack, lead_id, lambda c: "Claim by" in card_text(c))["ts"]
+        for lead_id in leads
+    }
+    owners = {lead_id: (REP_1, REP_2)[n % 2] for n, lead_id in enumerate(leads)}
+
+    def clicks_of(clicker: str) -> None:
+        driver = user(clicker)
+        for lead_id, owner in owners.items():
+            if owner == clicker:
+                assert driver.click(SALES_CHANNEL, ts[lead_id], "lead.accept").status_code == 200
+                time.sleep(0.1)
+
+    threads = [threading.Thread(target=clicks_of, args=(clicker,)) for clicker in (REP_1, REP_2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    for lead_id, owner in owners.items():
+        wait_for_card(slack, lead_id, lambda c, o=owner: f"Claimed by <@{o}>" in card_text(c))
+    settled(bot)
+    with bot.services.db.read() as session:
+        claims = [
+            [event.action for event in lead_store.list_events(session, lead_id)].count(
+                Action.ACCEPT
+            )
+            for lead_id in leads
+        ]
+    assert claims == [1] * len(leads)
 
 
 def test_of_two_reps_clicking_one_after_the_other_on_two_processes_the_first_owns_the_lead(
