@@ -137,26 +137,24 @@ def _draw_acceptance_trend(
     if not drawn:
         return _nothing_yet(title)
     positions = list(range(len(weeks)))
-    lines: list[tuple[str, list[float | None], bool]] = []  # (name, values, a trend?)
-    colours: list[str] = []
+    lines: list[tuple[str, list[float | None], str, bool]] = []  # name, values, colour, trend?
     for colour, (source, rates) in zip(_colours(drawn), drawn.items(), strict=True):
         percents = [None if rate is None else rate * 100 for rate in rates]
-        lines.append((source, percents, False))
-        colours.append(colour)
+        lines.append((source, percents, colour, False))
         trend = _least_squares(positions, percents)
         if trend is not None:
             slope, intercept = trend
-            lines.append((f"{source} trend", [slope * x + intercept for x in positions], True))
-            colours.append(colour)
+            fitted: list[float | None] = [slope * x + intercept for x in positions]
+            lines.append((f"{source} trend", fitted, colour, True))
     chart = Line(
-        _options(title, colours, legend=True, line_width=2.5),
+        _options(title, [colour for _, _, colour, _ in lines], legend=True, line_width=2.5),
         y_title="accepted, % of decided",
         range=(0, 100),
         allow_interruptions=True,
         dots_size=4,
     )
     chart.x_labels = [f"{week:%d %b}" for week in weeks]
-    for name, values, is_trend in lines:
+    for name, values, _, is_trend in lines:
         if is_trend:
             chart.add(name, values, show_dots=False, stroke_style={"dasharray": "8, 5"})
         else:
