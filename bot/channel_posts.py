@@ -47,9 +47,10 @@ def plan_routes(session: Session, *, rules: Rules) -> list[Route]:
     Read in a transaction of its own, so the write lock is held only to store the plan
     (`route_queued`): reading a burst's thousand posts and their leads under it kept intake
     waiting for a tenth of a second each time."""
+    posts = outbox_store.unrouted_posts(session, limit=ROUTE_BATCH, facts=routing.MATCHED_FIELDS)
     return [
-        Route(post.id, post.kind, post.lead.slack_channel or routing.channel_for(post.lead, rules))
-        for post in outbox_store.unrouted_posts(session, limit=ROUTE_BATCH)
+        Route(post.id, post.kind, post.lead_channel or routing.channel_for(post.facts, rules))
+        for post in posts
     ]
 
 

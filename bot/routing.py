@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bot.rules import Route, Rules
@@ -26,13 +27,18 @@ def lead_facts(lead: Lead) -> dict[str, Any]:
 
 def route_for(lead: Lead, rules: Rules) -> Route | None:
     """The first route that matches the lead (a route without `match` takes every lead)."""
-    facts = lead_facts(lead)
+    return route_matching(lead_facts(lead), rules)
+
+
+def route_matching(facts: Mapping[str, Any], rules: Rules) -> Route | None:
+    """The first route that matches a lead of these `facts` (lead_facts)."""
     for route in rules.routes:
         if route.match is None or route.match.matches(facts):
             return route
     return None
 
 
-def channel_for(lead: Lead, rules: Rules) -> str:
-    route = route_for(lead, rules)
+def channel_for(facts: Mapping[str, Any], rules: Rules) -> str:
+    """The channel of a lead of these `facts` (lead_facts): its route's, else sales."""
+    route = route_matching(facts, rules)
     return rules.channels.sales if route is None else route.channel
