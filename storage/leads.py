@@ -126,15 +126,6 @@ def _by_external_id(rows: Iterable[Sequence[Any]]) -> dict[str, Lead]:
     return {lead.external_id: lead for lead in map(_untracked, rows)}
 
 
-def get_leads_by_ids(session: Session, lead_ids: Iterable[int]) -> dict[int, Lead]:
-    """The stored leads among these ids, by id, read as `get_lead` reads one (untracked)."""
-    ids = list(lead_ids)
-    if not ids:
-        return {}
-    rows = session.connection().execute(_LEADS_BY_IDS, {"lead_ids": ids})
-    return {lead.id: lead for lead in map(_untracked, rows)}
-
-
 def get_lead_columns(
     session: Session, lead_ids: Iterable[int], names: tuple[str, ...]
 ) -> dict[int, tuple[Any, ...]]:
@@ -152,11 +143,6 @@ def _columns_by_ids(names: tuple[str, ...]) -> Select[Any]:
     return select(_LEAD_TABLE.c.id, *(_LEAD_TABLE.c[name] for name in names)).where(
         _LEAD_TABLE.c.id.in_(bindparam("lead_ids", expanding=True))
     )
-
-
-_LEADS_BY_IDS = select(*_LEAD_COLUMNS).where(
-    Lead.__table__.c.id.in_(bindparam("lead_ids", expanding=True))
-)
 
 
 # Intake asks this for every group of leads: built once (building one cost more than running it).

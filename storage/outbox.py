@@ -230,10 +230,11 @@ def unrouted_posts(session: Session, *, limit: int, facts: tuple[str, ...]) -> l
         session, {lead_id for _, _, lead_id in rows if lead_id}, ("slack_channel", *facts)
     )
     return [
-        UnroutedPost(row_id, kind, channel, dict(zip(facts, values, strict=True)))
+        UnroutedPost(
+            row_id, kind, leads[lead_id][0], dict(zip(facts, leads[lead_id][1:], strict=True))
+        )
         for row_id, kind, lead_id in rows
         if lead_id in leads
-        for channel, *values in [leads[lead_id]]
     ]
 
 
