@@ -1,6 +1,7 @@
 """The loop every outbox worker runs (Slack delivery, webhooks): deliver what is due, round after
-round; wait for a wake-up or the next poll when a round found nothing; while the database cannot
-serve, say so once, wait, and say once that it answers again."""
+round; wait for a wake-up or the next poll when a round found nothing, and after a wake-up as long
+as the worker asks (see `run_rounds`); while the database cannot serve, say so once, wait, and
+say once that it answers again."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ def run_rounds(
     stop: threading.Event,
     wake: threading.Event,
     idle_wait: Callable[[], float],
+    gather: Callable[[], float] = lambda: 0.0,
 ) -> None:
     """Run `deliver_due` (how many it delivered) until `stop`; `what` names the delivery in the
-    log ("Slack", "webhook")."""
+    log ("Slack", "webhook"). After a wake-up, the round waits the seconds `gather` gives, so
+    that what the next moment commits joins it (Slack delivery's `DeliveryWorker.gather`)."""
     database_down = False
     while not stop.is_set():
         try:
@@ -46,7 +49,8 @@ def run_rounds(
             log.info("database answers again: %s delivery resumed", what)
             database_down = False
         if not worked:
-            wake.wait(idle_wait())
+            if wake.wait(idle_wait()):
+                stop.wait(gather())
             wake.clear()
 
 

@@ -68,6 +68,12 @@ BATCH = 10  # rows leased at once for one method lane
 LANE_THREADS = 8  # lanes served at once; a paced or held lane occupies no thread
 BURST_CARDS = 60  # more cards than this queued for one channel: a minute's worth at 1/s
 IDLE_POLL_SECONDS = 0.25
+# The least time from one round to the next that commits start (a lane that finishes starts
+# its next round at once). Each round routes and leases in a transaction, on SQLite a turn on
+# the one write lock: woken by every commit, the delivery process took a turn after each group
+# of single leads and each click, and the server's next write waited for it (see
+# docs/performance.md). A person's action is delivered at most this much later.
+COMMIT_GATHER_SECONDS = 0.05
 MAX_BACKOFF_SECONDS = 300
 EPHEMERAL_ATTEMPTS = 5  # an ephemeral reply is worthless once the moment has passed
 EPHEMERAL_EXPIRED = "retries_exhausted"
@@ -207,6 +213,8 @@ class DeliveryWorker:
         # lane that finishes wakes the dispatcher without it: its rows queue no posts.
         self._queued = threading.Event()
         self._routed_at = -math.inf  # monotonic; a poll routes what other processes queued
+        self._round_at = -math.inf  # monotonic: when the latest round began
+        self._lane_freed = threading.Event()  # a lane finished since that round began
         # What a row's sender draws from (its row id -> handlers.delivery_reads.Read), read in
         # the transaction that leased or renewed the row instead of in one of its own.
         self._reads: dict[int, Read] = {}
@@ -266,7 +274,17 @@ class DeliveryWorker:
             stop=self._stop,
             wake=self._wake,
             idle_wait=self._idle_wait,
+            gather=self.gather,
         )
+
+    def gather(self) -> float:
+        """Seconds a woken round waits: none when a lane finished (its next row is due now),
+        else what is left of COMMIT_GATHER_SECONDS since the latest round began, so a stream
+        of commits is routed and leased in a few rounds, not one round (and one turn on the
+        write lock) each."""
+        if self._lane_freed.is_set():
+            return 0.0
+        return max(0.0, self._round_at + COMMIT_GATHER_SECONDS - time.monotonic())
 
     def _idle_wait(self) -> float:
         """Until the next poll, or sooner when a paced or held lane may go again."""
@@ -278,11 +296,13 @@ class DeliveryWorker:
         lanes of people's actions first, then the head of each channel) and hand each lane to
         the pool. Returns how many rows were leased when another round at once may lease more
         (a lane's batch, the routing or the threads ran out), else 0: the next round waits for
-        a wake-up (a commit, a lane that finished) or the poll, and an idle channel costs no
-        empty round after each card.
+        a wake-up (a lane that finished; a commit, then `gather`) or the poll, and an idle
+        channel costs no empty round after each card.
 
         Routing runs only when a commit woke the worker or at the poll (for what other
         processes queued): half of an empty round's CPU went to finding nothing to route."""
+        self._round_at = time.monotonic()
+        self._lane_freed.clear()
         free = LANE_THREADS - self.lanes.busy_count()
         if free <= 0:
             return 0
@@ -396,6 +416,7 @@ class DeliveryWorker:
                 self._reads.pop(row.id, None)
                 self._renewed.pop(row.id, None)
             self.lanes.finish(lane, hold=hold)
+            self._lane_freed.set()
             self._wake.set()
 
     def _release(self, row_ids: list[int]) -> None:

@@ -32,3 +32,17 @@ def test_a_lead_from_the_intake_api_and_a_click_on_its_card_reach_slack_at_once(
     slack_user(slack, sleepy_bot, REP_1).click(SALES_CHANNEL, card["ts"], "lead.accept")
     wait_for_card(slack, lead["id"], lambda c: f"<@{REP_1}>" in card_text(c))
     slack.wait_for(lambda: [dm for dm in slack.dms(REP_1) if "You claimed" in dm["text"]])
+
+
+def test_leads_sent_back_to_back_all_reach_slack_at_once(
+    sleepy_bot: BatonServer, slack: SlackEmulator
+) -> None:
+    """Leads arriving faster than the delivery gathers commits (each wake-up waits a moment
+    for the next) are all posted without the idle poll: no wake-up is lost meanwhile."""
+    first = send_lead(sleepy_bot, external_id="back-to-back-0")
+    wait_for_card(slack, first["id"])  # the worker is idle again, its latest round just run
+
+    leads = [send_lead(sleepy_bot, external_id=f"back-to-back-{n}") for n in range(1, 6)]
+
+    for lead in leads:
+        wait_for_card(slack, lead["id"])
