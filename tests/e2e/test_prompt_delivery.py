@@ -46,3 +46,19 @@ def test_leads_sent_back_to_back_all_reach_slack_at_once(
 
     for lead in leads:
         wait_for_card(slack, lead["id"])
+
+
+def test_cards_queued_for_a_channel_follow_one_another_without_the_gathering_wait(
+    monkeypatch: pytest.MonkeyPatch, start_bot: Callable[..., BatonServer], slack: SlackEmulator
+) -> None:
+    """A lane that has sent its card starts the next round at once: the wait that gathers a
+    stream of commits into one round (made an hour long here) never holds a queue of cards."""
+    monkeypatch.setattr(slack_delivery, "IDLE_POLL_SECONDS", 3600)
+    monkeypatch.setattr(slack_delivery, "COMMIT_GATHER_SECONDS", 3600)
+    intake_only = start_bot(delivery="off", sweep_every=3600)
+    leads = [send_lead(intake_only, external_id=f"queued-{n}") for n in range(20)]
+
+    start_bot(sweep_every=3600)  # its first round finds the queue; no commit wakes it after
+
+    for lead in leads:
+        wait_for_card(slack, lead["id"])
