@@ -62,7 +62,7 @@ from benchmarks.handoff import (
     percentiles,
     signed,
 )
-from benchmarks.machine import database_version, machine_facts
+from benchmarks.machine import CoreTimes, database_version, machine_facts
 from benchmarks.reports import memory_mb
 from benchmarks.slack_process import (
     CallLog,
@@ -543,8 +543,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.perf_counter()
     reports = []
     for kind in options.kinds:
+        cores_before = CoreTimes.now()
         report = benchmark_database(kind, options)
         print_report(report, options)
+        print(f"  during it {CoreTimes.now().stolen_since(cores_before)}")
         reports.append(report)
     print(f"\ntotal run time {time.perf_counter() - began:.0f} s")
     failed = any(report.problems for report in reports)

@@ -78,7 +78,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from benchmarks import process_memory
-from benchmarks.machine import cpu_seconds, database_version, machine_facts
+from benchmarks.machine import CoreTimes, cpu_seconds, database_version, machine_facts
 from benchmarks.slack_process import CallLog, SlackProcess, posted_card, slack_process
 from bot import received_clicks
 from bot.intake import MAX_BATCH
@@ -876,8 +876,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         load.submit(post_all, [], 1).result()  # start the client process before measuring
         reports = []
         for kind in options.kinds:
+            cores_before = CoreTimes.now()
             report = benchmark_database(load, kind, options)
             print_report(report, options)
+            print(f"  during it {CoreTimes.now().stolen_since(cores_before)}")
             reports.append(report)
     total = time.perf_counter() - began
     print(f"\ntotal run time {total:.0f} s; {uptime()}")

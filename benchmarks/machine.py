@@ -7,6 +7,7 @@ import platform
 import sqlite3
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from storage.db import Database
@@ -49,6 +50,32 @@ def python_loop_ms(runs: int = 3) -> float:
             total += number * number % 7
         times.append(time.perf_counter() - began)
     return statistics.median(times) * 1000
+
+
+@dataclass(frozen=True)
+class CoreTimes:
+    """The machine's CPU time so far, all cores, from /proc/stat: what the host took back from
+    this virtual machine ("steal") and the total, in clock ticks."""
+
+    stolen: int
+    total: int
+
+    @classmethod
+    def now(cls) -> CoreTimes:
+        try:
+            first = Path("/proc/stat").read_text().splitlines()[0].split()
+        except (OSError, IndexError):
+            return cls(0, 0)
+        ticks = [int(value) for value in first[1:9]]  # user … steal; guest time is in user
+        return cls(stolen=ticks[7] if len(ticks) > 7 else 0, total=sum(ticks))
+
+    def stolen_since(self, earlier: CoreTimes) -> str:
+        """The share of the cores' time the host took since `earlier`: a run whose host took
+        a tenth of it ran on less of a machine than its core count says."""
+        total = self.total - earlier.total
+        if total <= 0:
+            return "the host's share of the cores unknown"
+        return f"the host took {(self.stolen - earlier.stolen) / total:.1%} of the cores' time"
 
 
 def database_version(url: str) -> str:
