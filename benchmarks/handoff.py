@@ -255,6 +255,7 @@ class BatchFigures:
     leads: int
     created: int  # leads stored by the run, counted in the database
     run: LoadRun
+    cpu: float  # CPU seconds the server's processes used while the batches were POSTed
 
 
 @dataclass(frozen=True)
@@ -614,9 +615,11 @@ def measure_batch_intake(
     calls = batch_calls(server.url, report.kind, options.batch_leads)
     deliver_at_pace(server, SLACK_PACE)  # the batches' cards are posted as in production
     before = count_leads(server, LeadStatus.NEW, LeadStatus.OPEN)
+    cpu_before = server_cpu_seconds(server)
     run = load.submit(post_all, calls, options.concurrency).result()
+    cpu_used = server_cpu_seconds(server) - cpu_before
     created = count_leads(server, LeadStatus.NEW, LeadStatus.OPEN) - before
-    report.batch = BatchFigures(options.batch_leads, created, run)
+    report.batch = BatchFigures(options.batch_leads, created, run, cpu_used)
     if run.count(lambda status: status != 200) or created != options.batch_leads:
         report.problems.append(
             f"batch intake stored {created} of {options.batch_leads} leads: {dict(run.statuses)}"
@@ -802,7 +805,8 @@ def print_report(report: DatabaseReport, options: argparse.Namespace) -> None:
         print(
             f"  batch intake  {batch.created} leads in {len(batch.run.latencies)} requests: "
             f"HTTP {rate:.0f} leads/s ({batch.run.elapsed:.2f} s; a request p50 "
-            f"{p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms)"
+            f"{p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms); CPU "
+            f"{batch.cpu * 1000 / max(batch.created, 1):.3f} ms a lead in the server's processes"
         )
     if not report.acks:
         return _print_problems(report)
