@@ -31,7 +31,7 @@ from sqlalchemy.orm.attributes import manager_of_class
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.dml import ReturningInsert
 
-from storage import bulk, funnel_by_statement
+from storage import bulk, funnel_by_statement, id_lists
 from storage.models import Lead, LeadEvent, LeadStatus, UTCDateTime
 
 # leads.id is a 32-bit INTEGER on PostgreSQL: a number past it names no lead (and would make
@@ -134,14 +134,15 @@ def get_lead_columns(
     ids = list(lead_ids)
     if not ids:
         return {}
-    rows = session.connection().execute(_columns_by_ids(names), {"lead_ids": ids})
-    return {row[0]: tuple(row[1:]) for row in rows}
+    connection = session.connection()
+    statement = _columns_by_ids(names, connection.dialect.name)
+    return {row[0]: tuple(row[1:]) for row in connection.execute(statement, {"lead_ids": ids})}
 
 
 @functools.cache
-def _columns_by_ids(names: tuple[str, ...]) -> Select[Any]:
+def _columns_by_ids(names: tuple[str, ...], dialect: str) -> Select[Any]:
     return select(_LEAD_TABLE.c.id, *(_LEAD_TABLE.c[name] for name in names)).where(
-        _LEAD_TABLE.c.id.in_(bindparam("lead_ids", expanding=True))
+        id_lists.among(_LEAD_TABLE.c.id, "lead_ids", dialect)
     )
 
 

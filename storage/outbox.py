@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
-from storage import bulk
+from storage import bulk, id_lists
 from storage import leads as lead_store
 from storage.models import OutboxKind, SlackOutbox
 
@@ -246,15 +246,18 @@ def set_channels(session: Session, chosen: Sequence[tuple[int, str]]) -> None:
     for row_id, channel in chosen:
         posts.setdefault(channel, []).append(row_id)
     connection = session.connection()
+    statement = _set_channel(connection.dialect.name)
     for channel, row_ids in posts.items():
-        connection.execute(_SET_CHANNEL, {"row_ids": row_ids, "channel": channel})
+        connection.execute(statement, {"row_ids": row_ids, "channel": channel})
 
 
-_SET_CHANNEL = (
-    update(SlackOutbox)
-    .where(SlackOutbox.id.in_(bindparam("row_ids", expanding=True)), SlackOutbox.channel.is_(None))
-    .values(channel=bindparam("channel"))
-)
+@functools.cache
+def _set_channel(dialect: str) -> Update:
+    return (
+        update(SlackOutbox)
+        .where(id_lists.among(SlackOutbox.id, "row_ids", dialect), SlackOutbox.channel.is_(None))
+        .values(channel=bindparam("channel"))
+    )
 
 
 # Every delivery round runs these statements: each is built once (per shape) with its values as
