@@ -173,8 +173,10 @@ def router(services: Services, single_leads: SingleLeads) -> APIRouter:
         if isinstance(body, JSONResponse):
             return body
         try:
-            async with batch_turns:
-                return await in_thread(_answered_batch, services, body)
+            # Counted from now: a burst's batches waiting their turn keep what the heap holds.
+            with heap.giving_back_after():
+                async with batch_turns:
+                    return await in_thread(_answered_batch, services, body)
         except json_input.BrokenJson as broken:
             return problem(400, str(broken))
         except InvalidInput as invalid:
@@ -271,11 +273,8 @@ def _store_all(services: Services, leads: Sequence[intake.LeadInput]) -> list[in
 
 def _answered_batch(services: Services, body: bytes) -> LeadsAnswer:
     """A batch stored and its answer written, both off the event loop: the answer is a
-    megabyte of JSON for a thousand leads. What the batch held is handed back meanwhile."""
-    try:
-        return _batch_answer(_store_batch(services, body))
-    finally:
-        heap.give_back()
+    megabyte of JSON for a thousand leads."""
+    return _batch_answer(_store_batch(services, body))
 
 
 def _store_batch(services: Services, body: bytes) -> list[intake.Received | InvalidInput]:

@@ -76,8 +76,13 @@ class _Pending:
         self._outcome: Reply | Exception | None = None
 
     def settle(self, compute: Callable[[], Reply]) -> None:
-        """Compute the outcome and hand it over; then give the C heap back what the answer
-        held (a report reads thousands of rows at 1M leads: 3 to 5 MB a server kept after one)."""
+        """Compute the outcome and hand it over; then give the C heap back what the answer held
+        (a report reads thousands of rows at 1M leads: 3 to 5 MB a server kept after one),
+        once no other answer or batch of leads is under way (heap.giving_back_after)."""
+        with heap.giving_back_after():
+            self._settle(compute)
+
+    def _settle(self, compute: Callable[[], Reply]) -> None:
         outcome: Reply | Exception
         try:
             outcome = compute()
@@ -89,7 +94,6 @@ class _Pending:
         if late:
             assert self._response_url is not None
             _post(self._response_url, _late_body(outcome))
-        heap.give_back()
 
     def take(self, timeout: float | None) -> Reply | Exception | None:
         """The outcome if it is ready within `timeout`; else None, and it will be sent later."""
