@@ -13,6 +13,12 @@ from starlette.types import ASGIApp
 
 T = TypeVar("T")
 
+# How long a fake keeps an idle keep-alive connection: longer than its clients keep one (httpx
+# drops its own after 5 s), so a client never sends on a connection the fake is closing at
+# that moment. At uvicorn's default, also 5 s, a burst benchmark's request to the emulator
+# was reset as the two timed out together.
+IDLE_CONNECTION_SECONDS = 75
+
 
 class BackgroundServer:
     """One uvicorn server (h11, no lifespan, quiet) on its own thread."""
@@ -22,7 +28,12 @@ class BackgroundServer:
         self.host = host
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(
-            app, http="h11", lifespan="off", log_level="warning", access_log=False
+            app,
+            http="h11",
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=IDLE_CONNECTION_SECONDS,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
