@@ -4,9 +4,9 @@ Intake inserts its leads, and appends an event and an outbox row per lead. Throu
 executemany, SQLAlchemy prepares every value of every row (a datetime formatted, a dict
 serialized) and psycopg then sends the rows one by one: per lead, more CPU than the INSERT costs
 the database. Here PostgreSQL takes the rows as one JSON text (encoded in C) and SQLite takes
-plain tuples, each value prepared by its column's own bind processor, once per distinct object:
-a batch's rows share one `now`, formatted once; a JSON column's value is encoded by orjson, as
-PostgreSQL's rows are.
+multi-row VALUES statements of plain values, each prepared by its column's own bind processor,
+once per distinct object: a batch's rows share one `now`, formatted once; a JSON column's value
+is encoded by orjson, as PostgreSQL's rows are.
 """
 
 from __future__ import annotations
@@ -44,8 +44,10 @@ def insert_rows(
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(_postgresql_insert(table, names), (json_text(rows),))
         return
-    sql, processors = _sqlite_insert(table, names, connection.dialect)
-    connection.exec_driver_sql(sql, list(_sqlite_values(rows, names, processors)))
+    start, row_marks, processors = _sqlite_insert(table, names, connection.dialect)
+    _sqlite_in_statements(
+        connection, start, row_marks, "", list(_sqlite_values(rows, names, processors))
+    )
 
 
 def insert_per_key(
@@ -98,19 +100,39 @@ def insert_new_sqlite(
             for row in rows
         ]
     names = tuple(rows[0])
-    dialect = connection.dialect
-    _, processors = _sqlite_insert(table, names, dialect)
-    start, row_marks, end = _sqlite_insert_new(table, names, unique, returning)
+    start, row_marks, processors = _sqlite_insert(table, names, connection.dialect)
+    end = _sqlite_on_conflict(unique, returning)
     values = list(_sqlite_values(rows, names, processors))
+    return _sqlite_in_statements(connection, start, row_marks, end, values)
+
+
+def _sqlite_in_statements(
+    connection: Connection,
+    start: str,
+    row_marks: str,
+    end: str,
+    values: Sequence[tuple[Any, ...]],
+) -> list[tuple[Any, ...]]:
+    """Run `start` (up to VALUES), a `row_marks` for each row of `values` and `end`, in
+    statements of SQLITE_ROWS_PER_INSERT rows at most, each within SQLite's limit of
+    parameters; the rows the statements return, if any.
+
+    Not an executemany: that steps the statement once a row, taking the GIL back each time,
+    and a batch's thousand events and cards took 3-4 ms more of its store (84 against 88 ms
+    of CPU, alternating runs of 30 batches)."""
+    if not values:
+        return []
     per_statement = min(
-        SQLITE_ROWS_PER_INSERT, max(1, dialect.insertmanyvalues_max_parameters // len(names))
+        SQLITE_ROWS_PER_INSERT,
+        max(1, connection.dialect.insertmanyvalues_max_parameters // len(values[0])),
     )
     written: list[tuple[Any, ...]] = []
     for first in range(0, len(values), per_statement):
         some = values[first : first + per_statement]
         sql = f"{start}{', '.join(itertools.repeat(row_marks, len(some)))}{end}"
-        parameters = tuple(itertools.chain.from_iterable(some))
-        written.extend(connection.exec_driver_sql(sql, parameters))
+        result = connection.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(some)))
+        if result.returns_rows:
+            written.extend(result)
     return written
 
 
@@ -182,20 +204,18 @@ Processor = Callable[[Any], Any] | None
 @functools.cache
 def _sqlite_insert(
     table: Table, names: tuple[str, ...], dialect: Dialect
-) -> tuple[str, dict[str, Processor]]:
-    """The INSERT's text with `?` placeholders, and each column's bind processor (None: the
-    value goes as it is)."""
-    sql = (
-        f"INSERT INTO {_quote(table.name)} ({', '.join(_quote(name) for name in names)}) "
-        f"VALUES ({', '.join('?' for _ in names)})"
-    )
+) -> tuple[str, str, dict[str, Processor]]:
+    """The INSERT's text up to its rows, one row's `(?, ...)`, and each column's bind
+    processor (None: the value goes as it is)."""
+    start = f"INSERT INTO {_quote(table.name)} ({', '.join(_quote(name) for name in names)}) "
+    row_marks = f"({', '.join('?' for _ in names)})"
     processors: dict[str, Processor] = {}
     for name in names:
         processor: Processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if processor is not None and isinstance(table.c[name].type, JSON):
             processor = _json_processor(processor)
         processors[name] = processor
-    return sql, processors
+    return f"{start}VALUES ", row_marks, processors
 
 
 def _json_processor(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -240,17 +260,11 @@ def python_defaults(table: Table, names: tuple[str, ...]) -> Defaults:
 
 
 @functools.cache
-def _sqlite_insert_new(
-    table: Table, names: tuple[str, ...], unique: str, returning: tuple[str, ...]
-) -> tuple[str, str, str]:
-    """`insert_new_sqlite`'s statement in three parts: up to VALUES, one row's `(?, ...)`,
-    and from ON CONFLICT on; the rows' marks go between."""
-    quoted = ", ".join(_quote(name) for name in names)
+def _sqlite_on_conflict(unique: str, returning: tuple[str, ...]) -> str:
+    """`insert_new_sqlite`'s statement after its rows."""
     return (
-        f"INSERT INTO {_quote(table.name)} ({quoted}) VALUES ",
-        f"({', '.join('?' for _ in names)})",
         f" ON CONFLICT ({_quote(unique)}) DO NOTHING "
-        f"RETURNING {', '.join(_quote(name) for name in returning)}",
+        f"RETURNING {', '.join(_quote(name) for name in returning)}"
     )
 
 
