@@ -10,7 +10,7 @@ the expanding IN.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Integer, any_, bindparam
+from sqlalchemy import ColumnElement, any_, bindparam
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import QueryableAttribute
 
@@ -19,7 +19,8 @@ def among(
     column: ColumnElement[int] | QueryableAttribute[int], name: str, dialect: str
 ) -> ColumnElement[bool]:
     """`column` is one of the integers the execution's parameter `name` lists, for a statement
-    run on `dialect` (a dialect's name: "postgresql", "sqlite")."""
+    run on `dialect` (a dialect's name: "postgresql", "sqlite"). The array is of the column's
+    own type, so a BIGINT column's ids are not cast to INTEGER."""
     if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(Integer)))
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
