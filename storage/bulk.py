@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Connection, Dialect, Table
+from sqlalchemy import JSON, Connection, Dialect, Integer, Table
 from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
 from storage.models import Base
@@ -81,16 +81,21 @@ def insert_new_sqlite(
     rows: Sequence[Mapping[str, Any]],
     *,
     unique: str,
-    returning: tuple[str, ...],
-) -> list[tuple[Any, ...]]:
+) -> dict[Any, int]:
     """SQLite: INSERT `rows` (each naming the same columns) but those whose `unique` column is
-    stored already (ON CONFLICT DO NOTHING), and the `returning` columns of those inserted.
-    Multi-row VALUES statements, each within SQLite's limit of parameters, their values
-    prepared as `insert_rows` prepares them: SQLAlchemy's own multi-row insert prepared every
-    value of every row through its compiled parameters, most of a batch's write. A column left
-    out gets its Python-side default, as SQLAlchemy's insert gives it."""
+    stored already (ON CONFLICT DO NOTHING); the integer key of each row inserted, by its
+    `unique` value. Multi-row VALUES statements, each within SQLite's limit of parameters,
+    their values prepared as `insert_rows` prepares them: SQLAlchemy's own multi-row insert
+    prepared every value of every row through its compiled parameters, most of a batch's
+    write. A column left out gets its Python-side default, as SQLAlchemy's insert gives it.
+
+    The keys come back as one row of JSON: those past the largest key before the INSERT,
+    which a transaction that writes is alone to give out. A RETURNING hands back a row a step,
+    and each step gives up the GIL and waits to take it back: behind another busy thread, up
+    to the switch interval a row, which kept a batch's store from running beside the next
+    batch's check."""
     if not rows:
-        return []
+        return {}
     table = entity.__table__
     assert isinstance(table, Table)
     constants, made = python_defaults(table, tuple(rows[0]))
@@ -101,9 +106,12 @@ def insert_new_sqlite(
         ]
     names = tuple(rows[0])
     start, row_marks, processors = _sqlite_insert(table, names, connection.dialect)
-    end = _sqlite_on_conflict(unique, returning)
     values = list(_sqlite_values(rows, names, processors))
-    return _sqlite_in_statements(connection, start, row_marks, end, values)
+    largest, inserted_since = _sqlite_keys(table, unique)
+    before = connection.exec_driver_sql(largest).scalar()
+    _sqlite_in_statements(connection, start, row_marks, _sqlite_on_conflict(unique), values)
+    inserted = connection.exec_driver_sql(inserted_since, (before or 0,)).scalar_one()
+    return dict(orjson.loads(inserted))
 
 
 def _sqlite_in_statements(
@@ -260,11 +268,22 @@ def python_defaults(table: Table, names: tuple[str, ...]) -> Defaults:
 
 
 @functools.cache
-def _sqlite_on_conflict(unique: str, returning: tuple[str, ...]) -> str:
+def _sqlite_on_conflict(unique: str) -> str:
     """`insert_new_sqlite`'s statement after its rows."""
+    return f" ON CONFLICT ({_quote(unique)}) DO NOTHING"
+
+
+@functools.cache
+def _sqlite_keys(table: Table, unique: str) -> tuple[str, str]:
+    """The statements that read the table's largest integer key, and as one JSON text the
+    `[unique, key]` of each row past a key given."""
+    (key,) = table.primary_key.columns
+    assert isinstance(key.type, Integer), f"{table.name}'s key is not an integer"
+    name, column = _quote(table.name), _quote(key.name)
     return (
-        f" ON CONFLICT ({_quote(unique)}) DO NOTHING "
-        f"RETURNING {', '.join(_quote(name) for name in returning)}"
+        f"SELECT max({column}) FROM {name}",
+        f"SELECT json_group_array(json_array({_quote(unique)}, {column})) FROM {name} "
+        f"WHERE {column} > ?",
     )
 
 

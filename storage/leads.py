@@ -159,14 +159,14 @@ def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[s
     """Insert the leads whose external_id is not stored yet; returns those inserted, by
     external_id, as written, in Leads no session tracks. Rows must all name the same columns.
 
-    INSERT ... ON CONFLICT DO NOTHING RETURNING id: the unique key decides, so two deliveries
-    racing each other cannot both create a lead, and a collision costs neither a savepoint nor
-    the rest of the batch. On the connection, so rows are not grouped by which fields are null
-    (PostgreSQL: one JSON text; SQLite: storage.bulk's multi-row VALUES). Only the ids come
-    back: the rest of each lead is what was written (`_as_inserted`), since taking every
-    column back through the driver and the column types cost a third of a batch's write. On
-    PostgreSQL a batch's leads are counted in the funnel's rollups once for the statement
-    (storage.funnel_by_statement).
+    INSERT ... ON CONFLICT DO NOTHING, then the ids inserted: the unique key decides, so two
+    deliveries racing each other cannot both create a lead, and a collision costs neither a
+    savepoint nor the rest of the batch. On the connection, so rows are not grouped by which
+    fields are null (PostgreSQL: one JSON text; SQLite: storage.bulk's multi-row VALUES). Only
+    the ids come back: the rest of each lead is what was written (`_as_inserted`), since
+    taking every column back through the driver and the column types cost a third of a
+    batch's write. On PostgreSQL a batch's leads are counted in the funnel's rollups once for
+    the statement (storage.funnel_by_statement).
     """
     if not rows:
         return {}
@@ -179,11 +179,7 @@ def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[s
         written = connection.execute(_insert_from_json(names), {"rows": bulk.json_text(rows)})
         ids = dict(written.all())
     else:
-        ids = dict(
-            bulk.insert_new_sqlite(
-                connection, Lead, rows, unique=_NEW_BY.key, returning=("external_id", "id")
-            )
-        )
+        ids = bulk.insert_new_sqlite(connection, Lead, rows, unique=_NEW_BY.key)
     unset = _unset_columns(names)
     moments = tuple(_UTC_MOMENTS.intersection(names))
     return {
