@@ -23,6 +23,7 @@ from pydantic import (
     ValidationError,
 )
 from pydantic_core import PydanticKnownError, core_schema
+from sqlalchemy import Dialect
 from sqlalchemy.orm import Session
 
 from bot import assignment, extra_fields, lead_updates, lifecycle, scoring
@@ -309,6 +310,31 @@ class Received:
     changes: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Ready:
+    """Valid leads with what storing them needs and no transaction does: their fields as sent,
+    and the new leads scored and in the database's form. Made before the write turn, so a
+    batch is made ready while another batch's statements hold the turn."""
+
+    sent: list[dict[str, Any]]
+    new: lifecycle.NewLeads
+    now: datetime
+    model: scoring.ScoringModel | None
+
+
+def ready(
+    leads: Sequence[LeadInput],
+    *,
+    now: datetime,
+    model: scoring.ScoringModel | None,
+    dialect: Dialect,
+) -> Ready:
+    """`leads` made ready to store, received `now`, scored by the team's `model` if any."""
+    sent = [lead.to_fields() for lead in leads]
+    scored = [scoring.scored_fields(model, fields, now=now) for fields in sent]
+    return Ready(sent, lifecycle.new_leads(scored, now=now, dialect=dialect), now, model)
+
+
 def store(
     session: Session,
     leads: Sequence[LeadInput],
@@ -324,16 +350,23 @@ def store(
 
     A repeat whose data differs from what is stored (an earlier one in `leads` included) updates
     the lead, rescored, audited as by `sender` (the intake API, a CSV import, a hook's name)."""
-    sent = [lead.to_fields() for lead in leads]
-    scored = [scoring.scored_fields(model, fields, now=now) for fields in sent]
-    pairs = lifecycle.create_many(session, leads=scored, now=now)
+    made = ready(leads, now=now, model=model, dialect=session.get_bind().dialect)
+    return store_ready(session, made, sender=sender, moves=moves)
+
+
+def store_ready(
+    session: Session, leads: Ready, *, sender: str, moves: lifecycle.Lifecycle
+) -> list[Received]:
+    """`store` for leads made `ready` before the caller's transaction."""
+    now, model = leads.now, leads.model
+    pairs = lifecycle.create_many(session, leads.new, now=now)
     routed = assignment.route_new_leads(
         session, moves, [lead for lead, created in pairs if created], now=now
     )
     pairs = _read_again(session, pairs, routed)
     results: list[Received] = []
     promoted: list[Lead] = []
-    for fields, (lead, created) in zip(sent, pairs, strict=True):
+    for fields, (lead, created) in zip(leads.sent, pairs, strict=True):
         changes = None
         # Compared unlocked first, so an identical repeat (the common one) locks nothing.
         if not created and lead_updates.compare(lead, fields) is not None:
@@ -430,17 +463,30 @@ def _checked(payload: Any, keep_unknown: bool) -> LeadInput | InvalidInput:
         return invalid
 
 
-def receive_checked(
-    session: Session,
+@dataclass(frozen=True)
+class ReadyBatch:
+    """A checked batch (a lead or its InvalidInput, in order) with its valid leads made ready."""
+
+    checked: Sequence[LeadInput | InvalidInput]
+    valid: Ready
+
+
+def ready_batch(
     checked: Sequence[LeadInput | InvalidInput],
     *,
-    sender: str,
-    moves: lifecycle.Lifecycle,
     now: datetime,
-    model: scoring.ScoringModel | None = None,
-) -> list[Received | InvalidInput]:
-    """Store the valid leads of a checked batch in one go (scored by `model`, as `store`
-    does); the invalid ones stay as they are, so the results line up with the batch."""
+    model: scoring.ScoringModel | None,
+    dialect: Dialect,
+) -> ReadyBatch:
+    """A checked batch's valid leads made ready (`ready`), before the write turn."""
     valid = [lead for lead in checked if isinstance(lead, LeadInput)]
-    received = iter(store(session, valid, sender=sender, moves=moves, now=now, model=model))
-    return [item if isinstance(item, InvalidInput) else next(received) for item in checked]
+    return ReadyBatch(checked, ready(valid, now=now, model=model, dialect=dialect))
+
+
+def receive_checked(
+    session: Session, batch: ReadyBatch, *, sender: str, moves: lifecycle.Lifecycle
+) -> list[Received | InvalidInput]:
+    """Store the valid leads of a batch in one go (as `store` does); the invalid ones stay as
+    they are, so the results line up with the batch."""
+    received = iter(store_ready(session, batch.valid, sender=sender, moves=moves))
+    return [item if isinstance(item, InvalidInput) else next(received) for item in batch.checked]

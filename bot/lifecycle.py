@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Dialect
 from sqlalchemy.orm import Session
 
 from bot import (
@@ -156,12 +157,40 @@ def create(session: Session, *, fields: dict[str, Any], now: datetime) -> tuple[
     nothing, so intake is idempotent however often the source sends it; what a repeat with
     changed data changes is `update_data`'s business.
     """
-    return create_many(session, leads=[fields], now=now)[0]
+    dialect = session.get_bind().dialect
+    return create_many(session, new_leads([fields], now=now, dialect=dialect), now=now)[0]
 
 
-def create_many(
-    session: Session, *, leads: Sequence[dict[str, Any]], now: datetime
-) -> list[tuple[Lead, bool]]:
+@dataclass(frozen=True)
+class NewLeads:
+    """Leads to create, each as given (in order), and the first of each external_id as a row
+    in the database's form: all `create_many` needs that no transaction does, so a batch is
+    made ready before its write turn."""
+
+    given: Sequence[dict[str, Any]]
+    rows: lead_store.LeadRows
+
+
+def new_leads(leads: Sequence[dict[str, Any]], *, now: datetime, dialect: Dialect) -> NewLeads:
+    """`leads` (their fields as stored) made ready for `create_many`, received `now`."""
+    firsts: dict[str, dict[str, Any]] = {}
+    for fields in leads:
+        firsts.setdefault(fields["external_id"], fields)
+    rows = [
+        {
+            **fields,
+            "status": _first_status(fields),
+            "created_at": now,
+            "updated_at": now,
+            "scored_at": now if fields.get("score_explanation") else None,
+            "last_activity_at": scoring.latest_activity_at(fields["activities"], received=now),
+        }
+        for fields in firsts.values()
+    ]
+    return NewLeads(leads, lead_store.lead_rows(rows, dialect))
+
+
+def create_many(session: Session, leads: NewLeads, *, now: datetime) -> list[tuple[Lead, bool]]:
     """`create` for many leads in a few statements: (lead, created) for each, in order.
 
     An external_id already stored, or repeated within `leads`, is stored once: its first
@@ -169,23 +198,8 @@ def create_many(
     Each created lead gets its event and its card queued in the caller's transaction, but an
     MQL (the scoring model's verdict is not SQL: bot.promotion) is kept without a card.
     """
-    firsts: dict[str, dict[str, Any]] = {}
-    for fields in leads:
-        firsts.setdefault(fields["external_id"], fields)
-    inserted = lead_store.insert_new_leads(
-        session,
-        [
-            {
-                **fields,
-                "status": _first_status(fields),
-                "created_at": now,
-                "updated_at": now,
-                "scored_at": now if fields.get("score_explanation") else None,
-                "last_activity_at": scoring.latest_activity_at(fields["activities"], received=now),
-            }
-            for fields in firsts.values()
-        ],
-    )
+    inserted = lead_store.insert_new_leads(session, leads.rows)
+    firsts = [row["external_id"] for row in leads.rows.rows]
     stored = lead_store.get_leads_by_external_ids(
         session, [external_id for external_id in firsts if external_id not in inserted]
     )
@@ -199,7 +213,7 @@ def create_many(
     outbox.cards_created(session, leads=[lead for lead in created if lead.status == S.NEW], now=now)
     not_yet_returned = set(inserted)
     results = []
-    for fields in leads:
+    for fields in leads.given:
         external_id = fields["external_id"]
         results.append(
             (inserted.get(external_id) or stored[external_id], external_id in not_yet_returned)

@@ -68,9 +68,9 @@ def import_csv(
 
     def store(checked: list[intake.LeadInput | InvalidInput]) -> list[Result]:
         with unit_of_work() as session:
-            return intake.receive_checked(
-                session, checked, sender=intake.CSV_SENDER, moves=moves, now=clock(), model=model
-            )
+            dialect = session.get_bind().dialect
+            batch = intake.ready_batch(checked, now=clock(), model=model, dialect=dialect)
+            return intake.receive_checked(session, batch, sender=intake.CSV_SENDER, moves=moves)
 
     rows = iter_rows(data)  # never all in memory: a chunk at a time
     # One chunk is checked while the one before it is written (a thread of its own, so the

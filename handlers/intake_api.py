@@ -44,10 +44,12 @@ MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024
 # Batches a process checks, stores and answers at once, by database; the others wait their
 # turn, their bodies read. A batch of 1,000 leads holds some 9 MB meanwhile, which the heap
 # keeps after (in pages a few lasting objects pin), and checking it holds the GIL. SQLite's one
-# writer stores one batch at a time anyway: eight senders' batches at once only took 60 MB more
-# of the server. PostgreSQL indexes a batch in its own processes while the server checks the
-# next: four at once stored 4,650-5,900 leads/s there, one 3,600.
-BATCHES_AT_ONCE = {"sqlite": 1, "postgresql": 4}
+# writer stores one batch at a time, but its statements leave the GIL free most of their time:
+# with two at once the next batch is checked and made ready (intake.ready_batch) meanwhile,
+# 8,868-9,672 leads/s against 8,609-8,870 with one (benchmarks.handoff, alternating runs);
+# three did no better. PostgreSQL indexes a batch in its own processes while the server checks
+# the next: four at once stored 4,650-5,900 leads/s there, one 3,600.
+BATCHES_AT_ONCE = {"sqlite": 2, "postgresql": 4}
 
 
 # The lead object's members as docs/http-api.md lists them, in order: as stored, then times.
@@ -278,17 +280,16 @@ def _answered_batch(services: Services, body: bytes) -> LeadsAnswer:
 
 
 def _store_batch(services: Services, body: bytes) -> list[intake.Received | InvalidInput]:
-    checked = intake.check_batch(  # before the write lock is taken
-        json_input.parse(body), keep_unknown=_keeps_unknown(services)
+    checked = intake.check_batch(json_input.parse(body), keep_unknown=_keeps_unknown(services))
+    batch = intake.ready_batch(  # like the check, before the write turn is taken
+        checked,
+        now=services.clock(),
+        model=services.config.rules.scoring,
+        dialect=services.db.engine.dialect,
     )
     with services.unit_of_work() as session:
         return intake.receive_checked(
-            session,
-            checked,
-            sender=intake.API_SENDER,
-            moves=services.lifecycle,
-            now=services.clock(),
-            model=services.config.rules.scoring,
+            session, batch, sender=intake.API_SENDER, moves=services.lifecycle
         )
 
 

@@ -15,6 +15,7 @@ import functools
 import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -75,29 +76,26 @@ def insert_per_key(
     connection.exec_driver_sql(sql, (json_text(shared), array))
 
 
-def insert_new_sqlite(
-    connection: Connection,
-    entity: type[Base],
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    unique: str,
-) -> dict[Any, int]:
-    """SQLite: INSERT `rows` (each naming the same columns) but those whose `unique` column is
-    stored already (ON CONFLICT DO NOTHING); the integer key of each row inserted, by its
-    `unique` value. Multi-row VALUES statements, each within SQLite's limit of parameters,
-    their values prepared as `insert_rows` prepares them: SQLAlchemy's own multi-row insert
-    prepared every value of every row through its compiled parameters, most of a batch's
-    write. A column left out gets its Python-side default, as SQLAlchemy's insert gives it.
+@dataclass(frozen=True)
+class SqliteRows:
+    """Rows in a SQLite INSERT's form: the columns they name, each row's values prepared by
+    its column's bind processor, and each row with the Python-side defaults it left out."""
 
-    The keys come back as one row of JSON: those past the largest key before the INSERT,
-    which a transaction that writes is alone to give out. A RETURNING hands back a row a step,
-    and each step gives up the GIL and waits to take it back: behind another busy thread, up
-    to the switch interval a row, which kept a batch's store from running beside the next
-    batch's check."""
-    if not rows:
-        return {}
+    names: tuple[str, ...]
+    values: list[tuple[Any, ...]]
+    rows: Sequence[Mapping[str, Any]]
+
+
+def sqlite_rows(
+    entity: type[Base], rows: Sequence[Mapping[str, Any]], dialect: Dialect
+) -> SqliteRows:
+    """`rows` (each naming the same columns) made ready for `insert_new_sqlite`: a column left
+    out gets its Python-side default, as SQLAlchemy's insert gives it. No connection is
+    needed, so a batch is made ready before its write turn."""
     table = entity.__table__
     assert isinstance(table, Table)
+    if not rows:
+        return SqliteRows((), [], rows)
     constants, made = python_defaults(table, tuple(rows[0]))
     if constants or made:
         rows = [
@@ -105,11 +103,32 @@ def insert_new_sqlite(
             for row in rows
         ]
     names = tuple(rows[0])
-    start, row_marks, processors = _sqlite_insert(table, names, connection.dialect)
-    values = list(_sqlite_values(rows, names, processors))
+    _, _, processors = _sqlite_insert(table, names, dialect)
+    return SqliteRows(names, list(_sqlite_values(rows, names, processors)), rows)
+
+
+def insert_new_sqlite(
+    connection: Connection, entity: type[Base], ready: SqliteRows, *, unique: str
+) -> dict[Any, int]:
+    """SQLite: INSERT the rows made `ready` but those whose `unique` column is stored already
+    (ON CONFLICT DO NOTHING); the integer key of each row inserted, by its `unique` value.
+    Multi-row VALUES statements, each within SQLite's limit of parameters: SQLAlchemy's own
+    multi-row insert prepared every value of every row through its compiled parameters, most
+    of a batch's write.
+
+    The keys come back as one row of JSON: those past the largest key before the INSERT,
+    which a transaction that writes is alone to give out. A RETURNING hands back a row a step,
+    and each step gives up the GIL and waits to take it back: behind another busy thread, up
+    to the switch interval a row, which kept a batch's store from running beside the next
+    batch's check."""
+    if not ready.values:
+        return {}
+    table = entity.__table__
+    assert isinstance(table, Table)
+    start, row_marks, _ = _sqlite_insert(table, ready.names, connection.dialect)
     largest, inserted_since = _sqlite_keys(table, unique)
     before = connection.exec_driver_sql(largest).scalar()
-    _sqlite_in_statements(connection, start, row_marks, _sqlite_on_conflict(unique), values)
+    _sqlite_in_statements(connection, start, row_marks, _sqlite_on_conflict(unique), ready.values)
     inserted = connection.exec_driver_sql(inserted_since, (before or 0,)).scalar_one()
     return dict(orjson.loads(inserted))
 

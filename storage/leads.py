@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Dialect,
     Select,
     Table,
     Text,
@@ -155,31 +156,48 @@ _LEADS_BY_EXTERNAL_IDS = select(*_LEAD_COLUMNS).where(
 _NEW_BY = Lead.external_id  # the unique key that tells a new lead from a stored one
 
 
-def insert_new_leads(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, Lead]:
+@dataclass(frozen=True)
+class LeadRows:
+    """Rows of leads to insert (each naming the same columns), with their values in the
+    database's form: PostgreSQL's one JSON text, SQLite's VALUES (storage.bulk). Made before
+    the write turn, since it needs none: a batch's rows are encoded while another batch's
+    statements hold the turn."""
+
+    rows: Sequence[dict[str, Any]]
+    encoded: str | bulk.SqliteRows
+
+
+def lead_rows(rows: Sequence[dict[str, Any]], dialect: Dialect) -> LeadRows:
+    if dialect.name == "postgresql":
+        return LeadRows(rows, bulk.json_text(rows))
+    return LeadRows(rows, bulk.sqlite_rows(Lead, rows, dialect))
+
+
+def insert_new_leads(session: Session, ready: LeadRows) -> dict[str, Lead]:
     """Insert the leads whose external_id is not stored yet; returns those inserted, by
-    external_id, as written, in Leads no session tracks. Rows must all name the same columns.
+    external_id, as written, in Leads no session tracks.
 
     INSERT ... ON CONFLICT DO NOTHING, then the ids inserted: the unique key decides, so two
     deliveries racing each other cannot both create a lead, and a collision costs neither a
     savepoint nor the rest of the batch. On the connection, so rows are not grouped by which
-    fields are null (PostgreSQL: one JSON text; SQLite: storage.bulk's multi-row VALUES). Only
-    the ids come back: the rest of each lead is what was written (`_as_inserted`), since
-    taking every column back through the driver and the column types cost a third of a
-    batch's write. On PostgreSQL a batch's leads are counted in the funnel's rollups once for
-    the statement (storage.funnel_by_statement).
+    fields are null. Only the ids come back: the rest of each lead is what was written
+    (`_as_inserted`), since taking every column back through the driver and the column types
+    cost a third of a batch's write. On PostgreSQL a batch's leads are counted in the funnel's
+    rollups once for the statement (storage.funnel_by_statement).
     """
+    rows = ready.rows
     if not rows:
         return {}
     connection = session.connection()
     names = tuple(rows[0])
     ids: dict[str, int]
-    if connection.dialect.name == "postgresql":
+    if isinstance(ready.encoded, str):
         if len(rows) >= funnel_by_statement.FROM_ROWS:
             funnel_by_statement.count_by_statement(connection)
-        written = connection.execute(_insert_from_json(names), {"rows": bulk.json_text(rows)})
+        written = connection.execute(_insert_from_json(names), {"rows": ready.encoded})
         ids = dict(written.all())
     else:
-        ids = bulk.insert_new_sqlite(connection, Lead, rows, unique=_NEW_BY.key)
+        ids = bulk.insert_new_sqlite(connection, Lead, ready.encoded, unique=_NEW_BY.key)
     unset = _unset_columns(names)
     moments = tuple(_UTC_MOMENTS.intersection(names))
     return {

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot import intake
 from bot.funnel import funnel_report
-from bot.lifecycle import create_many, recycle, update_data
+from bot.lifecycle import create_many, new_leads, recycle, update_data
 from storage import funnel_by_statement, funnel_rollups, migrate
 from storage import leads as lead_store
 from storage.db import Database
@@ -69,14 +69,14 @@ def test_rollups_kept_by_every_write_are_the_rollups_counted_afresh(
             ).to_fields()
             for n, (source, segment) in enumerate([("ads", "SMB"), (" webinar ", None), ("", "")])
         ]
-        create_many(session, leads=batch, now=at)
+        create_many(session, new_leads(batch, now=at, dialect=db.engine.dialect), now=at)
         big_batch = [  # counted once for its statement on PostgreSQL, and what follows too
             intake.validate_lead(
                 lead_payload(external_id=f"L{n}", source=("ads", "webinar")[n % 2])
             ).to_fields()
             for n in range(funnel_by_statement.FROM_ROWS)
         ]
-        create_many(session, leads=big_batch, now=at)
+        create_many(session, new_leads(big_batch, now=at, dialect=db.engine.dialect), now=at)
         copied = [column for column in Lead.__table__.columns if column.name != "id"]
         copies = select(*((c + "-copy") if c.name == "external_id" else c for c in copied)).where(
             Lead.external_id.in_(["A1", "B1", "M1"])

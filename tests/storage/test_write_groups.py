@@ -43,7 +43,8 @@ def test_a_refused_row_fails_its_caller_alone(db: Database) -> None:
         if rows[0]["external_id"] == "first":
             gate.wait(10)  # holds the turn while the others queue behind it
         with db.write() as session:
-            inserted = lead_store.insert_new_leads(session, rows)
+            ready = lead_store.lead_rows(rows, db.engine.dialect)
+            inserted = lead_store.insert_new_leads(session, ready)
         return [str(inserted[str(row["external_id"])].id) for row in rows]
 
     groups = WriteGroups(write_all, max_group=100)
@@ -78,7 +79,8 @@ def test_callers_queued_together_share_one_transaction(db: Database) -> None:
         if len(sizes) == 1:
             gate.wait(10)
         with db.write() as session:
-            inserted = lead_store.insert_new_leads(session, rows)
+            ready = lead_store.lead_rows(rows, db.engine.dialect)
+            inserted = lead_store.insert_new_leads(session, ready)
         return [str(row["external_id"]) for row in rows if str(row["external_id"]) in inserted]
 
     groups = WriteGroups(write_all, max_group=3)
@@ -102,7 +104,8 @@ def test_an_item_cancelled_while_queued_is_not_written(db: Database) -> None:
         if len(groups_written) == 1:
             gate.wait(10)
         with db.write() as session:
-            inserted = lead_store.insert_new_leads(session, rows)
+            ready = lead_store.lead_rows(rows, db.engine.dialect)
+            inserted = lead_store.insert_new_leads(session, ready)
         return [str(inserted[str(row["external_id"])].id) for row in rows]
 
     groups = WriteGroups(write_all, max_group=100)
