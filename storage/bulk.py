@@ -78,12 +78,12 @@ def insert_per_key(
 
 @dataclass(frozen=True)
 class SqliteRows:
-    """Rows in a SQLite INSERT's form: the columns they name, each row's values prepared by
-    its column's bind processor, and each row with the Python-side defaults it left out."""
+    """Rows in a SQLite INSERT's form: the columns they name (those they left out with a
+    Python-side default among them), and each row's values prepared by its column's bind
+    processor."""
 
     names: tuple[str, ...]
     values: list[tuple[Any, ...]]
-    rows: Sequence[Mapping[str, Any]]
 
 
 def sqlite_rows(
@@ -95,7 +95,7 @@ def sqlite_rows(
     table = entity.__table__
     assert isinstance(table, Table)
     if not rows:
-        return SqliteRows((), [], rows)
+        return SqliteRows((), [])
     constants, made = python_defaults(table, tuple(rows[0]))
     if constants or made:
         rows = [
@@ -104,7 +104,7 @@ def sqlite_rows(
         ]
     names = tuple(rows[0])
     _, _, processors = _sqlite_insert(table, names, dialect)
-    return SqliteRows(names, list(_sqlite_values(rows, names, processors)), rows)
+    return SqliteRows(names, list(_sqlite_values(rows, names, processors)))
 
 
 def insert_new_sqlite(
@@ -139,28 +139,24 @@ def _sqlite_in_statements(
     row_marks: str,
     end: str,
     values: Sequence[tuple[Any, ...]],
-) -> list[tuple[Any, ...]]:
+) -> None:
     """Run `start` (up to VALUES), a `row_marks` for each row of `values` and `end`, in
     statements of SQLITE_ROWS_PER_INSERT rows at most, each within SQLite's limit of
-    parameters; the rows the statements return, if any.
+    parameters.
 
     Not an executemany: that steps the statement once a row, taking the GIL back each time,
     and a batch's thousand events and cards took 3-4 ms more of its store (84 against 88 ms
     of CPU, alternating runs of 30 batches)."""
     if not values:
-        return []
+        return
     per_statement = min(
         SQLITE_ROWS_PER_INSERT,
         max(1, connection.dialect.insertmanyvalues_max_parameters // len(values[0])),
     )
-    written: list[tuple[Any, ...]] = []
     for first in range(0, len(values), per_statement):
         some = values[first : first + per_statement]
         sql = f"{start}{', '.join(itertools.repeat(row_marks, len(some)))}{end}"
-        result = connection.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(some)))
-        if result.returns_rows:
-            written.extend(result)
-    return written
+        connection.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(some)))
 
 
 def json_text(rows: Any) -> str:
