@@ -42,10 +42,10 @@ def cpu_of(
     """Run `work` and print the server's CPU per `unit`, and on PostgreSQL its database's (the
     wall time, for orientation)."""
     backends = database_backends(server)
-    cpu, wall = handoff.server_cpu_seconds(server), time.perf_counter()
+    cpu, wall = handoff.server_use(server).cpu, time.perf_counter()
     database = {pid: cpu_seconds(pid) for pid in backends}
     work()
-    cpu, wall = handoff.server_cpu_seconds(server) - cpu, time.perf_counter() - wall
+    cpu, wall = handoff.server_use(server).cpu - cpu, time.perf_counter() - wall
     backends |= database_backends(server)
     used = sum(cpu_seconds(pid) - database.get(pid, 0.0) for pid in backends)
     in_database = f" + {used / count * 1000:5.2f} in PostgreSQL" if backends else ""

@@ -589,9 +589,9 @@ def measure_intake(
     drained by a delivery without one."""
     calls = intake_calls(server.url, report.kind, range(options.leads))
     watch = CardWatch(slack)
-    cpu_before = server_cpu_seconds(server)
+    cpu_before = server_use(server).cpu
     run = load.submit(post_all, calls, options.concurrency).result()
-    cpu_used = server_cpu_seconds(server) - cpu_before
+    cpu_used = server_use(server).cpu - cpu_before
     meanwhile = watch.count()
     if run.count(refused_lead) == 0:
         deliver_at_pace(server, 0.0)
@@ -681,10 +681,6 @@ def server_use(server: BatonServer) -> Use:
     )
 
 
-def server_cpu_seconds(server: BatonServer) -> float:
-    return server_use(server).cpu
-
-
 def measure_baton_clicks(
     load: ProcessPoolExecutor,
     server: BatonServer,
@@ -695,9 +691,9 @@ def measure_baton_clicks(
     before = count_leads(server, LeadStatus.ACCEPTED)
     calls = signed(bodies, f"{server.url}/slack/events")
     child = getattr(server.delivery, "pid", None)
-    cpu_before = server_cpu_seconds(server), cpu_seconds(child) if child else 0.0
+    cpu_before = server_use(server).cpu, cpu_seconds(child) if child else 0.0
     run = load.submit(post_all, calls, options.concurrency).result()
-    during_acks = server_cpu_seconds(server) - cpu_before[0]
+    during_acks = server_use(server).cpu - cpu_before[0]
     report.acks.append(AckFigures(f"Baton ({report.kind})", run))
     drained = wait_until(
         lambda: waiting_clicks(server) == 0 and pending_outbox(server) == 0,
@@ -705,7 +701,7 @@ def measure_baton_clicks(
     )
     report.cpu = ClickCpu(
         during_acks=during_acks,
-        server=server_cpu_seconds(server) - cpu_before[0],
+        server=server_use(server).cpu - cpu_before[0],
         delivery=cpu_seconds(child) - cpu_before[1] if child else None,
     )
     report.side_effects = None if drained is None else drained - run.started

@@ -168,6 +168,8 @@ class LeadRows:
 
 
 def lead_rows(rows: Sequence[dict[str, Any]], dialect: Dialect) -> LeadRows:
+    """`rows` made ready for `insert_new_leads` on a database of `dialect`, outside any
+    transaction."""
     if dialect.name == "postgresql":
         return LeadRows(rows, bulk.json_text(rows))
     return LeadRows(rows, bulk.sqlite_rows(Lead, rows, dialect))
