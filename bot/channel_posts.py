@@ -1,8 +1,10 @@
 """Which channel each queued post goes to, and the notice a channel gets first when more cards
 are queued for it than Slack lets Baton post there in a minute.
 
-Cards are queued without a channel (intake knows no routing rules); the delivery worker routes
-them before leasing, so each channel's posts can be delivered as one ordered lane.
+Intake queues a new lead's card for its route's channel (bot.outbox.cards_created). A card
+queued otherwise (a promoted MQL) and a thread reply are queued without one; the delivery
+worker routes them before leasing, so each channel's posts can be delivered as one ordered
+lane. Bursts are looked for in every channel with queued posts, however they were routed.
 """
 
 from __future__ import annotations
@@ -24,15 +26,6 @@ NOTICE_COVERS_AT_LEAST = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
-class Routed:
-    """What a routing round did: how many posts it routed, and when each channel's latest
-    burst notice was queued, as far as the round learned it (read, or queued by the round)."""
-
-    count: int
-    notices: dict[str, datetime]
-
-
-@dataclass(frozen=True)
 class Route:
     """The channel chosen for a queued post."""
 
@@ -42,11 +35,10 @@ class Route:
 
 
 def plan_routes(session: Session, *, rules: Rules) -> list[Route]:
-    """The channel of each queued card and thread reply (up to ROUTE_BATCH, oldest first): a
+    """The channel of each unrouted card and thread reply (up to ROUTE_BATCH, oldest first): a
     lead's card goes where routing sends it, a reply goes where the card is (or will be).
     Read in a transaction of its own, so the write lock is held only to store the plan
-    (`route_queued`): reading a burst's thousand posts and their leads under it kept intake
-    waiting for a tenth of a second each time."""
+    (`route_queued`)."""
     posts = outbox_store.unrouted_posts(session, limit=ROUTE_BATCH, facts=routing.MATCHED_FIELDS)
     return [
         Route(post.id, post.kind, post.lead_channel or routing.channel_for(post.facts, rules))
@@ -54,54 +46,32 @@ def plan_routes(session: Session, *, rules: Rules) -> list[Route]:
     ]
 
 
-def route_queued(
-    session: Session,
-    routes: Sequence[Route],
-    *,
-    burst_after: int,
-    seconds_per_card: float,
-    now: datetime,
-    known_notices: Mapping[str, datetime] | None = None,
-) -> Routed:
-    """Give the planned posts their channel (those still unrouted). A channel that now has
-    more than `burst_after` cards waiting gets a notice queued ahead of them, unless its last
-    one still covers this backlog. `known_notices`: when each channel's latest notice was
-    queued, as an earlier round's `Routed.notices` told (committed), which spares counting a
-    channel its notice covers anyway."""
+def route_queued(session: Session, routes: Sequence[Route]) -> None:
+    """Give the planned posts their channel (those still unrouted)."""
     outbox_store.set_channels(session, [(route.row_id, route.channel) for route in routes])
-    channels = {route.channel for route in routes if route.kind == OutboxKind.POST_CARD}
-    notices = (
-        _announce_bursts(
-            session,
-            channels=sorted(channels),
-            burst_after=burst_after,
-            seconds_per_card=seconds_per_card,
-            now=now,
-            known=known_notices or {},
-        )
-        if channels
-        else {}
-    )
-    return Routed(len(routes), notices)
 
 
-def _announce_bursts(
+def announce_bursts(
     session: Session,
     *,
-    channels: list[str],
     burst_after: int,
     seconds_per_card: float,
     now: datetime,
     known: Mapping[str, datetime],
 ) -> dict[str, datetime]:
-    """Queue the notices the channels need; returns when each crowded channel's latest notice
-    was queued. A channel whose notice `known` says went out less than a minute ago is
-    covered whatever its backlog, so it is not counted: during a burst of leads every round
-    routes a few cards, and counting their channel and reading its notices took a third of
-    the delivery process's CPU."""
+    """Queue a notice ahead of the cards of each channel that has more than `burst_after`
+    waiting, unless its last one still covers this backlog; returns when each crowded
+    channel's latest notice was queued. Run in the transaction that leases channel heads,
+    before it leases them, so the notice is the head of its burst.
+
+    `known`: when each channel's latest notice was queued, as an earlier call told
+    (committed). A channel whose notice went out less than a minute ago is covered whatever
+    its backlog, so it is not counted: during a burst every delivery round looks, and
+    counting the channel and reading its notices each time took a third of the delivery
+    process's CPU."""
     uncovered = [
         channel
-        for channel in channels
+        for channel in outbox_store.queued_channels(session)
         if channel not in known or now - known[channel] >= NOTICE_COVERS_AT_LEAST
     ]
     queued = {
@@ -112,27 +82,36 @@ def _announce_bursts(
     if not crowded:
         return {}
     last = outbox_store.last_burst_notices(session, channels=crowded)
+    latest = {channel: notice.queued_at for channel, notice in last.items()}
     for channel in crowded:
         if channel not in last or not _still_covered(
             session,
             channel=channel,
-            since=last[channel],
+            notice=last[channel],
             seconds_per_card=seconds_per_card,
             now=now,
         ):
             outbox_store.add(session, kind=OutboxKind.BURST_NOTICE, channel=channel, now=now)
-            last[channel] = now
-    return last
+            latest[channel] = now
+    return latest
 
 
 def _still_covered(
-    session: Session, *, channel: str, since: datetime, seconds_per_card: float, now: datetime
+    session: Session,
+    *,
+    channel: str,
+    notice: outbox_store.Notice,
+    seconds_per_card: float,
+    now: datetime,
 ) -> bool:
     """A notice covers the backlog it announced for as long as that backlog takes to post (at
-    least a minute): cards that keep arriving meanwhile get no second notice. Counting stops
-    once the backlog is known to last that long."""
-    elapsed = (now - since).total_seconds()
+    least a minute): cards that keep arriving meanwhile get no second notice. A backlog with
+    no card queued after the notice is the one it announced, however long it takes. Counting
+    stops once the backlog is known to last that long."""
+    elapsed = (now - notice.queued_at).total_seconds()
     if elapsed < NOTICE_COVERS_AT_LEAST.total_seconds():
+        return True
+    if not outbox_store.count_queued_cards(session, channel=channel, at_most=1, after=notice.id):
         return True
     if seconds_per_card <= 0:
         return False

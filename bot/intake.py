@@ -359,7 +359,7 @@ def store_ready(
 ) -> list[Received]:
     """`store` for leads made `ready` before the caller's transaction."""
     now, model = leads.now, leads.model
-    pairs = lifecycle.create_many(session, leads.new, now=now)
+    pairs = lifecycle.create_many(session, leads.new, now=now, rules=moves.policies.rules)
     routed = assignment.route_new_leads(
         session, moves, [lead for lead, created in pairs if created], now=now
     )

@@ -31,6 +31,7 @@ from bot import (
 from bot.errors import AlreadyClaimed, InvalidInput, InvalidTransition, LeadNotFound, NotAllowed
 from bot.outbox import DmKind
 from bot.rep_directory import Directory, NoDirectory
+from bot.rules import Rules
 from bot.scoring import ScoringModel
 from bot.sla_policy import SlaPolicies
 from bot.slack_text import as_utc, lead_label, mention
@@ -190,13 +191,16 @@ def new_leads(leads: Sequence[dict[str, Any]], *, now: datetime, dialect: Dialec
     return NewLeads(leads, lead_store.lead_rows(rows, dialect))
 
 
-def create_many(session: Session, leads: NewLeads, *, now: datetime) -> list[tuple[Lead, bool]]:
+def create_many(
+    session: Session, leads: NewLeads, *, now: datetime, rules: Rules | None = None
+) -> list[tuple[Lead, bool]]:
     """`create` for many leads in a few statements: (lead, created) for each, in order.
 
     An external_id already stored, or repeated within `leads`, is stored once: its first
     occurrence here creates it (unless it was stored before), the others return that lead.
-    Each created lead gets its event and its card queued in the caller's transaction, but an
-    MQL (the scoring model's verdict is not SQL: bot.promotion) is kept without a card.
+    Each created lead gets its event and its card queued in the caller's transaction (for
+    its route's channel, given the team's `rules`: bot.outbox.cards_created), but an MQL
+    (the scoring model's verdict is not SQL: bot.promotion) is kept without a card.
     """
     inserted = lead_store.insert_new_leads(session, leads.rows)
     firsts = [row["external_id"] for row in leads.rows.rows]
@@ -210,7 +214,9 @@ def create_many(session: Session, leads: NewLeads, *, now: datetime) -> list[tup
     ]
     lead_store.add_events(session, [event for _, event in events])
     webhooks.lead_events(session, events=events)
-    outbox.cards_created(session, leads=[lead for lead in created if lead.status == S.NEW], now=now)
+    outbox.cards_created(
+        session, leads=[lead for lead in created if lead.status == S.NEW], now=now, rules=rules
+    )
     not_yet_returned = set(inserted)
     results = []
     for fields in leads.given:

@@ -11,7 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot import routing
 from bot.periods import Period
+from bot.rules import Rules
 from storage import lead_messages as message_store
 from storage import outbox as outbox_store
 from storage.models import Lead, OutboxKind
@@ -43,12 +45,22 @@ class Chart(StrEnum):
     ACCEPTANCE_TREND = "acceptance_trend"  # weekly acceptance per source (bot.acceptance_trend)
 
 
-def cards_created(session: Session, *, leads: Sequence[Lead], now: datetime) -> None:
+def cards_created(
+    session: Session, *, leads: Sequence[Lead], now: datetime, rules: Rules | None = None
+) -> None:
     """Queue each new lead's card; the outbox keeps their order, so each channel's cards post
-    as sent. The channel is chosen when the delivery worker routes them (bot.channel_posts)."""
-    outbox_store.add_for_leads(
-        session, kind=OutboxKind.POST_CARD, lead_ids=[lead.id for lead in leads], now=now
-    )
+    as sent. With the team's `rules`, each card is queued for the channel its lead's route
+    sends it to, one statement a channel: intake routes a batch of leads so, and the delivery
+    worker need not route and update a thousand rows after it (bot.channel_posts). Without
+    them (a promoted MQL) the delivery worker routes the card."""
+    by_channel: dict[str | None, list[int]] = {}
+    for lead in leads:
+        channel = routing.channel_for(routing.lead_facts(lead), rules) if rules else None
+        by_channel.setdefault(channel, []).append(lead.id)
+    for channel, lead_ids in by_channel.items():
+        outbox_store.add_for_leads(
+            session, kind=OutboxKind.POST_CARD, lead_ids=lead_ids, now=now, channel=channel
+        )
 
 
 # The rows one move queues, written together when it ends (`write_batch`): a click's

@@ -317,31 +317,29 @@ class DeliveryWorker:
             if route:
                 with self.services.db.read() as session:
                     routes = channel_posts.plan_routes(session, rules=self.rules)
+            notices: dict[str, datetime] = {}
             with self.services.db.write() as session:
-                routed = (
-                    channel_posts.route_queued(
+                channel_posts.route_queued(session, routes)
+                if route:
+                    notices = channel_posts.announce_bursts(
                         session,
-                        routes,
                         burst_after=BURST_CARDS,
                         seconds_per_card=self.post_interval,
                         now=now,
-                        known_notices=self._notices,
+                        known=self._notices,
                     )
-                    if routes
-                    else channel_posts.Routed(0, {})
-                )
                 leased = self._lease_lanes(session, now=now, free=free, unavailable=unavailable)
         except BaseException:
             if route:  # what it would have routed waits for the next round, not the poll
                 self._queued.set()
             raise
-        self._notices.update(routed.notices)  # committed
+        self._notices.update(notices)  # committed
         for rows in leased:
             lane = lane_of(rows[0])
             self.lanes.start(lane)
             assert self._pool is not None
             self._pool.submit(self._serve_lane, lane, rows)
-        more_to_route = routed.count >= channel_posts.ROUTE_BATCH
+        more_to_route = len(routes) >= channel_posts.ROUTE_BATCH
         if more_to_route:
             self._queued.set()
         more = more_to_route or len(leased) >= free or any(len(rows) >= BATCH for rows in leased)

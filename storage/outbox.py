@@ -100,11 +100,19 @@ def queue_batch(session: Session, batch: Batch) -> None:
         batch.clear()
 
 
-def add_for_leads(session: Session, *, kind: str, lead_ids: Sequence[int], now: datetime) -> None:
+def add_for_leads(
+    session: Session,
+    *,
+    kind: str,
+    lead_ids: Sequence[int],
+    now: datetime,
+    channel: str | None = None,
+) -> None:
     """One row of `kind` per lead, in this order, in one statement on the connection
-    (storage.bulk: a batch of leads queues a thousand rows that differ only in their lead)."""
+    (storage.bulk: a batch of leads queues a thousand rows that differ only in their lead),
+    each for `channel` if given."""
     if lead_ids:
-        shared = _values(kind, now)
+        shared = _values(kind, now, channel=channel)
         bulk.insert_per_key(session.connection(), SlackOutbox, shared, "lead_id", lead_ids)
 
 
@@ -277,27 +285,42 @@ def _unrouted(limit: int) -> Select[int, str, int | None]:
     )
 
 
-def count_queued_cards(session: Session, *, channel: str, at_most: int | None = None) -> int:
-    """Undelivered cards for the channel; counting stops at `at_most`, when that is enough to
-    know (a burst of 100,000 need not be counted on every delivery round)."""
-    cards = (
-        select(SlackOutbox.id)
-        .where(
-            SlackOutbox.done_at.is_(None),
-            SlackOutbox.channel == channel,
-            SlackOutbox.kind == OutboxKind.POST_CARD,
-        )
-        .limit(at_most)
-        .subquery()
+def count_queued_cards(
+    session: Session, *, channel: str, at_most: int | None = None, after: int = 0
+) -> int:
+    """Undelivered cards for the channel (of ids past `after`); counting stops at `at_most`,
+    when that is enough to know (a burst of 100,000 need not be counted on every delivery
+    round)."""
+    parameters = {"channel": channel, "after": after, "at_most": at_most}
+    return session.scalar(_queued_cards(limited=at_most is not None), parameters) or 0
+
+
+@functools.cache
+def _queued_cards(*, limited: bool) -> Select[int]:
+    """Built once a shape: every delivery round counts the cards of each queued channel."""
+    cards = select(SlackOutbox.id).where(
+        SlackOutbox.done_at.is_(None),
+        SlackOutbox.channel == bindparam("channel"),
+        SlackOutbox.id > bindparam("after"),
+        SlackOutbox.kind == OutboxKind.POST_CARD,
     )
-    return session.scalar(select(func.count()).select_from(cards)) or 0
+    if limited:
+        cards = cards.limit(bindparam("at_most"))
+    return select(func.count()).select_from(cards.subquery())
 
 
-def last_burst_notices(session: Session, *, channels: Sequence[str]) -> dict[str, datetime]:
-    """When each of the channels last had a burst notice queued (channels without one are
-    left out)."""
+@dataclass(frozen=True)
+class Notice:
+    """A channel's latest burst notice: its row id and when it was queued."""
+
+    id: int
+    queued_at: datetime
+
+
+def last_burst_notices(session: Session, *, channels: Sequence[str]) -> dict[str, Notice]:
+    """Each of the channels' latest burst notice (channels without one are left out)."""
     rows = session.execute(
-        select(SlackOutbox.channel, func.max(SlackOutbox.created_at))
+        select(SlackOutbox.channel, func.max(SlackOutbox.id), func.max(SlackOutbox.created_at))
         .where(
             SlackOutbox.lead_id.is_(None),  # reads ix_slack_outbox_lead_id_kind
             SlackOutbox.kind == OutboxKind.BURST_NOTICE,
@@ -305,7 +328,7 @@ def last_burst_notices(session: Session, *, channels: Sequence[str]) -> dict[str
         )
         .group_by(SlackOutbox.channel)
     ).all()
-    return {channel: at for channel, at in rows if channel is not None}
+    return {channel: Notice(row_id, at) for channel, row_id, at in rows if channel is not None}
 
 
 def card_undelivered(session: Session, *, lead_id: int, into: str | None = None) -> bool:
@@ -418,6 +441,17 @@ def _channel_heads(limit: int) -> Select[SlackOutbox]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+
+
+def queued_channels(session: Session) -> list[str]:
+    """Every channel with an undelivered row (a post, or an ephemeral shown there)."""
+    return list(session.scalars(_queued_channel_names()))
+
+
+@functools.cache
+def _queued_channel_names() -> Select[str]:
+    lanes = _queued_channels()
+    return select(lanes.c.channel).where(lanes.c.channel.is_not(None))
 
 
 def _queued_channels() -> Any:
