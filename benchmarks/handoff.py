@@ -81,6 +81,7 @@ from benchmarks import process_memory
 from benchmarks.machine import (
     CoreTimes,
     Use,
+    batch_check_ms,
     cpu_seconds,
     database_version,
     machine_facts,
@@ -264,6 +265,8 @@ class BatchFigures:
     run: LoadRun
     cpu: float  # CPU seconds the server's processes used while the batches were POSTed
     faults: int  # and the memory they touched first meanwhile (minor page faults)
+    # The machine's speed just before and just after (machine.batch_check_ms).
+    check_ms: tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -623,11 +626,13 @@ def measure_batch_intake(
     calls = batch_calls(server.url, report.kind, options.batch_leads)
     deliver_at_pace(server, SLACK_PACE)  # the batches' cards are posted as in production
     before = count_leads(server, LeadStatus.NEW, LeadStatus.OPEN)
+    check_before = batch_check_ms()
     use_before = server_use(server)
     run = load.submit(post_all, calls, options.concurrency).result()
     used = server_use(server) - use_before
+    check_ms = (check_before, batch_check_ms())
     created = count_leads(server, LeadStatus.NEW, LeadStatus.OPEN) - before
-    report.batch = BatchFigures(options.batch_leads, created, run, used.cpu, used.faults)
+    report.batch = BatchFigures(options.batch_leads, created, run, used.cpu, used.faults, check_ms)
     if run.count(lambda status: status != 200) or created != options.batch_leads:
         report.problems.append(
             f"batch intake stored {created} of {options.batch_leads} leads: {dict(run.statuses)}"
@@ -830,7 +835,8 @@ def print_report(report: DatabaseReport, options: argparse.Namespace) -> None:
             f"HTTP {rate:.0f} leads/s ({batch.run.elapsed:.2f} s; a request p50 "
             f"{p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms); CPU "
             f"{batch.cpu * 1000 / max(batch.created, 1):.3f} ms a lead in the server's processes, "
-            f"{batch.faults / max(batch.created, 1):.2f} page faults a lead"
+            f"{batch.faults / max(batch.created, 1):.2f} page faults a lead; the fixed batch "
+            f"checked in {batch.check_ms[0]:.0f} ms before, {batch.check_ms[1]:.0f} ms after"
         )
     if not report.acks:
         return _print_problems(report)
