@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from bot import assignment, extra_fields, lead_updates, lifecycle, scoring
 from bot.errors import InvalidInput, LeadNotFound
 from bot.json_input import field_name
+from bot.rules import Rules
 from bot.validation import problems
 from storage import leads as lead_store
 from storage.models import Lead, LeadStatus
@@ -328,11 +329,14 @@ def ready(
     now: datetime,
     model: scoring.ScoringModel | None,
     dialect: Dialect,
+    rules: Rules,
 ) -> Ready:
-    """`leads` made ready to store, received `now`, scored by the team's `model` if any."""
+    """`leads` made ready to store, received `now`, scored by the team's `model` if any, each
+    new one's card routed by the team's `rules`."""
     sent = [lead.to_fields() for lead in leads]
     scored = [scoring.scored_fields(model, fields, now=now) for fields in sent]
-    return Ready(sent, lifecycle.new_leads(scored, now=now, dialect=dialect), now, model)
+    new = lifecycle.new_leads(scored, now=now, dialect=dialect, rules=rules)
+    return Ready(sent, new, now, model)
 
 
 def store(
@@ -350,7 +354,8 @@ def store(
 
     A repeat whose data differs from what is stored (an earlier one in `leads` included) updates
     the lead, rescored, audited as by `sender` (the intake API, a CSV import, a hook's name)."""
-    made = ready(leads, now=now, model=model, dialect=session.get_bind().dialect)
+    dialect = session.get_bind().dialect
+    made = ready(leads, now=now, model=model, dialect=dialect, rules=moves.policies.rules)
     return store_ready(session, made, sender=sender, moves=moves)
 
 
@@ -359,7 +364,7 @@ def store_ready(
 ) -> list[Received]:
     """`store` for leads made `ready` before the caller's transaction."""
     now, model = leads.now, leads.model
-    pairs = lifecycle.create_many(session, leads.new, now=now, rules=moves.policies.rules)
+    pairs = lifecycle.create_many(session, leads.new, now=now)
     routed = assignment.route_new_leads(
         session, moves, [lead for lead, created in pairs if created], now=now
     )
@@ -477,10 +482,11 @@ def ready_batch(
     now: datetime,
     model: scoring.ScoringModel | None,
     dialect: Dialect,
+    rules: Rules,
 ) -> ReadyBatch:
     """A checked batch's valid leads made ready (`ready`), before the write turn."""
     valid = [lead for lead in checked if isinstance(lead, LeadInput)]
-    return ReadyBatch(checked, ready(valid, now=now, model=model, dialect=dialect))
+    return ReadyBatch(checked, ready(valid, now=now, model=model, dialect=dialect, rules=rules))
 
 
 def receive_checked(

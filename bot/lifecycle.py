@@ -24,6 +24,7 @@ from bot import (
     outbox,
     promotion,
     report_facts,
+    routing,
     scoring,
     sla_timers,
     webhooks,
@@ -164,16 +165,25 @@ def create(session: Session, *, fields: dict[str, Any], now: datetime) -> tuple[
 
 @dataclass(frozen=True)
 class NewLeads:
-    """Leads to create, each as given (in order), and the first of each external_id as a row
-    in the database's form: all `create_many` needs that no transaction does, so a batch is
-    made ready before its write turn."""
+    """Leads to create, each as given (in order), the first of each external_id as a row in
+    the database's form, and the channel routing chose for each one's card (by external_id):
+    all `create_many` needs that no transaction does, so a batch is made ready before its
+    write turn."""
 
     given: Sequence[dict[str, Any]]
     rows: lead_store.LeadRows
+    channels: Mapping[str, str]
 
 
-def new_leads(leads: Sequence[dict[str, Any]], *, now: datetime, dialect: Dialect) -> NewLeads:
-    """`leads` (their fields as stored) made ready for `create_many`, received `now`."""
+def new_leads(
+    leads: Sequence[dict[str, Any]],
+    *,
+    now: datetime,
+    dialect: Dialect,
+    rules: Rules | None = None,
+) -> NewLeads:
+    """`leads` (their fields as stored) made ready for `create_many`, received `now`; each
+    card routed by the team's `rules` (without them, by the delivery worker)."""
     firsts: dict[str, dict[str, Any]] = {}
     for fields in leads:
         firsts.setdefault(fields["external_id"], fields)
@@ -188,19 +198,22 @@ def new_leads(leads: Sequence[dict[str, Any]], *, now: datetime, dialect: Dialec
         }
         for fields in firsts.values()
     ]
-    return NewLeads(leads, lead_store.lead_rows(rows, dialect))
+    channels = {
+        row["external_id"]: routing.channel_for(row, rules)
+        for row in rows
+        if rules is not None and row["status"] == S.NEW
+    }
+    return NewLeads(leads, lead_store.lead_rows(rows, dialect), channels)
 
 
-def create_many(
-    session: Session, leads: NewLeads, *, now: datetime, rules: Rules | None = None
-) -> list[tuple[Lead, bool]]:
+def create_many(session: Session, leads: NewLeads, *, now: datetime) -> list[tuple[Lead, bool]]:
     """`create` for many leads in a few statements: (lead, created) for each, in order.
 
     An external_id already stored, or repeated within `leads`, is stored once: its first
     occurrence here creates it (unless it was stored before), the others return that lead.
     Each created lead gets its event and its card queued in the caller's transaction (for
-    its route's channel, given the team's `rules`: bot.outbox.cards_created), but an MQL
-    (the scoring model's verdict is not SQL: bot.promotion) is kept without a card.
+    the channel `new_leads` chose), but an MQL (the scoring model's verdict is not SQL:
+    bot.promotion) is kept without a card.
     """
     inserted = lead_store.insert_new_leads(session, leads.rows)
     firsts = [row["external_id"] for row in leads.rows.rows]
@@ -215,7 +228,10 @@ def create_many(
     lead_store.add_events(session, [event for _, event in events])
     webhooks.lead_events(session, events=events)
     outbox.cards_created(
-        session, leads=[lead for lead in created if lead.status == S.NEW], now=now, rules=rules
+        session,
+        leads=[lead for lead in created if lead.status == S.NEW],
+        now=now,
+        channels=leads.channels,
     )
     not_yet_returned = set(inserted)
     results = []

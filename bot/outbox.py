@@ -3,7 +3,7 @@ transaction as the change; the delivery worker (an adapter) renders and sends it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -11,9 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import routing
 from bot.periods import Period
-from bot.rules import Rules
 from storage import lead_messages as message_store
 from storage import outbox as outbox_store
 from storage.models import Lead, OutboxKind
@@ -46,16 +44,20 @@ class Chart(StrEnum):
 
 
 def cards_created(
-    session: Session, *, leads: Sequence[Lead], now: datetime, rules: Rules | None = None
+    session: Session,
+    *,
+    leads: Sequence[Lead],
+    now: datetime,
+    channels: Mapping[str, str] | None = None,
 ) -> None:
     """Queue each new lead's card; the outbox keeps their order, so each channel's cards post
-    as sent. With the team's `rules`, each card is queued for the channel its lead's route
-    sends it to, one statement a channel: intake routes a batch of leads so, and the delivery
-    worker need not route and update a thousand rows after it (bot.channel_posts). Without
-    them (a promoted MQL) the delivery worker routes the card."""
+    as sent. A card is queued for the channel `channels` gives its lead (by external_id: routed
+    when intake made the leads ready, bot.lifecycle.new_leads), one statement a channel, so
+    the delivery worker need not route and update a batch's thousand rows after it; a card
+    it does not give (a promoted MQL) is routed by the delivery worker (bot.channel_posts)."""
     by_channel: dict[str | None, list[int]] = {}
     for lead in leads:
-        channel = routing.channel_for(routing.lead_facts(lead), rules) if rules else None
+        channel = channels.get(lead.external_id) if channels else None
         by_channel.setdefault(channel, []).append(lead.id)
     for channel, lead_ids in by_channel.items():
         outbox_store.add_for_leads(

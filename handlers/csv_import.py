@@ -69,7 +69,9 @@ def import_csv(
     def store(checked: list[intake.LeadInput | InvalidInput]) -> list[Result]:
         with unit_of_work() as session:
             dialect = session.get_bind().dialect
-            batch = intake.ready_batch(checked, now=clock(), model=model, dialect=dialect)
+            batch = intake.ready_batch(
+                checked, now=clock(), model=model, dialect=dialect, rules=moves.policies.rules
+            )
             return intake.receive_checked(session, batch, sender=intake.CSV_SENDER, moves=moves)
 
     rows = iter_rows(data)  # never all in memory: a chunk at a time

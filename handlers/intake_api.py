@@ -286,6 +286,7 @@ def _store_batch(services: Services, body: bytes) -> list[intake.Received | Inva
         now=services.clock(),
         model=services.config.rules.scoring,
         dialect=services.db.engine.dialect,
+        rules=services.config.rules,
     )
     with services.unit_of_work() as session:
         return intake.receive_checked(

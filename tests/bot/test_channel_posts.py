@@ -78,8 +78,8 @@ def receive(db: Database, *payloads: dict[str, object], minutes: int = 0) -> lis
     now = NOW + timedelta(minutes=minutes)
     fields = [intake.validate_lead(payload).to_fields() for payload in payloads]
     with db.write() as session:
-        made = lifecycle.new_leads(fields, now=now, dialect=db.engine.dialect)
-        created = lifecycle.create_many(session, made, now=now, rules=RULES)
+        made = lifecycle.new_leads(fields, now=now, dialect=db.engine.dialect, rules=RULES)
+        created = lifecycle.create_many(session, made, now=now)
         return [lead.id for lead, _ in created]
 
 
