@@ -4,7 +4,8 @@ are queued for it than Slack lets Baton post there in a minute.
 Intake queues a new lead's card for its route's channel (bot.outbox.cards_created). A card
 queued otherwise (a promoted MQL) and a thread reply are queued without one; the delivery
 worker routes them before leasing, so each channel's posts can be delivered as one ordered
-lane. Bursts are looked for in every channel with queued posts, however they were routed.
+lane. A burst is looked for in a channel when its next card is about to be posted, however the
+cards were routed.
 """
 
 from __future__ import annotations
@@ -51,27 +52,38 @@ def route_queued(session: Session, routes: Sequence[Route]) -> None:
     outbox_store.set_channels(session, [(route.row_id, route.channel) for route in routes])
 
 
+@dataclass(frozen=True)
+class Bursts:
+    """What `announce_bursts` learned: when each crowded channel's latest notice was queued,
+    and the channels whose notice it queued now."""
+
+    latest: dict[str, datetime]
+    announced: frozenset[str]
+
+
 def announce_bursts(
     session: Session,
     *,
+    channels: Sequence[str],
     burst_after: int,
     seconds_per_card: float,
     now: datetime,
     known: Mapping[str, datetime],
-) -> dict[str, datetime]:
-    """Queue a notice ahead of the cards of each channel that has more than `burst_after`
-    waiting, unless its last one still covers this backlog; returns when each crowded
-    channel's latest notice was queued. Run in the transaction that leases channel heads,
-    before it leases them, so the notice is the head of its burst.
+) -> Bursts:
+    """Queue a notice for each of the `channels` that has more than `burst_after` cards
+    waiting, unless its last one still covers this backlog. Run for the channels whose next
+    card is about to be leased, in the transaction that leases it: the caller hands back the
+    card of a channel announced now, and the notice goes first (a channel's waiting notice
+    is its head). Looking only then keeps the check off the rounds that lease no card (a
+    click's redraws and DMs).
 
     `known`: when each channel's latest notice was queued, as an earlier call told
     (committed). A channel whose notice went out less than a minute ago is covered whatever
-    its backlog, so it is not counted: during a burst every delivery round looks, and
-    counting the channel and reading its notices each time took a third of the delivery
-    process's CPU."""
+    its backlog, so it is not counted: counting a crowded channel and reading its notices at
+    every card took a third of the delivery process's CPU."""
     uncovered = [
         channel
-        for channel in outbox_store.queued_channels(session)
+        for channel in channels
         if channel not in known or now - known[channel] >= NOTICE_COVERS_AT_LEAST
     ]
     queued = {
@@ -80,9 +92,10 @@ def announce_bursts(
     }
     crowded = [channel for channel in uncovered if queued[channel] > burst_after]
     if not crowded:
-        return {}
+        return Bursts({}, frozenset())
     last = outbox_store.last_burst_notices(session, channels=crowded)
     latest = {channel: notice.queued_at for channel, notice in last.items()}
+    announced = set()
     for channel in crowded:
         if channel not in last or not _still_covered(
             session,
@@ -93,7 +106,8 @@ def announce_bursts(
         ):
             outbox_store.add(session, kind=OutboxKind.BURST_NOTICE, channel=channel, now=now)
             latest[channel] = now
-    return latest
+            announced.add(channel)
+    return Bursts(latest, frozenset(announced))
 
 
 def _still_covered(

@@ -317,23 +317,16 @@ class DeliveryWorker:
             if route:
                 with self.services.db.read() as session:
                     routes = channel_posts.plan_routes(session, rules=self.rules)
-            notices: dict[str, datetime] = {}
             with self.services.db.write() as session:
                 channel_posts.route_queued(session, routes)
-                if route:
-                    notices = channel_posts.announce_bursts(
-                        session,
-                        burst_after=BURST_CARDS,
-                        seconds_per_card=self.post_interval,
-                        now=now,
-                        known=self._notices,
-                    )
-                leased = self._lease_lanes(session, now=now, free=free, unavailable=unavailable)
+                leased, bursts = self._lease_lanes(
+                    session, now=now, free=free, unavailable=unavailable
+                )
         except BaseException:
             if route:  # what it would have routed waits for the next round, not the poll
                 self._queued.set()
             raise
-        self._notices.update(notices)  # committed
+        self._notices.update(bursts.latest)  # committed
         for rows in leased:
             lane = lane_of(rows[0])
             self.lanes.start(lane)
@@ -342,14 +335,21 @@ class DeliveryWorker:
         more_to_route = len(routes) >= channel_posts.ROUTE_BATCH
         if more_to_route:
             self._queued.set()
-        more = more_to_route or len(leased) >= free or any(len(rows) >= BATCH for rows in leased)
+        more = (
+            more_to_route
+            or bool(bursts.announced)  # their notices are due now, ahead of the cards handed back
+            or len(leased) >= free
+            or any(len(rows) >= BATCH for rows in leased)
+        )
         return sum(len(rows) for rows in leased) if more else 0
 
     def _lease_lanes(
         self, session: Session, *, now: datetime, free: int, unavailable: set[str]
-    ) -> list[Sequence[SlackOutbox]]:
+    ) -> tuple[list[Sequence[SlackOutbox]], channel_posts.Bursts]:
         """Lease the rows of up to `free` lanes, none of the `unavailable` ones: each method
-        lane's due rows (a batch), then the head of each channel."""
+        lane's due rows (a batch), then the head of each channel. A card about to be posted
+        into a channel that a burst crowds is handed back, and the burst's notice queued
+        ahead of it (`channel_posts.announce_bursts`)."""
         leased: list[Sequence[SlackOutbox]] = []
         due = outbox_store.due_kinds(
             session,
@@ -379,10 +379,27 @@ class DeliveryWorker:
                 if lane.startswith(CHANNEL_LANE)
             ],
         )
+        bursts = channel_posts.announce_bursts(
+            session,
+            channels=sorted(
+                {
+                    head.channel
+                    for head in heads
+                    if head.kind == OutboxKind.POST_CARD and head.channel
+                }
+            ),
+            burst_after=BURST_CARDS,
+            seconds_per_card=self.post_interval,
+            now=now,
+            known=self._notices,
+        )
+        held_back = [head for head in heads if head.channel in bursts.announced]
+        outbox_store.release(session, row_ids=[head.id for head in held_back], owner=self.worker_id)
         for head in heads:
-            self._read_for(session, head)
-            leased.append([head])
-        return leased
+            if head not in held_back:
+                self._read_for(session, head)
+                leased.append([head])
+        return leased, bursts
 
     def _read_for(self, session: Session, row: SlackOutbox) -> None:
         """Read in this transaction what the row's sender draws from (see `_read`)."""

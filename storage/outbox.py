@@ -443,17 +443,6 @@ def _channel_heads(limit: int) -> Select[SlackOutbox]:
     )
 
 
-def queued_channels(session: Session) -> list[str]:
-    """Every channel with an undelivered row (a post, or an ephemeral shown there)."""
-    return list(session.scalars(_queued_channel_names()))
-
-
-@functools.cache
-def _queued_channel_names() -> Select[str]:
-    lanes = _queued_channels()
-    return select(lanes.c.channel).where(lanes.c.channel.is_not(None))
-
-
 def _queued_channels() -> Any:
     """Every channel with an undelivered row, found by skipping from one to the next along
     ix_slack_outbox_queue_by_channel (a loose index scan, written as a recursive CTE)."""

@@ -99,16 +99,17 @@ def test_intake_queues_each_card_for_the_channel_its_leads_route_sends_it_to(
 
 
 def announce(db: Database, *, minutes: float = 0) -> dict[str, object]:
+    """Look for bursts in both channels, as delivery does before posting their next cards."""
     with db.write() as session:
-        return dict(
-            channel_posts.announce_bursts(
-                session,
-                burst_after=BURST_AFTER,
-                seconds_per_card=1.0,
-                now=NOW + timedelta(minutes=minutes),
-                known={},
-            )
+        bursts = channel_posts.announce_bursts(
+            session,
+            channels=[SALES, EU],
+            burst_after=BURST_AFTER,
+            seconds_per_card=1.0,
+            now=NOW + timedelta(minutes=minutes),
+            known={},
         )
+        return dict(bursts.latest)
 
 
 def notices(db: Database) -> list[str | None]:
