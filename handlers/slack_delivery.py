@@ -294,9 +294,10 @@ class DeliveryWorker:
     def deliver_due(self) -> int:
         """Route new posts, lease the due rows of every lane this process can serve now (the
         lanes of people's actions first, then the head of each channel) and hand each lane to
-        the pool. Returns how many rows were leased when another round at once may lease more
-        (a lane's batch, the routing or the threads ran out), else 0: the next round waits for
-        a wake-up (a lane that finished; a commit, then `gather`) or the poll, and an idle
+        the pool. Returns how many rows were leased (and burst notices queued) when another
+        round at once may lease more (a lane's batch, the routing or the threads ran out; a
+        notice was queued ahead of a card handed back), else 0: the next round waits for a
+        wake-up (a lane that finished; a commit, then `gather`) or the poll, and an idle
         channel costs no empty round after each card.
 
         Routing runs only when a commit woke the worker or at the poll (for what other
@@ -341,7 +342,7 @@ class DeliveryWorker:
             or len(leased) >= free
             or any(len(rows) >= BATCH for rows in leased)
         )
-        return sum(len(rows) for rows in leased) if more else 0
+        return sum(len(rows) for rows in leased) + len(bursts.announced) if more else 0
 
     def _lease_lanes(
         self, session: Session, *, now: datetime, free: int, unavailable: set[str]
