@@ -112,6 +112,17 @@ REPORT_FACTS = (
     "time_to_contact_us",
     "source",
 )
+
+
+def _only_set(column: str) -> dict[str, Any]:
+    """A partial index's condition on both databases: the rows where `column` is not null.
+    Every query such an index serves says as much (a range of the column, or IS NOT NULL), which
+    is what lets either planner use it; a lead adds no entry while the column is empty, so a new
+    lead's insert skips the index (migration 0032 says what that saves)."""
+    condition = text(f"{column} IS NOT NULL")
+    return {"postgresql_where": condition, "sqlite_where": condition}
+
+
 # What the funnel filters and groups a step's times on, beside the report filters.
 FUNNEL_FILTERS = ("created_at", "first_decision", "campaign", "segment")
 # What the funnel reads of a period's leads (storage.funnel) but their entry time.
@@ -252,8 +263,16 @@ class Lead(Base):
         # The handoff reports, answered from these indexes alone (never the wide rows): the
         # leads of part of a day (HandoffDay counts whole days) or of one source, by posting
         # time; and each duration in order, so a percentile of a long period is read by walking
-        # the index to its rank instead of sorting a year of values.
-        Index("ix_leads_report_period", "posted_at", *REPORT_REPS, *REPORT_FACTS),
+        # the index to its rank instead of sorting a year of values. Each holds only the leads
+        # whose first column is set (`_only_set`): a lead enters them when its card is posted,
+        # claimed or contacted, not when it arrives.
+        Index(
+            "ix_leads_report_period",
+            "posted_at",
+            *REPORT_REPS,
+            *REPORT_FACTS,
+            **_only_set("posted_at"),
+        ),
         # They serve the funnel's medians of a year the same way (storage.funnel_stages.step_order).
         # With the score, the tuning report's medians per score band walk it alone too.
         Index(
@@ -262,9 +281,14 @@ class Lead(Base):
             *REPORT_FILTERS,
             *FUNNEL_FILTERS,
             "score",
+            **_only_set("time_to_claim_us"),
         ),
         Index(
-            "ix_leads_report_contact_times", "time_to_contact_us", *REPORT_FILTERS, *FUNNEL_FILTERS
+            "ix_leads_report_contact_times",
+            "time_to_contact_us",
+            *REPORT_FILTERS,
+            *FUNNEL_FILTERS,
+            **_only_set("time_to_contact_us"),
         ),
         # The funnel (storage.funnel): every column of its stages, step times and groupings
         # but the scoring verdict, so its scans of a period read this instead of the wide rows.

@@ -140,6 +140,42 @@ def lead_indexes(db: Database) -> set[str]:
         )
 
 
+REPORT_INDEXES = {
+    "ix_leads_report_period": "posted_at",
+    "ix_leads_report_claim_times": "time_to_claim_us",
+    "ix_leads_report_contact_times": "time_to_contact_us",
+}
+
+
+def index_conditions(db: Database) -> dict[str, str | None]:
+    """Each report index's WHERE condition as the database keeps it (None for a whole index),
+    lower case and without brackets."""
+    if db.engine.dialect.name == "postgresql":
+        query = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'leads'"
+    else:
+        query = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads'"
+    with db.engine.connect() as connection:
+        definitions = dict(connection.exec_driver_sql(query).tuples().all())
+    conditions = {}
+    for name in REPORT_INDEXES:
+        _, where, condition = definitions[name].lower().partition(" where ")
+        conditions[name] = condition.strip("() ") if where else None
+    return conditions
+
+
+def test_report_indexes_leave_out_the_leads_they_never_serve_from_0032(
+    empty_db: Database,
+) -> None:
+    """A new lead has no posting time nor durations: the indexes that lead with them hold only
+    the leads that have them (what every report's condition asks), so intake skips them."""
+    migrate.upgrade(empty_db.engine)
+    assert index_conditions(empty_db) == {
+        name: f"{column} is not null" for name, column in REPORT_INDEXES.items()
+    }
+    migrate.downgrade(empty_db.engine, "0031")
+    assert index_conditions(empty_db) == dict.fromkeys(REPORT_INDEXES)
+
+
 def test_find_index_comes_with_0026_on_postgresql_and_goes_with_its_downgrade(
     empty_db: Database,
 ) -> None:
