@@ -25,6 +25,11 @@ N` answers HTTP in N processes, as BATON_WEB_PROCESSES=N does) and measures:
    only calls `ack()`, served by Bolt's Starlette adapter on uvicorn, once with Bolt's defaults
    (process_before_response=False) and once with process_before_response=True: the library's floor.
 
+Each database is measured `--rounds` times (3), the databases in turn, so the rounds of one
+fall minutes apart; every round's figures are printed, then a table of the targets' figures
+per database, each judged by the median of its rounds with their range beside it
+(benchmarks/handoff_rounds.py says why).
+
 Click bodies are built by the emulator's `SlackUser` and signed before the clock starts, so signing
 is not measured. The HTTP clients run in a separate process (one keep-alive connection of the
 standard library's http.client per thread: httpx took as much CPU a request as the server did,
@@ -36,7 +41,7 @@ Run from the repository root:
 
     .venv/bin/python -m benchmarks.handoff [--databases sqlite,postgresql] [--clicks 1000]
         [--leads 5000] [--batch-leads 20000] [--concurrency 8] [--delivery child|inline]
-        [--web-processes 1]
+        [--web-processes 1] [--rounds 3]
 
 `--clicks 0` skips the clicks and the Bolt baselines (intake figures only).
 
@@ -78,6 +83,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from benchmarks import process_memory
+from benchmarks.handoff_rounds import RoundFigures, summary
 from benchmarks.machine import (
     CoreTimes,
     Use,
@@ -117,7 +123,8 @@ POLL_SECONDS = 0.01
 WATCH_SECONDS = 0.25
 REPS = tuple(User(f"U0BENCH{n:04d}", f"bench{n}", f"Bench Rep {n}") for n in range(20))
 BASELINE_ACTION = "lead.accept"
-RUNTIME_TARGET = 8 * 60
+RUNTIME_TARGET = 8 * 60  # a round's
+FLOOR_LABEL = "bare Bolt, process_before_response=True"  # the library's floor, Baton's target
 # Slack takes about a post a second into a channel, and `baton serve` posts no faster: while
 # leads arrive, delivery costs the server's cores what it would in production.
 SLACK_PACE = DEFAULT_POST_INTERVAL
@@ -233,12 +240,16 @@ class AckFigures:
     def late(self) -> int:
         return sum(1 for latency in self.run.latencies if latency > ACK_BUDGET)
 
+    @property
+    def rate(self) -> float:
+        """Acknowledgements a second."""
+        return len(self.run.latencies) / self.run.elapsed if self.run.elapsed else 0.0
+
     def row(self) -> str:
         p50, p99 = percentiles(self.run.latencies)
-        rate = len(self.run.latencies) / self.run.elapsed if self.run.elapsed else 0.0
         return (
             f"  {self.label:<44}{p50 * 1000:>9.1f}{p99 * 1000:>9.1f}"
-            f"{max(self.run.latencies, default=0.0) * 1000:>9.1f}{rate:>9.0f}"
+            f"{max(self.run.latencies, default=0.0) * 1000:>9.1f}{self.rate:>9.0f}"
             f"{self.failures:>9}{self.late:>7}"
         )
 
@@ -727,7 +738,7 @@ def measure_bolt_baselines(
 ) -> None:
     for label, inline in (
         ("bare Bolt, defaults (Starlette adapter)", False),
-        ("bare Bolt, process_before_response=True", True),
+        (FLOOR_LABEL, True),
     ):
         app = bare_bolt_app(slack.api_url, process_before_response=inline)
         with running_asgi(app) as url:
@@ -784,6 +795,24 @@ def benchmark_database(
     return report
 
 
+def round_figures(report: DatabaseReport) -> RoundFigures:
+    """What the targets judge in one database's round."""
+    intake, batch = report.intake, report.batch
+    baton = next((figures for figures in report.acks if figures.label.startswith("Baton")), None)
+    floor = next((figures for figures in report.acks if figures.label == FLOOR_LABEL), None)
+    ratio = share = None
+    if baton is not None and floor is not None and baton.run.latencies and floor.run.latencies:
+        ratio = percentiles(baton.run.latencies)[1] / percentiles(floor.run.latencies)[1]
+        share = baton.rate / floor.rate if floor.rate else None
+    return RoundFigures(
+        single_rate=intake.leads / intake.run.elapsed if intake and intake.run.elapsed else None,
+        batch_rate=batch.created / batch.run.elapsed if batch and batch.run.elapsed else None,
+        ack_p99_ratio=ratio,
+        ack_rate_share=share,
+        check_ms=max(batch.check_ms) if batch else None,
+    )
+
+
 # ------------------------------------------------------------------------------ output
 
 
@@ -792,7 +821,7 @@ def machine_header(kinds: Sequence[str], options: argparse.Namespace) -> str:
         f"{machine_facts()}\nBaton handoff benchmark: databases: {', '.join(kinds)}; "
         f"{options.clicks} clicks, {options.leads} leads, {options.batch_leads} leads in batches "
         f"of {MAX_BATCH}, {options.concurrency} client threads, {options.web_processes} web "
-        f"process(es)\n{uptime()}"
+        f"process(es); {options.rounds} round(s), the databases in turn\n{uptime()}"
     )
 
 
@@ -872,6 +901,12 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-leads", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="times each database is measured, in turn; the targets are judged by the median (3)",
+    )
+    parser.add_argument(
         "--delivery",
         choices=("child", "inline"),
         default=None,
@@ -890,11 +925,11 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     if unknown or not options.kinds:
         parser.error(f"--databases takes a list of {', '.join(DATABASE_KINDS)}")
     if (
-        min(options.leads, options.concurrency, options.web_processes) < 1
+        min(options.leads, options.concurrency, options.web_processes, options.rounds) < 1
         or min(options.clicks, options.batch_leads) < 0
     ):
         parser.error(
-            "--leads, --concurrency and --web-processes must be at least 1, --clicks and "
+            "--leads, --concurrency, --web-processes and --rounds must be at least 1, --clicks and "
             "--batch-leads 0"
         )
     return options
@@ -908,18 +943,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as load:
         load.submit(post_all, [], 1).result()  # start the client process before measuring
-        reports = []
-        for kind in options.kinds:
-            cores_before = CoreTimes.now()
-            report = benchmark_database(load, kind, options)
-            print_report(report, options)
-            print(f"  during it {CoreTimes.now().stolen_since(cores_before)}")
-            reports.append(report)
+        reports: dict[str, list[DatabaseReport]] = {kind: [] for kind in options.kinds}
+        for round_number in range(1, options.rounds + 1):
+            for kind in options.kinds:
+                print(f"\n-- round {round_number} of {options.rounds}, {time.strftime('%H:%M')}")
+                cores_before = CoreTimes.now()
+                report = benchmark_database(load, kind, options)
+                print_report(report, options)
+                print(f"  during it {CoreTimes.now().stolen_since(cores_before)}")
+                reports[kind].append(report)
+    table = [(runs[0].version, [round_figures(run) for run in runs]) for runs in reports.values()]
+    print("\n".join(summary(table)))
     total = time.perf_counter() - began
     print(f"\ntotal run time {total:.0f} s; {uptime()}")
-    if total > RUNTIME_TARGET:
+    if total > RUNTIME_TARGET * options.rounds:
         print(f"NOTE: longer than the {RUNTIME_TARGET // 60}-minute target; lower the defaults")
-    failed = any(report.problems for report in reports)
+    failed = any(report.problems for runs in reports.values() for report in runs)
     if failed:
         print("FAILED: see the PROBLEM lines above")
     return 1 if failed else 0
