@@ -241,6 +241,10 @@ class AckFigures:
         return sum(1 for latency in self.run.latencies if latency > ACK_BUDGET)
 
     @property
+    def p99(self) -> float:
+        return percentiles(self.run.latencies)[1]
+
+    @property
     def rate(self) -> float:
         """Acknowledgements a second."""
         return len(self.run.latencies) / self.run.elapsed if self.run.elapsed else 0.0
@@ -802,7 +806,7 @@ def round_figures(report: DatabaseReport) -> RoundFigures:
     floor = next((figures for figures in report.acks if figures.label == FLOOR_LABEL), None)
     ratio = share = None
     if baton is not None and floor is not None and baton.run.latencies and floor.run.latencies:
-        ratio = percentiles(baton.run.latencies)[1] / percentiles(floor.run.latencies)[1]
+        ratio = baton.p99 / floor.p99
         share = baton.rate / floor.rate if floor.rate else None
     return RoundFigures(
         single_rate=intake.leads / intake.run.elapsed if intake and intake.run.elapsed else None,
@@ -957,7 +961,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     total = time.perf_counter() - began
     print(f"\ntotal run time {total:.0f} s; {uptime()}")
     if total > RUNTIME_TARGET * options.rounds:
-        print(f"NOTE: longer than the {RUNTIME_TARGET // 60}-minute target; lower the defaults")
+        target = RUNTIME_TARGET * options.rounds // 60
+        print(f"NOTE: longer than the {target}-minute target; lower the defaults")
     failed = any(report.problems for runs in reports.values() for report in runs)
     if failed:
         print("FAILED: see the PROBLEM lines above")
